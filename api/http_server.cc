@@ -1,0 +1,89 @@
+#define _TURN_OFF_PLATFORM_STRING  // cpprestsdk's U() macro breaks fmt and gtest headers
+#include "api/http_server.h"
+
+#include <cpprest/http_listener.h>
+#include <cpprest/json.h>
+#include <spdlog/spdlog.h>
+
+namespace api {
+namespace http = web::http;
+
+struct HttpServer::Impl {
+  std::string url;
+  const ledger::EventStore* store;
+  std::unique_ptr<http::experimental::listener::http_listener> listener;
+};
+
+namespace {
+
+void ReplyProblem(const http::http_request& req, http::status_code status, const std::string& code,
+                  const std::string& title) {
+  web::json::value body;
+  body["type"] = web::json::value::string("urn:ledger:problem:" + code);
+  body["title"] = web::json::value::string(title);
+  body["status"] = web::json::value::number(status);
+  http::http_response resp(status);
+  resp.set_body(body.serialize(), "application/problem+json");
+  req.reply(resp).then([](pplx::task<void> t) {
+    try { t.get(); } catch (...) {}  // the client went away: nothing to do
+  });
+}
+
+void ReplyJson(const http::http_request& req, http::status_code status, const web::json::value& v) {
+  http::http_response resp(status);
+  resp.set_body(v.serialize(), "application/json");
+  req.reply(resp).then([](pplx::task<void> t) {
+    try { t.get(); } catch (...) {}
+  });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(std::string host, int port, const ledger::EventStore* store)
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), store, nullptr}) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+ledger::Status HttpServer::Start() {
+  try {
+    impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url);
+    Impl* impl = impl_.get();
+    impl_->listener->support([impl](http::http_request req) {
+      const std::string path = req.relative_uri().path();
+      if (req.method() != http::methods::GET) {
+        ReplyProblem(req, http::status_codes::MethodNotAllowed, "method-not-allowed",
+                     "method not allowed on this route");
+        return;
+      }
+      if (path == "/health/live") {
+        web::json::value v;
+        v["status"] = web::json::value::string("live");
+        ReplyJson(req, http::status_codes::OK, v);
+      } else if (path == "/health/ready") {
+        web::json::value v;
+        v["status"] = web::json::value::string("ready");
+        v["head_position"] = web::json::value::string(
+            "0:" + std::to_string(impl->store->head().position.value()));
+        ReplyJson(req, http::status_codes::OK, v);
+      } else {
+        ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
+      }
+    });
+    impl_->listener->open().wait();
+  } catch (const std::exception& e) {
+    return ledger::Status::IOError(std::string("cannot listen on ") + impl_->url + ": " + e.what());
+  }
+  return ledger::Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (!impl_->listener) return;
+  try {
+    impl_->listener->close().wait();
+  } catch (const std::exception& e) {
+    spdlog::warn("closing the HTTP listener: {}", e.what());
+  }
+  impl_->listener.reset();
+}
+
+}  // namespace api

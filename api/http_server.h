@@ -1,0 +1,27 @@
+// The node's HTTP front (cpprestsdk lives in api/ only). For now it serves the health
+// routes; the merchant, auditor and analyst routes arrive with the HTTP API issue.
+// Errors are RFC 7807 problem+json (DESIGN §9).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ledger/event_store.h"
+
+namespace api {
+
+class HttpServer {
+ public:
+  // `store` must outlive the server. Listens on http://host:port once Start() succeeds.
+  HttpServer(std::string host, int port, const ledger::EventStore* store);
+  ~HttpServer();
+
+  ledger::Status Start();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace api

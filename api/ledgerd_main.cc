@@ -1,0 +1,75 @@
+// ledgerd: the ledger node. For now: opens the shard's event store and serves health.
+#define _TURN_OFF_PLATFORM_STRING
+#include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange unincluded
+#include <pplx/threadpool.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "api/http_server.h"
+#include "api/node_options.h"
+#include "ledger/event_store.h"
+
+namespace {
+
+// cpprestsdk's default pool of 40 threads serves half as many requests on 2 cores as a
+// small pool does (../shared/DEPENDENCIES.md).
+constexpr size_t kHttpThreads = 4;
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto options = api::ParseNodeOptions(args);
+  if (!options.ok()) {
+    std::cerr << "ledgerd: " << options.status().message() << "\n" << api::NodeUsage();
+    return 2;
+  }
+  crossplat::threadpool::initialize_with_threads(kHttpThreads);
+
+  std::error_code ec;
+  std::filesystem::path store_dir = std::filesystem::path(options->data_dir) /
+                                    ("shard-" + std::to_string(options->shard));
+  std::filesystem::create_directories(options->data_dir, ec);
+  ledger::StoreOptions so;
+  so.path = store_dir.string();
+  so.shard = ledger::ShardId(options->shard);
+  auto store = ledger::EventStore::Open(so);
+  if (!store.ok()) {
+    spdlog::error("cannot open the event store: {}", store.status().ToString());
+    return 1;
+  }
+  const auto head = (*store)->head();
+  spdlog::info("event store open: shard {} head {}", options->shard, head.position.value());
+
+  api::HttpServer server(options->http_host, options->http_port, store->get());
+  if (auto s = server.Start(); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  spdlog::info("node {} listening on http://{}:{}", options->node_id, options->http_host,
+               options->http_port);
+  int sig = WaitForSignal();
+  spdlog::info("signal {}: stopping", sig);
+  server.Stop();
+  return 0;
+}

@@ -1,0 +1,62 @@
+#include "api/node_options.h"
+
+#include <charconv>
+
+namespace api {
+namespace {
+
+// Contract flags (DESIGN §9) whose behaviour arrives with later issues.
+const char* const kNotYetImplemented[] = {
+    "--advertise-url", "--peers", "--kafka", "--kafka-property", "--role", "--shards",
+    "--writer", "--writer-key-file", "--ack", "--failover-after-ms", "--resolve-after-s",
+    "--secrets-key-file", "--accept-new-topic", "--allow-private-webhooks"};
+
+bool ParseHostPort(const std::string& s, NodeOptions* o) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = 0;
+  auto [p, ec] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), port);
+  if (ec != std::errc() || p != s.data() + s.size() || port < 0 || port > 65535) return false;
+  o->http_host = s.substr(0, colon);
+  o->http_port = port;
+  return true;
+}
+
+}  // namespace
+
+std::string NodeUsage() {
+  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N]\n";
+}
+
+ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& args) {
+  NodeOptions o;
+  bool have_http = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    for (const char* later : kNotYetImplemented)
+      if (flag == later)
+        return ledger::Status::InvalidArgument(flag + " is not implemented in this version yet");
+    if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
+    const std::string& value = args[++i];
+    if (flag == "--data") {
+      o.data_dir = value;
+    } else if (flag == "--http") {
+      if (!ParseHostPort(value, &o))
+        return ledger::Status::InvalidArgument("--http takes HOST:PORT");
+      have_http = true;
+    } else if (flag == "--node-id") {
+      o.node_id = value;
+    } else if (flag == "--shard") {
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.shard);
+      if (ec != std::errc() || p != value.data() + value.size())
+        return ledger::Status::InvalidArgument("--shard takes a number");
+    } else {
+      return ledger::Status::InvalidArgument("unknown flag " + flag);
+    }
+  }
+  if (o.data_dir.empty()) return ledger::Status::InvalidArgument("--data is required");
+  if (!have_http) return ledger::Status::InvalidArgument("--http is required");
+  return o;
+}
+
+}  // namespace api

@@ -1,0 +1,25 @@
+// ledgerd's command line (DESIGN §9 "Node flags"). Flags that belong to later issues are
+// recognised and refused with a clear message rather than silently ignored.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ledger/status.h"
+
+namespace api {
+
+struct NodeOptions {
+  std::string data_dir;
+  std::string http_host = "127.0.0.1";
+  int http_port = 8080;
+  std::string node_id = "node-1";
+  uint32_t shard = 0;
+};
+
+// Parses argv[1..]. InvalidArgument with a usage message on any error.
+ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& args);
+
+std::string NodeUsage();
+
+}  // namespace api

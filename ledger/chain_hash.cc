@@ -1,0 +1,66 @@
+#include "ledger/chain_hash.h"
+
+#include <openssl/evp.h>
+
+#include "ledger/status.h"
+
+namespace ledger {
+namespace {
+
+// One reusable digest context per thread: EVP_MD_CTX_new per hash costs more than the
+// hash itself for short records.
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+EVP_MD_CTX* ThreadContext() {
+  thread_local DigestContext c;
+  LEDGER_INVARIANT(c.ctx != nullptr);
+  return c.ctx;
+}
+
+}  // namespace
+
+Sha256Digest ChainHash(const Sha256Digest& previous, Position position, std::string_view record) {
+  uint8_t pos_be[8];
+  uint64_t p = position.value();
+  for (int i = 7; i >= 0; --i) {
+    pos_be[i] = static_cast<uint8_t>(p & 0xff);
+    p >>= 8;
+  }
+  EVP_MD_CTX* ctx = ThreadContext();
+  Sha256Digest out{};
+  unsigned int len = 0;
+  bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, previous.data(), previous.size()) == 1 &&
+            EVP_DigestUpdate(ctx, pos_be, sizeof pos_be) == 1 &&
+            EVP_DigestUpdate(ctx, record.data(), record.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  LEDGER_INVARIANT(ok && len == out.size());
+  return out;
+}
+
+Sha256Digest Sha256Of(std::string_view bytes) {
+  EVP_MD_CTX* ctx = ThreadContext();
+  Sha256Digest out{};
+  unsigned int len = 0;
+  bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, bytes.data(), bytes.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx, out.data(), &len) == 1;
+  LEDGER_INVARIANT(ok && len == out.size());
+  return out;
+}
+
+std::string ToHex(const Sha256Digest& d) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (uint8_t b : d) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace ledger

@@ -1,0 +1,149 @@
+// The durable event store of one ledger shard (DESIGN §4), on RocksDB.
+//
+// Writes: Append() hands a command (its events as encoded records, see record_codec.h)
+// to one writer thread. That thread drains a bounded queue, decides each command against
+// stream versions and idempotency keys, assigns dense positions, patches and hashes the
+// records, and commits everything it drained as ONE RocksDB WriteBatch with sync=true:
+// the group commit, which is also the unit later published to Kafka as one batch. A
+// command's events are all written or none. A caller is answered only after the sync.
+//
+// Reads are served straight from RocksDB and may run on any thread, concurrently with
+// appends; they see only committed batches.
+//
+// Thread-safety: every public method is safe to call from any thread.
+// Errors: returned as Status / Result values; nothing throws.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/clock.h"
+#include "ledger/status.h"
+#include "ledger/types.h"
+
+namespace ledger {
+
+// Named limits (units last).
+inline constexpr size_t kRecordBytesMax = 64 * 1024;
+// One group commit = one Kafka message: well under Kafka's 1 MB default message size.
+inline constexpr size_t kBatchBytesMax = 768 * 1024;
+inline constexpr size_t kBatchEventsMax = 8192;
+inline constexpr size_t kCommandEventsMax = 4096;
+inline constexpr size_t kAppendQueueCommandsMax = 4096;
+inline constexpr size_t kStreamCacheEntriesMax = 262144;
+inline constexpr size_t kReadEventsMax = 10000;
+
+enum class Durability {
+  kSync,  // every group commit is fsynced before anyone is answered (the only safe choice)
+  // Test-only: lets the crash test prove that it detects a store that skips fsync.
+  kUnsafeNoSyncForTests,
+};
+
+struct StoreOptions {
+  std::string path;
+  ShardId shard{0};
+  bool create_if_missing = true;
+  Durability durability = Durability::kSync;
+  Clock* clock = nullptr;  // not owned; nullptr = system clock
+};
+
+struct PendingEvent {
+  std::string record;  // built by EncodeRecord; assigned fields are patched on append
+  ExpectedVersion expected = ExpectedVersion::Any();
+};
+
+// One command: its events are appended atomically, in order. The idempotency key,
+// request digest and tenant are read from the records (all must agree).
+struct AppendCommand {
+  std::vector<PendingEvent> events;
+};
+
+struct AppendResult {
+  Position first_position;
+  uint32_t event_count = 0;
+  // True when the idempotency key was already used with the same request: nothing was
+  // written and the positions are those of the first append.
+  bool replayed = false;
+};
+
+struct StoredEvent {
+  Position position;
+  Sha256Digest hash{};
+  std::string record;
+};
+
+struct Head {
+  Position position;
+  Sha256Digest hash{};
+  int64_t recorded_at_us = 0;
+};
+
+struct IdempotencyEntry {
+  Position first_position;
+  uint32_t event_count = 0;
+  Sha256Digest request_digest{};
+};
+
+struct StoreStats {
+  uint64_t batches_committed = 0;
+  uint64_t events_committed = 0;
+  uint64_t wal_syncs = 0;  // RocksDB's WAL_FILE_SYNCED ticker
+  uint64_t commands_rejected = 0;
+};
+
+enum class ReadDirection { kForward, kBackward };
+
+class EventStore {
+ public:
+  // Opens (or, with create_if_missing, creates) the store at options.path.
+  // Errors: NotALedgerStore for a directory that holds something else or another shard;
+  // Corruption when RocksDB or the head check finds damage; IOError. Nothing is changed
+  // on error.
+  static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
+
+  virtual ~EventStore() = default;
+
+  // Blocks until the command is durable or rejected.
+  // Errors: InvalidArgument (no events, malformed record or stream id, disagreeing
+  // envelope fields), TooLarge, VersionConflict, IdempotencyKeyReused, Unavailable (queue
+  // full), IOError (the store then refuses all further appends), ShuttingDown.
+  virtual Result<AppendResult> Append(AppendCommand command) = 0;
+
+  // Same, answering on the writer thread through `done` (which must not block).
+  virtual void AppendAsync(AppendCommand command,
+                           std::function<void(Result<AppendResult>)> done) = 0;
+
+  // Sets the writer epoch patched into records from the next batch on (persisted).
+  virtual Status SetWriterEpoch(Epoch epoch) = 0;
+  virtual Epoch writer_epoch() const = 0;
+
+  virtual Head head() const = 0;
+
+  // Up to `limit` (<= kReadEventsMax) events from `from` on, in position order.
+  virtual Result<std::vector<StoredEvent>> ReadRange(Position from, size_t limit) const = 0;
+
+  // Up to `limit` events of `stream` starting at version `from` (forward: from, from+1, ..;
+  // backward: from, from-1, ..; backward from 0 means from the last version).
+  virtual Result<std::vector<StoredEvent>> ReadStream(const std::string& stream,
+                                                      StreamVersion from,
+                                                      ReadDirection direction,
+                                                      size_t limit) const = 0;
+
+  virtual Result<StreamVersion> StreamHead(const std::string& stream) const = 0;
+
+  virtual Result<std::optional<IdempotencyEntry>> LookupIdempotency(
+      const std::string& merchant, const std::string& key) const = 0;
+
+  virtual StoreStats stats() const = 0;
+};
+
+// Walks the chain from position 1 to the head: dense positions, each record's FlatBuffers
+// verification and envelope position, each hash. OK, or Corruption naming the first bad
+// position. Reads only; safe while the store is appended to.
+Status VerifyChain(const EventStore& store, Position* verified_through);
+
+}  // namespace ledger

@@ -1,0 +1,29 @@
+// Validation of ids and stream names (DESIGN §3).
+//
+//   merchant id:  [a-z0-9_]{1,32}
+//   other ids:    [A-Za-z0-9._:-]{1,64}  (eBay's and PayPal's ids fit)
+//   streams:      <kind>/<merchant>/<id> with kind from kMerchantStreamKinds, or a
+//                 platform stream in shard 0: <platform-kind>/<id> or "fee-recipe".
+// Functions are pure and thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "ledger/status.h"
+
+namespace ledger {
+
+inline constexpr size_t kMerchantIdLengthMax = 32;
+inline constexpr size_t kEntityIdLengthMax = 64;
+inline constexpr size_t kIdempotencyKeyLengthMax = 255;
+
+bool IsValidMerchantId(std::string_view id);
+bool IsValidEntityId(std::string_view id);
+
+// OK, or InvalidArgument naming what is wrong (the offending value is not echoed).
+Status ValidateStreamName(std::string_view stream);
+
+// Idempotency keys: 1..kIdempotencyKeyLengthMax printable ASCII characters.
+Status ValidateIdempotencyKey(std::string_view key);
+
+}  // namespace ledger

@@ -1,0 +1,291 @@
+// Opening a RocksStore and reading from it.
+#include "ledger/rocks_store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "ledger/chain_hash.h"
+#include "ledger/record_codec.h"
+#include "ledger/store_keys.h"
+
+namespace ledger {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups) {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 64 << 20;
+  if (point_lookups) {
+    // Stream heads and idempotency keys are looked up by exact key, mostly for keys that do
+    // not exist yet: a bloom filter answers those without touching data blocks.
+    rocksdb::BlockBasedTableOptions t;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  }
+  return o;
+}
+
+Status CheckDirectory(const StoreOptions& options, bool* is_new) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir(options.path);
+  if (!fs::exists(dir, ec)) {
+    if (!options.create_if_missing) return Status::NotFound("no store at the given path");
+    *is_new = true;
+    return Status::Ok();
+  }
+  if (!fs::is_directory(dir, ec)) return Status::NotALedgerStore("path is not a directory");
+  if (fs::exists(dir / "CURRENT", ec)) {
+    *is_new = false;
+    return Status::Ok();
+  }
+  if (fs::directory_iterator(dir, ec) != fs::directory_iterator())
+    return Status::NotALedgerStore(
+        "directory is not empty and holds no ledger store; refusing to create one inside it");
+  if (!options.create_if_missing) return Status::NotFound("no store at the given path");
+  *is_new = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* RocksStore::FamilyName(int family) {
+  static const char* kNames[kFamilyCount] = {"events", "streams", "idempotency",
+                                             "batches", "meta", "quarantine"};
+  return kNames[family];
+}
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  return RocksStore::Open(options);
+}
+
+Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options) {
+  bool is_new = false;
+  LEDGER_RETURN_IF_ERROR(CheckDirectory(options, &is_new));
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = is_new;
+  db_options.create_missing_column_families = is_new;
+  db_options.error_if_exists = is_new;
+  db_options.paranoid_checks = true;
+  db_options.IncreaseParallelism(2);
+  auto statistics = rocksdb::CreateDBStatistics();
+  db_options.statistics = statistics;
+
+  if (!is_new) {
+    std::vector<std::string> names;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, options.path, &names);
+    if (!s.ok()) return FromRocks(s, "cannot read the store's column families");
+    std::set<std::string> have(names.begin(), names.end());
+    for (int f = 0; f < kFamilyCount; ++f)
+      if (!have.count(FamilyName(f)))
+        return Status::NotALedgerStore(std::string("RocksDB database without the '") +
+                                       FamilyName(f) + "' column family is not a ledger store");
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, FamilyOptions(false));
+  for (int f = 0; f < kFamilyCount; ++f)
+    descriptors.emplace_back(FamilyName(f), FamilyOptions(f == kStreams || f == kIdempotency));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "cannot open the event store");
+
+  std::unique_ptr<RocksStore> store(new RocksStore());
+  store->options_ = options;
+  store->clock_ = options.clock ? options.clock : SystemClock();
+  store->db_.reset(raw);
+  store->statistics_ = statistics;
+  // handles[0] is the default family, which the ledger does not use.
+  store->families_.assign(handles.begin(), handles.end());
+
+  auto meta = store->cf(kMeta);
+  if (is_new) {
+    rocksdb::WriteBatch wb;
+    std::string shard;
+    keys::PutBigEndian64(&shard, options.shard.value());
+    std::string head;
+    keys::PutBigEndian64(&head, 0);
+    head.append(32, '\0');
+    keys::PutBigEndian64(&head, 0);
+    wb.Put(meta, keys::kMetaFormat, keys::kFormatValue);
+    wb.Put(meta, keys::kMetaShard, shard);
+    wb.Put(meta, keys::kMetaHead, head);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    LEDGER_RETURN_IF_ERROR(FromRocks(store->db_->Write(wo, &wb), "cannot initialise the store"));
+  }
+  std::string format, shard;
+  s = store->db_->Get(rocksdb::ReadOptions(), meta, keys::kMetaFormat, &format);
+  if (!s.ok() || format != keys::kFormatValue)
+    return Status::NotALedgerStore("store has no ledger format marker");
+  s = store->db_->Get(rocksdb::ReadOptions(), meta, keys::kMetaShard, &shard);
+  if (!s.ok() || shard.size() != 8) return Status::Corruption("store has no shard marker");
+  if (keys::GetBigEndian64(shard) != options.shard.value())
+    return Status::NotALedgerStore("store belongs to shard " +
+                                   std::to_string(keys::GetBigEndian64(shard)) + ", not " +
+                                   std::to_string(options.shard.value()));
+  LEDGER_RETURN_IF_ERROR(store->LoadAndCheckHead());
+  store->writer_ = std::thread([p = store.get()] { p->WriterLoop(); });
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+RocksStore::~RocksStore() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (db_) {
+    for (auto* h : families_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+// The head in meta must be the last event, and its hash must follow from the event before
+// it: a cheap check at every open that the tail of the chain is what was acknowledged.
+Status RocksStore::LoadAndCheckHead() {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaHead, &v);
+  if (!s.ok() || v.size() != 48) return Status::Corruption("store head record is missing or damaged");
+  Head h;
+  h.position = Position(keys::GetBigEndian64(v));
+  std::memcpy(h.hash.data(), v.data() + 8, 32);
+  h.recorded_at_us = static_cast<int64_t>(keys::GetBigEndian64(std::string_view(v).substr(40)));
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  it->SeekToLast();
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the last event"));
+  uint64_t last = it->Valid() ? keys::GetBigEndian64(it->key().ToStringView()) : 0;
+  if (last != h.position.value())
+    return Status::Corruption("head says position " + std::to_string(h.position.value()) +
+                              " but the last event is at " + std::to_string(last));
+  if (last > 0) {
+    auto tail = ReadRange(Position(last > 1 ? last - 1 : 1), 2);
+    if (!tail.ok()) return tail.status();
+    Sha256Digest prev = last > 1 ? tail->front().hash : kGenesisHash;
+    const StoredEvent& e = tail->back();
+    if (VerifyRecord(e.record) == nullptr || ChainHash(prev, e.position, e.record) != e.hash ||
+        e.hash != h.hash)
+      return Status::Corruption("the chain does not verify at the head, position " +
+                                std::to_string(last));
+  }
+  std::string epoch;
+  s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaWriterEpoch, &epoch);
+  if (s.ok() && epoch.size() == 8) epoch_.store(keys::GetBigEndian64(epoch));
+  std::lock_guard<std::mutex> lock(head_mu_);
+  head_ = h;
+  return Status::Ok();
+}
+
+Status RocksStore::SetWriterEpoch(Epoch epoch) {
+  std::string v;
+  keys::PutBigEndian64(&v, epoch.value());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  LEDGER_RETURN_IF_ERROR(FromRocks(db_->Put(wo, cf(kMeta), keys::kMetaWriterEpoch, v),
+                                   "cannot store the writer epoch"));
+  epoch_.store(epoch.value());
+  return Status::Ok();
+}
+
+Epoch RocksStore::writer_epoch() const { return Epoch(epoch_.load()); }
+
+Head RocksStore::head() const {
+  std::lock_guard<std::mutex> lock(head_mu_);
+  return head_;
+}
+
+Result<std::vector<StoredEvent>> RocksStore::ReadRange(Position from, size_t limit) const {
+  if (limit > kReadEventsMax) limit = kReadEventsMax;
+  if (from.value() == 0) from = Position(1);
+  std::vector<StoredEvent> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  for (it->Seek(keys::EventKey(from)); it->Valid() && out.size() < limit; it->Next()) {
+    auto value = it->value().ToStringView();
+    if (value.size() < 32) return Status::Corruption("event value shorter than its hash");
+    StoredEvent e;
+    e.position = Position(keys::GetBigEndian64(it->key().ToStringView()));
+    std::memcpy(e.hash.data(), value.data(), 32);
+    e.record.assign(value.substr(32));
+    out.push_back(std::move(e));
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read events"));
+  return out;
+}
+
+Result<std::vector<StoredEvent>> RocksStore::ReadStream(const std::string& stream,
+                                                        StreamVersion from,
+                                                        ReadDirection direction,
+                                                        size_t limit) const {
+  if (limit > kReadEventsMax) limit = kReadEventsMax;
+  std::vector<StoredEvent> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreams)));
+  const bool forward = direction == ReadDirection::kForward;
+  if (forward) {
+    it->Seek(keys::StreamVersionKey(stream, StreamVersion(std::max<uint64_t>(from.value(), 1))));
+  } else {
+    uint64_t start = from.value() == 0 ? UINT64_MAX : from.value();
+    it->SeekForPrev(keys::StreamVersionKey(stream, StreamVersion(start)));
+  }
+  for (; it->Valid() && out.size() < limit; forward ? it->Next() : it->Prev()) {
+    if (!keys::IsVersionKeyOf(it->key().ToStringView(), stream)) break;
+    Position p(keys::GetBigEndian64(it->value().ToStringView()));
+    auto one = ReadRange(p, 1);
+    if (!one.ok()) return one.status();
+    if (one->empty() || one->front().position != p)
+      return Status::Corruption("stream index names a missing event at position " +
+                                std::to_string(p.value()));
+    out.push_back(std::move(one->front()));
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream"));
+  return out;
+}
+
+Result<StreamVersion> RocksStore::StreamHead(const std::string& stream) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kStreams), keys::StreamHeadKey(stream), &v);
+  if (s.IsNotFound()) return StreamVersion(0);
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "cannot read the stream head"));
+  if (v.size() != 8) return Status::Corruption("stream head value has the wrong size");
+  return StreamVersion(keys::GetBigEndian64(v));
+}
+
+Result<std::optional<IdempotencyEntry>> RocksStore::LookupIdempotency(const std::string& merchant,
+                                                                      const std::string& key) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kIdempotency),
+                               keys::IdempotencyKey(merchant, key), &v);
+  if (s.IsNotFound()) return std::optional<IdempotencyEntry>();
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "cannot read the idempotency key"));
+  if (v.size() != 8 + 4 + 32) return Status::Corruption("idempotency value has the wrong size");
+  IdempotencyEntry e;
+  e.first_position = Position(keys::GetBigEndian64(v));
+  e.event_count = (uint32_t(uint8_t(v[8])) << 24) | (uint32_t(uint8_t(v[9])) << 16) |
+                  (uint32_t(uint8_t(v[10])) << 8) | uint32_t(uint8_t(v[11]));
+  std::memcpy(e.request_digest.data(), v.data() + 12, 32);
+  return std::optional<IdempotencyEntry>(e);
+}
+
+StoreStats RocksStore::stats() const {
+  StoreStats s;
+  s.batches_committed = batches_committed_.load();
+  s.events_committed = events_committed_.load();
+  s.commands_rejected = commands_rejected_.load();
+  s.wal_syncs = statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  return s;
+}
+
+}  // namespace ledger

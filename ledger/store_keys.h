@@ -1,0 +1,41 @@
+// Key and value layouts of the event store's column families (internal to ledger/).
+// Composite keys are length-prefixed so that no two (stream, version) pairs, or two
+// (merchant, key) pairs, can ever encode to the same bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ledger/types.h"
+
+namespace ledger::keys {
+
+void PutBigEndian64(std::string* out, uint64_t v);
+uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
+
+// events: position (8 bytes BE) -> hash (32) || record
+std::string EventKey(Position p);
+// streams: len16 || stream            -> last version (8 BE)   ("stream head")
+//          len16 || stream || ver(8)  -> position (8 BE)
+std::string StreamHeadKey(std::string_view stream);
+std::string StreamVersionKey(std::string_view stream, StreamVersion v);
+// True when `key` is a version key of `stream` (not its head key, not another stream).
+bool IsVersionKeyOf(std::string_view key, std::string_view stream);
+// idempotency: len16 || merchant || len16 || key -> first pos (8) || count (4) || digest (32)
+std::string IdempotencyKey(std::string_view merchant, std::string_view key);
+// batches: first position (8 BE) -> last position (8) || epoch (8) || kafka offset (8, -1 unknown)
+std::string BatchKey(Position first);
+
+// meta keys
+inline constexpr std::string_view kMetaFormat = "format";
+inline constexpr std::string_view kMetaShard = "shard";
+inline constexpr std::string_view kMetaHead = "head";            // pos(8) || hash(32) || recorded_at_us(8)
+inline constexpr std::string_view kMetaCanonicalHead = "canonical_head";  // pos(8) || offset(8)
+inline constexpr std::string_view kMetaWriterEpoch = "writer_epoch";      // epoch(8)
+inline constexpr std::string_view kMetaKafkaClusterId = "kafka_cluster_id";
+// Written once at creation; a directory without it is not a ledger store.
+inline constexpr std::string_view kFormatValue = "commerce-ledger event store v1";
+
+}  // namespace ledger::keys

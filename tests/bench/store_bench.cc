@@ -1,0 +1,190 @@
+// Store benchmark: durable appends through the event store, each case beside a raw
+// RocksDB baseline that writes the same rows (8-byte key, 32-byte hash + the same record)
+// with the same sync setting, in sync batches of the same size, in the same run.
+//
+//   store_bench [--seconds N] [--dir DIR] [--cases single,batched]
+//
+// Prints events/s, p50/p99 command latency and the ratio to the baseline. Not part of the
+// default test run (performance targets live here, never in timed unit tests).
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/event_store.h"
+#include "ledger/store_keys.h"
+#include "tests/support/test_records.h"
+
+using namespace ledger;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kPayloadBytes = 200;
+constexpr size_t kCommandPoolPerCaller = 32;
+constexpr size_t kStreams = 10000;
+
+struct Figures {
+  double events_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+double Percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+std::vector<AppendCommand> CommandPool(int caller, size_t events_per_command) {
+  std::vector<AppendCommand> pool;
+  std::mt19937_64 rng(caller * 7919 + events_per_command);
+  for (size_t i = 0; i < kCommandPoolPerCaller; ++i) {
+    testing_support::RecordSpec spec;
+    spec.stream = "order/m1/s" + std::to_string(rng() % kStreams);
+    spec.title_bytes = kPayloadBytes;
+    spec.seed = rng();
+    pool.push_back(testing_support::MakeCommand(spec, events_per_command, false));
+  }
+  return pool;
+}
+
+Figures RunStore(const std::string& dir, int callers, size_t events_per_command, double seconds) {
+  std::filesystem::remove_all(dir);
+  StoreOptions o;
+  o.path = dir;
+  auto store = EventStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::vector<std::vector<AppendCommand>> pools;
+  for (int c = 0; c < callers; ++c) pools.push_back(CommandPool(c, events_per_command));
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(callers);
+  std::atomic<uint64_t> events{0};
+  std::vector<std::thread> threads;
+  auto start = SteadyClock::now();
+  for (int c = 0; c < callers; ++c) {
+    threads.emplace_back([&, c] {
+      size_t i = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        AppendCommand cmd = pools[c][i++ % kCommandPoolPerCaller];  // a copy: Append consumes it
+        auto t0 = SteadyClock::now();
+        auto r = (*store)->Append(std::move(cmd));
+        auto t1 = SteadyClock::now();
+        if (!r.ok()) {
+          std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
+          std::exit(1);
+        }
+        latencies[c].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        events.fetch_add(r->event_count, std::memory_order_relaxed);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  Figures f;
+  f.events_per_s = events.load() / elapsed;
+  f.p50_ms = Percentile(all, 0.50);
+  f.p99_ms = Percentile(all, 0.99);
+  store->reset();
+  std::filesystem::remove_all(dir);
+  return f;
+}
+
+// Raw RocksDB: one thread writing the same rows in sync batches of `batch_rows`.
+Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds) {
+  std::filesystem::remove_all(dir);
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.IncreaseParallelism(2);
+  o.write_buffer_size = 64 << 20;
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::Open(o, dir, &db).ok()) std::exit(1);
+  testing_support::RecordSpec spec;
+  spec.title_bytes = kPayloadBytes;
+  std::string value(32, 'h');
+  value += testing_support::MakeListingRecord(spec);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  uint64_t pos = 0;
+  std::vector<double> lat;
+  auto start = SteadyClock::now();
+  auto deadline = start + std::chrono::duration<double>(seconds);
+  while (SteadyClock::now() < deadline) {
+    rocksdb::WriteBatch wb;
+    for (size_t i = 0; i < batch_rows; ++i) wb.Put(keys::EventKey(Position(++pos)), value);
+    auto t0 = SteadyClock::now();
+    if (!db->Write(wo, &wb).ok()) std::exit(1);
+    lat.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+  }
+  double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  delete db;
+  std::filesystem::remove_all(dir);
+  Figures f;
+  f.events_per_s = pos / elapsed;
+  f.p50_ms = Percentile(lat, 0.5);
+  f.p99_ms = Percentile(lat, 0.99);
+  return f;
+}
+
+struct Case {
+  const char* name;
+  int callers;
+  size_t events_per_command;
+  size_t baseline_batch_rows;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 5;
+  std::string dir = "bench-data";
+  std::string cases = "single,batched";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
+    else if (flag == "--dir") dir = argv[i + 1];
+    else if (flag == "--cases") cases = argv[i + 1];
+    else {
+      std::fprintf(stderr, "usage: store_bench [--seconds N] [--dir DIR] [--cases single,batched]\n");
+      return 2;
+    }
+  }
+  std::vector<Case> all;
+  if (cases.find("single") != std::string::npos)
+    for (int c : {1, 8, 32, 64}) all.push_back({"single-event commands", c, 1, static_cast<size_t>(c)});
+  if (cases.find("batched") != std::string::npos) {
+    all.push_back({"100-event commands", 8, 100, 100});
+    all.push_back({"1000-event commands", 8, 1000, 1000});
+  }
+  std::printf("store_bench: %.0f s per case, %zu-byte payloads, sync on, dir %s\n", seconds,
+              kPayloadBytes, dir.c_str());
+  std::printf("%-24s %7s %12s %9s %9s | %-22s %12s %7s\n", "case", "callers", "events/s", "p50 ms",
+              "p99 ms", "raw baseline", "events/s", "ratio");
+  for (const Case& c : all) {
+    Figures store = RunStore(dir + "/store", c.callers, c.events_per_command, seconds);
+    Figures raw = RunRaw(dir + "/raw", c.baseline_batch_rows, seconds);
+    char base[64];
+    std::snprintf(base, sizeof base, "sync batches of %zu", c.baseline_batch_rows);
+    std::printf("%-24s %7d %12.0f %9.3f %9.3f | %-22s %12.0f %6.0f%%\n", c.name, c.callers,
+                store.events_per_s, store.p50_ms, store.p99_ms, base, raw.events_per_s,
+                100.0 * store.events_per_s / raw.events_per_s);
+    std::fflush(stdout);
+  }
+  return 0;
+}

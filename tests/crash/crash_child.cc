@@ -1,0 +1,76 @@
+// crash_child DIR RUN SEED [--no-sync]: appends commands to the store at DIR from several
+// threads until killed. After each acknowledged command it writes one line to stdout:
+//   ack <first_position> <event_count> <sha256 of the command's records> <idempotency key>
+//       <wal_syncs> <batches_committed>
+// Lines are written with one write(2) each (< PIPE_BUF), so a kill never interleaves them.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/chain_hash.h"
+#include "ledger/event_store.h"
+#include "tests/support/test_records.h"
+
+using namespace ledger;
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: crash_child DIR RUN SEED [--no-sync]\n");
+    return 2;
+  }
+  StoreOptions o;
+  o.path = argv[1];
+  const std::string run = argv[2];
+  const uint64_t seed = std::strtoull(argv[3], nullptr, 10);
+  if (argc > 4 && std::strcmp(argv[4], "--no-sync") == 0)
+    o.durability = Durability::kUnsafeNoSyncForTests;
+  auto store = EventStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "crash_child: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  EventStore* s = store->get();
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([s, t, run, seed] {
+      std::mt19937_64 rng(seed * 31 + t);
+      for (uint64_t seq = 0;; ++seq) {
+        testing_support::RecordSpec spec;
+        spec.stream = "order/m1/o" + std::to_string(rng() % 50);
+        spec.idempotency_key = "r" + run + "-t" + std::to_string(t) + "-" + std::to_string(seq);
+        spec.request = spec.idempotency_key;
+        spec.title_bytes = 16 + rng() % 400;
+        spec.seed = rng();
+        const size_t n = 1 + rng() % 8;
+        auto r = s->Append(testing_support::MakeCommand(spec, n, rng() % 2 == 0));
+        if (!r.ok()) {
+          std::fprintf(stderr, "crash_child: append failed: %s\n", r.status().ToString().c_str());
+          _exit(1);
+        }
+        auto events = s->ReadRange(r->first_position, r->event_count);
+        if (!events.ok() || events->size() != r->event_count) _exit(1);
+        std::string all;
+        for (const auto& e : *events) all += e.record;
+        StoreStats st = s->stats();
+        char line[512];
+        int len = std::snprintf(line, sizeof line, "ack %llu %u %s %s %llu %llu\n",
+                                static_cast<unsigned long long>(r->first_position.value()),
+                                r->event_count, ToHex(Sha256Of(all)).c_str(),
+                                spec.idempotency_key.c_str(),
+                                static_cast<unsigned long long>(st.wal_syncs),
+                                static_cast<unsigned long long>(st.batches_committed));
+        if (write(STDOUT_FILENO, line, len) != len) _exit(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  return 0;
+}

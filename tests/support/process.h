@@ -1,0 +1,40 @@
+// Child processes and loopback HTTP for system tests: start a binary, stop it by PID,
+// pick a free 127.0.0.1 port, send one HTTP/1.1 request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace testing_support {
+
+// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+int FreeLoopbackPort();
+
+class ChildProcess {
+ public:
+  // Starts `binary` with `args`; stdout and stderr go to `log_path`.
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& log_path);
+  ~ChildProcess();  // SIGKILLs the child if it still runs
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits up to timeout_ms; returns the wait status, or -1 on timeout.
+  int StopWith(int sig, int timeout_ms);
+
+ private:
+  pid_t pid_ = -1;
+};
+
+struct HttpReply {
+  int status = 0;  // 0: no answer
+  std::string headers;
+  std::string body;
+};
+
+HttpReply HttpGet(int port, const std::string& path, int timeout_ms = 2000);
+
+// Polls GET path until it answers `want_status` or timeout_ms passes.
+bool WaitForStatus(int port, const std::string& path, int want_status, int timeout_ms);
+
+}  // namespace testing_support

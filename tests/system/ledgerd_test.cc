@@ -1,0 +1,61 @@
+// ledgerd as a process: starts on a free loopback port, answers health, keeps its store
+// across restarts, refuses a directory that is not its store, stops on SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace testing_support;
+
+namespace {
+std::vector<std::string> NodeArgs(const std::string& data, int port) {
+  return {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--node-id", "test-node"};
+}
+}  // namespace
+
+TEST(Ledgerd, ServesHealthAndStopsOnSigterm) {
+  TempDir dir;
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  ChildProcess node(LEDGERD_PATH, NodeArgs(dir.Sub("data"), port), dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/live", 200, 15000)) << "node did not come up";
+  HttpReply live = HttpGet(port, "/health/live");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_NE(live.body.find("live"), std::string::npos);
+  EXPECT_NE(live.headers.find("application/json"), std::string::npos);
+  HttpReply missing = HttpGet(port, "/v1/nothing-here");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.headers.find("application/problem+json"), std::string::npos);
+  EXPECT_NE(missing.body.find("urn:ledger:problem:not-found"), std::string::npos);
+  int status = node.StopWith(SIGTERM, 10000);
+  ASSERT_NE(status, -1) << "node did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("data") + "/shard-0/CURRENT"));
+}
+
+TEST(Ledgerd, RefusesADataDirectoryHoldingSomethingElse) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.Sub("data/shard-0"));
+  { std::ofstream(dir.Sub("data/shard-0/precious.txt")) << "not a ledger"; }
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH, NodeArgs(dir.Sub("data"), port), dir.Sub("node.log"));
+  int status = node.StopWith(0, 15000);  // signal 0: just wait for it to exit
+  ASSERT_NE(status, -1) << "node kept running on a foreign directory";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  std::ifstream log(dir.Sub("node.log"));
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("not-a-ledger-store"), std::string::npos) << text;
+}
+
+TEST(Ledgerd, BadFlagsExitWithUsage) {
+  TempDir dir;
+  ChildProcess node(LEDGERD_PATH, {"--http", "127.0.0.1:1"}, dir.Sub("node.log"));
+  int status = node.StopWith(0, 10000);
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}

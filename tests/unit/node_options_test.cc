@@ -1,0 +1,31 @@
+#include "api/node_options.h"
+
+#include <gtest/gtest.h>
+
+using namespace api;
+
+TEST(NodeOptions, ParsesTheContractFlags) {
+  auto o = ParseNodeOptions({"--data", "/tmp/d", "--http", "127.0.0.1:9000", "--node-id", "a", "--shard", "3"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->data_dir, "/tmp/d");
+  EXPECT_EQ(o->http_host, "127.0.0.1");
+  EXPECT_EQ(o->http_port, 9000);
+  EXPECT_EQ(o->node_id, "a");
+  EXPECT_EQ(o->shard, 3u);
+}
+
+TEST(NodeOptions, RejectsBadInput) {
+  EXPECT_FALSE(ParseNodeOptions({}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "nohost"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:99999"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--shard", "x"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--bogus", "1"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data"}).ok());
+}
+
+TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {
+  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--kafka", "x:9092"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("--kafka"), std::string::npos);
+}
