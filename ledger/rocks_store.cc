@@ -72,6 +72,11 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options) {
   bool is_new = false;
   LEDGER_RETURN_IF_ERROR(CheckDirectory(options, &is_new));
+  if (is_new) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) return Status::IOError("cannot create the store directory: " + ec.message());
+  }
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = is_new;
