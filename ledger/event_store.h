@@ -1,11 +1,13 @@
 // The durable event store of one ledger shard (DESIGN §4), on RocksDB.
 //
 // Writes: Append() hands a command (its events as encoded records, see record_codec.h)
-// to one writer thread. That thread drains a bounded queue, decides each command against
-// stream versions and idempotency keys, assigns dense positions, patches and hashes the
-// records, and commits everything it drained as ONE RocksDB WriteBatch with sync=true:
-// the group commit, which is also the unit later published to Kafka as one batch. A
-// command's events are all written or none. A caller is answered only after the sync.
+// to a bounded queue. One sequencer thread decides each command against stream versions
+// and idempotency keys, assigns dense positions, and patches and hashes the records into
+// the open batch; one committer thread writes each batch as ONE RocksDB WriteBatch with
+// sync=true, in order: the group commit, which is also the unit later published to Kafka
+// as one batch. The batch grows with load (it holds what arrived during the previous
+// sync). A command's events are all written or none. A caller is answered only after the
+// sync, on the store's notifier thread.
 //
 // Reads are served straight from RocksDB and may run on any thread, concurrently with
 // appends; they see only committed batches.
@@ -113,7 +115,9 @@ class EventStore {
   // full), IOError (the store then refuses all further appends), ShuttingDown.
   virtual Result<AppendResult> Append(AppendCommand command) = 0;
 
-  // Same, answering on the writer thread through `done` (which must not block).
+  // Same, answering through `done` on the store's notifier thread (or inline, when the
+  // command is refused before it is queued). `done` must not block; it may call Append
+  // again.
   virtual void AppendAsync(AppendCommand command,
                            std::function<void(Result<AppendResult>)> done) = 0;
 

@@ -1,6 +1,16 @@
-// The writer thread: group commit. It drains the bounded queue, decides each command
-// against stream versions and idempotency keys, and commits all accepted commands of one
-// drain as one synced WriteBatch. Commands are answered only after the sync.
+// Group commit: the sequencer decides commands into the open batch as they arrive; the
+// committer writes each closed batch as one synced WriteBatch, strictly in order, and
+// answers its callers only after the sync.
+//
+// Why two threads: with one thread, the batch was closed as soon as the first callers of
+// the next round arrived, and the rest waited a whole sync for the batch after (a convoy
+// that halved batch sizes). Here the open batch closes only when the committer is idle, so
+// it holds everything that arrived during the previous sync.
+//
+// Decided-but-not-durable state: batches in flight carry an Overlay (stream versions,
+// idempotency entries) that later decisions read before the durable cache and RocksDB. If
+// a write fails the store stops accepting appends, so no decision ever rests on a batch
+// that was not written.
 #include <cstring>
 
 #include "ledger/chain_hash.h"
@@ -9,17 +19,6 @@
 #include "ledger/store_keys.h"
 
 namespace ledger {
-
-// What the batch being built has changed, on top of the committed state.
-struct RocksStore::BatchState {
-  Position next;                 // position of the next accepted event
-  Sha256Digest previous_hash{};  // hash of the event before `next`
-  int64_t recorded_at_us = 0;
-  Epoch epoch;
-  std::unordered_map<std::string, uint64_t> stream_versions;  // stream -> version after batch
-  std::unordered_map<std::string, IdempotencyEntry> idempotency;  // IdempotencyKey() -> entry
-  uint64_t events = 0;
-};
 
 Result<AppendResult> RocksStore::Append(AppendCommand command) {
   std::mutex mu;
@@ -53,58 +52,185 @@ void RocksStore::AppendAsync(AppendCommand command,
     }
     if (queue_.size() >= kAppendQueueCommandsMax) {
       lock.unlock();
+      commands_rejected_.fetch_add(1);
       prepared->done(Status::Unavailable("the append queue is full; retry shortly"));
       return;
     }
     queue_.push_back(std::move(prepared).value());
+    // While the committer syncs, the sequencer cannot close a batch: let arrivals gather
+    // instead of waking it for each (a context switch per command on two cores). Once the
+    // committer is idle, wake it so that deciding overlaps the callers' return.
+    const bool quiet = open_commands_ == 0 && queue_.size() == 1;
+    if (committer_busy_ && !quiet) return;
   }
-  queue_cv_.notify_one();
+  sequencer_cv_.notify_one();
 }
 
-void RocksStore::WriterLoop() {
-  std::vector<PreparedCommand> drained;
+void RocksStore::ResetOpenBatch(OpenBatch& b) {
+  b = OpenBatch();
+  b.first = decided_next_;
+  b.next = decided_next_;
+  b.previous_hash = decided_hash_;
+}
+
+// REQUIRES: queue_mu_ held, closed_ has room. The overlay becomes visible to later
+// decisions before the next command is decided.
+void RocksStore::CloseOpenBatch(std::unique_ptr<OpenBatch>& open) {
+  LEDGER_INVARIANT(closed_.size() < kBatchesInFlightMax);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    in_flight_.push_back(open->overlay);
+  }
+  closed_.push_back(std::move(open));
+  open_commands_ = 0;
+  committer_cv_.notify_one();
+  open = std::make_unique<OpenBatch>();
+  ResetOpenBatch(*open);
+}
+
+// The open batch is closed when the committer is idle and either every caller expected
+// back has arrived or the wait budget is spent. Callers expected back: those in the open
+// batch or queue when the last commit finished, plus those that commit answered (closed-loop
+// callers return within microseconds; without waiting for them, batches split into two
+// alternating halves, each paying a whole sync). The budget is the last sync's duration,
+// capped: waiting never costs more than the sync it saves.
+bool RocksStore::ReadyToClose(const OpenBatch& open) const {
+  if (open.empty() || committer_busy_ || !closed_.empty()) return false;
+  return open.commands.size() >= close_target_commands_ ||
+         std::chrono::steady_clock::now() >= close_deadline_;
+}
+
+void RocksStore::SequencerLoop() {
+  auto open = std::make_unique<OpenBatch>();
+  ResetOpenBatch(*open);
+  std::vector<PreparedCommand> taken;
+  std::unique_lock<std::mutex> lock(queue_mu_);
   for (;;) {
-    drained.clear();
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) {
-        for (auto& c : queue_) c.done(Status::ShuttingDown("the event store is closing"));
-        queue_.clear();
-        return;
-      }
-      // The batch grows with load: everything queued while the last sync ran, up to the
-      // named limits (one batch must stay one Kafka message).
-      size_t bytes = 0, events = 0;
-      while (!queue_.empty()) {
-        const PreparedCommand& c = queue_.front();
-        if (!drained.empty() && (bytes + c.bytes > kBatchBytesMax ||
-                                 events + c.events.size() > kBatchEventsMax))
-          break;
-        bytes += c.bytes;
-        events += c.events.size();
-        drained.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+    const bool can_take = !queue_.empty() && closed_.size() < kBatchesInFlightMax;
+    if (!stopping_ && !can_take && !ReadyToClose(*open)) {
+      if (!open->empty() && !committer_busy_ && closed_.empty())
+        sequencer_cv_.wait_until(lock, close_deadline_);
+      else
+        sequencer_cv_.wait(lock);
+      continue;
     }
-    CommitBatch(drained);
+    if (stopping_) break;
+    if (ReadyToClose(*open)) {
+      CloseOpenBatch(open);
+      continue;
+    }
+    taken.clear();
+    while (!queue_.empty() && open->Fits(queue_.front())) {
+      open->reserved_bytes += queue_.front().bytes;
+      open->reserved_events += queue_.front().events.size();
+      taken.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    open_commands_ += taken.size();
+    const bool full = !queue_.empty() && !open->Fits(queue_.front());
+    lock.unlock();
+    for (PreparedCommand& c : taken) {
+      if (open->empty()) {
+        // Recorded-at is set once per batch and never goes down, even if the clock does.
+        open->recorded_at_us = std::max(clock_->NowMicros(), decided_recorded_at_us_);
+        open->epoch = writer_epoch();
+      }
+      Result<AppendResult> r = Decide(c, *open);
+      open->commands.push_back(std::move(c));
+      open->answers.emplace_back(std::move(r));
+    }
+    lock.lock();
+    // closed_ had room when the commands were taken, and only this thread adds to it.
+    if (full && !open->empty()) CloseOpenBatch(open);
+  }
+  // Stopping: what was decided but not handed over is not written.
+  std::deque<PreparedCommand> rest;
+  rest.swap(queue_);
+  sequencer_done_ = true;
+  committer_cv_.notify_one();
+  lock.unlock();
+  for (auto& c : open->commands) c.done(Status::ShuttingDown("the event store is closing"));
+  for (auto& c : rest) c.done(Status::ShuttingDown("the event store is closing"));
+}
+
+void RocksStore::CommitterLoop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  for (;;) {
+    committer_cv_.wait(lock, [&] { return !closed_.empty() || sequencer_done_; });
+    if (closed_.empty()) return;  // sequencer done and nothing left to write
+    std::unique_ptr<OpenBatch> batch = std::move(closed_.front());
+    closed_.pop_front();
+    committer_busy_ = true;
+    lock.unlock();
+    const auto write_start = std::chrono::steady_clock::now();
+    Write(*batch);
+    const auto write_time = std::chrono::steady_clock::now() - write_start;
+    lock.lock();
+    // Set the next close target before anyone is answered (see ReadyToClose).
+    close_target_commands_ = open_commands_ + queue_.size() + batch->commands.size();
+    close_deadline_ = std::chrono::steady_clock::now() +
+                      std::min<std::chrono::steady_clock::duration>(
+                          write_time, std::chrono::microseconds(kGroupCommitWaitMaxUs));
+    committer_busy_ = false;
+    sequencer_cv_.notify_one();
+    lock.unlock();
+    // Callers are answered on the notifier thread, so slow callbacks never hold up the
+    // next write; the hand-over is bounded so they cannot pile up without limit either.
+    {
+      std::unique_lock<std::mutex> nl(notify_mu_);
+      answer_space_cv_.wait(nl, [&] { return to_answer_.size() < kBatchesAwaitingAnswerMax; });
+      to_answer_.push_back(std::move(batch));
+    }
+    notify_cv_.notify_one();
+    lock.lock();
   }
 }
 
-Result<std::optional<IdempotencyEntry>> RocksStore::FindIdempotency(const PreparedCommand& cmd,
-                                                                    const BatchState& batch) const {
-  auto in_batch = batch.idempotency.find(keys::IdempotencyKey(cmd.tenant, cmd.idempotency_key));
-  if (in_batch != batch.idempotency.end()) return std::optional<IdempotencyEntry>(in_batch->second);
-  return LookupIdempotency(cmd.tenant, cmd.idempotency_key);
+void RocksStore::NotifierLoop() {
+  std::unique_lock<std::mutex> lock(notify_mu_);
+  for (;;) {
+    notify_cv_.wait(lock, [&] { return !to_answer_.empty() || notifier_stop_; });
+    if (to_answer_.empty()) return;  // stopping, and every batch has been answered
+    std::unique_ptr<OpenBatch> batch = std::move(to_answer_.front());
+    to_answer_.pop_front();
+    answer_space_cv_.notify_one();
+    lock.unlock();
+    Answer(*batch);
+    lock.lock();
+  }
 }
 
-Result<uint64_t> RocksStore::CurrentVersion(const std::string& stream, const BatchState& batch) {
-  if (auto it = batch.stream_versions.find(stream); it != batch.stream_versions.end())
+Result<std::optional<IdempotencyEntry>> RocksStore::FindIdempotency(const std::string& key,
+                                                                    const OpenBatch& batch) {
+  if (auto it = batch.overlay->idempotency.find(key); it != batch.overlay->idempotency.end())
+    return std::optional<IdempotencyEntry>(it->second);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    for (auto o = in_flight_.rbegin(); o != in_flight_.rend(); ++o)
+      if (auto it = (*o)->idempotency.find(key); it != (*o)->idempotency.end())
+        return std::optional<IdempotencyEntry>(it->second);
+  }
+  // Not in flight: durable or absent. (The committer drops an overlay only after its
+  // batch is written, so nothing can fall between the two looks.)
+  return ReadIdempotency(key);
+}
+
+Result<uint64_t> RocksStore::CurrentVersion(const std::string& stream, const OpenBatch& batch) {
+  if (auto it = batch.overlay->stream_versions.find(stream); it != batch.overlay->stream_versions.end())
     return it->second;
-  if (auto it = stream_cache_.find(stream); it != stream_cache_.end()) return it->second;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    for (auto o = in_flight_.rbegin(); o != in_flight_.rend(); ++o)
+      if (auto it = (*o)->stream_versions.find(stream); it != (*o)->stream_versions.end())
+        return it->second;
+    if (auto it = stream_cache_.find(stream); it != stream_cache_.end()) return it->second;
+  }
   Result<StreamVersion> v = StreamHead(stream);
   if (!v.ok()) return v.status();
+  std::lock_guard<std::mutex> lock(state_mu_);
   if (stream_cache_.size() >= kStreamCacheEntriesMax) stream_cache_.clear();
+  // Only durable versions enter the cache; a version written since the read above is
+  // newer and must win, so never overwrite an entry.
   stream_cache_.emplace(stream, v->value());
   return v->value();
 }
@@ -126,27 +252,23 @@ Status CheckExpected(const ExpectedVersion& expected, uint64_t current, const st
   return Status::InvalidArgument("unknown expected-version kind");
 }
 
-std::string IdempotencyValue(const IdempotencyEntry& e) {
-  std::string v;
-  keys::PutBigEndian64(&v, e.first_position.value());
-  for (int shift = 24; shift >= 0; shift -= 8) v.push_back(static_cast<char>((e.event_count >> shift) & 0xff));
-  v.append(reinterpret_cast<const char*>(e.request_digest.data()), e.request_digest.size());
-  return v;
-}
 }  // namespace
 
-// Decides one command against the committed state plus what this batch already holds.
-// On success its puts are added to `wb` and `batch` advances; on error nothing changes.
-Result<AppendResult> RocksStore::Decide(PreparedCommand& cmd, BatchState& batch,
-                                        rocksdb::WriteBatch& wb) {
+// Decides one command against durable state, the batches in flight and the open batch.
+// On success its puts are staged in the batch and the decided head advances; on error
+// nothing changes.
+Result<AppendResult> RocksStore::Decide(PreparedCommand& cmd, OpenBatch& batch) {
+  std::string idem_key;
   if (!cmd.idempotency_key.empty()) {
-    auto found = FindIdempotency(cmd, batch);
+    idem_key = keys::IdempotencyKey(cmd.tenant, cmd.idempotency_key);
+    auto found = FindIdempotency(idem_key, batch);
     if (!found.ok()) return found.status();
     if (found->has_value()) {
       const IdempotencyEntry& e = **found;
       if (e.request_digest != cmd.request_digest)
         return Status::IdempotencyKeyReused(
             "this idempotency key was already used with a different request");
+      // Answered with this batch, so never before the first result is durable.
       return AppendResult{e.first_position, e.event_count, /*replayed=*/true};
     }
   }
@@ -175,86 +297,85 @@ Result<AppendResult> RocksStore::Decide(PreparedCommand& cmd, BatchState& batch,
     value.reserve(32 + ev.record.size());
     value.append(reinterpret_cast<const char*>(hash.data()), hash.size());
     value.append(ev.record);
-    wb.Put(cf(kEvents), keys::EventKey(pos), value);
-    wb.Put(cf(kStreams), keys::StreamVersionKey(ev.stream, StreamVersion(version)), keys::EventKey(pos));
+    batch.wb.Put(cf(kEvents), keys::EventKey(pos), value);
+    batch.wb.Put(cf(kStreams), keys::StreamVersionKey(ev.stream, StreamVersion(version)), keys::EventKey(pos));
     batch.previous_hash = hash;
     batch.next = pos.next();
   }
   for (auto& [stream, v] : start_versions) {
     LEDGER_INVARIANT(v == versions[stream]);
-    batch.stream_versions[stream] = v;
+    batch.overlay->stream_versions[stream] = v;
   }
   const uint32_t count = static_cast<uint32_t>(cmd.events.size());
   batch.events += count;
-  if (!cmd.idempotency_key.empty()) {
+  if (!idem_key.empty()) {
     IdempotencyEntry e{first, count, cmd.request_digest};
-    std::string key = keys::IdempotencyKey(cmd.tenant, cmd.idempotency_key);
-    wb.Put(cf(kIdempotency), key, IdempotencyValue(e));
-    batch.idempotency.emplace(std::move(key), e);
+    batch.wb.Put(cf(kIdempotency), idem_key, keys::IdempotencyValue(e));
+    batch.overlay->idempotency.emplace(std::move(idem_key), e);
   }
+  decided_next_ = batch.next;
+  decided_hash_ = batch.previous_hash;
+  decided_recorded_at_us_ = batch.recorded_at_us;
   return AppendResult{first, count, false};
 }
 
-void RocksStore::CommitBatch(std::vector<PreparedCommand>& commands) {
-  std::vector<std::optional<Result<AppendResult>>> answers(commands.size());
-  if (!failed_.ok()) {
-    for (auto& c : commands) c.done(failed_);
-    return;
+void RocksStore::Write(OpenBatch& batch) {
+  Status& failed = batch.failure;
+  {
+    std::lock_guard<std::mutex> lock(failed_mu_);
+    failed = failed_;
   }
-  const Head before = head();
-  BatchState batch;
-  batch.next = before.position.next();
-  batch.previous_hash = before.hash;
-  // Recorded-at is set once per batch and never goes down, even if the clock does.
-  batch.recorded_at_us = std::max(clock_->NowMicros(), before.recorded_at_us);
-  batch.epoch = writer_epoch();
-  rocksdb::WriteBatch wb;
-  for (size_t i = 0; i < commands.size(); ++i) answers[i].emplace(Decide(commands[i], batch, wb));
-
-  if (batch.events > 0) {
-    for (const auto& [stream, v] : batch.stream_versions) {
-      std::string value;
-      keys::PutBigEndian64(&value, v);
-      wb.Put(cf(kStreams), keys::StreamHeadKey(stream), value);
-    }
+  if (failed.ok() && batch.events == 0) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    LEDGER_INVARIANT(!in_flight_.empty() && in_flight_.front() == batch.overlay);
+    in_flight_.pop_front();
+  } else if (failed.ok()) {
     const uint64_t last = batch.next.value() - 1;
     std::string batch_value;
     keys::PutBigEndian64(&batch_value, last);
     keys::PutBigEndian64(&batch_value, batch.epoch.value());
     keys::PutBigEndian64(&batch_value, UINT64_MAX);  // Kafka offset not known yet
-    wb.Put(cf(kBatches), keys::BatchKey(before.position.next()), batch_value);
+    batch.wb.Put(cf(kBatches), keys::BatchKey(batch.first), batch_value);
     std::string head_value;
     keys::PutBigEndian64(&head_value, last);
     head_value.append(reinterpret_cast<const char*>(batch.previous_hash.data()), 32);
     keys::PutBigEndian64(&head_value, static_cast<uint64_t>(batch.recorded_at_us));
-    wb.Put(cf(kMeta), keys::kMetaHead, head_value);
+    batch.wb.Put(cf(kMeta), keys::kMetaHead, head_value);
 
     rocksdb::WriteOptions wo;
     wo.sync = options_.durability == Durability::kSync;
-    rocksdb::Status s = db_->Write(wo, &wb);
+    rocksdb::Status s = db_->Write(wo, &batch.wb);
     if (!s.ok()) {
-      // After a failed write RocksDB may or may not hold the batch; the only safe course is
-      // to stop accepting writes until an operator reopens (and the open checks the head).
-      failed_ = Status::IOError("the event store could not write and refuses further appends: " +
-                                s.ToString());
-      for (auto& c : commands) c.done(failed_);
-      return;
+      // RocksDB may or may not hold the batch now; the only safe course is to refuse all
+      // further appends until an operator reopens the store (the open checks the head).
+      failed = Status::IOError("the event store could not write and refuses further appends: " +
+                               s.ToString());
+      std::lock_guard<std::mutex> lock(failed_mu_);
+      failed_ = failed;
+    } else {
+      {
+        std::lock_guard<std::mutex> lock(head_mu_);
+        LEDGER_INVARIANT(head_.position.next() == batch.first);  // batches commit in order
+        head_ = Head{Position(last), batch.previous_hash, batch.recorded_at_us};
+      }
+      std::lock_guard<std::mutex> lock(state_mu_);
+      if (stream_cache_.size() + batch.overlay->stream_versions.size() > kStreamCacheEntriesMax)
+        stream_cache_.clear();
+      for (const auto& [stream, v] : batch.overlay->stream_versions) stream_cache_[stream] = v;
+      LEDGER_INVARIANT(!in_flight_.empty() && in_flight_.front() == batch.overlay);
+      in_flight_.pop_front();
+      batches_committed_.fetch_add(1);
+      events_committed_.fetch_add(batch.events);
     }
-    for (const auto& [stream, v] : batch.stream_versions) {
-      if (stream_cache_.size() >= kStreamCacheEntriesMax) stream_cache_.clear();
-      stream_cache_[stream] = v;
-    }
-    {
-      std::lock_guard<std::mutex> lock(head_mu_);
-      LEDGER_INVARIANT(head_.position == before.position);  // one writer
-      head_ = Head{Position(last), batch.previous_hash, batch.recorded_at_us};
-    }
-    batches_committed_.fetch_add(1);
-    events_committed_.fetch_add(batch.events);
   }
-  for (size_t i = 0; i < commands.size(); ++i) {
-    if (!answers[i]->ok()) commands_rejected_.fetch_add(1);
-    commands[i].done(std::move(*answers[i]));
+}
+
+void RocksStore::Answer(OpenBatch& batch) {
+  const Status& failed = batch.failure;
+  for (size_t i = 0; i < batch.commands.size(); ++i) {
+    Result<AppendResult> answer = failed.ok() ? std::move(*batch.answers[i]) : Result<AppendResult>(failed);
+    if (!answer.ok()) commands_rejected_.fetch_add(1);
+    batch.commands[i].done(std::move(answer));
   }
 }
 

@@ -24,7 +24,10 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups) {
   rocksdb::ColumnFamilyOptions o;
-  o.write_buffer_size = 64 << 20;
+  // Index families take random keys: a smaller memtable keeps the skiplist shallow, and
+  // their inserts sit on the sync path of every batch (measured: 64 MiB -> 8 MiB cut the
+  // write of a 32-command batch by about a fifth).
+  o.write_buffer_size = (point_lookups ? 8 : 64) << 20;
   if (point_lookups) {
     // Stream heads and idempotency keys are looked up by exact key, mostly for keys that do
     // not exist yet: a bloom filter answers those without touching data blocks.
@@ -142,17 +145,34 @@ Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options
                                    std::to_string(keys::GetBigEndian64(shard)) + ", not " +
                                    std::to_string(options.shard.value()));
   LEDGER_RETURN_IF_ERROR(store->LoadAndCheckHead());
-  store->writer_ = std::thread([p = store.get()] { p->WriterLoop(); });
+  const Head head = store->head();
+  store->decided_next_ = head.position.next();
+  store->decided_hash_ = head.hash;
+  store->decided_recorded_at_us_ = head.recorded_at_us;
+  store->sequencer_ = std::thread([p = store.get()] { p->SequencerLoop(); });
+  store->committer_ = std::thread([p = store.get()] { p->CommitterLoop(); });
+  store->notifier_ = std::thread([p = store.get()] { p->NotifierLoop(); });
   return std::unique_ptr<EventStore>(std::move(store));
 }
 
 RocksStore::~RocksStore() {
+
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  sequencer_cv_.notify_all();
+  committer_cv_.notify_all();
+  // The sequencer answers what it has not handed over; the committer then writes what it
+  // was handed and stops.
+  if (sequencer_.joinable()) sequencer_.join();
+  if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    notifier_stop_ = true;
+  }
+  notify_cv_.notify_all();
+  if (notifier_.joinable()) notifier_.join();
   if (db_) {
     for (auto* h : families_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
@@ -259,28 +279,29 @@ Result<std::vector<StoredEvent>> RocksStore::ReadStream(const std::string& strea
   return out;
 }
 
+// The last version key of the stream; the stream prefix (length-prefixed name) sorts all
+// of a stream's versions together, so one SeekForPrev finds it.
 Result<StreamVersion> RocksStore::StreamHead(const std::string& stream) const {
-  std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kStreams), keys::StreamHeadKey(stream), &v);
-  if (s.IsNotFound()) return StreamVersion(0);
-  LEDGER_RETURN_IF_ERROR(FromRocks(s, "cannot read the stream head"));
-  if (v.size() != 8) return Status::Corruption("stream head value has the wrong size");
-  return StreamVersion(keys::GetBigEndian64(v));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreams)));
+  it->SeekForPrev(keys::StreamVersionKey(stream, StreamVersion(UINT64_MAX)));
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream head"));
+  if (!it->Valid() || !keys::IsVersionKeyOf(it->key().ToStringView(), stream)) return StreamVersion(0);
+  const std::string_view key = it->key().ToStringView();
+  return StreamVersion(keys::GetBigEndian64(key.substr(key.size() - 8)));
 }
 
 Result<std::optional<IdempotencyEntry>> RocksStore::LookupIdempotency(const std::string& merchant,
                                                                       const std::string& key) const {
+  return ReadIdempotency(keys::IdempotencyKey(merchant, key));
+}
+
+Result<std::optional<IdempotencyEntry>> RocksStore::ReadIdempotency(const std::string& encoded_key) const {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kIdempotency),
-                               keys::IdempotencyKey(merchant, key), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kIdempotency), encoded_key, &v);
   if (s.IsNotFound()) return std::optional<IdempotencyEntry>();
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "cannot read the idempotency key"));
-  if (v.size() != 8 + 4 + 32) return Status::Corruption("idempotency value has the wrong size");
   IdempotencyEntry e;
-  e.first_position = Position(keys::GetBigEndian64(v));
-  e.event_count = (uint32_t(uint8_t(v[8])) << 24) | (uint32_t(uint8_t(v[9])) << 16) |
-                  (uint32_t(uint8_t(v[10])) << 8) | uint32_t(uint8_t(v[11]));
-  std::memcpy(e.request_digest.data(), v.data() + 12, 32);
+  if (!keys::ParseIdempotencyValue(v, &e)) return Status::Corruption("idempotency value has the wrong size");
   return std::optional<IdempotencyEntry>(e);
 }
 

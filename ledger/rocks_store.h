@@ -1,14 +1,17 @@
 // RocksStore: the RocksDB implementation of EventStore (internal to ledger/).
 // Opening and reads are in rocks_store.cc; caller-side checks in command_check.cc; the
-// writer thread (group commit) in group_commit.cc.
+// group commit (sequencer, committer and notifier threads) in group_commit.cc.
 #pragma once
 
 #include <rocksdb/db.h>
 #include <rocksdb/statistics.h>
+#include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +34,40 @@ struct PreparedCommand {
   Sha256Digest request_digest{};
   size_t bytes = 0;
   std::function<void(Result<AppendResult>)> done;
+};
+
+inline constexpr size_t kBatchesInFlightMax = 2;
+// Longest the sequencer holds a batch open for callers expected back (see ReadyToClose).
+inline constexpr int64_t kGroupCommitWaitMaxUs = 1000;
+// Written batches waiting for the notifier thread to answer their callers.
+inline constexpr size_t kBatchesAwaitingAnswerMax = 4;
+
+// What a decided-but-not-durable batch changes, read by later decisions.
+struct BatchOverlay {
+  std::unordered_map<std::string, uint64_t> stream_versions;      // stream -> version after
+  std::unordered_map<std::string, IdempotencyEntry> idempotency;  // IdempotencyKey() -> entry
+};
+
+struct OpenBatch {
+  Position first;                // position of the batch's first event
+  Position next;                 // position of the next accepted event
+  Sha256Digest previous_hash{};  // hash of the event before `next`
+  int64_t recorded_at_us = 0;
+  Epoch epoch;
+  std::shared_ptr<BatchOverlay> overlay = std::make_shared<BatchOverlay>();
+  rocksdb::WriteBatch wb;
+  std::vector<PreparedCommand> commands;
+  std::vector<std::optional<Result<AppendResult>>> answers;
+  Status failure;  // set by the committer when the batch could not be written
+  size_t reserved_bytes = 0;
+  size_t reserved_events = 0;
+  uint64_t events = 0;
+
+  bool empty() const { return commands.empty(); }
+  bool Fits(const PreparedCommand& c) const {
+    return empty() || (reserved_bytes + c.bytes <= kBatchBytesMax &&
+                       reserved_events + c.events.size() <= kBatchEventsMax);
+  }
 };
 
 // Structural checks on the caller's thread: records verify, sizes within limits, stream
@@ -61,17 +98,28 @@ class RocksStore final : public EventStore {
  private:
   RocksStore() = default;
   Status LoadAndCheckHead();
+  Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }
 
-  // ---- writer thread (group_commit.cc) ----
-  struct BatchState;
-  void WriterLoop();
-  void CommitBatch(std::vector<PreparedCommand>& commands);
-  Result<AppendResult> Decide(PreparedCommand& cmd, BatchState& batch, rocksdb::WriteBatch& wb);
-  Result<uint64_t> CurrentVersion(const std::string& stream, const BatchState& batch);
-  Result<std::optional<IdempotencyEntry>> FindIdempotency(const PreparedCommand& cmd,
-                                                          const BatchState& batch) const;
+  // ---- group commit (group_commit.cc) ----
+  // Two threads: the sequencer decides commands into the open batch as they arrive; the
+  // committer writes closed batches, one synced WriteBatch each, strictly in order, and
+  // answers their callers. The open batch is closed when the committer is idle, so a
+  // batch holds everything that arrived during the previous sync: the batch grows with
+  // load, and deciding overlaps syncing.
+  void SequencerLoop();
+  void CommitterLoop();
+  bool ReadyToClose(const OpenBatch& open) const;  // REQUIRES: queue_mu_ held
+  void Write(OpenBatch& batch);
+  void Answer(OpenBatch& batch);
+  void NotifierLoop();
+  void ResetOpenBatch(OpenBatch& batch);
+  void CloseOpenBatch(std::unique_ptr<OpenBatch>& open);
+  Result<AppendResult> Decide(PreparedCommand& cmd, OpenBatch& batch);
+  Result<uint64_t> CurrentVersion(const std::string& stream, const OpenBatch& batch);
+  Result<std::optional<IdempotencyEntry>> FindIdempotency(const std::string& key,
+                                                          const OpenBatch& batch);
 
   StoreOptions options_;
   Clock* clock_ = nullptr;
@@ -80,18 +128,41 @@ class RocksStore final : public EventStore {
   std::shared_ptr<rocksdb::Statistics> statistics_;
 
   mutable std::mutex head_mu_;
-  Head head_;                      // GUARDED_BY(head_mu_); written only by the writer thread
+  Head head_;  // durable head; GUARDED_BY(head_mu_), written only by the committer
   std::atomic<uint64_t> epoch_{0};
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<PreparedCommand> queue_;  // GUARDED_BY(queue_mu_), at most kAppendQueueCommandsMax
-  bool stopping_ = false;              // GUARDED_BY(queue_mu_)
-  std::thread writer_;
+  std::condition_variable sequencer_cv_;
+  std::condition_variable committer_cv_;
+  std::deque<PreparedCommand> queue_;               // GUARDED_BY(queue_mu_)
+  std::deque<std::unique_ptr<OpenBatch>> closed_;   // GUARDED_BY(queue_mu_)
+  bool committer_busy_ = false;                     // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;                           // GUARDED_BY(queue_mu_)
+  bool sequencer_done_ = false;                     // GUARDED_BY(queue_mu_)
+  size_t open_commands_ = 0;                        // GUARDED_BY(queue_mu_)
+  size_t close_target_commands_ = 0;                // GUARDED_BY(queue_mu_)
+  std::chrono::steady_clock::time_point close_deadline_{};  // GUARDED_BY(queue_mu_)
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::condition_variable answer_space_cv_;
+  std::deque<std::unique_ptr<OpenBatch>> to_answer_;  // GUARDED_BY(notify_mu_)
+  bool notifier_stop_ = false;                        // GUARDED_BY(notify_mu_)
+  std::thread notifier_;
+  std::thread sequencer_;
+  std::thread committer_;
 
-  // Writer-thread only.
-  std::unordered_map<std::string, uint64_t> stream_cache_;
-  Status failed_;  // set once a write fails: the store stops accepting appends
+  // Decided state (sequencer only): where the next batch starts.
+  Position decided_next_;
+  Sha256Digest decided_hash_{};
+  int64_t decided_recorded_at_us_ = 0;
+
+  // Durable stream versions plus the overlays of batches decided but not yet durable.
+  std::mutex state_mu_;
+  std::unordered_map<std::string, uint64_t> stream_cache_;   // GUARDED_BY(state_mu_)
+  std::deque<std::shared_ptr<const BatchOverlay>> in_flight_;     // GUARDED_BY(state_mu_)
+
+  std::mutex failed_mu_;
+  Status failed_;  // GUARDED_BY(failed_mu_); once set, the store refuses all appends
 
   std::atomic<uint64_t> batches_committed_{0};
   std::atomic<uint64_t> events_committed_{0};

@@ -1,5 +1,8 @@
 #include "ledger/store_keys.h"
 
+#include <cstring>
+
+#include "ledger/event_store.h"
 #include "ledger/status.h"
 
 namespace ledger::keys {
@@ -28,7 +31,7 @@ std::string EventKey(Position p) {
   return k;
 }
 
-std::string StreamHeadKey(std::string_view stream) {
+std::string StreamPrefix(std::string_view stream) {
   std::string k;
   k.reserve(2 + stream.size());
   PutLength16(&k, stream.size());
@@ -37,7 +40,7 @@ std::string StreamHeadKey(std::string_view stream) {
 }
 
 std::string StreamVersionKey(std::string_view stream, StreamVersion v) {
-  std::string k = StreamHeadKey(stream);
+  std::string k = StreamPrefix(stream);
   PutBigEndian64(&k, v.value());
   return k;
 }
@@ -57,6 +60,24 @@ std::string IdempotencyKey(std::string_view merchant, std::string_view key) {
   PutLength16(&k, key.size());
   k.append(key);
   return k;
+}
+
+std::string IdempotencyValue(const IdempotencyEntry& e) {
+  std::string v;
+  PutBigEndian64(&v, e.first_position.value());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    v.push_back(static_cast<char>((e.event_count >> shift) & 0xff));
+  v.append(reinterpret_cast<const char*>(e.request_digest.data()), e.request_digest.size());
+  return v;
+}
+
+bool ParseIdempotencyValue(std::string_view v, IdempotencyEntry* e) {
+  if (v.size() != 8 + 4 + 32) return false;
+  e->first_position = Position(GetBigEndian64(v));
+  e->event_count = (uint32_t(uint8_t(v[8])) << 24) | (uint32_t(uint8_t(v[9])) << 16) |
+                   (uint32_t(uint8_t(v[10])) << 8) | uint32_t(uint8_t(v[11]));
+  std::memcpy(e->request_digest.data(), v.data() + 12, 32);
+  return true;
 }
 
 std::string BatchKey(Position first) { return EventKey(first); }

@@ -10,6 +10,10 @@
 
 #include "ledger/types.h"
 
+namespace ledger {
+struct IdempotencyEntry;
+}
+
 namespace ledger::keys {
 
 void PutBigEndian64(std::string* out, uint64_t v);
@@ -17,14 +21,17 @@ uint64_t GetBigEndian64(std::string_view in);  // REQUIRES: in.size() >= 8
 
 // events: position (8 bytes BE) -> hash (32) || record
 std::string EventKey(Position p);
-// streams: len16 || stream            -> last version (8 BE)   ("stream head")
-//          len16 || stream || ver(8)  -> position (8 BE)
-std::string StreamHeadKey(std::string_view stream);
+// streams: len16 || stream || ver(8)  -> position (8 BE)
+// (a stream's head is its last version key: one SeekForPrev)
+std::string StreamPrefix(std::string_view stream);
 std::string StreamVersionKey(std::string_view stream, StreamVersion v);
-// True when `key` is a version key of `stream` (not its head key, not another stream).
+// True when `key` is a version key of `stream` (not of another stream).
 bool IsVersionKeyOf(std::string_view key, std::string_view stream);
 // idempotency: len16 || merchant || len16 || key -> first pos (8) || count (4) || digest (32)
 std::string IdempotencyKey(std::string_view merchant, std::string_view key);
+std::string IdempotencyValue(const IdempotencyEntry& e);
+// False when the value has the wrong size.
+bool ParseIdempotencyValue(std::string_view v, IdempotencyEntry* e);
 // batches: first position (8 BE) -> last position (8) || epoch (8) || kafka offset (8, -1 unknown)
 std::string BatchKey(Position first);
 

@@ -7,6 +7,7 @@
 // Prints events/s, p50/p99 command latency and the ratio to the baseline. Not part of the
 // default test run (performance targets live here, never in timed unit tests).
 #include <rocksdb/db.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +33,14 @@ constexpr size_t kPayloadBytes = 200;
 constexpr size_t kCommandPoolPerCaller = 32;
 constexpr size_t kStreams = 10000;
 
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 struct Figures {
+  double cpu_percent = 0;  // of one core
   double events_per_batch = 0;
   double events_per_s = 0;
   double p50_ms = 0;
@@ -59,7 +67,41 @@ std::vector<AppendCommand> CommandPool(int caller, size_t events_per_command) {
   return pool;
 }
 
-Figures RunStore(const std::string& dir, int callers, size_t events_per_command, double seconds) {
+// Async callers: `callers` commands kept in flight through AppendAsync, each completion
+// submitting the slot's next command, as an asynchronous HTTP front does; no OS thread
+// per caller.
+struct AsyncSlot {
+  EventStore* store;
+  std::vector<AppendCommand>* pool;
+  std::atomic<bool>* stop;
+  std::atomic<uint64_t>* events;
+  std::atomic<int>* outstanding;
+  std::vector<double> latencies;
+  size_t i = 0;
+  std::chrono::steady_clock::time_point t0;
+
+  void Submit() {
+    AppendCommand cmd = (*pool)[i++ % kCommandPoolPerCaller];
+    t0 = std::chrono::steady_clock::now();
+    store->AppendAsync(std::move(cmd), [this](Result<AppendResult> r) {
+      if (!r.ok()) {
+        std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
+        std::exit(1);
+      }
+      latencies.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      events->fetch_add(r->event_count, std::memory_order_relaxed);
+      if (stop->load()) {
+        outstanding->fetch_sub(1);
+        return;
+      }
+      Submit();
+    });
+  }
+};
+
+Figures RunStore(const std::string& dir, int callers, size_t events_per_command, double seconds,
+                 bool async_callers) {
   std::filesystem::remove_all(dir);
   StoreOptions o;
   o.path = dir;
@@ -71,11 +113,19 @@ Figures RunStore(const std::string& dir, int callers, size_t events_per_command,
   std::vector<std::vector<AppendCommand>> pools;
   for (int c = 0; c < callers; ++c) pools.push_back(CommandPool(c, events_per_command));
   std::atomic<bool> stop{false};
-  std::vector<std::vector<double>> latencies(callers);
+  std::vector<std::vector<double>> latencies(async_callers ? 0 : callers);
   std::atomic<uint64_t> events{0};
   std::vector<std::thread> threads;
   auto start = SteadyClock::now();
-  for (int c = 0; c < callers; ++c) {
+  const double cpu_start = CpuSeconds();
+  std::atomic<int> outstanding{callers};
+  std::vector<std::unique_ptr<AsyncSlot>> slots;
+  for (int c = 0; async_callers && c < callers; ++c) {
+    slots.push_back(std::make_unique<AsyncSlot>(
+        AsyncSlot{store->get(), &pools[c], &stop, &events, &outstanding, {}, 0, {}}));
+  }
+  for (auto& slot : slots) slot->Submit();
+  for (int c = 0; !async_callers && c < callers; ++c) {
     threads.emplace_back([&, c] {
       size_t i = 0;
       while (!stop.load(std::memory_order_relaxed)) {
@@ -95,10 +145,14 @@ Figures RunStore(const std::string& dir, int callers, size_t events_per_command,
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
+  while (async_callers && outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto& slot : slots) latencies.push_back(std::move(slot->latencies));
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_start;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   Figures f;
+  f.cpu_percent = 100.0 * cpu / elapsed;
   f.events_per_s = events.load() / elapsed;
   f.p50_ms = Percentile(all, 0.50);
   f.p99_ms = Percentile(all, 0.99);
@@ -127,6 +181,7 @@ Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds) {
   uint64_t pos = 0;
   std::vector<double> lat;
   auto start = SteadyClock::now();
+  const double cpu_start = CpuSeconds();
   auto deadline = start + std::chrono::duration<double>(seconds);
   while (SteadyClock::now() < deadline) {
     rocksdb::WriteBatch wb;
@@ -136,9 +191,11 @@ Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds) {
     lat.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
   }
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_start;
   delete db;
   std::filesystem::remove_all(dir);
   Figures f;
+  f.cpu_percent = 100.0 * cpu / elapsed;
   f.events_per_s = pos / elapsed;
   f.p50_ms = Percentile(lat, 0.5);
   f.p99_ms = Percentile(lat, 0.99);
@@ -147,6 +204,7 @@ Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds) {
 
 struct Case {
   const char* name;
+  bool async_callers;
   int callers;
   size_t events_per_command;
   size_t baseline_batch_rows;
@@ -170,23 +228,26 @@ int main(int argc, char** argv) {
   }
   std::vector<Case> all;
   if (cases.find("single") != std::string::npos)
-    for (int c : {1, 8, 32, 64}) all.push_back({"single-event commands", c, 1, static_cast<size_t>(c)});
+    for (int c : {1, 8, 32, 64}) all.push_back({"single-event commands", false, c, 1, static_cast<size_t>(c)});
+  if (cases.find("async") != std::string::npos)
+    for (int c : {1, 8, 32, 64}) all.push_back({"single, async callers", true, c, 1, static_cast<size_t>(c)});
+  if (cases.find("probe") != std::string::npos) all.push_back({"probe 32-event x1", false, 1, 32, 32});
   if (cases.find("batched") != std::string::npos) {
-    all.push_back({"100-event commands", 8, 100, 100});
-    all.push_back({"1000-event commands", 8, 1000, 1000});
+    all.push_back({"100-event commands", false, 8, 100, 100});
+    all.push_back({"1000-event commands", false, 8, 1000, 1000});
   }
   std::printf("store_bench: %.0f s per case, %zu-byte payloads, sync on, dir %s\n", seconds,
               kPayloadBytes, dir.c_str());
-  std::printf("%-24s %7s %12s %9s %9s %9s | %-22s %12s %7s\n", "case", "callers", "events/s",
-              "p50 ms", "p99 ms", "ev/batch", "raw baseline", "events/s", "ratio");
+  std::printf("%-24s %7s %12s %9s %9s %9s %5s | %-22s %12s %5s %7s\n", "case", "callers", "events/s",
+              "p50 ms", "p99 ms", "ev/batch", "cpu%", "raw baseline", "events/s", "cpu%", "ratio");
   for (const Case& c : all) {
-    Figures store = RunStore(dir + "/store", c.callers, c.events_per_command, seconds);
+    Figures store = RunStore(dir + "/store", c.callers, c.events_per_command, seconds, c.async_callers);
     Figures raw = RunRaw(dir + "/raw", c.baseline_batch_rows, seconds);
     char base[64];
     std::snprintf(base, sizeof base, "sync batches of %zu", c.baseline_batch_rows);
-    std::printf("%-24s %7d %12.0f %9.3f %9.3f %9.1f | %-22s %12.0f %6.0f%%\n", c.name, c.callers,
-                store.events_per_s, store.p50_ms, store.p99_ms, store.events_per_batch, base,
-                raw.events_per_s,
+    std::printf("%-24s %7d %12.0f %9.3f %9.3f %9.1f %5.0f | %-22s %12.0f %5.0f %6.0f%%\n", c.name,
+                c.callers, store.events_per_s, store.p50_ms, store.p99_ms, store.events_per_batch,
+                store.cpu_percent, base, raw.events_per_s, raw.cpu_percent,
                 100.0 * store.events_per_s / raw.events_per_s);
     std::fflush(stdout);
   }

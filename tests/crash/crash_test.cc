@@ -130,6 +130,28 @@ void CheckStore(const std::string& dir, const std::vector<Ack>& acked) {
       all += e.record;
     }
     EXPECT_EQ(ToHex(Sha256Of(all)), a.digest_hex) << "acknowledged bytes changed at " << a.first;
+    // The idempotency index survived with the command: a retry gets the first result.
+    auto idem = (*store)->LookupIdempotency("m1", a.idempotency_key);
+    ASSERT_TRUE(idem.ok() && idem->has_value()) << "idempotency key lost: " << a.idempotency_key;
+    EXPECT_EQ((*idem)->first_position.value(), a.first);
+    EXPECT_EQ((*idem)->event_count, a.count);
+  }
+  // Stream versions are dense per stream and the stream index agrees with the events.
+  std::map<std::string, uint64_t> stream_heads;
+  for (uint64_t from = 1; from <= head; from += kReadEventsMax) {
+    auto chunk = (*store)->ReadRange(Position(from), kReadEventsMax);
+    ASSERT_TRUE(chunk.ok());
+    for (const auto& e : *chunk) {
+      const auto* ev = VerifyRecord(e.record);
+      uint64_t& last = stream_heads[ev->stream()->str()];
+      ASSERT_EQ(ev->stream_version(), last + 1) << "stream version gap at " << e.position.value();
+      last = ev->stream_version();
+    }
+  }
+  for (const auto& [stream, last] : stream_heads) {
+    auto h = (*store)->StreamHead(stream);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(h->value(), last) << "stream index head of " << stream;
   }
   // No command is half written: walking from 1, each command is whole up to the head.
   uint64_t p = 1;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "ledger/chain_hash.h"
@@ -252,4 +254,57 @@ TEST(EventStore, ReopenKeepsHeadStreamsAndIdempotency) {
   EXPECT_EQ(next->first_position, Position(4));
   Position through;
   EXPECT_TRUE(VerifyChain(*store, &through).ok());
+}
+
+// Commands decided while earlier batches are still being written must see those batches:
+// expected versions and idempotency keys of in-flight batches, not only durable ones.
+TEST(EventStore, DecisionsSeeBatchesStillInFlight) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  constexpr int kCommands = 200;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, failures = 0, replays = 0;
+  auto done = [&](bool expect_replay) {
+    return [&, expect_replay](Result<AppendResult> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!r.ok() || r->replayed != expect_replay) ++failures;
+      if (r.ok() && r->replayed) ++replays;
+      ++answered;
+      cv.notify_all();
+    };
+  };
+  for (int i = 0; i < kCommands; ++i) {
+    RecordSpec s = Spec("order/m1/hot", "hot-" + std::to_string(i), "req-" + std::to_string(i));
+    ExpectedVersion ev = i == 0 ? ExpectedVersion::NoStream() : ExpectedVersion::Exactly(StreamVersion(i));
+    store->AppendAsync(MakeCommand(s, 1, false, ev), done(false));
+    if (i % 10 == 0)  // an immediate retry, while the first may still be in flight
+      store->AppendAsync(MakeCommand(s, 1, false, ev), done(true));
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return answered == kCommands + kCommands / 10; });
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(replays, kCommands / 10);
+  EXPECT_EQ(store->StreamHead("order/m1/hot").value(), StreamVersion(kCommands));
+  EXPECT_EQ(store->head().position, Position(kCommands));
+}
+
+TEST(EventStore, ConflictsAgainstInFlightBatchesAreRejected) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  std::atomic<int> ok{0}, conflicts{0}, answered{0};
+  constexpr int kCommands = 100;
+  for (int i = 0; i < kCommands; ++i) {
+    // Every command claims to create the same stream: exactly one may win.
+    store->AppendAsync(MakeCommand(Spec("order/m1/once"), 1, false, ExpectedVersion::NoStream()),
+                       [&](Result<AppendResult> r) {
+                         if (r.ok()) ok++;
+                         else if (r.status().code() == Code::kVersionConflict) conflicts++;
+                         answered++;
+                       });
+  }
+  while (answered.load() < kCommands) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(conflicts.load(), kCommands - 1);
+  EXPECT_EQ(store->head().position, Position(1));
 }
