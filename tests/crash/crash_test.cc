@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -105,63 +106,87 @@ RunReport RunAndKill(const std::string& dir, int run, uint64_t seed, int run_ms,
   return report;
 }
 
-// Reopens the store and checks every acknowledged command and the whole chain.
-void CheckStore(const std::string& dir, const std::vector<Ack>& acked) {
+// What earlier checks established, so that each kill re-checks only what is new; the end
+// of the test re-checks everything from scratch.
+struct Checked {
+  uint64_t through = 0;           // chain verified through this position
+  Sha256Digest hash = kGenesisHash;  // the stored hash at `through`
+  size_t acks = 0;                // acknowledged commands checked byte for byte
+  std::map<std::string, uint64_t> stream_heads;  // versions seen per stream
+};
+
+void CheckAck(EventStore& store, const Ack& a, uint64_t head) {
+  ASSERT_LE(a.first + a.count - 1, head) << "acknowledged command " << a.idempotency_key << " lost";
+  auto events = store.ReadRange(Position(a.first), a.count);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), a.count);
+  std::string all;
+  for (const auto& e : *events) {
+    const auto* ev = VerifyRecord(e.record);
+    ASSERT_NE(ev, nullptr);
+    EXPECT_EQ(ev->idempotency_key()->str(), a.idempotency_key);
+    EXPECT_EQ(ev->command_first_position(), a.first);
+    all += e.record;
+  }
+  EXPECT_EQ(ToHex(Sha256Of(all)), a.digest_hex) << "acknowledged bytes changed at " << a.first;
+  // The idempotency index survived with the command: a retry gets the first result.
+  auto idem = store.LookupIdempotency("m1", a.idempotency_key);
+  ASSERT_TRUE(idem.ok() && idem->has_value()) << "idempotency key lost: " << a.idempotency_key;
+  EXPECT_EQ((*idem)->first_position.value(), a.first);
+  EXPECT_EQ((*idem)->event_count, a.count);
+}
+
+// Reopens the store and checks it: the chain past what was verified before (its end
+// unchanged), whole commands, dense stream versions and the stream index, and every
+// acknowledged command not checked before. With `from_scratch`, all of it again.
+void CheckStore(const std::string& dir, const std::vector<Ack>& acked, Checked* c, bool from_scratch) {
+  if (from_scratch) *c = Checked();
   StoreOptions o;
   o.path = dir;
   o.create_if_missing = false;
   auto store = EventStore::Open(o);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  Position through;
-  Status chain = VerifyChain(**store, &through);
-  ASSERT_TRUE(chain.ok()) << chain.ToString() << " (verified through " << through.value() << ")";
   const uint64_t head = (*store)->head().position.value();
-  for (const Ack& a : acked) {
-    ASSERT_LE(a.first + a.count - 1, head) << "acknowledged command " << a.idempotency_key << " lost";
-    auto events = (*store)->ReadRange(Position(a.first), a.count);
-    ASSERT_TRUE(events.ok());
-    ASSERT_EQ(events->size(), a.count);
-    std::string all;
-    for (const auto& e : *events) {
-      const auto* ev = VerifyRecord(e.record);
-      ASSERT_NE(ev, nullptr);
-      EXPECT_EQ(ev->idempotency_key()->str(), a.idempotency_key);
-      EXPECT_EQ(ev->command_first_position(), a.first);
-      all += e.record;
-    }
-    EXPECT_EQ(ToHex(Sha256Of(all)), a.digest_hex) << "acknowledged bytes changed at " << a.first;
-    // The idempotency index survived with the command: a retry gets the first result.
-    auto idem = (*store)->LookupIdempotency("m1", a.idempotency_key);
-    ASSERT_TRUE(idem.ok() && idem->has_value()) << "idempotency key lost: " << a.idempotency_key;
-    EXPECT_EQ((*idem)->first_position.value(), a.first);
-    EXPECT_EQ((*idem)->event_count, a.count);
+  ASSERT_GE(head, c->through) << "the log went back below a verified position";
+  if (c->through > 0) {
+    auto at = (*store)->ReadRange(Position(c->through), 1);
+    ASSERT_TRUE(at.ok() && at->size() == 1);
+    ASSERT_EQ(at->front().hash, c->hash) << "verified event " << c->through << " changed";
   }
-  // Stream versions are dense per stream and the stream index agrees with the events.
-  std::map<std::string, uint64_t> stream_heads;
-  for (uint64_t from = 1; from <= head; from += kReadEventsMax) {
-    auto chunk = (*store)->ReadRange(Position(from), kReadEventsMax);
-    ASSERT_TRUE(chunk.ok());
+  std::set<std::string> touched;
+  uint64_t p = c->through + 1, command_end = c->through;  // last position of the current command
+  Sha256Digest prev = c->hash;
+  while (p <= head) {
+    auto chunk = (*store)->ReadRange(Position(p), kReadEventsMax);
+    ASSERT_TRUE(chunk.ok() && !chunk->empty());
     for (const auto& e : *chunk) {
+      ASSERT_EQ(e.position.value(), p) << "event missing at " << p;
       const auto* ev = VerifyRecord(e.record);
-      uint64_t& last = stream_heads[ev->stream()->str()];
-      ASSERT_EQ(ev->stream_version(), last + 1) << "stream version gap at " << e.position.value();
+      ASSERT_NE(ev, nullptr) << "record does not verify at " << p;
+      ASSERT_EQ(ChainHash(prev, e.position, e.record), e.hash) << "chain broken at " << p;
+      if (p > command_end) {  // a command starts here and must end by the head
+        ASSERT_EQ(ev->command_first_position(), p) << "command boundary broken at " << p;
+        command_end = p + ev->command_event_count() - 1;
+        ASSERT_LE(command_end, head) << "half-written command at " << p;
+      }
+      uint64_t& last = c->stream_heads[ev->stream()->str()];
+      ASSERT_EQ(ev->stream_version(), last + 1) << "stream version gap at " << p;
       last = ev->stream_version();
+      touched.insert(ev->stream()->str());
+      prev = e.hash;
+      ++p;
     }
   }
-  for (const auto& [stream, last] : stream_heads) {
+  for (const auto& stream : touched) {
     auto h = (*store)->StreamHead(stream);
     ASSERT_TRUE(h.ok());
-    EXPECT_EQ(h->value(), last) << "stream index head of " << stream;
+    EXPECT_EQ(h->value(), c->stream_heads[stream]) << "stream index head of " << stream;
   }
-  // No command is half written: walking from 1, each command is whole up to the head.
-  uint64_t p = 1;
-  while (p <= head) {
-    auto first = (*store)->ReadRange(Position(p), 1);
-    ASSERT_TRUE(first.ok() && first->size() == 1);
-    const auto* ev = VerifyRecord(first->front().record);
-    ASSERT_EQ(ev->command_first_position(), p) << "command boundary broken at " << p;
-    ASSERT_LE(p + ev->command_event_count() - 1, head) << "half-written command at " << p;
-    p += ev->command_event_count();
+  c->through = head;
+  c->hash = prev;
+  for (; c->acks < acked.size(); ++c->acks) {
+    CheckAck(**store, acked[c->acks], head);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
 
@@ -177,6 +202,7 @@ TEST(Crash, AcknowledgedEventsSurviveSigkill) {
   std::mt19937_64 rng(seed);
   testing_support::TempDir dir;
   std::vector<Ack> acked;
+  Checked checked;
   uint64_t total_batches = 0;
   for (uint64_t k = 0; k < kills; ++k) {
     const int run_ms = 150 + static_cast<int>(rng() % 400);
@@ -184,14 +210,17 @@ TEST(Crash, AcknowledgedEventsSurviveSigkill) {
     ASSERT_FALSE(r.sync_shortfall) << "fewer WAL syncs than acknowledged batches: " << r.shortfall_line;
     total_batches += r.max_batches;
     acked.insert(acked.end(), r.acks.begin(), r.acks.end());
-    CheckStore(dir.path(), acked);
+    CheckStore(dir.path(), acked, &checked, /*from_scratch=*/false);
     if (HasFatalFailure()) {
       ADD_FAILURE() << "failed after kill " << k << " (seed " << seed << ")";
       return;
     }
   }
-  std::printf("crash test: %zu acknowledged commands in %llu synced batches, all intact\n",
-              acked.size(), static_cast<unsigned long long>(total_batches));
+  CheckStore(dir.path(), acked, &checked, /*from_scratch=*/true);
+  ASSERT_FALSE(HasFatalFailure()) << "final check from scratch failed (seed " << seed << ")";
+  std::printf("crash test: %zu acknowledged commands, %llu events, %llu synced batches, all intact\n",
+              acked.size(), static_cast<unsigned long long>(checked.through),
+              static_cast<unsigned long long>(total_batches));
   EXPECT_GT(acked.size(), kills) << "the child acknowledged too little to test anything";
 }
 
