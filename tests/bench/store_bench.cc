@@ -170,8 +170,10 @@ Figures RunStore(const std::string& dir, int callers, size_t events_per_command,
 // Raw RocksDB: one thread writing the same event rows in sync batches of `batch_rows`.
 // With `with_index`, each batch also holds what the store writes beside the events: one
 // stream-index row per event (random streams, the store's key format, in a family with the
-// store's options) and one meta row, i.e. the same bytes as the store's WriteBatch.
-Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds, bool with_index) {
+// store's options; a command's events share one stream, as in the store cases) and one
+// head row, i.e. the same bytes as the store's WriteBatch.
+Figures RunRaw(const std::string& dir, size_t batch_rows, size_t rows_per_stream, double seconds,
+               bool with_index) {
   std::filesystem::remove_all(dir);
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -197,6 +199,7 @@ Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds, bool w
   value += testing_support::MakeListingRecord(spec);
   std::vector<uint64_t> stream_versions(kStreams, 0);
   std::mt19937_64 rng(1);
+  uint64_t stream = 0;
   rocksdb::WriteOptions wo;
   wo.sync = true;
   uint64_t pos = 0;
@@ -210,7 +213,8 @@ Figures RunRaw(const std::string& dir, size_t batch_rows, double seconds, bool w
       const std::string key = keys::EventKey(Position(++pos));
       wb.Put(handles[0], key, value);
       if (with_index) {
-        const uint64_t stream = rng() % kStreams;
+        // Like the store's commands: `rows_per_stream` consecutive events on one stream.
+        if (i % rows_per_stream == 0) stream = rng() % kStreams;
         wb.Put(handles[1],
                keys::StreamVersionKey("order/m1/s" + std::to_string(stream),
                                       StreamVersion(++stream_versions[stream])),
@@ -275,8 +279,8 @@ int main(int argc, char** argv) {
               "rows+index", "ratio");
   for (const Case& c : all) {
     Figures store = RunStore(dir + "/store", c.callers, c.events_per_command, seconds, c.async_callers);
-    Figures raw = RunRaw(dir + "/raw", c.baseline_batch_rows, seconds, false);
-    Figures raw_index = RunRaw(dir + "/raw", c.baseline_batch_rows, seconds, true);
+    Figures raw = RunRaw(dir + "/raw", c.baseline_batch_rows, c.events_per_command, seconds, false);
+    Figures raw_index = RunRaw(dir + "/raw", c.baseline_batch_rows, c.events_per_command, seconds, true);
     char base[64];
     std::snprintf(base, sizeof base, "sync, %zu rows", c.baseline_batch_rows);
     std::printf("%-24s %7d %10.0f %8.3f %8.3f %8.1f %5.0f | %-14s %10.0f %5.0f%% | %10.0f %5.0f%%\n",
