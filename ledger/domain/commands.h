@@ -1,0 +1,152 @@
+// Domain commands: what a merchant (or the platform) asks the ledger to do. A command is
+// decided against state (decider.h) into events, or refused with a rule error.
+// Amounts are minor units of `currency`; ids follow DESIGN §3.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ledger/domain/fee_recipe.h"
+
+namespace ledger::domain {
+
+struct ConfigureMerchant {
+  std::string settlement_currency;
+  std::string paypal_webhook_id;
+  std::string paypal_cert_pem;
+  std::string ebay_public_key;
+  std::string ebay_store_id;
+};
+
+struct OpenStore {
+  std::string store_id;
+  std::string name;
+  Channel channel = Channel::kWeb;
+};
+
+struct PublishListing {
+  std::string store_id;
+  std::string sku;
+  std::string title;
+  int64_t price_minor = 0;
+  std::string currency;
+  int64_t stock = 0;
+};
+
+struct RegisterCustomer {
+  std::string customer_id;
+  std::string store_id;  // where they came through; may be empty
+};
+
+struct OrderLineInput {
+  std::string sku;
+  int64_t quantity = 0;
+  int64_t unit_price_minor = 0;
+};
+
+struct PlaceOrder {
+  std::string order_id;
+  std::string store_id;
+  std::string customer_id;
+  std::string currency;
+  std::vector<OrderLineInput> lines;
+  int64_t shipping_minor = 0;
+  int64_t tax_minor = 0;
+};
+
+struct CancelOrder {
+  std::string order_id;
+  std::string reason;
+};
+
+struct FulfilOrder {
+  std::string order_id;
+};
+
+struct AuthorizePayment {
+  std::string payment_id;
+  std::string order_id;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string method;
+  std::string provider;
+};
+
+struct VoidAuthorization {
+  std::string payment_id;
+  std::string reason;
+};
+
+struct CapturePayment {
+  std::string payment_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+  std::string provider_reference;  // optional; unique per merchant
+};
+
+struct RefundPayment {
+  std::string payment_id;
+  std::string refund_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+};
+
+struct FailPayment {
+  std::string payment_id;
+  std::string reason;
+};
+
+struct OpenDispute {
+  std::string dispute_id;
+  std::string payment_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+  std::string reason;
+};
+
+struct SubmitDisputeEvidence {
+  std::string dispute_id;
+  std::string evidence_ref;
+};
+
+struct AcceptDispute {
+  std::string dispute_id;
+};
+
+enum class DisputeOutcomeInput { kWon, kLost };
+struct ResolveDispute {
+  std::string dispute_id;
+  DisputeOutcomeInput outcome = DisputeOutcomeInput::kWon;
+};
+
+struct SendPayout {
+  std::string payout_id;
+  int64_t amount_minor = 0;
+  std::string currency;
+};
+
+struct ReturnPayout {  // the bank returned it: PayoutFailed
+  std::string payout_id;
+  std::string reason;
+};
+
+struct SendMessage {
+  std::string message_id;
+  std::string customer_id;
+  int medium = 0;  // schema::MessageMedium
+};
+
+// Platform command (admin): the context's merchant id is empty.
+struct PublishFeeRecipe {
+  std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
+};
+
+using Command =
+    std::variant<ConfigureMerchant, OpenStore, PublishListing, RegisterCustomer, PlaceOrder,
+                 CancelOrder, FulfilOrder, AuthorizePayment, VoidAuthorization, CapturePayment,
+                 RefundPayment, FailPayment, OpenDispute, SubmitDisputeEvidence, AcceptDispute,
+                 ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe>;
+
+}  // namespace ledger::domain

@@ -1,0 +1,146 @@
+// Merchant configuration, stores and listings, customers, messages.
+#include "ledger/domain/decide_internal.h"
+
+namespace ledger::domain::internal {
+namespace {
+
+Status Configure(const DomainState&, const DecideContext& ctx, const ConfigureMerchant& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckCurrency(c.settlement_currency, "/settlement_currency"));
+  out.Add("merchant/" + ctx.merchant_id, ExpectedVersion::Any(), schema::EventBody::MerchantConfigured,
+          [c, m = ctx.merchant_id](Fbb& b) {
+            return schema::CreateMerchantConfiguredDirect(
+                       b, m.c_str(), c.settlement_currency.c_str(), c.paypal_webhook_id.c_str(),
+                       c.paypal_cert_pem.c_str(), c.ebay_public_key.c_str(), c.ebay_store_id.c_str())
+                .Union();
+          });
+  return Status::Ok();
+}
+
+Status Open(const DomainState& s, const DecideContext& ctx, const OpenStore& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.store_id, "/store_id"));
+  if (c.name.empty() || c.name.size() > 200) return Field("/name", "must be 1 to 200 characters");
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  if (m != nullptr && m->stores.count(c.store_id)) return Rule("store-exists", "this store is already open");
+  out.Add(StreamOf("store", ctx.merchant_id, c.store_id), ExpectedVersion::NoStream(),
+          schema::EventBody::StoreOpened, [c](Fbb& b) {
+            return schema::CreateStoreOpenedDirect(b, c.store_id.c_str(), c.name.c_str(), ChannelOf(c.channel)).Union();
+          });
+  return Status::Ok();
+}
+
+Status Publish(const DomainState& s, const DecideContext& ctx, const PublishListing& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.store_id, "/store_id"));
+  LEDGER_RETURN_IF_ERROR(CheckId(c.sku, "/sku"));
+  LEDGER_RETURN_IF_ERROR(CheckCurrency(c.currency, "/currency"));
+  if (c.title.empty() || c.title.size() > 500) return Field("/title", "must be 1 to 500 characters");
+  if (c.price_minor < 0) return Field("/price", "must not be negative");
+  if (c.stock < 0) return Field("/stock", "must not be negative");
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  const Store* store = nullptr;
+  if (m != nullptr)
+    if (auto it = m->stores.find(c.store_id); it != m->stores.end()) store = &it->second;
+  if (store == nullptr) return Rule("store-not-found", "open the store before publishing listings");
+  const std::string stream = StreamOf("store", ctx.merchant_id, c.store_id);
+  auto existing = store->listings.find(c.sku);
+  if (existing == store->listings.end()) {
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::ListingPublished, [c](Fbb& b) {
+      return schema::CreateListingPublishedDirect(b, c.store_id.c_str(), c.sku.c_str(), c.title.c_str(),
+                                                  MoneyOf(b, c.price_minor, c.currency), c.stock)
+          .Union();
+    });
+  } else {
+    const int64_t delta = c.stock - existing->second.stock;
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::ListingChanged, [c, delta](Fbb& b) {
+      return schema::CreateListingChangedDirect(b, c.store_id.c_str(), c.sku.c_str(), c.title.c_str(),
+                                                MoneyOf(b, c.price_minor, c.currency), c.stock, delta,
+                                                "merchant edit")
+          .Union();
+    });
+  }
+  return Status::Ok();
+}
+
+Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCustomer& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  Channel channel = Channel::kWeb;
+  if (!c.store_id.empty()) {
+    const Store* store = nullptr;
+    if (m != nullptr)
+      if (auto it = m->stores.find(c.store_id); it != m->stores.end()) store = &it->second;
+    if (store == nullptr) return Rule("store-not-found", "the customer's store is not open");
+    channel = store->channel;
+  }
+  const std::string stream = StreamOf("customer", ctx.merchant_id, c.customer_id);
+  // One customer per merchant and id, whichever store or channel they came through.
+  if (m != nullptr && m->customers.count(c.customer_id)) {
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::CustomerUpdated, [c](Fbb& b) {
+      return schema::CreateCustomerUpdatedDirect(b, c.customer_id.c_str()).Union();
+    });
+  } else {
+    out.Add(stream, ExpectedVersion::NoStream(), schema::EventBody::CustomerRegistered, [c, channel](Fbb& b) {
+      return schema::CreateCustomerRegisteredDirect(b, c.customer_id.c_str(), c.store_id.c_str(), ChannelOf(channel))
+          .Union();
+    });
+  }
+  return Status::Ok();
+}
+
+Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.message_id, "/message_id"));
+  LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  if (c.medium < 0 || c.medium > 3) return Field("/medium", "must be email, sms, chat or voice");
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  if (m == nullptr || !m->configured)
+    return Rule("merchant-not-configured", "set a settlement currency before sending messages");
+  if (!m->customers.count(c.customer_id)) return Rule("customer-not-found", "no such customer");
+  if (m->messages.count(c.message_id)) return Rule("message-exists", "this message id was already used");
+  const FeeRecipe* recipe = s.CurrentRecipe();
+  if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");
+  auto fees = ComputeMessageFees(*recipe, ctx.merchant_id, Channel::kWeb, m->settlement_currency);
+  if (!fees.ok()) return fees.status();
+  out.Add(StreamOf("message", ctx.merchant_id, c.message_id), ExpectedVersion::NoStream(),
+          schema::EventBody::MessageSent, [c, f = *fees](Fbb& b) {
+            auto pv = PostingsOf(b, f.postings);
+            return schema::CreateMessageSentDirect(b, c.message_id.c_str(), c.customer_id.c_str(),
+                                                   static_cast<schema::MessageMedium>(c.medium),
+                                                   FeesOf(b, f.fees), &pv)
+                .Union();
+          });
+  return Status::Ok();
+}
+
+Status PublishRecipe(const DomainState& s, const PublishFeeRecipe& c, EventSink& out) {
+  auto recipe = ParseFeeRecipe(c.document);
+  if (!recipe.ok()) return Field("/document", recipe.status().message());
+  if (recipe->version <= s.current_recipe_version)
+    return Rule("fee-recipe-version-not-newer", "the recipe version must be above " +
+                                                    std::to_string(s.current_recipe_version));
+  out.Add("fee-recipe", ExpectedVersion::Any(), schema::EventBody::FeeRecipePublished, [c, r = *recipe](Fbb& b) {
+    std::vector<schema::Channel> channels;
+    for (Channel ch : r.sales_tax_channels) channels.push_back(ChannelOf(ch));
+    auto ch = b.CreateVector(reinterpret_cast<const int8_t*>(channels.data()), channels.size());
+    auto doc = b.CreateString(c.document);
+    schema::FeeRecipePublishedBuilder fb(b);
+    fb.add_version(r.version);
+    fb.add_sales_tax_channels(flatbuffers::Offset<flatbuffers::Vector<schema::Channel>>(ch.o));
+    fb.add_lost_dispute_reverses_fees(r.lost_dispute_reverses_fees);
+    fb.add_document(doc);
+    return fb.Finish().Union();
+  });
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out) {
+  if (auto* x = std::get_if<ConfigureMerchant>(&c)) return Configure(s, ctx, *x, out);
+  if (auto* x = std::get_if<OpenStore>(&c)) return Open(s, ctx, *x, out);
+  if (auto* x = std::get_if<PublishListing>(&c)) return Publish(s, ctx, *x, out);
+  if (auto* x = std::get_if<RegisterCustomer>(&c)) return Register(s, ctx, *x, out);
+  if (auto* x = std::get_if<SendMessage>(&c)) return Message(s, ctx, *x, out);
+  if (auto* x = std::get_if<PublishFeeRecipe>(&c)) return PublishRecipe(s, *x, out);
+  return Status::InvalidArgument("not a catalog command");
+}
+
+}  // namespace ledger::domain::internal

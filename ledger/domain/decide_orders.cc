@@ -1,0 +1,137 @@
+// Orders: place (with stock reservation), cancel (stock back, live authorizations voided),
+// fulfil (only once paid).
+#include <map>
+
+#include "ledger/domain/decide_internal.h"
+
+namespace ledger::domain::internal {
+namespace {
+
+constexpr size_t kOrderLinesMax = 100;
+
+const Store* FindStore(const MerchantState* m, const std::string& id) {
+  if (m == nullptr) return nullptr;
+  auto it = m->stores.find(id);
+  return it == m->stores.end() ? nullptr : &it->second;
+}
+
+void AddStockChange(EventSink& out, const std::string& merchant, const std::string& store_id,
+                    const std::string& sku, const Listing& l, int64_t delta, const char* reason) {
+  out.Add(StreamOf("store", merchant, store_id), ExpectedVersion::Any(), schema::EventBody::ListingChanged,
+          [store_id, sku, l, delta, reason = std::string(reason)](Fbb& b) {
+            return schema::CreateListingChangedDirect(b, store_id.c_str(), sku.c_str(), l.title.c_str(),
+                                                      MoneyOf(b, l.price_minor, l.currency), l.stock + delta,
+                                                      delta, reason.c_str())
+                .Union();
+          });
+}
+
+Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.order_id, "/order_id"));
+  LEDGER_RETURN_IF_ERROR(CheckId(c.store_id, "/store_id"));
+  LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  LEDGER_RETURN_IF_ERROR(CheckCurrency(c.currency, "/currency"));
+  if (c.lines.empty() || c.lines.size() > kOrderLinesMax) return Field("/lines", "must hold 1 to 100 lines");
+  if (c.shipping_minor < 0) return Field("/shipping", "must not be negative");
+  if (c.tax_minor < 0) return Field("/tax", "must not be negative");
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  const Store* store = FindStore(m, c.store_id);
+  if (store == nullptr) return Rule("store-not-found", "no such store");
+  if (!m->customers.count(c.customer_id)) return Rule("customer-not-found", "register the customer first");
+  if (m->orders.count(c.order_id)) return Rule("order-exists", "this order id was already used");
+  int64_t total = 0;
+  std::map<std::string, int64_t> wanted;  // sku -> quantity over all lines
+  for (size_t i = 0; i < c.lines.size(); ++i) {
+    const OrderLineInput& line = c.lines[i];
+    const std::string at = "/lines/" + std::to_string(i);
+    LEDGER_RETURN_IF_ERROR(CheckId(line.sku, at + "/sku"));
+    if (line.quantity <= 0) return Field(at + "/quantity", "must be positive");
+    if (line.unit_price_minor < 0) return Field(at + "/unit_price", "must not be negative");
+    auto listing = store->listings.find(line.sku);
+    if (listing == store->listings.end()) return Rule("sku-not-listed", "sku " + line.sku + " is not listed in this store");
+    if (listing->second.currency != c.currency)
+      return Rule("currency-mismatch", "sku " + line.sku + " is priced in " + listing->second.currency);
+    auto amount = CheckedMul(line.quantity, line.unit_price_minor);
+    if (!amount.ok()) return Field(at, "amount out of range");
+    auto sum = CheckedAdd(total, *amount);
+    if (!sum.ok()) return Field("/lines", "total out of range");
+    total = *sum;
+    auto q = CheckedAdd(wanted[line.sku], line.quantity);
+    if (!q.ok()) return Field(at + "/quantity", "out of range");
+    wanted[line.sku] = *q;
+  }
+  for (const auto& [sku, qty] : wanted)
+    if (store->listings.at(sku).stock < qty)
+      return Rule("insufficient-stock", "only " + std::to_string(store->listings.at(sku).stock) + " of " + sku + " in stock");
+  auto with_shipping = CheckedAdd(total, c.shipping_minor);
+  auto grand = with_shipping.ok() ? CheckedAdd(*with_shipping, c.tax_minor) : with_shipping;
+  if (!grand.ok()) return Field("/lines", "total out of range");
+  total = *grand;
+  out.Add(StreamOf("order", ctx.merchant_id, c.order_id), ExpectedVersion::NoStream(), schema::EventBody::OrderPlaced,
+          [c, total, channel = store->channel](Fbb& b) {
+            std::vector<flatbuffers::Offset<schema::OrderLine>> lines;
+            for (const auto& l : c.lines)
+              lines.push_back(schema::CreateOrderLineDirect(b, l.sku.c_str(), l.quantity, l.unit_price_minor));
+            return schema::CreateOrderPlacedDirect(b, c.order_id.c_str(), c.store_id.c_str(), c.customer_id.c_str(),
+                                                   ChannelOf(channel), c.currency.c_str(), &lines,
+                                                   c.shipping_minor, c.tax_minor, total)
+                .Union();
+          });
+  for (const auto& [sku, qty] : wanted)
+    AddStockChange(out, ctx.merchant_id, c.store_id, sku, store->listings.at(sku), -qty, "order placed");
+  return Status::Ok();
+}
+
+Status Cancel(const DomainState& s, const DecideContext& ctx, const CancelOrder& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.order_id, "/order_id"));
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  if (m == nullptr || !m->orders.count(c.order_id)) return Rule("order-not-found", "no such order");
+  const Order& o = m->orders.at(c.order_id);
+  if (o.status != OrderStatus::kPlaced) return Rule("order-closed", "the order is already cancelled or fulfilled");
+  if (o.captured_minor > 0) return Rule("order-has-captures", "an order can be cancelled only before capture; refund instead");
+  std::vector<std::string> voided;
+  for (const std::string& pid : o.payment_ids)
+    if (m->payments.at(pid).Live()) voided.push_back(pid);
+  out.Add(StreamOf("order", ctx.merchant_id, c.order_id), ExpectedVersion::Any(), schema::EventBody::OrderCancelled,
+          [c, voided](Fbb& b) {
+            std::vector<flatbuffers::Offset<flatbuffers::String>> ids;
+            for (const auto& v : voided) ids.push_back(b.CreateString(v));
+            return schema::CreateOrderCancelledDirect(b, c.order_id.c_str(), c.reason.c_str(), &ids).Union();
+          });
+  for (const std::string& pid : voided) {
+    const Payment& p = m->payments.at(pid);
+    out.Add(StreamOf("payment", ctx.merchant_id, pid), ExpectedVersion::Any(), schema::EventBody::AuthorizationVoided,
+            [pid, p, oid = c.order_id](Fbb& b) {
+              return schema::CreateAuthorizationVoidedDirect(b, pid.c_str(), oid.c_str(),
+                                                             MoneyOf(b, p.authorized_minor, p.currency), "order cancelled")
+                  .Union();
+            });
+  }
+  const Store& store = m->stores.at(o.store_id);
+  for (const auto& [sku, qty] : o.sku_quantities)
+    AddStockChange(out, ctx.merchant_id, o.store_id, sku, store.listings.at(sku), qty, "order cancelled");
+  return Status::Ok();
+}
+
+Status Fulfil(const DomainState& s, const DecideContext& ctx, const FulfilOrder& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.order_id, "/order_id"));
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  if (m == nullptr || !m->orders.count(c.order_id)) return Rule("order-not-found", "no such order");
+  const Order& o = m->orders.at(c.order_id);
+  if (o.status != OrderStatus::kPlaced) return Rule("order-closed", "the order is already cancelled or fulfilled");
+  if (o.captured_minor < o.total_minor) return Rule("order-not-paid", "capture the order's total before fulfilling it");
+  out.Add(StreamOf("order", ctx.merchant_id, c.order_id), ExpectedVersion::Any(), schema::EventBody::OrderFulfilled,
+          [c](Fbb& b) { return schema::CreateOrderFulfilledDirect(b, c.order_id.c_str()).Union(); });
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecideOrder(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out) {
+  if (auto* x = std::get_if<PlaceOrder>(&c)) return Place(s, ctx, *x, out);
+  if (auto* x = std::get_if<CancelOrder>(&c)) return Cancel(s, ctx, *x, out);
+  if (auto* x = std::get_if<FulfilOrder>(&c)) return Fulfil(s, ctx, *x, out);
+  return Status::InvalidArgument("not an order command");
+}
+
+}  // namespace ledger::domain::internal

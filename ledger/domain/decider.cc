@@ -1,0 +1,125 @@
+#include "ledger/domain/decider.h"
+
+#include "ledger/domain/decide_internal.h"
+
+namespace ledger::domain {
+namespace internal {
+
+void EventSink::Add(std::string stream, ExpectedVersion expected, schema::EventBody type,
+                    BodyBuilder build, std::string anomaly) {
+  drafts_.push_back({std::move(stream), expected, type, std::move(build), std::move(anomaly)});
+}
+
+AppendCommand EventSink::Finish() const {
+  AppendCommand cmd;
+  for (size_t i = 0; i < drafts_.size(); ++i) {
+    const Draft& d = drafts_[i];
+    EnvelopeFields f;
+    f.shard = ctx_.shard;
+    f.stream = d.stream;
+    f.event_id = {ctx_.command_id.hi, ctx_.command_id.lo + i};
+    f.tenant = ctx_.merchant_id;
+    f.correlation_id = ctx_.command_id;
+    f.causation_id = ctx_.command_id;
+    f.idempotency_key = ctx_.idempotency_key;
+    f.request_digest = ctx_.request_digest;
+    f.command_event_count = static_cast<uint32_t>(drafts_.size());
+    f.anomaly = d.anomaly;
+    cmd.events.push_back({EncodeRecord(f, d.type, d.build), d.expected});
+  }
+  return cmd;
+}
+
+Status CheckId(const std::string& id, const std::string& pointer) {
+  if (!IsValidEntityId(id)) return Field(pointer, "must match [A-Za-z0-9._:-]{1,64}");
+  return Status::Ok();
+}
+
+Status CheckCurrency(const std::string& currency, const std::string& pointer) {
+  if (!FindCurrency(currency).ok()) return Field(pointer, "unknown currency");
+  return Status::Ok();
+}
+
+Status CheckPositive(int64_t amount, const std::string& pointer) {
+  if (amount <= 0) return Field(pointer, "must be a positive amount in minor units");
+  return Status::Ok();
+}
+
+std::string StreamOf(const std::string& kind, const std::string& merchant, const std::string& id) {
+  return kind + "/" + merchant + "/" + id;
+}
+
+flatbuffers::Offset<schema::Money> MoneyOf(Fbb& b, int64_t amount, const std::string& currency) {
+  return schema::CreateMoneyDirect(b, amount, currency.c_str());
+}
+
+flatbuffers::Offset<schema::FeeBreakdown> FeesOf(Fbb& b, const FeeBreakdown& fees) {
+  std::vector<flatbuffers::Offset<schema::FeeLine>> lines;
+  for (const FeeLine& l : fees.lines)
+    lines.push_back(schema::CreateFeeLineDirect(
+        b, l.contributor.c_str(), l.kind == FeeKind::kTax ? schema::FeeKind::Tax : schema::FeeKind::Fee,
+        l.amount_minor, fees.currency.c_str(), l.percentage_part_minor, l.fixed_part_minor,
+        l.payer_account.c_str(), l.payee_account.c_str()));
+  return schema::CreateFeeBreakdownDirect(b, fees.recipe_version, &lines);
+}
+
+std::vector<flatbuffers::Offset<schema::Posting>> PostingsOf(Fbb& b, const std::vector<Posting>& postings) {
+  std::vector<flatbuffers::Offset<schema::Posting>> out;
+  for (const Posting& p : postings)
+    out.push_back(schema::CreatePostingDirect(b, p.debit.c_str(), p.credit.c_str(), p.amount_minor,
+                                              p.currency.c_str()));
+  return out;
+}
+
+schema::Channel ChannelOf(Channel c) {
+  switch (c) {
+    case Channel::kWeb: return schema::Channel::Web;
+    case Channel::kMarketplace: return schema::Channel::Marketplace;
+    case Channel::kMall: return schema::Channel::Mall;
+  }
+  return schema::Channel::Unknown;
+}
+
+const MerchantState* FindMerchant(const DomainState& s, const std::string& merchant) {
+  auto it = s.merchants.find(merchant);
+  return it == s.merchants.end() ? nullptr : &it->second;
+}
+
+}  // namespace internal
+
+Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx, const Command& command) {
+  using namespace internal;
+  const bool platform = std::holds_alternative<PublishFeeRecipe>(command);
+  if (platform ? !ctx.merchant_id.empty() : !IsValidMerchantId(ctx.merchant_id))
+    return Status::InvalidArgument(platform ? "a fee recipe is published by the platform, not a merchant"
+                                            : "merchant id must match [a-z0-9_]{1,32}");
+  EventSink sink(ctx);
+  Status s = std::visit(
+      [&](const auto& c) -> Status {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, ConfigureMerchant> || std::is_same_v<T, OpenStore> ||
+                      std::is_same_v<T, PublishListing> || std::is_same_v<T, RegisterCustomer> ||
+                      std::is_same_v<T, SendMessage> || std::is_same_v<T, PublishFeeRecipe>)
+          return DecideCatalog(state, ctx, command, sink);
+        else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
+                           std::is_same_v<T, FulfilOrder>)
+          return DecideOrder(state, ctx, command, sink);
+        else if constexpr (std::is_same_v<T, OpenDispute> || std::is_same_v<T, SubmitDisputeEvidence> ||
+                           std::is_same_v<T, AcceptDispute> || std::is_same_v<T, ResolveDispute> ||
+                           std::is_same_v<T, SendPayout> || std::is_same_v<T, ReturnPayout>)
+          return DecideDispute(state, ctx, command, sink);
+        else
+          return DecidePayment(state, ctx, command, sink);
+      },
+      command);
+  if (!s.ok()) return s;
+  return sink.Finish();
+}
+
+std::string RuleCode(const Status& status) {
+  if (status.code() != Code::kRuleViolated) return "";
+  const auto colon = status.message().find(':');
+  return colon == std::string::npos ? status.message() : status.message().substr(0, colon);
+}
+
+}  // namespace ledger::domain

@@ -1,0 +1,33 @@
+// The decider: a pure function from (state, command) to the events that record it, or a
+// rule error. No clock, no randomness: everything it needs is in the state, the command
+// and the context. It does not change the state; the caller applies the events (Apply)
+// once it accepts them.
+//
+// Rule errors are Status::RuleViolated with the message "<rule-code>: <explanation>",
+// e.g. "refund-exceeds-refundable: ..."; malformed input is InvalidArgument naming the
+// field. Either way no event is produced.
+#pragma once
+
+#include "ledger/domain/commands.h"
+#include "ledger/domain/state.h"
+#include "ledger/event_store.h"
+#include "ledger/record_codec.h"
+
+namespace ledger::domain {
+
+struct DecideContext {
+  std::string merchant_id;      // the tenant: from the caller's key
+  std::string idempotency_key;  // may be empty
+  Sha256Digest request_digest{};
+  Uuid128 command_id;           // event i of the command gets {hi, lo + i}
+  ShardId shard{0};
+};
+
+// The events of one command, encoded as records with their expected versions.
+Result<AppendCommand> Decide(const DomainState& state, const DecideContext& context,
+                             const Command& command);
+
+// The rule code of a RuleViolated status ("refund-exceeds-refundable"), or "".
+std::string RuleCode(const Status& status);
+
+}  // namespace ledger::domain

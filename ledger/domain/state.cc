@@ -1,0 +1,221 @@
+// Apply: folds one event into the domain state. Every event the decider produces is
+// handled here; events of later issues (outages, keys, subscribers, ...) change nothing in
+// the domain state and are accepted as they are.
+#include "ledger/domain/state.h"
+
+namespace ledger::domain {
+namespace {
+
+namespace s = ledger::schema;
+
+std::string Str(const flatbuffers::String* v) { return v ? v->str() : std::string(); }
+
+Channel FromSchema(s::Channel c) {
+  switch (c) {
+    case s::Channel::Marketplace: return Channel::kMarketplace;
+    case s::Channel::Mall: return Channel::kMall;
+    default: return Channel::kWeb;
+  }
+}
+
+FeeBreakdown FeesFrom(const s::FeeBreakdown* f, const std::string& currency) {
+  FeeBreakdown out;
+  out.currency = currency;
+  if (f == nullptr) return out;
+  out.recipe_version = f->recipe_version();
+  if (f->lines() == nullptr) return out;
+  for (const auto* l : *f->lines())
+    out.lines.push_back({Str(l->contributor()), l->kind() == s::FeeKind::Tax ? FeeKind::kTax : FeeKind::kFee,
+                         l->amount_minor(), l->percentage_part_minor(), l->fixed_part_minor(),
+                         Str(l->payer_account()), Str(l->payee_account())});
+  return out;
+}
+
+// Postings move money between accounts; the merchant's available balance is tracked per
+// currency because payouts are decided against it.
+void ApplyPostingsToMerchant(MerchantState& m, const std::string& merchant,
+                             const flatbuffers::Vector<flatbuffers::Offset<s::Posting>>* postings) {
+  if (postings == nullptr) return;
+  const std::string available = "merchant:" + merchant + ":available";
+  for (const auto* p : *postings) {
+    if (Str(p->debit()) == available) m.available_minor[Str(p->currency())] -= p->amount_minor();
+    if (Str(p->credit()) == available) m.available_minor[Str(p->currency())] += p->amount_minor();
+  }
+}
+
+int64_t SalesTaxIn(const flatbuffers::Vector<flatbuffers::Offset<s::Posting>>* postings) {
+  int64_t t = 0;
+  if (postings == nullptr) return t;
+  for (const auto* p : *postings)
+    if (Str(p->credit()) == "tax:payable:sales") t += p->amount_minor();
+  return t;
+}
+
+Status Broken(const std::string& what) { return Status::Corruption("event contradicts state: " + what); }
+
+}  // namespace
+
+Status Apply(DomainState& state, const schema::Event& e) {
+  const std::string merchant = Str(e.tenant());
+  if (e.body_type() == s::EventBody::FeeRecipePublished) {
+    const auto* b = e.body_as_FeeRecipePublished();
+    auto recipe = ParseFeeRecipe(Str(b->document()));
+    if (!recipe.ok()) return Broken("published fee recipe does not parse: " + recipe.status().message());
+    state.recipes[recipe->version] = *recipe;
+    state.current_recipe_version = std::max(state.current_recipe_version, recipe->version);
+    return Status::Ok();
+  }
+  if (merchant.empty()) return Status::Ok();  // other platform records: not domain state
+  MerchantState& m = state.merchants[merchant];
+  switch (e.body_type()) {
+    case s::EventBody::MerchantConfigured:
+      m.configured = true;
+      m.settlement_currency = Str(e.body_as_MerchantConfigured()->settlement_currency());
+      break;
+    case s::EventBody::StoreOpened: {
+      const auto* b = e.body_as_StoreOpened();
+      m.stores[Str(b->store_id())] = Store{Str(b->name()), FromSchema(b->channel()), {}};
+      break;
+    }
+    case s::EventBody::ListingPublished: {
+      const auto* b = e.body_as_ListingPublished();
+      auto store = m.stores.find(Str(b->store_id()));
+      if (store == m.stores.end()) return Broken("listing in an unknown store");
+      store->second.listings[Str(b->sku())] = {Str(b->title()), b->price()->amount_minor(), Str(b->price()->currency()), b->stock()};
+      break;
+    }
+    case s::EventBody::ListingChanged: {
+      const auto* b = e.body_as_ListingChanged();
+      auto store = m.stores.find(Str(b->store_id()));
+      if (store == m.stores.end()) return Broken("listing in an unknown store");
+      store->second.listings[Str(b->sku())] = {Str(b->title()), b->price()->amount_minor(), Str(b->price()->currency()), b->stock()};
+      break;
+    }
+    case s::EventBody::CustomerRegistered: m.customers[Str(e.body_as_CustomerRegistered()->customer_id())] = false; break;
+    case s::EventBody::CustomerErased: m.customers[Str(e.body_as_CustomerErased()->customer_id())] = true; break;
+    case s::EventBody::OrderPlaced: {
+      const auto* b = e.body_as_OrderPlaced();
+      Order o;
+      o.store_id = Str(b->store_id());
+      o.customer_id = Str(b->customer_id());
+      o.channel = FromSchema(b->channel());
+      o.currency = Str(b->currency());
+      std::map<std::string, int64_t> q;
+      if (b->lines())
+        for (const auto* l : *b->lines()) q[Str(l->sku())] += l->quantity();
+      o.sku_quantities.assign(q.begin(), q.end());
+      o.shipping_minor = b->shipping_minor();
+      o.tax_minor = b->tax_minor();
+      o.total_minor = b->total_minor();
+      m.orders[Str(b->order_id())] = std::move(o);
+      break;
+    }
+    case s::EventBody::OrderCancelled: m.orders[Str(e.body_as_OrderCancelled()->order_id())].status = OrderStatus::kCancelled; break;
+    case s::EventBody::OrderFulfilled: m.orders[Str(e.body_as_OrderFulfilled()->order_id())].status = OrderStatus::kFulfilled; break;
+    case s::EventBody::PaymentAuthorized: {
+      const auto* b = e.body_as_PaymentAuthorized();
+      Payment p;
+      p.order_id = Str(b->order_id());
+      p.currency = Str(b->amount()->currency());
+      p.authorized_minor = b->amount()->amount_minor();
+      auto order = m.orders.find(p.order_id);
+      if (order == m.orders.end()) return Broken("payment for an unknown order");
+      order->second.payment_ids.push_back(Str(b->payment_id()));
+      m.payments[Str(b->payment_id())] = std::move(p);
+      break;
+    }
+    case s::EventBody::AuthorizationVoided: m.payments[Str(e.body_as_AuthorizationVoided()->payment_id())].status = PaymentStatus::kVoided; break;
+    case s::EventBody::PaymentFailed: m.payments[Str(e.body_as_PaymentFailed()->payment_id())].status = PaymentStatus::kFailed; break;
+    case s::EventBody::PaymentCaptured: {
+      const auto* b = e.body_as_PaymentCaptured();
+      auto pay = m.payments.find(Str(b->payment_id()));
+      if (pay == m.payments.end()) return Broken("capture of an unknown payment");
+      Capture c;
+      c.amount_minor = b->amount()->amount_minor();
+      c.charged.fees = FeesFrom(b->fees(), pay->second.currency);
+      c.charged.sales_tax_minor = SalesTaxIn(b->postings());
+      c.charged.merchant_net_minor = c.amount_minor - c.charged.fees.Total() - c.charged.sales_tax_minor;
+      pay->second.captured_minor += c.amount_minor;
+      pay->second.captures[Str(b->capture_id())] = std::move(c);
+      m.orders[pay->second.order_id].captured_minor += b->amount()->amount_minor();
+      if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->capture_id());
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::PaymentRefunded: {
+      const auto* b = e.body_as_PaymentRefunded();
+      auto pay = m.payments.find(Str(b->payment_id()));
+      if (pay == m.payments.end()) return Broken("refund of an unknown payment");
+      auto cap = pay->second.captures.find(Str(b->capture_id()));
+      if (cap == pay->second.captures.end()) return Broken("refund of an unknown capture");
+      cap->second.refunded_minor += b->amount()->amount_minor();
+      cap->second.fee_reversal_basis_minor += b->amount()->amount_minor();
+      pay->second.refunds[Str(b->refund_id())] = b->amount()->amount_minor();
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::DisputeOpened: {
+      const auto* b = e.body_as_DisputeOpened();
+      auto pay = m.payments.find(Str(b->payment_id()));
+      if (pay == m.payments.end()) return Broken("dispute of an unknown payment");
+      auto cap = pay->second.captures.find(Str(b->capture_id()));
+      if (cap == pay->second.captures.end()) return Broken("dispute of an unknown capture");
+      Dispute d;
+      d.payment_id = Str(b->payment_id());
+      d.capture_id = Str(b->capture_id());
+      d.amount_minor = b->amount()->amount_minor();
+      d.currency = Str(b->amount()->currency());
+      d.open_fees = FeesFrom(b->fees(), d.currency);
+      cap->second.open_disputes_minor += d.amount_minor;
+      cap->second.open_dispute_id = Str(b->dispute_id());
+      m.disputes[Str(b->dispute_id())] = std::move(d);
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::DisputeEvidenceSubmitted:
+      m.disputes[Str(e.body_as_DisputeEvidenceSubmitted()->dispute_id())].status = DisputeStatus::kEvidenceSubmitted;
+      break;
+    case s::EventBody::DisputeResolved: {
+      const auto* b = e.body_as_DisputeResolved();
+      auto d = m.disputes.find(Str(b->dispute_id()));
+      if (d == m.disputes.end()) return Broken("resolution of an unknown dispute");
+      Capture& cap = m.payments.at(d->second.payment_id).captures.at(d->second.capture_id);
+      cap.open_disputes_minor -= d->second.amount_minor;
+      cap.open_dispute_id.reset();
+      if (b->outcome() == s::DisputeOutcome::Won) {
+        d->second.status = DisputeStatus::kWon;
+      } else {
+        d->second.status = b->outcome() == s::DisputeOutcome::Lost ? DisputeStatus::kLost : DisputeStatus::kAccepted;
+        cap.lost_disputes_minor += d->second.amount_minor;
+        const auto recipe = state.recipes.find(d->second.open_fees.recipe_version);
+        if (recipe != state.recipes.end() && recipe->second.lost_dispute_reverses_fees)
+          cap.fee_reversal_basis_minor += d->second.amount_minor;
+      }
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::PayoutSent: {
+      const auto* b = e.body_as_PayoutSent();
+      m.payouts[Str(b->payout_id())] = Payout{b->amount()->amount_minor(), Str(b->amount()->currency()), false};
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::PayoutFailed: {
+      const auto* b = e.body_as_PayoutFailed();
+      m.payouts[Str(b->payout_id())].returned = true;
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    case s::EventBody::MessageSent: {
+      const auto* b = e.body_as_MessageSent();
+      m.messages[Str(b->message_id())] = true;
+      ApplyPostingsToMerchant(m, merchant, b->postings());
+      break;
+    }
+    default:
+      break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace ledger::domain

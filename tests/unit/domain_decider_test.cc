@@ -1,0 +1,241 @@
+// The domain through Decide and Apply: the merchant story end to end, every rule that
+// refuses a command (with its code, and nothing decided), and rebuild from events.
+#include <gtest/gtest.h>
+
+#include "ledger/domain/decider.h"
+#include "ledger/record_codec.h"
+#include "tests/support/domain_harness.h"
+
+using namespace ledger;
+using namespace ledger::domain;
+using testing_support::DomainHarness;
+
+namespace {
+
+class Story : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Ok(ConfigureMerchant{"USD", "", "", "", ""});
+    Ok(OpenStore{"s1", "Main street", Channel::kMarketplace});
+    Ok(PublishListing{"s1", "sku-1", "Kettle", 4000, "USD", 10});
+    Ok(PublishListing{"s1", "sku-2", "Mug", 1000, "USD", 5});
+    Ok(RegisterCustomer{"c1", "s1"});
+    // 2 x 4000 + 1 x 1000 + shipping 500 + tax 500 = 10000
+    Ok(PlaceOrder{"1001", "s1", "c1", "USD", {{"sku-1", 2, 4000}, {"sku-2", 1, 1000}}, 500, 500});
+  }
+  AppendCommand Ok(const Command& c, const std::string& merchant = "m1") {
+    auto r = h.Run(merchant, c);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : AppendCommand{};
+  }
+  // Refused with `rule`, and nothing recorded.
+  void Refused(const Command& c, const std::string& rule, const std::string& merchant = "m1") {
+    const size_t before = h.records().size();
+    auto r = h.Run(merchant, c);
+    ASSERT_FALSE(r.ok()) << "expected " << rule;
+    EXPECT_EQ(RuleCode(r.status()), rule) << r.status().ToString();
+    EXPECT_EQ(h.records().size(), before);
+  }
+  int64_t Balance(const std::string& account, const std::string& currency = "USD") {
+    auto b = h.Balances();
+    auto it = b.find({account, currency});
+    return it == b.end() ? 0 : it->second;
+  }
+  const MerchantState& M() { return h.state().merchants.at("m1"); }
+
+  DomainHarness h;
+};
+
+}  // namespace
+
+TEST_F(Story, PlacingAnOrderReservesStock) {
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-1").stock, 8);
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-2").stock, 4);
+  EXPECT_EQ(M().orders.at("1001").total_minor, 10000);
+  const auto* placed = VerifyRecord(h.records()[h.records().size() - 3]);
+  ASSERT_EQ(placed->body_type(), schema::EventBody::OrderPlaced);
+  EXPECT_EQ(placed->command_event_count(), 3u);  // the order and two stock changes
+  EXPECT_EQ(placed->stream()->str(), "order/m1/1001");
+}
+
+TEST_F(Story, CaptureChargesTheRecipeAndRefundsReverseCumulatively) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  auto cap = Ok(CapturePayment{"p1", "cap-1", 10000, "8MC585209K746392H"});
+  const auto* ev = VerifyRecord(cap.events[0].record);
+  ASSERT_EQ(ev->body_type(), schema::EventBody::PaymentCaptured);
+  EXPECT_EQ(ev->body_as_PaymentCaptured()->fees()->lines()->size(), 3u);
+  EXPECT_EQ(Balance("merchant:m1:available"), 8580);
+  EXPECT_EQ(Balance("platform:fees:processing"), 320);
+  Ok(RefundPayment{"p1", "r1", "cap-1", 3333});
+  Ok(RefundPayment{"p1", "r2", "cap-1", 3333});
+  Refused(RefundPayment{"p1", "r3", "cap-1", 3335}, "refund-exceeds-refundable");
+  Ok(RefundPayment{"p1", "r3", "cap-1", 3334});
+  EXPECT_EQ(Balance("merchant:m1:available"), -30);
+  EXPECT_EQ(Balance("external:customer"), 0);
+  EXPECT_EQ(Balance("platform:fees:marketplace"), 0);
+  Refused(RefundPayment{"p1", "r4", "cap-1", 1}, "refund-exceeds-refundable");
+}
+
+TEST_F(Story, LostDisputeCostsTheMerchantTheDisputeFee) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 10000, ""});
+  Ok(OpenDispute{"d1", "p1", "cap-1", 10000, "not received"});
+  EXPECT_EQ(Balance("merchant:m1:reserve"), 10000);
+  Refused(OpenDispute{"d2", "p1", "cap-1", 1, "again"}, "dispute-already-open");
+  Refused(RefundPayment{"p1", "r1", "cap-1", 1}, "refund-exceeds-refundable");  // all disputed
+  Ok(SubmitDisputeEvidence{"d1", "tracking-123"});
+  Ok(ResolveDispute{"d1", DisputeOutcomeInput::kLost});
+  Refused(ResolveDispute{"d1", DisputeOutcomeInput::kWon}, "dispute-resolved");
+  Refused(AcceptDispute{"d1"}, "dispute-resolved");
+  EXPECT_EQ(Balance("merchant:m1:reserve"), 0);
+  EXPECT_EQ(Balance("merchant:m1:available"), -2920);
+  EXPECT_EQ(Balance("external:customer"), 0);
+}
+
+TEST_F(Story, WonDisputeReleasesTheReserve) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 10000, ""});
+  Ok(OpenDispute{"d1", "p1", "cap-1", 4000, "fraud"});
+  Ok(RefundPayment{"p1", "r1", "cap-1", 6000});  // what is not disputed can still be refunded
+  Refused(RefundPayment{"p1", "r2", "cap-1", 1}, "refund-exceeds-refundable");
+  Ok(ResolveDispute{"d1", DisputeOutcomeInput::kWon});
+  EXPECT_EQ(Balance("merchant:m1:reserve"), 0);
+  Ok(RefundPayment{"p1", "r2", "cap-1", 4000});  // after a win, refundable again
+}
+
+TEST_F(Story, OrderLifeCycleRules) {
+  Refused(FulfilOrder{"1001"}, "order-not-paid");
+  Ok(AuthorizePayment{"p1", "1001", 6000, "USD", "card", "paypal"});
+  Refused(AuthorizePayment{"p2", "1001", 4001, "USD", "card", "paypal"}, "authorization-exceeds-order-total");
+  Refused(AuthorizePayment{"p1", "1001", 1, "USD", "card", "paypal"}, "payment-exists");
+  Refused(AuthorizePayment{"p3", "1001", 100, "EUR", "card", "paypal"}, "currency-mismatch");
+  Ok(AuthorizePayment{"p2", "1001", 4000, "USD", "card", "paypal"});
+  Refused(CapturePayment{"p1", "c1", 6001, ""}, "capture-exceeds-authorized");
+  Ok(CapturePayment{"p1", "c1", 6000, "REF-1"});
+  Refused(CapturePayment{"p2", "c1", 1, "REF-1"}, "provider-reference-exists");
+  Refused(CapturePayment{"p1", "c1", 0 + 1, ""}, "capture-exists");
+  Refused(CancelOrder{"1001", "changed mind"}, "order-has-captures");
+  Refused(VoidAuthorization{"p1", ""}, "payment-has-captures");
+  Ok(CapturePayment{"p2", "c2", 4000, ""});
+  Ok(FulfilOrder{"1001"});
+  Refused(FulfilOrder{"1001"}, "order-closed");
+  Refused(AuthorizePayment{"p4", "1001", 1, "USD", "card", "paypal"}, "order-closed");
+}
+
+TEST_F(Story, CancelReturnsStockAndVoidsLiveAuthorizations) {
+  Ok(AuthorizePayment{"p1", "1001", 5000, "USD", "card", "paypal"});
+  Ok(AuthorizePayment{"p2", "1001", 1000, "USD", "card", "paypal"});
+  Ok(FailPayment{"p2", "declined"});
+  auto cancelled = Ok(CancelOrder{"1001", "customer asked"});
+  // OrderCancelled, one AuthorizationVoided (p1; p2 already failed), two stock returns.
+  ASSERT_EQ(cancelled.events.size(), 4u);
+  EXPECT_EQ(VerifyRecord(cancelled.events[1].record)->body_type(), schema::EventBody::AuthorizationVoided);
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-1").stock, 10);
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-2").stock, 5);
+  EXPECT_FALSE(M().payments.at("p1").Live());
+  Refused(CancelOrder{"1001", ""}, "order-closed");
+}
+
+TEST_F(Story, StockAndCatalogRules) {
+  Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 9, 4000}}, 0, 0}, "insufficient-stock");
+  Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 5, 4000}, {"sku-1", 4, 4000}}, 0, 0}, "insufficient-stock");
+  Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"nope", 1, 4000}}, 0, 0}, "sku-not-listed");
+  Refused(PlaceOrder{"1002", "s1", "c9", "USD", {{"sku-1", 1, 4000}}, 0, 0}, "customer-not-found");
+  Refused(PlaceOrder{"1002", "s9", "c1", "USD", {{"sku-1", 1, 4000}}, 0, 0}, "store-not-found");
+  Refused(PlaceOrder{"1001", "s1", "c1", "USD", {{"sku-1", 1, 4000}}, 0, 0}, "order-exists");
+  Refused(PlaceOrder{"1002", "s1", "c1", "EUR", {{"sku-1", 1, 4000}}, 0, 0}, "currency-mismatch");
+  Refused(OpenStore{"s1", "again", Channel::kWeb}, "store-exists");
+  Refused(PublishListing{"s9", "x", "t", 1, "USD", 1}, "store-not-found");
+  // Another merchant sees none of m1's ids.
+  Refused(CancelOrder{"1001", ""}, "order-not-found", "m2");
+  Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 1, 4000}}, 0, 0}, "store-not-found", "m2");
+}
+
+TEST_F(Story, MalformedInputIsInvalidArgument) {
+  const size_t before = h.records().size();
+  for (const Command& bad : std::vector<Command>{
+           PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 0, 4000}}, 0, 0},
+           PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 1, -1}}, 0, 0},
+           PlaceOrder{"1002", "s1", "c1", "USD", {}, 0, 0},
+           PlaceOrder{"1002", "s1", "c1", "XXX", {{"sku-1", 1, 1}}, 0, 0},
+           PlaceOrder{"bad id", "s1", "c1", "USD", {{"sku-1", 1, 1}}, 0, 0},
+           PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 1, 1}}, -5, 0},
+           PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", INT64_MAX, 2}}, 0, 0},
+           AuthorizePayment{"p1", "1001", -5, "USD", "card", "paypal"},
+           CapturePayment{"p1", "c1", 0, ""},
+           PublishListing{"s1", "sku-3", "t", -1, "USD", 1},
+           PublishListing{"s1", "sku-3", "t", 1, "USD", -1},
+           SendPayout{"po1", 1, "ABC"},
+       }) {
+    auto r = h.Run("m1", bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().ToString();
+  }
+  EXPECT_EQ(h.records().size(), before);
+  EXPECT_EQ(h.Run("Bad-Merchant", FulfilOrder{"1001"}).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(Story, PayoutsNeverExceedAvailableAndReturnsPutMoneyBack) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 10000, ""});
+  Refused(SendPayout{"po1", 8581, "USD"}, "payout-exceeds-available");
+  Refused(SendPayout{"po1", 1, "EUR"}, "payout-exceeds-available");
+  Ok(SendPayout{"po1", 8580, "USD"});
+  EXPECT_EQ(Balance("merchant:m1:available"), 0);
+  EXPECT_EQ(Balance("external:bank:m1"), 8580);
+  Refused(SendPayout{"po1", 1, "USD"}, "payout-exists");
+  Ok(ReturnPayout{"po1", "account closed"});
+  Refused(ReturnPayout{"po1", "again"}, "payout-already-returned");
+  EXPECT_EQ(Balance("merchant:m1:available"), 8580);
+}
+
+TEST_F(Story, MessagesCostTheCommunicationsFeeInTheSettlementCurrency) {
+  Ok(SendMessage{"msg-1", "c1", 0});
+  EXPECT_EQ(Balance("platform:fees:communications"), 5);
+  EXPECT_EQ(Balance("merchant:m1:available"), -5);
+  Refused(SendMessage{"msg-1", "c1", 0}, "message-exists");
+  Refused(SendMessage{"msg-2", "c9", 0}, "customer-not-found");
+  Refused(SendMessage{"msg-1", "c1", 0}, "merchant-not-configured", "m2");
+}
+
+TEST_F(Story, NewerFeeRecipeAppliesToNewCapturesAndRefundsKeepTheCapturesVersion) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 5000, ""});
+  std::string v2 = DefaultFeeRecipeJson();
+  v2.replace(v2.find("\"version\": 1"), 12, "\"version\": 2");
+  v2.replace(v2.find("\"basis_points\": 290"), 19, "\"basis_points\": 500");
+  Refused(PublishFeeRecipe{DefaultFeeRecipeJson()}, "fee-recipe-version-not-newer", "");
+  Ok(PublishFeeRecipe{v2}, "");
+  Ok(CapturePayment{"p1", "cap-2", 5000, ""});
+  const auto& caps = M().payments.at("p1").captures;
+  EXPECT_EQ(caps.at("cap-1").charged.fees.recipe_version, 1u);
+  EXPECT_EQ(caps.at("cap-2").charged.fees.recipe_version, 2u);
+  EXPECT_EQ(caps.at("cap-1").charged.fees.lines[0].amount_minor, 175);  // 145 + 30
+  EXPECT_EQ(caps.at("cap-2").charged.fees.lines[0].amount_minor, 280);  // 250 + 30
+  Ok(RefundPayment{"p1", "r1", "cap-1", 5000});
+  EXPECT_EQ(Balance("platform:fees:processing"), 30 + 280);  // v1's percentage part reversed
+}
+
+TEST_F(Story, RebuildingFromTheEventsReproducesTheSameDecisions) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 7000, ""});
+  Ok(OpenDispute{"d1", "p1", "cap-1", 2000, "fraud"});
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  DecideContext ctx{"m1", "", {}, {99, 0}, ShardId(0)};
+  for (const Command& c : std::vector<Command>{RefundPayment{"p1", "r1", "cap-1", 5000},
+                                                RefundPayment{"p1", "r1", "cap-1", 5001},
+                                                CapturePayment{"p1", "cap-2", 3000, ""},
+                                                ResolveDispute{"d1", DisputeOutcomeInput::kLost},
+                                                SendPayout{"po1", 100, "USD"}}) {
+    auto live = Decide(h.state(), ctx, c);
+    auto again = Decide(*rebuilt, ctx, c);
+    ASSERT_EQ(live.ok(), again.ok());
+    if (!live.ok()) {
+      EXPECT_EQ(live.status().message(), again.status().message());
+      continue;
+    }
+    ASSERT_EQ(live->events.size(), again->events.size());
+    for (size_t i = 0; i < live->events.size(); ++i) EXPECT_EQ(live->events[i].record, again->events[i].record);
+  }
+}
