@@ -1,0 +1,55 @@
+// The sequencer: one decision thread in front of the event store (DESIGN §5).
+//
+// Commands wait in a bounded queue. The decision thread checks the idempotency key, decides
+// the command against the domain state, applies the resulting events to that state at once
+// (so the next command sees them) and hands the records to the store, whose group commit
+// makes them durable together with whatever else was decided meanwhile. A caller is
+// answered once its events are durable (on the store's notifier thread), with their
+// positions, or at once with the rule error.
+//
+// State: the whole domain state is folded from the store's log when the sequencer starts.
+// (A bounded cache that reloads aggregates from their streams on a miss is not built yet.)
+// If the store ever refuses a command the state already includes, the sequencer stops
+// deciding (Unavailable) until it is restarted, which refolds the state from the log.
+//
+// Thread-safety: Submit and Execute may be called from any thread.
+#pragma once
+
+#include <memory>
+
+#include "ledger/domain/commands.h"
+#include "ledger/event_store.h"
+#include "ledger/record_codec.h"
+
+namespace ledger::domain {
+
+inline constexpr size_t kSequencerQueueCommandsMax = 4096;
+
+struct CommandRequest {
+  std::string merchant_id;      // "" for platform commands
+  std::string idempotency_key;  // may be empty
+  Sha256Digest request_digest{};
+  Uuid128 command_id;           // distinct per command (the API edge draws it)
+  Command command;
+};
+
+struct CommandResult {
+  Position first_position;
+  uint32_t event_count = 0;
+  bool replayed = false;  // the idempotency key's first result; nothing new written
+};
+
+class Sequencer {
+ public:
+  // Folds the store's log into the state and starts the decision thread. `store` must
+  // outlive the sequencer. When the log is empty, publishes the default fee recipe.
+  static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard);
+  virtual ~Sequencer() = default;
+
+  // `done` runs once, on an internal thread; it must not block.
+  virtual void Submit(CommandRequest request, std::function<void(Result<CommandResult>)> done) = 0;
+  // Blocks until the command is durable or refused.
+  virtual Result<CommandResult> Execute(CommandRequest request) = 0;
+};
+
+}  // namespace ledger::domain
