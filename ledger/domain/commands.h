@@ -138,7 +138,26 @@ struct SendMessage {
   int medium = 0;  // schema::MessageMedium
 };
 
-// Platform command (admin): the context's merchant id is empty.
+// Platform commands (admin): the context's merchant id is empty.
+enum class OutageStatusInput { kInvestigating = 0, kIdentified = 1, kMonitoring = 2, kResolved = 3 };
+
+struct PublishOutageNotice {
+  std::string notice_id;
+  std::string component;  // e.g. "ledger-shard-0", "payments-paypal"
+  std::string impact;     // e.g. "major", "minor"
+  OutageStatusInput status = OutageStatusInput::kInvestigating;
+  std::string message;
+  int64_t detected_at_us = 0;  // carried in the command: decisions read no clock
+  int64_t started_at_us = 0;
+};
+
+struct UpdateOutageNotice {
+  std::string notice_id;
+  OutageStatusInput status = OutageStatusInput::kInvestigating;
+  std::string message;
+  std::string impact;  // empty: unchanged
+};
+
 struct PublishFeeRecipe {
   std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
 };
@@ -147,6 +166,7 @@ using Command =
     std::variant<ConfigureMerchant, OpenStore, PublishListing, RegisterCustomer, PlaceOrder,
                  CancelOrder, FulfilOrder, AuthorizePayment, VoidAuthorization, CapturePayment,
                  RefundPayment, FailPayment, OpenDispute, SubmitDisputeEvidence, AcceptDispute,
-                 ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe>;
+                 ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
+                 PublishOutageNotice, UpdateOutageNotice>;
 
 }  // namespace ledger::domain

@@ -131,6 +131,39 @@ Status PublishRecipe(const DomainState& s, const PublishFeeRecipe& c, EventSink&
   return Status::Ok();
 }
 
+// Outage notices: investigating -> identified -> monitoring -> resolved. Updates append;
+// a status never moves backwards; resolved is final.
+Status PublishOutage(const DomainState& s, const PublishOutageNotice& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.notice_id, "/notice_id"));
+  if (!IsValidEntityId(c.component)) return Field("/component", "must match [A-Za-z0-9._:-]{1,64}");
+  if (c.message.empty() || c.message.size() > 2000) return Field("/message", "must be 1 to 2000 characters");
+  if (c.impact.size() > 64) return Field("/impact", "at most 64 characters");
+  if (s.outages.count(c.notice_id)) return Rule("outage-notice-exists", "this notice id was already used");
+  out.Add("outage/" + c.notice_id, ExpectedVersion::NoStream(), schema::EventBody::OutageNoticePublished, [c](Fbb& b) {
+    return schema::CreateOutageNoticePublishedDirect(b, c.notice_id.c_str(), c.component.c_str(), c.impact.c_str(),
+                                                     static_cast<schema::OutageStatus>(c.status), c.message.c_str(),
+                                                     c.detected_at_us, c.started_at_us)
+        .Union();
+  });
+  return Status::Ok();
+}
+
+Status UpdateOutage(const DomainState& s, const UpdateOutageNotice& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.notice_id, "/notice_id"));
+  if (c.message.empty() || c.message.size() > 2000) return Field("/message", "must be 1 to 2000 characters");
+  auto it = s.outages.find(c.notice_id);
+  if (it == s.outages.end()) return Rule("outage-notice-not-found", "no such outage notice");
+  if (it->second.Resolved()) return Rule("outage-notice-resolved", "a resolved notice is final");
+  if (static_cast<int>(c.status) < it->second.status)
+    return Rule("outage-status-backwards", "an outage moves investigating, identified, monitoring, resolved");
+  out.Add("outage/" + c.notice_id, ExpectedVersion::Any(), schema::EventBody::OutageNoticeUpdated, [c](Fbb& b) {
+    return schema::CreateOutageNoticeUpdatedDirect(b, c.notice_id.c_str(), static_cast<schema::OutageStatus>(c.status),
+                                                   c.message.c_str(), c.impact.c_str())
+        .Union();
+  });
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out) {
@@ -140,6 +173,8 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<RegisterCustomer>(&c)) return Register(s, ctx, *x, out);
   if (auto* x = std::get_if<SendMessage>(&c)) return Message(s, ctx, *x, out);
   if (auto* x = std::get_if<PublishFeeRecipe>(&c)) return PublishRecipe(s, *x, out);
+  if (auto* x = std::get_if<PublishOutageNotice>(&c)) return PublishOutage(s, *x, out);
+  if (auto* x = std::get_if<UpdateOutageNotice>(&c)) return UpdateOutage(s, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

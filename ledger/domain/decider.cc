@@ -89,9 +89,11 @@ const MerchantState* FindMerchant(const DomainState& s, const std::string& merch
 
 Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx, const Command& command) {
   using namespace internal;
-  const bool platform = std::holds_alternative<PublishFeeRecipe>(command);
+  const bool platform = std::holds_alternative<PublishFeeRecipe>(command) ||
+                        std::holds_alternative<PublishOutageNotice>(command) ||
+                        std::holds_alternative<UpdateOutageNotice>(command);
   if (platform ? !ctx.merchant_id.empty() : !IsValidMerchantId(ctx.merchant_id))
-    return Status::InvalidArgument(platform ? "a fee recipe is published by the platform, not a merchant"
+    return Status::InvalidArgument(platform ? "this is a platform command, not a merchant's"
                                             : "merchant id must match [a-z0-9_]{1,32}");
   EventSink sink(ctx);
   Status s = std::visit(
@@ -99,7 +101,8 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, ConfigureMerchant> || std::is_same_v<T, OpenStore> ||
                       std::is_same_v<T, PublishListing> || std::is_same_v<T, RegisterCustomer> ||
-                      std::is_same_v<T, SendMessage> || std::is_same_v<T, PublishFeeRecipe>)
+                      std::is_same_v<T, SendMessage> || std::is_same_v<T, PublishFeeRecipe> ||
+                      std::is_same_v<T, PublishOutageNotice> || std::is_same_v<T, UpdateOutageNotice>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder>)

@@ -65,6 +65,18 @@ Status Apply(DomainState& state, const schema::Event& e) {
     state.current_recipe_version = std::max(state.current_recipe_version, recipe->version);
     return Status::Ok();
   }
+  if (e.body_type() == s::EventBody::OutageNoticePublished) {
+    const auto* b = e.body_as_OutageNoticePublished();
+    state.outages[Str(b->notice_id())] = {Str(b->component()), static_cast<int>(b->status())};
+    return Status::Ok();
+  }
+  if (e.body_type() == s::EventBody::OutageNoticeUpdated) {
+    const auto* b = e.body_as_OutageNoticeUpdated();
+    auto it = state.outages.find(Str(b->notice_id()));
+    if (it == state.outages.end()) return Broken("update of an unknown outage notice");
+    it->second.status = static_cast<int>(b->status());
+    return Status::Ok();
+  }
   if (merchant.empty()) return Status::Ok();  // other platform records: not domain state
   MerchantState& m = state.merchants[merchant];
   switch (e.body_type()) {

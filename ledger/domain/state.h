@@ -104,8 +104,15 @@ struct MerchantState {
   std::map<std::string, int64_t> available_minor;          // by currency, from postings
 };
 
+struct OutageNotice {
+  std::string component;
+  int status = 0;  // schema::OutageStatus
+  bool Resolved() const { return status == static_cast<int>(schema::OutageStatus::Resolved); }
+};
+
 struct DomainState {
   std::map<std::string, MerchantState> merchants;
+  std::map<std::string, OutageNotice> outages;  // by notice id
   std::map<uint32_t, FeeRecipe> recipes;  // by version
   uint32_t current_recipe_version = 0;
 

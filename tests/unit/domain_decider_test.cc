@@ -239,3 +239,29 @@ TEST_F(Story, RebuildingFromTheEventsReproducesTheSameDecisions) {
     for (size_t i = 0; i < live->events.size(); ++i) EXPECT_EQ(live->events[i].record, again->events[i].record);
   }
 }
+
+TEST(Outages, LifeCycleMovesForwardAndResolvedIsFinal) {
+  DomainHarness h;
+  auto run = [&](const Command& c) { return h.Run("", c); };
+  ASSERT_TRUE(run(PublishOutageNotice{"inc-1", "ledger-shard-0", "major", OutageStatusInput::kInvestigating,
+                                      "Payments are failing", 1000, 900}).ok());
+  EXPECT_EQ(RuleCode(run(PublishOutageNotice{"inc-1", "api", "minor", OutageStatusInput::kInvestigating, "x", 0, 0}).status()),
+            "outage-notice-exists");
+  ASSERT_TRUE(run(UpdateOutageNotice{"inc-1", OutageStatusInput::kIdentified, "Found it", ""}).ok());
+  ASSERT_TRUE(run(UpdateOutageNotice{"inc-1", OutageStatusInput::kIdentified, "Still on it", ""}).ok());
+  EXPECT_EQ(RuleCode(run(UpdateOutageNotice{"inc-1", OutageStatusInput::kInvestigating, "back?", ""}).status()),
+            "outage-status-backwards");
+  ASSERT_TRUE(run(UpdateOutageNotice{"inc-1", OutageStatusInput::kResolved, "Fixed", ""}).ok());
+  EXPECT_EQ(RuleCode(run(UpdateOutageNotice{"inc-1", OutageStatusInput::kMonitoring, "again", ""}).status()),
+            "outage-notice-resolved");
+  EXPECT_EQ(RuleCode(run(UpdateOutageNotice{"inc-9", OutageStatusInput::kResolved, "x", ""}).status()),
+            "outage-notice-not-found");
+  EXPECT_EQ(run(PublishOutageNotice{"inc-2", "bad component!", "", OutageStatusInput::kInvestigating, "x", 0, 0}).status().code(),
+            Code::kInvalidArgument);
+  // A merchant cannot publish platform notices.
+  EXPECT_EQ(h.Run("m1", PublishOutageNotice{"inc-3", "api", "", OutageStatusInput::kInvestigating, "x", 0, 0}).status().code(),
+            Code::kInvalidArgument);
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_TRUE(rebuilt->outages.at("inc-1").Resolved());
+}
