@@ -138,6 +138,37 @@ struct SendMessage {
   int medium = 0;  // schema::MessageMedium
 };
 
+// Facts reported by a payment provider through a verified webhook. They are recorded even
+// when they break a rule the merchant's own request must keep, with an anomaly note naming
+// the rules, because the money moved. A provider reference already recorded changes
+// nothing (the decider returns no events).
+struct RecordProviderCapture {
+  std::string payment_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string provider_reference;  // required
+};
+
+struct RecordProviderRefund {
+  std::string payment_id;
+  std::string refund_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string provider_reference;  // required
+};
+
+struct RecordProviderDispute {
+  std::string dispute_id;
+  std::string payment_id;
+  std::string capture_id;
+  int64_t amount_minor = 0;
+  std::string currency;
+  std::string reason;
+  std::string provider_reference;  // required
+};
+
 // Platform commands (admin): the context's merchant id is empty.
 enum class OutageStatusInput { kInvestigating = 0, kIdentified = 1, kMonitoring = 2, kResolved = 3 };
 
@@ -167,6 +198,7 @@ using Command =
                  CancelOrder, FulfilOrder, AuthorizePayment, VoidAuthorization, CapturePayment,
                  RefundPayment, FailPayment, OpenDispute, SubmitDisputeEvidence, AcceptDispute,
                  ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
-                 PublishOutageNotice, UpdateOutageNotice>;
+                 PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
+                 RecordProviderRefund, RecordProviderDispute>;
 
 }  // namespace ledger::domain

@@ -22,7 +22,7 @@ Status Open(const DomainState& s, const DecideContext& ctx, const OpenDispute& c
   const Payment& p = m->payments.at(c.payment_id);
   auto cap = p.captures.find(c.capture_id);
   if (cap == p.captures.end()) return Rule("capture-not-found", "no such capture on this payment");
-  if (cap->second.open_dispute_id) return Rule("dispute-already-open", "this capture already has an open dispute");
+  if (cap->second.open_disputes > 0) return Rule("dispute-already-open", "this capture already has an open dispute");
   if (c.amount_minor > cap->second.Refundable())
     return Rule("dispute-exceeds-disputable", "at most " + std::to_string(cap->second.Refundable()) +
                                                   " of this capture can be disputed");

@@ -59,6 +59,7 @@ const MerchantState* FindMerchant(const DomainState& s, const std::string& merch
 Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);
 Status DecideOrder(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);
 Status DecidePayment(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);
+Status DecideProvider(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);
 Status DecideDispute(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);
 
 }  // namespace ledger::domain::internal

@@ -107,6 +107,9 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder>)
           return DecideOrder(state, ctx, command, sink);
+        else if constexpr (std::is_same_v<T, RecordProviderCapture> || std::is_same_v<T, RecordProviderRefund> ||
+                           std::is_same_v<T, RecordProviderDispute>)
+          return DecideProvider(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, OpenDispute> || std::is_same_v<T, SubmitDisputeEvidence> ||
                            std::is_same_v<T, AcceptDispute> || std::is_same_v<T, ResolveDispute> ||
                            std::is_same_v<T, SendPayout> || std::is_same_v<T, ReturnPayout>)

@@ -23,7 +23,8 @@ struct DecideContext {
   ShardId shard{0};
 };
 
-// The events of one command, encoded as records with their expected versions.
+// The events of one command, encoded as records with their expected versions. No events
+// (and no error) means the command changes nothing: a provider fact already recorded.
 Result<AppendCommand> Decide(const DomainState& state, const DecideContext& context,
                              const Command& command);
 

@@ -130,6 +130,10 @@ class SequencerImpl final : public Sequencer {
       p.done(decided.status());
       return;
     }
+    if (decided->events.empty()) {  // a provider fact already recorded: nothing new
+      p.done(CommandResult{Position(0), 0, true});
+      return;
+    }
     for (const PendingEvent& e : decided->events) {
       Status s = Apply(state_, *VerifyRecord(e.record));
       if (!s.ok()) {  // the decider produced an event its own state rejects: a bug

@@ -141,7 +141,15 @@ Status Apply(DomainState& state, const schema::Event& e) {
     case s::EventBody::PaymentCaptured: {
       const auto* b = e.body_as_PaymentCaptured();
       auto pay = m.payments.find(Str(b->payment_id()));
-      if (pay == m.payments.end()) return Broken("capture of an unknown payment");
+      if (pay == m.payments.end()) {
+        // A provider reported a capture the ledger never authorized (recorded with an
+        // anomaly note): the payment exists from now on, with nothing authorized.
+        if (b->source() != s::PaymentSource::Provider) return Broken("capture of an unknown payment");
+        Payment stub;
+        stub.order_id = Str(b->order_id());
+        stub.currency = Str(b->amount()->currency());
+        pay = m.payments.emplace(Str(b->payment_id()), std::move(stub)).first;
+      }
       Capture c;
       c.amount_minor = b->amount()->amount_minor();
       c.charged.fees = FeesFrom(b->fees(), pay->second.currency);
@@ -149,25 +157,36 @@ Status Apply(DomainState& state, const schema::Event& e) {
       c.charged.merchant_net_minor = c.amount_minor - c.charged.fees.Total() - c.charged.sales_tax_minor;
       pay->second.captured_minor += c.amount_minor;
       pay->second.captures[Str(b->capture_id())] = std::move(c);
-      m.orders[pay->second.order_id].captured_minor += b->amount()->amount_minor();
+      if (auto order = m.orders.find(pay->second.order_id); order != m.orders.end())
+        order->second.captured_minor += b->amount()->amount_minor();
       if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->capture_id());
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;
     }
     case s::EventBody::PaymentRefunded: {
       const auto* b = e.body_as_PaymentRefunded();
+      if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->refund_id());
       auto pay = m.payments.find(Str(b->payment_id()));
-      if (pay == m.payments.end()) return Broken("refund of an unknown payment");
-      auto cap = pay->second.captures.find(Str(b->capture_id()));
-      if (cap == pay->second.captures.end()) return Broken("refund of an unknown capture");
-      cap->second.refunded_minor += b->amount()->amount_minor();
-      cap->second.fee_reversal_basis_minor += b->amount()->amount_minor();
-      pay->second.refunds[Str(b->refund_id())] = b->amount()->amount_minor();
+      Capture* cap = nullptr;
+      if (pay != m.payments.end())
+        if (auto c = pay->second.captures.find(Str(b->capture_id())); c != pay->second.captures.end()) cap = &c->second;
+      if (cap == nullptr) {
+        // Only a provider can report a refund of a capture the ledger does not know.
+        if (b->source() != s::PaymentSource::Provider) return Broken("refund of an unknown capture");
+        ApplyPostingsToMerchant(m, merchant, b->postings());
+        break;
+      }
+      const int64_t amount = b->amount()->amount_minor();
+      cap->refunded_minor += amount;
+      // Fees are reversed at most up to the whole capture, even for an over-refund.
+      cap->fee_reversal_basis_minor = std::min(cap->amount_minor, cap->fee_reversal_basis_minor + amount);
+      pay->second.refunds[Str(b->refund_id())] = amount;
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;
     }
     case s::EventBody::DisputeOpened: {
       const auto* b = e.body_as_DisputeOpened();
+      if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->dispute_id());
       auto pay = m.payments.find(Str(b->payment_id()));
       if (pay == m.payments.end()) return Broken("dispute of an unknown payment");
       auto cap = pay->second.captures.find(Str(b->capture_id()));
@@ -179,7 +198,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
       d.currency = Str(b->amount()->currency());
       d.open_fees = FeesFrom(b->fees(), d.currency);
       cap->second.open_disputes_minor += d.amount_minor;
-      cap->second.open_dispute_id = Str(b->dispute_id());
+      cap->second.open_disputes += 1;
       m.disputes[Str(b->dispute_id())] = std::move(d);
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;
@@ -193,7 +212,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
       if (d == m.disputes.end()) return Broken("resolution of an unknown dispute");
       Capture& cap = m.payments.at(d->second.payment_id).captures.at(d->second.capture_id);
       cap.open_disputes_minor -= d->second.amount_minor;
-      cap.open_dispute_id.reset();
+      cap.open_disputes -= 1;
       if (b->outcome() == s::DisputeOutcome::Won) {
         d->second.status = DisputeStatus::kWon;
       } else {
@@ -201,7 +220,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
         cap.lost_disputes_minor += d->second.amount_minor;
         const auto recipe = state.recipes.find(d->second.open_fees.recipe_version);
         if (recipe != state.recipes.end() && recipe->second.lost_dispute_reverses_fees)
-          cap.fee_reversal_basis_minor += d->second.amount_minor;
+          cap.fee_reversal_basis_minor = std::min(cap.amount_minor, cap.fee_reversal_basis_minor + d->second.amount_minor);
       }
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;

@@ -52,7 +52,7 @@ struct Capture {
   int64_t open_disputes_minor = 0;
   int64_t lost_disputes_minor = 0;
   int64_t fee_reversal_basis_minor = 0;  // refunds (+ fee-reversing lost disputes)
-  std::optional<std::string> open_dispute_id;
+  int open_disputes = 0;  // more than one only through provider-reported facts
   int64_t Refundable() const { return amount_minor - refunded_minor - open_disputes_minor - lost_disputes_minor; }
 };
 

@@ -265,3 +265,51 @@ TEST(Outages, LifeCycleMovesForwardAndResolvedIsFinal) {
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_TRUE(rebuilt->outages.at("inc-1").Resolved());
 }
+
+TEST_F(Story, ProviderFactsAreRecordedWithAnomaliesAndOnlyOnce) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  // Over the authorization: a merchant's capture is refused, the provider's fact recorded.
+  Refused(CapturePayment{"p1", "cap-1", 12000, ""}, "capture-exceeds-authorized");
+  auto fact = Ok(RecordProviderCapture{"p1", "8MC585209K746392H", 12000, "USD", "8MC585209K746392H"});
+  ASSERT_EQ(fact.events.size(), 1u);
+  const auto* ev = VerifyRecord(fact.events[0].record);
+  EXPECT_EQ(ev->body_as_PaymentCaptured()->source(), schema::PaymentSource::Provider);
+  EXPECT_NE(ev->anomaly()->str().find("capture-exceeds-authorized"), std::string::npos);
+  EXPECT_EQ(Balance("external:customer"), -12000);
+  // The same reference again (a repeated webhook) changes nothing.
+  const size_t before = h.records().size();
+  auto again = Ok(RecordProviderCapture{"p1", "8MC585209K746392H", 12000, "USD", "8MC585209K746392H"});
+  EXPECT_TRUE(again.events.empty());
+  EXPECT_EQ(h.records().size(), before);
+  // A merchant capture naming the same provider reference is refused.
+  Refused(CapturePayment{"p1", "cap-2", 1, "8MC585209K746392H"}, "provider-reference-exists");
+  // A refund made on the provider's dashboard beyond what was refundable: recorded, fees
+  // reversed only up to the whole capture.
+  auto refund = Ok(RecordProviderRefund{"p1", "R-1", "8MC585209K746392H", 13000, "USD", "REF-R-1"});
+  EXPECT_NE(VerifyRecord(refund.events[0].record)->anomaly()->str().find("refund-exceeds-refundable"), std::string::npos);
+  EXPECT_EQ(Balance("external:customer"), 1000);
+  EXPECT_EQ(Balance("platform:fees:marketplace"), 0);  // reversed in full, not beyond
+  EXPECT_EQ(Balance("platform:fees:processing"), 30);
+  EXPECT_TRUE(Ok(RecordProviderRefund{"p1", "R-1", "8MC585209K746392H", 13000, "USD", "REF-R-1"}).events.empty());
+}
+
+TEST_F(Story, ProviderCaptureOfAnUnknownPaymentOrUnpricedCurrency) {
+  auto unknown = Ok(RecordProviderCapture{"PAY-X", "CAP-X", 5000, "USD", "CAP-X"});
+  EXPECT_NE(VerifyRecord(unknown.events[0].record)->anomaly()->str().find("payment-unknown"), std::string::npos);
+  EXPECT_EQ(M().payments.at("PAY-X").captured_minor, 5000);
+  auto unpriced = Ok(RecordProviderCapture{"PAY-Y", "CAP-Y", 5000, "MXN", "CAP-Y"});
+  const auto* ev = VerifyRecord(unpriced.events[0].record);
+  EXPECT_NE(ev->anomaly()->str().find("currency-not-priced"), std::string::npos);
+  EXPECT_EQ(ev->body_as_PaymentCaptured()->fees()->lines()->size(), 0u);
+  EXPECT_EQ(Balance("merchant:m1:available", "MXN"), 5000);
+  // A provider dispute, a second one on the same capture: both recorded, the second with a note.
+  Ok(RecordProviderDispute{"PP-D-1", "PAY-X", "CAP-X", 5000, "USD", "fraud", "PP-D-1"});
+  auto second = Ok(RecordProviderDispute{"PP-D-2", "PAY-X", "CAP-X", 100, "USD", "fraud", "PP-D-2"});
+  EXPECT_NE(VerifyRecord(second.events[0].record)->anomaly()->str().find("dispute-already-open"), std::string::npos);
+  EXPECT_EQ(Balance("merchant:m1:reserve"), 5100);
+  EXPECT_TRUE(Ok(RecordProviderDispute{"PP-D-1", "PAY-X", "CAP-X", 5000, "USD", "fraud", "PP-D-1"}).events.empty());
+  Refused(RecordProviderDispute{"PP-D-3", "PAY-Z", "CAP-Z", 1, "USD", "fraud", "PP-D-3"}, "capture-not-found");
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(rebuilt->merchants.at("m1").available_minor, M().available_minor);
+}
