@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ledger/domain/fee_recipe.h"
+#include "ledger/types.h"
 
 namespace ledger::domain {
 
@@ -189,6 +190,33 @@ struct UpdateOutageNotice {
   std::string impact;  // empty: unchanged
 };
 
+enum class KeyRoleInput { kMerchant = 0, kAuditor = 1, kAnalyst = 2, kAdmin = 3, kReplicator = 4 };
+
+// The API edge draws the key and hashes it; only the hash enters the log.
+struct IssueKey {
+  std::string key_id;
+  Sha256Digest key_hash{};
+  KeyRoleInput role = KeyRoleInput::kMerchant;
+  std::string merchant_id;  // required for the merchant role, empty otherwise
+};
+
+struct RevokeKey {
+  std::string key_id;
+};
+
+// Webhook subscribers: a merchant's own (owner = the context's merchant) or the platform's.
+// The secret arrives sealed with the secrets key (the API edge seals it).
+struct AddSubscriber {
+  std::string subscriber_id;
+  std::string url;
+  std::string secret_sealed;
+  std::vector<std::string> topics;  // outages, outages:<component>, disputes, digests
+};
+
+struct RemoveSubscriber {
+  std::string subscriber_id;
+};
+
 struct PublishFeeRecipe {
   std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
 };
@@ -199,6 +227,7 @@ using Command =
                  RefundPayment, FailPayment, OpenDispute, SubmitDisputeEvidence, AcceptDispute,
                  ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
-                 RecordProviderRefund, RecordProviderDispute>;
+                 RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
+                 RemoveSubscriber>;
 
 }  // namespace ledger::domain

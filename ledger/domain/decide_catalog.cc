@@ -164,6 +164,69 @@ Status UpdateOutage(const DomainState& s, const UpdateOutageNotice& c, EventSink
   return Status::Ok();
 }
 
+Status Issue(const DomainState& s, const IssueKey& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.key_id, "/key_id"));
+  if (c.role == KeyRoleInput::kMerchant ? !IsValidMerchantId(c.merchant_id) : !c.merchant_id.empty())
+    return Field("/merchant_id", "a merchant key names one merchant id; other roles name none");
+  if (static_cast<int>(c.role) < 0 || static_cast<int>(c.role) > 4) return Field("/role", "unknown role");
+  if (c.key_hash == Sha256Digest{}) return Field("/key_hash", "missing");
+  if (s.keys.count(c.key_id)) return Rule("key-exists", "this key id was already used");
+  out.Add("key/" + c.key_id, ExpectedVersion::NoStream(), schema::EventBody::KeyIssued, [c](Fbb& b) {
+    schema::Sha256 h = ToSchema(c.key_hash);
+    return schema::CreateKeyIssuedDirect(b, c.key_id.c_str(), &h, static_cast<schema::KeyRole>(c.role), c.merchant_id.c_str())
+        .Union();
+  });
+  return Status::Ok();
+}
+
+Status Revoke(const DomainState& s, const RevokeKey& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.key_id, "/key_id"));
+  auto it = s.keys.find(c.key_id);
+  if (it == s.keys.end()) return Rule("key-not-found", "no such key");
+  if (it->second.revoked) return Rule("key-revoked", "the key is already revoked");
+  out.Add("key/" + c.key_id, ExpectedVersion::Any(), schema::EventBody::KeyRevoked,
+          [c](Fbb& b) { return schema::CreateKeyRevokedDirect(b, c.key_id.c_str()).Union(); });
+  return Status::Ok();
+}
+
+bool IsValidTopic(const std::string& t) {
+  if (t == "outages" || t == "disputes" || t == "digests") return true;
+  return t.rfind("outages:", 0) == 0 && IsValidEntityId(t.substr(8));
+}
+
+Status Subscribe(const DomainState& s, const DecideContext& ctx, const AddSubscriber& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.subscriber_id, "/subscriber_id"));
+  const bool scheme_ok = c.url.rfind("https://", 0) == 0 || c.url.rfind("http://", 0) == 0;
+  if (!scheme_ok || c.url.size() > 2048) return Field("/url", "must be an http or https URL of at most 2048 characters");
+  if (c.secret_sealed.empty() || c.secret_sealed.size() > 1024) return Field("/secret", "missing or too long");
+  if (c.topics.empty() || c.topics.size() > 16) return Field("/topics", "must list 1 to 16 topics");
+  for (size_t i = 0; i < c.topics.size(); ++i)
+    if (!IsValidTopic(c.topics[i]))
+      return Field("/topics/" + std::to_string(i), "must be outages, outages:<component>, disputes or digests");
+  if (s.subscribers.count(c.subscriber_id)) return Rule("subscriber-exists", "this subscriber id was already used");
+  out.Add("subscriber/" + c.subscriber_id, ExpectedVersion::NoStream(), schema::EventBody::SubscriberAdded,
+          [c, owner = ctx.merchant_id](Fbb& b) {
+            std::vector<flatbuffers::Offset<flatbuffers::String>> topics;
+            for (const auto& t : c.topics) topics.push_back(b.CreateString(t));
+            std::vector<uint8_t> secret(c.secret_sealed.begin(), c.secret_sealed.end());
+            return schema::CreateSubscriberAddedDirect(b, c.subscriber_id.c_str(), owner.c_str(), c.url.c_str(), &secret,
+                                                       &topics)
+                .Union();
+          });
+  return Status::Ok();
+}
+
+Status Unsubscribe(const DomainState& s, const DecideContext& ctx, const RemoveSubscriber& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.subscriber_id, "/subscriber_id"));
+  auto it = s.subscribers.find(c.subscriber_id);
+  // Another owner's subscriber is "not found": ids do not leak across tenants.
+  if (it == s.subscribers.end() || it->second.removed || it->second.owner_merchant_id != ctx.merchant_id)
+    return Rule("subscriber-not-found", "no such subscriber");
+  out.Add("subscriber/" + c.subscriber_id, ExpectedVersion::Any(), schema::EventBody::SubscriberRemoved,
+          [c](Fbb& b) { return schema::CreateSubscriberRemovedDirect(b, c.subscriber_id.c_str()).Union(); });
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out) {
@@ -175,6 +238,10 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<PublishFeeRecipe>(&c)) return PublishRecipe(s, *x, out);
   if (auto* x = std::get_if<PublishOutageNotice>(&c)) return PublishOutage(s, *x, out);
   if (auto* x = std::get_if<UpdateOutageNotice>(&c)) return UpdateOutage(s, *x, out);
+  if (auto* x = std::get_if<IssueKey>(&c)) return Issue(s, *x, out);
+  if (auto* x = std::get_if<RevokeKey>(&c)) return Revoke(s, *x, out);
+  if (auto* x = std::get_if<AddSubscriber>(&c)) return Subscribe(s, ctx, *x, out);
+  if (auto* x = std::get_if<RemoveSubscriber>(&c)) return Unsubscribe(s, ctx, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

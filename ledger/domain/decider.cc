@@ -91,8 +91,12 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
   using namespace internal;
   const bool platform = std::holds_alternative<PublishFeeRecipe>(command) ||
                         std::holds_alternative<PublishOutageNotice>(command) ||
-                        std::holds_alternative<UpdateOutageNotice>(command);
-  if (platform ? !ctx.merchant_id.empty() : !IsValidMerchantId(ctx.merchant_id))
+                        std::holds_alternative<UpdateOutageNotice>(command) ||
+                        std::holds_alternative<IssueKey>(command) || std::holds_alternative<RevokeKey>(command);
+  // Subscribers belong to a merchant or, with no merchant, to the platform.
+  const bool either = std::holds_alternative<AddSubscriber>(command) || std::holds_alternative<RemoveSubscriber>(command);
+  if (either ? !(ctx.merchant_id.empty() || IsValidMerchantId(ctx.merchant_id))
+             : platform ? !ctx.merchant_id.empty() : !IsValidMerchantId(ctx.merchant_id))
     return Status::InvalidArgument(platform ? "this is a platform command, not a merchant's"
                                             : "merchant id must match [a-z0-9_]{1,32}");
   EventSink sink(ctx);
@@ -102,7 +106,9 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
         if constexpr (std::is_same_v<T, ConfigureMerchant> || std::is_same_v<T, OpenStore> ||
                       std::is_same_v<T, PublishListing> || std::is_same_v<T, RegisterCustomer> ||
                       std::is_same_v<T, SendMessage> || std::is_same_v<T, PublishFeeRecipe> ||
-                      std::is_same_v<T, PublishOutageNotice> || std::is_same_v<T, UpdateOutageNotice>)
+                      std::is_same_v<T, PublishOutageNotice> || std::is_same_v<T, UpdateOutageNotice> ||
+                      std::is_same_v<T, IssueKey> || std::is_same_v<T, RevokeKey> ||
+                      std::is_same_v<T, AddSubscriber> || std::is_same_v<T, RemoveSubscriber>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder>)

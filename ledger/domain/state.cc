@@ -3,12 +3,16 @@
 // the domain state and are accepted as they are.
 #include "ledger/domain/state.h"
 
+#include "ledger/record_codec.h"
+
 namespace ledger::domain {
 namespace {
 
 namespace s = ledger::schema;
 
 std::string Str(const flatbuffers::String* v) { return v ? v->str() : std::string(); }
+
+using ledger::FromSchema;
 
 Channel FromSchema(s::Channel c) {
   switch (c) {
@@ -76,6 +80,23 @@ Status Apply(DomainState& state, const schema::Event& e) {
     if (it == state.outages.end()) return Broken("update of an unknown outage notice");
     it->second.status = static_cast<int>(b->status());
     return Status::Ok();
+  }
+  switch (e.body_type()) {
+    case s::EventBody::KeyIssued: {
+      const auto* b = e.body_as_KeyIssued();
+      state.keys[Str(b->key_id())] = {static_cast<int>(b->role()), Str(b->merchant_id()), FromSchema(b->key_hash()), false};
+      return Status::Ok();
+    }
+    case s::EventBody::KeyRevoked: state.keys[Str(e.body_as_KeyRevoked()->key_id())].revoked = true; return Status::Ok();
+    case s::EventBody::SubscriberAdded: {
+      const auto* b = e.body_as_SubscriberAdded();
+      state.subscribers[Str(b->subscriber_id())] = {Str(b->owner_merchant_id()), false};
+      return Status::Ok();
+    }
+    case s::EventBody::SubscriberRemoved:
+      state.subscribers[Str(e.body_as_SubscriberRemoved()->subscriber_id())].removed = true;
+      return Status::Ok();
+    default: break;
   }
   if (merchant.empty()) return Status::Ok();  // other platform records: not domain state
   MerchantState& m = state.merchants[merchant];

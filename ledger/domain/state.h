@@ -12,6 +12,7 @@
 #include "ledger/domain/fee_calculator.h"
 #include "ledger/domain/fee_recipe.h"
 #include "ledger/status.h"
+#include "ledger/types.h"
 #include "schemas/ledger_generated.h"
 
 namespace ledger::domain {
@@ -110,8 +111,22 @@ struct OutageNotice {
   bool Resolved() const { return status == static_cast<int>(schema::OutageStatus::Resolved); }
 };
 
+struct ApiKey {
+  int role = 0;  // schema::KeyRole
+  std::string merchant_id;
+  Sha256Digest hash{};
+  bool revoked = false;
+};
+
+struct Subscriber {
+  std::string owner_merchant_id;  // empty: the platform's
+  bool removed = false;
+};
+
 struct DomainState {
   std::map<std::string, MerchantState> merchants;
+  std::map<std::string, ApiKey> keys;              // by key id
+  std::map<std::string, Subscriber> subscribers;   // by subscriber id
   std::map<std::string, OutageNotice> outages;  // by notice id
   std::map<uint32_t, FeeRecipe> recipes;  // by version
   uint32_t current_recipe_version = 0;

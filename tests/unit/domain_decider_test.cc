@@ -313,3 +313,37 @@ TEST_F(Story, ProviderCaptureOfAnUnknownPaymentOrUnpricedCurrency) {
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
   EXPECT_EQ(rebuilt->merchants.at("m1").available_minor, M().available_minor);
 }
+
+TEST(KeysAndSubscribers, LifeCycles) {
+  DomainHarness h;
+  Sha256Digest hash{};
+  hash[0] = 1;
+  ASSERT_TRUE(h.Run("", IssueKey{"k1", hash, KeyRoleInput::kMerchant, "m1"}).ok());
+  EXPECT_EQ(RuleCode(h.Run("", IssueKey{"k1", hash, KeyRoleInput::kAdmin, ""}).status()), "key-exists");
+  EXPECT_EQ(h.Run("", IssueKey{"k2", hash, KeyRoleInput::kMerchant, ""}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(h.Run("", IssueKey{"k2", hash, KeyRoleInput::kAdmin, "m1"}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(h.Run("", IssueKey{"k2", Sha256Digest{}, KeyRoleInput::kAdmin, ""}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(h.Run("m1", IssueKey{"k2", hash, KeyRoleInput::kAdmin, ""}).status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(h.Run("", RevokeKey{"k1"}).ok());
+  EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"k1"}).status()), "key-revoked");
+  EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"k9"}).status()), "key-not-found");
+  // The log holds the hash, never a key.
+  const auto* issued = VerifyRecord(h.records()[1]);
+  EXPECT_EQ(FromSchema(issued->body_as_KeyIssued()->key_hash()), hash);
+
+  ASSERT_TRUE(h.Run("m1", AddSubscriber{"sub-1", "https://example.test/hook", "sealed", {"outages", "disputes"}}).ok());
+  EXPECT_EQ(RuleCode(h.Run("m1", AddSubscriber{"sub-1", "https://x.test", "s", {"outages"}}).status()), "subscriber-exists");
+  EXPECT_EQ(h.Run("m1", AddSubscriber{"sub-2", "ftp://x", "s", {"outages"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(h.Run("m1", AddSubscriber{"sub-2", "https://x.test", "s", {"weather"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(h.Run("m1", AddSubscriber{"sub-2", "https://x.test", "", {"outages"}}).status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(h.Run("", AddSubscriber{"audit-1", "https://audit.test", "s", {"digests", "outages:ledger-shard-0"}}).ok());
+  // Another tenant's subscriber is not found, not forbidden: ids do not leak.
+  EXPECT_EQ(RuleCode(h.Run("m2", RemoveSubscriber{"sub-1"}).status()), "subscriber-not-found");
+  EXPECT_EQ(RuleCode(h.Run("", RemoveSubscriber{"sub-1"}).status()), "subscriber-not-found");
+  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"sub-1"}).ok());
+  EXPECT_EQ(RuleCode(h.Run("m1", RemoveSubscriber{"sub-1"}).status()), "subscriber-not-found");
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_TRUE(rebuilt->keys.at("k1").revoked);
+  EXPECT_TRUE(rebuilt->subscribers.at("sub-1").removed);
+}
