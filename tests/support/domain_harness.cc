@@ -32,8 +32,46 @@ DomainHarness::DomainHarness() {
   LEDGER_INVARIANT(r.ok());
 }
 
+DomainHarness::DomainHarness(EventStore* store) : store_(store) {
+  auto seq = domain::Sequencer::Start(store, ShardId(0));
+  LEDGER_INVARIANT(seq.ok());
+  sequencer_ = std::move(seq).value();
+  Status s = FoldFromStore(1, store->head().position.value());
+  LEDGER_INVARIANT(s.ok());
+}
+
+DomainHarness::~DomainHarness() = default;
+
+Status DomainHarness::FoldFromStore(uint64_t from, uint64_t count) {
+  auto events = store_->ReadRange(Position(from), count);
+  if (!events.ok()) return events.status();
+  if (events->size() != count) return Status::Corruption("acknowledged events missing from the store");
+  for (const StoredEvent& e : *events) {
+    LEDGER_RETURN_IF_ERROR(domain::Apply(state_, *VerifyRecord(e.record)));
+    records_.push_back(e.record);
+  }
+  return Status::Ok();
+}
+
 Result<AppendCommand> DomainHarness::Run(const std::string& merchant, const domain::Command& command,
                                          const std::string& idempotency_key) {
+  if (sequencer_) {
+    domain::CommandRequest r;
+    r.merchant_id = merchant;
+    r.idempotency_key = idempotency_key;
+    r.request_digest = Sha256Of("command " + std::to_string(next_command_));
+    r.command_id = {next_command_, 0};
+    r.command = command;
+    ++next_command_;
+    auto done = sequencer_->Execute(std::move(r));
+    if (!done.ok()) return done.status();
+    AppendCommand out;
+    if (done->event_count == 0) return out;
+    const size_t before = records_.size();
+    LEDGER_RETURN_IF_ERROR(FoldFromStore(done->first_position.value(), done->event_count));
+    for (size_t i = before; i < records_.size(); ++i) out.events.push_back({records_[i], ExpectedVersion::Any()});
+    return out;
+  }
   domain::DecideContext ctx;
   ctx.merchant_id = merchant;
   ctx.idempotency_key = idempotency_key;

@@ -8,13 +8,18 @@
 
 #include "ledger/domain/decider.h"
 #include "ledger/domain/fee_calculator.h"
+#include "ledger/domain/sequencer.h"
 
 namespace testing_support {
 
 class DomainHarness {
  public:
-  // Publishes the default fee recipe as version 1.
+  // In memory: publishes the default fee recipe as version 1.
   DomainHarness();
+  // Durable: commands go through a Sequencer into `store` (which must outlive the
+  // harness); the harness folds its state from the records read back from the store.
+  explicit DomainHarness(ledger::EventStore* store);
+  ~DomainHarness();
 
   // Decides `command` for `merchant` ("" for platform commands) and applies its events.
   ledger::Result<ledger::AppendCommand> Run(const std::string& merchant, const ledger::domain::Command& command,
@@ -30,6 +35,10 @@ class DomainHarness {
   ledger::Result<ledger::domain::DomainState> Rebuild() const;
 
  private:
+  ledger::Status FoldFromStore(uint64_t from, uint64_t count);
+
+  ledger::EventStore* store_ = nullptr;
+  std::unique_ptr<ledger::domain::Sequencer> sequencer_;
   ledger::domain::DomainState state_;
   std::vector<std::string> records_;
   uint64_t next_command_ = 1;

@@ -14,6 +14,7 @@
 
 #include "ledger/record_codec.h"
 #include "tests/support/domain_harness.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ledger;
 using namespace ledger::domain;
@@ -93,7 +94,8 @@ const MerchantSetup kMerchants[] = {{"m1", "USD", Channel::kMarketplace}, {"m2",
 
 class Sequence {
  public:
-  Sequence(uint64_t seed) : rng_(seed) {}
+  explicit Sequence(uint64_t seed, EventStore* store = nullptr)
+      : rng_(seed), h_(store ? std::make_unique<DomainHarness>(store) : std::make_unique<DomainHarness>()) {}
 
   void Setup() {
     for (const auto& m : kMerchants) {
@@ -106,7 +108,7 @@ class Sequence {
 
   void Step() {
     const MerchantSetup& m = kMerchants[rng_() % 2];
-    const MerchantState* st = h_.state().merchants.count(m.id) ? &h_.state().merchants.at(m.id) : nullptr;
+    const MerchantState* st = h_->state().merchants.count(m.id) ? &h_->state().merchants.at(m.id) : nullptr;
     switch (rng_() % 16) {
       case 0: case 1: {
         std::vector<OrderLineInput> lines;
@@ -201,7 +203,7 @@ class Sequence {
   }
 
   void CheckInvariants() {
-    const auto balances = h_.Balances();
+    const auto balances = h_->Balances();
     auto bal = [&](const std::string& account, const std::string& cur) {
       auto it = balances.find({account, cur});
       return it == balances.end() ? int64_t(0) : it->second;
@@ -231,7 +233,7 @@ class Sequence {
   // No contributor is ever reversed more than it was charged, read from the events.
   void CheckReversalsFromEvents() {
     std::map<std::string, int64_t> net;  // capture/contributor -> charged + reversals (negative)
-    for (const auto& r : h_.records()) {
+    for (const auto& r : h_->records()) {
       const schema::Event* e = VerifyRecord(r);
       const schema::FeeBreakdown* f = nullptr;
       std::string cap;
@@ -252,10 +254,10 @@ class Sequence {
   }
 
   void CheckRebuild() {
-    auto rebuilt = h_.Rebuild();
+    auto rebuilt = h_->Rebuild();
     ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
     for (const auto& m : kMerchants) {
-      const auto& a = h_.state().merchants.at(m.id);
+      const auto& a = h_->state().merchants.at(m.id);
       const auto& b = rebuilt->merchants.at(m.id);
       ASSERT_EQ(a.available_minor, b.available_minor);
       ASSERT_EQ(a.orders.size(), b.orders.size());
@@ -268,7 +270,7 @@ class Sequence {
 
  private:
   bool Run(const std::string& merchant, const Command& c) {
-    auto r = h_.Run(merchant, c);
+    auto r = h_->Run(merchant, c);
     if (!r.ok()) {
       ++refused;
       // Refusals are rule errors or malformed input; never corruption or I/O.
@@ -279,7 +281,7 @@ class Sequence {
     ++accepted;
     return true;
   }
-  void Must(const std::string& merchant, const Command& c) { ASSERT_TRUE(h_.Run(merchant, c).ok()); }
+  void Must(const std::string& merchant, const Command& c) { ASSERT_TRUE(h_->Run(merchant, c).ok()); }
   template <typename M>
   static std::vector<std::string> Keys(const M& m) {
     std::vector<std::string> out;
@@ -302,7 +304,7 @@ class Sequence {
   }
 
   std::mt19937_64 rng_;
-  DomainHarness h_;
+  std::unique_ptr<DomainHarness> h_;
   Reference ref_;
   uint64_t n_ = 0;
 };
@@ -343,4 +345,38 @@ TEST(DomainProperty, RandomSequencesKeepTheLedgerInvariants) {
   std::printf("domain property test: %zu commands accepted, %zu refused, all invariants held\n", accepted, refused);
   EXPECT_GT(accepted, sequences * commands / 4) << "too few commands accepted to test anything";
   EXPECT_GT(refused, sequences * commands / 20) << "too few refusals to test the rules";
+}
+
+// A smaller run through the sequencer and a real store: the same checks on the records read
+// back from the store, and the store's chain verifies.
+TEST(DomainProperty, DurableRunThroughTheSequencer) {
+  const uint64_t sequences = EnvOr("LEDGER_PROPERTY_DURABLE_SEQUENCES", 12);
+  const uint64_t commands = EnvOr("LEDGER_PROPERTY_COMMANDS", 60);
+  const uint64_t seed = EnvOr("LEDGER_PROPERTY_SEED",
+                              static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+  std::printf("durable domain property test: %llu sequences, seed %llu\n", static_cast<unsigned long long>(sequences),
+              static_cast<unsigned long long>(seed));
+  for (uint64_t i = 0; i < sequences; ++i) {
+    testing_support::TempDir dir;
+    StoreOptions o;
+    o.path = dir.path();
+    auto store = EventStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    {
+      Sequence s(seed + i, store->get());
+      s.Setup();
+      ASSERT_FALSE(HasFatalFailure());
+      for (uint64_t k = 0; k < commands; ++k) {
+        s.Step();
+        s.CheckInvariants();
+        ASSERT_FALSE(HasFailure()) << "sequence " << i << " step " << k << " (LEDGER_PROPERTY_SEED=" << seed + i << ")";
+      }
+      s.CheckReversalsFromEvents();
+      s.CheckRebuild();
+      ASSERT_FALSE(HasFailure()) << "sequence " << i << " (LEDGER_PROPERTY_SEED=" << seed + i << ")";
+    }
+    Position through;
+    Status chain = VerifyChain(**store, &through);
+    ASSERT_TRUE(chain.ok()) << chain.ToString();
+  }
 }
