@@ -105,6 +105,7 @@ struct OpenDispute {
   std::string capture_id;
   int64_t amount_minor = 0;
   std::string reason;
+  int64_t evidence_due_at_us = 0;  // set by the caller (decisions read no clock); 0 = none
 };
 
 struct SubmitDisputeEvidence {
@@ -168,6 +169,7 @@ struct RecordProviderDispute {
   std::string currency;
   std::string reason;
   std::string provider_reference;  // required
+  int64_t evidence_due_at_us = 0;  // the provider's due date; 0 = none
 };
 
 // Platform commands (admin): the context's merchant id is empty.

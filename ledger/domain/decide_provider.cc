@@ -164,7 +164,7 @@ Status Dispute_(const DomainState& s, const DecideContext& ctx, const RecordProv
             auto pv = PostingsOf(b, f.postings);
             return schema::CreateDisputeOpenedDirect(b, c.dispute_id.c_str(), c.payment_id.c_str(), order_id.c_str(),
                                                      c.capture_id.c_str(), MoneyOf(b, c.amount_minor, c.currency),
-                                                     c.reason.c_str(), 0, c.provider_reference.c_str(),
+                                                     c.reason.c_str(), c.evidence_due_at_us, c.provider_reference.c_str(),
                                                      schema::PaymentSource::Provider, FeesOf(b, f.fees), &pv)
                 .Union();
           },

@@ -79,7 +79,8 @@ TEST_F(Story, CaptureChargesTheRecipeAndRefundsReverseCumulatively) {
 TEST_F(Story, LostDisputeCostsTheMerchantTheDisputeFee) {
   Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
   Ok(CapturePayment{"p1", "cap-1", 10000, ""});
-  Ok(OpenDispute{"d1", "p1", "cap-1", 10000, "not received"});
+  auto opened = Ok(OpenDispute{"d1", "p1", "cap-1", 10000, "not received", 1'765'000'000'000'000});
+  EXPECT_EQ(VerifyRecord(opened.events[0].record)->body_as_DisputeOpened()->evidence_due_at_us(), 1'765'000'000'000'000);
   EXPECT_EQ(Balance("merchant:m1:reserve"), 10000);
   Refused(OpenDispute{"d2", "p1", "cap-1", 1, "again"}, "dispute-already-open");
   Refused(RefundPayment{"p1", "r1", "cap-1", 1}, "refund-exceeds-refundable");  // all disputed
