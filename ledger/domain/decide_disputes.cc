@@ -29,8 +29,8 @@ Status Open(const DomainState& s, const DecideContext& ctx, const OpenDispute& c
                                                   " of this capture can be disputed");
   const FeeRecipe* recipe = s.CurrentRecipe();
   if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");
-  const Order& o = m->orders.at(p.order_id);
-  auto charged = ComputeDisputeOpen(*recipe, ctx.merchant_id, o.channel, p.currency, c.amount_minor);
+  const Order* o = FindOrder(*m, p.order_id);
+  auto charged = ComputeDisputeOpen(*recipe, ctx.merchant_id, o ? o->channel : Channel::kWeb, p.currency, c.amount_minor);
   if (!charged.ok()) return charged.status();
   out.Add(StreamOf("dispute", ctx.merchant_id, c.dispute_id), ExpectedVersion::NoStream(),
           schema::EventBody::DisputeOpened, [c, p, f = *charged](Fbb& b) {
@@ -73,7 +73,8 @@ Status Resolve(const DomainState& s, const DecideContext& ctx, const std::string
   RefundInput as_refund{ctx.merchant_id, &capture_recipe->second, &cap.charged, cap.amount_minor,
                         cap.fee_reversal_basis_minor, d->amount_minor};
   const DisputeResult result = outcome == schema::DisputeOutcome::Won ? DisputeResult::kWon : DisputeResult::kLost;
-  auto settled = ComputeDisputeResolve(recipe->second, ctx.merchant_id, m->orders.at(p.order_id).channel,
+  const Order* o = FindOrder(*m, p.order_id);
+  auto settled = ComputeDisputeResolve(recipe->second, ctx.merchant_id, o ? o->channel : Channel::kWeb,
                                        d->currency, d->amount_minor, result, d->open_fees, &as_refund);
   if (!settled.ok()) return settled.status();
   out.Add(StreamOf("dispute", ctx.merchant_id, dispute_id), ExpectedVersion::Any(), schema::EventBody::DisputeResolved,

@@ -52,8 +52,10 @@ flatbuffers::Offset<schema::FeeBreakdown> FeesOf(Fbb& b, const FeeBreakdown& fee
 std::vector<flatbuffers::Offset<schema::Posting>> PostingsOf(Fbb& b, const std::vector<Posting>& postings);
 schema::Channel ChannelOf(Channel c);
 
-// The merchant's state, or a rule error when the merchant has never been seen.
+// The merchant's state, or nullptr when the merchant has never been seen.
 const MerchantState* FindMerchant(const DomainState& s, const std::string& merchant);
+// A payment's order; nullptr for a payment a provider reported without one.
+const Order* FindOrder(const MerchantState& m, const std::string& order_id);
 
 // Handlers, one per command family (decide_*.cc).
 Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out);

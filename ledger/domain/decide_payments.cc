@@ -77,14 +77,16 @@ Status Capture_(const DomainState& s, const DecideContext& ctx, const CapturePay
   auto after = CheckedAdd(p->captured_minor, c.amount_minor);
   if (!after.ok() || *after > p->authorized_minor)
     return Rule("capture-exceeds-authorized", "captures would exceed the authorized " + std::to_string(p->authorized_minor));
-  const Order& o = m->orders.at(p->order_id);
+  // A payment a provider reported without an order takes more captures only from the provider.
+  const Order* o = FindOrder(*m, p->order_id);
+  if (o == nullptr) return Rule("order-not-found", "this payment has no order in the ledger");
   const FeeRecipe* recipe = s.CurrentRecipe();
   if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");
-  CaptureInput in{ctx.merchant_id, o.channel, p->currency, c.amount_minor, o.total_minor, o.tax_minor, o.shipping_minor};
+  CaptureInput in{ctx.merchant_id, o->channel, p->currency, c.amount_minor, o->total_minor, o->tax_minor, o->shipping_minor};
   auto charged = ComputeCapture(*recipe, in);
   if (!charged.ok()) return charged.status();
   out.Add(StreamOf("payment", ctx.merchant_id, c.payment_id), ExpectedVersion::Any(),
-          schema::EventBody::PaymentCaptured, [c, p = *p, ch = o.channel, f = *charged](Fbb& b) {
+          schema::EventBody::PaymentCaptured, [c, p = *p, ch = o->channel, f = *charged](Fbb& b) {
             auto pv = PostingsOf(b, f.postings);
             return schema::CreatePaymentCapturedDirect(
                        b, c.payment_id.c_str(), p.order_id.c_str(), c.capture_id.c_str(),

@@ -85,6 +85,11 @@ const MerchantState* FindMerchant(const DomainState& s, const std::string& merch
   return it == s.merchants.end() ? nullptr : &it->second;
 }
 
+const Order* FindOrder(const MerchantState& m, const std::string& order_id) {
+  auto it = m.orders.find(order_id);
+  return it == m.orders.end() ? nullptr : &it->second;
+}
+
 }  // namespace internal
 
 Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx, const Command& command) {

@@ -310,6 +310,13 @@ TEST_F(Story, ProviderCaptureOfAnUnknownPaymentOrUnpricedCurrency) {
   EXPECT_EQ(Balance("merchant:m1:reserve"), 5100);
   EXPECT_TRUE(Ok(RecordProviderDispute{"PP-D-1", "PAY-X", "CAP-X", 5000, "USD", "fraud", "PP-D-1"}).events.empty());
   Refused(RecordProviderDispute{"PP-D-3", "PAY-Z", "CAP-Z", 1, "USD", "fraud", "PP-D-3"}, "capture-not-found");
+  // Merchant commands on a payment the provider reported without an order: no crash, clear rules.
+  Refused(CapturePayment{"PAY-X", "cap-m", 1, ""}, "capture-exceeds-authorized");
+  Refused(OpenDispute{"d-m", "PAY-X", "CAP-X", 1, "x"}, "dispute-already-open");
+  Ok(ResolveDispute{"PP-D-2", DisputeOutcomeInput::kLost});
+  Ok(ResolveDispute{"PP-D-1", DisputeOutcomeInput::kWon});
+  Ok(RefundPayment{"PAY-X", "r-m", "CAP-X", 1});
+  EXPECT_EQ(Balance("merchant:m1:reserve"), 0);
   auto rebuilt = h.Rebuild();
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
   EXPECT_EQ(rebuilt->merchants.at("m1").available_minor, M().available_minor);

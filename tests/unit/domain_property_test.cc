@@ -68,7 +68,8 @@ struct RefCapture {
   int64_t Reversed(const RefContributor& c) const {
     if (c.marketplace_only && !marketplace) return 0;
     const int64_t part = c.refund_reverses_whole ? Charged(c) : RefRoundHalfEven(gross, c.bps, 10000);
-    return RefRoundHalfEven(part, refunded, gross);
+    // Fees are reversed at most up to the whole capture, even after a provider over-refund.
+    return RefRoundHalfEven(part, std::min(refunded, gross), gross);
   }
 };
 
@@ -109,7 +110,7 @@ class Sequence {
   void Step() {
     const MerchantSetup& m = kMerchants[rng_() % 2];
     const MerchantState* st = h_->state().merchants.count(m.id) ? &h_->state().merchants.at(m.id) : nullptr;
-    switch (rng_() % 16) {
+    switch (rng_() % 18) {
       case 0: case 1: {
         std::vector<OrderLineInput> lines;
         for (int i = 0, n = 1 + rng_() % 3; i < n; ++i)
@@ -195,6 +196,32 @@ class Sequence {
       case 12: Run(m.id, ReturnPayout{Pick(st ? Keys(st->payouts) : std::vector<std::string>{}), "returned"}); break;
       case 13: Run(m.id, CancelOrder{Pick(st ? Keys(st->orders) : std::vector<std::string>{}), "cancel"}); break;
       case 14: Run(m.id, FulfilOrder{Pick(st ? Keys(st->orders) : std::vector<std::string>{})}); break;
+      case 16: {  // a provider capture: beyond the authorization now and then
+        const std::string pay = Pick(st ? Keys(st->payments) : std::vector<std::string>{});
+        if (!st || !st->payments.count(pay)) break;
+        const Payment& p = st->payments.at(pay);
+        const int64_t amount = int64_t(1 + rng_() % (std::max<int64_t>(p.authorized_minor - p.captured_minor, 1) + 100));
+        const std::string cap = Id("pk", n_++);
+        if (Run(m.id, RecordProviderCapture{pay, cap, amount, m.currency, cap})) {
+          RefCapture& rc = ref_.captures[m.id + "/" + pay + "/" + cap];
+          rc.merchant = m.id;
+          rc.currency = m.currency;
+          rc.marketplace = m.channel == Channel::kMarketplace;
+          rc.gross = amount;
+        }
+        break;
+      }
+      case 17: {  // a refund made at the provider: may exceed what was refundable
+        auto [pay, cap] = PickCapture(m.id);
+        const std::string key = m.id + "/" + pay + "/" + cap;
+        if (!ref_.captures.count(key)) break;
+        RefCapture& rc = ref_.captures[key];
+        const int64_t amount = int64_t(1 + rng_() % (rc.gross + 50));
+        const std::string ref = Id("pr", n_++);
+        EXPECT_TRUE(Run(m.id, RecordProviderRefund{pay, ref, cap, amount, m.currency, ref})) << "provider facts are recorded";
+        rc.refunded += amount;
+        break;
+      }
       case 15:
         if (Run(m.id, SendMessage{Id("msg", n_++), Id("c", rng_() % 4), 0}))
           ref_.message_fees[m.currency] += RefMessageFee(m.currency);
