@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/node_options.h"
 #include "ledger/event_store.h"
+#include "ledger/kafka/embedded_cluster.h"
 
 namespace {
 
@@ -28,6 +29,31 @@ int WaitForSignal() {
   return sig;
 }
 
+// `ledgerd dev-broker`: the embedded Kafka-protocol cluster as its own process, for
+// multi-process runs and tests. Runs until SIGINT or SIGTERM.
+int RunDevBroker(const std::vector<std::string>& args) {
+  auto options = api::ParseDevBrokerOptions(args);
+  if (!options.ok()) {
+    std::cerr << "ledgerd dev-broker: " << options.status().message() << "\n" << api::NodeUsage();
+    return 2;
+  }
+  auto cluster = ledger::kafka::EmbeddedCluster::Start(ledger::kafka::kEmbeddedBrokers, options->partitions);
+  if (!cluster.ok()) {
+    spdlog::error("{}", cluster.status().ToString());
+    return 1;
+  }
+  if (auto s = ledger::kafka::WriteFileAtomically(options->bootstrap_file, (*cluster)->bootstrap() + "\n"); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 1;
+  }
+  spdlog::info("dev broker: {} brokers, {} with {} partitions, bootstrap {}", ledger::kafka::kEmbeddedBrokers,
+               ledger::kafka::kEventsTopic, options->partitions, (*cluster)->bootstrap());
+  int sig = WaitForSignal();
+  spdlog::info("signal {}: stopping the dev broker", sig);
+  std::remove(options->bootstrap_file.c_str());  // a stale address must not outlive the cluster
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,6 +65,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "dev-broker") return RunDevBroker({args.begin() + 1, args.end()});
   auto options = api::ParseNodeOptions(args);
   if (!options.ok()) {
     std::cerr << "ledgerd: " << options.status().message() << "\n" << api::NodeUsage();

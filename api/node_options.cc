@@ -25,7 +25,28 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 }  // namespace
 
 std::string NodeUsage() {
-  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N]\n";
+  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N]\n"
+         "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
+}
+
+ledger::Result<DevBrokerOptions> ParseDevBrokerOptions(const std::vector<std::string>& args) {
+  DevBrokerOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
+    const std::string& value = args[++i];
+    if (flag == "--bootstrap-file") {
+      o.bootstrap_file = value;
+    } else if (flag == "--partitions") {
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.partitions);
+      if (ec != std::errc() || p != value.data() + value.size() || o.partitions < 1 || o.partitions > 1024)
+        return ledger::Status::InvalidArgument("--partitions takes a number from 1 to 1024");
+    } else {
+      return ledger::Status::InvalidArgument("unknown flag " + flag);
+    }
+  }
+  if (o.bootstrap_file.empty()) return ledger::Status::InvalidArgument("--bootstrap-file is required");
+  return o;
 }
 
 ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& args) {

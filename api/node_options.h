@@ -17,6 +17,14 @@ struct NodeOptions {
   uint32_t shard = 0;
 };
 
+struct DevBrokerOptions {
+  std::string bootstrap_file;
+  int partitions = 1;
+};
+
+// `ledgerd dev-broker --bootstrap-file FILE [--partitions N]`: args after "dev-broker".
+ledger::Result<DevBrokerOptions> ParseDevBrokerOptions(const std::vector<std::string>& args);
+
 // Parses argv[1..]. InvalidArgument with a usage message on any error.
 ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& args);
 

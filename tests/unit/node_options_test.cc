@@ -29,3 +29,16 @@ TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("--kafka"), std::string::npos);
 }
+
+TEST(DevBrokerOptions, ParsesAndRejects) {
+  auto o = ParseDevBrokerOptions({"--bootstrap-file", "/tmp/b", "--partitions", "4"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->bootstrap_file, "/tmp/b");
+  EXPECT_EQ(o->partitions, 4);
+  EXPECT_EQ(ParseDevBrokerOptions({"--bootstrap-file", "/tmp/b"})->partitions, 1);
+  EXPECT_FALSE(ParseDevBrokerOptions({}).ok());
+  EXPECT_FALSE(ParseDevBrokerOptions({"--bootstrap-file", "/tmp/b", "--partitions", "0"}).ok());
+  EXPECT_FALSE(ParseDevBrokerOptions({"--bootstrap-file", "/tmp/b", "--partitions", "x"}).ok());
+  EXPECT_FALSE(ParseDevBrokerOptions({"--bootstrap-file"}).ok());
+  EXPECT_FALSE(ParseDevBrokerOptions({"--kafka", "x"}).ok());
+}
