@@ -13,6 +13,7 @@
 // that was not written.
 #include <cstring>
 
+#include "ledger/await_result.h"
 #include "ledger/chain_hash.h"
 #include "ledger/record_codec.h"
 #include "ledger/rocks_store.h"
@@ -21,17 +22,8 @@
 namespace ledger {
 
 Result<AppendResult> RocksStore::Append(AppendCommand command) {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<AppendResult>> answer;
-  AppendAsync(std::move(command), [&](Result<AppendResult> r) {
-    std::lock_guard<std::mutex> lock(mu);
-    answer.emplace(std::move(r));
-    cv.notify_one();
-  });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return answer.has_value(); });
-  return std::move(*answer);
+  return AwaitResult<AppendResult>(
+      [&](std::function<void(Result<AppendResult>)> done) { AppendAsync(std::move(command), std::move(done)); });
 }
 
 void RocksStore::AppendAsync(AppendCommand command,

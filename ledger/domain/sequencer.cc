@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "ledger/await_result.h"
 #include "ledger/domain/decider.h"
 #include "ledger/domain/fee_recipe.h"
 #include "ledger/domain/state.h"
@@ -64,17 +65,7 @@ class SequencerImpl final : public Sequencer {
   }
 
   Result<CommandResult> Execute(CommandRequest request) override {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<CommandResult>> answer;
-    Submit(std::move(request), [&](Result<CommandResult> r) {
-      std::lock_guard<std::mutex> lock(mu);
-      answer.emplace(std::move(r));
-      cv.notify_one();
-    });
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return answer.has_value(); });
-    return std::move(*answer);
+    return AwaitResult<CommandResult>([&](Done done) { Submit(std::move(request), std::move(done)); });
   }
 
  private:

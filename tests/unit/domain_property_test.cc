@@ -130,13 +130,7 @@ class Sequence {
         const int64_t left = st && st->payments.count(pay) ? st->payments.at(pay).authorized_minor - st->payments.at(pay).captured_minor : 10;
         const int64_t amount = int64_t(1 + rng_() % (std::max<int64_t>(left, 1) + 2));
         const std::string cap = Id("k", n_++);
-        if (Run(m.id, CapturePayment{pay, cap, amount, ""})) {
-          RefCapture& rc = ref_.captures[m.id + "/" + pay + "/" + cap];
-          rc.merchant = m.id;
-          rc.currency = m.currency;
-          rc.marketplace = m.channel == Channel::kMarketplace;
-          rc.gross = amount;
-        }
+        if (Run(m.id, CapturePayment{pay, cap, amount, ""})) RecordCapture(m, pay, cap, amount);
         break;
       }
       case 7: case 8: {
@@ -202,13 +196,7 @@ class Sequence {
         const Payment& p = st->payments.at(pay);
         const int64_t amount = int64_t(1 + rng_() % (std::max<int64_t>(p.authorized_minor - p.captured_minor, 1) + 100));
         const std::string cap = Id("pk", n_++);
-        if (Run(m.id, RecordProviderCapture{pay, cap, amount, m.currency, cap})) {
-          RefCapture& rc = ref_.captures[m.id + "/" + pay + "/" + cap];
-          rc.merchant = m.id;
-          rc.currency = m.currency;
-          rc.marketplace = m.channel == Channel::kMarketplace;
-          rc.gross = amount;
-        }
+        if (Run(m.id, RecordProviderCapture{pay, cap, amount, m.currency, cap})) RecordCapture(m, pay, cap, amount);
         break;
       }
       case 17: {  // a refund made at the provider: may exceed what was refundable
@@ -296,6 +284,13 @@ class Sequence {
   size_t accepted = 0, refused = 0;
 
  private:
+  void RecordCapture(const MerchantSetup& m, const std::string& pay, const std::string& cap, int64_t amount) {
+    RefCapture& rc = ref_.captures[m.id + "/" + pay + "/" + cap];
+    rc.merchant = m.id;
+    rc.currency = m.currency;
+    rc.marketplace = m.channel == Channel::kMarketplace;
+    rc.gross = amount;
+  }
   bool Run(const std::string& merchant, const Command& c) {
     auto r = h_->Run(merchant, c);
     if (!r.ok()) {
