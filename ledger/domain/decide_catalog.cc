@@ -110,6 +110,27 @@ Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage
   return Status::Ok();
 }
 
+std::vector<flatbuffers::Offset<schema::CurrencyAmount>> AmountsOf(Fbb& b, const std::map<std::string, int64_t>& m) {
+  std::vector<flatbuffers::Offset<schema::CurrencyAmount>> out;
+  for (const auto& [cur, v] : m) out.push_back(schema::CreateCurrencyAmountDirect(b, cur.c_str(), v));
+  return out;
+}
+
+flatbuffers::Offset<schema::FeeContributor> ContributorOf(Fbb& b, const FeeContributor& c) {
+  std::vector<flatbuffers::Offset<flatbuffers::String>> bases;
+  for (const auto& x : c.base_contributors) bases.push_back(b.CreateString(x));
+  auto fixed = AmountsOf(b, c.fixed_minor), min = AmountsOf(b, c.min_minor), max = AmountsOf(b, c.max_minor);
+  std::vector<schema::Channel> channels;
+  for (Channel ch : c.channels) channels.push_back(ChannelOf(ch));
+  std::vector<schema::FeeEventKind> events;
+  for (FeeEvent e : c.applies_to) events.push_back(static_cast<schema::FeeEventKind>(static_cast<int>(e)));
+  return schema::CreateFeeContributorDirect(
+      b, c.id.c_str(), c.kind == FeeKind::kTax ? schema::FeeKind::Tax : schema::FeeKind::Fee,
+      static_cast<schema::FeeBase>(static_cast<int>(c.base)), &bases, static_cast<uint32_t>(c.basis_points), &fixed,
+      &min, &max, &channels, &events, c.payer_account.c_str(), c.payee_account.c_str(),
+      static_cast<schema::RefundReversal>(static_cast<int>(c.refund_reverses)), c.returned_on_dispute_win);
+}
+
 Status PublishRecipe(const DomainState& s, const PublishFeeRecipe& c, EventSink& out) {
   auto recipe = ParseFeeRecipe(c.document);
   if (!recipe.ok()) return Field("/document", recipe.status().message());
@@ -121,8 +142,12 @@ Status PublishRecipe(const DomainState& s, const PublishFeeRecipe& c, EventSink&
     for (Channel ch : r.sales_tax_channels) channels.push_back(ChannelOf(ch));
     auto ch = b.CreateVector(reinterpret_cast<const int8_t*>(channels.data()), channels.size());
     auto doc = b.CreateString(c.document);
+    std::vector<flatbuffers::Offset<schema::FeeContributor>> contributors;
+    for (const FeeContributor& fc : r.contributors) contributors.push_back(ContributorOf(b, fc));
+    auto cs = b.CreateVector(contributors);
     schema::FeeRecipePublishedBuilder fb(b);
     fb.add_version(r.version);
+    fb.add_contributors(cs);
     fb.add_sales_tax_channels(flatbuffers::Offset<flatbuffers::Vector<schema::Channel>>(ch.o));
     fb.add_lost_dispute_reverses_fees(r.lost_dispute_reverses_fees);
     fb.add_document(doc);

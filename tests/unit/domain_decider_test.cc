@@ -355,3 +355,24 @@ TEST(KeysAndSubscribers, LifeCycles) {
   EXPECT_TRUE(rebuilt->keys.at("k1").revoked);
   EXPECT_TRUE(rebuilt->subscribers.at("sub-1").removed);
 }
+
+TEST(FeeRecipeEvent, CarriesTheDocumentAndItsStructuredContributors) {
+  DomainHarness h;
+  const auto* ev = VerifyRecord(h.records()[0]);
+  ASSERT_EQ(ev->body_type(), schema::EventBody::FeeRecipePublished);
+  const auto* r = ev->body_as_FeeRecipePublished();
+  EXPECT_EQ(r->version(), 1u);
+  EXPECT_EQ(r->document()->str(), DefaultFeeRecipeJson());
+  ASSERT_EQ(r->contributors()->size(), 5u);
+  const auto* processing = r->contributors()->Get(0);
+  EXPECT_EQ(processing->name()->str(), "processing");
+  EXPECT_EQ(processing->basis_points(), 290u);
+  EXPECT_EQ(processing->refund_reverses(), schema::RefundReversal::Percentage);
+  EXPECT_EQ(processing->applies_to()->Get(0), schema::FeeEventKind::Capture);
+  bool usd = false;
+  for (const auto* f : *processing->fixed()) usd |= f->currency()->str() == "USD" && f->amount_minor() == 30;
+  EXPECT_TRUE(usd);
+  const auto* marketplace = r->contributors()->Get(1);
+  EXPECT_EQ(marketplace->channels()->Get(0), schema::Channel::Marketplace);
+  EXPECT_EQ(r->contributors()->Get(3)->payee_account()->str(), "platform:fees:dispute");
+}
