@@ -143,6 +143,12 @@ class EventStore {
       const std::string& merchant, const std::string& key) const = 0;
 
   virtual StoreStats stats() const = 0;
+
+  // Snapshots: derived data a reader may drop and rebuild from the log (the sequencer's
+  // per-merchant event lists). Written without sync; never part of the chain.
+  virtual Status PutSnapshot(const std::string& key, const std::string& value) = 0;
+  virtual Result<std::optional<std::string>> GetSnapshot(const std::string& key) const = 0;
+  virtual Status ClearSnapshots() = 0;
 };
 
 // Walks the chain from position 1 to the head: dense positions, each record's FlatBuffers

@@ -64,7 +64,7 @@ Status CheckDirectory(const StoreOptions& options, bool* is_new) {
 
 const char* RocksStore::FamilyName(int family) {
   static const char* kNames[kFamilyCount] = {"events", "streams", "idempotency",
-                                             "batches", "meta", "quarantine"};
+                                             "batches", "meta", "quarantine", "snapshots"};
   return kNames[family];
 }
 
@@ -303,6 +303,27 @@ Result<std::optional<IdempotencyEntry>> RocksStore::ReadIdempotency(const std::s
   IdempotencyEntry e;
   if (!keys::ParseIdempotencyValue(v, &e)) return Status::Corruption("idempotency value has the wrong size");
   return std::optional<IdempotencyEntry>(e);
+}
+
+Status RocksStore::PutSnapshot(const std::string& key, const std::string& value) {
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), cf(kSnapshots), key, value), "cannot write a snapshot");
+}
+
+Result<std::optional<std::string>> RocksStore::GetSnapshot(const std::string& key) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kSnapshots), key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "cannot read a snapshot"));
+  return std::optional<std::string>(std::move(v));
+}
+
+Status RocksStore::ClearSnapshots() {
+  // Snapshots are few and derived; deleting them one by one keeps this simple and exact.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kSnapshots)));
+  rocksdb::WriteBatch wb;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) wb.Delete(cf(kSnapshots), it->key());
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot list snapshots"));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "cannot clear snapshots");
 }
 
 StoreStats RocksStore::stats() const {

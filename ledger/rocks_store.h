@@ -76,7 +76,7 @@ Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard);
 
 class RocksStore final : public EventStore {
  public:
-  enum Family { kEvents = 0, kStreams, kIdempotency, kBatches, kMeta, kQuarantine, kFamilyCount };
+  enum Family { kEvents = 0, kStreams, kIdempotency, kBatches, kMeta, kQuarantine, kSnapshots, kFamilyCount };
   static const char* FamilyName(int family);
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
@@ -94,6 +94,9 @@ class RocksStore final : public EventStore {
   Result<std::optional<IdempotencyEntry>> LookupIdempotency(const std::string& merchant,
                                                             const std::string& key) const override;
   StoreStats stats() const override;
+  Status PutSnapshot(const std::string& key, const std::string& value) override;
+  Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
+  Status ClearSnapshots() override;
 
  private:
   RocksStore() = default;

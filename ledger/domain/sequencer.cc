@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,7 +21,8 @@ using Done = std::function<void(Result<CommandResult>)>;
 
 class SequencerImpl final : public Sequencer {
  public:
-  SequencerImpl(EventStore* store, ShardId shard) : store_(store), shard_(shard) {}
+  SequencerImpl(EventStore* store, ShardId shard, SequencerOptions options)
+      : store_(store), shard_(shard), options_(options) {}
   ~SequencerImpl() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -30,7 +32,11 @@ class SequencerImpl final : public Sequencer {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Folds the whole log, keeping at most merchants_cached_max merchants in memory: the
+  // others are evicted to snapshots (their event positions) as the fold goes. Snapshots of
+  // an earlier run are dropped first: they may lag the log.
   Status FoldLog() {
+    LEDGER_RETURN_IF_ERROR(store_->ClearSnapshots());
     const uint64_t head = store_->head().position.value();
     for (uint64_t from = 1; from <= head; from += kReadEventsMax) {
       auto chunk = store_->ReadRange(Position(from), kReadEventsMax);
@@ -38,7 +44,14 @@ class SequencerImpl final : public Sequencer {
       for (const StoredEvent& e : *chunk) {
         const schema::Event* ev = VerifyRecord(e.record);
         if (ev == nullptr) return Status::Corruption("record does not verify at position " + std::to_string(e.position.value()));
+        const std::string merchant = ev->tenant() ? ev->tenant()->str() : "";
+        if (!merchant.empty()) LEDGER_RETURN_IF_ERROR(EnsureLoaded(merchant));
         LEDGER_RETURN_IF_ERROR(Apply(state_, *ev));
+        if (!merchant.empty()) {
+          std::lock_guard<std::mutex> lock(cache_mu_);
+          cached_.at(merchant).positions.push_back(e.position.value());
+        }
+        LEDGER_RETURN_IF_ERROR(EvictIfNeeded());
       }
     }
     return Status::Ok();
@@ -63,6 +76,8 @@ class SequencerImpl final : public Sequencer {
     }
     cv_.notify_one();
   }
+
+  CacheStats cache_stats() const override { return {reloads_.load(), evictions_.load()}; }
 
   Result<CommandResult> Execute(CommandRequest request) override {
     return AwaitResult<CommandResult>([&](Done done) { Submit(std::move(request), std::move(done)); });
@@ -96,6 +111,99 @@ class SequencerImpl final : public Sequencer {
     return r.merchant_id + '\0' + r.idempotency_key;
   }
 
+  static std::string SnapshotKey(const std::string& merchant) { return "merchant-events/" + merchant; }
+
+  // Makes the merchant's state present: a hit, or a reload by folding the events its
+  // snapshot lists. Decision thread (or the fold) only.
+  Status EnsureLoaded(const std::string& merchant) {
+    {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = cached_.find(merchant);
+      if (it != cached_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        return Status::Ok();
+      }
+    }
+    std::vector<uint64_t> positions;
+    auto snap = store_->GetSnapshot(SnapshotKey(merchant));
+    if (!snap.ok()) return snap.status();
+    if (snap->has_value()) {
+      positions = DecodePositions(**snap);
+      for (uint64_t p : positions) {
+        auto one = store_->ReadRange(Position(p), 1);
+        if (!one.ok()) return one.status();
+        if (one->empty()) return Status::Corruption("a snapshot names a missing event at position " + std::to_string(p));
+        LEDGER_RETURN_IF_ERROR(Apply(state_, *VerifyRecord(one->front().record)));
+      }
+      reloads_.fetch_add(1);
+    }
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    lru_.push_front(merchant);
+    cached_[merchant] = CachedMerchant{std::move(positions), 0, lru_.begin()};
+    return Status::Ok();
+  }
+
+  // Evicts least recently used merchants with nothing in flight until the cache is within
+  // its bound. A merchant leaves memory only once its snapshot is written.
+  Status EvictIfNeeded() {
+    for (;;) {
+      std::string victim;
+      std::string blob;
+      {
+        std::lock_guard<std::mutex> lock(cache_mu_);
+        if (cached_.size() <= options_.merchants_cached_max) return Status::Ok();
+        for (auto it = lru_.rbegin(); it != lru_.rend(); ++it)
+          if (cached_.at(*it).in_flight == 0) {
+            victim = *it;
+            break;
+          }
+        if (victim.empty()) return Status::Ok();  // all busy: over the bound until they finish
+        blob = EncodePositions(cached_.at(victim).positions);
+      }
+      LEDGER_RETURN_IF_ERROR(store_->PutSnapshot(SnapshotKey(victim), blob));
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      auto it = cached_.find(victim);
+      LEDGER_INVARIANT(it != cached_.end() && it->second.in_flight == 0);  // only this thread adds work
+      lru_.erase(it->second.lru);
+      cached_.erase(it);
+      state_.merchants.erase(victim);
+      evictions_.fetch_add(1);
+    }
+  }
+
+  static std::string EncodePositions(const std::vector<uint64_t>& positions) {
+    std::string out;  // varint deltas: positions only grow
+    uint64_t prev = 0;
+    for (uint64_t p : positions) {
+      uint64_t d = p - prev;
+      prev = p;
+      while (d >= 0x80) {
+        out.push_back(static_cast<char>((d & 0x7f) | 0x80));
+        d >>= 7;
+      }
+      out.push_back(static_cast<char>(d));
+    }
+    return out;
+  }
+
+  static std::vector<uint64_t> DecodePositions(const std::string& blob) {
+    std::vector<uint64_t> out;
+    uint64_t prev = 0, d = 0;
+    int shift = 0;
+    for (unsigned char c : blob) {
+      d |= static_cast<uint64_t>(c & 0x7f) << shift;
+      if (c & 0x80) {
+        shift += 7;
+        continue;
+      }
+      prev += d;
+      out.push_back(prev);
+      d = 0;
+      shift = 0;
+    }
+    return out;
+  }
+
   void Handle(Pending p) {
     if (failed_.load()) {
       p.done(Status::Unavailable("the sequencer stopped after a failed append; restart the node"));
@@ -115,6 +223,12 @@ class SequencerImpl final : public Sequencer {
       p.done(std::move(*earlier));
       return;
     }
+    if (!r.merchant_id.empty()) {
+      if (Status s = EnsureLoaded(r.merchant_id); !s.ok()) {
+        p.done(s);
+        return;
+      }
+    }
     DecideContext ctx{r.merchant_id, r.idempotency_key, r.request_digest, r.command_id, shard_};
     Result<AppendCommand> decided = Decide(state_, ctx, r.command);
     if (!decided.ok()) {
@@ -133,6 +247,10 @@ class SequencerImpl final : public Sequencer {
         return;
       }
     }
+    if (!r.merchant_id.empty()) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      cached_.at(r.merchant_id).in_flight += 1;
+    }
     std::string scope;
     if (!r.idempotency_key.empty()) {
       scope = IdempotencyScope(r);
@@ -140,9 +258,10 @@ class SequencerImpl final : public Sequencer {
       in_flight_[scope] = InFlight{r.request_digest, {}};
     }
     store_->AppendAsync(std::move(decided).value(),
-                        [this, scope, done = std::move(p.done)](Result<AppendResult> a) mutable {
-                          Finish(scope, std::move(done), std::move(a));
+                        [this, scope, merchant = r.merchant_id, done = std::move(p.done)](Result<AppendResult> a) mutable {
+                          Finish(scope, merchant, std::move(done), std::move(a));
                         });
+    if (Status s = EvictIfNeeded(); !s.ok()) failed_.store(true);  // a snapshot could not be written
   }
 
   // The idempotency key's earlier answer; nullopt when the command is new. A retry of a
@@ -169,7 +288,14 @@ class SequencerImpl final : public Sequencer {
   }
 
   // On the store's notifier thread: answer the caller and any retries that waited.
-  void Finish(const std::string& scope, Done done, Result<AppendResult> a) {
+  void Finish(const std::string& scope, const std::string& merchant, Done done, Result<AppendResult> a) {
+    if (!merchant.empty()) {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      CachedMerchant& c = cached_.at(merchant);  // cannot be evicted while in flight
+      if (a.ok() && !a->replayed)
+        for (uint32_t i = 0; i < a->event_count; ++i) c.positions.push_back(a->first_position.value() + i);
+      c.in_flight -= 1;
+    }
     std::vector<Done> waiters;
     if (!scope.empty()) {
       std::lock_guard<std::mutex> lock(idem_mu_);
@@ -198,7 +324,23 @@ class SequencerImpl final : public Sequencer {
 
   EventStore* store_;
   ShardId shard_;
+  struct CachedMerchant {
+    std::vector<uint64_t> positions;  // every event of the merchant so far
+    int in_flight = 0;                // commands decided, not yet answered by the store
+    std::list<std::string>::iterator lru;
+  };
+
+  SequencerOptions options_;
   DomainState state_;  // decision thread only (after start)
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, CachedMerchant> cached_;  // GUARDED_BY(cache_mu_)
+  std::list<std::string> lru_;                               // GUARDED_BY(cache_mu_), most recent first
+
+ public:
+  std::atomic<uint64_t> reloads_{0};
+  std::atomic<uint64_t> evictions_{0};
+
+ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // GUARDED_BY(mu_)
@@ -211,8 +353,9 @@ class SequencerImpl final : public Sequencer {
 
 }  // namespace
 
-Result<std::unique_ptr<Sequencer>> Sequencer::Start(EventStore* store, ShardId shard) {
-  auto s = std::make_unique<SequencerImpl>(store, shard);
+Result<std::unique_ptr<Sequencer>> Sequencer::Start(EventStore* store, ShardId shard, SequencerOptions options) {
+  if (options.merchants_cached_max == 0) return Status::InvalidArgument("merchants_cached_max must be positive");
+  auto s = std::make_unique<SequencerImpl>(store, shard, options);
   LEDGER_RETURN_IF_ERROR(s->FoldLog());
   const bool empty = store->head().position.value() == 0;
   s->StartThread();

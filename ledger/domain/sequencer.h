@@ -7,8 +7,11 @@
 // answered once its events are durable (on the store's notifier thread), with their
 // positions, or at once with the rule error.
 //
-// State: the whole domain state is folded from the store's log when the sequencer starts.
-// (A bounded cache that reloads aggregates from their streams on a miss is not built yet.)
+// State: platform state (recipes, outages, keys, subscribers) stays in memory; merchants'
+// state is a cache of at most merchants_cached_max merchants. An evicted merchant's event
+// positions are written as a snapshot; a miss reloads the merchant by folding exactly those
+// events. At start the whole log is folded through the same bounded cache (snapshots of an
+// earlier run are dropped first, since they may lag the log).
 // If the store ever refuses a command the state already includes, the sequencer stops
 // deciding (Unavailable) until it is restarted, which refolds the state from the log.
 //
@@ -24,6 +27,13 @@
 namespace ledger::domain {
 
 inline constexpr size_t kSequencerQueueCommandsMax = 4096;
+inline constexpr size_t kMerchantsCachedMax = 10000;
+
+struct SequencerOptions {
+  // Merchants whose state is kept in memory; the least recently used beyond this are
+  // evicted (their event positions written as a snapshot) and reloaded on a miss.
+  size_t merchants_cached_max = kMerchantsCachedMax;
+};
 
 struct CommandRequest {
   std::string merchant_id;      // "" for platform commands
@@ -43,13 +53,20 @@ class Sequencer {
  public:
   // Folds the store's log into the state and starts the decision thread. `store` must
   // outlive the sequencer. When the log is empty, publishes the default fee recipe.
-  static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard);
+  static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard,
+                                                  SequencerOptions options = {});
   virtual ~Sequencer() = default;
 
   // `done` runs once, on an internal thread; it must not block.
   virtual void Submit(CommandRequest request, std::function<void(Result<CommandResult>)> done) = 0;
   // Blocks until the command is durable or refused.
   virtual Result<CommandResult> Execute(CommandRequest request) = 0;
+
+  struct CacheStats {
+    uint64_t reloads = 0;
+    uint64_t evictions = 0;
+  };
+  virtual CacheStats cache_stats() const = 0;
 };
 
 }  // namespace ledger::domain

@@ -32,8 +32,8 @@ DomainHarness::DomainHarness() {
   LEDGER_INVARIANT(r.ok());
 }
 
-DomainHarness::DomainHarness(EventStore* store) : store_(store) {
-  auto seq = domain::Sequencer::Start(store, ShardId(0));
+DomainHarness::DomainHarness(EventStore* store, domain::SequencerOptions options) : store_(store) {
+  auto seq = domain::Sequencer::Start(store, ShardId(0), options);
   LEDGER_INVARIANT(seq.ok());
   sequencer_ = std::move(seq).value();
   Status s = FoldFromStore(1, store->head().position.value());

@@ -18,7 +18,7 @@ class DomainHarness {
   DomainHarness();
   // Durable: commands go through a Sequencer into `store` (which must outlive the
   // harness); the harness folds its state from the records read back from the store.
-  explicit DomainHarness(ledger::EventStore* store);
+  explicit DomainHarness(ledger::EventStore* store, ledger::domain::SequencerOptions options = {});
   ~DomainHarness();
 
   // Decides `command` for `merchant` ("" for platform commands) and applies its events.
