@@ -376,3 +376,39 @@ TEST(FeeRecipeEvent, CarriesTheDocumentAndItsStructuredContributors) {
   EXPECT_EQ(marketplace->channels()->Get(0), schema::Channel::Marketplace);
   EXPECT_EQ(r->contributors()->Get(3)->payee_account()->str(), "platform:fees:dispute");
 }
+
+// Recipe options: a won dispute returns the dispute fee; a lost dispute reverses the
+// capture's fees as a refund of the disputed amount would.
+TEST(RecipeOptions, DisputeFeeReturnedOnWinAndLostDisputeReversesFees) {
+  DomainHarness h;
+  std::string v2 = DefaultFeeRecipeJson();
+  auto swap = [&](const std::string& from, const std::string& to) { v2.replace(v2.find(from), from.size(), to); };
+  swap("\"version\": 1", "\"version\": 2");
+  swap("\"lost_dispute_reverses_fees\": false", "\"lost_dispute_reverses_fees\": true");
+  swap("\"returned_on_dispute_win\": false", "\"returned_on_dispute_win\": true");
+  auto published = h.Run("", PublishFeeRecipe{v2});
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  for (Command c : std::vector<Command>{
+           ConfigureMerchant{"USD", "", "", "", ""}, OpenStore{"s1", "s", Channel::kMarketplace},
+           PublishListing{"s1", "sku", "t", 10000, "USD", 5}, RegisterCustomer{"c1", "s1"},
+           PlaceOrder{"o1", "s1", "c1", "USD", {{"sku", 2, 10000}}, 0, 0},
+           AuthorizePayment{"p1", "o1", 20000, "USD", "card", "paypal"}, CapturePayment{"p1", "k1", 10000, ""},
+           CapturePayment{"p1", "k2", 10000, ""}, OpenDispute{"d1", "p1", "k1", 10000, "x"},
+           ResolveDispute{"d1", DisputeOutcomeInput::kWon}, OpenDispute{"d2", "p1", "k2", 10000, "x"},
+           ResolveDispute{"d2", DisputeOutcomeInput::kLost}}) {
+    auto r = h.Run("m1", c);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  auto b = h.Balances();
+  auto bal = [&](const std::string& a) { return b[{a, "USD"}]; };
+  // d1 won: its fee came back. d2 lost: its fee stays, and k2's fees are reversed like a
+  // full refund (percentage part of processing, all of marketplace and platform).
+  EXPECT_EQ(bal("platform:fees:dispute"), 1500);
+  EXPECT_EQ(bal("platform:fees:processing"), 320 + 30);
+  EXPECT_EQ(bal("platform:fees:marketplace"), 1000);
+  EXPECT_EQ(bal("platform:fees:platform"), 100);
+  EXPECT_EQ(bal("merchant:m1:reserve"), 0);
+  EXPECT_EQ(bal("external:customer"), -10000);
+  // k2 is fully lost: nothing left to refund on it.
+  EXPECT_EQ(RuleCode(h.Run("m1", RefundPayment{"p1", "r1", "k2", 1}).status()), "refund-exceeds-refundable");
+}
