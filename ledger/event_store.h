@@ -51,6 +51,7 @@ struct StoreOptions {
   bool create_if_missing = true;
   Durability durability = Durability::kSync;
   Clock* clock = nullptr;  // not owned; nullptr = system clock
+  std::string node_id = "node-1";  // recorded in every batch this store writes
 };
 
 struct PendingEvent {
@@ -143,6 +144,18 @@ class EventStore {
       const std::string& merchant, const std::string& key) const = 0;
 
   virtual StoreStats stats() const = 0;
+
+  // Up to `limit` whole batches (encoded as published, see record_codec.h) whose first
+  // position is at or after `from`, in order.
+  virtual Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const = 0;
+
+  // The follower's append path: writes a canonical batch exactly as its writer stored it
+  // (positions, hashes, bytes), filling the same stream and idempotency indexes, in one
+  // synced WriteBatch. REQUIRES: no commands are being appended to this store.
+  // Errors: InvalidArgument when the batch does not start at head + 1 or does not chain to
+  // the head; Corruption when it is broken inside; Unavailable when commands are in flight.
+  // Nothing is written on error.
+  virtual Status AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) = 0;
 
   // Snapshots: derived data a reader may drop and rebuild from the log (the sequencer's
   // per-merchant event lists). Written without sync; never part of the chain.

@@ -123,6 +123,11 @@ void RocksStore::SequencerLoop() {
     lock.unlock();
     for (PreparedCommand& c : taken) {
       if (open->empty()) {
+        // The decided head may have moved since the batch was opened (follower appends).
+        const size_t reserved_bytes = open->reserved_bytes, reserved_events = open->reserved_events;
+        ResetOpenBatch(*open);
+        open->reserved_bytes = reserved_bytes;
+        open->reserved_events = reserved_events;
         // Recorded-at is set once per batch and never goes down, even if the clock does.
         open->recorded_at_us = std::max(clock_->NowMicros(), decided_recorded_at_us_);
         open->epoch = writer_epoch();
@@ -327,6 +332,7 @@ void RocksStore::Write(OpenBatch& batch) {
     keys::PutBigEndian64(&batch_value, last);
     keys::PutBigEndian64(&batch_value, batch.epoch.value());
     keys::PutBigEndian64(&batch_value, UINT64_MAX);  // Kafka offset not known yet
+    batch_value.append(options_.node_id);
     batch.wb.Put(cf(kBatches), keys::BatchKey(batch.first), batch_value);
     std::string head_value;
     keys::PutBigEndian64(&head_value, last);

@@ -94,6 +94,8 @@ class RocksStore final : public EventStore {
   Result<std::optional<IdempotencyEntry>> LookupIdempotency(const std::string& merchant,
                                                             const std::string& key) const override;
   StoreStats stats() const override;
+  Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
+  Status AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
   Status ClearSnapshots() override;

@@ -1,0 +1,130 @@
+// Reading whole batches back, and the follower's append path: a canonical batch written
+// exactly as its writer stored it, through the same indexes as the writer's own appends.
+#include <cstring>
+
+#include "ledger/chain_hash.h"
+#include "ledger/kafka/canonical_rule.h"
+#include "ledger/record_codec.h"
+#include "ledger/rocks_store.h"
+#include "ledger/store_keys.h"
+
+namespace ledger {
+
+namespace {
+struct BatchEntry {
+  Position first, last;
+  Epoch epoch;
+  std::string node_id;
+};
+
+bool ParseBatchEntry(std::string_view key, std::string_view value, BatchEntry* e) {
+  if (key.size() != 8 || value.size() < 24) return false;
+  e->first = Position(keys::GetBigEndian64(key));
+  e->last = Position(keys::GetBigEndian64(value));
+  e->epoch = Epoch(keys::GetBigEndian64(value.substr(8)));
+  e->node_id = std::string(value.substr(24));
+  return e->last >= e->first;
+}
+}  // namespace
+
+Result<std::vector<std::string>> RocksStore::ReadBatches(Position from, size_t limit) const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kBatches)));
+  for (it->Seek(keys::BatchKey(from)); it->Valid() && out.size() < limit; it->Next()) {
+    BatchEntry e;
+    if (!ParseBatchEntry(it->key().ToStringView(), it->value().ToStringView(), &e))
+      return Status::Corruption("batch index entry is damaged");
+    auto events = ReadRange(e.first, e.last.value() - e.first.value() + 1);
+    if (!events.ok()) return events.status();
+    if (events->size() != e.last.value() - e.first.value() + 1)
+      return Status::Corruption("batch index names missing events at position " + std::to_string(e.first.value()));
+    Sha256Digest previous = kGenesisHash;
+    if (e.first.value() > 1) {
+      auto before = ReadRange(Position(e.first.value() - 1), 1);
+      if (!before.ok()) return before.status();
+      if (before->empty()) return Status::Corruption("event missing before a batch");
+      previous = before->front().hash;
+    }
+    BatchView v;
+    v.shard = options_.shard;
+    v.epoch = e.epoch;
+    v.node_id = e.node_id;
+    v.first_position = e.first;
+    v.previous_hash = previous;
+    for (const StoredEvent& s : *events) v.records.push_back({s.record, s.hash});
+    out.push_back(EncodeBatch(v));
+  }
+  if (!it->status().ok()) return Status::IOError("cannot read the batch index: " + it->status().ToString());
+  return out;
+}
+
+Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) {
+  auto facts = kafka::FactsOf(batch_bytes);  // verifies every record and the chain inside
+  if (!facts.ok()) return facts.status();
+  auto batch = DecodeBatch(batch_bytes);
+  if (!batch.ok()) return batch.status();
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (!queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0)
+    return Status::Unavailable("commands are being appended; a follower append would interleave with them");
+  {
+    std::lock_guard<std::mutex> fl(failed_mu_);
+    if (!failed_.ok()) return failed_;
+  }
+  const Head head = this->head();
+  if (facts->first != head.position.next())
+    return Status::InvalidArgument("batch starts at position " + std::to_string(facts->first.value()) +
+                                   "; the store's head is " + std::to_string(head.position.value()));
+  if (facts->previous_hash != head.hash) return Status::InvalidArgument("batch does not chain to the store's head");
+
+  rocksdb::WriteBatch wb;
+  std::unordered_map<std::string, uint64_t> versions;
+  int64_t recorded_at = head.recorded_at_us;
+  uint64_t pos = facts->first.value();
+  for (const auto& item : batch->records) {
+    const schema::Event* ev = VerifyRecord(item.record);  // verified by FactsOf
+    const std::string stream = ev->stream() ? ev->stream()->str() : "";
+    std::string value(reinterpret_cast<const char*>(item.hash.data()), item.hash.size());
+    value.append(item.record);
+    wb.Put(cf(kEvents), keys::EventKey(Position(pos)), value);
+    wb.Put(cf(kStreams), keys::StreamVersionKey(stream, StreamVersion(ev->stream_version())), keys::EventKey(Position(pos)));
+    versions[stream] = ev->stream_version();
+    if (ev->command_first_position() == pos && ev->idempotency_key() && ev->idempotency_key()->size() > 0) {
+      IdempotencyEntry e{Position(pos), ev->command_event_count(), FromSchema(ev->request_digest())};
+      wb.Put(cf(kIdempotency), keys::IdempotencyKey(ev->tenant() ? ev->tenant()->str() : "", ev->idempotency_key()->str()),
+             keys::IdempotencyValue(e));
+    }
+    recorded_at = std::max(recorded_at, ev->recorded_at_us());
+    ++pos;
+  }
+  std::string batch_value;
+  keys::PutBigEndian64(&batch_value, facts->last.value());
+  keys::PutBigEndian64(&batch_value, facts->epoch.value());
+  keys::PutBigEndian64(&batch_value, static_cast<uint64_t>(kafka_offset));
+  batch_value.append(facts->node_id);
+  wb.Put(cf(kBatches), keys::BatchKey(facts->first), batch_value);
+  std::string head_value;
+  keys::PutBigEndian64(&head_value, facts->last.value());
+  head_value.append(reinterpret_cast<const char*>(facts->last_hash.data()), 32);
+  keys::PutBigEndian64(&head_value, static_cast<uint64_t>(recorded_at));
+  wb.Put(cf(kMeta), keys::kMetaHead, head_value);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  rocksdb::Status s = db_->Write(wo, &wb);
+  if (!s.ok()) return Status::IOError("cannot append the canonical batch: " + s.ToString());
+  {
+    std::lock_guard<std::mutex> hl(head_mu_);
+    head_ = Head{facts->last, facts->last_hash, recorded_at};
+  }
+  {
+    std::lock_guard<std::mutex> sl(state_mu_);
+    for (const auto& [stream, v] : versions) stream_cache_[stream] = v;
+  }
+  decided_next_ = facts->last.next();
+  decided_hash_ = facts->last_hash;
+  decided_recorded_at_us_ = recorded_at;
+  batches_committed_.fetch_add(1);
+  events_committed_.fetch_add(facts->last.value() - facts->first.value() + 1);
+  return Status::Ok();
+}
+
+}  // namespace ledger

@@ -1,0 +1,117 @@
+// The follower's append path: a second store fed the first one's batches ends identical,
+// indexes included, and can go on appending commands after it (a promotion).
+#include <gtest/gtest.h>
+
+#include "ledger/event_store.h"
+#include "ledger/kafka/canonical_rule.h"
+#include "ledger/record_codec.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_records.h"
+
+using namespace ledger;
+using testing_support::MakeCommand;
+using testing_support::RecordSpec;
+using testing_support::TempDir;
+
+namespace {
+
+std::unique_ptr<EventStore> Open(const std::string& path, const std::string& node) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = node;
+  auto s = EventStore::Open(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return std::move(s).value();
+}
+
+std::vector<std::string> AllBatches(EventStore& s) {
+  auto b = s.ReadBatches(Position(1), 100000);
+  EXPECT_TRUE(b.ok());
+  return b.ok() ? *b : std::vector<std::string>{};
+}
+
+}  // namespace
+
+TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
+  TempDir a, b;
+  auto writer = Open(a.path(), "n0");
+  auto follower = Open(b.path(), "n1");
+  ASSERT_TRUE(writer->SetWriterEpoch(Epoch(1)).ok());
+  for (int i = 0; i < 30; ++i) {
+    RecordSpec s;
+    s.stream = std::string("order/m1/o").append(std::to_string(i % 7));
+    s.idempotency_key = std::string("k").append(std::to_string(i));
+    s.request = s.idempotency_key;
+    s.seed = i + 1;
+    ASSERT_TRUE(writer->Append(MakeCommand(s, 1 + i % 3, false)).ok());
+  }
+  auto batches = AllBatches(*writer);
+  ASSERT_FALSE(batches.empty());
+  int64_t offset = 0;
+  for (const auto& bytes : batches) {
+    auto facts = kafka::FactsOf(bytes);
+    ASSERT_TRUE(facts.ok()) << facts.status().ToString();
+    EXPECT_EQ(facts->node_id, "n0");
+    ASSERT_TRUE(follower->AppendCanonicalBatch(bytes, offset++).ok());
+  }
+  EXPECT_EQ(follower->head().position, writer->head().position);
+  EXPECT_EQ(follower->head().hash, writer->head().hash);
+  auto wa = writer->ReadRange(Position(1), 1000), fa = follower->ReadRange(Position(1), 1000);
+  ASSERT_TRUE(wa.ok() && fa.ok());
+  ASSERT_EQ(wa->size(), fa->size());
+  for (size_t i = 0; i < wa->size(); ++i) EXPECT_EQ((*wa)[i].record, (*fa)[i].record);
+  EXPECT_EQ(follower->StreamHead("order/m1/o3").value(), writer->StreamHead("order/m1/o3").value());
+  auto idem = follower->LookupIdempotency("m1", "k17");
+  ASSERT_TRUE(idem.ok() && idem->has_value());
+  EXPECT_EQ((*idem)->first_position, (*writer->LookupIdempotency("m1", "k17"))->first_position);
+  EXPECT_EQ(AllBatches(*follower), batches);  // republishable byte for byte
+  Position through;
+  EXPECT_TRUE(VerifyChain(*follower, &through).ok());
+
+  // Promotion: the follower appends commands of its own after the copied log; a retry of
+  // a command the writer took is answered from the copied idempotency index.
+  RecordSpec retry;
+  retry.stream = "order/m1/o3";
+  retry.idempotency_key = "k3";
+  retry.request = "k3";
+  retry.seed = 4;
+  auto again = follower->Append(MakeCommand(retry, 1 + 3 % 3, false));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->replayed);
+  RecordSpec next;
+  next.stream = "order/m1/o3";
+  auto r = follower->Append(MakeCommand(next, 1, false, ExpectedVersion::Exactly(writer->StreamHead("order/m1/o3").value())));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->first_position, writer->head().position.next());
+  EXPECT_TRUE(VerifyChain(*follower, &through).ok());
+}
+
+TEST(FollowerAppend, BatchesOutOfPlaceOrBrokenChangeNothing) {
+  TempDir a, b;
+  auto writer = Open(a.path(), "n0");
+  auto follower = Open(b.path(), "n1");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer->Append(MakeCommand(RecordSpec{}, 2, false)).ok());
+  auto batches = AllBatches(*writer);
+  ASSERT_GE(batches.size(), 2u);
+  // Not the next batch.
+  EXPECT_EQ(follower->AppendCanonicalBatch(batches[1], 1).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[0], 0).ok());
+  // The same batch again.
+  EXPECT_EQ(follower->AppendCanonicalBatch(batches[0], 0).code(), Code::kInvalidArgument);
+  // Broken inside.
+  std::string broken = batches[1];
+  broken[broken.size() / 2] ^= 0x20;
+  EXPECT_NE(follower->AppendCanonicalBatch(broken, 1).code(), Code::kOk);
+  // Another log's batch at the right position but chained elsewhere.
+  TempDir c;
+  auto other = Open(c.path(), "n2");
+  RecordSpec s;
+  s.seed = 99;
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(other->Append(MakeCommand(s, 2, false)).ok());
+  auto foreign = AllBatches(*other);
+  EXPECT_EQ(follower->AppendCanonicalBatch(foreign[1], 1).code(), Code::kInvalidArgument);
+  const Head h = follower->head();
+  auto events = follower->ReadRange(Position(1), 100);
+  EXPECT_EQ(events->size(), h.position.value());
+  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[1], 1).ok());
+}
