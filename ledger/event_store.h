@@ -85,6 +85,15 @@ struct Head {
   int64_t recorded_at_us = 0;
 };
 
+// What a log reader knows of the canonical log this store holds (DESIGN §6).
+struct CanonicalMark {
+  Position position;   // last canonical position (0: none)
+  Sha256Digest hash{};
+  Epoch epoch;         // current canonical epoch
+  std::string owner;   // node named by the canonical WriterPromoted(epoch)
+  int64_t offset = -1; // Kafka offset of the batch holding `position` (-1: none)
+};
+
 struct IdempotencyEntry {
   Position first_position;
   uint32_t event_count = 0;
@@ -152,10 +161,15 @@ class EventStore {
   // The follower's append path: writes a canonical batch exactly as its writer stored it
   // (positions, hashes, bytes), filling the same stream and idempotency indexes, in one
   // synced WriteBatch. REQUIRES: no commands are being appended to this store.
-  // Errors: InvalidArgument when the batch does not start at head + 1 or does not chain to
-  // the head; Corruption when it is broken inside; Unavailable when commands are in flight.
-  // Nothing is written on error.
-  virtual Status AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) = 0;
+  // `after` is the canonical mark once the batch is applied (the log reader computes it);
+  // it is stored in the same WriteBatch. Errors: InvalidArgument when the batch does not
+  // start at head + 1, does not chain to the head, or `after` does not end where it does;
+  // Corruption when it is broken inside; Unavailable when commands are in flight. Nothing
+  // is written on error.
+  virtual Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) = 0;
+
+  // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
+  virtual CanonicalMark canonical_mark() const = 0;
 
   // Snapshots: derived data a reader may drop and rebuild from the log (the sequencer's
   // per-merchant event lists). Written without sync; never part of the chain.

@@ -58,7 +58,13 @@ Result<std::vector<std::string>> RocksStore::ReadBatches(Position from, size_t l
   return out;
 }
 
-Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) {
+CanonicalMark RocksStore::canonical_mark() const {
+  std::lock_guard<std::mutex> lock(head_mu_);
+  return canonical_;
+}
+
+Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) {
+  const int64_t kafka_offset = after.offset;
   auto facts = kafka::FactsOf(batch_bytes);  // verifies every record and the chain inside
   if (!facts.ok()) return facts.status();
   auto batch = DecodeBatch(batch_bytes);
@@ -75,6 +81,8 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, int64_t ka
     return Status::InvalidArgument("batch starts at position " + std::to_string(facts->first.value()) +
                                    "; the store's head is " + std::to_string(head.position.value()));
   if (facts->previous_hash != head.hash) return Status::InvalidArgument("batch does not chain to the store's head");
+  if (after.position != facts->last || after.hash != facts->last_hash)
+    return Status::InvalidArgument("the canonical mark does not end where the batch does");
 
   rocksdb::WriteBatch wb;
   std::unordered_map<std::string, uint64_t> versions;
@@ -107,6 +115,12 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, int64_t ka
   head_value.append(reinterpret_cast<const char*>(facts->last_hash.data()), 32);
   keys::PutBigEndian64(&head_value, static_cast<uint64_t>(recorded_at));
   wb.Put(cf(kMeta), keys::kMetaHead, head_value);
+  std::string mark;
+  keys::PutBigEndian64(&mark, after.position.value());
+  keys::PutBigEndian64(&mark, after.epoch.value());
+  keys::PutBigEndian64(&mark, static_cast<uint64_t>(after.offset));
+  mark.append(after.owner);
+  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, mark);
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
   rocksdb::Status s = db_->Write(wo, &wb);
@@ -114,6 +128,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, int64_t ka
   {
     std::lock_guard<std::mutex> hl(head_mu_);
     head_ = Head{facts->last, facts->last_hash, recorded_at};
+    canonical_ = after;
   }
   {
     std::lock_guard<std::mutex> sl(state_mu_);

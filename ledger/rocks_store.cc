@@ -207,6 +207,22 @@ Status RocksStore::LoadAndCheckHead() {
       return Status::Corruption("the chain does not verify at the head, position " +
                                 std::to_string(last));
   }
+  std::string mark;
+  s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaCanonicalHead, &mark);
+  if (s.ok()) {
+    if (mark.size() < 24) return Status::Corruption("canonical head record is damaged");
+    canonical_.position = Position(keys::GetBigEndian64(mark));
+    canonical_.epoch = Epoch(keys::GetBigEndian64(std::string_view(mark).substr(8)));
+    canonical_.offset = static_cast<int64_t>(keys::GetBigEndian64(std::string_view(mark).substr(16)));
+    canonical_.owner = mark.substr(24);
+    if (canonical_.position.value() > h.position.value()) return Status::Corruption("canonical head is beyond the head");
+    if (canonical_.position == h.position) canonical_.hash = h.hash;
+    else {
+      auto at = ReadRange(canonical_.position, 1);
+      if (!at.ok() || at->empty()) return Status::Corruption("canonical head names a missing event");
+      canonical_.hash = at->front().hash;
+    }
+  }
   std::string epoch;
   s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaWriterEpoch, &epoch);
   if (s.ok() && epoch.size() == 8) epoch_.store(keys::GetBigEndian64(epoch));

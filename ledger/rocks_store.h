@@ -95,7 +95,8 @@ class RocksStore final : public EventStore {
                                                             const std::string& key) const override;
   StoreStats stats() const override;
   Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
-  Status AppendCanonicalBatch(std::string_view batch_bytes, int64_t kafka_offset) override;
+  Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
+  CanonicalMark canonical_mark() const override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
   Status ClearSnapshots() override;
@@ -134,6 +135,7 @@ class RocksStore final : public EventStore {
 
   mutable std::mutex head_mu_;
   Head head_;  // durable head; GUARDED_BY(head_mu_), written only by the committer
+  CanonicalMark canonical_;  // GUARDED_BY(head_mu_)
   std::atomic<uint64_t> epoch_{0};
 
   std::mutex queue_mu_;

@@ -39,7 +39,8 @@ std::string BatchKey(Position first);
 inline constexpr std::string_view kMetaFormat = "format";
 inline constexpr std::string_view kMetaShard = "shard";
 inline constexpr std::string_view kMetaHead = "head";            // pos(8) || hash(32) || recorded_at_us(8)
-inline constexpr std::string_view kMetaCanonicalHead = "canonical_head";  // pos(8) || offset(8)
+// The canonical head as the log reader left it: pos(8) || epoch(8) || offset(8) || owner
+inline constexpr std::string_view kMetaCanonicalHead = "canonical_head";
 inline constexpr std::string_view kMetaWriterEpoch = "writer_epoch";      // epoch(8)
 inline constexpr std::string_view kMetaKafkaClusterId = "kafka_cluster_id";
 // Written once at creation; a directory without it is not a ledger store.

@@ -24,6 +24,15 @@ std::unique_ptr<EventStore> Open(const std::string& path, const std::string& nod
   return std::move(s).value();
 }
 
+CanonicalMark Mark(const kafka::BatchFacts& f, int64_t offset) {
+  return CanonicalMark{f.last, f.last_hash, f.epoch, f.node_id, offset};
+}
+
+CanonicalMark MarkOf(const std::string& bytes, int64_t offset) {
+  auto f = kafka::FactsOf(bytes);
+  return f.ok() ? Mark(*f, offset) : CanonicalMark{};
+}
+
 std::vector<std::string> AllBatches(EventStore& s) {
   auto b = s.ReadBatches(Position(1), 100000);
   EXPECT_TRUE(b.ok());
@@ -52,8 +61,15 @@ TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
     auto facts = kafka::FactsOf(bytes);
     ASSERT_TRUE(facts.ok()) << facts.status().ToString();
     EXPECT_EQ(facts->node_id, "n0");
-    ASSERT_TRUE(follower->AppendCanonicalBatch(bytes, offset++).ok());
+    ASSERT_TRUE(follower->AppendCanonicalBatch(bytes, Mark(*facts, offset++)).ok());
   }
+  EXPECT_EQ(follower->canonical_mark().offset, offset - 1);
+  follower.reset();  // the canonical mark survives a restart
+  follower = Open(b.path(), "n1");
+  EXPECT_EQ(follower->canonical_mark().offset, offset - 1);
+  EXPECT_EQ(follower->canonical_mark().position, writer->head().position);
+  EXPECT_EQ(follower->canonical_mark().hash, writer->head().hash);
+  EXPECT_EQ(follower->canonical_mark().owner, "n0");
   EXPECT_EQ(follower->head().position, writer->head().position);
   EXPECT_EQ(follower->head().hash, writer->head().hash);
   auto wa = writer->ReadRange(Position(1), 1000), fa = follower->ReadRange(Position(1), 1000);
@@ -94,14 +110,14 @@ TEST(FollowerAppend, BatchesOutOfPlaceOrBrokenChangeNothing) {
   auto batches = AllBatches(*writer);
   ASSERT_GE(batches.size(), 2u);
   // Not the next batch.
-  EXPECT_EQ(follower->AppendCanonicalBatch(batches[1], 1).code(), Code::kInvalidArgument);
-  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[0], 0).ok());
+  EXPECT_EQ(follower->AppendCanonicalBatch(batches[1], MarkOf(batches[1], 1)).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[0], MarkOf(batches[0], 0)).ok());
   // The same batch again.
-  EXPECT_EQ(follower->AppendCanonicalBatch(batches[0], 0).code(), Code::kInvalidArgument);
+  EXPECT_EQ(follower->AppendCanonicalBatch(batches[0], MarkOf(batches[0], 0)).code(), Code::kInvalidArgument);
   // Broken inside.
   std::string broken = batches[1];
   broken[broken.size() / 2] ^= 0x20;
-  EXPECT_NE(follower->AppendCanonicalBatch(broken, 1).code(), Code::kOk);
+  EXPECT_NE(follower->AppendCanonicalBatch(broken, MarkOf(batches[1], 1)).code(), Code::kOk);
   // Another log's batch at the right position but chained elsewhere.
   TempDir c;
   auto other = Open(c.path(), "n2");
@@ -109,9 +125,9 @@ TEST(FollowerAppend, BatchesOutOfPlaceOrBrokenChangeNothing) {
   s.seed = 99;
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(other->Append(MakeCommand(s, 2, false)).ok());
   auto foreign = AllBatches(*other);
-  EXPECT_EQ(follower->AppendCanonicalBatch(foreign[1], 1).code(), Code::kInvalidArgument);
+  EXPECT_EQ(follower->AppendCanonicalBatch(foreign[1], MarkOf(foreign[1], 1)).code(), Code::kInvalidArgument);
   const Head h = follower->head();
   auto events = follower->ReadRange(Position(1), 100);
   EXPECT_EQ(events->size(), h.position.value());
-  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[1], 1).ok());
+  ASSERT_TRUE(follower->AppendCanonicalBatch(batches[1], MarkOf(batches[1], 1)).ok());
 }
