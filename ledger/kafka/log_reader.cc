@@ -1,0 +1,135 @@
+#include "ledger/kafka/log_reader.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "ledger/kafka/canonical_rule.h"
+#include "ledger/kafka/embedded_cluster.h"
+
+namespace ledger::kafka {
+
+inline constexpr int kPollTimeoutMs = 100;
+
+struct LogReader::Impl {
+  LogReaderOptions options;
+  EventStore* store = nullptr;
+  rd_kafka_t* consumer = nullptr;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  Stats stats;  // GUARDED_BY(mu)
+
+  ~Impl() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+    if (consumer) {
+      rd_kafka_consumer_close(consumer);
+      rd_kafka_destroy(consumer);
+    }
+  }
+
+  void Stop(Status why) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stats.stopped.ok()) stats.stopped = std::move(why);
+    cv.notify_all();
+  }
+
+  // One message: judge it, append it when canonical.
+  Status Handle(const rd_kafka_message_t* m, CanonicalHead& head) {
+    std::string_view bytes(static_cast<const char*>(m->payload), m->len);
+    auto facts = FactsOf(bytes);
+    if (!facts.ok())
+      return Status::Corruption("batch at offset " + std::to_string(m->offset) + ": " + facts.status().message());
+    const Verdict v = Judge(head, *facts);
+    if (v != Verdict::kCanonical) {
+      std::lock_guard<std::mutex> lock(mu);
+      stats.skipped[std::string(VerdictName(v))]++;
+      return Status::Ok();
+    }
+    CanonicalHead next = Advance(head, *facts, m->offset);
+    CanonicalMark mark{next.position, next.hash, next.epoch, next.owner, next.offset};
+    LEDGER_RETURN_IF_ERROR(store->AppendCanonicalBatch(bytes, mark));
+    head = next;
+    std::lock_guard<std::mutex> lock(mu);
+    stats.canonical++;
+    cv.notify_all();
+    return Status::Ok();
+  }
+
+  void Run(CanonicalHead head) {
+    while (!stop.load()) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, kPollTimeoutMs);
+      if (m == nullptr) continue;
+      Status s;
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        s = Handle(m, head);
+      } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        s = Status::Unavailable("offsets after " + std::to_string(head.offset) +
+                                " are gone from Kafka; catch up from a store that holds them");
+      }  // other errors are transient: librdkafka retries by itself
+      rd_kafka_message_destroy(m);
+      if (!s.ok()) {
+        Stop(s);
+        return;
+      }
+    }
+  }
+};
+
+Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store) {
+  std::unique_ptr<LogReader> r(new LogReader());
+  r->impl_ = std::make_unique<Impl>();
+  Impl& im = *r->impl_;
+  im.options = options;
+  im.store = store;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) {
+    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
+  };
+  // Offsets live with the store, never in Kafka; a missing offset is an error, not a jump.
+  bool ok = set("bootstrap.servers", options.bootstrap) && set("group.id", "ledger-log-reader") &&
+            set("enable.auto.commit", "false") && set("enable.auto.offset.store", "false") &&
+            set("auto.offset.reset", "error");
+  for (const auto& [k, v] : options.kafka_properties) ok = ok && set(k, v);
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    return Status::InvalidArgument(std::string("kafka configuration: ") + err);
+  }
+  im.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (im.consumer == nullptr) return Status::Unavailable(std::string("cannot start the log reader: ") + err);
+  const CanonicalMark mark = store->canonical_mark();
+  if (mark.position != store->head().position)
+    return Status::InvalidArgument("the store holds events beyond its canonical mark; it is not a follower's store");
+  CanonicalHead head{mark.position, mark.hash, mark.epoch, mark.owner, mark.offset};
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
+      mark.offset >= 0 ? mark.offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_resp_err_t e = rd_kafka_assign(im.consumer, parts);  // assign(): the partition never moves away
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("cannot assign the partition: ") + rd_kafka_err2str(e));
+  im.thread = std::thread([&im, head] { im.Run(head); });
+  return r;
+}
+
+LogReader::~LogReader() = default;
+
+LogReader::Stats LogReader::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+bool LogReader::WaitFor(Position position, int timeout_ms) const {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  return impl_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return impl_->store->canonical_mark().position.value() >= position.value() || !impl_->stats.stopped.ok();
+  }) && impl_->stats.stopped.ok();
+}
+
+}  // namespace ledger::kafka

@@ -1,0 +1,54 @@
+// The shared log reader (DESIGN §6): follows one shard's partition of `ledger.events`
+// from the store's canonical mark, judges every batch with the canonical rule, and appends
+// the canonical ones through the store's follower path (which stores the Kafka offset with
+// them). Non-canonical batches are skipped and counted by reason.
+//
+// A reader never skips offsets it has not seen: it resumes at the stored offset + 1 with
+// `auto.offset.reset=error`; when those offsets have left Kafka it stops and says so
+// (catching up from a peer's store is the standby issue's). A batch that is broken inside
+// stops it too.
+//
+// Not yet here (issue 4): the writer tailing its own partition, the store catch-up, the
+// lease. Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ledger/event_store.h"
+
+namespace ledger::kafka {
+
+struct LogReaderOptions {
+  std::string bootstrap;
+  ShardId shard{0};
+  std::vector<std::pair<std::string, std::string>> kafka_properties;  // passed through
+};
+
+class LogReader {
+ public:
+  // Starts reading into `store` (which must outlive the reader).
+  static Result<std::unique_ptr<LogReader>> Start(const LogReaderOptions& options, EventStore* store);
+  ~LogReader();  // stops the reader
+
+  struct Stats {
+    uint64_t canonical = 0;
+    std::map<std::string, uint64_t> skipped;  // by verdict
+    Status stopped;                           // OK while running
+  };
+  Stats stats() const;
+
+  // Waits until the store's canonical position reaches `position`; false on timeout or when
+  // the reader stopped.
+  bool WaitFor(Position position, int timeout_ms) const;
+
+ private:
+  LogReader() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ledger::kafka

@@ -1,0 +1,144 @@
+// The log reader against the embedded Kafka-protocol cluster: a follower store fed by a
+// partition with resends and a stranger's batches ends identical to the writer's store,
+// resumes after a restart at its stored offset, and stops (rather than jump) on a gap.
+#include "ledger/kafka/log_reader.h"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "ledger/kafka/embedded_cluster.h"
+#include "ledger/record_codec.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_records.h"
+
+using namespace ledger;
+using namespace ledger::kafka;
+using testing_support::TempDir;
+
+namespace {
+
+std::unique_ptr<EventStore> OpenStore(const std::string& path, const std::string& node) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = node;
+  return std::move(EventStore::Open(o)).value();
+}
+
+// A writer's store whose log starts, as every shard's does, with WriterPromoted(1).
+void Promote(EventStore& s, const std::string& node) {
+  ASSERT_TRUE(s.SetWriterEpoch(Epoch(1)).ok());
+  EnvelopeFields f;
+  f.stream = "writer/0";
+  AppendCommand cmd;
+  cmd.events.push_back({EncodeRecord(f, schema::EventBody::WriterPromoted,
+                                     [&](flatbuffers::FlatBufferBuilder& b) {
+                                       return schema::CreateWriterPromotedDirect(b, 1, node.c_str(), "", 0).Union();
+                                     }),
+                        ExpectedVersion::Any()});
+  ASSERT_TRUE(s.Append(std::move(cmd)).ok());
+}
+
+void Write(EventStore& s, int commands, uint64_t seed) {
+  for (int i = 0; i < commands; ++i) {
+    testing_support::RecordSpec spec;
+    spec.stream = std::string("order/m1/o").append(std::to_string(i % 5));
+    spec.seed = seed + i;
+    ASSERT_TRUE(s.Append(testing_support::MakeCommand(spec, 1 + i % 3, false)).ok());
+  }
+}
+
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap) {
+    char err[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set(conf, "acks", "all", err, sizeof err);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  }
+  ~Producer() { rd_kafka_destroy(rk_); }
+  void Send(const std::vector<std::string>& batches) {
+    for (const auto& b : batches)
+      ASSERT_EQ(rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(kEventsTopic), RD_KAFKA_V_PARTITION(0),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(b.data()), b.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                RD_KAFKA_RESP_ERR_NO_ERROR);
+    ASSERT_EQ(rd_kafka_flush(rk_, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+std::vector<std::string> Batches(EventStore& s, Position from = Position(1)) {
+  return std::move(s.ReadBatches(from, 100000)).value();
+}
+
+void ExpectSameLog(EventStore& a, EventStore& b) {
+  auto x = a.ReadRange(Position(1), 10000), y = b.ReadRange(Position(1), 10000);
+  ASSERT_TRUE(x.ok() && y.ok());
+  ASSERT_EQ(x->size(), y->size());
+  for (size_t i = 0; i < x->size(); ++i) ASSERT_EQ((*x)[i].record, (*y)[i].record) << "position " << i + 1;
+  Position through;
+  EXPECT_TRUE(VerifyChain(b, &through).ok());
+}
+
+}  // namespace
+
+TEST(LogReader, FollowsThePartitionSkipsStrangersAndResumesAtItsOffset) {
+  auto cluster = EmbeddedCluster::Start(3, 1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  TempDir a, b, c;
+  auto writer = OpenStore(a.path(), "n0");
+  Promote(*writer, "n0");
+  Write(*writer, 20, 1);
+  auto stranger = OpenStore(c.path(), "n9");  // another log's batches in the same partition
+  Promote(*stranger, "n9");
+  Write(*stranger, 3, 500);
+
+  auto first = Batches(*writer);
+  Producer p((*cluster)->bootstrap());
+  std::vector<std::string> partition = {first[0]};
+  partition.push_back(Batches(*stranger)[0]);  // a WriterPromoted(1) at position 1 again
+  for (size_t i = 1; i < first.size(); ++i) {
+    partition.push_back(first[i]);
+    if (i % 3 == 0) partition.push_back(first[i]);  // resends
+  }
+  p.Send(partition);
+
+  auto follower = OpenStore(b.path(), "n1");
+  {
+    auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 15000)) << (*reader)->stats().stopped.ToString();
+    auto st = (*reader)->stats();
+    EXPECT_EQ(st.canonical, first.size());
+    EXPECT_EQ(st.skipped["already-canonical"], partition.size() - first.size());
+  }
+  ExpectSameLog(*writer, *follower);
+  EXPECT_EQ(follower->canonical_mark().owner, "n0");
+
+  // More batches while the reader is down; a new reader resumes at the stored offset + 1
+  // and so never looks at the old messages again.
+  const Position before = writer->head().position;
+  Write(*writer, 10, 100);
+  p.Send(Batches(*writer, before.next()));
+  follower.reset();
+  follower = OpenStore(b.path(), "n1");
+  auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 15000)) << (*reader)->stats().stopped.ToString();
+  EXPECT_TRUE((*reader)->stats().skipped.empty()) << "the resumed reader re-read old offsets";
+  ExpectSameLog(*writer, *follower);
+}
+
+TEST(LogReader, RefusesAStoreWithEventsBeyondItsCanonicalMark) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  TempDir a;
+  auto writer = OpenStore(a.path(), "n0");
+  Promote(*writer, "n0");
+  auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, writer.get());
+  EXPECT_EQ(reader.status().code(), Code::kInvalidArgument);
+}
