@@ -142,3 +142,30 @@ TEST(LogReader, RefusesAStoreWithEventsBeyondItsCanonicalMark) {
   auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, writer.get());
   EXPECT_EQ(reader.status().code(), Code::kInvalidArgument);
 }
+
+// When the offsets after the stored one have left Kafka (the embedded cluster keeps about
+// 5 MiB per partition), the reader stops and says so instead of jumping ahead.
+TEST(LogReader, StopsOnOffsetsGoneFromKafka) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  TempDir a, b;
+  auto writer = OpenStore(a.path(), "n0");
+  Promote(*writer, "n0");
+  Producer p((*cluster)->bootstrap());
+  p.Send(Batches(*writer));
+  auto follower = OpenStore(b.path(), "n1");
+  {
+    auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
+    ASSERT_TRUE(reader.ok());
+    ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 15000));
+  }
+  // 8 MiB of resends push the next offsets out of the window.
+  const std::string junk = Batches(*writer)[0] + std::string(8192, 'x');
+  p.Send(std::vector<std::string>(1024, junk));
+  auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_FALSE((*reader)->WaitFor(Position(1000), 15000));
+  const Status stopped = (*reader)->stats().stopped;
+  EXPECT_EQ(stopped.code(), Code::kUnavailable) << stopped.ToString();
+  EXPECT_NE(stopped.message().find("gone from Kafka"), std::string::npos) << stopped.ToString();
+}
