@@ -160,7 +160,10 @@ class EventStore {
 
   // The follower's append path: writes a canonical batch exactly as its writer stored it
   // (positions, hashes, bytes), filling the same stream and idempotency indexes, in one
-  // synced WriteBatch. REQUIRES: no commands are being appended to this store.
+  // synced WriteBatch. When the store already holds those positions (a writer reading its
+  // own batches back), the batch only confirms them: the bytes must be the same, and the
+  // canonical mark moves; Diverged when they differ. REQUIRES for a new batch: no commands
+  // are being appended to this store.
   // `after` is the canonical mark once the batch is applied (the log reader computes it);
   // it is stored in the same WriteBatch. Errors: InvalidArgument when the batch does not
   // start at head + 1, does not chain to the head, or `after` does not end where it does;

@@ -58,6 +58,45 @@ Result<std::vector<std::string>> RocksStore::ReadBatches(Position from, size_t l
   return out;
 }
 
+// A canonical batch over positions this store already holds: the writer reading its own
+// batches back. Same bytes: the canonical mark moves (and the batch's offset is stored).
+// Other bytes: Diverged; the local events beyond the canonical log must be set aside.
+Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark& after) {
+  const CanonicalMark mark = canonical_mark();
+  if (batch.first_position != mark.position.next())
+    return Status::InvalidArgument("batch starts at position " + std::to_string(batch.first_position.value()) +
+                                   "; the canonical mark is " + std::to_string(mark.position.value()));
+  auto local = ReadRange(batch.first_position, batch.records.size());
+  if (!local.ok()) return local.status();
+  if (local->size() != batch.records.size()) return Status::Corruption("local events missing below the head");
+  for (size_t i = 0; i < batch.records.size(); ++i)
+    if ((*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash)
+      return Status::Diverged("local event at position " + std::to_string(batch.first_position.value() + i) +
+                              " differs from the canonical log");
+  rocksdb::WriteBatch wb;
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), cf(kBatches), keys::BatchKey(batch.first_position), &value).ok() &&
+      value.size() >= 24) {
+    std::string offset;
+    keys::PutBigEndian64(&offset, static_cast<uint64_t>(after.offset));
+    value.replace(16, 8, offset);
+    wb.Put(cf(kBatches), keys::BatchKey(batch.first_position), value);
+  }
+  std::string m;
+  keys::PutBigEndian64(&m, after.position.value());
+  keys::PutBigEndian64(&m, after.epoch.value());
+  keys::PutBigEndian64(&m, static_cast<uint64_t>(after.offset));
+  m.append(after.owner);
+  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, m);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  rocksdb::Status s = db_->Write(wo, &wb);
+  if (!s.ok()) return Status::IOError("cannot record the canonical mark: " + s.ToString());
+  std::lock_guard<std::mutex> lock(head_mu_);
+  canonical_ = after;
+  return Status::Ok();
+}
+
 CanonicalMark RocksStore::canonical_mark() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return canonical_;
@@ -69,6 +108,9 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   if (!facts.ok()) return facts.status();
   auto batch = DecodeBatch(batch_bytes);
   if (!batch.ok()) return batch.status();
+  if (after.position != facts->last || after.hash != facts->last_hash)
+    return Status::InvalidArgument("the canonical mark does not end where the batch does");
+  if (facts->last.value() <= head().position.value()) return ConfirmCanonical(*batch, after);
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (!queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0)
     return Status::Unavailable("commands are being appended; a follower append would interleave with them");
@@ -81,8 +123,6 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     return Status::InvalidArgument("batch starts at position " + std::to_string(facts->first.value()) +
                                    "; the store's head is " + std::to_string(head.position.value()));
   if (facts->previous_hash != head.hash) return Status::InvalidArgument("batch does not chain to the store's head");
-  if (after.position != facts->last || after.hash != facts->last_hash)
-    return Status::InvalidArgument("the canonical mark does not end where the batch does");
 
   rocksdb::WriteBatch wb;
   std::unordered_map<std::string, uint64_t> versions;

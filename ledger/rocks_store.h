@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "ledger/event_store.h"
+#include "ledger/record_codec.h"
 
 namespace ledger {
 
@@ -104,6 +105,7 @@ class RocksStore final : public EventStore {
  private:
   RocksStore() = default;
   Status LoadAndCheckHead();
+  Status ConfirmCanonical(const BatchView& batch, const CanonicalMark& after);
   Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }

@@ -19,6 +19,7 @@ std::string_view CodeName(Code code) {
     case Code::kIOError: return "io-error";
     case Code::kNotALedgerStore: return "not-a-ledger-store";
     case Code::kShuttingDown: return "shutting-down";
+    case Code::kDiverged: return "diverged";
   }
   return "unknown";
 }

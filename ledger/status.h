@@ -27,6 +27,7 @@ enum class Code {
   kIOError,               // the disk failed us: the store stops accepting writes
   kNotALedgerStore,       // a directory that is not (or not this) ledger store
   kShuttingDown,
+  kDiverged,              // local events beyond the canonical log differ from it (rejoin)
 };
 
 // Stable, wire-visible name of a code ("version-conflict").
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return {Code::kIOError, std::move(m)}; }
   static Status NotALedgerStore(std::string m) { return {Code::kNotALedgerStore, std::move(m)}; }
   static Status ShuttingDown(std::string m) { return {Code::kShuttingDown, std::move(m)}; }
+  static Status Diverged(std::string m) { return {Code::kDiverged, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -105,8 +105,6 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   im.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (im.consumer == nullptr) return Status::Unavailable(std::string("cannot start the log reader: ") + err);
   const CanonicalMark mark = store->canonical_mark();
-  if (mark.position != store->head().position)
-    return Status::InvalidArgument("the store holds events beyond its canonical mark; it is not a follower's store");
   CanonicalHead head{mark.position, mark.hash, mark.epoch, mark.owner, mark.offset};
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =

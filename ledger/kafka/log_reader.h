@@ -8,8 +8,11 @@
 // (catching up from a peer's store is the standby issue's). A batch that is broken inside
 // stops it too.
 //
-// Not yet here (issue 4): the writer tailing its own partition, the store catch-up, the
-// lease. Thread-safety: all methods may be called from any thread.
+// A writer's store holds its own batches before they are canonical: reading them back
+// confirms them (same bytes) and moves the store's canonical mark; a canonical batch that
+// differs from local events stops the reader with Diverged (rejoin and quarantine are the
+// standby issue's). Not yet here (issue 4): publishing, the fast path, the lease, the
+// store catch-up. Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <map>

@@ -133,14 +133,38 @@ TEST(LogReader, FollowsThePartitionSkipsStrangersAndResumesAtItsOffset) {
   ExpectSameLog(*writer, *follower);
 }
 
-TEST(LogReader, RefusesAStoreWithEventsBeyondItsCanonicalMark) {
+// The writer tails its own partition with the same reader: its own batches come back and
+// are confirmed (the canonical mark moves, nothing is rewritten); a store whose local
+// events differ from the canonical log stops the reader with Diverged.
+TEST(LogReader, AWritersOwnBatchesAreConfirmedAndDivergenceStops) {
   auto cluster = EmbeddedCluster::Start(1, 1);
   ASSERT_TRUE(cluster.ok());
-  TempDir a;
+  TempDir a, d;
   auto writer = OpenStore(a.path(), "n0");
   Promote(*writer, "n0");
-  auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, writer.get());
-  EXPECT_EQ(reader.status().code(), Code::kInvalidArgument);
+  Write(*writer, 12, 1);
+  const auto batches = Batches(*writer);
+  Producer p((*cluster)->bootstrap());
+  p.Send(batches);
+  EXPECT_EQ(writer->canonical_mark().position, Position(0));
+  {
+    auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, writer.get());
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 15000)) << (*reader)->stats().stopped.ToString();
+    EXPECT_EQ((*reader)->stats().canonical, batches.size());
+  }
+  EXPECT_EQ(writer->canonical_mark().hash, writer->head().hash);
+  EXPECT_EQ(writer->canonical_mark().offset, static_cast<int64_t>(batches.size()) - 1);
+  EXPECT_EQ(Batches(*writer), batches);  // nothing rewritten
+
+  auto other = OpenStore(d.path(), "n0");  // a different local history under the same name
+  Promote(*other, "n0");
+  Write(*other, 3, 777);
+  auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, other.get());
+  ASSERT_TRUE(reader.ok());
+  EXPECT_FALSE((*reader)->WaitFor(Position(100), 10000));
+  EXPECT_EQ((*reader)->stats().stopped.code(), Code::kDiverged) << (*reader)->stats().stopped.ToString();
+  EXPECT_EQ(other->canonical_mark().position, Position(0));
 }
 
 // When the offsets after the stored one have left Kafka (the embedded cluster keeps about
