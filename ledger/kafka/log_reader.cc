@@ -88,21 +88,14 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   Impl& im = *r->impl_;
   im.options = options;
   im.store = store;
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  auto set = [&](const std::string& k, const std::string& v) {
-    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
-  };
   // Offsets live with the store, never in Kafka; a missing offset is an error, not a jump.
-  bool ok = set("bootstrap.servers", options.bootstrap) && set("group.id", "ledger-log-reader") &&
-            set("enable.auto.commit", "false") && set("enable.auto.offset.store", "false") &&
-            set("auto.offset.reset", "error");
-  for (const auto& [k, v] : options.kafka_properties) ok = ok && set(k, v);
-  if (!ok) {
-    rd_kafka_conf_destroy(conf);
-    return Status::InvalidArgument(std::string("kafka configuration: ") + err);
-  }
-  im.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  auto conf = MakeClientConfig(options, {{"group.id", "ledger-log-reader"},
+                                         {"enable.auto.commit", "false"},
+                                         {"enable.auto.offset.store", "false"},
+                                         {"auto.offset.reset", "error"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  im.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
   if (im.consumer == nullptr) return Status::Unavailable(std::string("cannot start the log reader: ") + err);
   const CanonicalMark mark = store->canonical_mark();
   CanonicalHead head{mark.position, mark.hash, mark.epoch, mark.owner, mark.offset};

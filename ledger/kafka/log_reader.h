@@ -22,14 +22,11 @@
 #include <vector>
 
 #include "ledger/event_store.h"
+#include "ledger/kafka/client_options.h"
 
 namespace ledger::kafka {
 
-struct LogReaderOptions {
-  std::string bootstrap;
-  ShardId shard{0};
-  std::vector<std::pair<std::string, std::string>> kafka_properties;  // passed through
-};
+using LogReaderOptions = ClientOptions;
 
 class LogReader {
  public:

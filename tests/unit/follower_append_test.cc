@@ -5,6 +5,7 @@
 #include "ledger/event_store.h"
 #include "ledger/kafka/canonical_rule.h"
 #include "ledger/record_codec.h"
+#include "tests/support/log_fixtures.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_records.h"
 
@@ -14,15 +15,6 @@ using testing_support::RecordSpec;
 using testing_support::TempDir;
 
 namespace {
-
-std::unique_ptr<EventStore> Open(const std::string& path, const std::string& node) {
-  StoreOptions o;
-  o.path = path;
-  o.node_id = node;
-  auto s = EventStore::Open(o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return std::move(s).value();
-}
 
 CanonicalMark Mark(const kafka::BatchFacts& f, int64_t offset) {
   return CanonicalMark{f.last, f.last_hash, f.epoch, f.node_id, offset};
@@ -43,8 +35,8 @@ std::vector<std::string> AllBatches(EventStore& s) {
 
 TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
   TempDir a, b;
-  auto writer = Open(a.path(), "n0");
-  auto follower = Open(b.path(), "n1");
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  auto follower = testing_support::OpenNodeStore(b.path(), "n1");
   ASSERT_TRUE(writer->SetWriterEpoch(Epoch(1)).ok());
   for (int i = 0; i < 30; ++i) {
     RecordSpec s;
@@ -65,7 +57,7 @@ TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
   }
   EXPECT_EQ(follower->canonical_mark().offset, offset - 1);
   follower.reset();  // the canonical mark survives a restart
-  follower = Open(b.path(), "n1");
+  follower = testing_support::OpenNodeStore(b.path(), "n1");
   EXPECT_EQ(follower->canonical_mark().offset, offset - 1);
   EXPECT_EQ(follower->canonical_mark().position, writer->head().position);
   EXPECT_EQ(follower->canonical_mark().hash, writer->head().hash);
@@ -104,8 +96,8 @@ TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
 
 TEST(FollowerAppend, BatchesOutOfPlaceOrBrokenChangeNothing) {
   TempDir a, b;
-  auto writer = Open(a.path(), "n0");
-  auto follower = Open(b.path(), "n1");
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  auto follower = testing_support::OpenNodeStore(b.path(), "n1");
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer->Append(MakeCommand(RecordSpec{}, 2, false)).ok());
   auto batches = AllBatches(*writer);
   ASSERT_GE(batches.size(), 2u);
@@ -120,7 +112,7 @@ TEST(FollowerAppend, BatchesOutOfPlaceOrBrokenChangeNothing) {
   EXPECT_NE(follower->AppendCanonicalBatch(broken, MarkOf(batches[1], 1)).code(), Code::kOk);
   // Another log's batch at the right position but chained elsewhere.
   TempDir c;
-  auto other = Open(c.path(), "n2");
+  auto other = testing_support::OpenNodeStore(c.path(), "n2");
   RecordSpec s;
   s.seed = 99;
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(other->Append(MakeCommand(s, 2, false)).ok());

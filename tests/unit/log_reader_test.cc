@@ -8,6 +8,7 @@
 
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/record_codec.h"
+#include "tests/support/log_fixtures.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_records.h"
 
@@ -16,36 +17,6 @@ using namespace ledger::kafka;
 using testing_support::TempDir;
 
 namespace {
-
-std::unique_ptr<EventStore> OpenStore(const std::string& path, const std::string& node) {
-  StoreOptions o;
-  o.path = path;
-  o.node_id = node;
-  return std::move(EventStore::Open(o)).value();
-}
-
-// A writer's store whose log starts, as every shard's does, with WriterPromoted(1).
-void Promote(EventStore& s, const std::string& node) {
-  ASSERT_TRUE(s.SetWriterEpoch(Epoch(1)).ok());
-  EnvelopeFields f;
-  f.stream = "writer/0";
-  AppendCommand cmd;
-  cmd.events.push_back({EncodeRecord(f, schema::EventBody::WriterPromoted,
-                                     [&](flatbuffers::FlatBufferBuilder& b) {
-                                       return schema::CreateWriterPromotedDirect(b, 1, node.c_str(), "", 0).Union();
-                                     }),
-                        ExpectedVersion::Any()});
-  ASSERT_TRUE(s.Append(std::move(cmd)).ok());
-}
-
-void Write(EventStore& s, int commands, uint64_t seed) {
-  for (int i = 0; i < commands; ++i) {
-    testing_support::RecordSpec spec;
-    spec.stream = std::string("order/m1/o").append(std::to_string(i % 5));
-    spec.seed = seed + i;
-    ASSERT_TRUE(s.Append(testing_support::MakeCommand(spec, 1 + i % 3, false)).ok());
-  }
-}
 
 class Producer {
  public:
@@ -90,12 +61,12 @@ TEST(LogReader, FollowsThePartitionSkipsStrangersAndResumesAtItsOffset) {
   auto cluster = EmbeddedCluster::Start(3, 1);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   TempDir a, b, c;
-  auto writer = OpenStore(a.path(), "n0");
-  Promote(*writer, "n0");
-  Write(*writer, 20, 1);
-  auto stranger = OpenStore(c.path(), "n9");  // another log's batches in the same partition
-  Promote(*stranger, "n9");
-  Write(*stranger, 3, 500);
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  testing_support::WriteCommands(*writer, 20, 1);
+  auto stranger = testing_support::OpenNodeStore(c.path(), "n9");  // another log's batches in the same partition
+  testing_support::PromoteToEpochOne(*stranger, "n9");
+  testing_support::WriteCommands(*stranger, 3, 500);
 
   auto first = Batches(*writer);
   Producer p((*cluster)->bootstrap());
@@ -107,7 +78,7 @@ TEST(LogReader, FollowsThePartitionSkipsStrangersAndResumesAtItsOffset) {
   }
   p.Send(partition);
 
-  auto follower = OpenStore(b.path(), "n1");
+  auto follower = testing_support::OpenNodeStore(b.path(), "n1");
   {
     auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -122,10 +93,10 @@ TEST(LogReader, FollowsThePartitionSkipsStrangersAndResumesAtItsOffset) {
   // More batches while the reader is down; a new reader resumes at the stored offset + 1
   // and so never looks at the old messages again.
   const Position before = writer->head().position;
-  Write(*writer, 10, 100);
+  testing_support::WriteCommands(*writer, 10, 100);
   p.Send(Batches(*writer, before.next()));
   follower.reset();
-  follower = OpenStore(b.path(), "n1");
+  follower = testing_support::OpenNodeStore(b.path(), "n1");
   auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
   ASSERT_TRUE(reader.ok());
   ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 15000)) << (*reader)->stats().stopped.ToString();
@@ -140,9 +111,9 @@ TEST(LogReader, AWritersOwnBatchesAreConfirmedAndDivergenceStops) {
   auto cluster = EmbeddedCluster::Start(1, 1);
   ASSERT_TRUE(cluster.ok());
   TempDir a, d;
-  auto writer = OpenStore(a.path(), "n0");
-  Promote(*writer, "n0");
-  Write(*writer, 12, 1);
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  testing_support::WriteCommands(*writer, 12, 1);
   const auto batches = Batches(*writer);
   Producer p((*cluster)->bootstrap());
   p.Send(batches);
@@ -157,9 +128,9 @@ TEST(LogReader, AWritersOwnBatchesAreConfirmedAndDivergenceStops) {
   EXPECT_EQ(writer->canonical_mark().offset, static_cast<int64_t>(batches.size()) - 1);
   EXPECT_EQ(Batches(*writer), batches);  // nothing rewritten
 
-  auto other = OpenStore(d.path(), "n0");  // a different local history under the same name
-  Promote(*other, "n0");
-  Write(*other, 3, 777);
+  auto other = testing_support::OpenNodeStore(d.path(), "n0");  // a different local history under the same name
+  testing_support::PromoteToEpochOne(*other, "n0");
+  testing_support::WriteCommands(*other, 3, 777);
   auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, other.get());
   ASSERT_TRUE(reader.ok());
   EXPECT_FALSE((*reader)->WaitFor(Position(100), 10000));
@@ -173,11 +144,11 @@ TEST(LogReader, StopsOnOffsetsGoneFromKafka) {
   auto cluster = EmbeddedCluster::Start(1, 1);
   ASSERT_TRUE(cluster.ok());
   TempDir a, b;
-  auto writer = OpenStore(a.path(), "n0");
-  Promote(*writer, "n0");
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
   Producer p((*cluster)->bootstrap());
   p.Send(Batches(*writer));
-  auto follower = OpenStore(b.path(), "n1");
+  auto follower = testing_support::OpenNodeStore(b.path(), "n1");
   {
     auto reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, follower.get());
     ASSERT_TRUE(reader.ok());

@@ -1,0 +1,139 @@
+#include "ledger/kafka/publisher.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "ledger/kafka/canonical_rule.h"
+#include "ledger/kafka/embedded_cluster.h"
+
+namespace ledger::kafka {
+
+struct Publisher::Impl {
+  PublisherOptions options;
+  EventStore* store = nullptr;
+  rd_kafka_t* producer = nullptr;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<uint64_t> errors_since_round{0};
+  mutable std::mutex mu;
+  Stats stats;  // GUARDED_BY(mu)
+
+  ~Impl() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+    if (producer) {
+      rd_kafka_flush(producer, 1000);
+      rd_kafka_destroy(producer);
+    }
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    self->in_flight.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(self->mu);
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->stats.delivered++;
+    } else {
+      self->stats.delivery_errors++;
+      self->errors_since_round.fetch_add(1);
+    }
+  }
+
+  // Produces one batch; false when the producer's queue is full (try again later).
+  bool Produce(const std::string& bytes) {
+    const std::string key = std::to_string(options.shard.value());
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(kEventsTopic), RD_KAFKA_V_PARTITION(static_cast<int32_t>(options.shard.value())),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+    in_flight.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu);
+    stats.published++;
+    return true;
+  }
+
+  void Run() {
+    Position next = store->canonical_mark().position.next();  // first batch not known canonical
+    while (!stop.load()) {
+      rd_kafka_poll(producer, 0);  // delivery reports
+      if (errors_since_round.load() > 0) {
+        // Republish in order from the first batch not known canonical, once nothing is in
+        // flight, so no later batch can land ahead of an earlier one that failed.
+        if (in_flight.load() > 0) {
+          rd_kafka_poll(producer, kPublishIdleWaitMs);
+          continue;
+        }
+        errors_since_round = 0;
+        next = store->canonical_mark().position.next();
+        published_lasts_.clear();
+        std::lock_guard<std::mutex> lock(mu);
+        stats.republish_rounds++;
+      }
+      const uint64_t canonical = store->canonical_mark().position.value();
+      bool progressed = false;
+      // Nothing new committed: wait, without touching the batch index.
+      auto batches = store->head().position.value() >= next.value()
+                         ? store->ReadBatches(next, 64)
+                         : Result<std::vector<std::string>>(std::vector<std::string>{});
+      if (batches.ok()) {
+        for (const std::string& b : *batches) {
+          auto facts = FactsOf(b);
+          if (!facts.ok()) break;  // the store is checked at open and on every read; stop here
+          // Bound what is published beyond the canonical mark (DESIGN §6, republishing).
+          if (PublishedAhead(canonical) >= kPublishAheadBatchesMax) break;
+          if (!Produce(b)) break;
+          next = facts->last.next();
+          published_lasts_.push_back(facts->last.value());
+          std::lock_guard<std::mutex> lock(mu);
+          stats.published_through = facts->last;
+          progressed = true;
+        }
+      }
+      if (!progressed) rd_kafka_poll(producer, kPublishIdleWaitMs);
+    }
+  }
+
+  // Batches handed to the producer that are not yet known canonical.
+  size_t PublishedAhead(uint64_t canonical) {
+    while (!published_lasts_.empty() && published_lasts_.front() <= canonical) published_lasts_.pop_front();
+    return published_lasts_.size();
+  }
+  std::deque<uint64_t> published_lasts_;  // publisher thread only
+};
+
+Result<std::unique_ptr<Publisher>> Publisher::Start(const PublisherOptions& options, EventStore* store) {
+  std::unique_ptr<Publisher> p(new Publisher());
+  p->impl_ = std::make_unique<Impl>();
+  Impl& im = *p->impl_;
+  im.options = options;
+  im.store = store;
+  // Set explicitly where used: idempotent, acks=all, never time a message out.
+  auto conf = MakeClientConfig(options, {{"enable.idempotence", "true"},
+                                         {"acks", "all"},
+                                         {"message.timeout.ms", "0"},
+                                         {"linger.ms", "0"}});
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_opaque(*conf, &im);
+  rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::OnDelivery);
+  char err[512];
+  im.producer = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof err);
+  if (im.producer == nullptr) return Status::Unavailable(std::string("cannot start the publisher: ") + err);
+  im.thread = std::thread([&im] { im.Run(); });
+  return p;
+}
+
+Publisher::~Publisher() = default;
+
+Publisher::Stats Publisher::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+}  // namespace ledger::kafka

@@ -1,0 +1,43 @@
+#include "tests/support/log_fixtures.h"
+
+#include <gtest/gtest.h>
+
+#include "ledger/record_codec.h"
+#include "tests/support/test_records.h"
+
+namespace testing_support {
+
+using namespace ledger;
+
+std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::string& node_id) {
+  StoreOptions o;
+  o.path = path;
+  o.node_id = node_id;
+  auto s = EventStore::Open(o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+void PromoteToEpochOne(EventStore& store, const std::string& node_id) {
+  ASSERT_TRUE(store.SetWriterEpoch(Epoch(1)).ok());
+  EnvelopeFields f;
+  f.stream = "writer/0";
+  AppendCommand cmd;
+  cmd.events.push_back({EncodeRecord(f, schema::EventBody::WriterPromoted,
+                                     [&](flatbuffers::FlatBufferBuilder& b) {
+                                       return schema::CreateWriterPromotedDirect(b, 1, node_id.c_str(), "", 0).Union();
+                                     }),
+                        ExpectedVersion::Any()});
+  ASSERT_TRUE(store.Append(std::move(cmd)).ok());
+}
+
+void WriteCommands(EventStore& store, int commands, uint64_t seed) {
+  for (int i = 0; i < commands; ++i) {
+    RecordSpec spec;
+    spec.stream = std::string("order/m1/o").append(std::to_string(i % 5));
+    spec.seed = seed + i;
+    ASSERT_TRUE(store.Append(MakeCommand(spec, 1 + i % 3, false)).ok());
+  }
+}
+
+}  // namespace testing_support

@@ -1,0 +1,18 @@
+// Stores that look like a shard's log, for the Kafka tests: the first command is the
+// writer's WriterPromoted(1), the rest are listings on a few order streams.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ledger/event_store.h"
+
+namespace testing_support {
+
+std::unique_ptr<ledger::EventStore> OpenNodeStore(const std::string& path, const std::string& node_id);
+// Appends the writer's WriterPromoted(1) naming `node_id` and sets epoch 1.
+void PromoteToEpochOne(ledger::EventStore& store, const std::string& node_id);
+// Appends `commands` commands of 1 to 3 events; `seed` varies their content.
+void WriteCommands(ledger::EventStore& store, int commands, uint64_t seed);
+
+}  // namespace testing_support
