@@ -45,6 +45,18 @@ enum class Durability {
   kUnsafeNoSyncForTests,
 };
 
+enum class AckLevel {
+  kLocal,       // answer once the batch is synced to the local disk
+  // Answer once the batch is also known canonical: the store's canonical mark (moved by the
+  // log reader tailing the partition) has reached it. DESIGN §6, the default for a node
+  // that publishes to Kafka.
+  kReplicated,
+};
+
+// Commands answered locally but waiting to be known canonical (replicated ack level);
+// beyond it new commands are refused at once with Unavailable (Kafka is not keeping up).
+inline constexpr size_t kAwaitingCanonicalCommandsMax = 65536;
+
 struct StoreOptions {
   std::string path;
   ShardId shard{0};
@@ -52,6 +64,7 @@ struct StoreOptions {
   Durability durability = Durability::kSync;
   Clock* clock = nullptr;  // not owned; nullptr = system clock
   std::string node_id = "node-1";  // recorded in every batch this store writes
+  AckLevel ack_level = AckLevel::kLocal;
 };
 
 struct PendingEvent {

@@ -92,8 +92,11 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
   wo.sync = options_.durability == Durability::kSync;
   rocksdb::Status s = db_->Write(wo, &wb);
   if (!s.ok()) return Status::IOError("cannot record the canonical mark: " + s.ToString());
-  std::lock_guard<std::mutex> lock(head_mu_);
-  canonical_ = after;
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    canonical_ = after;
+  }
+  ReleaseCanonical(after.position);
   return Status::Ok();
 }
 
@@ -170,6 +173,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
+  ReleaseCanonical(after.position);
   {
     std::lock_guard<std::mutex> sl(state_mu_);
     for (const auto& [stream, v] : versions) stream_cache_[stream] = v;

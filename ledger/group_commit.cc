@@ -42,7 +42,7 @@ void RocksStore::AppendAsync(AppendCommand command,
       prepared->done(Status::ShuttingDown("the event store is closing"));
       return;
     }
-    if (queue_.size() >= kAppendQueueCommandsMax) {
+    if (queue_.size() >= kAppendQueueCommandsMax || held_count_.load() >= kAwaitingCanonicalCommandsMax) {
       lock.unlock();
       commands_rejected_.fetch_add(1);
       prepared->done(Status::Unavailable("the append queue is full; retry shortly"));
@@ -373,8 +373,41 @@ void RocksStore::Answer(OpenBatch& batch) {
   for (size_t i = 0; i < batch.commands.size(); ++i) {
     Result<AppendResult> answer = failed.ok() ? std::move(*batch.answers[i]) : Result<AppendResult>(failed);
     if (!answer.ok()) commands_rejected_.fetch_add(1);
+    if (answer.ok() && options_.ack_level == AckLevel::kReplicated) {
+      // Written here, and for a replay written earlier: either way answered only once
+      // those positions are known canonical.
+      const Position needed(answer->first_position.value() + answer->event_count - 1);
+      HoldUntilCanonical(needed, std::move(batch.commands[i].done), std::move(answer));
+      continue;
+    }
     batch.commands[i].done(std::move(answer));
   }
+}
+
+void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<AppendResult>)> done,
+                                    Result<AppendResult> answer) {
+  {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    if (canonical_mark().position.value() < needed.value()) {
+      held_.emplace(needed.value(), HeldAnswer{std::move(done), std::move(answer)});
+      held_count_.fetch_add(1);
+      return;
+    }
+  }
+  done(std::move(answer));
+}
+
+// Called when the canonical mark moves: answers everything it now covers, outside the lock.
+void RocksStore::ReleaseCanonical(Position mark) {
+  std::vector<HeldAnswer> ready;
+  {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    auto end = held_.upper_bound(mark.value());
+    for (auto it = held_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    held_.erase(held_.begin(), end);
+    held_count_.fetch_sub(ready.size());
+  }
+  for (HeldAnswer& h : ready) h.done(std::move(*h.answer));
 }
 
 }  // namespace ledger

@@ -173,6 +173,13 @@ RocksStore::~RocksStore() {
   }
   notify_cv_.notify_all();
   if (notifier_.joinable()) notifier_.join();
+  // Answers still waiting to be known canonical: durable here, but not known replicated.
+  std::multimap<uint64_t, HeldAnswer> held;
+  {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    held.swap(held_);
+  }
+  for (auto& [pos, h] : held) h.done(Status::ShuttingDown("the store closed before the write was known replicated"));
   if (db_) {
     for (auto* h : families_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <optional>
 #include <mutex>
 #include <thread>
@@ -106,6 +107,10 @@ class RocksStore final : public EventStore {
   RocksStore() = default;
   Status LoadAndCheckHead();
   Status ConfirmCanonical(const BatchView& batch, const CanonicalMark& after);
+  // Replicated ack level: answers held until the canonical mark reaches their position.
+  void HoldUntilCanonical(Position needed, std::function<void(Result<AppendResult>)> done,
+                          Result<AppendResult> answer);
+  void ReleaseCanonical(Position mark);
   Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }
@@ -172,6 +177,14 @@ class RocksStore final : public EventStore {
 
   std::mutex failed_mu_;
   Status failed_;  // GUARDED_BY(failed_mu_); once set, the store refuses all appends
+
+  struct HeldAnswer {
+    std::function<void(Result<AppendResult>)> done;
+    std::optional<Result<AppendResult>> answer;
+  };
+  std::mutex held_mu_;
+  std::multimap<uint64_t, HeldAnswer> held_;  // GUARDED_BY(held_mu_), by position needed
+  std::atomic<size_t> held_count_{0};
 
   std::atomic<uint64_t> batches_committed_{0};
   std::atomic<uint64_t> events_committed_{0};

@@ -92,7 +92,10 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   auto conf = MakeClientConfig(options, {{"group.id", "ledger-log-reader"},
                                          {"enable.auto.commit", "false"},
                                          {"enable.auto.offset.store", "false"},
-                                         {"auto.offset.reset", "error"}});
+                                         {"auto.offset.reset", "error"},
+                                         // Acknowledgements under `replicated` wait for this
+                                         // reader: a broker must not hold a fetch for 500 ms.
+                                         {"fetch.wait.max.ms", "5"}});
   if (!conf.ok()) return conf.status();
   char err[512];
   im.consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -68,4 +69,44 @@ TEST(Publisher, CommittedBatchesBecomeCanonicalEverywhere) {
   EXPECT_EQ(*follower->ReadBatches(Position(1), 100000), *writer->ReadBatches(Position(1), 100000));
   Position through;
   EXPECT_TRUE(VerifyChain(*follower, &through).ok());
+}
+
+// The replicated ack level: a caller is answered only once its batch is known canonical;
+// with every broker down it waits, and is answered once they are back.
+TEST(Publisher, ReplicatedAcksWaitForTheCanonicalLog) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a;
+  StoreOptions o;
+  o.path = a.path();
+  o.node_id = "n0";
+  o.ack_level = AckLevel::kReplicated;
+  auto writer = std::move(EventStore::Open(o)).value();
+  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(own_reader.ok() && publisher.ok());
+  testing_support::PromoteToEpochOne(*writer, "n0");  // returns only once canonical
+  EXPECT_EQ(writer->canonical_mark().position, Position(1));
+  for (int i = 0; i < 20; ++i) {
+    testing_support::RecordSpec s;
+    s.seed = i + 1;
+    auto r = writer->Append(testing_support::MakeCommand(s, 2, false));
+    ASSERT_TRUE(r.ok());
+    EXPECT_GE(writer->canonical_mark().position.value(), r->first_position.value() + 1)
+        << "answered before the batch was canonical";
+  }
+  ASSERT_TRUE((*cluster)->SetBrokerDown(1).ok());
+  std::atomic<bool> answered{false};
+  testing_support::RecordSpec s;
+  s.seed = 999;
+  writer->AppendAsync(testing_support::MakeCommand(s, 1, false), [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(answered.load()) << "acknowledged while Kafka was down";
+  ASSERT_TRUE((*cluster)->SetBrokerUp(1).ok());
+  for (int i = 0; i < 300 && !answered.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(answered.load());
 }
