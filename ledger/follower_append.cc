@@ -17,6 +17,16 @@ struct BatchEntry {
   std::string node_id;
 };
 
+// meta canonical_head: pos(8) || epoch(8) || offset(8) || owner (see store_keys.h)
+std::string CanonicalMarkValue(const CanonicalMark& m) {
+  std::string v;
+  keys::PutBigEndian64(&v, m.position.value());
+  keys::PutBigEndian64(&v, m.epoch.value());
+  keys::PutBigEndian64(&v, static_cast<uint64_t>(m.offset));
+  v.append(m.owner);
+  return v;
+}
+
 bool ParseBatchEntry(std::string_view key, std::string_view value, BatchEntry* e) {
   if (key.size() != 8 || value.size() < 24) return false;
   e->first = Position(keys::GetBigEndian64(key));
@@ -82,12 +92,7 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     value.replace(16, 8, offset);
     wb.Put(cf(kBatches), keys::BatchKey(batch.first_position), value);
   }
-  std::string m;
-  keys::PutBigEndian64(&m, after.position.value());
-  keys::PutBigEndian64(&m, after.epoch.value());
-  keys::PutBigEndian64(&m, static_cast<uint64_t>(after.offset));
-  m.append(after.owner);
-  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, m);
+  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(after));
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
   rocksdb::Status s = db_->Write(wo, &wb);
@@ -158,12 +163,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   head_value.append(reinterpret_cast<const char*>(facts->last_hash.data()), 32);
   keys::PutBigEndian64(&head_value, static_cast<uint64_t>(recorded_at));
   wb.Put(cf(kMeta), keys::kMetaHead, head_value);
-  std::string mark;
-  keys::PutBigEndian64(&mark, after.position.value());
-  keys::PutBigEndian64(&mark, after.epoch.value());
-  keys::PutBigEndian64(&mark, static_cast<uint64_t>(after.offset));
-  mark.append(after.owner);
-  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, mark);
+  wb.Put(cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(after));
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
   rocksdb::Status s = db_->Write(wo, &wb);
