@@ -64,6 +64,8 @@ ledger::Status HttpServer::Start() {
         v["status"] = web::json::value::string("ready");
         v["head_position"] = web::json::value::string(
             "0:" + std::to_string(impl->store->head().position.value()));
+        v["canonical_position"] = web::json::value::string(
+            "0:" + std::to_string(impl->store->canonical_mark().position.value()));
         ReplyJson(req, http::status_codes::OK, v);
       } else {
         ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");

@@ -10,6 +10,7 @@
 
 #include "api/http_server.h"
 #include "api/node_options.h"
+#include "api/node_runtime.h"
 #include "ledger/event_store.h"
 #include "ledger/kafka/embedded_cluster.h"
 
@@ -73,22 +74,16 @@ int main(int argc, char** argv) {
   }
   crossplat::threadpool::initialize_with_threads(kHttpThreads);
 
-  std::error_code ec;
-  std::filesystem::path store_dir = std::filesystem::path(options->data_dir) /
-                                    ("shard-" + std::to_string(options->shard));
-  std::filesystem::create_directories(options->data_dir, ec);
-  ledger::StoreOptions so;
-  so.path = store_dir.string();
-  so.shard = ledger::ShardId(options->shard);
-  auto store = ledger::EventStore::Open(so);
-  if (!store.ok()) {
-    spdlog::error("cannot open the event store: {}", store.status().ToString());
+  auto node = api::NodeRuntime::Start(*options);
+  if (!node.ok()) {
+    spdlog::error("cannot start the node: {}", node.status().ToString());
     return 1;
   }
-  const auto head = (*store)->head();
-  spdlog::info("event store open: shard {} head {}", options->shard, head.position.value());
+  const auto head = (*node)->store()->head();
+  spdlog::info("event store open: shard {} head {}, canonical {}", options->shard, head.position.value(),
+               (*node)->store()->canonical_mark().position.value());
 
-  api::HttpServer server(options->http_host, options->http_port, store->get());
+  api::HttpServer server(options->http_host, options->http_port, (*node)->store());
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

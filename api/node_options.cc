@@ -7,8 +7,8 @@ namespace {
 
 // Contract flags (DESIGN §9) whose behaviour arrives with later issues.
 const char* const kNotYetImplemented[] = {
-    "--advertise-url", "--peers", "--kafka", "--kafka-property", "--role", "--shards",
-    "--writer", "--writer-key-file", "--ack", "--failover-after-ms", "--resolve-after-s",
+    "--advertise-url", "--peers", "--role", "--shards",
+    "--writer", "--writer-key-file", "--failover-after-ms", "--resolve-after-s",
     "--secrets-key-file", "--accept-new-topic", "--allow-private-webhooks"};
 
 bool ParseHostPort(const std::string& s, NodeOptions* o) {
@@ -25,7 +25,8 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 }  // namespace
 
 std::string NodeUsage() {
-  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N]\n"
+  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N] [--kafka BOOTSTRAP]\n"
+         "               [--kafka-property K=V]... [--ack replicated|local]\n"
          "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
 }
 
@@ -65,6 +66,16 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
       if (!ParseHostPort(value, &o))
         return ledger::Status::InvalidArgument("--http takes HOST:PORT");
       have_http = true;
+    } else if (flag == "--kafka") {
+      if (value.empty()) return ledger::Status::InvalidArgument("--kafka takes a bootstrap address");
+      o.kafka_bootstrap = value;
+    } else if (flag == "--kafka-property") {
+      auto eq = value.find('=');
+      if (eq == std::string::npos || eq == 0) return ledger::Status::InvalidArgument("--kafka-property takes KEY=VALUE");
+      o.kafka_properties.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else if (flag == "--ack") {
+      if (value != "replicated" && value != "local") return ledger::Status::InvalidArgument("--ack takes replicated or local");
+      o.ack_replicated = value == "replicated";
     } else if (flag == "--node-id") {
       o.node_id = value;
     } else if (flag == "--shard") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ledger/status.h"
@@ -15,6 +16,9 @@ struct NodeOptions {
   int http_port = 8080;
   std::string node_id = "node-1";
   uint32_t shard = 0;
+  std::string kafka_bootstrap;  // empty: start the embedded Kafka-protocol cluster
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+  bool ack_replicated = true;   // --ack replicated (default) | local
 };
 
 struct DevBrokerOptions {

@@ -187,6 +187,12 @@ class EventStore {
   // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
   virtual CanonicalMark canonical_mark() const = 0;
 
+  // A topic that went back (DESIGN §6; the embedded cluster at every start): the log goes
+  // on in a new incarnation of the partition from this store's own head. The canonical
+  // mark becomes the head, owned by `owner` in `epoch`, with no Kafka offset; held answers
+  // it now covers are released.
+  virtual Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) = 0;
+
   // Snapshots: derived data a reader may drop and rebuild from the log (the sequencer's
   // per-merchant event lists). Written without sync; never part of the chain.
   virtual Status PutSnapshot(const std::string& key, const std::string& value) = 0;

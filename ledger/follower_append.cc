@@ -105,6 +105,21 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
   return Status::Ok();
 }
 
+Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) {
+  const Head h = head();
+  CanonicalMark m{h.position, h.hash, epoch, owner, -1};
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  rocksdb::Status s = db_->Put(wo, cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(m));
+  if (!s.ok()) return Status::IOError("cannot record the new incarnation: " + s.ToString());
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    canonical_ = m;
+  }
+  ReleaseCanonical(m.position);
+  return Status::Ok();
+}
+
 CanonicalMark RocksStore::canonical_mark() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return canonical_;

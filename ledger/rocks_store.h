@@ -99,6 +99,7 @@ class RocksStore final : public EventStore {
   Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
   Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
   CanonicalMark canonical_mark() const override;
+  Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
   Status ClearSnapshots() override;
