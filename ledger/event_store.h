@@ -184,6 +184,12 @@ class EventStore {
   // is written on error.
   virtual Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) = 0;
 
+  // Fencing (DESIGN §8): a store that has a writer epoch is fenced by any canonical batch
+  // that is not its own: from then on appends are refused with NotWriter, and answers
+  // still waiting to be known canonical get NotWriter too (their batches never will be).
+  // OK while not fenced.
+  virtual Status fenced() const = 0;
+
   // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
   virtual CanonicalMark canonical_mark() const = 0;
 

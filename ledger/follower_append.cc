@@ -80,9 +80,13 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
   if (!local.ok()) return local.status();
   if (local->size() != batch.records.size()) return Status::Corruption("local events missing below the head");
   for (size_t i = 0; i < batch.records.size(); ++i)
-    if ((*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash)
+    if ((*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash) {
+      // Another writer's batch took these positions: if this store was writing, it is fenced.
+      if (writer_epoch().value() > 0)
+        Fence(Status::NotWriter("fenced: epoch " + std::to_string(after.epoch.value()) + " belongs to node " + after.owner));
       return Status::Diverged("local event at position " + std::to_string(batch.first_position.value() + i) +
                               " differs from the canonical log");
+    }
   rocksdb::WriteBatch wb;
   std::string value;
   if (db_->Get(rocksdb::ReadOptions(), cf(kBatches), keys::BatchKey(batch.first_position), &value).ok() &&
@@ -188,6 +192,9 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
+  // A writer that receives a canonical batch that is not its own has been deposed.
+  if (writer_epoch().value() > 0 && (after.epoch != writer_epoch() || after.owner != options_.node_id))
+    Fence(Status::NotWriter("fenced: epoch " + std::to_string(after.epoch.value()) + " belongs to node " + after.owner));
   ReleaseCanonical(after.position);
   {
     std::lock_guard<std::mutex> sl(state_mu_);

@@ -42,6 +42,12 @@ void RocksStore::AppendAsync(AppendCommand command,
       prepared->done(Status::ShuttingDown("the event store is closing"));
       return;
     }
+    if (Status f = fenced(); !f.ok()) {
+      lock.unlock();
+      commands_rejected_.fetch_add(1);
+      prepared->done(f);
+      return;
+    }
     if (queue_.size() >= kAppendQueueCommandsMax || held_count_.load() >= kAwaitingCanonicalCommandsMax) {
       lock.unlock();
       commands_rejected_.fetch_add(1);
@@ -395,6 +401,26 @@ void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<A
     }
   }
   done(std::move(answer));
+}
+
+Status RocksStore::fenced() const {
+  std::lock_guard<std::mutex> lock(fenced_mu_);
+  return fenced_;
+}
+
+void RocksStore::Fence(Status why) {
+  {
+    std::lock_guard<std::mutex> lock(fenced_mu_);
+    if (!fenced_.ok()) return;
+    fenced_ = why;
+  }
+  std::multimap<uint64_t, HeldAnswer> held;
+  {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    held.swap(held_);
+    held_count_.store(0);
+  }
+  for (auto& [pos, h] : held) h.done(why);
 }
 
 // Called when the canonical mark moves: answers everything it now covers, outside the lock.

@@ -99,6 +99,7 @@ class RocksStore final : public EventStore {
   Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
   Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
   CanonicalMark canonical_mark() const override;
+  Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
@@ -112,6 +113,7 @@ class RocksStore final : public EventStore {
   void HoldUntilCanonical(Position needed, std::function<void(Result<AppendResult>)> done,
                           Result<AppendResult> answer);
   void ReleaseCanonical(Position mark);
+  void Fence(Status why);
   Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }
@@ -186,6 +188,8 @@ class RocksStore final : public EventStore {
   std::mutex held_mu_;
   std::multimap<uint64_t, HeldAnswer> held_;  // GUARDED_BY(held_mu_), by position needed
   std::atomic<size_t> held_count_{0};
+  mutable std::mutex fenced_mu_;
+  Status fenced_;  // GUARDED_BY(fenced_mu_)
 
   std::atomic<uint64_t> batches_committed_{0};
   std::atomic<uint64_t> events_committed_{0};

@@ -20,6 +20,7 @@ std::string_view CodeName(Code code) {
     case Code::kNotALedgerStore: return "not-a-ledger-store";
     case Code::kShuttingDown: return "shutting-down";
     case Code::kDiverged: return "diverged";
+    case Code::kNotWriter: return "not-writer";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Code {
   kNotALedgerStore,       // a directory that is not (or not this) ledger store
   kShuttingDown,
   kDiverged,              // local events beyond the canonical log differ from it (rejoin)
+  kNotWriter,             // this node is not (or no longer) the shard's writer: go to it
 };
 
 // Stable, wire-visible name of a code ("version-conflict").
@@ -53,6 +54,7 @@ class [[nodiscard]] Status {
   static Status NotALedgerStore(std::string m) { return {Code::kNotALedgerStore, std::move(m)}; }
   static Status ShuttingDown(std::string m) { return {Code::kShuttingDown, std::move(m)}; }
   static Status Diverged(std::string m) { return {Code::kDiverged, std::move(m)}; }
+  static Status NotWriter(std::string m) { return {Code::kNotWriter, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -18,14 +18,16 @@ std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::st
   return s.ok() ? std::move(s).value() : nullptr;
 }
 
-void PromoteToEpochOne(EventStore& store, const std::string& node_id) {
-  ASSERT_TRUE(store.SetWriterEpoch(Epoch(1)).ok());
+void PromoteToEpochOne(EventStore& store, const std::string& node_id) { Promote(store, node_id, 1); }
+
+void Promote(EventStore& store, const std::string& node_id, uint64_t epoch) {
+  ASSERT_TRUE(store.SetWriterEpoch(Epoch(epoch)).ok());
   EnvelopeFields f;
   f.stream = "writer/0";
   AppendCommand cmd;
   cmd.events.push_back({EncodeRecord(f, schema::EventBody::WriterPromoted,
                                      [&](flatbuffers::FlatBufferBuilder& b) {
-                                       return schema::CreateWriterPromotedDirect(b, 1, node_id.c_str(), "", 0).Union();
+                                       return schema::CreateWriterPromotedDirect(b, epoch, node_id.c_str(), "", epoch - 1).Union();
                                      }),
                         ExpectedVersion::Any()});
   ASSERT_TRUE(store.Append(std::move(cmd)).ok());

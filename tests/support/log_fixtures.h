@@ -12,6 +12,8 @@ namespace testing_support {
 std::unique_ptr<ledger::EventStore> OpenNodeStore(const std::string& path, const std::string& node_id);
 // Appends the writer's WriterPromoted(1) naming `node_id` and sets epoch 1.
 void PromoteToEpochOne(ledger::EventStore& store, const std::string& node_id);
+// Sets `epoch` and appends WriterPromoted(epoch) naming `node_id`.
+void Promote(ledger::EventStore& store, const std::string& node_id, uint64_t epoch);
 // Appends `commands` commands of 1 to 3 events; `seed` varies their content.
 void WriteCommands(ledger::EventStore& store, int commands, uint64_t seed);
 

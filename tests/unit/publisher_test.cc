@@ -4,12 +4,15 @@
 // restart at the first batch not known canonical.
 #include "ledger/kafka/publisher.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "ledger/kafka/canonical_rule.h"
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
 #include "ledger/record_codec.h"
@@ -109,4 +112,111 @@ TEST(Publisher, ReplicatedAcksWaitForTheCanonicalLog) {
   ASSERT_TRUE((*cluster)->SetBrokerUp(1).ok());
   for (int i = 0; i < 300 && !answered.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(answered.load());
+}
+
+namespace {
+
+// A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;
+// returns that batch's bytes.
+std::string PromotionBy(const std::string& dir, EventStore& writer) {
+  auto standby = testing_support::OpenNodeStore(dir, "n1");
+  auto batches = writer.ReadBatches(Position(1), 100000);  // named: a temporary would dangle
+  EXPECT_TRUE(batches.ok());
+  for (const auto& b : *batches) {
+    auto facts = FactsOf(b);
+    EXPECT_TRUE(facts.ok());
+    if (facts->last.value() > writer.canonical_mark().position.value()) break;
+    EXPECT_TRUE(standby->AppendCanonicalBatch(b, {facts->last, facts->last_hash, facts->epoch, facts->node_id, 0}).ok());
+  }
+  const Position from = standby->head().position.next();
+  testing_support::Promote(*standby, "n1", 2);
+  auto promotion = standby->ReadBatches(from, 1);
+  EXPECT_TRUE(promotion.ok() && promotion->size() == 1);
+  return promotion->front();
+}
+
+// Produces one message to the shard's partition, as the promoted standby's publisher would.
+void Publish(const std::string& bootstrap, const std::string& bytes) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(kEventsTopic), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_flush(producer, 10000);
+  rd_kafka_destroy(producer);
+}
+
+}  // namespace
+
+// DESIGN §8: a writer is fenced by a canonical batch that is not its own. Idle, it reads the
+// standby's promotion back and refuses writes with not-writer; busy, its unconfirmed write
+// loses its positions to the promotion and its waiting caller gets not-writer, never an ack.
+TEST(Publisher, AWriterIsFencedByAnotherNodesPromotion) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a, s1, s2, b;
+  StoreOptions o;
+  o.path = a.path();
+  o.node_id = "n0";
+  o.ack_level = AckLevel::kReplicated;
+  auto writer = std::move(EventStore::Open(o)).value();
+  auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(reader.ok());
+  {
+    auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+    ASSERT_TRUE(publisher.ok());
+    testing_support::PromoteToEpochOne(*writer, "n0");
+    testing_support::WriteCommands(*writer, 5, 1);
+  }  // the publisher stops: what the writer commits from now on stays local
+  ASSERT_EQ(writer->canonical_mark().position, writer->head().position);
+  EXPECT_TRUE(writer->fenced().ok());
+
+  // Busy: a write waits to be known canonical when the promotion takes its position.
+  std::atomic<int> answered{0};
+  Status answer;
+  testing_support::RecordSpec spec;
+  spec.seed = 77;
+  writer->AppendAsync(testing_support::MakeCommand(spec, 1, false), [&](Result<AppendResult> r) {
+    answer = r.status();
+    answered = 1;
+  });
+  for (int i = 0; i < 100 && writer->head().position == writer->canonical_mark().position; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const std::string promotion = PromotionBy(s1.path(), *writer);
+  Publish(bootstrap, promotion);
+  for (int i = 0; i < 500 && !answered.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(answered.load(), 1) << "the waiting caller was never answered";
+  EXPECT_EQ(answer.code(), Code::kNotWriter) << answer.ToString();
+  EXPECT_EQ(writer->fenced().code(), Code::kNotWriter);
+  EXPECT_EQ((*reader)->stats().stopped.code(), Code::kDiverged);
+  EXPECT_EQ(writer->Append(testing_support::MakeCommand(spec, 1, false)).status().code(), Code::kNotWriter);
+}
+
+TEST(Publisher, AnIdleWriterIsFencedWhenItReadsTheNewPromotion) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a, s1;
+  StoreOptions o;
+  o.path = a.path();
+  o.node_id = "n0";
+  o.ack_level = AckLevel::kReplicated;
+  auto writer = std::move(EventStore::Open(o)).value();
+  auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(reader.ok() && publisher.ok());
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  testing_support::WriteCommands(*writer, 3, 1);
+  const std::string promotion = PromotionBy(s1.path(), *writer);
+  Publish(bootstrap, promotion);
+  for (int i = 0; i < 500 && writer->fenced().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(writer->fenced().code(), Code::kNotWriter);
+  EXPECT_EQ(writer->canonical_mark().owner, "n1");  // it follows the new writer's log
+  EXPECT_EQ(writer->canonical_mark().epoch, Epoch(2));
+  testing_support::RecordSpec spec;
+  EXPECT_EQ(writer->Append(testing_support::MakeCommand(spec, 1, false)).status().code(), Code::kNotWriter);
 }
