@@ -192,10 +192,6 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
-  // A writer that receives a canonical batch that is not its own has been deposed.
-  if (writer_epoch().value() > 0 && (after.epoch != writer_epoch() || after.owner != options_.node_id))
-    Fence(Status::NotWriter("fenced: epoch " + std::to_string(after.epoch.value()) + " belongs to node " + after.owner));
-  ReleaseCanonical(after.position);
   {
     std::lock_guard<std::mutex> sl(state_mu_);
     for (const auto& [stream, v] : versions) stream_cache_[stream] = v;
@@ -205,6 +201,11 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   decided_recorded_at_us_ = recorded_at;
   batches_committed_.fetch_add(1);
   events_committed_.fetch_add(facts->last.value() - facts->first.value() + 1);
+  lock.unlock();  // callers are answered below, outside every lock: a callback may append
+  // A writer that receives a canonical batch that is not its own has been deposed.
+  if (writer_epoch().value() > 0 && (after.epoch != writer_epoch() || after.owner != options_.node_id))
+    Fence(Status::NotWriter("fenced: epoch " + std::to_string(after.epoch.value()) + " belongs to node " + after.owner));
+  ReleaseCanonical(after.position);
   return Status::Ok();
 }
 
