@@ -50,6 +50,11 @@ ledger::Status HttpServer::Start() {
     Impl* impl = impl_.get();
     impl_->listener->support([impl](http::http_request req) {
       const std::string path = req.relative_uri().path();
+      const bool known = path == "/health/live" || path == "/health/ready";
+      if (!known) {
+        ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
+        return;
+      }
       if (req.method() != http::methods::GET) {
         ReplyProblem(req, http::status_codes::MethodNotAllowed, "method-not-allowed",
                      "method not allowed on this route");

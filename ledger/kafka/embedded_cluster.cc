@@ -25,8 +25,10 @@ Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brokers, int
   c->h_ = std::make_unique<Handles>();
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  // The host instance never connects anywhere itself.
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", "", err, sizeof err) != RD_KAFKA_CONF_OK) {
+  // The host instance never connects anywhere itself (so it would warn about having no
+  // bootstrap servers: keep its log to errors).
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", "", err, sizeof err) != RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     return Status::InvalidArgument(std::string("kafka configuration: ") + err);
   }

@@ -29,6 +29,7 @@ TEST(Ledgerd, ServesHealthAndStopsOnSigterm) {
   EXPECT_NE(live.body.find("live"), std::string::npos);
   EXPECT_NE(live.headers.find("application/json"), std::string::npos);
   HttpReply missing = HttpGet(port, "/v1/nothing-here");
+  EXPECT_EQ(HttpGet(port, "/health/ready").status, 200);
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.headers.find("application/problem+json"), std::string::npos);
   EXPECT_NE(missing.body.find("urn:ledger:problem:not-found"), std::string::npos);
