@@ -5,6 +5,9 @@
 #include <rocksdb/table.h>
 
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
@@ -72,15 +75,36 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   return RocksStore::Open(options);
 }
 
+// A new store is created whole or not at all: built in "<path>.creating" (a leftover from
+// a crash during an earlier creation is discarded), closed, then renamed into place. A kill
+// during creation can therefore never leave a half-made store that the next start would
+// refuse as "not a ledger store".
 Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options) {
   bool is_new = false;
   LEDGER_RETURN_IF_ERROR(CheckDirectory(options, &is_new));
-  if (is_new) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.path, ec);
-    if (ec) return Status::IOError("cannot create the store directory: " + ec.message());
+  if (!is_new) return OpenImpl(options, /*is_new=*/false);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  StoreOptions staging = options;
+  staging.path = options.path + ".creating";
+  fs::remove_all(staging.path, ec);
+  fs::create_directories(staging.path, ec);
+  if (ec) return Status::IOError("cannot create the store directory: " + ec.message());
+  {
+    auto created = OpenImpl(staging, /*is_new=*/true);
+    if (!created.ok()) return created.status();
+  }  // closed here, synced
+  fs::rename(staging.path, options.path, ec);  // replaces an empty directory at `path`
+  if (ec) return Status::IOError("cannot move the new store into place: " + ec.message());
+  const fs::path parent = fs::absolute(fs::path(options.path)).parent_path();
+  if (int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY); fd >= 0) {
+    ::fsync(fd);  // the rename itself must survive a crash
+    ::close(fd);
   }
+  return OpenImpl(options, /*is_new=*/false);
+}
 
+Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& options, bool is_new) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = is_new;
   db_options.create_missing_column_families = is_new;

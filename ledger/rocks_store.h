@@ -82,6 +82,7 @@ class RocksStore final : public EventStore {
   static const char* FamilyName(int family);
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
+  static Result<std::unique_ptr<EventStore>> OpenImpl(const StoreOptions& options, bool is_new);
   ~RocksStore() override;
 
   Result<AppendResult> Append(AppendCommand command) override;

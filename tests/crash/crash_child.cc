@@ -16,11 +16,43 @@
 
 #include "ledger/chain_hash.h"
 #include "ledger/event_store.h"
+#include "ledger/kafka/canonical_rule.h"
 #include "tests/support/test_records.h"
 
 using namespace ledger;
 
+// crash_child --follow SOURCE TARGET: the follower's append path under kills. Appends the
+// source store's batches to the target one by one, from the target's head, writing
+// "appended <last position>" after each.
+static int Follow(const char* source_dir, const char* target_dir) {
+  StoreOptions so;
+  so.path = source_dir;
+  so.create_if_missing = false;
+  auto source = EventStore::Open(so);
+  StoreOptions to;
+  to.path = target_dir;
+  to.node_id = "follower";
+  auto target = EventStore::Open(to);
+  if (!source.ok() || !target.ok()) return 1;
+  int64_t offset = (*target)->canonical_mark().offset;
+  for (;;) {
+    auto batches = (*source)->ReadBatches((*target)->head().position.next(), 16);
+    if (!batches.ok()) return 1;
+    if (batches->empty()) return 0;  // caught up
+    for (const std::string& b : *batches) {
+      auto facts = ledger::kafka::FactsOf(b);
+      if (!facts.ok()) return 1;
+      CanonicalMark after{facts->last, facts->last_hash, facts->epoch, facts->node_id, ++offset};
+      if (!(*target)->AppendCanonicalBatch(b, after).ok()) return 1;
+      char line[64];
+      int len = std::snprintf(line, sizeof line, "appended %llu\n", static_cast<unsigned long long>(facts->last.value()));
+      if (write(STDOUT_FILENO, line, len) != len) return 1;
+    }
+  }
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--follow") == 0) return Follow(argv[2], argv[3]);
   if (argc < 4) {
     std::fprintf(stderr, "usage: crash_child DIR RUN SEED [--no-sync]\n");
     return 2;

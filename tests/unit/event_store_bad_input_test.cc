@@ -337,3 +337,21 @@ TEST(StoreOpen, TamperedHeadRecordIsDetected) {
   EXPECT_EQ(s.status().code(), Code::kCorruption);
   EXPECT_NE(s.status().message().find("position 3"), std::string::npos) << s.status().message();
 }
+
+// A store is created whole or not at all: what a kill during creation leaves behind (a
+// "<path>.creating" directory) is discarded by the next start, and the path itself never
+// holds half a store.
+TEST(StoreOpen, CreationCutByACrashIsDiscarded) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  std::filesystem::create_directories(path + ".creating");
+  { std::ofstream(path + ".creating/CURRENT") << "MANIFEST-000001\n"; }
+  { std::ofstream(path + ".creating/000003.log") << "half a write"; }
+  StoreOptions o;
+  o.path = path;
+  auto s = EventStore::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(path + ".creating"));
+  EXPECT_TRUE(std::filesystem::exists(path + "/CURRENT"));
+  EXPECT_TRUE((*s)->Append(MakeCommand(RecordSpec{}, 1, false)).ok());
+}
