@@ -53,8 +53,10 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
   return v ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
-// Runs the child for `run_ms`, SIGKILLs it, and parses every complete line it wrote.
-RunReport RunAndKill(const std::string& dir, int run, uint64_t seed, int run_ms, bool no_sync) {
+// Runs crash_child with `args`, SIGKILLs it after `run_ms` unless it exits first, and
+// returns everything it wrote to stdout (drained concurrently so it never blocks on a full
+// pipe). `*exit_status` is the wait status; `*exited` tells whether it ended on its own.
+std::string RunChild(const std::vector<std::string>& args, int run_ms, int* exit_status, bool* exited) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   pid_t pid = fork();
@@ -62,27 +64,45 @@ RunReport RunAndKill(const std::string& dir, int run, uint64_t seed, int run_ms,
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    std::string run_s = std::to_string(run), seed_s = std::to_string(seed);
-    execl(CRASH_CHILD_PATH, "crash_child", dir.c_str(), run_s.c_str(), seed_s.c_str(),
-          no_sync ? "--no-sync" : nullptr, nullptr);
+    std::vector<char*> argv{const_cast<char*>("crash_child")};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(CRASH_CHILD_PATH, argv.data());
     _exit(127);
   }
   close(fds[1]);
-  // Drain the pipe concurrently so the child never blocks on a full pipe.
   std::string output;
   std::thread reader([&] {
     char buf[65536];
     ssize_t n;
     while ((n = read(fds[0], buf, sizeof buf)) > 0) output.append(buf, n);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  *exited = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, exit_status, WNOHANG) == pid) {
+      *exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (!*exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, exit_status, 0);
+  }
   reader.join();
   close(fds[0]);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-      << "child ended on its own (status " << status << ") before the kill";
+  return output;
+}
+
+// Runs the child for `run_ms`, SIGKILLs it, and parses every complete line it wrote.
+RunReport RunAndKill(const std::string& dir, int run, uint64_t seed, int run_ms, bool no_sync) {
+  std::vector<std::string> args{dir, std::to_string(run), std::to_string(seed)};
+  if (no_sync) args.push_back("--no-sync");
+  int status = 0;
+  bool exited = false;
+  const std::string output = RunChild(args, run_ms, &status, &exited);
+  EXPECT_FALSE(exited) << "child ended on its own (status " << status << ") before the kill";
 
   RunReport report;
   std::istringstream in(output);
@@ -239,41 +259,11 @@ namespace {
 // Runs `crash_child --follow SOURCE TARGET`, SIGKILLs it after `run_ms` unless it finished,
 // and returns the last position it reported appended (0 if none).
 uint64_t RunFollower(const std::string& source, const std::string& target, int run_ms, bool* finished) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(CRASH_CHILD_PATH, "crash_child", "--follow", source.c_str(), target.c_str(), nullptr);
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string output;
-  std::thread reader([&] {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) output.append(buf, n);
-  });
   int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
-  *finished = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      *finished = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  if (!*finished) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  } else {
+  const std::string output = RunChild({"--follow", source, target}, run_ms, &status, finished);
+  if (*finished) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "follower child failed";
   }
-  reader.join();
-  close(fds[0]);
   uint64_t last = 0;
   std::istringstream in(output);
   std::string tag;
