@@ -10,6 +10,7 @@ namespace http = web::http;
 
 struct HttpServer::Impl {
   std::string url;
+  uint32_t shard;
   const ledger::EventStore* store;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
 };
@@ -39,8 +40,8 @@ void ReplyJson(const http::http_request& req, http::status_code status, const we
 
 }  // namespace
 
-HttpServer::HttpServer(std::string host, int port, const ledger::EventStore* store)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), store, nullptr}) {}
+HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store)
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -67,10 +68,11 @@ ledger::Status HttpServer::Start() {
       } else if (path == "/health/ready") {
         web::json::value v;
         v["status"] = web::json::value::string("ready");
-        v["head_position"] = web::json::value::string(
-            "0:" + std::to_string(impl->store->head().position.value()));
-        v["canonical_position"] = web::json::value::string(
-            "0:" + std::to_string(impl->store->canonical_mark().position.value()));
+        // Positions are shard:position tokens everywhere a client sees one (DESIGN §7).
+        const std::string shard = std::to_string(impl->shard) + ":";
+        v["head_position"] = web::json::value::string(shard + std::to_string(impl->store->head().position.value()));
+        v["canonical_position"] =
+            web::json::value::string(shard + std::to_string(impl->store->canonical_mark().position.value()));
         ReplyJson(req, http::status_codes::OK, v);
       } else {
         ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");

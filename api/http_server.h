@@ -13,7 +13,7 @@ namespace api {
 class HttpServer {
  public:
   // `store` must outlive the server. Listens on http://host:port once Start() succeeds.
-  HttpServer(std::string host, int port, const ledger::EventStore* store);
+  HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store);
   ~HttpServer();
 
   ledger::Status Start();

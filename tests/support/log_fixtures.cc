@@ -9,10 +9,11 @@ namespace testing_support {
 
 using namespace ledger;
 
-std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::string& node_id) {
+std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::string& node_id, AckLevel ack_level) {
   StoreOptions o;
   o.path = path;
   o.node_id = node_id;
+  o.ack_level = ack_level;
   auto s = EventStore::Open(o);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;

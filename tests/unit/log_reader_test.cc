@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "ledger/kafka/embedded_cluster.h"
+#include "ledger/kafka/publisher.h"
 #include "ledger/record_codec.h"
 #include "tests/support/log_fixtures.h"
 #include "tests/support/temp_dir.h"
@@ -163,4 +164,18 @@ TEST(LogReader, StopsOnOffsetsGoneFromKafka) {
   const Status stopped = (*reader)->stats().stopped;
   EXPECT_EQ(stopped.code(), Code::kUnavailable) << stopped.ToString();
   EXPECT_NE(stopped.message().find("gone from Kafka"), std::string::npos) << stopped.ToString();
+}
+
+// A pass-through property librdkafka does not know is refused by name, before anything
+// connects; its value (which may be a secret) is not echoed.
+TEST(KafkaClients, UnknownPropertiesAreRefused) {
+  TempDir a;
+  auto store = testing_support::OpenNodeStore(a.path(), "n0");
+  ClientOptions o{"127.0.0.1:1", ShardId(0), {{"no.such.property", "s3cr3t"}}};
+  auto reader = LogReader::Start(o, store.get());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(reader.status().message().find("no.such.property"), std::string::npos);
+  EXPECT_EQ(reader.status().message().find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(Publisher::Start(o, store.get()).status().code(), Code::kInvalidArgument);
 }

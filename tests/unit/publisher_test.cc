@@ -81,11 +81,7 @@ TEST(Publisher, ReplicatedAcksWaitForTheCanonicalLog) {
   ASSERT_TRUE(cluster.ok());
   const std::string bootstrap = (*cluster)->bootstrap();
   TempDir a;
-  StoreOptions o;
-  o.path = a.path();
-  o.node_id = "n0";
-  o.ack_level = AckLevel::kReplicated;
-  auto writer = std::move(EventStore::Open(o)).value();
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0", AckLevel::kReplicated);
   auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
   auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
   ASSERT_TRUE(own_reader.ok() && publisher.ok());
@@ -159,11 +155,7 @@ TEST(Publisher, AWriterIsFencedByAnotherNodesPromotion) {
   ASSERT_TRUE(cluster.ok());
   const std::string bootstrap = (*cluster)->bootstrap();
   TempDir a, s1, s2, b;
-  StoreOptions o;
-  o.path = a.path();
-  o.node_id = "n0";
-  o.ack_level = AckLevel::kReplicated;
-  auto writer = std::move(EventStore::Open(o)).value();
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0", AckLevel::kReplicated);
   auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
   ASSERT_TRUE(reader.ok());
   {
@@ -201,11 +193,7 @@ TEST(Publisher, AnIdleWriterIsFencedWhenItReadsTheNewPromotion) {
   ASSERT_TRUE(cluster.ok());
   const std::string bootstrap = (*cluster)->bootstrap();
   TempDir a, s1;
-  StoreOptions o;
-  o.path = a.path();
-  o.node_id = "n0";
-  o.ack_level = AckLevel::kReplicated;
-  auto writer = std::move(EventStore::Open(o)).value();
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0", AckLevel::kReplicated);
   auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
   auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
   ASSERT_TRUE(reader.ok() && publisher.ok());
