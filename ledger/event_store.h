@@ -122,6 +122,14 @@ struct StoreStats {
 
 enum class ReadDirection { kForward, kBackward };
 
+// Where one stored batch (one group commit, one Kafka message) lies.
+struct BatchInfo {
+  Position first;
+  Position last;
+  Epoch epoch;
+  int64_t kafka_offset = -1;  // -1 until a log reader has seen it in Kafka
+};
+
 class EventStore {
  public:
   // Opens (or, with create_if_missing, creates) the store at options.path.
@@ -170,6 +178,10 @@ class EventStore {
   // Up to `limit` whole batches (encoded as published, see record_codec.h) whose first
   // position is at or after `from`, in order.
   virtual Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const = 0;
+
+  // Up to `limit` batches' extents whose first position is at or after `from`, in order
+  // (the batch index only; no events are read).
+  virtual Result<std::vector<BatchInfo>> ReadBatchInfos(Position from, size_t limit) const = 0;
 
   // The follower's append path: writes a canonical batch exactly as its writer stored it
   // (positions, hashes, bytes), filling the same stream and idempotency indexes, in one

@@ -14,6 +14,7 @@ namespace {
 struct BatchEntry {
   Position first, last;
   Epoch epoch;
+  int64_t offset = -1;
   std::string node_id;
 };
 
@@ -32,6 +33,7 @@ bool ParseBatchEntry(std::string_view key, std::string_view value, BatchEntry* e
   e->first = Position(keys::GetBigEndian64(key));
   e->last = Position(keys::GetBigEndian64(value));
   e->epoch = Epoch(keys::GetBigEndian64(value.substr(8)));
+  e->offset = static_cast<int64_t>(keys::GetBigEndian64(value.substr(16)));
   e->node_id = std::string(value.substr(24));
   return e->last >= e->first;
 }
@@ -63,6 +65,19 @@ Result<std::vector<std::string>> RocksStore::ReadBatches(Position from, size_t l
     v.previous_hash = previous;
     for (const StoredEvent& s : *events) v.records.push_back({s.record, s.hash});
     out.push_back(EncodeBatch(v));
+  }
+  if (!it->status().ok()) return Status::IOError("cannot read the batch index: " + it->status().ToString());
+  return out;
+}
+
+Result<std::vector<BatchInfo>> RocksStore::ReadBatchInfos(Position from, size_t limit) const {
+  std::vector<BatchInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kBatches)));
+  for (it->Seek(keys::BatchKey(from)); it->Valid() && out.size() < limit; it->Next()) {
+    BatchEntry e;
+    if (!ParseBatchEntry(it->key().ToStringView(), it->value().ToStringView(), &e))
+      return Status::Corruption("batch index entry is damaged");
+    out.push_back({e.first, e.last, e.epoch, e.offset});
   }
   if (!it->status().ok()) return Status::IOError("cannot read the batch index: " + it->status().ToString());
   return out;

@@ -98,6 +98,7 @@ class RocksStore final : public EventStore {
                                                             const std::string& key) const override;
   StoreStats stats() const override;
   Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
+  Result<std::vector<BatchInfo>> ReadBatchInfos(Position from, size_t limit) const override;
   Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
   CanonicalMark canonical_mark() const override;
   Status fenced() const override;

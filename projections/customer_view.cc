@@ -1,0 +1,244 @@
+// The unified customer view (DESIGN §7): per merchant and customer, the profile, every
+// order across stores and channels with its payments, captures, refunds and disputes,
+// messages, open disputes, and lifetime value per currency = captured - refunded - lost
+// disputes (shipping and tax included: they are part of what was captured). Outage notices
+// are kept with their open intervals; which of them touched a customer's orders is decided
+// when the view is read (queries.cc), from the orders' open intervals.
+//
+// Keys: customer/<merchant>/<customer>, order/<merchant>/<order>,
+//       dispute/<merchant>/<dispute> (its order and amount), notice/<notice>.
+#include "projections/event_reading.h"
+#include "projections/projection.h"
+
+namespace projections {
+namespace {
+
+using ledger::Status;
+using ledger::schema::Event;
+using ledger::schema::EventBody;
+namespace fbs = ledger::schema;
+
+std::string CustomerKey(const std::string& m, const std::string& c) { return "customer/" + m + "/" + c; }
+std::string OrderKey(const std::string& m, const std::string& o) { return "order/" + m + "/" + o; }
+std::string DisputeKey(const std::string& m, const std::string& d) { return "dispute/" + m + "/" + d; }
+
+Json Money(const fbs::Money* m) {
+  return {{"amount_minor", m ? m->amount_minor() : 0}, {"currency", m ? Str(m->currency()) : ""}};
+}
+
+// The customer record an order belongs to (null json when the order has no customer).
+Json* CustomerOfOrder(StateTxn& s, const std::string& m, const Json& order) {
+  if (!order.is_object() || order.value("customer_id", "").empty()) return nullptr;
+  Json& c = s.Mutable(CustomerKey(m, order["customer_id"].get<std::string>()));
+  if (c.is_null()) c = {{"customer_id", order["customer_id"]}, {"registered", false}};
+  return &c;
+}
+
+void AddLifetimeValue(StateTxn& s, const std::string& m, const Json& order, const std::string& currency,
+                      int64_t delta) {
+  if (Json* c = CustomerOfOrder(s, m, order)) {
+    Json& ltv = (*c)["lifetime_value_minor"];
+    AddTo(ltv, currency, delta);
+  }
+}
+
+void SetPayment(Json& order, const std::string& payment_id, const char* field, const Json& value) {
+  order["payments"][payment_id][field] = value;
+}
+
+class CustomerView final : public Projection {
+ public:
+  CustomerView() : Projection("customers") {}
+
+  Status Apply(const Event& e, StateTxn& s) const override {
+    const std::string m = Str(e.tenant());
+    const int64_t at = e.recorded_at_us();
+    switch (e.body_type()) {
+      case EventBody::CustomerRegistered: {
+        const auto* b = e.body_as_CustomerRegistered();
+        Json& c = s.Mutable(CustomerKey(m, Str(b->customer_id())));
+        if (c.is_null()) c = {{"customer_id", Str(b->customer_id())}};
+        c["registered"] = true;
+        c["store_id"] = Str(b->store_id());
+        c["channel"] = fbs::EnumNameChannel(b->channel());
+        c["registered_at_us"] = at;
+        c["profile"] = PersonalOf(e);
+        break;
+      }
+      case EventBody::CustomerUpdated: {
+        Json& c = s.Mutable(CustomerKey(m, Str(e.body_as_CustomerUpdated()->customer_id())));
+        if (c.is_null()) return Status::Corruption("CustomerUpdated for an unknown customer");
+        if (!c.value("erased", false)) c["profile"] = PersonalOf(e);
+        break;
+      }
+      case EventBody::CustomerErased: {
+        Json& c = s.Mutable(CustomerKey(m, Str(e.body_as_CustomerErased()->customer_id())));
+        if (c.is_null()) return Status::Corruption("CustomerErased for an unknown customer");
+        c["erased"] = true;
+        c["erased_at_us"] = at;
+        c["profile"] = {{"erased", true}};
+        if (c.contains("messages"))
+          for (Json& msg : c["messages"]) msg.erase("body");
+        break;
+      }
+      case EventBody::OrderPlaced: {
+        const auto* b = e.body_as_OrderPlaced();
+        Json lines = Json::array();
+        if (b->lines())
+          for (const auto* l : *b->lines())
+            lines.push_back({{"sku", Str(l->sku())}, {"quantity", l->quantity()}, {"unit_price_minor", l->unit_price_minor()}});
+        Json order = {{"order_id", Str(b->order_id())},   {"customer_id", Str(b->customer_id())},
+                      {"store_id", Str(b->store_id())},   {"channel", fbs::EnumNameChannel(b->channel())},
+                      {"currency", Str(b->currency())},   {"lines", lines},
+                      {"shipping_minor", b->shipping_minor()}, {"tax_minor", b->tax_minor()},
+                      {"total_minor", b->total_minor()},  {"status", "placed"},
+                      {"placed_at_us", at},               {"payments", Json::object()}};
+        s.Mutable(OrderKey(m, Str(b->order_id()))) = order;
+        if (Json* c = CustomerOfOrder(s, m, order)) PushTo(*c, "orders", Str(b->order_id()));
+        break;
+      }
+      case EventBody::OrderCancelled:
+      case EventBody::OrderFulfilled: {
+        const bool cancelled = e.body_type() == EventBody::OrderCancelled;
+        const std::string id = cancelled ? Str(e.body_as_OrderCancelled()->order_id())
+                                         : Str(e.body_as_OrderFulfilled()->order_id());
+        Json& o = s.Mutable(OrderKey(m, id));
+        if (o.is_null()) return Status::Corruption("order event for an unknown order");
+        o["status"] = cancelled ? "cancelled" : "fulfilled";
+        o["closed_at_us"] = at;
+        if (cancelled) o["cancel_reason"] = Str(e.body_as_OrderCancelled()->reason());
+        break;
+      }
+      case EventBody::PaymentAuthorized: {
+        const auto* b = e.body_as_PaymentAuthorized();
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("payment for an unknown order");
+        Json& p = o["payments"][Str(b->payment_id())];
+        p["status"] = "authorized";
+        p["authorized"] = Money(b->amount());
+        p["method"] = Str(b->method());
+        p["provider"] = Str(b->provider());
+        break;
+      }
+      case EventBody::AuthorizationVoided: {
+        const auto* b = e.body_as_AuthorizationVoided();
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("void for an unknown order");
+        SetPayment(o, Str(b->payment_id()), "status", "voided");
+        break;
+      }
+      case EventBody::PaymentFailed: {
+        const auto* b = e.body_as_PaymentFailed();
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("failed payment for an unknown order");
+        SetPayment(o, Str(b->payment_id()), "status", "failed");
+        SetPayment(o, Str(b->payment_id()), "failure_reason", Str(b->reason()));
+        break;
+      }
+      case EventBody::PaymentCaptured: {
+        const auto* b = e.body_as_PaymentCaptured();
+        if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("capture for an unknown order");
+        Json& p = o["payments"][Str(b->payment_id())];
+        p["status"] = "captured";
+        AddTo(p, "captured_minor", b->amount() ? b->amount()->amount_minor() : 0);
+        PushTo(o, "captures", {{"capture_id", Str(b->capture_id())}, {"payment_id", Str(b->payment_id())},
+                               {"amount", Money(b->amount())}, {"recorded_at_us", at}});
+        AddLifetimeValue(s, m, o, Str(b->amount()->currency()), b->amount()->amount_minor());
+        break;
+      }
+      case EventBody::PaymentRefunded: {
+        const auto* b = e.body_as_PaymentRefunded();
+        if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("refund for an unknown order");
+        AddTo(o["payments"][Str(b->payment_id())], "refunded_minor", b->amount()->amount_minor());
+        PushTo(o, "refunds", {{"refund_id", Str(b->refund_id())}, {"capture_id", Str(b->capture_id())},
+                              {"payment_id", Str(b->payment_id())}, {"amount", Money(b->amount())},
+                              {"recorded_at_us", at}});
+        AddLifetimeValue(s, m, o, Str(b->amount()->currency()), -b->amount()->amount_minor());
+        break;
+      }
+      case EventBody::DisputeOpened: {
+        const auto* b = e.body_as_DisputeOpened();
+        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        if (o.is_null()) return Status::Corruption("dispute for an unknown order");
+        const std::string id = Str(b->dispute_id());
+        o["disputes"][id] = {{"status", "open"}, {"payment_id", Str(b->payment_id())},
+                             {"capture_id", Str(b->capture_id())}, {"amount", Money(b->amount())},
+                             {"reason", Str(b->reason())}, {"evidence_due_at_us", b->evidence_due_at_us()},
+                             {"opened_at_us", at}};
+        s.Mutable(DisputeKey(m, id)) = {{"order_id", Str(b->order_id())}};
+        if (Json* c = CustomerOfOrder(s, m, o)) (*c)["open_disputes"][id] = Str(b->order_id());
+        break;
+      }
+      case EventBody::DisputeEvidenceSubmitted: {
+        const auto* b = e.body_as_DisputeEvidenceSubmitted();
+        const Json& d = s.Get(DisputeKey(m, Str(b->dispute_id())));
+        if (d.is_null()) return Status::Corruption("evidence for an unknown dispute");
+        Json& o = s.Mutable(OrderKey(m, d["order_id"].get<std::string>()));
+        o["disputes"][Str(b->dispute_id())]["status"] = "evidence_submitted";
+        break;
+      }
+      case EventBody::DisputeResolved: {
+        const auto* b = e.body_as_DisputeResolved();
+        const std::string id = Str(b->dispute_id());
+        const Json& d = s.Get(DisputeKey(m, id));
+        if (d.is_null()) return Status::Corruption("resolution of an unknown dispute");
+        Json& o = s.Mutable(OrderKey(m, d["order_id"].get<std::string>()));
+        Json& od = o["disputes"][id];
+        od["status"] = "resolved";
+        od["outcome"] = fbs::EnumNameDisputeOutcome(b->outcome());
+        od["resolved_at_us"] = at;
+        Json* c = CustomerOfOrder(s, m, o);
+        if (c != nullptr && c->contains("open_disputes")) {
+          (*c)["open_disputes"].erase(id);
+          if ((*c)["open_disputes"].empty()) c->erase("open_disputes");
+        }
+        // Lost and accepted disputes take the money back from the merchant (DECISIONS §30).
+        if (b->outcome() != fbs::DisputeOutcome::Won)
+          AddLifetimeValue(s, m, o, od["amount"]["currency"].get<std::string>(),
+                           -od["amount"]["amount_minor"].get<int64_t>());
+        break;
+      }
+      case EventBody::MessageSent: {
+        const auto* b = e.body_as_MessageSent();
+        Json& c = s.Mutable(CustomerKey(m, Str(b->customer_id())));
+        if (c.is_null()) c = {{"customer_id", Str(b->customer_id())}, {"registered", false}};
+        Json msg = {{"message_id", Str(b->message_id())},
+                    {"medium", fbs::EnumNameMessageMedium(b->medium())},
+                    {"recorded_at_us", at}};
+        const Json personal = PersonalOf(e);
+        if (!c.value("erased", false) && !personal.empty()) msg["body"] = personal;
+        PushTo(c, "messages", msg);
+        break;
+      }
+      case EventBody::OutageNoticePublished: {
+        const auto* b = e.body_as_OutageNoticePublished();
+        s.Mutable("notice/" + Str(b->notice_id())) = {{"notice_id", Str(b->notice_id())},
+                                                      {"component", Str(b->component())},
+                                                      {"impact", Str(b->impact())},
+                                                      {"opened_at_us", at}};
+        if (b->status() == fbs::OutageStatus::Resolved) s.Mutable("notice/" + Str(b->notice_id()))["resolved_at_us"] = at;
+        break;
+      }
+      case EventBody::OutageNoticeUpdated: {
+        const auto* b = e.body_as_OutageNoticeUpdated();
+        Json& n = s.Mutable("notice/" + Str(b->notice_id()));
+        if (n.is_null()) return Status::Corruption("update of an unknown outage notice");
+        if (b->status() == fbs::OutageStatus::Resolved && !n.contains("resolved_at_us")) n["resolved_at_us"] = at;
+        break;
+      }
+      default:
+        break;
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> MakeCustomerView() { return std::make_unique<CustomerView>(); }
+
+}  // namespace projections

@@ -1,0 +1,106 @@
+#include "projections/event_reading.h"
+
+#include <cstdio>
+
+namespace projections {
+
+using ledger::schema::Event;
+using ledger::schema::EventBody;
+
+std::string UtcDay(int64_t at_us) {
+  // Howard Hinnant's civil_from_days: exact for the proleptic Gregorian calendar.
+  int64_t days = at_us / 86'400'000'000LL;
+  if (at_us < 0 && at_us % 86'400'000'000LL != 0) --days;
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
+                static_cast<long long>(d));
+  return buf;
+}
+
+Json PersonalOf(const Event& e) {
+  Json out = Json::object();
+  if (e.personal_key_id() != 0) {
+    out["sealed"] = true;
+    out["key_id"] = e.personal_key_id();
+    return out;
+  }
+  const auto* bytes = e.personal();
+  if (bytes == nullptr || bytes->size() == 0) return out;
+  flatbuffers::Verifier v(bytes->data(), bytes->size());
+  if (!v.VerifyBuffer<ledger::schema::PersonalData>(nullptr)) {
+    out["unreadable"] = true;
+    return out;
+  }
+  const auto* p = flatbuffers::GetRoot<ledger::schema::PersonalData>(bytes->data());
+  if (p->name()) out["name"] = p->name()->str();
+  if (p->email()) out["email"] = p->email()->str();
+  if (p->phone()) out["phone"] = p->phone()->str();
+  if (p->message_body()) out["message_body"] = p->message_body()->str();
+  if (const auto* a = p->address()) {
+    out["address"] = {{"line1", Str(a->line1())},   {"line2", Str(a->line2())},
+                      {"city", Str(a->city())},     {"region", Str(a->region())},
+                      {"postal_code", Str(a->postal_code())}, {"country", Str(a->country())}};
+  }
+  return out;
+}
+
+namespace {
+const flatbuffers::Vector<flatbuffers::Offset<ledger::schema::Posting>>* RawPostings(const Event& e) {
+  switch (e.body_type()) {
+    case EventBody::PaymentCaptured: return e.body_as_PaymentCaptured()->postings();
+    case EventBody::PaymentRefunded: return e.body_as_PaymentRefunded()->postings();
+    case EventBody::DisputeOpened: return e.body_as_DisputeOpened()->postings();
+    case EventBody::DisputeResolved: return e.body_as_DisputeResolved()->postings();
+    case EventBody::PayoutSent: return e.body_as_PayoutSent()->postings();
+    case EventBody::PayoutFailed: return e.body_as_PayoutFailed()->postings();
+    case EventBody::MessageSent: return e.body_as_MessageSent()->postings();
+    default: return nullptr;
+  }
+}
+}  // namespace
+
+Json PostingsOf(const Event& e) {
+  Json out = Json::array();
+  if (const auto* p = RawPostings(e))
+    for (const auto* x : *p)
+      out.push_back({{"debit", Str(x->debit())},
+                     {"credit", Str(x->credit())},
+                     {"amount_minor", x->amount_minor()},
+                     {"currency", Str(x->currency())}});
+  return out;
+}
+
+const ledger::schema::FeeBreakdown* FeesOf(const Event& e) {
+  switch (e.body_type()) {
+    case EventBody::PaymentCaptured: return e.body_as_PaymentCaptured()->fees();
+    case EventBody::PaymentRefunded: return e.body_as_PaymentRefunded()->fees();
+    case EventBody::DisputeOpened: return e.body_as_DisputeOpened()->fees();
+    case EventBody::DisputeResolved: return e.body_as_DisputeResolved()->fees();
+    case EventBody::MessageSent: return e.body_as_MessageSent()->fees();
+    default: return nullptr;
+  }
+}
+
+void AddTo(Json& j, const std::string& key, int64_t delta) {
+  if (j.is_null()) j = Json::object();
+  const int64_t before = j.contains(key) ? j[key].get<int64_t>() : 0;
+  int64_t after = 0;
+  LEDGER_INVARIANT(!__builtin_add_overflow(before, delta, &after));
+  j[key] = after;
+}
+
+void PushTo(Json& j, const std::string& key, Json v) {
+  if (j.is_null()) j = Json::object();
+  j[key].push_back(std::move(v));
+}
+
+}  // namespace projections

@@ -1,0 +1,34 @@
+// Small readers of event fields for the projections: absent strings read as "", money and
+// fee lines and postings as JSON, recorded-at as a UTC day. Pure functions (internal to
+// projections/).
+#pragma once
+
+#include <string>
+
+#include "projections/read_model_store.h"
+#include "schemas/ledger_generated.h"
+
+namespace projections {
+
+inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+// "YYYY-MM-DD" of a UTC instant in microseconds since the Unix epoch.
+std::string UtcDay(int64_t at_us);
+
+// The event's personal fields: the fields themselves when unsealed (key id 0), else
+// {"sealed": true, "key_id": N} (reading sealed fields is the keyring's, at query time).
+Json PersonalOf(const ledger::schema::Event& e);
+
+// The postings of a money event (empty for other events), each
+// {debit, credit, amount_minor, currency}.
+Json PostingsOf(const ledger::schema::Event& e);
+// The fee breakdown of a money event (null for other events).
+const ledger::schema::FeeBreakdown* FeesOf(const ledger::schema::Event& e);
+
+// Adds `delta` to the integer at j[key] (creating it at 0). Invariant: no overflow.
+void AddTo(Json& j, const std::string& key, int64_t delta);
+
+// Appends `v` to the array at j[key] (creating it).
+void PushTo(Json& j, const std::string& key, Json v);
+
+}  // namespace projections

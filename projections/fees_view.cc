@@ -1,0 +1,164 @@
+// Fees and balances (DESIGN §7), all from the fee lines and postings the events carry
+// (the projection never recomputes a fee: the log is the record of what was charged).
+//
+// Keys:
+//   capture/<merchant>/<capture>        gross, each contributor's fee and reversal, tax
+//                                       (taxes on fees + sales tax), merchant net at capture
+//                                       and after everything since (refunds, disputes): the
+//                                       change of the merchant's accounts
+//   dispute/<merchant>/<dispute>        the capture a dispute belongs to
+//   day/<merchant>/<day>/<contributor>/<currency>   charged, reversed, net (by recorded-at;
+//                                       a reversal counts on the refund's day)
+//   balance/<account>/<currency>        credits - debits, from postings
+//   statement/<merchant>/<currency>/<account>/<day>  credits, debits, postings that day
+//   revenue/<contributor>/<currency>    platform revenue, kind fee only
+// Currencies are never summed together.
+#include "projections/event_reading.h"
+#include "projections/projection.h"
+
+namespace projections {
+namespace {
+
+using ledger::Status;
+using ledger::schema::Event;
+using ledger::schema::EventBody;
+namespace fbs = ledger::schema;
+
+std::string MerchantAccountPrefix(const std::string& m) { return "merchant:" + m + ":"; }
+
+// The change of the accounts named `account`, or starting with it when it ends in ':', in
+// these postings (credits - debits). Transfers between two such accounts cancel out.
+int64_t NetFor(const Json& postings, const std::string& account) {
+  const bool prefix = !account.empty() && account.back() == ':';
+  auto matches = [&](const Json& name) {
+    const std::string& n = name.get_ref<const std::string&>();
+    return prefix ? n.rfind(account, 0) == 0 : n == account;
+  };
+  int64_t net = 0;
+  for (const Json& p : postings) {
+    if (matches(p["credit"])) net += p["amount_minor"].get<int64_t>();
+    if (matches(p["debit"])) net -= p["amount_minor"].get<int64_t>();
+  }
+  return net;
+}
+
+class FeesView final : public Projection {
+ public:
+  FeesView() : Projection("fees") {}
+
+  Status Apply(const Event& e, StateTxn& s) const override {
+    const std::string m = Str(e.tenant());
+    const std::string day = UtcDay(e.recorded_at_us());
+    const Json postings = PostingsOf(e);
+    const fbs::FeeBreakdown* fees = FeesOf(e);
+    std::string currency;
+
+    Json* capture = nullptr;
+    switch (e.body_type()) {
+      case EventBody::PaymentCaptured: {
+        const auto* b = e.body_as_PaymentCaptured();
+        if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
+        currency = Str(b->amount()->currency());
+        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        c = {{"capture_id", Str(b->capture_id())}, {"payment_id", Str(b->payment_id())},
+             {"order_id", Str(b->order_id())},     {"currency", currency},
+             {"gross_minor", b->amount()->amount_minor()}, {"recorded_at_us", e.recorded_at_us()},
+             {"day", day}, {"channel", fbs::EnumNameChannel(b->channel())},
+             {"recipe_version", fees ? fees->recipe_version() : 0}, {"contributors", Json::object()},
+             {"tax_minor", 0}, {"refunded_minor", 0}};
+        // Sales tax is the only posting to the tax account at capture.
+        c["sales_tax_minor"] = NetFor(postings, "tax:payable:sales");
+        c["merchant_net_at_capture_minor"] = NetFor(postings, MerchantAccountPrefix(m));
+        c["merchant_net_minor"] = c["merchant_net_at_capture_minor"];
+        capture = &c;
+        break;
+      }
+      case EventBody::PaymentRefunded: {
+        const auto* b = e.body_as_PaymentRefunded();
+        if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
+        currency = Str(b->amount()->currency());
+        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        if (!c.is_null()) {
+          AddTo(c, "refunded_minor", b->amount()->amount_minor());
+          AddTo(c, "sales_tax_minor", NetFor(postings, "tax:payable:sales"));
+          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          capture = &c;
+        }
+        break;
+      }
+      case EventBody::DisputeOpened: {
+        const auto* b = e.body_as_DisputeOpened();
+        currency = b->amount() ? Str(b->amount()->currency()) : "";
+        s.Mutable("dispute/" + m + "/" + Str(b->dispute_id())) = {{"capture_id", Str(b->capture_id())},
+                                                                   {"currency", currency}};
+        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        if (!c.is_null()) {
+          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          capture = &c;
+        }
+        break;
+      }
+      case EventBody::DisputeResolved: {
+        const Json& d = s.Get("dispute/" + m + "/" + Str(e.body_as_DisputeResolved()->dispute_id()));
+        if (d.is_null()) return Status::Corruption("resolution of an unknown dispute");
+        currency = d["currency"].get<std::string>();
+        Json& c = s.Mutable("capture/" + m + "/" + d["capture_id"].get<std::string>());
+        if (!c.is_null()) {
+          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          capture = &c;
+        }
+        break;
+      }
+      case EventBody::MessageSent:
+        break;
+      default:
+        break;
+    }
+
+    if (fees != nullptr && fees->lines() != nullptr) {
+      for (const auto* line : *fees->lines()) {
+        const std::string contributor = Str(line->contributor());
+        const std::string cur = Str(line->currency()).empty() ? currency : Str(line->currency());
+        const int64_t amount = line->amount_minor();
+        const bool is_fee = line->kind() == fbs::FeeKind::Fee;
+        Json& daily = s.Mutable("day/" + m + "/" + day + "/" + contributor + "/" + cur);
+        if (daily.is_null()) daily = {{"kind", is_fee ? "fee" : "tax"}};
+        AddTo(daily, amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
+        AddTo(daily, "net_minor", amount);
+        if (is_fee) AddTo(s.Mutable("revenue/" + contributor + "/" + cur), "net_minor", amount);
+        if (capture != nullptr) {
+          Json& per = (*capture)["contributors"][contributor];
+          if (per.is_null()) per = {{"kind", is_fee ? "fee" : "tax"}, {"charged_minor", 0}, {"reversed_minor", 0}};
+          AddTo(per, amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
+          if (!is_fee) AddTo(*capture, "tax_minor", amount);
+        }
+      }
+    }
+
+    for (const Json& p : postings) {
+      const std::string cur = p["currency"].get<std::string>();
+      const int64_t amount = p["amount_minor"].get<int64_t>();
+      const std::string debit = p["debit"].get<std::string>(), credit = p["credit"].get<std::string>();
+      AddTo(s.Mutable("balance/" + credit + "/" + cur), "balance_minor", amount);
+      AddTo(s.Mutable("balance/" + debit + "/" + cur), "balance_minor", -amount);
+      const std::string prefix = MerchantAccountPrefix(m);
+      if (credit.rfind(prefix, 0) == 0) {
+        Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + credit + "/" + day);
+        AddTo(st, "credits_minor", amount);
+        AddTo(st, "postings", 1);
+      }
+      if (debit.rfind(prefix, 0) == 0) {
+        Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + debit + "/" + day);
+        AddTo(st, "debits_minor", amount);
+        AddTo(st, "postings", 1);
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> MakeFeesView() { return std::make_unique<FeesView>(); }
+
+}  // namespace projections

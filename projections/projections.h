@@ -1,0 +1,85 @@
+// The projections module's public header: the projector that keeps the four read models
+// (DESIGN §7) of one shard, and the queries that read them (queries.h).
+//
+// A projector applies canonical events only. Its source is an event store holding the
+// canonical log: the node's own store, bounded by the canonical mark its log reader keeps
+// (a writer's events beyond the mark may still turn out non-canonical), or a store that is
+// canonical by construction (a copy, an auditor's checkpoint), bounded by its head.
+// Each read model lives in its own RocksDB under `dir/<name>`, with its position and Kafka
+// offset committed in the same WriteBatch as its state; a model that is ahead of another
+// after a crash skips what it already holds. Commits end at stored batch boundaries (one
+// group commit, one Kafka message) whenever possible, so the digests recorded there are
+// the ones an as-of rebuild finds.
+//
+// Thread-safety: position(), WaitFor(), stats() and the read models' reads may be called
+// from any thread; CatchUp and Follow from one thread, not both at once.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/event_store.h"
+#include "projections/read_model_store.h"
+
+namespace projections {
+
+// Events applied between two commits (a commit ends at the first batch boundary past it).
+inline constexpr size_t kApplyEventsMax = 8192;
+// How often a following projector looks for a moved canonical mark.
+inline constexpr int kFollowPollMs = 1;
+
+// The four read models, in the order they are applied.
+const std::vector<std::string>& ReadModelNames();
+
+enum class SourceBound {
+  kCanonicalMark,  // events up to the store's canonical mark (a node's own store)
+  kHead,           // every stored event (a store that holds only canonical events)
+};
+
+struct ProjectorOptions {
+  std::string dir;
+  std::vector<std::string> read_models;  // empty: all four
+  SourceBound bound = SourceBound::kCanonicalMark;
+  size_t apply_events_max = kApplyEventsMax;
+};
+
+struct ProjectorStats {
+  uint64_t commits = 0;
+  uint64_t events_applied = 0;
+  ledger::Position source_position;  // the bound last seen
+  ledger::Status stopped;            // why following stopped (OK while it runs)
+};
+
+class Projector {
+ public:
+  // Opens or creates the read models' stores. Errors as ProjectionStore::Open.
+  static ledger::Result<std::unique_ptr<Projector>> Open(const ProjectorOptions& options);
+  ~Projector();  // stops following
+
+  // Applies the source's events after position() up to `until` (inclusive) and the bound,
+  // on the calling thread. Errors: Corruption for an unreadable event (nothing after it is
+  // applied); IOError.
+  ledger::Status CatchUp(const ledger::EventStore& source, ledger::Position until);
+
+  // Follows the source on a thread of its own until destroyed or an error stops it
+  // (stats().stopped). `source` must outlive the projector.
+  void Follow(const ledger::EventStore* source);
+
+  // The lowest position every read model has reached.
+  ledger::Position position() const;
+  // Waits until position() >= `position`; false on timeout or when following stopped.
+  bool WaitFor(ledger::Position position, int timeout_ms) const;
+  ProjectorStats stats() const;
+
+  // nullptr for a name this projector does not keep.
+  const ProjectionStore* read_model(std::string_view name) const;
+
+ private:
+  Projector() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace projections

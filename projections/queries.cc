@@ -1,0 +1,211 @@
+#include "projections/queries.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace projections {
+
+using ledger::Result;
+using ledger::Status;
+
+namespace {
+bool IsDay(const std::string& d) {
+  if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!std::isdigit(static_cast<unsigned char>(d[i]))) return false;
+  return true;
+}
+
+Status CheckDays(const std::string& from_day, const std::string& to_day) {
+  if (!IsDay(from_day) || !IsDay(to_day)) return Status::InvalidArgument("days are written YYYY-MM-DD");
+  if (from_day > to_day) return Status::InvalidArgument("the period ends before it starts");
+  return Status::Ok();
+}
+
+// The last '/'-separated component of a key.
+std::string LastPart(const std::string& key) { return key.substr(key.rfind('/') + 1); }
+
+// [a_from, a_to) and [b_from, b_to) overlap; a missing end is open (still going on).
+bool Overlaps(const Json& a_from, const Json* a_to, const Json& b_from, const Json* b_to) {
+  const int64_t af = a_from.get<int64_t>(), bf = b_from.get<int64_t>();
+  const bool a_before_b_ends = b_to == nullptr || af <= b_to->get<int64_t>();
+  const bool b_before_a_ends = a_to == nullptr || bf <= a_to->get<int64_t>();
+  return a_before_b_ends && b_before_a_ends;
+}
+
+const Json* Field(const Json& j, const char* name) { return j.contains(name) ? &j[name] : nullptr; }
+}  // namespace
+
+Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& merchant,
+                           const std::string& customer) {
+  auto c = customers.Get("customer/" + merchant + "/" + customer);
+  if (!c.ok()) return c.status();
+  if (!c->has_value()) return Status::NotFound("no such customer");
+  Json out = **c;
+  Json orders = Json::array();
+  for (const Json& id : out.value("orders", Json::array())) {
+    auto o = customers.Get("order/" + merchant + "/" + id.get<std::string>());
+    if (!o.ok()) return o.status();
+    if (o->has_value()) orders.push_back(**o);
+  }
+  out["orders"] = orders;
+  auto notices = customers.Scan("notice/", "", SIZE_MAX);
+  if (!notices.ok()) return notices.status();
+  Json touched = Json::array();
+  for (const auto& [key, n] : *notices) {
+    for (const Json& o : orders)
+      if (Overlaps(n["opened_at_us"], Field(n, "resolved_at_us"), o["placed_at_us"], Field(o, "closed_at_us"))) {
+        touched.push_back(n);
+        break;
+      }
+  }
+  out["outage_notices"] = touched;
+  if (!out.contains("lifetime_value_minor")) out["lifetime_value_minor"] = Json::object();
+  return out;
+}
+
+Result<Json> QueryBalances(const ProjectionStore& fees, const std::string& merchant) {
+  auto rows = fees.Scan("balance/merchant:" + merchant + ":", "", SIZE_MAX);
+  if (!rows.ok()) return rows.status();
+  Json out = Json::object();
+  for (const auto& [key, v] : *rows) {
+    const std::string rest = key.substr(std::string("balance/").size());
+    const size_t slash = rest.rfind('/');
+    out[rest.substr(0, slash)][rest.substr(slash + 1)] = v["balance_minor"];
+  }
+  return out;
+}
+
+Result<Json> QueryCaptureFees(const ProjectionStore& fees, const std::string& merchant, const std::string& capture) {
+  auto c = fees.Get("capture/" + merchant + "/" + capture);
+  if (!c.ok()) return c.status();
+  if (!c->has_value()) return Status::NotFound("no such capture");
+  return **c;
+}
+
+Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merchant, const std::string& currency,
+                            const std::string& from_day, const std::string& to_day) {
+  LEDGER_RETURN_IF_ERROR(CheckDays(from_day, to_day));
+  auto rows = fees.Scan("statement/" + merchant + "/" + currency + "/", "", SIZE_MAX);
+  if (!rows.ok()) return rows.status();
+  Json accounts = Json::object();
+  for (const auto& [key, v] : *rows) {
+    const std::string day = LastPart(key);
+    const std::string head = key.substr(0, key.size() - day.size() - 1);
+    const std::string account = LastPart(head);
+    Json& a = accounts[account];
+    if (a.is_null()) a = {{"opening_minor", 0}, {"credits_minor", 0}, {"debits_minor", 0}, {"postings", 0}};
+    const int64_t credits = v.value("credits_minor", int64_t{0}), debits = v.value("debits_minor", int64_t{0});
+    if (day < from_day) {
+      a["opening_minor"] = a["opening_minor"].get<int64_t>() + credits - debits;
+    } else if (day <= to_day) {
+      a["credits_minor"] = a["credits_minor"].get<int64_t>() + credits;
+      a["debits_minor"] = a["debits_minor"].get<int64_t>() + debits;
+      a["postings"] = a["postings"].get<int64_t>() + v.value("postings", int64_t{0});
+    }
+  }
+  for (auto& [name, a] : accounts.items())
+    a["closing_minor"] = a["opening_minor"].get<int64_t>() + a["credits_minor"].get<int64_t>() -
+                         a["debits_minor"].get<int64_t>();
+  return Json{{"merchant_id", merchant}, {"currency", currency}, {"from_day", from_day},
+              {"to_day", to_day},        {"accounts", accounts}};
+}
+
+Result<Json> QueryFeesByDay(const ProjectionStore& fees, const std::string& merchant, const std::string& from_day,
+                            const std::string& to_day) {
+  LEDGER_RETURN_IF_ERROR(CheckDays(from_day, to_day));
+  auto rows = fees.Scan(merchant.empty() ? "day/" : "day/" + merchant + "/", "", SIZE_MAX);
+  if (!rows.ok()) return rows.status();
+  Json out = Json::array();
+  for (const auto& [key, v] : *rows) {
+    // day/<merchant>/<day>/<contributor>/<currency>
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t slash; (slash = key.find('/', start)) != std::string::npos; start = slash + 1)
+      parts.push_back(key.substr(start, slash - start));
+    parts.push_back(key.substr(start));
+    if (parts.size() != 5) return Status::Corruption("malformed fees-by-day key");
+    if (parts[2] < from_day || parts[2] > to_day) continue;
+    out.push_back({{"merchant_id", parts[1]}, {"day", parts[2]}, {"contributor", parts[3]}, {"currency", parts[4]},
+                   {"kind", v["kind"]}, {"charged_minor", v.value("charged_minor", int64_t{0})},
+                   {"reversed_minor", v.value("reversed_minor", int64_t{0})}, {"net_minor", v["net_minor"]}});
+  }
+  return out;
+}
+
+Result<Json> QueryPlatformRevenue(const ProjectionStore& fees) {
+  auto rows = fees.Scan("revenue/", "", SIZE_MAX);
+  if (!rows.ok()) return rows.status();
+  Json out = Json::object();
+  for (const auto& [key, v] : *rows) {
+    const std::string rest = key.substr(std::string("revenue/").size());
+    const size_t slash = rest.rfind('/');
+    out[rest.substr(0, slash)][rest.substr(slash + 1)] = v["net_minor"];
+  }
+  return out;
+}
+
+Result<Json> QueryStore(const ProjectionStore& storefront, const std::string& merchant, const std::string& store) {
+  auto s = storefront.Get("store/" + merchant + "/" + store);
+  if (!s.ok()) return s.status();
+  if (!s->has_value()) return Status::NotFound("no such store");
+  Json out = **s;
+  auto listings = storefront.Scan("listing/" + merchant + "/" + store + "/", "", SIZE_MAX);
+  if (!listings.ok()) return listings.status();
+  out["listings"] = Json::array();
+  for (const auto& [key, l] : *listings) out["listings"].push_back(l);
+  std::vector<std::pair<int64_t, std::string>> skus;
+  for (const auto& [sku, q] : out["sku_quantity"].items()) skus.emplace_back(q.get<int64_t>(), sku);
+  // Highest quantity first; ties by sku, so the answer never depends on map order.
+  std::sort(skus.begin(), skus.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  out["top_skus"] = Json::array();
+  for (size_t i = 0; i < skus.size() && i < 10; ++i)
+    out["top_skus"].push_back({{"sku", skus[i].second}, {"quantity", skus[i].first}});
+  out.erase("sku_quantity");
+  return out;
+}
+
+Result<Json> QueryMall(const ProjectionStore& storefront, const std::string& sku_prefix, const std::string& title_prefix,
+                       size_t limit) {
+  if (sku_prefix.empty() == title_prefix.empty())
+    return Status::InvalidArgument("search the mall by a sku prefix or a title prefix");
+  std::string prefix;
+  if (!sku_prefix.empty()) {
+    prefix = "mall/sku/" + sku_prefix;
+  } else {
+    std::string lower = title_prefix;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    prefix = "mall/title/" + lower;
+  }
+  auto rows = storefront.Scan(prefix, "", std::min(limit, kQueryRowsMax));
+  if (!rows.ok()) return rows.status();
+  Json out = Json::array();
+  for (const auto& [key, l] : *rows) out.push_back(l);
+  return out;
+}
+
+Result<Json> QueryStatusPage(const ProjectionStore& status) {
+  auto components = status.Scan("component/", "", SIZE_MAX);
+  if (!components.ok()) return components.status();
+  auto incidents = status.Scan("incident/", "", SIZE_MAX);
+  if (!incidents.ok()) return incidents.status();
+  Json out = {{"components", Json::array()}, {"incidents", Json::array()}};
+  for (const auto& [key, c] : *components)
+    out["components"].push_back({{"component", c["component"]}, {"status", c["status"]}});
+  std::vector<Json> list;
+  for (const auto& [key, i] : *incidents) list.push_back(i);
+  std::sort(list.begin(), list.end(), [](const Json& a, const Json& b) {
+    return a["published_at_us"].get<int64_t>() != b["published_at_us"].get<int64_t>()
+               ? a["published_at_us"].get<int64_t>() > b["published_at_us"].get<int64_t>()
+               : a["notice_id"].get<std::string>() < b["notice_id"].get<std::string>();
+  });
+  for (Json& i : list) out["incidents"].push_back(std::move(i));
+  out["overall"] = "operational";
+  for (const Json& c : out["components"])
+    if (c["status"] != "operational") out["overall"] = "degraded";
+  return out;
+}
+
+}  // namespace projections

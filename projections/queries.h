@@ -1,0 +1,52 @@
+// Reading the read models: what the HTTP API and the tools answer with. Each query reads
+// one read model's store (safe while its projector runs) and returns JSON. Errors:
+// NotFound for an unknown merchant's customer, store or capture; InvalidArgument for a
+// malformed day or an empty search; IOError / Corruption from the store.
+// Tenancy is the caller's to enforce: every per-merchant query takes the merchant id and
+// reads only that merchant's keys.
+#pragma once
+
+#include <string>
+
+#include "projections/read_model_store.h"
+
+namespace projections {
+
+inline constexpr size_t kQueryRowsMax = 1000;
+
+// customers: the profile, every order (with payments, captures, refunds, disputes),
+// messages, open disputes, lifetime value per currency, and the outage notices whose open
+// interval overlapped one of the customer's orders' open intervals (by recorded-at).
+ledger::Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& merchant,
+                                   const std::string& customer);
+
+// fees: every balance of the merchant's accounts, {account: {currency: minor}}.
+ledger::Result<Json> QueryBalances(const ProjectionStore& fees, const std::string& merchant);
+// fees: one capture's gross, fees and reversals per contributor, tax, merchant net.
+ledger::Result<Json> QueryCaptureFees(const ProjectionStore& fees, const std::string& merchant,
+                                      const std::string& capture);
+// fees: per account of the merchant in `currency`, for UTC days [from_day, to_day]
+// ("YYYY-MM-DD"): opening, credits, debits, closing (opening + credits - debits).
+ledger::Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merchant,
+                                    const std::string& currency, const std::string& from_day,
+                                    const std::string& to_day);
+// fees: rows {merchant_id, day, contributor, currency, kind, charged, reversed, net} for days
+// [from_day, to_day]; one merchant, or every merchant when `merchant` is empty (analysts).
+ledger::Result<Json> QueryFeesByDay(const ProjectionStore& fees, const std::string& merchant,
+                                    const std::string& from_day, const std::string& to_day);
+// fees: platform revenue by contributor and currency (kind fee only).
+ledger::Result<Json> QueryPlatformRevenue(const ProjectionStore& fees);
+
+// storefront: the store, its listings and its top 10 skus by quantity.
+ledger::Result<Json> QueryStore(const ProjectionStore& storefront, const std::string& merchant,
+                                const std::string& store);
+// storefront: mall listings whose sku starts with `sku_prefix` or whose title starts with
+// `title_prefix` (case-insensitive); exactly one of them non-empty.
+ledger::Result<Json> QueryMall(const ProjectionStore& storefront, const std::string& sku_prefix,
+                               const std::string& title_prefix, size_t limit);
+
+// status: components with their status and incidents with their updates, newest first.
+// Never shows subscribers.
+ledger::Result<Json> QueryStatusPage(const ProjectionStore& status);
+
+}  // namespace projections

@@ -1,0 +1,279 @@
+#include "projections/read_model_store.h"
+
+#include <openssl/evp.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ledger/chain_hash.h"
+#include "ledger/store_keys.h"
+
+namespace projections {
+
+using ledger::Position;
+using ledger::Result;
+using ledger::Sha256Digest;
+using ledger::Status;
+
+namespace {
+enum Family { kState = 0, kMeta = 1, kDigests = 2 };
+const char* const kFamilyNames[] = {"default", "meta", "digests"};
+constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kMetaProgress = "progress";  // pos(8) || offset(8) || sum(32) || entries(8)
+constexpr std::string_view kDigestDomain = "ledger projection state v1";
+
+std::string FormatValue(const std::string& name) { return "commerce-ledger projection v1 " + name; }
+
+void PutLen32(std::string* out, size_t n) {
+  const uint32_t v = static_cast<uint32_t>(n);
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// SHA-256(len32 key || key || len32 value || value): one entry's term of the set hash.
+Sha256Digest EntryHash(std::string_view key, std::string_view value) {
+  std::string buf;
+  buf.reserve(key.size() + value.size() + 8);
+  PutLen32(&buf, key.size());
+  buf.append(key);
+  PutLen32(&buf, value.size());
+  buf.append(value);
+  return ledger::Sha256Of(buf);
+}
+
+// sum += sign * h (mod 2^256), both as 32-byte big-endian numbers.
+void AddMod256(Sha256Digest* sum, const Sha256Digest& h, bool subtract) {
+  int carry = 0;
+  for (int i = 31; i >= 0; --i) {
+    int v = subtract ? int((*sum)[i]) - int(h[i]) - carry : int((*sum)[i]) + int(h[i]) + carry;
+    carry = subtract ? (v < 0 ? 1 : 0) : (v > 255 ? 1 : 0);
+    (*sum)[i] = static_cast<uint8_t>(v & 0xff);
+  }
+}
+
+std::string ProgressValue(const Progress& p, const Sha256Digest& sum) {
+  std::string v;
+  ledger::keys::PutBigEndian64(&v, p.position.value());
+  ledger::keys::PutBigEndian64(&v, static_cast<uint64_t>(p.kafka_offset));
+  v.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  ledger::keys::PutBigEndian64(&v, p.entries);
+  return v;
+}
+}  // namespace
+
+// ---- StateTxn ----
+
+StateTxn::Entry& StateTxn::Load(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return it->second;
+  Entry e;
+  auto raw = store_->GetRaw(key);
+  if (!raw.ok()) {
+    if (status_.ok()) status_ = raw.status();
+  } else if (raw->has_value()) {
+    e.original = std::move(**raw);
+    e.value = Json::parse(*e.original, nullptr, /*allow_exceptions=*/false);
+    if (e.value.is_discarded()) {
+      if (status_.ok()) status_ = Status::Corruption("read model value is not JSON");
+      e.value = nullptr;
+    }
+  }
+  return entries_.emplace(key, std::move(e)).first->second;
+}
+
+const Json& StateTxn::Get(const std::string& key) { return Load(key).value; }
+
+Json& StateTxn::Mutable(const std::string& key) {
+  Entry& e = Load(key);
+  e.dirty = true;
+  return e.value;
+}
+
+// ---- ProjectionStore ----
+
+ProjectionStore::~ProjectionStore() {
+  for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+  cfs_.clear();
+  if (db_) db_->Close();
+}
+
+Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path, const std::string& name) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  std::vector<std::string> existing;
+  const bool exists = rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok();
+  if (exists) {
+    for (const char* want : kFamilyNames)
+      if (std::find(existing.begin(), existing.end(), want) == existing.end())
+        return Status::NotALedgerStore("not a projection store: no '" + std::string(want) + "' column family");
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* n : kFamilyNames) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsCorruption()) return Status::Corruption("projection store: " + s.ToString());
+    return Status::IOError("cannot open projection store: " + s.ToString());
+  }
+  std::unique_ptr<ProjectionStore> store(new ProjectionStore());
+  store->db_.reset(raw);
+  store->cfs_ = handles;
+  store->name_ = name;
+
+  std::string format;
+  s = raw->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaFormat, &format);
+  if (s.IsNotFound()) {
+    if (exists) return Status::NotALedgerStore("projection store has no format marker");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = raw->Put(wo, handles[kMeta], kMetaFormat, FormatValue(name));
+    if (!s.ok()) return Status::IOError("cannot initialise projection store: " + s.ToString());
+  } else if (!s.ok()) {
+    return Status::IOError("cannot read projection store: " + s.ToString());
+  } else if (format != FormatValue(name)) {
+    return Status::NotALedgerStore("directory holds another read model, not '" + name + "'");
+  }
+
+  std::string progress;
+  s = raw->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaProgress, &progress);
+  if (s.ok()) {
+    if (progress.size() != 56) return Status::Corruption("projection progress record is damaged");
+    store->progress_.position = Position(ledger::keys::GetBigEndian64(progress));
+    store->progress_.kafka_offset = static_cast<int64_t>(ledger::keys::GetBigEndian64(progress.substr(8)));
+    std::memcpy(store->sum_.data(), progress.data() + 16, 32);
+    store->progress_.entries = ledger::keys::GetBigEndian64(progress.substr(48));
+  } else if (!s.IsNotFound()) {
+    return Status::IOError("cannot read projection progress: " + s.ToString());
+  }
+  store->progress_.digest = DigestOf(name, store->sum_, store->progress_.entries);
+  return store;
+}
+
+Progress ProjectionStore::progress() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return progress_;
+}
+
+Sha256Digest ProjectionStore::DigestOf(const std::string& name, const Sha256Digest& sum, uint64_t entries) {
+  std::string buf(kDigestDomain);
+  PutLen32(&buf, name.size());
+  buf.append(name);
+  buf.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  ledger::keys::PutBigEndian64(&buf, entries);
+  return ledger::Sha256Of(buf);
+}
+
+Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_offset) {
+  LEDGER_RETURN_IF_ERROR(txn.status());
+  const Progress before = progress();
+  LEDGER_INVARIANT(position > before.position || (position == before.position && txn.entries_.empty()));
+  rocksdb::WriteBatch wb;
+  Sha256Digest sum = sum_;
+  uint64_t entries = before.entries;
+  for (auto& [key, e] : txn.entries_) {
+    if (!e.dirty) continue;
+    std::optional<std::string> now;
+    if (!e.value.is_null()) now = e.value.dump();
+    if (now == e.original) continue;
+    if (e.original) {
+      AddMod256(&sum, EntryHash(key, *e.original), /*subtract=*/true);
+      --entries;
+    }
+    if (now) {
+      AddMod256(&sum, EntryHash(key, *now), /*subtract=*/false);
+      ++entries;
+      wb.Put(cfs_[kState], key, *now);
+    } else {
+      wb.Delete(cfs_[kState], key);
+    }
+  }
+  Progress after{position, kafka_offset, DigestOf(name_, sum, entries), entries};
+  wb.Put(cfs_[kMeta], kMetaProgress, ProgressValue(after, sum));
+  std::string digest_key;
+  ledger::keys::PutBigEndian64(&digest_key, position.value());
+  wb.Put(cfs_[kDigests], digest_key,
+         std::string_view(reinterpret_cast<const char*>(after.digest.data()), after.digest.size()));
+  // Not synced: the WAL keeps the WriteBatch whole, and a batch lost with the page cache
+  // only sends the projector back to an earlier position it will re-apply from the log.
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  if (!s.ok()) return Status::IOError("cannot write projection batch: " + s.ToString());
+  sum_ = sum;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_ = after;
+  }
+  txn.entries_.clear();
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> ProjectionStore::GetRaw(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kState], key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Status::IOError("cannot read projection state: " + s.ToString());
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<Json>> ProjectionStore::Get(const std::string& key) const {
+  auto raw = GetRaw(key);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<Json>();
+  Json j = Json::parse(**raw, nullptr, false);
+  if (j.is_discarded()) return Status::Corruption("read model value is not JSON");
+  return std::optional<Json>(std::move(j));
+}
+
+Result<std::vector<std::pair<std::string, Json>>> ProjectionStore::Scan(const std::string& prefix,
+                                                                        const std::string& start_after,
+                                                                        size_t limit) const {
+  std::vector<std::pair<std::string, Json>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kState]));
+  const std::string start = start_after.empty() ? prefix : start_after;
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!start_after.empty() && key == start_after) continue;
+    Json j = Json::parse(it->value().ToStringView(), nullptr, false);
+    if (j.is_discarded()) return Status::Corruption("read model value is not JSON");
+    out.emplace_back(std::string(key), std::move(j));
+  }
+  if (!it->status().ok()) return Status::IOError("cannot scan projection state: " + it->status().ToString());
+  return out;
+}
+
+Result<std::optional<Sha256Digest>> ProjectionStore::DigestAt(Position position) const {
+  std::string key, value;
+  ledger::keys::PutBigEndian64(&key, position.value());
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cfs_[kDigests], key, &value);
+  if (s.IsNotFound()) return std::optional<Sha256Digest>();
+  if (!s.ok() || value.size() != 32) return Status::IOError("cannot read a recorded digest: " + s.ToString());
+  Sha256Digest d;
+  std::memcpy(d.data(), value.data(), 32);
+  return std::optional<Sha256Digest>(d);
+}
+
+Result<Sha256Digest> ProjectionStore::FullDigest() const {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Status::IOError("SHA-256 unavailable");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kState]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string len;
+    PutLen32(&len, it->key().size());
+    EVP_DigestUpdate(ctx.get(), len.data(), len.size());
+    EVP_DigestUpdate(ctx.get(), it->key().data(), it->key().size());
+    len.clear();
+    PutLen32(&len, it->value().size());
+    EVP_DigestUpdate(ctx.get(), len.data(), len.size());
+    EVP_DigestUpdate(ctx.get(), it->value().data(), it->value().size());
+  }
+  if (!it->status().ok()) return Status::IOError("cannot scan projection state: " + it->status().ToString());
+  Sha256Digest d;
+  EVP_DigestFinal_ex(ctx.get(), d.data(), nullptr);
+  return d;
+}
+
+}  // namespace projections

@@ -1,0 +1,124 @@
+// One read model's own RocksDB (DESIGN §7): its logical state (keys -> JSON values), the
+// position and Kafka offset it has applied, and the state digest recorded at every applied
+// batch boundary. State, progress and digest change in one WriteBatch, so a projector that
+// dies mid-batch resumes exactly where its last commit left it: effectively once.
+//
+// The state digest. DESIGN §7 defines it as SHA-256 over the logical keys and values in key
+// order. Recomputed at every batch boundary that costs O(state) per batch, which no rebuild
+// target survives; this store keeps it incrementally instead (DECISIONS §29): an additive
+// set hash, the sum mod 2^256 of SHA-256(len32 key || key || len32 value || value) over all
+// entries, and digest = SHA-256("ledger projection state v1" || name || sum || entry count).
+// Like the ordered hash it covers exactly the logical keys and values (no offsets,
+// wall-clock fields or metrics), is the same for the same state however it was reached, and
+// changes with any key or value. `FullDigest()` also computes the ordered SHA-256 of DESIGN
+// §7, for auditors who want that form.
+//
+// Thread-safety: reads (Get, Scan, progress, DigestAt) may run on any thread, concurrently
+// with Commit; Commit is called by one thread at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ledger/status.h"
+#include "ledger/types.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace projections {
+
+using Json = nlohmann::json;
+
+struct Progress {
+  ledger::Position position;       // last event applied (0: none)
+  int64_t kafka_offset = -1;       // of the batch holding `position` (-1: unknown)
+  ledger::Sha256Digest digest{};   // state digest at `position`
+  uint64_t entries = 0;            // logical keys in the state
+};
+
+class ProjectionStore;
+
+// The changes of one applied batch, on top of the store: reads see earlier writes of the
+// same batch. A key whose value is null is absent (reading an absent key gives null;
+// setting null erases it). Single-threaded.
+class StateTxn {
+ public:
+  explicit StateTxn(const ProjectionStore* store) : store_(store) {}
+
+  // The value at `key`, null when absent.
+  const Json& Get(const std::string& key);
+  // The value at `key` to change in place (null when absent: assign to create it).
+  Json& Mutable(const std::string& key);
+  void Erase(const std::string& key) { Mutable(key) = nullptr; }
+
+  // The first error met reading the store (OK if none); Commit refuses a failed txn.
+  const ledger::Status& status() const { return status_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  friend class ProjectionStore;
+  struct Entry {
+    std::optional<std::string> original;  // stored bytes before this txn
+    Json value;
+    bool dirty = false;
+  };
+  Entry& Load(const std::string& key);
+
+  const ProjectionStore* store_;
+  std::map<std::string, Entry> entries_;
+  ledger::Status status_;
+};
+
+class ProjectionStore {
+ public:
+  // Opens or creates the store of projection `name` at `path`. Errors: NotALedgerStore
+  // when the directory holds something else (another projection, an event store);
+  // Corruption; IOError.
+  static ledger::Result<std::unique_ptr<ProjectionStore>> Open(const std::string& path, const std::string& name);
+  ~ProjectionStore();
+
+  const std::string& name() const { return name_; }
+  Progress progress() const;
+
+  // Writes the txn's changes, the new progress and the digest record for `position` in one
+  // WriteBatch. REQUIRES: position > progress().position (or equal with no changes).
+  ledger::Status Commit(StateTxn& txn, ledger::Position position, int64_t kafka_offset);
+
+  ledger::Result<std::optional<Json>> Get(const std::string& key) const;
+  // Entries whose key starts with `prefix`, after `start_after` (exclusive; "" = from the
+  // first), at most `limit`, in key order.
+  ledger::Result<std::vector<std::pair<std::string, Json>>> Scan(const std::string& prefix,
+                                                                 const std::string& start_after,
+                                                                 size_t limit) const;
+  // The digest recorded when the projection's position became `position` (a batch
+  // boundary); nullopt when no batch ended there.
+  ledger::Result<std::optional<ledger::Sha256Digest>> DigestAt(ledger::Position position) const;
+  // SHA-256 over every key and value in key order (len32-prefixed): DESIGN §7's form.
+  ledger::Result<ledger::Sha256Digest> FullDigest() const;
+
+  // The digest of a state with this sum and entry count (used by Commit; public for tests).
+  static ledger::Sha256Digest DigestOf(const std::string& name, const ledger::Sha256Digest& sum, uint64_t entries);
+
+ private:
+  friend class StateTxn;
+  ProjectionStore() = default;
+  ledger::Result<std::optional<std::string>> GetRaw(const std::string& key) const;
+
+  std::string name_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // state, meta, digests
+  mutable std::mutex mu_;
+  Progress progress_;              // GUARDED_BY(mu_)
+  ledger::Sha256Digest sum_{};     // written only by Commit's thread
+};
+
+}  // namespace projections

@@ -1,0 +1,379 @@
+// The four read models over a fixed merchant story: hand-worked figures, golden fixtures,
+// digests equal for live and rebuilt state, resume after a stop, as-of rebuilds, and the
+// bad inputs of the store and the queries.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ledger/position_token.h"
+#include "projections/projections.h"
+#include "projections/queries.h"
+#include "tests/support/merchant_story.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ledger;
+using projections::Json;
+using projections::Projector;
+using projections::ProjectorOptions;
+using projections::SourceBound;
+using testing_support::TempDir;
+
+namespace {
+
+// A store holding the merchant story (recorded-at ticking one second per batch).
+struct StoryLog {
+  explicit StoryLog(const std::string& path, int extra_orders = 0) {
+    StoreOptions o;
+    o.path = path;
+    o.clock = &clock;
+    auto s = EventStore::Open(o);
+    LEDGER_INVARIANT(s.ok());
+    store = std::move(s).value();
+    testing_support::DomainHarness h(store.get());
+    testing_support::RunMerchantStory(h, extra_orders);
+    balances = h.Balances();
+  }
+  testing_support::TickingClock clock;
+  std::unique_ptr<EventStore> store;
+  std::map<std::pair<std::string, std::string>, int64_t> balances;
+};
+
+std::unique_ptr<Projector> Project(const EventStore& source, const std::string& dir, Position until = Position(UINT64_MAX),
+                                   size_t apply_events_max = projections::kApplyEventsMax) {
+  ProjectorOptions o;
+  o.dir = dir;
+  o.bound = SourceBound::kHead;
+  o.apply_events_max = apply_events_max;
+  auto p = Projector::Open(o);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  Status s = (*p)->CatchUp(source, until);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(p).value();
+}
+
+const projections::ProjectionStore& Model(const Projector& p, const char* name) {
+  const auto* m = p.read_model(name);
+  LEDGER_INVARIANT(m != nullptr);
+  return *m;
+}
+
+Json Dump(const projections::ProjectionStore& m) {
+  auto rows = m.Scan("", "", SIZE_MAX);
+  LEDGER_INVARIANT(rows.ok());
+  Json out = Json::object();
+  for (auto& [k, v] : *rows) out[k] = v;
+  return out;
+}
+
+class ProjectionsTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  StoryLog log{dir.Sub("store")};
+};
+
+TEST_F(ProjectionsTest, CustomerViewHoldsOrdersPaymentsDisputesMessagesAndLifetimeValue) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& customers = Model(*p, "customers");
+  auto c1 = projections::QueryCustomer(customers, "m1", "c1");
+  ASSERT_TRUE(c1.ok()) << c1.status().ToString();
+  EXPECT_EQ((*c1)["lifetime_value_minor"], Json({{"USD", 10000}}));
+  ASSERT_EQ((*c1)["orders"].size(), 2u);
+  const Json& o1 = (*c1)["orders"][0];
+  EXPECT_EQ(o1["order_id"], "o1");
+  EXPECT_EQ(o1["status"], "fulfilled");
+  EXPECT_EQ(o1["total_minor"], 11300);
+  EXPECT_EQ(o1["payments"]["p1"]["captured_minor"], 11300);
+  EXPECT_EQ(o1["payments"]["p1"]["refunded_minor"], 1300);
+  EXPECT_EQ(o1["refunds"][0]["refund_id"], "r1");
+  EXPECT_EQ((*c1)["orders"][1]["status"], "cancelled");
+  ASSERT_EQ((*c1)["messages"].size(), 1u);
+  EXPECT_EQ((*c1)["messages"][0]["medium"], "Email");
+  // n1 was open while o1 was; n2 opened after o1 closed and o3 was cancelled.
+  ASSERT_EQ((*c1)["outage_notices"].size(), 1u);
+  EXPECT_EQ((*c1)["outage_notices"][0]["notice_id"], "n1");
+
+  auto c2 = projections::QueryCustomer(customers, "m1", "c2");
+  ASSERT_TRUE(c2.ok());
+  EXPECT_EQ((*c2)["lifetime_value_minor"], Json({{"USD", 0}}));  // 6000 captured, 6000 lost
+  EXPECT_EQ((*c2)["orders"][0]["disputes"]["d1"]["outcome"], "Lost");
+  EXPECT_FALSE(c2->contains("open_disputes"));
+  // o2 was placed after n1 resolved, and is still open (never fulfilled) when n2 opens.
+  ASSERT_EQ((*c2)["outage_notices"].size(), 1u);
+  EXPECT_EQ((*c2)["outage_notices"][0]["notice_id"], "n2");
+
+  // Tenancy: m2's customer c1 is another customer; m2 cannot see m1's c2.
+  auto m2c1 = projections::QueryCustomer(customers, "m2", "c1");
+  ASSERT_TRUE(m2c1.ok());
+  EXPECT_TRUE((*m2c1)["orders"].empty());
+  EXPECT_EQ(projections::QueryCustomer(customers, "m2", "c2").status().code(), Code::kNotFound);
+}
+
+TEST_F(ProjectionsTest, FeesPerCaptureMatchTheHandWorkedFigures) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& fees = Model(*p, "fees");
+  auto cap1 = projections::QueryCaptureFees(fees, "m1", "cap1");
+  ASSERT_TRUE(cap1.ok());
+  EXPECT_EQ((*cap1)["gross_minor"], 11300);
+  EXPECT_EQ((*cap1)["contributors"]["processing"]["charged_minor"], 358);
+  EXPECT_EQ((*cap1)["contributors"]["processing"]["reversed_minor"], 38);
+  EXPECT_EQ((*cap1)["contributors"]["platform"]["charged_minor"], 113);
+  EXPECT_EQ((*cap1)["contributors"]["platform"]["reversed_minor"], 13);
+  EXPECT_EQ((*cap1)["merchant_net_at_capture_minor"], 10829);
+  // The refund takes 1300 back less the 51 of fees that come back.
+  EXPECT_EQ((*cap1)["merchant_net_minor"], 10829 - 1300 + 51);
+  EXPECT_EQ((*cap1)["tax_minor"], 0);
+  auto cap2 = projections::QueryCaptureFees(fees, "m1", "cap2");
+  ASSERT_TRUE(cap2.ok());
+  EXPECT_EQ((*cap2)["contributors"]["marketplace"]["charged_minor"], 600);
+  EXPECT_EQ((*cap2)["contributors"]["dispute"]["charged_minor"], 1500);
+  EXPECT_EQ((*cap2)["merchant_net_at_capture_minor"], 5136);
+  // Lost: the disputed 6000 went back to the customer and the 1500 fee stays charged.
+  EXPECT_EQ((*cap2)["merchant_net_minor"], 5136 - 6000 - 1500);
+  EXPECT_EQ(projections::QueryCaptureFees(fees, "m2", "cap1").status().code(), Code::kNotFound);
+
+  auto revenue = projections::QueryPlatformRevenue(fees);
+  ASSERT_TRUE(revenue.ok());
+  EXPECT_EQ((*revenue)["processing"]["USD"], 358 - 38 + 204);
+  EXPECT_EQ((*revenue)["platform"]["USD"], 113 - 13 + 60);
+  EXPECT_EQ((*revenue)["marketplace"]["USD"], 600);
+  EXPECT_EQ((*revenue)["dispute"]["USD"], 1500);
+  EXPECT_EQ((*revenue)["communications"]["USD"], 5);
+
+  auto days = projections::QueryFeesByDay(fees, "m1", "2026-11-26", "2026-11-26");
+  ASSERT_TRUE(days.ok());
+  int64_t processing_net = 0;
+  for (const Json& row : *days)
+    if (row["contributor"] == "processing") processing_net += row["net_minor"].get<int64_t>();
+  EXPECT_EQ(processing_net, 358 - 38 + 204);
+  auto other_day = projections::QueryFeesByDay(fees, "m1", "2026-11-27", "2026-12-31");
+  ASSERT_TRUE(other_day.ok());
+  EXPECT_TRUE(other_day->empty());
+}
+
+TEST_F(ProjectionsTest, BalancesAndStatementsAgreeWithEveryPosting) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& fees = Model(*p, "fees");
+  auto balances = projections::QueryBalances(fees, "m1");
+  ASSERT_TRUE(balances.ok());
+  int checked = 0;
+  for (const auto& [key, amount] : log.balances) {
+    if (key.first.rfind("merchant:m1:", 0) != 0) continue;
+    EXPECT_EQ((*balances)[key.first][key.second], amount) << key.first;
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);  // available and reserve
+  auto statement = projections::QueryStatement(fees, "m1", "USD", "2026-11-26", "2026-11-26");
+  ASSERT_TRUE(statement.ok());
+  for (auto& [account, a] : (*statement)["accounts"].items()) {
+    EXPECT_EQ(a["opening_minor"], 0);
+    EXPECT_EQ(a["closing_minor"], (*balances)[account]["USD"]) << account;
+  }
+  // A period after the story: opening = closing = the balance, no postings.
+  auto later = projections::QueryStatement(fees, "m1", "USD", "2026-12-01", "2026-12-31");
+  ASSERT_TRUE(later.ok());
+  for (auto& [account, a] : (*later)["accounts"].items()) {
+    EXPECT_EQ(a["opening_minor"], (*balances)[account]["USD"]);
+    EXPECT_EQ(a["postings"], 0);
+  }
+}
+
+TEST_F(ProjectionsTest, StorefrontAndMall) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& sf = Model(*p, "storefront");
+  auto s1 = projections::QueryStore(sf, "m1", "s1");
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ((*s1)["order_count"], 2);
+  EXPECT_EQ((*s1)["net_captured_minor"], Json({{"USD", 10000}}));
+  EXPECT_EQ((*s1)["top_skus"], Json::array({{{"sku", "sku-1"}, {"quantity", 2}}}));
+  EXPECT_EQ((*s1)["listings"].size(), 2u);
+  auto s2 = projections::QueryStore(sf, "m1", "s2");
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ((*s2)["net_captured_minor"], Json({{"USD", 6000}}));
+  EXPECT_EQ(projections::QueryStore(sf, "m2", "s1").status().code(), Code::kNotFound);
+
+  auto red = projections::QueryMall(sf, "", "RED", 100);
+  ASSERT_TRUE(red.ok());
+  std::set<std::string> titles;
+  for (const Json& l : *red) titles.insert(l["title"].get<std::string>());
+  EXPECT_EQ(titles, (std::set<std::string>{"Red Shoe", "Red Hat", "red scarf"}));
+  auto by_sku = projections::QueryMall(sf, "sku-", "", 2);
+  ASSERT_TRUE(by_sku.ok());
+  EXPECT_EQ(by_sku->size(), 2u);  // the limit holds
+  EXPECT_EQ(projections::QueryMall(sf, "", "", 10).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(projections::QueryMall(sf, "a", "b", 10).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(ProjectionsTest, StatusPageShowsIncidentsWithHistoryAndNeverSubscribers) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  auto page = projections::QueryStatusPage(Model(*p, "status"));
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ((*page)["incidents"].size(), 2u);
+  EXPECT_EQ((*page)["incidents"][0]["notice_id"], "n2");  // newest first
+  const Json& n1 = (*page)["incidents"][1];
+  EXPECT_EQ(n1["status"], "Resolved");
+  EXPECT_EQ(n1["impact"], "major");
+  EXPECT_EQ(n1["updates"].size(), 3u);
+  EXPECT_EQ((*page)["components"],
+            Json::array({{{"component", "api"}, {"status", "minor"}}, {{"component", "payments"}, {"status", "operational"}}}));
+  EXPECT_EQ((*page)["overall"], "degraded");
+  EXPECT_EQ(page->dump().find("hooks.example.com"), std::string::npos);
+  EXPECT_EQ(page->dump().find("sub1"), std::string::npos);
+}
+
+// Golden fixtures: the whole state of each read model for the story. A change to a rule
+// shows here as a diff to review; LEDGER_UPDATE_GOLDEN=1 rewrites them.
+TEST_F(ProjectionsTest, ReadModelsMatchGoldenFixtures) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  for (const std::string& name : projections::ReadModelNames()) {
+    const std::string path = std::string(LEDGER_TEST_DATA_DIR) + "/golden/projections/" + name + ".json";
+    const Json now = Dump(Model(*p, name.c_str()));
+    if (std::getenv("LEDGER_UPDATE_GOLDEN")) {
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+      std::ofstream(path) << now.dump(1) << "\n";
+      continue;
+    }
+    std::ifstream in(path);
+    ASSERT_TRUE(in.good()) << "missing fixture " << path;
+    const Json golden = Json::parse(in);
+    EXPECT_EQ(now, golden) << name << ": " << Json::diff(golden, now).dump();
+  }
+}
+
+TEST_F(ProjectionsTest, RebuiltDigestsEqualLiveOnesAtEveryBatchBoundary) {
+  // "Live": one commit per stored batch, so a digest is recorded at every boundary.
+  auto live = Project(*log.store, dir.Sub("live"), Position(UINT64_MAX), 1);
+  const Position head = log.store->head().position;
+  EXPECT_EQ(live->position(), head);
+  auto batches = log.store->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(batches.ok());
+  ASSERT_GT(batches->size(), 20u);
+  int compared = 0;
+  for (size_t i = 0; i < batches->size(); i += 7) {
+    const Position at = (*batches)[i].last;
+    TempDir rebuild_dir;
+    auto rebuilt = Project(*log.store, rebuild_dir.path(), at);
+    EXPECT_EQ(rebuilt->position(), at);
+    for (const std::string& name : projections::ReadModelNames()) {
+      auto recorded = Model(*live, name.c_str()).DigestAt(at);
+      ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name << " at " << at.value();
+      EXPECT_EQ(**recorded, Model(*rebuilt, name.c_str()).progress().digest) << name << " at " << at.value();
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 8);
+  // And at the head, by both digest forms, against a rebuild in large commits.
+  auto whole = Project(*log.store, dir.Sub("whole"));
+  for (const std::string& name : projections::ReadModelNames()) {
+    EXPECT_EQ(Model(*live, name.c_str()).progress().digest, Model(*whole, name.c_str()).progress().digest);
+    EXPECT_EQ(*Model(*live, name.c_str()).FullDigest(), *Model(*whole, name.c_str()).FullDigest());
+    EXPECT_EQ(Model(*whole, name.c_str()).progress().entries, Dump(Model(*whole, name.c_str())).size());
+  }
+}
+
+TEST_F(ProjectionsTest, DigestChangesWithAnyValueAndNotWithHowTheStateWasReached) {
+  auto whole = Project(*log.store, dir.Sub("whole"));
+  auto stepwise = Project(*log.store, dir.Sub("step"), Position(UINT64_MAX), 1);
+  const auto& a = Model(*whole, "fees");
+  EXPECT_EQ(a.progress().digest, Model(*stepwise, "fees").progress().digest);
+  const auto before = Model(*whole, "storefront").progress().digest;
+  EXPECT_NE(a.progress().digest, before);  // the name is in the digest
+  // The same entries with one value changed: another digest.
+  Sha256Digest sum{};
+  sum[31] = 1;
+  EXPECT_NE(projections::ProjectionStore::DigestOf("fees", sum, 1),
+            projections::ProjectionStore::DigestOf("fees", sum, 2));
+}
+
+TEST_F(ProjectionsTest, ARestartedProjectorResumesAndDoesNotRebuild) {
+  const Position head = log.store->head().position;
+  const Position half(head.value() / 2);
+  {
+    auto first = Project(*log.store, dir.Sub("proj"), half);
+    EXPECT_LE(first->position(), half);
+  }
+  ProjectorOptions o;
+  o.dir = dir.Sub("proj");
+  o.bound = SourceBound::kHead;
+  auto again = Projector::Open(o);
+  ASSERT_TRUE(again.ok());
+  const Position resumed_at = (*again)->position();
+  EXPECT_GT(resumed_at.value(), 0u);
+  ASSERT_TRUE((*again)->CatchUp(*log.store, Position(UINT64_MAX)).ok());
+  EXPECT_EQ((*again)->stats().events_applied, head.value() - resumed_at.value());  // not from position 1
+  auto fresh = Project(*log.store, dir.Sub("fresh"));
+  for (const std::string& name : projections::ReadModelNames())
+    EXPECT_EQ(Model(**again, name.c_str()).progress().digest, Model(*fresh, name.c_str()).progress().digest) << name;
+}
+
+TEST_F(ProjectionsTest, AModelAheadOfAnotherAfterACrashSkipsWhatItHolds) {
+  const Position head = log.store->head().position;
+  {
+    // As if the projector died after committing fees but before the others.
+    ProjectorOptions o;
+    o.dir = dir.Sub("proj");
+    o.bound = SourceBound::kHead;
+    o.read_models = {"fees"};
+    auto fees_only = Projector::Open(o);
+    ASSERT_TRUE(fees_only.ok());
+    ASSERT_TRUE((*fees_only)->CatchUp(*log.store, Position(head.value() - 5)).ok());
+  }
+  auto all = Project(*log.store, dir.Sub("proj"));
+  auto fresh = Project(*log.store, dir.Sub("fresh"));
+  for (const std::string& name : projections::ReadModelNames())
+    EXPECT_EQ(Model(*all, name.c_str()).progress().digest, Model(*fresh, name.c_str()).progress().digest) << name;
+}
+
+TEST_F(ProjectionsTest, FollowsTheCanonicalMarkOnly) {
+  // A node's own store: events beyond the canonical mark are not applied.
+  ProjectorOptions o;
+  o.dir = dir.Sub("proj");
+  auto p = Projector::Open(o);
+  ASSERT_TRUE(p.ok());
+  (*p)->Follow(log.store.get());
+  EXPECT_FALSE((*p)->WaitFor(Position(1), 50));  // the mark is still 0: nothing is canonical
+  EXPECT_EQ((*p)->position(), Position(0));
+  ASSERT_TRUE(log.store->StartNewKafkaIncarnation(Epoch(1), "node-1").ok());  // mark = head
+  EXPECT_TRUE((*p)->WaitFor(log.store->head().position, 5000));
+  EXPECT_TRUE((*p)->stats().stopped.ok());
+}
+
+TEST_F(ProjectionsTest, BadStoresAndNamesAreRefused) {
+  // An event store's directory is not a read model; nor is another read model's.
+  EXPECT_EQ(projections::ProjectionStore::Open(dir.Sub("store"), "fees").status().code(), Code::kNotALedgerStore);
+  auto p = Project(*log.store, dir.Sub("proj"));
+  p.reset();
+  EXPECT_EQ(projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "status").status().code(),
+            Code::kNotALedgerStore);
+  ProjectorOptions o;
+  o.dir = dir.Sub("other");
+  o.read_models = {"fees", "gossip"};
+  EXPECT_EQ(Projector::Open(o).status().code(), Code::kInvalidArgument);
+  // A store whose progress record is damaged is not trusted.
+  auto fees = projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees");
+  ASSERT_TRUE(fees.ok());
+  EXPECT_GT((*fees)->progress().position.value(), 0u);
+}
+
+TEST_F(ProjectionsTest, QueriesRefuseMalformedPeriods) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& fees = Model(*p, "fees");
+  EXPECT_EQ(projections::QueryStatement(fees, "m1", "USD", "2026-11-26", "2026-11-25").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(projections::QueryStatement(fees, "m1", "USD", "26/11/2026", "2026-11-26").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(projections::QueryFeesByDay(fees, "", "2026-11-2x", "2026-11-26").status().code(), Code::kInvalidArgument);
+}
+
+TEST(PositionToken, RoundTripsAndRefusesMalformedTokens) {
+  EXPECT_EQ(PositionToken(ShardId(3), Position(42)), "3:42");
+  auto t = ParsePositionToken("3:42");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->shard, ShardId(3));
+  EXPECT_EQ(t->position, Position(42));
+  for (const char* bad : {"", "42", ":42", "3:", "3:4x", "-1:2", "3:-2", " 3:4", "3:4 ", "4294967296:1",
+                          "0:18446744073709551616", "0:1:2", "+1:2"})
+    EXPECT_EQ(ParsePositionToken(bad).status().code(), Code::kInvalidArgument) << bad;
+}
+
+}  // namespace
