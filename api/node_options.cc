@@ -7,9 +7,15 @@ namespace {
 
 // Contract flags (DESIGN §9) whose behaviour arrives with later issues.
 const char* const kNotYetImplemented[] = {
-    "--advertise-url", "--peers", "--role", "--shards",
-    "--writer", "--writer-key-file", "--failover-after-ms", "--resolve-after-s",
+    "--advertise-url", "--peers",
+    "--writer", "--writer-key-file", "--resolve-after-s",
     "--secrets-key-file", "--accept-new-topic", "--allow-private-webhooks"};
+
+template <typename T>
+bool ParseNumber(const std::string& s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+}
 
 bool ParseHostPort(const std::string& s, NodeOptions* o) {
   auto colon = s.rfind(':');
@@ -25,8 +31,9 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 }  // namespace
 
 std::string NodeUsage() {
-  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--shard N] [--kafka BOOTSTRAP]\n"
-         "               [--kafka-property K=V]... [--ack replicated|local]\n"
+  return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
+         "               [--kafka-property K=V]... [--role writer|projector] [--shard N] (writer)\n"
+         "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
 }
 
@@ -79,15 +86,44 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     } else if (flag == "--node-id") {
       o.node_id = value;
     } else if (flag == "--shard") {
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.shard);
-      if (ec != std::errc() || p != value.data() + value.size())
-        return ledger::Status::InvalidArgument("--shard takes a number");
+      if (!ParseNumber(value, &o.shard)) return ledger::Status::InvalidArgument("--shard takes a number");
+    } else if (flag == "--shards") {
+      o.projector_shards.clear();
+      for (size_t start = 0; start <= value.size();) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string::npos) comma = value.size();
+        uint32_t shard = 0;
+        if (!ParseNumber(value.substr(start, comma - start), &shard))
+          return ledger::Status::InvalidArgument("--shards takes shard numbers separated by commas, e.g. 0,1");
+        o.projector_shards.push_back(shard);
+        start = comma + 1;
+      }
+    } else if (flag == "--role") {
+      if (value == "writer") {
+        o.role = NodeRole::kWriter;
+      } else if (value == "projector") {
+        o.role = NodeRole::kProjector;
+      } else if (value == "standby") {
+        return ledger::Status::InvalidArgument("--role standby is not implemented in this version yet");
+      } else {
+        return ledger::Status::InvalidArgument("--role takes writer, standby or projector");
+      }
+    } else if (flag == "--failover-after-ms") {
+      if (!ParseNumber(value, &o.failover_after_ms) || o.failover_after_ms < 20 || o.failover_after_ms > 600000)
+        return ledger::Status::InvalidArgument("--failover-after-ms takes a number from 20 to 600000");
     } else {
       return ledger::Status::InvalidArgument("unknown flag " + flag);
     }
   }
   if (o.data_dir.empty()) return ledger::Status::InvalidArgument("--data is required");
   if (!have_http) return ledger::Status::InvalidArgument("--http is required");
+  if (o.role == NodeRole::kProjector) {
+    if (o.projector_shards.empty()) return ledger::Status::InvalidArgument("--role projector needs --shards");
+    if (o.kafka_bootstrap.empty())
+      return ledger::Status::InvalidArgument("--role projector reads a writer's Kafka topic: give --kafka");
+  } else if (!o.projector_shards.empty()) {
+    return ledger::Status::InvalidArgument("--shards is for --role projector; a writer takes --shard");
+  }
   return o;
 }
 

@@ -10,7 +10,14 @@
 
 namespace api {
 
+inline constexpr int kFailoverAfterMsDefault = 1000;
+
+enum class NodeRole { kWriter, kProjector };
+
 struct NodeOptions {
+  NodeRole role = NodeRole::kWriter;
+  std::vector<uint32_t> projector_shards;  // --shards N,M (projector)
+  int failover_after_ms = kFailoverAfterMsDefault;
   std::string data_dir;
   std::string http_host = "127.0.0.1";
   int http_port = 8080;

@@ -8,27 +8,80 @@
 #include "ledger/kafka/log_reader.h"
 #include "ledger/kafka/publisher.h"
 #include "ledger/record_codec.h"
+#include "projections/projections.h"
 
 namespace api {
 
+namespace {
+ledger::StoreOptions ShardStoreOptions(const NodeOptions& o, uint32_t shard) {
+  ledger::StoreOptions so;
+  so.path = (std::filesystem::path(o.data_dir) / ("shard-" + std::to_string(shard))).string();
+  so.shard = ledger::ShardId(shard);
+  so.node_id = o.node_id;
+  return so;
+}
+}  // namespace
+
 struct NodeRuntime::Impl {
-  // Destroyed in reverse: reader and publisher before the store, the cluster last.
-  std::unique_ptr<ledger::kafka::EmbeddedCluster> cluster;
-  std::unique_ptr<ledger::EventStore> store;
-  std::unique_ptr<ledger::kafka::Publisher> publisher;
-  std::unique_ptr<ledger::kafka::LogReader> reader;
+  // One shard this node keeps: its store, the Kafka side, its read models. Destroyed in
+  // reverse: projector, reader and publisher before the store.
+  struct Shard {
+    std::unique_ptr<ledger::EventStore> store;
+    std::unique_ptr<ledger::kafka::Publisher> publisher;
+    std::unique_ptr<ledger::kafka::LogReader> reader;
+    std::unique_ptr<projections::Projector> projector;
+    ~Shard() {
+      projector.reset();
+      reader.reset();
+      publisher.reset();
+      store.reset();
+    }
+  };
+  std::unique_ptr<ledger::kafka::EmbeddedCluster> cluster;  // destroyed last
+  std::vector<std::unique_ptr<Shard>> shards;
   std::string bootstrap;
   ~Impl() {
-    reader.reset();
-    publisher.reset();
-    store.reset();
+    shards.clear();
     cluster.reset();
+  }
+
+  // The shard's read models, following the store's canonical mark.
+  static ledger::Status StartProjector(const NodeOptions& o, uint32_t shard, Shard& s) {
+    projections::ProjectorOptions po;
+    po.dir = (std::filesystem::path(o.data_dir) / "projections" / ("shard-" + std::to_string(shard))).string();
+    auto projector = projections::Projector::Open(po);
+    if (!projector.ok()) return projector.status();
+    s.projector = std::move(projector).value();
+    s.projector->Follow(s.store.get());
+    return ledger::Status::Ok();
+  }
+
+  // A projector node: per shard, a follower store filled by the log reader (so it catches
+  // up from its own store however far Kafka's window has moved) and the read models over it.
+  ledger::Status StartProjectorShards(const NodeOptions& o) {
+    for (uint32_t shard : o.projector_shards) {
+      auto s = std::make_unique<Shard>();
+      auto store = ledger::EventStore::Open(ShardStoreOptions(o, shard));
+      if (!store.ok()) return store.status();
+      s->store = std::move(store).value();
+      if (s->store->writer_epoch().value() > 0)
+        return ledger::Status::InvalidArgument("shard " + std::to_string(shard) +
+                                               "'s store belongs to a writer; a projector keeps its own copy");
+      auto reader = ledger::kafka::LogReader::Start({bootstrap, ledger::ShardId(shard), o.kafka_properties},
+                                                    s->store.get());
+      if (!reader.ok()) return reader.status();
+      s->reader = std::move(reader).value();
+      LEDGER_RETURN_IF_ERROR(StartProjector(o, shard, *s));
+      shards.push_back(std::move(s));
+    }
+    return ledger::Status::Ok();
   }
 };
 
 NodeRuntime::NodeRuntime() : impl_(new Impl()) {}
 NodeRuntime::~NodeRuntime() = default;
-ledger::EventStore* NodeRuntime::store() const { return impl_->store.get(); }
+ledger::EventStore* NodeRuntime::store() const { return impl_->shards.front()->store.get(); }
+const projections::Projector* NodeRuntime::projector() const { return impl_->shards.front()->projector.get(); }
 const std::string& NodeRuntime::kafka_bootstrap() const { return impl_->bootstrap; }
 
 namespace {
@@ -53,14 +106,19 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
   Impl& im = *node->impl_;
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  ledger::StoreOptions so;
-  so.path = (std::filesystem::path(o.data_dir) / ("shard-" + std::to_string(o.shard))).string();
-  so.shard = ledger::ShardId(o.shard);
-  so.node_id = o.node_id;
+  if (o.role == NodeRole::kProjector) {
+    im.bootstrap = o.kafka_bootstrap;
+    LEDGER_RETURN_IF_ERROR(im.StartProjectorShards(o));
+    return node;
+  }
+  ledger::StoreOptions so = ShardStoreOptions(o, o.shard);
   so.ack_level = o.ack_replicated ? ledger::AckLevel::kReplicated : ledger::AckLevel::kLocal;
+  so.ack_requires_lease = true;
   auto store = ledger::EventStore::Open(so);
   if (!store.ok()) return store.status();
-  im.store = std::move(store).value();
+  im.shards.push_back(std::make_unique<Impl::Shard>());
+  Impl::Shard& sh = *im.shards.back();
+  sh.store = std::move(store).value();
 
   im.bootstrap = o.kafka_bootstrap;
   if (im.bootstrap.empty()) {
@@ -72,22 +130,24 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
                  "restarts, so `replicated` protects no more than the local disk",
                  im.bootstrap);
     // Every start is a new, empty topic: the log goes on from this store's own head.
-    if (im.store->head().position.value() > 0) {
-      auto s = im.store->StartNewKafkaIncarnation(im.store->writer_epoch(), o.node_id);
+    if (sh.store->head().position.value() > 0) {
+      auto s = sh.store->StartNewKafkaIncarnation(sh.store->writer_epoch(), o.node_id);
       if (!s.ok()) return s;
     }
   }
   ledger::kafka::ClientOptions ko{im.bootstrap, ledger::ShardId(o.shard), o.kafka_properties};
-  auto reader = ledger::kafka::LogReader::Start(ko, im.store.get());
+  // The lease is half of --failover-after-ms (DESIGN §6).
+  auto reader = ledger::kafka::LogReader::Start(ko, sh.store.get(), o.failover_after_ms / 2);
   if (!reader.ok()) return reader.status();
-  im.reader = std::move(reader).value();
-  auto publisher = ledger::kafka::Publisher::Start(ko, im.store.get());
+  sh.reader = std::move(reader).value();
+  auto publisher = ledger::kafka::Publisher::Start(ko, sh.store.get());
   if (!publisher.ok()) return publisher.status();
-  im.publisher = std::move(publisher).value();
+  sh.publisher = std::move(publisher).value();
+  LEDGER_RETURN_IF_ERROR(Impl::StartProjector(o, o.shard, sh));
 
-  if (im.store->head().position.value() == 0) {
-    LEDGER_RETURN_IF_ERROR(im.store->SetWriterEpoch(ledger::Epoch(1)));
-    auto r = im.store->Append(WriterPromotedOne(o));
+  if (sh.store->head().position.value() == 0) {
+    LEDGER_RETURN_IF_ERROR(sh.store->SetWriterEpoch(ledger::Epoch(1)));
+    auto r = sh.store->Append(WriterPromotedOne(o));
     if (!r.ok()) return r.status();
     spdlog::info("new shard {}: WriterPromoted(1) for node {} at position {}", o.shard, o.node_id,
                  r->first_position.value());

@@ -1,13 +1,18 @@
-// What a running ledger node owns: its shard's event store and, for the writer, the Kafka
-// side (the embedded cluster when no --kafka is given, the publisher, and the log reader
-// tailing its own partition). Single-node writer only for now; standby and failover are
-// the standby issue's.
+// What a running ledger node owns. A writer: its shard's event store, the Kafka side (the
+// embedded cluster when no --kafka is given, the publisher, the log reader tailing its own
+// partition and keeping the lease) and the shard's read models. A projector
+// (--role projector --shards N,M): per shard, its own copy of the log filled by the log
+// reader and the read models over it. Standby and failover are the standby issue's.
 #pragma once
 
 #include <memory>
 
 #include "api/node_options.h"
 #include "ledger/event_store.h"
+
+namespace projections {
+class Projector;
+}
 
 namespace api {
 
@@ -18,7 +23,10 @@ class NodeRuntime {
   static ledger::Result<std::unique_ptr<NodeRuntime>> Start(const NodeOptions& options);
   ~NodeRuntime();
 
+  // The writer's store, or a projector's first shard's copy.
   ledger::EventStore* store() const;
+  // The read models of that shard.
+  const projections::Projector* projector() const;
   const std::string& kafka_bootstrap() const;
 
  private:

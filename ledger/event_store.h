@@ -16,6 +16,7 @@
 // Errors: returned as Status / Result values; nothing throws.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,6 +66,10 @@ struct StoreOptions {
   Clock* clock = nullptr;  // not owned; nullptr = system clock
   std::string node_id = "node-1";  // recorded in every batch this store writes
   AckLevel ack_level = AckLevel::kLocal;
+  // The lease (DESIGN §6): when set, nothing is acknowledged, at either ack level, unless
+  // the lease renewed through RenewLease() is still valid; answers wait until it is (or
+  // are refused when the store is fenced). A node's log reader renews it.
+  bool ack_requires_lease = false;
 };
 
 struct PendingEvent {
@@ -201,6 +206,12 @@ class EventStore {
   // still waiting to be known canonical get NotWriter too (their batches never will be).
   // OK while not fenced.
   virtual Status fenced() const = 0;
+
+  // The lease: acknowledgements may go out until `valid_until` (steady clock). Answers that
+  // waited for it are released. No effect unless StoreOptions::ack_requires_lease.
+  virtual void RenewLease(std::chrono::steady_clock::time_point valid_until) = 0;
+  // Answers waiting for a valid lease (for metrics and tests).
+  virtual size_t answers_awaiting_lease() const = 0;
 
   // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
   virtual CanonicalMark canonical_mark() const = 0;

@@ -87,8 +87,12 @@ Result<std::vector<BatchInfo>> RocksStore::ReadBatchInfos(Position from, size_t 
 // batches back. Same bytes: the canonical mark moves (and the batch's offset is stored).
 // Other bytes: Diverged; the local events beyond the canonical log must be set aside.
 Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark& after) {
+  std::lock_guard<std::mutex> confirm_lock(confirm_mu_);
   const CanonicalMark mark = canonical_mark();
-  if (batch.first_position != mark.position.next())
+  // Confirmed already (by the publisher's fast path, or the reader before it): the same
+  // bytes change nothing; other bytes are a divergence as below.
+  const bool confirmed = after.position <= mark.position;
+  if (!confirmed && batch.first_position != mark.position.next())
     return Status::InvalidArgument("batch starts at position " + std::to_string(batch.first_position.value()) +
                                    "; the canonical mark is " + std::to_string(mark.position.value()));
   auto local = ReadRange(batch.first_position, batch.records.size());
@@ -102,6 +106,7 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
       return Status::Diverged("local event at position " + std::to_string(batch.first_position.value() + i) +
                               " differs from the canonical log");
     }
+  if (confirmed) return Status::Ok();
   rocksdb::WriteBatch wb;
   std::string value;
   if (db_->Get(rocksdb::ReadOptions(), cf(kBatches), keys::BatchKey(batch.first_position), &value).ok() &&
@@ -112,9 +117,9 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     wb.Put(cf(kBatches), keys::BatchKey(batch.first_position), value);
   }
   wb.Put(cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(after));
-  rocksdb::WriteOptions wo;
-  wo.sync = options_.durability == Durability::kSync;
-  rocksdb::Status s = db_->Write(wo, &wb);
+  // Not synced: the events are durable already, and a mark lost with the page cache only
+  // sends the reader back to an earlier offset, whose batches it confirms again.
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
   if (!s.ok()) return Status::IOError("cannot record the canonical mark: " + s.ToString());
   {
     std::lock_guard<std::mutex> lock(head_mu_);

@@ -386,8 +386,41 @@ void RocksStore::Answer(OpenBatch& batch) {
       HoldUntilCanonical(needed, std::move(batch.commands[i].done), std::move(answer));
       continue;
     }
+    if (answer.ok()) {
+      Acknowledge(std::move(batch.commands[i].done), std::move(answer));
+      continue;
+    }
     batch.commands[i].done(std::move(answer));
   }
+}
+
+void RocksStore::Acknowledge(std::function<void(Result<AppendResult>)> done, Result<AppendResult> answer) {
+  if (options_.ack_requires_lease) {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    if (std::chrono::steady_clock::now() >= lease_valid_until_) {
+      lease_held_.push_back(HeldAnswer{std::move(done), std::move(answer)});
+      held_count_.fetch_add(1);
+      return;
+    }
+  }
+  done(std::move(answer));
+}
+
+void RocksStore::RenewLease(std::chrono::steady_clock::time_point valid_until) {
+  std::vector<HeldAnswer> ready;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    lease_valid_until_ = std::max(lease_valid_until_, valid_until);
+    if (std::chrono::steady_clock::now() >= lease_valid_until_) return;
+    ready.swap(lease_held_);
+    held_count_.fetch_sub(ready.size());
+  }
+  for (HeldAnswer& h : ready) h.done(std::move(*h.answer));
+}
+
+size_t RocksStore::answers_awaiting_lease() const {
+  std::lock_guard<std::mutex> lock(lease_mu_);
+  return lease_held_.size();
 }
 
 void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<AppendResult>)> done,
@@ -400,7 +433,7 @@ void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<A
       return;
     }
   }
-  done(std::move(answer));
+  Acknowledge(std::move(done), std::move(answer));
 }
 
 Status RocksStore::fenced() const {
@@ -415,12 +448,16 @@ void RocksStore::Fence(Status why) {
     fenced_ = why;
   }
   std::multimap<uint64_t, HeldAnswer> held;
+  std::vector<HeldAnswer> lease_held;
   {
     std::lock_guard<std::mutex> lock(held_mu_);
+    std::lock_guard<std::mutex> lease_lock(lease_mu_);
     held.swap(held_);
+    lease_held.swap(lease_held_);
     held_count_.store(0);
   }
   for (auto& [pos, h] : held) h.done(why);
+  for (HeldAnswer& h : lease_held) h.done(why);
 }
 
 // Called when the canonical mark moves: answers everything it now covers, outside the lock.
@@ -433,7 +470,7 @@ void RocksStore::ReleaseCanonical(Position mark) {
     held_.erase(held_.begin(), end);
     held_count_.fetch_sub(ready.size());
   }
-  for (HeldAnswer& h : ready) h.done(std::move(*h.answer));
+  for (HeldAnswer& h : ready) Acknowledge(std::move(h.done), std::move(*h.answer));
 }
 
 }  // namespace ledger

@@ -204,6 +204,14 @@ RocksStore::~RocksStore() {
     held.swap(held_);
   }
   for (auto& [pos, h] : held) h.done(Status::ShuttingDown("the store closed before the write was known replicated"));
+  std::vector<HeldAnswer> lease_held;
+  {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    lease_held.swap(lease_held_);
+  }
+  for (HeldAnswer& h : lease_held)
+    h.done(Status::ShuttingDown("the store closed while the writer's lease had lapsed; the write is durable here "
+                                "but was not acknowledged"));
   if (db_) {
     for (auto* h : families_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();

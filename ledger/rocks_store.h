@@ -100,6 +100,8 @@ class RocksStore final : public EventStore {
   Result<std::vector<std::string>> ReadBatches(Position from, size_t limit) const override;
   Result<std::vector<BatchInfo>> ReadBatchInfos(Position from, size_t limit) const override;
   Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
+  void RenewLease(std::chrono::steady_clock::time_point valid_until) override;
+  size_t answers_awaiting_lease() const override;
   CanonicalMark canonical_mark() const override;
   Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
@@ -115,6 +117,8 @@ class RocksStore final : public EventStore {
   void HoldUntilCanonical(Position needed, std::function<void(Result<AppendResult>)> done,
                           Result<AppendResult> answer);
   void ReleaseCanonical(Position mark);
+  // Sends a successful answer now when the lease allows, else keeps it until it does.
+  void Acknowledge(std::function<void(Result<AppendResult>)> done, Result<AppendResult> answer);
   void Fence(Status why);
   Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
@@ -189,6 +193,13 @@ class RocksStore final : public EventStore {
   };
   std::mutex held_mu_;
   std::multimap<uint64_t, HeldAnswer> held_;  // GUARDED_BY(held_mu_), by position needed
+  // The lease: answers ready to go out wait here while it has expired.
+  mutable std::mutex lease_mu_;
+  std::chrono::steady_clock::time_point lease_valid_until_{};  // GUARDED_BY(lease_mu_)
+  std::vector<HeldAnswer> lease_held_;                          // GUARDED_BY(lease_mu_)
+  // Serialises confirmations of the writer's own batches (its reader and its publisher's
+  // fast path both confirm).
+  std::mutex confirm_mu_;
   std::atomic<size_t> held_count_{0};
   mutable std::mutex fenced_mu_;
   Status fenced_;  // GUARDED_BY(fenced_mu_)

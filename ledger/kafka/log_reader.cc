@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,14 +21,22 @@ struct LogReader::Impl {
   EventStore* store = nullptr;
   rd_kafka_t* consumer = nullptr;
   std::thread thread;
+  std::thread lease_thread;
+  int lease_ms = 0;
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> next_offset{0};  // the offset after the last message read
   mutable std::mutex mu;
   mutable std::condition_variable cv;
   Stats stats;  // GUARDED_BY(mu)
 
   ~Impl() {
-    stop = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+      cv.notify_all();
+    }
     if (thread.joinable()) thread.join();
+    if (lease_thread.joinable()) lease_thread.join();
     if (consumer) {
       rd_kafka_consumer_close(consumer);
       rd_kafka_destroy(consumer);
@@ -69,6 +78,11 @@ struct LogReader::Impl {
       Status s;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         s = Handle(m, head);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          next_offset = m->offset + 1;
+          cv.notify_all();
+        }
       } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         s = Status::Unavailable("offsets after " + std::to_string(head.offset) +
                                 " are gone from Kafka; catch up from a store that holds them");
@@ -80,9 +94,34 @@ struct LogReader::Impl {
       }
     }
   }
+
+  // The lease (DESIGN §6): renewed only after reading to an end Kafka reported.
+  void KeepLease() {
+    const auto lease = std::chrono::milliseconds(lease_ms);
+    const auto period = std::chrono::milliseconds(std::max(1, lease_ms / 4));
+    while (!stop.load()) {
+      const auto asked_at = std::chrono::steady_clock::now();
+      int64_t low = 0, high = 0;
+      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+          consumer, kEventsTopic, static_cast<int32_t>(options.shard.value()), &low, &high, lease_ms);
+      std::unique_lock<std::mutex> lock(mu);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const bool read_to_end = cv.wait_until(lock, asked_at + lease, [&] {
+          return next_offset.load() >= high || stop.load() || !stats.stopped.ok();
+        });
+        if (read_to_end && next_offset.load() >= high && stats.stopped.ok() && !stop.load()) {
+          stats.lease_renewals++;
+          lock.unlock();
+          store->RenewLease(asked_at + lease);
+          lock.lock();
+        }
+      }
+      cv.wait_until(lock, asked_at + period, [&] { return stop.load(); });
+    }
+  }
 };
 
-Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store) {
+Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store, int lease_ms) {
   std::unique_ptr<LogReader> r(new LogReader());
   r->impl_ = std::make_unique<Impl>();
   Impl& im = *r->impl_;
@@ -103,12 +142,15 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   const CanonicalMark mark = store->canonical_mark();
   CanonicalHead head{mark.position, mark.hash, mark.epoch, mark.owner, mark.offset};
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+  im.next_offset = mark.offset >= 0 ? mark.offset + 1 : 0;
+  im.lease_ms = lease_ms;
   rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
       mark.offset >= 0 ? mark.offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
   rd_kafka_resp_err_t e = rd_kafka_assign(im.consumer, parts);  // assign(): the partition never moves away
   rd_kafka_topic_partition_list_destroy(parts);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("cannot assign the partition: ") + rd_kafka_err2str(e));
   im.thread = std::thread([&im, head] { im.Run(head); });
+  if (lease_ms > 0) im.lease_thread = std::thread([&im] { im.KeepLease(); });
   return r;
 }
 

@@ -11,8 +11,8 @@
 // A writer's store holds its own batches before they are canonical: reading them back
 // confirms them (same bytes) and moves the store's canonical mark; a canonical batch that
 // differs from local events stops the reader with Diverged (rejoin and quarantine are the
-// standby issue's). Not yet here (issue 4): publishing, the fast path, the lease, the
-// store catch-up. Thread-safety: all methods may be called from any thread.
+// standby issue's). Not yet here: the catch-up from a peer's store when offsets have left
+// Kafka. Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <map>
@@ -30,14 +30,20 @@ using LogReaderOptions = ClientOptions;
 
 class LogReader {
  public:
-  // Starts reading into `store` (which must outlive the reader).
-  static Result<std::unique_ptr<LogReader>> Start(const LogReaderOptions& options, EventStore* store);
+  // Starts reading into `store` (which must outlive the reader). With `lease_ms` > 0 the
+  // reader also keeps the writer's lease (DESIGN §6): every lease_ms / 4 it asks Kafka for
+  // the partition's end, and once it has read up to that end it renews the store's lease
+  // until the instant it asked plus lease_ms. A writer cut off from Kafka thus stops
+  // acknowledging within lease_ms (half of --failover-after-ms).
+  static Result<std::unique_ptr<LogReader>> Start(const LogReaderOptions& options, EventStore* store,
+                                                  int lease_ms = 0);
   ~LogReader();  // stops the reader
 
   struct Stats {
     uint64_t canonical = 0;
     std::map<std::string, uint64_t> skipped;  // by verdict
     Status stopped;                           // OK while running
+    uint64_t lease_renewals = 0;
   };
   Stats stats() const;
 

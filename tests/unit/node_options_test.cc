@@ -57,3 +57,29 @@ TEST(NodeOptions, KafkaFlags) {
   EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--kafka-property", "novalue"}).ok());
   EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--kafka-property", "=v"}).ok());
 }
+
+TEST(NodeOptions, RolesShardsAndFailoverTimer) {
+  auto w = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--failover-after-ms", "250"});
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->role, NodeRole::kWriter);
+  EXPECT_EQ(w->failover_after_ms, 250);
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->failover_after_ms, kFailoverAfterMsDefault);
+  auto p = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "projector", "--shards", "0,2", "--kafka", "b:1"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->role, NodeRole::kProjector);
+  EXPECT_EQ(p->projector_shards, (std::vector<uint32_t>{0, 2}));
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{
+           {"--role", "projector", "--kafka", "b:1"},                   // no shards
+           {"--role", "projector", "--shards", "0"},                    // no Kafka to read
+           {"--role", "projector", "--shards", "0,,1", "--kafka", "b:1"},
+           {"--role", "projector", "--shards", "x", "--kafka", "b:1"},
+           {"--shards", "0"},                                           // a writer takes --shard
+           {"--role", "leader"},
+           {"--failover-after-ms", "0"},
+           {"--failover-after-ms", "10s"},
+           {"--failover-after-ms", "99999999"}}) {
+    std::vector<std::string> args = {"--data", "/d", "--http", "h:1"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    EXPECT_FALSE(ParseNodeOptions(args).ok()) << bad[0] << " " << bad[1];
+  }
+}
