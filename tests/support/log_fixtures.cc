@@ -9,8 +9,10 @@ namespace testing_support {
 
 using namespace ledger;
 
-std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::string& node_id, AckLevel ack_level) {
+std::unique_ptr<EventStore> OpenNodeStore(const std::string& path, const std::string& node_id, AckLevel ack_level,
+                                          bool ack_requires_lease) {
   StoreOptions o;
+  o.ack_requires_lease = ack_requires_lease;
   o.path = path;
   o.node_id = node_id;
   o.ack_level = ack_level;

@@ -10,7 +10,8 @@
 namespace testing_support {
 
 std::unique_ptr<ledger::EventStore> OpenNodeStore(const std::string& path, const std::string& node_id,
-                                                  ledger::AckLevel ack_level = ledger::AckLevel::kLocal);
+                                                  ledger::AckLevel ack_level = ledger::AckLevel::kLocal,
+                                                  bool ack_requires_lease = false);
 // Appends the writer's WriterPromoted(1) naming `node_id` and sets epoch 1.
 void PromoteToEpochOne(ledger::EventStore& store, const std::string& node_id);
 // Sets `epoch` and appends WriterPromoted(epoch) naming `node_id`.
