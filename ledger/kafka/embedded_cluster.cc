@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include <vector>
 #include <unistd.h>
 
 #include <cstdio>
@@ -54,6 +56,12 @@ Status EmbeddedCluster::SetBrokerDown(int broker_id) {
 Status EmbeddedCluster::SetBrokerUp(int broker_id) {
   rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(h_->cluster, broker_id);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::InvalidArgument(rd_kafka_err2str(e));
+  return Status::Ok();
+}
+
+Status EmbeddedCluster::FailNextProduces(size_t count, int kafka_error) {
+  std::vector<rd_kafka_resp_err_t> errors(count, static_cast<rd_kafka_resp_err_t>(kafka_error));
+  rd_kafka_mock_push_request_errors_array(h_->cluster, /*Produce*/ 0, errors.size(), errors.data());
   return Status::Ok();
 }
 

@@ -29,6 +29,10 @@ class EmbeddedCluster {
   // Fault injection for tests: take a broker (1..brokers) down or up.
   Status SetBrokerDown(int broker_id);
   Status SetBrokerUp(int broker_id);
+  // Fault injection for tests: the next `count` produce requests fail with Kafka error
+  // `kafka_error` (e.g. 10, MESSAGE_TOO_LARGE: not retried, so the producer reports a
+  // delivery error).
+  Status FailNextProduces(size_t count, int kafka_error);
 
  private:
   EmbeddedCluster() = default;

@@ -144,8 +144,10 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   im.next_offset = mark.offset >= 0 ? mark.offset + 1 : 0;
   im.lease_ms = lease_ms;
+  // A reader with no offset yet starts at offset 0, not at "the beginning": if offset 0 has
+  // left Kafka, that is a gap to report, never a place to start from.
   rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
-      mark.offset >= 0 ? mark.offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
+      mark.offset + 1;
   rd_kafka_resp_err_t e = rd_kafka_assign(im.consumer, parts);  // assign(): the partition never moves away
   rd_kafka_topic_partition_list_destroy(parts);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("cannot assign the partition: ") + rd_kafka_err2str(e));

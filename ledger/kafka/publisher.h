@@ -10,9 +10,15 @@
 // window. After a delivery error it waits until nothing is in flight and republishes from
 // the first batch not known canonical.
 //
-// Not yet here (issue 4): acknowledging callers only once canonical (the `replicated` ack
-// level), the fast path, the lease. Thread-safety: all methods may be called from any
-// thread.
+// The fast path (DESIGN §6): a delivery report may settle a batch without waiting for the
+// reader. Batch k is canonical when the store's canonical mark ends right before it at
+// offset o, k landed at o + 1, its epoch is the mark's epoch and this node owns it, and no
+// delivery error has happened since k was sent; otherwise k waits for the reader. (Kafka
+// assigned o + 1 to k, so nothing lies between: reading the partition, the canonical rule
+// would accept k at exactly that place.) Whoever confirms first, the other's confirmation
+// of the same bytes changes nothing.
+//
+// Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <memory>
@@ -41,6 +47,8 @@ class Publisher {
     uint64_t delivery_errors = 0;
     uint64_t republish_rounds = 0;
     Position published_through;    // last position handed to the producer
+    uint64_t fast_path_confirmed = 0;        // batches settled by their delivery report
+    uint64_t fast_path_after_error = 0;      // reports left to the reader: an error came first
   };
   Stats stats() const;
 

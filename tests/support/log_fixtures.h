@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ledger/event_store.h"
 
@@ -16,6 +17,9 @@ std::unique_ptr<ledger::EventStore> OpenNodeStore(const std::string& path, const
 void PromoteToEpochOne(ledger::EventStore& store, const std::string& node_id);
 // Sets `epoch` and appends WriterPromoted(epoch) naming `node_id`.
 void Promote(ledger::EventStore& store, const std::string& node_id, uint64_t epoch);
+// Produces `messages` to partition 0 of ledger.events with a plain producer of its own, as
+// another writer (or a retry) would, and waits until they are delivered.
+void PublishRaw(const std::string& bootstrap, const std::vector<std::string>& messages);
 // Appends `commands` commands of 1 to 3 events; `seed` varies their content.
 void WriteCommands(ledger::EventStore& store, int commands, uint64_t seed);
 

@@ -164,6 +164,16 @@ TEST(LogReader, StopsOnOffsetsGoneFromKafka) {
   const Status stopped = (*reader)->stats().stopped;
   EXPECT_EQ(stopped.code(), Code::kUnavailable) << stopped.ToString();
   EXPECT_NE(stopped.message().find("gone from Kafka"), std::string::npos) << stopped.ToString();
+
+  // A reader with no offset at all starts at offset 0, which is gone too: it stops rather
+  // than starting wherever the window begins (it would skip every batch there as a gap).
+  TempDir c;
+  auto fresh = testing_support::OpenNodeStore(c.path(), "n2");
+  auto fresh_reader = LogReader::Start({(*cluster)->bootstrap(), ShardId(0), {}}, fresh.get());
+  ASSERT_TRUE(fresh_reader.ok());
+  EXPECT_FALSE((*fresh_reader)->WaitFor(Position(1), 15000));
+  EXPECT_EQ((*fresh_reader)->stats().stopped.code(), Code::kUnavailable) << (*fresh_reader)->stats().stopped.ToString();
+  EXPECT_TRUE((*fresh_reader)->stats().skipped.empty());
 }
 
 // A pass-through property librdkafka does not know is refused by name, before anything

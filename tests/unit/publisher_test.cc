@@ -131,20 +131,6 @@ std::string PromotionBy(const std::string& dir, EventStore& writer) {
   return promotion->front();
 }
 
-// Produces one message to the shard's partition, as the promoted standby's publisher would.
-void Publish(const std::string& bootstrap, const std::string& bytes) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
-  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(kEventsTopic), RD_KAFKA_V_PARTITION(0),
-                              RD_KAFKA_V_VALUE(const_cast<char*>(bytes.data()), bytes.size()),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_flush(producer, 10000);
-  rd_kafka_destroy(producer);
-}
-
 }  // namespace
 
 // DESIGN §8: a writer is fenced by a canonical batch that is not its own. Idle, it reads the
@@ -179,7 +165,7 @@ TEST(Publisher, AWriterIsFencedByAnotherNodesPromotion) {
   for (int i = 0; i < 100 && writer->head().position == writer->canonical_mark().position; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const std::string promotion = PromotionBy(s1.path(), *writer);
-  Publish(bootstrap, promotion);
+  testing_support::PublishRaw(bootstrap, {promotion});
   for (int i = 0; i < 500 && !answered.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(answered.load(), 1) << "the waiting caller was never answered";
   EXPECT_EQ(answer.code(), Code::kNotWriter) << answer.ToString();
@@ -200,7 +186,7 @@ TEST(Publisher, AnIdleWriterIsFencedWhenItReadsTheNewPromotion) {
   testing_support::PromoteToEpochOne(*writer, "n0");
   testing_support::WriteCommands(*writer, 3, 1);
   const std::string promotion = PromotionBy(s1.path(), *writer);
-  Publish(bootstrap, promotion);
+  testing_support::PublishRaw(bootstrap, {promotion});
   for (int i = 0; i < 500 && writer->fenced().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(writer->fenced().code(), Code::kNotWriter);
   EXPECT_EQ(writer->canonical_mark().owner, "n1");  // it follows the new writer's log
