@@ -5,8 +5,12 @@
 // are kept with their open intervals; which of them touched a customer's orders is decided
 // when the view is read (queries.cc), from the orders' open intervals.
 //
-// Keys: customer/<merchant>/<customer>, order/<merchant>/<order>,
-//       dispute/<merchant>/<dispute> (its order and amount), notice/<notice>.
+// Keys: customer/<merchant>/<customer> (profile, lifetime value, open disputes),
+//       customer_order/<merchant>/<customer>/<order>, customer_message/<merchant>/<customer>/<message>
+//       (one key each, so that a customer with many orders is never one ever-growing value),
+//       order/<merchant>/<order>, dispute/<merchant>/<dispute> (its order), notice/<notice>.
+// Personal fields are kept as the events carry them; an erased customer's are dropped from
+// the profile here and never shown by the query (messages included).
 #include "projections/event_reading.h"
 #include "projections/projection.h"
 
@@ -77,8 +81,6 @@ class CustomerView final : public Projection {
         c["erased"] = true;
         c["erased_at_us"] = at;
         c["profile"] = {{"erased", true}};
-        if (c.contains("messages"))
-          for (Json& msg : c["messages"]) msg.erase("body");
         break;
       }
       case EventBody::OrderPlaced: {
@@ -94,7 +96,10 @@ class CustomerView final : public Projection {
                       {"total_minor", b->total_minor()},  {"status", "placed"},
                       {"placed_at_us", at},               {"payments", Json::object()}};
         s.Mutable(OrderKey(m, Str(b->order_id()))) = order;
-        if (Json* c = CustomerOfOrder(s, m, order)) PushTo(*c, "orders", Str(b->order_id()));
+        if (Json* c = CustomerOfOrder(s, m, order)) {
+          AddTo(*c, "order_count", 1);
+          s.Mutable("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id())) = {{"placed_at_us", at}};
+        }
         break;
       }
       case EventBody::OrderCancelled:
@@ -211,7 +216,8 @@ class CustomerView final : public Projection {
                     {"recorded_at_us", at}};
         const Json personal = PersonalOf(e);
         if (!c.value("erased", false) && !personal.empty()) msg["body"] = personal;
-        PushTo(c, "messages", msg);
+        AddTo(c, "message_count", 1);
+        s.Mutable("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id())) = msg;
         break;
       }
       case EventBody::OutageNoticePublished: {

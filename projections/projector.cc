@@ -28,6 +28,9 @@ std::unique_ptr<Projection> MakeProjection(const std::string& name) {
   return nullptr;
 }
 
+// Spans at least this long are applied by the read models in parallel.
+constexpr size_t kParallelApplyEventsMin = 1024;
+
 // One commit's worth of the source: events (from, to], ending on a batch boundary when it
 // can, and the Kafka offset of the last whole batch in it (-1: keep the one before).
 struct Span {
@@ -85,36 +88,55 @@ struct Projector::Impl {
   }
 
   Status ApplySpan(const ledger::EventStore& source, Position from_after, const Span& span) {
-    std::vector<StateTxn> txns;
-    for (const Model& m : models) txns.emplace_back(m.store.get());
-    std::vector<Position> model_positions;
-    for (const Model& m : models) model_positions.push_back(m.store->progress().position);
-    uint64_t next = from_after.value() + 1;
-    while (next <= span.to.value()) {
+    // Read and verify the span's events once; every read model applies them.
+    std::vector<ledger::StoredEvent> events;
+    events.reserve(span.to.value() - from_after.value());
+    for (uint64_t next = from_after.value() + 1; next <= span.to.value();) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(span.to.value() - next + 1, ledger::kReadEventsMax));
-      auto events = source.ReadRange(Position(next), want);
-      if (!events.ok()) return events.status();
-      if (events->size() != want)
+      auto chunk = source.ReadRange(Position(next), want);
+      if (!chunk.ok()) return chunk.status();
+      if (chunk->size() != want)
         return Status::Corruption("the source is missing events from position " + std::to_string(next));
-      for (const ledger::StoredEvent& se : *events) {
-        const ledger::schema::Event* e = ledger::VerifyRecord(se.record);
-        if (e == nullptr || e->position() != se.position.value())
-          return Status::Corruption("unreadable event at position " + std::to_string(se.position.value()));
-        for (size_t i = 0; i < models.size(); ++i) {
-          if (se.position <= model_positions[i]) continue;  // this model committed it before a crash
-          Status s = models[i].rule->Apply(*e, txns[i]);
-          if (!s.ok())
-            return Status::Corruption(models[i].rule->name() + " cannot apply position " +
-                                      std::to_string(se.position.value()) + ": " + s.message());
-        }
-      }
+      for (auto& e : *chunk) events.push_back(std::move(e));
       next += want;
     }
-    for (size_t i = 0; i < models.size(); ++i) {
-      if (span.to <= model_positions[i]) continue;
-      int64_t offset = span.kafka_offset >= 0 ? span.kafka_offset : models[i].store->progress().kafka_offset;
-      LEDGER_RETURN_IF_ERROR(models[i].store->Commit(txns[i], span.to, offset));
+    std::vector<const ledger::schema::Event*> decoded;
+    decoded.reserve(events.size());
+    for (const ledger::StoredEvent& se : events) {
+      const ledger::schema::Event* e = ledger::VerifyRecord(se.record);
+      if (e == nullptr || e->position() != se.position.value())
+        return Status::Corruption("unreadable event at position " + std::to_string(se.position.value()));
+      decoded.push_back(e);
     }
+    // Each read model applies and commits on its own thread when the span is large enough
+    // to pay for it (a rebuild, a catch-up); a live batch of a few events stays on this one.
+    std::vector<Status> results(models.size());
+    auto apply_model = [&](size_t i) {
+      Model& m = models[i];
+      const Position at = m.store->progress().position;
+      if (span.to <= at) return;  // this model committed the span before a crash
+      StateTxn txn(m.store.get());
+      for (size_t k = 0; k < decoded.size(); ++k) {
+        if (events[k].position <= at) continue;
+        Status s = m.rule->Apply(*decoded[k], txn);
+        if (!s.ok()) {
+          results[i] = Status::Corruption(m.rule->name() + " cannot apply position " +
+                                          std::to_string(events[k].position.value()) + ": " + s.message());
+          return;
+        }
+      }
+      const int64_t offset = span.kafka_offset >= 0 ? span.kafka_offset : m.store->progress().kafka_offset;
+      results[i] = m.store->Commit(txn, span.to, offset);
+    };
+    if (decoded.size() >= kParallelApplyEventsMin && models.size() > 1) {
+      std::vector<std::thread> workers;
+      for (size_t i = 1; i < models.size(); ++i) workers.emplace_back(apply_model, i);
+      apply_model(0);
+      for (auto& t : workers) t.join();
+    } else {
+      for (size_t i = 0; i < models.size(); ++i) apply_model(i);
+    }
+    for (const Status& s : results) LEDGER_RETURN_IF_ERROR(s);
     {
       std::lock_guard<std::mutex> lock(mu);
       position = span.to;

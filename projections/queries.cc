@@ -42,13 +42,31 @@ Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& 
   if (!c.ok()) return c.status();
   if (!c->has_value()) return Status::NotFound("no such customer");
   Json out = **c;
+  const std::string own = merchant + "/" + customer + "/";
+  auto order_keys = customers.Scan("customer_order/" + own, "", SIZE_MAX);
+  if (!order_keys.ok()) return order_keys.status();
+  std::vector<std::pair<int64_t, std::string>> placed;  // oldest first
+  for (const auto& [key, v] : *order_keys) placed.emplace_back(v["placed_at_us"].get<int64_t>(), LastPart(key));
+  std::sort(placed.begin(), placed.end());
   Json orders = Json::array();
-  for (const Json& id : out.value("orders", Json::array())) {
-    auto o = customers.Get("order/" + merchant + "/" + id.get<std::string>());
+  for (const auto& [at, id] : placed) {
+    auto o = customers.Get("order/" + merchant + "/" + id);
     if (!o.ok()) return o.status();
     if (o->has_value()) orders.push_back(**o);
   }
   out["orders"] = orders;
+  auto messages = customers.Scan("customer_message/" + own, "", SIZE_MAX);
+  if (!messages.ok()) return messages.status();
+  std::vector<Json> list;
+  for (auto& [key, msg] : *messages) {
+    if (out.value("erased", false)) msg.erase("body");  // erased: personal fields never shown
+    list.push_back(std::move(msg));
+  }
+  std::sort(list.begin(), list.end(), [](const Json& a, const Json& b) {
+    return a["recorded_at_us"] != b["recorded_at_us"] ? a["recorded_at_us"] < b["recorded_at_us"]
+                                                      : a["message_id"] < b["message_id"];
+  });
+  out["messages"] = list;
   auto notices = customers.Scan("notice/", "", SIZE_MAX);
   if (!notices.ok()) return notices.status();
   Json touched = Json::array();

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -25,6 +27,17 @@ constexpr std::string_view kMetaProgress = "progress";  // pos(8) || offset(8) |
 constexpr std::string_view kDigestDomain = "ledger projection state v1";
 
 std::string FormatValue(const std::string& name) { return "commerce-ledger projection v1 " + name; }
+
+// Values are stored as MessagePack: the same JSON values (integers exact, object keys
+// sorted), several times faster to write and read than JSON text. Deterministic.
+std::string EncodeValue(const Json& v) {
+  std::string out;
+  Json::to_msgpack(v, nlohmann::detail::output_adapter<char>(out));
+  return out;
+}
+Json DecodeValue(std::string_view bytes) {
+  return Json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+}
 
 void PutLen32(std::string* out, size_t n) {
   const uint32_t v = static_cast<uint32_t>(n);
@@ -73,9 +86,9 @@ StateTxn::Entry& StateTxn::Load(const std::string& key) {
     if (status_.ok()) status_ = raw.status();
   } else if (raw->has_value()) {
     e.original = std::move(**raw);
-    e.value = Json::parse(*e.original, nullptr, /*allow_exceptions=*/false);
+    e.value = DecodeValue(*e.original);
     if (e.value.is_discarded()) {
-      if (status_.ok()) status_ = Status::Corruption("read model value is not JSON");
+      if (status_.ok()) status_ = Status::Corruption("read model value is damaged");
       e.value = nullptr;
     }
   }
@@ -110,8 +123,17 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
       if (std::find(existing.begin(), existing.end(), want) == existing.end())
         return Status::NotALedgerStore("not a projection store: no '" + std::string(want) + "' column family");
   }
+  // Most keys a batch touches are new (an order, a capture): bloom filters in the memtable
+  // and the tables let those lookups miss without searching.
+  rocksdb::ColumnFamilyOptions state_options;
+  state_options.memtable_whole_key_filtering = true;
+  state_options.memtable_prefix_bloom_size_ratio = 0.1;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  state_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* n : kFamilyNames) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  for (const char* n : kFamilyNames)
+    descriptors.emplace_back(n, std::string(n) == "default" ? state_options : rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
@@ -177,7 +199,7 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
   for (auto& [key, e] : txn.entries_) {
     if (!e.dirty) continue;
     std::optional<std::string> now;
-    if (!e.value.is_null()) now = e.value.dump();
+    if (!e.value.is_null()) now = EncodeValue(e.value);
     if (now == e.original) continue;
     if (e.original) {
       AddMod256(&sum, EntryHash(key, *e.original), /*subtract=*/true);
@@ -222,8 +244,8 @@ Result<std::optional<Json>> ProjectionStore::Get(const std::string& key) const {
   auto raw = GetRaw(key);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::optional<Json>();
-  Json j = Json::parse(**raw, nullptr, false);
-  if (j.is_discarded()) return Status::Corruption("read model value is not JSON");
+  Json j = DecodeValue(**raw);
+  if (j.is_discarded()) return Status::Corruption("read model value is damaged");
   return std::optional<Json>(std::move(j));
 }
 
@@ -237,8 +259,8 @@ Result<std::vector<std::pair<std::string, Json>>> ProjectionStore::Scan(const st
     std::string_view key = it->key().ToStringView();
     if (key.substr(0, prefix.size()) != prefix) break;
     if (!start_after.empty() && key == start_after) continue;
-    Json j = Json::parse(it->value().ToStringView(), nullptr, false);
-    if (j.is_discarded()) return Status::Corruption("read model value is not JSON");
+    Json j = DecodeValue(it->value().ToStringView());
+    if (j.is_discarded()) return Status::Corruption("read model value is damaged");
     out.emplace_back(std::string(key), std::move(j));
   }
   if (!it->status().ok()) return Status::IOError("cannot scan projection state: " + it->status().ToString());

@@ -1,4 +1,5 @@
-// One read model's own RocksDB (DESIGN §7): its logical state (keys -> JSON values), the
+// One read model's own RocksDB (DESIGN §7): its logical state (keys -> JSON values, stored
+// as MessagePack), the
 // position and Kafka offset it has applied, and the state digest recorded at every applied
 // batch boundary. State, progress and digest change in one WriteBatch, so a projector that
 // dies mid-batch resumes exactly where its last commit left it: effectively once.

@@ -332,6 +332,11 @@ class SequencerImpl final : public Sequencer {
 
   SequencerOptions options_;
   DomainState state_;  // decision thread only (after start)
+
+ public:
+  bool has_no_recipe() const { return state_.recipes.empty(); }  // REQUIRES: before StartThread
+
+ private:
   std::mutex cache_mu_;
   std::unordered_map<std::string, CachedMerchant> cached_;  // GUARDED_BY(cache_mu_)
   std::list<std::string> lru_;                               // GUARDED_BY(cache_mu_), most recent first
@@ -357,9 +362,10 @@ Result<std::unique_ptr<Sequencer>> Sequencer::Start(EventStore* store, ShardId s
   if (options.merchants_cached_max == 0) return Status::InvalidArgument("merchants_cached_max must be positive");
   auto s = std::make_unique<SequencerImpl>(store, shard, options);
   LEDGER_RETURN_IF_ERROR(s->FoldLog());
-  const bool empty = store->head().position.value() == 0;
+  // No recipe yet (an empty log, or only the writer's WriterPromoted(1)): the default one.
+  const bool no_recipe = s->has_no_recipe();
   s->StartThread();
-  if (empty) {
+  if (no_recipe) {
     CommandRequest publish;
     publish.command = PublishFeeRecipe{DefaultFeeRecipeJson()};
     publish.command_id = {0, 1};

@@ -52,7 +52,7 @@ struct CommandResult {
 class Sequencer {
  public:
   // Folds the store's log into the state and starts the decision thread. `store` must
-  // outlive the sequencer. When the log is empty, publishes the default fee recipe.
+  // outlive the sequencer. When the log holds no fee recipe, publishes the default one.
   static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard,
                                                   SequencerOptions options = {});
   virtual ~Sequencer() = default;

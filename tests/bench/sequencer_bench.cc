@@ -15,68 +15,13 @@
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/record_codec.h"
+#include "tests/support/command_mix.h"
 
 using namespace ledger;
 using namespace ledger::domain;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-struct Client {
-  std::string merchant;
-  std::mt19937_64 rng;
-  uint64_t n = 0;
-  std::vector<std::pair<std::string, int64_t>> authorized;            // payment, amount
-  std::vector<std::tuple<std::string, std::string, int64_t>> captured;  // payment, capture, left
-  std::vector<std::string> disputes;
-
-  std::string Id(const char* p) { return std::string(p).append(std::to_string(++n)); }
-
-  Command Setup(int step) {
-    switch (step) {
-      case 0: return ConfigureMerchant{"USD", "", "", "", ""};
-      case 1: return OpenStore{"s1", "store", Channel::kMarketplace};
-      case 2: return PublishListing{"s1", "sku-1", "item", 2500, "USD", 1'000'000'000};
-      default: return RegisterCustomer{"c1", "s1"};
-    }
-  }
-
-  // The next command of the mix; `then` is what to remember if it succeeds.
-  Command Next(std::function<void()>* then) {
-    const int roll = static_cast<int>(rng() % 100);
-    if (roll < 35 && !authorized.empty()) {
-      auto [pay, amount] = authorized.back();
-      authorized.pop_back();
-      std::string cap = Id("k");
-      *then = [this, pay, cap, amount] { captured.emplace_back(pay, cap, amount); };
-      return CapturePayment{pay, cap, amount, ""};
-    }
-    if (roll < 45 && !captured.empty()) {
-      auto& [pay, cap, left] = captured[rng() % captured.size()];
-      const int64_t amount = std::min<int64_t>(left, 1 + rng() % 2000);
-      left -= amount;
-      return RefundPayment{pay, Id("r"), cap, std::max<int64_t>(amount, 1)};
-    }
-    if (roll < 50 && !captured.empty()) {
-      if (!disputes.empty() && rng() % 2 == 0) {
-        std::string d = disputes.back();
-        disputes.pop_back();
-        return ResolveDispute{d, rng() % 2 ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};
-      }
-      auto [pay, cap, left] = captured[rng() % captured.size()];
-      std::string d = Id("d");
-      *then = [this, d] { disputes.push_back(d); };
-      return OpenDispute{d, pay, cap, 1, "fraud"};
-    }
-    if (roll < 60) return RegisterCustomer{"c1", "s1"};  // "other": an update
-    // Place an order and, as part of checkout, its authorization next.
-    std::string order = Id("o");
-    *then = [this, order] { pending_auth = order; };
-    return PlaceOrder{order, "s1", "c1", "USD", {{"sku-1", 2, 2500}}, 0, 0};
-  }
-
-  std::string pending_auth;
-};
 
 struct Figures {
   double commands_per_s = 0;
@@ -98,34 +43,22 @@ Figures RunSequencer(const std::string& dir, int clients, double seconds) {
   const uint64_t head_before = (*store)->head().position.value();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      Client cl;
-      cl.merchant = std::string("m").append(std::to_string(c));
-      cl.rng.seed(c + 1);
+      testing_support::CommandMix mix(std::string("m").append(std::to_string(c)), c + 1);
+      uint64_t issued = 0;
       auto exec = [&](Command cmd) {
         CommandRequest r;
-        r.merchant_id = cl.merchant;
-        r.request_digest = Sha256Of(cl.merchant + std::to_string(cl.n));
-        r.command_id = {static_cast<uint64_t>(c + 1), (++cl.n) << 16};
+        r.merchant_id = mix.merchant();
+        r.request_digest = Sha256Of(mix.merchant() + std::to_string(++issued));
+        r.command_id = {static_cast<uint64_t>(c + 1), issued};
         r.command = std::move(cmd);
         return (*seq)->Execute(std::move(r));
       };
-      for (int i = 0; i < 4; ++i)
-        if (!exec(cl.Setup(i)).ok()) std::exit(1);
+      for (int i = 0; i < testing_support::CommandMix::kSetupCommands; ++i)
+        if (!exec(mix.Setup(i)).ok()) std::exit(1);
       while (!stop.load(std::memory_order_relaxed)) {
-        std::function<void()> then;
-        Command cmd = cl.pending_auth.empty() ? cl.Next(&then) : Command{};
-        if (!cl.pending_auth.empty()) {
-          std::string pay = cl.Id("p");
-          cmd = AuthorizePayment{pay, cl.pending_auth, 5000, "USD", "card", "paypal"};
-          then = [&cl, pay] { cl.authorized.emplace_back(pay, 5000); };
-          cl.pending_auth.clear();
-        }
-        auto r = exec(std::move(cmd));
-        if (r.ok()) {
-          if (then) then();
-        } else {
-          refused++;
-        }
+        auto r = exec(mix.Next());
+        mix.Done(r.ok());
+        if (!r.ok()) refused++;
         commands++;
       }
     });
