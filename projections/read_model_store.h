@@ -1,7 +1,6 @@
 // One read model's own RocksDB (DESIGN §7): its logical state (keys -> JSON values, stored
-// as MessagePack), the
-// position and Kafka offset it has applied, and the state digest recorded at every applied
-// batch boundary. State, progress and digest change in one WriteBatch, so a projector that
+// as MessagePack), the position and Kafka offset it has applied, and the state digest
+// recorded at every applied batch boundary. State, progress and digest change in one WriteBatch, so a projector that
 // dies mid-batch resumes exactly where its last commit left it: effectively once.
 //
 // The state digest. DESIGN §7 defines it as SHA-256 over the logical keys and values in key
