@@ -157,8 +157,15 @@ class EventStore {
   virtual void AppendAsync(AppendCommand command,
                            std::function<void(Result<AppendResult>)> done) = 0;
 
-  // Sets the writer epoch patched into records from the next batch on (persisted).
+  // Sets the writer epoch patched into records from the next batch on (persisted at once):
+  // for the shard's very first batch, WriterPromoted(1), which no other node can contend.
   virtual Status SetWriterEpoch(Epoch epoch) = 0;
+  // A promotion attempt (DESIGN §8): records are patched with `epoch` from the next batch
+  // on, but the epoch is stored only once a canonical batch of that epoch owned by this
+  // node is confirmed. An attempt that loses (another node's batch takes the position)
+  // fences the store, and a restart finds the old epoch (../shared/model's trace).
+  // REQUIRES: epoch > writer_epoch().
+  virtual Status AttemptPromotion(Epoch epoch) = 0;
   virtual Epoch writer_epoch() const = 0;
 
   virtual Head head() const = 0;

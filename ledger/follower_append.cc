@@ -117,10 +117,21 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     wb.Put(cf(kBatches), keys::BatchKey(batch.first_position), value);
   }
   wb.Put(cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(after));
+  // A promotion of this node became canonical: only now is its epoch this node's.
+  const bool owns_new_epoch = after.owner == options_.node_id && after.epoch.value() > stored_epoch_.load();
+  if (owns_new_epoch) {
+    std::string epoch;
+    keys::PutBigEndian64(&epoch, after.epoch.value());
+    wb.Put(cf(kMeta), keys::kMetaWriterEpoch, epoch);
+  }
   // Not synced: the events are durable already, and a mark lost with the page cache only
-  // sends the reader back to an earlier offset, whose batches it confirms again.
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  // sends the reader back to an earlier offset, whose batches it confirms again. A newly
+  // owned epoch is synced (rare, and a restart must not forget it).
+  rocksdb::WriteOptions wo;
+  wo.sync = owns_new_epoch && options_.durability == Durability::kSync;
+  rocksdb::Status s = db_->Write(wo, &wb);
   if (!s.ok()) return Status::IOError("cannot record the canonical mark: " + s.ToString());
+  if (owns_new_epoch) stored_epoch_.store(after.epoch.value());
   {
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = after;

@@ -264,7 +264,10 @@ Status RocksStore::LoadAndCheckHead() {
   }
   std::string epoch;
   s = db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaWriterEpoch, &epoch);
-  if (s.ok() && epoch.size() == 8) epoch_.store(keys::GetBigEndian64(epoch));
+  if (s.ok() && epoch.size() == 8) {
+    epoch_.store(keys::GetBigEndian64(epoch));
+    stored_epoch_.store(keys::GetBigEndian64(epoch));
+  }
   std::lock_guard<std::mutex> lock(head_mu_);
   head_ = h;
   return Status::Ok();
@@ -277,6 +280,14 @@ Status RocksStore::SetWriterEpoch(Epoch epoch) {
   wo.sync = true;
   LEDGER_RETURN_IF_ERROR(FromRocks(db_->Put(wo, cf(kMeta), keys::kMetaWriterEpoch, v),
                                    "cannot store the writer epoch"));
+  epoch_.store(epoch.value());
+  stored_epoch_.store(epoch.value());
+  return Status::Ok();
+}
+
+Status RocksStore::AttemptPromotion(Epoch epoch) {
+  if (epoch.value() <= epoch_.load()) return Status::InvalidArgument("a promotion must raise the epoch");
+  LEDGER_RETURN_IF_ERROR(fenced());
   epoch_.store(epoch.value());
   return Status::Ok();
 }

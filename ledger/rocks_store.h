@@ -88,6 +88,7 @@ class RocksStore final : public EventStore {
   Result<AppendResult> Append(AppendCommand command) override;
   void AppendAsync(AppendCommand command, std::function<void(Result<AppendResult>)> done) override;
   Status SetWriterEpoch(Epoch epoch) override;
+  Status AttemptPromotion(Epoch epoch) override;
   Epoch writer_epoch() const override;
   Head head() const override;
   Result<std::vector<StoredEvent>> ReadRange(Position from, size_t limit) const override;
@@ -152,7 +153,8 @@ class RocksStore final : public EventStore {
   mutable std::mutex head_mu_;
   Head head_;  // durable head; GUARDED_BY(head_mu_), written only by the committer
   CanonicalMark canonical_;  // GUARDED_BY(head_mu_)
-  std::atomic<uint64_t> epoch_{0};
+  std::atomic<uint64_t> epoch_{0};            // patched into new batches
+  std::atomic<uint64_t> stored_epoch_{0};     // as stored in meta (owned, canonical)
 
   std::mutex queue_mu_;
   std::condition_variable sequencer_cv_;
