@@ -34,6 +34,9 @@ struct HttpReply {
 
 HttpReply HttpGet(int port, const std::string& path, int timeout_ms = 2000);
 
+// The first line of the file at `path` once it exists and has one; "" after timeout_ms.
+std::string WaitForFileLine(const std::string& path, int timeout_ms);
+
 // Polls GET path until it answers `want_status` or timeout_ms passes.
 bool WaitForStatus(int port, const std::string& path, int want_status, int timeout_ms);
 

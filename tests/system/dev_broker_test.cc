@@ -18,17 +18,6 @@ using namespace testing_support;
 
 namespace {
 
-std::string WaitForFile(const std::string& path, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(path);
-    std::string line;
-    if (in && std::getline(in, line) && !line.empty()) return line;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return "";
-}
-
 rd_kafka_t* Client(rd_kafka_type_t type, const std::string& bootstrap) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -49,7 +38,7 @@ TEST(DevBroker, ServesTheKafkaProtocolAndStopsOnSigterm) {
   TempDir dir;
   const std::string file = dir.Sub("bootstrap");
   ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file, "--partitions", "2"}, dir.Sub("broker.log"));
-  const std::string bootstrap = WaitForFile(file, 15000);
+  const std::string bootstrap = WaitForFileLine(file, 15000);
   ASSERT_FALSE(bootstrap.empty()) << "no bootstrap file";
   EXPECT_EQ(bootstrap.rfind("127.0.0.1:", 0), 0u) << bootstrap;
 
