@@ -17,6 +17,7 @@
 #include "ledger/chain_hash.h"
 #include "ledger/event_store.h"
 #include "ledger/kafka/canonical_rule.h"
+#include "projections/projections.h"
 #include "tests/support/test_records.h"
 
 using namespace ledger;
@@ -51,8 +52,33 @@ static int Follow(const char* source_dir, const char* target_dir) {
   }
 }
 
+// crash_child --project SOURCE DIR: the projector under kills. Writes "resumed <position>"
+// (where the read models' stores say it stands), then applies the source's events in
+// commits of 32 events until the head, then "done <position>".
+static int Project(const char* source_dir, const char* projections_dir) {
+  StoreOptions so;
+  so.path = source_dir;
+  so.create_if_missing = false;
+  auto source = EventStore::Open(so);
+  if (!source.ok()) return 1;
+  projections::ProjectorOptions po;
+  po.dir = projections_dir;
+  po.bound = projections::SourceBound::kHead;
+  po.apply_events_max = 32;
+  auto p = projections::Projector::Open(po);
+  if (!p.ok()) return 1;
+  char line[64];
+  int len = std::snprintf(line, sizeof line, "resumed %llu\n",
+                          static_cast<unsigned long long>((*p)->position().value()));
+  if (write(STDOUT_FILENO, line, len) != len) return 1;
+  if (!(*p)->CatchUp(**source, Position(UINT64_MAX)).ok()) return 1;
+  len = std::snprintf(line, sizeof line, "done %llu\n", static_cast<unsigned long long>((*p)->position().value()));
+  return write(STDOUT_FILENO, line, len) == len ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "--follow") == 0) return Follow(argv[2], argv[3]);
+  if (argc == 4 && std::strcmp(argv[1], "--project") == 0) return Project(argv[2], argv[3]);
   if (argc < 4) {
     std::fprintf(stderr, "usage: crash_child DIR RUN SEED [--no-sync]\n");
     return 2;

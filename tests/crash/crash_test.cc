@@ -27,6 +27,8 @@
 #include "ledger/chain_hash.h"
 #include "ledger/event_store.h"
 #include "ledger/record_codec.h"
+#include "projections/projections.h"
+#include "tests/support/merchant_story.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_records.h"
 
@@ -328,4 +330,85 @@ TEST(Crash, FollowerAppendSurvivesSigkill) {
   ASSERT_TRUE(idem.ok() && idem->has_value());
   std::error_code ec;
   std::filesystem::remove_all(target_dir.path() + ".creating", ec);  // a creation cut by a kill
+}
+
+// Test (e) of the Kafka issue: SIGKILL the projector mid-batch, restart. Each restart
+// resumes exactly where the read models' stores stand (it does not rebuild), and the
+// digests at the end equal a rebuild's.
+TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
+  const uint64_t seed = EnvOr("LEDGER_CRASH_SEED", static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch().count()));
+  std::printf("projector crash test: seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  testing_support::TempDir source_dir, proj_dir, fresh_dir;
+  {
+    testing_support::TickingClock clock;
+    StoreOptions o;
+    o.path = source_dir.path();
+    o.clock = &clock;
+    auto source = EventStore::Open(o);
+    ASSERT_TRUE(source.ok());
+    testing_support::DomainHarness h(source->get());
+    testing_support::RunMerchantStory(h, /*extra_orders=*/4000);
+  }
+  StoreOptions so;
+  so.path = source_dir.path();
+  so.create_if_missing = false;
+  Position head;
+  {
+    auto source = EventStore::Open(so);  // closed again: the child opens it
+    ASSERT_TRUE(source.ok());
+    head = (*source)->head().position;
+  }
+
+  int kills = 0, resumed_mid_log = 0;
+  bool done = false;
+  for (int run = 0; run < 200 && !done; ++run) {
+    uint64_t stored = 0;
+    {
+      projections::ProjectorOptions po;
+      po.dir = proj_dir.path();
+      auto p = projections::Projector::Open(po);
+      ASSERT_TRUE(p.ok()) << p.status().ToString();
+      stored = (*p)->position().value();
+    }
+    int status = 0;
+    const bool kill = kills < static_cast<int>(EnvOr("LEDGER_PROJECTOR_KILLS", 5));
+    const int run_ms = kill ? 40 + static_cast<int>(rng() % 200) : 60000;
+    const std::string out = RunChild({"--project", source_dir.path(), proj_dir.path()}, run_ms, &status, &done);
+    std::istringstream in(out);
+    std::string tag;
+    uint64_t pos = 0;
+    if (!(in >> tag >> pos)) {  // killed while still opening its stores
+      ASSERT_FALSE(done) << "the projector exited without a word";
+      kills++;
+      continue;
+    }
+    ASSERT_EQ(tag, "resumed") << out;
+    EXPECT_EQ(pos, stored) << "the projector did not resume where its stores stood";
+    if (pos > 0 && pos < head.value()) resumed_mid_log++;
+    if (done) {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    } else {
+      kills++;
+    }
+  }
+  ASSERT_TRUE(done);
+  EXPECT_GE(kills, 2);  // the last runs may finish before their kill: little work is left
+  EXPECT_GE(resumed_mid_log, 1) << "no restart resumed from a position inside the log";
+
+  auto source = EventStore::Open(so);
+  ASSERT_TRUE(source.ok());
+  projections::ProjectorOptions po;
+  po.dir = proj_dir.path();
+  auto killed = projections::Projector::Open(po);
+  po.dir = fresh_dir.path();
+  po.bound = projections::SourceBound::kHead;
+  auto fresh = projections::Projector::Open(po);
+  ASSERT_TRUE(killed.ok() && fresh.ok());
+  ASSERT_TRUE((*fresh)->CatchUp(**source, head).ok());
+  EXPECT_EQ((*killed)->position(), head);
+  for (const std::string& name : projections::ReadModelNames())
+    EXPECT_EQ((*killed)->read_model(name)->progress().digest, (*fresh)->read_model(name)->progress().digest) << name;
+  std::printf("projector crash test: %d kills, %d restarts resumed inside the log\n", kills, resumed_mid_log);
 }
