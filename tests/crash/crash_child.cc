@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -17,6 +18,9 @@
 #include "ledger/chain_hash.h"
 #include "ledger/event_store.h"
 #include "ledger/kafka/canonical_rule.h"
+#include "ledger/kafka/log_reader.h"
+#include "ledger/kafka/publisher.h"
+#include "ledger/record_codec.h"
 #include "projections/projections.h"
 #include "tests/support/test_records.h"
 
@@ -76,7 +80,78 @@ static int Project(const char* source_dir, const char* projections_dir) {
   return write(STDOUT_FILENO, line, len) == len ? 0 : 1;
 }
 
+// crash_child --kafka-writer DIR BOOTSTRAP RUN SEED [--drain]: a writer with its publisher
+// and its reader on an external Kafka (a dev broker), ack level replicated, killed between
+// any RocksDB commit and any Kafka acknowledgement. Appends from 4 threads and writes
+// "ack <first_position> <event_count> <sha256 of the records>" per acknowledged command;
+// each thread stops after 100 commands (the dev broker keeps only about 5 MiB, and the test
+// reads the partition from offset 0) and waits to be killed.
+// With --drain it appends nothing: it waits until every stored batch is canonical (the
+// publisher resumed at the first batch not known canonical) and exits, printing "drained".
+static int KafkaWriter(int argc, char** argv) {
+  StoreOptions o;
+  o.path = argv[2];
+  o.node_id = "w1";
+  o.ack_level = AckLevel::kReplicated;
+  const std::string bootstrap = argv[3];
+  const std::string run = argv[4];
+  const uint64_t seed = std::strtoull(argv[5], nullptr, 10);
+  const bool drain = argc > 6 && std::strcmp(argv[6], "--drain") == 0;
+  auto store = EventStore::Open(o);
+  if (!store.ok()) return 1;
+  EventStore* s = store->get();
+  auto reader = kafka::LogReader::Start({bootstrap, ShardId(0), {}}, s);
+  auto publisher = kafka::Publisher::Start({bootstrap, ShardId(0), {}}, s);
+  if (!reader.ok() || !publisher.ok()) return 1;
+  if (s->head().position.value() == 0) {
+    if (!s->SetWriterEpoch(Epoch(1)).ok()) return 1;
+    EnvelopeFields f;
+    f.stream = "writer/0";
+    AppendCommand cmd;
+    cmd.events.push_back({EncodeRecord(f, schema::EventBody::WriterPromoted,
+                                       [&](flatbuffers::FlatBufferBuilder& b) {
+                                         return schema::CreateWriterPromotedDirect(b, 1, "w1", "", 0).Union();
+                                       }),
+                          ExpectedVersion::NoStream()});
+    if (!s->Append(std::move(cmd)).ok()) return 1;
+  }
+  if (drain) {
+    if (!(*reader)->WaitFor(s->head().position, 60000)) return 1;
+    std::printf("drained %llu\n", static_cast<unsigned long long>(s->canonical_mark().position.value()));
+    return 0;
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([s, t, run, seed] {
+      std::mt19937_64 rng(seed * 31 + t);
+      for (uint64_t seq = 0; seq < 100; ++seq) {
+        testing_support::RecordSpec spec;
+        spec.stream = "order/m1/o" + std::to_string(rng() % 50);
+        spec.idempotency_key = "k" + run + "-t" + std::to_string(t) + "-" + std::to_string(seq);
+        spec.request = spec.idempotency_key;
+        spec.seed = rng();
+        auto r = s->Append(testing_support::MakeCommand(spec, 1 + rng() % 4, false));
+        if (!r.ok()) _exit(1);
+        auto events = s->ReadRange(r->first_position, r->event_count);
+        if (!events.ok() || events->size() != r->event_count) _exit(1);
+        std::string all;
+        for (const auto& e : *events) all += e.record;
+        char line[256];
+        int len = std::snprintf(line, sizeof line, "ack %llu %u %s\n",
+                                static_cast<unsigned long long>(r->first_position.value()), r->event_count,
+                                ToHex(Sha256Of(all)).c_str());
+        if (write(STDOUT_FILENO, line, len) != len) _exit(1);
+        // Spread the run over a few hundred milliseconds, so that kills land inside it.
+        std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 4000));
+      }
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // until killed
+    });
+  for (auto& th : threads) th.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc >= 6 && std::strcmp(argv[1], "--kafka-writer") == 0) return KafkaWriter(argc, argv);
   if (argc == 4 && std::strcmp(argv[1], "--follow") == 0) return Follow(argv[2], argv[3]);
   if (argc == 4 && std::strcmp(argv[1], "--project") == 0) return Project(argv[2], argv[3]);
   if (argc < 4) {
