@@ -5,6 +5,11 @@
 #include <cpprest/json.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "ledger/position_token.h"
+#include "projections/projections.h"
+
 namespace api {
 namespace http = web::http;
 
@@ -12,6 +17,7 @@ struct HttpServer::Impl {
   std::string url;
   uint32_t shard;
   const ledger::EventStore* store;
+  const projections::Projector* projector;  // may be null
   std::unique_ptr<http::experimental::listener::http_listener> listener;
 };
 
@@ -40,8 +46,9 @@ void ReplyJson(const http::http_request& req, http::status_code status, const we
 
 }  // namespace
 
-HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, nullptr}) {}
+HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
+                       const projections::Projector* projector)
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -69,10 +76,18 @@ ledger::Status HttpServer::Start() {
         web::json::value v;
         v["status"] = web::json::value::string("ready");
         // Positions are shard:position tokens everywhere a client sees one (DESIGN §7).
-        const std::string shard = std::to_string(impl->shard) + ":";
-        v["head_position"] = web::json::value::string(shard + std::to_string(impl->store->head().position.value()));
-        v["canonical_position"] =
-            web::json::value::string(shard + std::to_string(impl->store->canonical_mark().position.value()));
+        const ledger::ShardId shard(impl->shard);
+        const uint64_t head = impl->store->head().position.value();
+        const uint64_t canonical = impl->store->canonical_mark().position.value();
+        v["head_position"] = web::json::value::string(ledger::PositionToken(shard, ledger::Position(head)));
+        v["canonical_position"] = web::json::value::string(ledger::PositionToken(shard, ledger::Position(canonical)));
+        // Publishing lag: events stored here and not yet known canonical (DESIGN §6).
+        v["publishing_lag_events"] = web::json::value::number(head - std::min(head, canonical));
+        if (impl->projector != nullptr) {
+          const uint64_t projected = impl->projector->position().value();
+          v["projection_position"] = web::json::value::string(ledger::PositionToken(shard, ledger::Position(projected)));
+          v["projection_lag_events"] = web::json::value::number(canonical - std::min(canonical, projected));
+        }
         ReplyJson(req, http::status_codes::OK, v);
       } else {
         ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");

@@ -8,12 +8,18 @@
 
 #include "ledger/event_store.h"
 
+namespace projections {
+class Projector;
+}
+
 namespace api {
 
 class HttpServer {
  public:
-  // `store` must outlive the server. Listens on http://host:port once Start() succeeds.
-  HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store);
+  // `store` (and `projector`, which may be null) must outlive the server. Listens on
+  // http://host:port once Start() succeeds.
+  HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
+             const projections::Projector* projector = nullptr);
   ~HttpServer();
 
   ledger::Status Start();

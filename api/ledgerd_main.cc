@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
   spdlog::info("event store open: shard {} head {}, canonical {}", options->shard, head.position.value(),
                (*node)->store()->canonical_mark().position.value());
 
-  api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store());
+  api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
+                         (*node)->projector());
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

@@ -9,7 +9,7 @@ namespace {
 const char* const kNotYetImplemented[] = {
     "--advertise-url", "--peers",
     "--writer", "--writer-key-file", "--resolve-after-s",
-    "--secrets-key-file", "--accept-new-topic", "--allow-private-webhooks"};
+    "--secrets-key-file", "--allow-private-webhooks"};
 
 template <typename T>
 bool ParseNumber(const std::string& s, T* out) {
@@ -34,6 +34,7 @@ std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
          "               [--kafka-property K=V]... [--role writer|projector] [--shard N] (writer)\n"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
+         "               [--accept-new-topic]\n"
          "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
 }
 
@@ -65,6 +66,10 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     for (const char* later : kNotYetImplemented)
       if (flag == later)
         return ledger::Status::InvalidArgument(flag + " is not implemented in this version yet");
+    if (flag == "--accept-new-topic") {  // the one flag without a value
+      o.accept_new_topic = true;
+      continue;
+    }
     if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
     const std::string& value = args[++i];
     if (flag == "--data") {

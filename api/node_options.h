@@ -26,6 +26,7 @@ struct NodeOptions {
   std::string kafka_bootstrap;  // empty: start the embedded Kafka-protocol cluster
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   bool ack_replicated = true;   // --ack replicated (default) | local
+  bool accept_new_topic = false;  // go on in a new incarnation when ledger.events went back
 };
 
 struct DevBrokerOptions {

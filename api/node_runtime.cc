@@ -7,6 +7,7 @@
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
 #include "ledger/kafka/publisher.h"
+#include "ledger/kafka/topic_check.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
 
@@ -67,6 +68,10 @@ struct NodeRuntime::Impl {
       if (s->store->writer_epoch().value() > 0)
         return ledger::Status::InvalidArgument("shard " + std::to_string(shard) +
                                                "'s store belongs to a writer; a projector keeps its own copy");
+      // A copy cannot go on in a new incarnation: if the topic went back, it stops here.
+      auto check = ledger::kafka::CheckTopic({bootstrap, ledger::ShardId(shard), o.kafka_properties}, s->store.get(),
+                                             /*accept_new_topic=*/false, o.node_id);
+      if (!check.ok()) return check.status();
       auto reader = ledger::kafka::LogReader::Start({bootstrap, ledger::ShardId(shard), o.kafka_properties},
                                                     s->store.get());
       if (!reader.ok()) return reader.status();
@@ -136,6 +141,13 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
     }
   }
   ledger::kafka::ClientOptions ko{im.bootstrap, ledger::ShardId(o.shard), o.kafka_properties};
+  if (!im.cluster) {  // an external cluster: did the topic go back? (DESIGN §6)
+    auto check = ledger::kafka::CheckTopic(ko, sh.store.get(), o.accept_new_topic, o.node_id);
+    if (!check.ok()) return check.status();
+    if (check->went_back)
+      spdlog::warn("ledger.events went back; going on from this store's head (position {}) in a new incarnation",
+                   sh.store->head().position.value());
+  }
   // The lease is half of --failover-after-ms (DESIGN §6).
   auto reader = ledger::kafka::LogReader::Start(ko, sh.store.get(), o.failover_after_ms / 2);
   if (!reader.ok()) return reader.status();

@@ -229,6 +229,11 @@ class EventStore {
   // it now covers are released.
   virtual Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) = 0;
 
+  // The id of the Kafka cluster this store's canonical mark refers to ("" before the first
+  // contact); a different cluster means the topic went back (DESIGN §6).
+  virtual std::string kafka_cluster_id() const = 0;
+  virtual Status SetKafkaClusterId(const std::string& cluster_id) = 0;
+
   // Snapshots: derived data a reader may drop and rebuild from the log (the sequencer's
   // per-merchant event lists). Written without sync; never part of the chain.
   virtual Status PutSnapshot(const std::string& key, const std::string& value) = 0;

@@ -294,6 +294,18 @@ Status RocksStore::AttemptPromotion(Epoch epoch) {
 
 Epoch RocksStore::writer_epoch() const { return Epoch(epoch_.load()); }
 
+std::string RocksStore::kafka_cluster_id() const {
+  std::string id;
+  if (!db_->Get(rocksdb::ReadOptions(), cf(kMeta), keys::kMetaKafkaClusterId, &id).ok()) return "";
+  return id;
+}
+
+Status RocksStore::SetKafkaClusterId(const std::string& cluster_id) {
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kSync;
+  return FromRocks(db_->Put(wo, cf(kMeta), keys::kMetaKafkaClusterId, cluster_id), "cannot store the Kafka cluster id");
+}
+
 Head RocksStore::head() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return head_;

@@ -102,6 +102,8 @@ class RocksStore final : public EventStore {
   Result<std::vector<BatchInfo>> ReadBatchInfos(Position from, size_t limit) const override;
   Status AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) override;
   void RenewLease(std::chrono::steady_clock::time_point valid_until) override;
+  std::string kafka_cluster_id() const override;
+  Status SetKafkaClusterId(const std::string& cluster_id) override;
   size_t answers_awaiting_lease() const override;
   CanonicalMark canonical_mark() const override;
   Status fenced() const override;

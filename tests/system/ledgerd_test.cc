@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -73,8 +75,60 @@ TEST(Ledgerd, EmbeddedClusterMakesTheFirstBatchCanonicalAndRestartsCleanly) {
     HttpReply ready = HttpGet(port, "/health/ready");
     EXPECT_NE(ready.body.find("\"head_position\":\"0:1\""), std::string::npos) << ready.body;
     EXPECT_NE(ready.body.find("\"canonical_position\":\"0:1\""), std::string::npos) << ready.body;
+    EXPECT_NE(ready.body.find("\"publishing_lag_events\":0"), std::string::npos) << ready.body;
+    // The read models follow the canonical log inside the node.
+    for (int i = 0; i < 100 && HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:1\"") ==
+                                   std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:1\""), std::string::npos);
     int status = node.StopWith(SIGTERM, 15000);
     ASSERT_NE(status, -1) << "node did not stop on SIGTERM";
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
+}
+
+// An external cluster whose topic went back (the dev broker restarted: a new cluster id, an
+// empty topic): the writer refuses to start, naming --accept-new-topic; with it, it goes on.
+TEST(Ledgerd, ATopicThatWentBackIsRefusedUnlessAccepted) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  auto start_broker = [&](int n) {
+    const std::string file = dir.Sub("bootstrap" + std::to_string(n));
+    auto broker = std::make_unique<ChildProcess>(LEDGERD_PATH, std::vector<std::string>{"dev-broker", "--bootstrap-file", file},
+                                                 dir.Sub("broker.log"));
+    return std::make_pair(std::move(broker), WaitForFileLine(file, 15000));
+  };
+  auto [broker, bootstrap] = start_broker(1);
+  ASSERT_FALSE(bootstrap.empty());
+  auto args = [&](const std::string& kafka, int port) {
+    auto a = NodeArgs(data, port);
+    a.insert(a.end(), {"--kafka", kafka});
+    return a;
+  };
+  {
+    const int port = FreeLoopbackPort();
+    ChildProcess node(LEDGERD_PATH, args(bootstrap, port), dir.Sub("node1.log"));
+    ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000));
+    ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+  }
+  ASSERT_NE(broker->StopWith(SIGTERM, 10000), -1);
+  auto [broker2, bootstrap2] = start_broker(2);
+  ASSERT_FALSE(bootstrap2.empty());
+  {
+    ChildProcess node(LEDGERD_PATH, args(bootstrap2, FreeLoopbackPort()), dir.Sub("node2.log"));
+    const int status = node.StopWith(0, 20000);
+    ASSERT_NE(status, -1) << "the node should have refused to start";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    std::ifstream log(dir.Sub("node2.log"));
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("--accept-new-topic"), std::string::npos) << text;
+  }
+  const int port = FreeLoopbackPort();
+  auto accepted = args(bootstrap2, port);
+  accepted.push_back("--accept-new-topic");
+  ChildProcess node(LEDGERD_PATH, accepted, dir.Sub("node3.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000));
+  EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"canonical_position\":\"0:1\""), std::string::npos);
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+  ASSERT_NE(broker2->StopWith(SIGTERM, 10000), -1);
 }

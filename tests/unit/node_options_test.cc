@@ -83,3 +83,10 @@ TEST(NodeOptions, RolesShardsAndFailoverTimer) {
     EXPECT_FALSE(ParseNodeOptions(args).ok()) << bad[0] << " " << bad[1];
   }
 }
+
+TEST(NodeOptions, AcceptNewTopicTakesNoValue) {
+  auto o = ParseNodeOptions({"--data", "/d", "--accept-new-topic", "--http", "h:1"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->accept_new_topic);
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->accept_new_topic);
+}
