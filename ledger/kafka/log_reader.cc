@@ -23,6 +23,7 @@ struct LogReader::Impl {
   std::thread thread;
   std::thread lease_thread;
   int lease_ms = 0;
+  const EventStore* catch_up_from = nullptr;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> next_offset{0};  // the offset after the last message read
   mutable std::mutex mu;
@@ -84,8 +85,9 @@ struct LogReader::Impl {
           cv.notify_all();
         }
       } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-        s = Status::Unavailable("offsets after " + std::to_string(head.offset) +
-                                " are gone from Kafka; catch up from a store that holds them");
+        s = catch_up_from != nullptr ? CatchUpFromStore(head)
+                                     : Status::Unavailable("offsets after " + std::to_string(head.offset) +
+                                                           " are gone from Kafka; catch up from a store that holds them");
       }  // other errors are transient: librdkafka retries by itself
       rd_kafka_message_destroy(m);
       if (!s.ok()) {
@@ -93,6 +95,53 @@ struct LogReader::Impl {
         return;
       }
     }
+  }
+
+  // Offsets after the head have left Kafka: take the canonical batches from a store that
+  // holds them with their offsets (judged by the same rule, so a store's non-canonical tail
+  // is never taken), then follow Kafka again from the last one's offset + 1: no gap and no
+  // repeat at the switch. Unavailable when the store cannot close the gap either.
+  Status CatchUpFromStore(CanonicalHead& head) {
+    const int64_t before = head.offset;
+    for (;;) {
+      const Position bound = catch_up_from->canonical_mark().position;
+      if (head.position >= bound) break;
+      auto infos = catch_up_from->ReadBatchInfos(head.position.next(), 64);
+      auto batches = catch_up_from->ReadBatches(head.position.next(), 64);
+      if (!infos.ok()) return infos.status();
+      if (!batches.ok()) return batches.status();
+      if (batches->empty() || batches->size() != infos->size()) break;
+      bool progressed = false;
+      for (size_t i = 0; i < batches->size(); ++i) {
+        const BatchInfo& info = (*infos)[i];
+        if (info.last > bound || info.kafka_offset < 0 || info.kafka_offset <= head.offset) break;
+        auto facts = FactsOf((*batches)[i]);
+        if (!facts.ok()) return facts.status();
+        if (Judge(head, *facts) != Verdict::kCanonical) break;
+        CanonicalHead next = Advance(head, *facts, info.kafka_offset);
+        LEDGER_RETURN_IF_ERROR(store->AppendCanonicalBatch(
+            (*batches)[i], CanonicalMark{next.position, next.hash, next.epoch, next.owner, next.offset}));
+        head = next;
+        progressed = true;
+        std::lock_guard<std::mutex> lock(mu);
+        stats.canonical++;
+        stats.caught_up_from_store++;
+        cv.notify_all();
+      }
+      if (!progressed) break;
+    }
+    if (head.offset == before)
+      return Status::Unavailable("offsets after " + std::to_string(head.offset) +
+                                 " are gone from Kafka and the catch-up store does not hold them either");
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
+        head.offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_assign(consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("cannot reassign: ") + rd_kafka_err2str(e));
+    std::lock_guard<std::mutex> lock(mu);
+    next_offset = head.offset + 1;
+    return Status::Ok();
   }
 
   // The lease (DESIGN §6): renewed only after reading to an end Kafka reported.
@@ -121,7 +170,8 @@ struct LogReader::Impl {
   }
 };
 
-Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store, int lease_ms) {
+Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store, int lease_ms,
+                                                    const EventStore* catch_up_from) {
   std::unique_ptr<LogReader> r(new LogReader());
   r->impl_ = std::make_unique<Impl>();
   Impl& im = *r->impl_;
@@ -144,6 +194,7 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   im.next_offset = mark.offset >= 0 ? mark.offset + 1 : 0;
   im.lease_ms = lease_ms;
+  im.catch_up_from = catch_up_from;
   // A reader with no offset yet starts at offset 0, not at "the beginning": if offset 0 has
   // left Kafka, that is a gap to report, never a place to start from.
   rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =

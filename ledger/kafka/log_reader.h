@@ -4,15 +4,14 @@
 // them). Non-canonical batches are skipped and counted by reason.
 //
 // A reader never skips offsets it has not seen: it resumes at the stored offset + 1 with
-// `auto.offset.reset=error`; when those offsets have left Kafka it stops and says so
-// (catching up from a peer's store is the standby issue's). A batch that is broken inside
-// stops it too.
+// `auto.offset.reset=error`; when those offsets have left Kafka it catches up from an event
+// store that has them (with their offsets), if it was given one, and otherwise stops and
+// says so. A batch that is broken inside stops it too.
 //
 // A writer's store holds its own batches before they are canonical: reading them back
 // confirms them (same bytes) and moves the store's canonical mark; a canonical batch that
 // differs from local events stops the reader with Diverged (rejoin and quarantine are the
-// standby issue's). Not yet here: the catch-up from a peer's store when offsets have left
-// Kafka. Thread-safety: all methods may be called from any thread.
+// standby issue's). Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <map>
@@ -35,8 +34,11 @@ class LogReader {
   // the partition's end, and once it has read up to that end it renews the store's lease
   // until the instant it asked plus lease_ms. A writer cut off from Kafka thus stops
   // acknowledging within lease_ms (half of --failover-after-ms).
+  // With `catch_up_from` (a store holding the canonical log with its Kafka offsets, e.g. a
+  // peer's checkpoint; it must outlive the reader), offsets that have left Kafka are taken
+  // from there, judged by the same rule, before the reader follows Kafka again.
   static Result<std::unique_ptr<LogReader>> Start(const LogReaderOptions& options, EventStore* store,
-                                                  int lease_ms = 0);
+                                                  int lease_ms = 0, const EventStore* catch_up_from = nullptr);
   ~LogReader();  // stops the reader
 
   struct Stats {
@@ -44,6 +46,7 @@ class LogReader {
     std::map<std::string, uint64_t> skipped;  // by verdict
     Status stopped;                           // OK while running
     uint64_t lease_renewals = 0;
+    uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up store
   };
   Stats stats() const;
 

@@ -189,3 +189,48 @@ TEST(KafkaClients, UnknownPropertiesAreRefused) {
   EXPECT_EQ(reader.status().message().find("s3cr3t"), std::string::npos);
   EXPECT_EQ(Publisher::Start(o, store.get()).status().code(), Code::kInvalidArgument);
 }
+
+// Test (h) of the Kafka issue: a reader that starts after Kafka's window has moved past its
+// position catches up from a store that holds the canonical batches with their offsets,
+// then follows Kafka, with no gap and no repeat at the switch.
+TEST(LogReader, CatchesUpFromAStoreWhenKafkasWindowHasMovedOn) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir w, f;
+  auto writer = testing_support::OpenNodeStore(w.path(), "n0");
+  auto writer_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(writer_reader.ok() && publisher.ok());
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  for (int i = 0; i < 160; ++i) {  // about 9 MiB: the embedded cluster keeps about 5
+    testing_support::RecordSpec spec;
+    spec.stream = std::string("order/m1/o").append(std::to_string(i % 7));
+    spec.title_bytes = 56 * 1024;
+    spec.seed = i + 1;
+    ASSERT_TRUE(writer->Append(testing_support::MakeCommand(spec, 1, false)).ok());
+  }
+  ASSERT_TRUE((*writer_reader)->WaitFor(writer->head().position, 30000));
+
+  auto follower = testing_support::OpenNodeStore(f.path(), "n1");
+  {
+    // Without a catch-up store it stops: offset 0 is gone.
+    auto plain = LogReader::Start({bootstrap, ShardId(0), {}}, follower.get());
+    ASSERT_TRUE(plain.ok());
+    EXPECT_FALSE((*plain)->WaitFor(Position(1), 10000));
+    EXPECT_EQ((*plain)->stats().stopped.code(), Code::kUnavailable);
+  }
+  auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, follower.get(), 0, writer.get());
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 30000)) << (*reader)->stats().stopped.ToString();
+  const uint64_t from_store = (*reader)->stats().caught_up_from_store;
+  EXPECT_GT(from_store, 0u);
+  // Then Kafka: new batches arrive through the partition, not the store.
+  testing_support::WriteCommands(*writer, 5, 900);
+  ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 30000)) << (*reader)->stats().stopped.ToString();
+  EXPECT_EQ((*reader)->stats().caught_up_from_store, from_store);
+  EXPECT_EQ(*follower->ReadBatches(Position(1), 100000), *writer->ReadBatches(Position(1), 100000));
+  EXPECT_TRUE((*reader)->stats().skipped.empty()) << "a repeat at the switch";
+  Position through;
+  EXPECT_TRUE(VerifyChain(*follower, &through).ok());
+}
