@@ -261,6 +261,7 @@ void MeasurePublishing(const std::string& dir, int clients, double seconds, AckL
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures as they come, also into a pipe
   uint64_t events = 1'000'000;
   double seconds = 5;
   int clients = 16;

@@ -132,3 +132,38 @@ TEST(Ledgerd, ATopicThatWentBackIsRefusedUnlessAccepted) {
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(broker2->StopWith(SIGTERM, 10000), -1);
 }
+
+// Projections as a separate process (`--role projector --shards 0`): it keeps its own copy
+// of shard 0's log from Kafka and the read models over it, reaching the writer's canonical
+// position; it never writes (no WriterPromoted of its own, no writer epoch).
+TEST(Ledgerd, AProjectorProcessFollowsTheWritersLog) {
+  TempDir dir;
+  const std::string file = dir.Sub("bootstrap");
+  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file}, dir.Sub("broker.log"));
+  const std::string bootstrap = WaitForFileLine(file, 15000);
+  ASSERT_FALSE(bootstrap.empty());
+  const int writer_port = FreeLoopbackPort();
+  auto writer_args = NodeArgs(dir.Sub("writer"), writer_port);
+  writer_args.insert(writer_args.end(), {"--kafka", bootstrap});
+  ChildProcess writer(LEDGERD_PATH, writer_args, dir.Sub("writer.log"));
+  ASSERT_TRUE(WaitForStatus(writer_port, "/health/ready", 200, 20000));
+
+  const int port = FreeLoopbackPort();
+  ChildProcess projector(LEDGERD_PATH,
+                         {"--data", dir.Sub("projector"), "--http", "127.0.0.1:" + std::to_string(port), "--node-id",
+                          "p1", "--role", "projector", "--shards", "0", "--kafka", bootstrap},
+                         dir.Sub("projector.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000));
+  std::string body;
+  for (int i = 0; i < 200; ++i) {
+    body = HttpGet(port, "/health/ready").body;
+    if (body.find("\"projection_position\":\"0:1\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(body.find("\"projection_position\":\"0:1\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"canonical_position\":\"0:1\""), std::string::npos) << body;
+  ASSERT_NE(projector.StopWith(SIGTERM, 15000), -1);
+  ASSERT_NE(writer.StopWith(SIGTERM, 15000), -1);
+  EXPECT_TRUE(std::filesystem::exists(dir.Sub("projector") + "/projections/shard-0/customers/CURRENT"));
+  ASSERT_NE(broker.StopWith(SIGTERM, 10000), -1);
+}
