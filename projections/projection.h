@@ -30,5 +30,6 @@ std::unique_ptr<Projection> MakeCustomerView();
 std::unique_ptr<Projection> MakeFeesView();
 std::unique_ptr<Projection> MakeStorefrontView();
 std::unique_ptr<Projection> MakeStatusView();
+std::unique_ptr<Projection> MakeAccessView();
 
 }  // namespace projections

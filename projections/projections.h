@@ -30,7 +30,8 @@ inline constexpr size_t kApplyEventsMax = 8192;
 // How often a following projector looks for a moved canonical mark.
 inline constexpr int kFollowPollMs = 1;
 
-// The four read models, in the order they are applied.
+// The read models, in the order they are applied: the four of DESIGN §7 and `access` (the
+// API keys, for the HTTP front).
 const std::vector<std::string>& ReadModelNames();
 
 enum class SourceBound {

@@ -15,7 +15,7 @@ using ledger::Position;
 using ledger::Status;
 
 const std::vector<std::string>& ReadModelNames() {
-  static const std::vector<std::string> names = {"customers", "fees", "storefront", "status"};
+  static const std::vector<std::string> names = {"customers", "fees", "storefront", "status", "access"};
   return names;
 }
 
@@ -25,6 +25,7 @@ std::unique_ptr<Projection> MakeProjection(const std::string& name) {
   if (name == "fees") return MakeFeesView();
   if (name == "storefront") return MakeStorefrontView();
   if (name == "status") return MakeStatusView();
+  if (name == "access") return MakeAccessView();
   return nullptr;
 }
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "ledger/chain_hash.h"
+
 namespace testing_support {
 
 using namespace ledger::domain;
@@ -59,6 +61,10 @@ void RunMerchantStory(DomainHarness& h, int extra_orders) {
   Must(h, "m2", OpenStore{"t1", "Scarves", Channel::kWeb});
   Must(h, "m2", PublishListing{"t1", "sku-9", "red scarf", 1500, "USD", 3});
   Must(h, "m2", RegisterCustomer{"c1", "t1"});
+  // Keys: only their hashes enter the log.
+  Must(h, "", IssueKey{"key-m1", ledger::Sha256Of("lk_story_m1"), KeyRoleInput::kMerchant, "m1"});
+  Must(h, "", IssueKey{"key-analyst", ledger::Sha256Of("lk_story_analyst"), KeyRoleInput::kAnalyst, ""});
+  Must(h, "", RevokeKey{"key-analyst"});
   for (int i = 0; i < extra_orders; ++i) {
     const std::string o = Numbered("x", i), p = Numbered("xp", i);
     Must(h, "m1", PlaceOrder{o, "s1", "c1", "USD", {{"sku-1", 1, 5000}}, 0, 0});

@@ -1,0 +1,114 @@
+// Admin routes (DESIGN §9): keys, outage notices, dispute resolutions.
+#include "api/problem.h"
+#include "api/route_support.h"
+#include "api/routes.h"
+#include "projections/queries.h"
+#include "projections/read_model_store.h"
+
+namespace api {
+
+using namespace ledger::domain;
+
+namespace {
+bool ParseStatus(const std::string& s, OutageStatusInput* out) {
+  static const std::pair<const char*, OutageStatusInput> kNames[] = {{"investigating", OutageStatusInput::kInvestigating},
+                                                                     {"identified", OutageStatusInput::kIdentified},
+                                                                     {"monitoring", OutageStatusInput::kMonitoring},
+                                                                     {"resolved", OutageStatusInput::kResolved}};
+  for (const auto& [name, v] : kNames)
+    if (s == name) {
+      *out = v;
+      return true;
+    }
+  return false;
+}
+
+Json IncidentView(const ApiContext& ctx, const std::string& id) {
+  const auto* status = ReadModel(ctx, "status");
+  if (status == nullptr) return Json::object();
+  auto i = status->Get("incident/" + id);
+  return i.ok() && i->has_value() ? **i : Json::object();
+}
+}  // namespace
+
+void AddAdminRoutes(Router& router, const ApiContext& ctx) {
+  // The key is in this answer and nowhere else: the log and the read models hold its hash.
+  router.Add("POST", "/v1/keys", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
+    Fields f(c.body);
+    const std::string role_name = f.Str("role");
+    const std::string merchant = f.Str("merchant_id", false);
+    Role role = Role::kMerchant;
+    if (f.ok() && !ParseRole(role_name, &role)) f.Refuse("role", "one of merchant, auditor, analyst, admin, replicator");
+    if (!f.ok()) return f.Error();
+    auto key = DrawKey();
+    if (!key.ok()) return ProblemFromStatus(key.status());
+    IssueKey cmd{key->key_id, key->hash, static_cast<KeyRoleInput>(static_cast<int>(role)), merchant};
+    const NewKey issued = *key;
+    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [issued, role_name, merchant] {
+      return Json{{"key_id", issued.key_id}, {"key", issued.key}, {"role", role_name}, {"merchant_id", merchant}};
+    });
+  }));
+
+  router.Add("GET", "/v1/keys", Guard(ctx, {Role::kAdmin}, Body::kNone, [](Call& c) {
+    auto rows = ReadModel(c.ctx, "access")->Scan("key_id/", "", projections::kQueryRowsMax);
+    if (!rows.ok()) return ProblemFromStatus(rows.status());
+    Json keys = Json::array();
+    for (auto& [k, v] : *rows) {
+      Json item = {{"key_id", k.substr(std::string("key_id/").size())}, {"role", v["role"]},
+                   {"merchant_id", v["merchant_id"]}, {"issued_at_us", v["issued_at_us"]}};
+      if (v.contains("revoked_at_us")) item["revoked_at_us"] = v["revoked_at_us"];
+      keys.push_back(item);  // never the hash, never the key
+    }
+    return JsonResponse(200, Json{{"keys", keys}});
+  }));
+
+  router.Add("DELETE", "/v1/keys/{key_id}", Guard(ctx, {Role::kAdmin}, Body::kNone, [](Call& c) {
+    RevokeKey cmd{c.request.params["key_id"]};
+    return RunCommand(c, "", cmd, Idempotency::kOptional, 200,
+                      [cmd] { return Json{{"key_id", cmd.key_id}, {"revoked", true}}; });
+  }));
+
+  router.Add("POST", "/v1/outages", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
+    Fields f(c.body);
+    PublishOutageNotice cmd;
+    cmd.notice_id = f.Str("notice_id");
+    cmd.component = f.Str("component");
+    cmd.impact = f.Str("impact");
+    cmd.message = f.Str("message", false);
+    const std::string status = f.Str("status", false);
+    if (f.ok() && !status.empty() && !ParseStatus(status, &cmd.status))
+      f.Refuse("status", "one of investigating, identified, monitoring, resolved");
+    cmd.detected_at_us = f.Int("detected_at_us", false);
+    cmd.started_at_us = f.Int("started_at_us", false);
+    if (!f.ok()) return f.Error();
+    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
+  }));
+
+  router.Add("POST", "/v1/outages/{notice_id}/updates", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
+    Fields f(c.body);
+    UpdateOutageNotice cmd;
+    cmd.notice_id = c.request.params["notice_id"];
+    const std::string status = f.Str("status");
+    if (f.ok() && !ParseStatus(status, &cmd.status))
+      f.Refuse("status", "one of investigating, identified, monitoring, resolved");
+    cmd.message = f.Str("message", false);
+    cmd.impact = f.Str("impact", false);
+    if (!f.ok()) return f.Error();
+    return RunCommand(c, "", cmd, Idempotency::kOptional, 200, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
+  }));
+
+  router.Add("POST", "/v1/disputes/{dispute_id}/resolve", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
+    Fields f(c.body);
+    const std::string outcome = f.Str("outcome");
+    if (f.ok() && outcome != "won" && outcome != "lost") f.Refuse("outcome", "won or lost");
+    const std::string m = c.Merchant();
+    if (f.ok() && m.empty()) f.Refuse("outcome", "name the dispute's merchant_id");
+    if (!f.ok()) return f.Error();
+    ResolveDispute cmd{c.request.params["dispute_id"],
+                       outcome == "won" ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};
+    return RunCommand(c, m, cmd, Idempotency::kRequired, 200,
+                      [cmd, outcome] { return Json{{"dispute_id", cmd.dispute_id}, {"outcome", outcome}}; });
+  }));
+}
+
+}  // namespace api

@@ -1,0 +1,28 @@
+// What the routes of one node work with. Pointers are not owned; `sequencer` is null on a
+// node that does not write (a projector), where writes answer 503 not-writer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ledger {
+class EventStore;
+namespace domain {
+class Sequencer;
+}
+}  // namespace ledger
+namespace projections {
+class Projector;
+}
+
+namespace api {
+
+struct ApiContext {
+  ledger::EventStore* store = nullptr;
+  ledger::domain::Sequencer* sequencer = nullptr;
+  const projections::Projector* projector = nullptr;
+  uint32_t shard = 0;
+  std::string node_id;
+};
+
+}  // namespace api

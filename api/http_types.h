@@ -1,0 +1,42 @@
+// Requests and responses as plain values, so that routes are functions that tests call
+// without a socket; the cpprestsdk adapter (http_server.cc) converts at the edge.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace api {
+
+// Named limits of the HTTP front (each tested).
+inline constexpr size_t kBodyBytesMax = 256 * 1024;
+inline constexpr size_t kPathBytesMax = 2048;
+inline constexpr size_t kHeaderBytesMax = 8192;
+inline constexpr int kReadYourWritesWaitMs = 2000;  // bound on waiting for a read model
+
+struct Request {
+  std::string method;                         // "GET", "POST", ...
+  std::string path;                           // "/v1/payments/p1/captures", no query
+  std::map<std::string, std::string> query;   // decoded
+  std::map<std::string, std::string> headers; // names lower-case
+  std::string body;
+  std::map<std::string, std::string> params;  // filled by the router ("payment_id" -> "p1")
+
+  std::string Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  std::string Query(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? std::string() : it->second;
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+}  // namespace api

@@ -1,0 +1,202 @@
+#include "api/route_support.h"
+
+#include <openssl/rand.h>
+
+#include "api/problem.h"
+#include "ledger/chain_hash.h"
+#include "ledger/domain/sequencer.h"
+#include "ledger/position_token.h"
+#include "projections/projections.h"
+
+namespace api {
+
+std::string Call::Merchant() const {
+  if (who.role == Role::kMerchant) return who.merchant_id;
+  std::string m = request.Query("merchant_id");
+  if (m.empty() && body.is_object() && body.contains("merchant_id") && body["merchant_id"].is_string())
+    m = body["merchant_id"].get<std::string>();
+  return m;
+}
+
+Response JsonResponse(int status, const Json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+namespace {
+Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vector<Role>> roles, Body body,
+                 const CallHandler& handler) {
+  if (request.body.size() > kBodyBytesMax)
+    return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
+  if (ctx.projector == nullptr) return Problem(503, "projection-lagging", "this node serves no read models yet");
+  Principal who;
+  if (roles) {
+    auto p = Authenticate(ctx, request);
+    if (!p.ok()) {
+      if (p.status().code() == ledger::Code::kNotFound)
+        return Problem(401, "unauthenticated", "a valid key is needed: Authorization: Bearer <key>");
+      return ProblemFromStatus(p.status());
+    }
+    who = *p;
+    bool allowed = false;
+    for (Role r : *roles) allowed = allowed || r == who.role;
+    if (!allowed) return Problem(403, "forbidden", std::string("the ") + RoleName(who.role) + " role cannot do this");
+  }
+  Json parsed;
+  if (body == Body::kJson) {
+    parsed = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object())
+      return Problem(400, "malformed-json", "the body must be one JSON object");
+  }
+  Call call{ctx, request, who, std::move(parsed)};
+  return handler(call);
+}
+}  // namespace
+
+Handler Guard(const ApiContext& ctx, std::initializer_list<Role> roles, Body body, CallHandler handler) {
+  std::vector<Role> allowed(roles);
+  return [&ctx, allowed, body, handler](Request& r) { return Wrapped(ctx, r, allowed, body, handler); };
+}
+
+Handler Public(const ApiContext& ctx, CallHandler handler) {
+  return [&ctx, handler](Request& r) { return Wrapped(ctx, r, std::nullopt, Body::kNone, handler); };
+}
+
+// ---- Fields ----
+
+void Fields::Fail(const std::string& pointer, const std::string& why) {
+  if (!error_.empty()) return;
+  pointer_ = prefix_ + pointer;
+  error_ = why;
+}
+
+std::string Fields::Str(const char* name, bool required) {
+  const std::string p = std::string("/") + name;
+  if (!body_.contains(name) || body_[name].is_null()) {
+    if (required) Fail(p, "required");
+    return "";
+  }
+  if (!body_[name].is_string()) {
+    Fail(p, "must be a string");
+    return "";
+  }
+  return body_[name].get<std::string>();
+}
+
+int64_t Fields::Int(const char* name, bool required) {
+  const std::string p = std::string("/") + name;
+  if (!body_.contains(name) || body_[name].is_null()) {
+    if (required) Fail(p, "required");
+    return 0;
+  }
+  const Json& v = body_[name];
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    Fail(p, "too large");
+    return 0;
+  }
+  if (!v.is_number_integer()) {
+    Fail(p, "must be an integer (amounts are minor units)");
+    return 0;
+  }
+  return v.get<int64_t>();
+}
+
+std::vector<std::string> Fields::Strs(const char* name, bool required) {
+  std::vector<std::string> out;
+  const std::string p = std::string("/") + name;
+  if (!body_.contains(name)) {
+    if (required) Fail(p, "required");
+    return out;
+  }
+  if (!body_[name].is_array()) {
+    Fail(p, "must be an array of strings");
+    return out;
+  }
+  for (size_t i = 0; i < body_[name].size(); ++i) {
+    if (!body_[name][i].is_string()) {
+      Fail(p + "/" + std::to_string(i), "must be a string");
+      return {};
+    }
+    out.push_back(body_[name][i].get<std::string>());
+  }
+  return out;
+}
+
+const Json* Fields::Array(const char* name) {
+  if (!body_.contains(name) || !body_[name].is_array()) {
+    Fail(std::string("/") + name, "required: an array");
+    return nullptr;
+  }
+  return &body_[name];
+}
+
+void Fields::Refuse(const char* name, const char* why) {
+  if (body_.contains(name)) Fail(std::string("/") + name, why);
+}
+
+Response Fields::Error() const {
+  return Problem(400, "invalid-field", pointer_ + ": " + error_, Json{{"pointer", pointer_}}.dump());
+}
+
+// ---- commands ----
+
+namespace {
+// Rule and field errors from the decider carry their pointer first ("/amount: ...").
+Response CommandProblem(const ledger::Status& s) {
+  if (s.code() == ledger::Code::kInvalidArgument && !s.message().empty() && s.message()[0] == '/') {
+    const std::string pointer = s.message().substr(0, s.message().find(':'));
+    return Problem(400, "invalid-field", s.message(), Json{{"pointer", pointer}}.dump());
+  }
+  return ProblemFromStatus(s);
+}
+}  // namespace
+
+Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
+                    Idempotency idempotency, int status, const std::function<Json()>& resource) {
+  if (call.ctx.sequencer == nullptr)
+    return Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer");
+  const std::string key = call.request.Header("idempotency-key");
+  if (key.empty() && idempotency == Idempotency::kRequired)
+    return Problem(400, "idempotency-key-required", "this request moves money or costs a fee: send an Idempotency-Key");
+  if (key.size() > 128) return Problem(400, "invalid-field", "Idempotency-Key is over 128 characters");
+  ledger::domain::CommandRequest r;
+  r.merchant_id = merchant;
+  r.idempotency_key = key;
+  // The same key with another request (method, path or body) is a different request.
+  r.request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + call.request.body);
+  unsigned char id[16];
+  if (RAND_bytes(id, sizeof id) != 1) return Problem(503, "kafka-unavailable", "the random source failed");
+  std::memcpy(&r.command_id.hi, id, 8);
+  std::memcpy(&r.command_id.lo, id + 8, 8);
+  r.command = std::move(command);
+  auto done = call.ctx.sequencer->Execute(std::move(r));
+  if (!done.ok()) return CommandProblem(done.status());
+  const uint64_t last = done->first_position.value() + (done->event_count > 0 ? done->event_count - 1 : 0);
+  const bool visible =
+      call.ctx.projector != nullptr && call.ctx.projector->WaitFor(ledger::Position(last), kReadYourWritesWaitMs);
+  Json body = visible ? resource() : Json{{"note", "the read models have not reached this write yet; read it with "
+                                                    "min_position"}};
+  Response resp = JsonResponse(done->replayed ? 200 : status, body);
+  resp.headers.emplace_back("X-Ledger-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), ledger::Position(last)));
+  if (done->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+  return resp;
+}
+
+std::optional<Response> WaitForMinPosition(const Call& call) {
+  const std::string token = call.request.Query("min_position");
+  if (token.empty()) return std::nullopt;
+  auto p = ledger::ParsePositionToken(token);
+  if (!p.ok()) return Problem(400, "invalid-field", p.status().message(), Json{{"pointer", "/min_position"}}.dump());
+  if (p->shard.value() != call.ctx.shard) return Problem(400, "invalid-field", "min_position names another shard");
+  if (call.ctx.projector == nullptr || !call.ctx.projector->WaitFor(p->position, kReadYourWritesWaitMs))
+    return Problem(503, "projection-lagging", "the read models have not reached " + token + " yet");
+  return std::nullopt;
+}
+
+const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name) {
+  return ctx.projector ? ctx.projector->read_model(name) : nullptr;
+}
+
+}  // namespace api

@@ -1,0 +1,90 @@
+// What every route does the same way: limits, authentication, roles, JSON bodies with
+// field errors naming a JSON pointer, running a command through the sequencer with its
+// idempotency key, waiting (bounded) for the read models, positions as shard:position.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/api_context.h"
+#include "api/auth.h"
+#include "api/http_types.h"
+#include "api/router.h"
+#include "ledger/domain/commands.h"
+#include "ledger/status.h"
+#include "ledger/types.h"
+
+namespace projections {
+class ProjectionStore;
+}
+
+namespace api {
+
+using Json = nlohmann::json;
+
+// One authenticated call.
+struct Call {
+  const ApiContext& ctx;
+  Request& request;
+  Principal who;
+  Json body;  // null for requests without a body
+
+  // The merchant a merchant-scoped call is about: the key's own merchant, or for analysts
+  // and admins the `merchant_id` query parameter (or body field). "" when none was named.
+  std::string Merchant() const;
+};
+
+using CallHandler = std::function<Response(Call&)>;
+
+enum class Body { kNone, kJson };
+
+// Wraps a route: the body limit (413), Authorization (401), the roles allowed (403),
+// the JSON body (400 malformed-json).
+Handler Guard(const ApiContext& ctx, std::initializer_list<Role> roles, Body body, CallHandler handler);
+// Same, without a key (the public routes).
+Handler Public(const ApiContext& ctx, CallHandler handler);
+
+// Reads the fields of a JSON object, keeping the first error with its JSON pointer.
+class Fields {
+ public:
+  // `prefix` is the pointer of `body` inside the request body ("/lines/2"), "" at the top.
+  explicit Fields(const Json& body, std::string prefix = "") : body_(body), prefix_(std::move(prefix)) {}
+  std::string Str(const char* name, bool required = true);
+  int64_t Int(const char* name, bool required = true);  // a JSON integer (no floats, no strings)
+  std::vector<std::string> Strs(const char* name, bool required = true);
+  const Json* Array(const char* name);                   // required array
+  // Refuses a field this version does not take, naming why.
+  void Refuse(const char* name, const char* why);
+  bool ok() const { return error_.empty(); }
+  Response Error() const;  // 400 invalid-field with the pointer
+
+ private:
+  void Fail(const std::string& pointer, const std::string& why);
+  const Json& body_;
+  std::string prefix_;
+  std::string pointer_, error_;
+};
+
+// Whether the route needs an Idempotency-Key (it moves money or costs a fee).
+enum class Idempotency { kOptional, kRequired };
+
+// Runs `command` for `merchant` ("" for platform commands). On success waits (bounded) for
+// the read models to reach the command's last position and answers `status` with
+// `resource()` (read after the wait) and X-Ledger-Position; errors as problems.
+Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
+                    Idempotency idempotency, int status, const std::function<Json()>& resource);
+
+// For reads: honours `min_position` (a shard:position token), waiting up to
+// kReadYourWritesWaitMs; a problem response when it is malformed or not reached.
+std::optional<Response> WaitForMinPosition(const Call& call);
+
+// A read model of the node, or nullptr.
+const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name);
+
+Response JsonResponse(int status, const Json& body);
+
+}  // namespace api

@@ -1,0 +1,20 @@
+// The routes of DESIGN §9 this version serves, on one router. `ctx` must outlive it.
+#pragma once
+
+#include "api/api_context.h"
+#include "api/router.h"
+
+namespace api {
+
+void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx);
+void AddAdminRoutes(Router& router, const ApiContext& ctx);
+void AddReadRoutes(Router& router, const ApiContext& ctx);
+
+// All of them.
+inline void AddRoutes(Router& router, const ApiContext& ctx) {
+  AddMerchantWriteRoutes(router, ctx);
+  AddAdminRoutes(router, ctx);
+  AddReadRoutes(router, ctx);
+}
+
+}  // namespace api

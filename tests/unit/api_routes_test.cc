@@ -1,0 +1,299 @@
+// The HTTP routes in process (no socket): keys and roles, tenancy with a foreign key on
+// every route family, problem+json for every kind of bad input, idempotency, positions,
+// read-your-writes. Each bad request is also checked to change nothing.
+#include <gtest/gtest.h>
+
+#include "api/auth.h"
+#include "api/route_support.h"
+#include "api/routes.h"
+#include "ledger/domain/sequencer.h"
+#include "projections/projections.h"
+#include "tests/support/temp_dir.h"
+
+using namespace api;
+using ledger::Position;
+
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ledger::StoreOptions o;
+    o.path = dir.Sub("store");
+    auto store = ledger::EventStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(store).value();
+    auto seq = ledger::domain::Sequencer::Start(store_.get(), ledger::ShardId(0));
+    ASSERT_TRUE(seq.ok());
+    seq_ = std::move(seq).value();
+    projections::ProjectorOptions po;
+    po.dir = dir.Sub("projections");
+    po.bound = projections::SourceBound::kHead;  // no Kafka here: the store is the log
+    auto p = projections::Projector::Open(po);
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+    projector_->Follow(store_.get());
+    ctx_.store = store_.get();
+    ctx_.sequencer = seq_.get();
+    ctx_.projector = projector_.get();
+    AddRoutes(router_, ctx_);
+    // The first admin key, as a writer on an empty log issues it.
+    auto k = DrawKey();
+    ASSERT_TRUE(k.ok());
+    ledger::domain::CommandRequest r;
+    r.command_id = {42, 42};
+    r.command = ledger::domain::IssueKey{k->key_id, k->hash, ledger::domain::KeyRoleInput::kAdmin, ""};
+    auto done = seq_->Execute(std::move(r));
+    ASSERT_TRUE(done.ok());
+    ASSERT_TRUE(projector_->WaitFor(done->first_position, 5000));
+    admin_ = k->key;
+    m1_ = IssueKey("merchant", "m1");
+    m2_ = IssueKey("merchant", "m2");
+    analyst_ = IssueKey("analyst", "");
+  }
+
+  Response Call(const std::string& method, const std::string& path, const std::string& key, const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {}) {
+    Request r;
+    r.method = method;
+    const size_t q = path.find('?');
+    r.path = path.substr(0, q);
+    if (q != std::string::npos) {
+      std::string rest = path.substr(q + 1);
+      for (size_t start = 0; start < rest.size();) {
+        size_t amp = rest.find('&', start);
+        if (amp == std::string::npos) amp = rest.size();
+        const std::string kv = rest.substr(start, amp - start);
+        const size_t eq = kv.find('=');
+        r.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+        start = amp + 1;
+      }
+    }
+    if (!key.empty()) r.headers["authorization"] = "Bearer " + key;
+    for (const auto& [k, v] : headers) r.headers[k] = v;
+    r.body = body;
+    return router_.Dispatch(r);
+  }
+  static Json Body(const Response& r) { return Json::parse(r.body); }
+  static std::string Code(const Response& r) {
+    Json b = Body(r);
+    return b.contains("type") ? b["type"].get<std::string>().substr(std::string("urn:ledger:problem:").size()) : "";
+  }
+  static std::string HeaderOf(const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return "";
+  }
+  std::string IssueKey(const std::string& role, const std::string& merchant) {
+    Response r = Call("POST", "/v1/keys", admin_, Json{{"role", role}, {"merchant_id", merchant}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Body(r)["key"].get<std::string>();
+  }
+  // m1 with a store, a listing, a customer, an order o1 of 11300 and an authorization p1.
+  void MerchantSetUp(const std::string& key) {
+    ASSERT_EQ(Call("PUT", "/v1/merchant", key, R"({"settlement_currency":"USD"})").status, 200);
+    ASSERT_EQ(Call("POST", "/v1/stores", key, R"({"store_id":"s1","name":"Shoes","channel":"web"})").status, 201);
+    ASSERT_EQ(Call("POST", "/v1/stores/s1/listings", key,
+                   R"({"sku":"sku-1","title":"Red Shoe","price":5000,"currency":"USD","stock":10})").status, 201);
+    ASSERT_EQ(Call("POST", "/v1/customers", key, R"({"customer_id":"c1","store_id":"s1"})").status, 201);
+    Response o = Call("POST", "/v1/orders", key,
+                      R"({"order_id":"o1","store_id":"s1","customer_id":"c1","currency":"USD",
+                          "lines":[{"sku":"sku-1","quantity":2,"unit_price":5000}],"shipping":500,"tax":800})");
+    ASSERT_EQ(o.status, 201) << o.body;
+    Response p = Call("POST", "/v1/payments", key,
+                      R"({"payment_id":"p1","order_id":"o1","amount":11300,"currency":"USD","method":"card","provider":"stripe"})",
+                      {{"idempotency-key", "auth-1"}});
+    ASSERT_EQ(p.status, 201) << p.body;
+  }
+
+  testing_support::TempDir dir;
+  std::unique_ptr<ledger::EventStore> store_;
+  std::unique_ptr<ledger::domain::Sequencer> seq_;
+  std::unique_ptr<projections::Projector> projector_;
+  ApiContext ctx_;
+  Router router_;
+  std::string admin_, m1_, m2_, analyst_;
+};
+
+TEST_F(ApiTest, TheMerchantStoryOverHttpWithFeesPositionsAndIdempotency) {
+  MerchantSetUp(m1_);
+  const std::string capture = R"({"capture_id":"cap1","amount":11300})";
+  Response r = Call("POST", "/v1/payments/p1/captures", m1_, capture, {{"idempotency-key", "cap-1"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  // The capture answers with its fee breakdown (processing 2.9% + 30, platform 1%).
+  EXPECT_EQ(Body(r)["contributors"]["processing"]["charged_minor"], 358);
+  EXPECT_EQ(Body(r)["contributors"]["platform"]["charged_minor"], 113);
+  EXPECT_EQ(Body(r)["merchant_net_at_capture_minor"], 10829);
+  const std::string position = HeaderOf(r, "X-Ledger-Position");
+  EXPECT_EQ(position.rfind("0:", 0), 0u) << position;
+  const Position head = store_->head().position;
+
+  // The same key and body: the first result, nothing written.
+  Response again = Call("POST", "/v1/payments/p1/captures", m1_, capture, {{"idempotency-key", "cap-1"}});
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(HeaderOf(again, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(HeaderOf(again, "X-Ledger-Position"), position);
+  // The same key with another body: refused, nothing written.
+  Response reused = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap2","amount":1})",
+                         {{"idempotency-key", "cap-1"}});
+  EXPECT_EQ(reused.status, 422);
+  EXPECT_EQ(Code(reused), "idempotency-key-reused");
+  EXPECT_EQ(store_->head().position, head);
+
+  // Reads, with read-your-writes.
+  Response c = Call("GET", "/v1/customers/c1?min_position=" + position, m1_);
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(Body(c)["lifetime_value_minor"]["USD"], 11300);
+  Response b = Call("GET", "/v1/balances", m1_);
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(Body(b)["balances"]["merchant:m1:available"]["USD"], 10829);
+  Response refund = Call("POST", "/v1/payments/p1/refunds", m1_, R"({"refund_id":"r1","capture_id":"cap1","amount":1300})",
+                         {{"idempotency-key", "ref-1"}});
+  ASSERT_EQ(refund.status, 201) << refund.body;
+  EXPECT_EQ(Body(refund)["contributors"]["processing"]["reversed_minor"], 38);
+  EXPECT_EQ(Call("GET", "/v1/stores/s1", m1_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/orders/o1", m1_).status, 200);
+  Response fees = Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01", m1_);
+  ASSERT_EQ(fees.status, 200);
+  EXPECT_FALSE(Body(fees)["rows"].empty());
+  EXPECT_EQ(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&currency=USD", m1_).status, 200);
+}
+
+TEST_F(ApiTest, KeysAreNeededShownOnceAndRevocable) {
+  for (const std::string& key : {std::string(), std::string("lk_nonsense"), std::string("lk_") + std::string(64, '0')}) {
+    Response r = Call("GET", "/v1/balances", key);
+    EXPECT_EQ(r.status, 401) << key;
+    EXPECT_EQ(r.content_type, "application/problem+json");
+    EXPECT_EQ(Code(r), "unauthenticated");
+  }
+  Response list = Call("GET", "/v1/keys", admin_);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.find(m1_), std::string::npos) << "a key was listed";
+  EXPECT_EQ(list.body.find("key_hash"), std::string::npos);
+  EXPECT_GE(Body(list)["keys"].size(), 4u);
+  EXPECT_EQ(Body(list)["keys"][0]["role"].get<std::string>().find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), std::string::npos);
+  // Revoked: refused from then on.
+  std::string key_id;
+  const Json listed = Body(list);  // named: a range-for over a temporary's member dangles
+  for (const Json& k : listed["keys"])
+    if (k["merchant_id"] == "m2") key_id = k["key_id"].get<std::string>();
+  ASSERT_FALSE(key_id.empty()) << list.body;
+  EXPECT_EQ(Call("GET", "/v1/balances", m2_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/keys/" + key_id, admin_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/balances", m2_).status, 401);
+  // Roles: only admins issue keys and publish outages; merchants cannot.
+  EXPECT_EQ(Call("POST", "/v1/keys", m1_, R"({"role":"admin"})").status, 403);
+  EXPECT_EQ(Call("POST", "/v1/outages", m1_, R"({"notice_id":"n1","component":"api","impact":"minor"})").status, 403);
+  EXPECT_EQ(Call("POST", "/v1/stores", analyst_, R"({"store_id":"s9","name":"x"})").status, 403);
+  EXPECT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"emperor"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"merchant"})").status, 400);  // a merchant key names its merchant
+}
+
+TEST_F(ApiTest, AForeignMerchantKeySeesAndChangesNothingOfAnotherTenant) {
+  MerchantSetUp(m1_);
+  ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":11300})",
+                 {{"idempotency-key", "c"}}).status, 201);
+  const Position head = store_->head().position;
+  // Reads: 404, as if the ids did not exist.
+  for (const char* path : {"/v1/customers/c1", "/v1/orders/o1", "/v1/stores/s1"}) {
+    Response r = Call("GET", path, m2_);
+    EXPECT_EQ(r.status, 404) << path << " " << r.body;
+    EXPECT_EQ(Code(r), "not-found");
+  }
+  EXPECT_EQ(Body(Call("GET", "/v1/balances", m2_))["balances"], Json::object());
+  // Writes on m1's resources: not found for m2, nothing written.
+  const std::map<std::string, std::string> key = {{"idempotency-key", "x"}};
+  EXPECT_EQ(Call("POST", "/v1/payments/p1/captures", m2_, R"({"capture_id":"cap9","amount":1})", key).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/payments/p1/refunds", m2_, R"({"refund_id":"r9","capture_id":"cap1","amount":1})", key).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/payments/p1/void", m2_, "{}").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/orders/o1/cancel", m2_, "{}").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/stores/s1/listings", m2_, R"({"sku":"x","title":"x","price":1,"currency":"USD","stock":1})").status,
+            404);
+  EXPECT_EQ(Call("POST", "/v1/disputes", m2_, R"({"dispute_id":"d9","payment_id":"p1","capture_id":"cap1","amount":1})", key)
+                .status,
+            404);
+  EXPECT_EQ(store_->head().position, head) << "a foreign key wrote something";
+}
+
+TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
+  MerchantSetUp(m1_);
+  const Position head = store_->head().position;
+  struct Case {
+    std::string method, path, body;
+    int status;
+    std::string code, pointer;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v1/stores", "{not json", 400, "malformed-json", ""},
+      {"POST", "/v1/stores", "[1,2]", 400, "malformed-json", ""},
+      {"POST", "/v1/stores", R"({"name":"x"})", 400, "invalid-field", "/store_id"},
+      {"POST", "/v1/stores", R"({"store_id":7,"name":"x"})", 400, "invalid-field", "/store_id"},
+      {"POST", "/v1/stores", R"({"store_id":"bad id!","name":"x"})", 400, "invalid-field", "/store_id"},
+      {"POST", "/v1/stores", R"({"store_id":"s2","name":"x","channel":"tv"})", 400, "invalid-field", "/channel"},
+      {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t","price":"5000","currency":"USD","stock":1})", 400,
+       "invalid-field", "/price"},
+      {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t","price":50.5,"currency":"USD","stock":1})", 400,
+       "invalid-field", "/price"},
+      {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t","price":18446744073709551615,"currency":"USD","stock":1})",
+       400, "invalid-field", "/price"},
+      {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t","price":100,"currency":"XXX","stock":1})", 400,
+       "invalid-field", "/currency"},
+      {"POST", "/v1/orders", R"({"order_id":"o9","store_id":"s1","currency":"USD","lines":[{"sku":"sku-1","quantity":"2","unit_price":1}]})",
+       400, "invalid-field", "/lines/0/quantity"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","name":"Ada"})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below
+      {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":999999})", 422, "rule-violated", ""},
+      {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", ""},
+      {"GET", "/v1/customers/c1?min_position=banana", "", 400, "invalid-field", "/min_position"},
+      {"GET", "/v1/customers/c1?min_position=7:1", "", 400, "invalid-field", ""},
+      {"GET", "/v1/nothing", "", 404, "not-found", ""},
+      {"DELETE", "/v1/stores", "", 405, "method-not-allowed", ""},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    std::map<std::string, std::string> headers = {{"idempotency-key", "bad-" + std::to_string(++n)}};
+    Response r = Call(c.method, c.path, m1_, c.body, headers);
+    if (c.status == 0) {  // a negative amount: a field or rule error, never a write
+      EXPECT_TRUE(r.status == 400 || r.status == 422) << r.body;
+      continue;
+    }
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body << " -> " << r.body;
+    EXPECT_EQ(r.content_type, "application/problem+json");
+    EXPECT_EQ(Code(r), c.code) << r.body;
+    if (!c.pointer.empty()) EXPECT_EQ(Body(r)["pointer"], c.pointer) << r.body;
+  }
+  // Money moves only with an Idempotency-Key.
+  Response no_key = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})");
+  EXPECT_EQ(no_key.status, 400);
+  EXPECT_EQ(Code(no_key), "idempotency-key-required");
+  // Too large.
+  Response big = Call("POST", "/v1/stores", m1_, std::string(kBodyBytesMax + 1, ' '));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(Code(big), "body-too-large");
+  EXPECT_EQ(store_->head().position, head) << "a refused request wrote something";
+  // A position not reached in time: 503 with Retry-After.
+  Response lag = Call("GET", "/v1/customers/c1?min_position=0:999999", m1_);
+  EXPECT_EQ(lag.status, 503);
+  EXPECT_EQ(Code(lag), "projection-lagging");
+  EXPECT_EQ(HeaderOf(lag, "Retry-After"), "1");
+}
+
+TEST_F(ApiTest, AdminOutagesShowOnThePublicStatusPage) {
+  Response r = Call("POST", "/v1/outages", admin_,
+                    R"({"notice_id":"n1","component":"payments","impact":"minor","status":"investigating","message":"slow"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["status"], "Investigating");
+  Response page = Call("GET", "/v1/status", "");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(Body(page)["components"][0]["status"], "minor");
+  ASSERT_EQ(Call("POST", "/v1/outages/n1/updates", admin_, R"({"status":"resolved","message":"ok"})").status, 200);
+  EXPECT_EQ(Body(Call("GET", "/v1/status", ""))["overall"], "operational");
+  EXPECT_EQ(Call("POST", "/v1/outages/n1/updates", admin_, R"({"status":"gone"})").status, 400);
+  // The mall is public too.
+  MerchantSetUp(m1_);
+  Response mall = Call("GET", "/v1/mall?q=red", "");
+  ASSERT_EQ(mall.status, 200);
+  EXPECT_EQ(Body(mall)["listings"].size(), 1u);
+}
+
+}  // namespace
