@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "api/problem.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
 
@@ -18,6 +19,7 @@ struct HttpServer::Impl {
   uint32_t shard;
   const ledger::EventStore* store;
   const projections::Projector* projector;  // may be null
+  const Router* router;                      // may be null
   std::unique_ptr<http::experimental::listener::http_listener> listener;
 };
 
@@ -44,11 +46,53 @@ void ReplyJson(const http::http_request& req, http::status_code status, const we
   });
 }
 
+void Send(const http::http_request& req, const Response& r) {
+  http::http_response resp(static_cast<http::status_code>(r.status));
+  resp.headers().set_content_type(r.content_type);
+  for (const auto& [k, v] : r.headers) resp.headers().add(k, v);
+  resp.set_body(r.body, r.content_type);
+  req.reply(resp).then([](pplx::task<void> t) {
+    try {
+      t.get();
+    } catch (const std::exception&) {  // the client went away: nothing to answer
+    }
+  });
+}
+
+// Converts at the edge: limits first (nothing is read past them), then the route.
+Response Serve(const Router& router, const http::http_request& req) {
+  Request r;
+  r.method = req.method();
+  r.path = req.relative_uri().path();
+  if (r.path.size() > kPathBytesMax) return Problem(400, "invalid-field", "the path is too long");
+  size_t header_bytes = 0;
+  for (const auto& [k, v] : req.headers()) {
+    header_bytes += k.size() + v.size();
+    std::string name = k;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = v;
+  }
+  if (header_bytes > kHeaderBytesMax) return Problem(400, "invalid-field", "the headers are too large");
+  if (req.headers().content_length() > kBodyBytesMax)
+    return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
+  try {
+    for (const auto& [k, v] : web::uri::split_query(req.relative_uri().query()))
+      r.query[web::uri::decode(k)] = web::uri::decode(v);
+    const std::vector<unsigned char> body = req.extract_vector().get();
+    if (body.size() > kBodyBytesMax)
+      return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
+    r.body.assign(body.begin(), body.end());
+  } catch (const std::exception&) {
+    return Problem(400, "malformed-json", "the request could not be read");
+  }
+  return router.Dispatch(r);
+}
+
 }  // namespace
 
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
-                       const projections::Projector* projector)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, nullptr}) {}
+                       const projections::Projector* projector, const Router* router)
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -60,7 +104,11 @@ ledger::Status HttpServer::Start() {
       const std::string path = req.relative_uri().path();
       const bool known = path == "/health/live" || path == "/health/ready";
       if (!known) {
-        ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
+        if (impl->router == nullptr) {
+          ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
+          return;
+        }
+        Send(req, Serve(*impl->router, req));
         return;
       }
       if (req.method() != http::methods::GET) {

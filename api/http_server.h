@@ -1,11 +1,13 @@
-// The node's HTTP front (cpprestsdk lives in api/ only). For now it serves the health
-// routes; the merchant, auditor and analyst routes arrive with the HTTP API issue.
+// The node's HTTP front (cpprestsdk lives in api/ only): the health routes, and every other
+// path through the router (routes.h), converting cpprestsdk requests to plain Request values
+// at this edge. Limits on path, headers and body are enforced here before a route runs.
 // Errors are RFC 7807 problem+json (DESIGN §9).
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "api/router.h"
 #include "ledger/event_store.h"
 
 namespace projections {
@@ -18,8 +20,9 @@ class HttpServer {
  public:
   // `store` (and `projector`, which may be null) must outlive the server. Listens on
   // http://host:port once Start() succeeds.
+  // `router` (may be null: health routes only) serves every other path.
   HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
-             const projections::Projector* projector = nullptr);
+             const projections::Projector* projector = nullptr, const Router* router = nullptr);
   ~HttpServer();
 
   ledger::Status Start();

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "api/http_server.h"
+#include "api/routes.h"
 #include "api/node_options.h"
 #include "api/node_runtime.h"
 #include "ledger/event_store.h"
@@ -83,8 +84,11 @@ int main(int argc, char** argv) {
   spdlog::info("event store open: shard {} head {}, canonical {}", options->shard, head.position.value(),
                (*node)->store()->canonical_mark().position.value());
 
+  const api::ApiContext ctx = (*node)->api_context(*options);
+  api::Router router;
+  api::AddRoutes(router, ctx);
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
-                         (*node)->projector());
+                         (*node)->projector(), &router);
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

@@ -2,8 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "api/auth.h"
+#include "ledger/chain_hash.h"
+#include "ledger/domain/sequencer.h"
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
 #include "ledger/kafka/publisher.h"
@@ -31,7 +39,9 @@ struct NodeRuntime::Impl {
     std::unique_ptr<ledger::kafka::Publisher> publisher;
     std::unique_ptr<ledger::kafka::LogReader> reader;
     std::unique_ptr<projections::Projector> projector;
+    std::unique_ptr<ledger::domain::Sequencer> sequencer;  // the writer's
     ~Shard() {
+      sequencer.reset();
       projector.reset();
       reader.reset();
       publisher.reset();
@@ -90,6 +100,62 @@ const projections::Projector* NodeRuntime::projector() const { return impl_->sha
 const std::string& NodeRuntime::kafka_bootstrap() const { return impl_->bootstrap; }
 
 namespace {
+// The first admin key (DESIGN §9): a writer starting on an empty log issues it as a
+// KeyIssued event, writes it to DATA/admin.key (0600) and prints it once. Crash-safe: the
+// key is first kept in admin.key.pending (0600, synced) with its id; the file becomes
+// admin.key only once the access read model holds the key, and a start that finds a
+// pending file finishes the job (issuing the key if the log does not hold it yet).
+ledger::Status IssueFirstAdminKey(const NodeOptions& o, bool new_log, ledger::domain::Sequencer& sequencer,
+                                  const projections::Projector& projector) {
+  namespace fs = std::filesystem;
+  const fs::path final_path = fs::path(o.data_dir) / "admin.key";
+  const fs::path pending_path = fs::path(o.data_dir) / "admin.key.pending";
+  std::error_code ec;
+  if (!new_log && !fs::exists(pending_path, ec)) return ledger::Status::Ok();
+  NewKey key;
+  if (fs::exists(pending_path, ec)) {
+    std::ifstream in(pending_path);
+    std::getline(in, key.key_id);
+    std::getline(in, key.key);
+    if (key.key_id.empty() || key.key.size() != 67) return ledger::Status::Corruption("admin.key.pending is damaged");
+    key.hash = ledger::Sha256Of(key.key);
+  } else {
+    auto drawn = DrawKey();
+    if (!drawn.ok()) return drawn.status();
+    key = *drawn;
+    const std::string content = key.key_id + "\n" + key.key + "\n";
+    int fd = ::open(pending_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return ledger::Status::IOError("cannot create admin.key.pending");
+    const bool written = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
+                         ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written) return ledger::Status::IOError("cannot write admin.key.pending");
+  }
+  const projections::ProjectionStore* access = projector.read_model("access");
+  auto known = access->Get("key/" + ledger::ToHex(key.hash));
+  if (!known.ok()) return known.status();
+  if (!known->has_value()) {
+    ledger::domain::CommandRequest r;
+    r.command_id = {0, 2};
+    r.command = ledger::domain::IssueKey{key.key_id, key.hash, ledger::domain::KeyRoleInput::kAdmin, ""};
+    auto done = sequencer.Execute(std::move(r));
+    if (!done.ok()) return done.status();
+    if (!projector.WaitFor(done->first_position, 30000))
+      return ledger::Status::Unavailable("the read models did not take the admin key in time");
+  }
+  int fd = ::open(final_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return ledger::Status::IOError("cannot create admin.key");
+  const std::string line = key.key + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return ledger::Status::IOError("cannot write admin.key");
+  fs::remove(pending_path, ec);
+  // Once, on stdout, never through the log.
+  std::printf("admin key (shown once; also in %s): %s\n", final_path.c_str(), key.key.c_str());
+  std::fflush(stdout);
+  return ledger::Status::Ok();
+}
+
 ledger::AppendCommand WriterPromotedOne(const NodeOptions& o) {
   ledger::EnvelopeFields f;
   f.shard = ledger::ShardId(o.shard);
@@ -157,14 +223,32 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
   sh.publisher = std::move(publisher).value();
   LEDGER_RETURN_IF_ERROR(Impl::StartProjector(o, o.shard, sh));
 
-  if (sh.store->head().position.value() == 0) {
+  const bool new_log = sh.store->head().position.value() == 0;
+  if (new_log) {
     LEDGER_RETURN_IF_ERROR(sh.store->SetWriterEpoch(ledger::Epoch(1)));
     auto r = sh.store->Append(WriterPromotedOne(o));
     if (!r.ok()) return r.status();
     spdlog::info("new shard {}: WriterPromoted(1) for node {} at position {}", o.shard, o.node_id,
                  r->first_position.value());
   }
+  // The sequencer decides the API's commands (it publishes the default fee recipe on a log
+  // that has none).
+  auto sequencer = ledger::domain::Sequencer::Start(sh.store.get(), ledger::ShardId(o.shard));
+  if (!sequencer.ok()) return sequencer.status();
+  sh.sequencer = std::move(sequencer).value();
+  LEDGER_RETURN_IF_ERROR(IssueFirstAdminKey(o, new_log, *sh.sequencer, *sh.projector));
   return node;
+}
+
+ApiContext NodeRuntime::api_context(const NodeOptions& o) const {
+  ApiContext ctx;
+  const Impl::Shard& sh = *impl_->shards.front();
+  ctx.store = sh.store.get();
+  ctx.sequencer = sh.sequencer.get();
+  ctx.projector = sh.projector.get();
+  ctx.shard = o.role == NodeRole::kProjector ? o.projector_shards.front() : o.shard;
+  ctx.node_id = o.node_id;
+  return ctx;
 }
 
 }  // namespace api

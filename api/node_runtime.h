@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "api/api_context.h"
 #include "api/node_options.h"
 #include "ledger/event_store.h"
 
@@ -27,6 +28,8 @@ class NodeRuntime {
   ledger::EventStore* store() const;
   // The read models of that shard.
   const projections::Projector* projector() const;
+  // What the HTTP routes work with (valid while the runtime lives).
+  ApiContext api_context(const NodeOptions& options) const;
   const std::string& kafka_bootstrap() const;
 
  private:

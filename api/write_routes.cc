@@ -118,7 +118,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     PlaceOrder cmd;
     cmd.order_id = f.Str("order_id");
     cmd.store_id = f.Str("store_id");
-    cmd.customer_id = f.Str("customer_id", false);
+    cmd.customer_id = f.Str("customer_id");
     cmd.currency = f.Str("currency");
     cmd.shipping_minor = f.Int("shipping", false);
     cmd.tax_minor = f.Int("tax", false);

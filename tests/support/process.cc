@@ -73,7 +73,11 @@ int ChildProcess::StopWith(int sig, int timeout_ms) {
   return -1;
 }
 
-HttpReply HttpGet(int port, const std::string& path, int timeout_ms) {
+HttpReply HttpGet(int port, const std::string& path, int timeout_ms) { return HttpCall(port, "GET", path, {}, "", timeout_ms); }
+
+HttpReply HttpCall(int port, const std::string& method, const std::string& path,
+                   const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
+                   int timeout_ms) {
   HttpReply reply;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -84,7 +88,11 @@ HttpReply HttpGet(int port, const std::string& path, int timeout_ms) {
     close(fd);
     return reply;
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT")
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
     close(fd);
     return reply;

@@ -33,6 +33,9 @@ struct HttpReply {
 };
 
 HttpReply HttpGet(int port, const std::string& path, int timeout_ms = 2000);
+HttpReply HttpCall(int port, const std::string& method, const std::string& path,
+                   const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
+                   int timeout_ms = 5000);
 
 // The first line of the file at `path` once it exists and has one; "" after timeout_ms.
 std::string WaitForFileLine(const std::string& path, int timeout_ms);

@@ -63,9 +63,10 @@ TEST(Ledgerd, BadFlagsExitWithUsage) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
-// With no --kafka the node runs the embedded cluster: a new shard's first batch,
-// WriterPromoted(1), is published, read back and known canonical; a restart (a new, empty
-// topic) goes on from the store's own head without writing a second promotion.
+// With no --kafka the node runs the embedded cluster: a new shard's first batches
+// (WriterPromoted(1), the default fee recipe, the first admin key: positions 1 to 3) are
+// published, read back and known canonical; a restart (a new, empty topic) goes on from the
+// store's own head without writing a second promotion, recipe or key.
 TEST(Ledgerd, EmbeddedClusterMakesTheFirstBatchCanonicalAndRestartsCleanly) {
   TempDir dir;
   for (int run = 0; run < 2; ++run) {
@@ -73,14 +74,14 @@ TEST(Ledgerd, EmbeddedClusterMakesTheFirstBatchCanonicalAndRestartsCleanly) {
     ChildProcess node(LEDGERD_PATH, NodeArgs(dir.Sub("data"), port), dir.Sub("node.log"));
     ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << "node did not come up (run " << run << ")";
     HttpReply ready = HttpGet(port, "/health/ready");
-    EXPECT_NE(ready.body.find("\"head_position\":\"0:1\""), std::string::npos) << ready.body;
-    EXPECT_NE(ready.body.find("\"canonical_position\":\"0:1\""), std::string::npos) << ready.body;
+    EXPECT_NE(ready.body.find("\"head_position\":\"0:3\""), std::string::npos) << ready.body;
+    EXPECT_NE(ready.body.find("\"canonical_position\":\"0:3\""), std::string::npos) << ready.body;
     EXPECT_NE(ready.body.find("\"publishing_lag_events\":0"), std::string::npos) << ready.body;
     // The read models follow the canonical log inside the node.
-    for (int i = 0; i < 100 && HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:1\"") ==
+    for (int i = 0; i < 100 && HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:3\"") ==
                                    std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:1\""), std::string::npos);
+    EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"projection_position\":\"0:3\""), std::string::npos);
     int status = node.StopWith(SIGTERM, 15000);
     ASSERT_NE(status, -1) << "node did not stop on SIGTERM";
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -128,7 +129,7 @@ TEST(Ledgerd, ATopicThatWentBackIsRefusedUnlessAccepted) {
   accepted.push_back("--accept-new-topic");
   ChildProcess node(LEDGERD_PATH, accepted, dir.Sub("node3.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000));
-  EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"canonical_position\":\"0:1\""), std::string::npos);
+  EXPECT_NE(HttpGet(port, "/health/ready").body.find("\"canonical_position\":\"0:3\""), std::string::npos);
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(broker2->StopWith(SIGTERM, 10000), -1);
 }
@@ -157,11 +158,11 @@ TEST(Ledgerd, AProjectorProcessFollowsTheWritersLog) {
   std::string body;
   for (int i = 0; i < 200; ++i) {
     body = HttpGet(port, "/health/ready").body;
-    if (body.find("\"projection_position\":\"0:1\"") != std::string::npos) break;
+    if (body.find("\"projection_position\":\"0:3\"") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_NE(body.find("\"projection_position\":\"0:1\""), std::string::npos) << body;
-  EXPECT_NE(body.find("\"canonical_position\":\"0:1\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"projection_position\":\"0:3\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"canonical_position\":\"0:3\""), std::string::npos) << body;
   ASSERT_NE(projector.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(writer.StopWith(SIGTERM, 15000), -1);
   EXPECT_TRUE(std::filesystem::exists(dir.Sub("projector") + "/projections/shard-0/customers/CURRENT"));

@@ -238,7 +238,7 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
        400, "invalid-field", "/price"},
       {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t","price":100,"currency":"XXX","stock":1})", 400,
        "invalid-field", "/currency"},
-      {"POST", "/v1/orders", R"({"order_id":"o9","store_id":"s1","currency":"USD","lines":[{"sku":"sku-1","quantity":"2","unit_price":1}]})",
+      {"POST", "/v1/orders", R"({"order_id":"o9","store_id":"s1","customer_id":"c1","currency":"USD","lines":[{"sku":"sku-1","quantity":"2","unit_price":1}]})",
        400, "invalid-field", "/lines/0/quantity"},
       {"POST", "/v1/customers", R"({"customer_id":"c9","name":"Ada"})", 400, "invalid-field", "/name"},
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below

@@ -1,0 +1,121 @@
+// The HTTP API over a real socket: the first admin key (DATA/admin.key, 0600, printed
+// once, never again after a restart), issuing a merchant key, the merchant story with fee
+// breakdowns and positions, a foreign key, and the limits enforced at the edge.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace testing_support;
+using Json = nlohmann::json;
+
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+std::string HeaderValue(const HttpReply& r, const std::string& name) {
+  std::istringstream in(r.headers);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > name.size() + 1 && strncasecmp(line.c_str(), name.c_str(), name.size()) == 0 && line[name.size()] == ':') {
+      std::string v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  std::string admin;
+  {
+    ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--node-id", "w1"},
+                      dir.Sub("node.log"));
+    ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+    admin = ReadAll(data + "/admin.key");
+    while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+    ASSERT_EQ(admin.size(), 67u);
+    struct stat st {};
+    ASSERT_EQ(stat((data + "/admin.key").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto auth = [](const std::string& key) { return std::vector<std::pair<std::string, std::string>>{{"Authorization", "Bearer " + key}}; };
+
+    HttpReply issued = HttpCall(port, "POST", "/v1/keys", auth(admin), R"({"role":"merchant","merchant_id":"m1"})");
+    ASSERT_EQ(issued.status, 201) << issued.body;
+    const std::string m1 = Json::parse(issued.body)["key"].get<std::string>();
+    const std::string m2 = Json::parse(HttpCall(port, "POST", "/v1/keys", auth(admin), R"({"role":"merchant","merchant_id":"m2"})").body)["key"];
+
+    EXPECT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth(m1), R"({"settlement_currency":"USD"})").status, 200);
+    EXPECT_EQ(HttpCall(port, "POST", "/v1/stores", auth(m1), R"({"store_id":"s1","name":"Shoes"})").status, 201);
+    EXPECT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth(m1),
+                       R"({"sku":"x","title":"A shoe","price":10000,"currency":"USD","stock":5})").status,
+              201);
+    EXPECT_EQ(HttpCall(port, "POST", "/v1/customers", auth(m1), R"({"customer_id":"c1"})").status, 201);
+    HttpReply order = HttpCall(port, "POST", "/v1/orders", auth(m1),
+                               R"({"order_id":"o1","store_id":"s1","customer_id":"c1","currency":"USD",
+                                   "lines":[{"sku":"x","quantity":1,"unit_price":10000}]})");
+    EXPECT_EQ(order.status, 201) << order.body;
+    auto with_key = [&](const std::string& key, const std::string& idem) {
+      auto h = auth(key);
+      h.emplace_back("Idempotency-Key", idem);
+      return h;
+    };
+    EXPECT_EQ(HttpCall(port, "POST", "/v1/payments", with_key(m1, "a1"),
+                       R"({"payment_id":"p1","order_id":"o1","amount":10000,"currency":"USD"})").status,
+              201);
+    HttpReply cap = HttpCall(port, "POST", "/v1/payments/p1/captures", with_key(m1, "c1"), R"({"capture_id":"k1","amount":10000})");
+    ASSERT_EQ(cap.status, 201) << cap.body;
+    EXPECT_EQ(Json::parse(cap.body)["contributors"]["processing"]["charged_minor"], 320);
+    const std::string position = HeaderValue(cap, "X-Ledger-Position");
+    EXPECT_EQ(position.rfind("0:", 0), 0u) << cap.headers;
+    HttpReply balances = HttpCall(port, "GET", "/v1/balances?min_position=" + position, auth(m1), "");
+    ASSERT_EQ(balances.status, 200);
+    EXPECT_EQ(Json::parse(balances.body)["balances"]["merchant:m1:available"]["USD"], 10000 - 320 - 100);
+    // A foreign key: not found, as if the ids did not exist.
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
+    // Limits at the edge.
+    HttpReply big = HttpCall(port, "POST", "/v1/stores", auth(m1), std::string(300 * 1024, ' '));
+    EXPECT_EQ(big.status, 413);
+    EXPECT_NE(big.headers.find("application/problem+json"), std::string::npos);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/balances", {}, "").status, 401);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/status", {}, "").status, 200);
+    ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+  }
+  // The key went to stdout once and nowhere else in the node's output.
+  EXPECT_EQ(Count(ReadAll(dir.Sub("node.log")), admin), 1u);
+
+  // A restart issues no new admin key; the old one still works.
+  const int port2 = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port2), "--node-id", "w1"},
+                    dir.Sub("node2.log"));
+  ASSERT_TRUE(WaitForStatus(port2, "/health/ready", 200, 20000));
+  EXPECT_EQ(ReadAll(dir.Sub("node2.log")).find("admin key"), std::string::npos);
+  HttpReply keys = HttpCall(port2, "GET", "/v1/keys", {{"Authorization", "Bearer " + admin}}, "");
+  ASSERT_EQ(keys.status, 200) << keys.body;
+  EXPECT_EQ(Json::parse(keys.body)["keys"].size(), 3u);  // the admin's and two merchants'
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
