@@ -84,7 +84,7 @@ static int Project(const char* source_dir, const char* projections_dir) {
 // and its reader on an external Kafka (a dev broker), ack level replicated, killed between
 // any RocksDB commit and any Kafka acknowledgement. Appends from 4 threads and writes
 // "ack <first_position> <event_count> <sha256 of the records>" per acknowledged command;
-// each thread stops after 100 commands (the dev broker keeps only about 5 MiB, and the test
+// each thread stops after 150 commands (the dev broker keeps only about 5 MiB, and the test
 // reads the partition from offset 0) and waits to be killed.
 // With --drain it appends nothing: it waits until every stored batch is canonical (the
 // publisher resumed at the first batch not known canonical) and exits, printing "drained".
@@ -124,7 +124,7 @@ static int KafkaWriter(int argc, char** argv) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([s, t, run, seed] {
       std::mt19937_64 rng(seed * 31 + t);
-      for (uint64_t seq = 0; seq < 100; ++seq) {
+      for (uint64_t seq = 0; seq < 150; ++seq) {
         testing_support::RecordSpec spec;
         spec.stream = "order/m1/o" + std::to_string(rng() % 50);
         spec.idempotency_key = "k" + run + "-t" + std::to_string(t) + "-" + std::to_string(seq);

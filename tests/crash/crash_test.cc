@@ -441,7 +441,7 @@ TEST(Crash, AKilledKafkaWriterRestartsWithNoGapAndNoRepeat) {
     int status = 0;
     bool exited = false;
     const std::string out = RunChild({"--kafka-writer", store_dir, bootstrap, std::to_string(k), std::to_string(rng())},
-                                     100 + static_cast<int>(rng() % 500), &status, &exited);
+                                     250 + static_cast<int>(rng() % 1000), &status, &exited);
     ASSERT_FALSE(exited) << "the writer stopped on its own: " << out;
     std::istringstream in(out);
     std::string line;
