@@ -17,12 +17,16 @@ class Projector;
 
 namespace api {
 
+class RateLimiter;
+class Metrics;
+
 struct ApiContext {
   ledger::EventStore* store = nullptr;
   ledger::domain::Sequencer* sequencer = nullptr;
   const projections::Projector* projector = nullptr;
   uint32_t shard = 0;
   std::string node_id;
+  RateLimiter* rate_limiter = nullptr;  // null: no limit (tests of other things)
 };
 
 }  // namespace api

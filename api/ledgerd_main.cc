@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "api/http_server.h"
+#include "api/rate_limit.h"
 #include "api/routes.h"
 #include "api/node_options.h"
 #include "api/node_runtime.h"
@@ -84,7 +85,9 @@ int main(int argc, char** argv) {
   spdlog::info("event store open: shard {} head {}, canonical {}", options->shard, head.position.value(),
                (*node)->store()->canonical_mark().position.value());
 
-  const api::ApiContext ctx = (*node)->api_context(*options);
+  api::RateLimiter rate_limiter;
+  api::ApiContext ctx = (*node)->api_context(*options);
+  ctx.rate_limiter = &rate_limiter;
   api::Router router;
   api::AddRoutes(router, ctx);
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),

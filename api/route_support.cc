@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include "api/problem.h"
+#include "api/rate_limit.h"
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/position_token.h"
@@ -40,6 +41,9 @@ Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vec
       return ProblemFromStatus(p.status());
     }
     who = *p;
+    if (ctx.rate_limiter != nullptr && !ctx.rate_limiter->Allow(who.key_id))
+      return Problem(429, "rate-limited", "over " + std::to_string(static_cast<int>(kRequestsPerSecondPerKey)) +
+                                              " requests per second for this key");
     bool allowed = false;
     for (Role r : *roles) allowed = allowed || r == who.role;
     if (!allowed) return Problem(403, "forbidden", std::string("the ") + RoleName(who.role) + " role cannot do this");

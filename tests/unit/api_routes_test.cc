@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "api/auth.h"
+#include "api/rate_limit.h"
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "ledger/domain/sequencer.h"
@@ -260,7 +261,9 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
     EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body << " -> " << r.body;
     EXPECT_EQ(r.content_type, "application/problem+json");
     EXPECT_EQ(Code(r), c.code) << r.body;
-    if (!c.pointer.empty()) EXPECT_EQ(Body(r)["pointer"], c.pointer) << r.body;
+    if (!c.pointer.empty()) {
+      EXPECT_EQ(Body(r)["pointer"], c.pointer) << r.body;
+    }
   }
   // Money moves only with an Idempotency-Key.
   Response no_key = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})");
@@ -294,6 +297,26 @@ TEST_F(ApiTest, AdminOutagesShowOnThePublicStatusPage) {
   Response mall = Call("GET", "/v1/mall?q=red", "");
   ASSERT_EQ(mall.status, 200);
   EXPECT_EQ(Body(mall)["listings"].size(), 1u);
+}
+
+TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
+  RateLimiter limiter;
+  ctx_.rate_limiter = &limiter;
+  int limited = 0, served = 0;
+  for (int i = 0; i < static_cast<int>(kRequestBurstPerKey) + 50; ++i) {
+    Response r = Call("GET", "/v1/balances", m1_);
+    if (r.status == 429) {
+      ++limited;
+      EXPECT_EQ(Code(r), "rate-limited");
+      EXPECT_EQ(HeaderOf(r, "Retry-After"), "1");
+    } else {
+      ++served;
+    }
+  }
+  EXPECT_GE(served, static_cast<int>(kRequestBurstPerKey));
+  EXPECT_GT(limited, 0);
+  EXPECT_EQ(Call("GET", "/v1/balances", m2_).status, 200) << "another key is not limited by m1's traffic";
+  ctx_.rate_limiter = nullptr;
 }
 
 }  // namespace
