@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
+#include "api/metrics.h"
 #include "api/problem.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
@@ -21,6 +23,7 @@ struct HttpServer::Impl {
   const projections::Projector* projector;  // may be null
   const Router* router;                      // may be null
   std::unique_ptr<http::experimental::listener::http_listener> listener;
+  Metrics metrics;
 };
 
 namespace {
@@ -60,7 +63,8 @@ void Send(const http::http_request& req, const Response& r) {
 }
 
 // Converts at the edge: limits first (nothing is read past them), then the route.
-Response Serve(const Router& router, const http::http_request& req) {
+Response Serve(const Router& router, const http::http_request& req, std::string* route) {
+  *route = "unmatched";
   Request r;
   r.method = req.method();
   r.path = req.relative_uri().path();
@@ -85,14 +89,14 @@ Response Serve(const Router& router, const http::http_request& req) {
   } catch (const std::exception&) {
     return Problem(400, "malformed-json", "the request could not be read");
   }
-  return router.Dispatch(r);
+  return router.Dispatch(r, route);
 }
 
 }  // namespace
 
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, nullptr}) {}
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, nullptr, {}}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -102,13 +106,25 @@ ledger::Status HttpServer::Start() {
     Impl* impl = impl_.get();
     impl_->listener->support([impl](http::http_request req) {
       const std::string path = req.relative_uri().path();
+      if (path == "/metrics" && req.method() == http::methods::GET) {
+        Response m;
+        m.content_type = "text/plain; version=0.0.4";
+        m.body = impl->metrics.Render(impl->store, impl->projector);
+        Send(req, m);
+        return;
+      }
       const bool known = path == "/health/live" || path == "/health/ready";
       if (!known) {
         if (impl->router == nullptr) {
           ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
           return;
         }
-        Send(req, Serve(*impl->router, req));
+        const auto started = std::chrono::steady_clock::now();
+        std::string route;
+        Response resp = Serve(*impl->router, req, &route);
+        impl->metrics.ObserveRequest(route, resp.status,
+                                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        Send(req, resp);
         return;
       }
       if (req.method() != http::methods::GET) {

@@ -38,7 +38,8 @@ bool Router::Match(const Route& r, const std::vector<std::string>& path, std::ma
   return true;
 }
 
-Response Router::Dispatch(Request& request) const {
+Response Router::Dispatch(Request& request, std::string* matched) const {
+  if (matched != nullptr) *matched = "unmatched";
   if (request.path.empty() || request.path.front() != '/') return Problem(404, "not-found", "no such route");
   const std::vector<std::string> path = Split(request.path);
   bool path_known = false;
@@ -48,6 +49,7 @@ Response Router::Dispatch(Request& request) const {
     path_known = true;
     if (r.method != request.method) continue;
     request.params = std::move(params);
+    if (matched != nullptr) *matched = r.method + " " + r.pattern;
     return r.handler(request);
   }
   if (path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");

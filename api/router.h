@@ -17,7 +17,8 @@ class Router {
   void Add(const std::string& method, const std::string& pattern, Handler handler);
 
   // The handler for the request (filling request.params), or a 404 / 405 problem.
-  Response Dispatch(Request& request) const;
+  // `*matched` (if given) becomes "METHOD /pattern", or "unmatched".
+  Response Dispatch(Request& request, std::string* matched = nullptr) const;
 
   // "GET /v1/stores/{store_id}" for every route, for the OpenAPI check.
   std::vector<std::string> Routes() const;

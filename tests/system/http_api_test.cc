@@ -103,6 +103,19 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     EXPECT_NE(big.headers.find("application/problem+json"), std::string::npos);
     EXPECT_EQ(HttpCall(port, "GET", "/v1/balances", {}, "").status, 401);
     EXPECT_EQ(HttpCall(port, "GET", "/v1/status", {}, "").status, 200);
+    // Metrics: requests by route pattern (never the path's ids), latency, lags.
+    HttpReply metrics = HttpGet(port, "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("ledger_http_requests_total{route=\"POST /v1/payments/{payment_id}/captures\",status=\"201\"} 1"),
+              std::string::npos)
+        << metrics.body;
+    EXPECT_NE(metrics.body.find("ledger_http_request_seconds_bucket{route=\"POST /v1/stores\",le=\"+Inf\"}"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("ledger_publishing_lag_events"), std::string::npos);
+    EXPECT_NE(metrics.body.find("ledger_projection_lag_events"), std::string::npos);
+    EXPECT_NE(metrics.body.find("ledger_append_batches_total"), std::string::npos);
+    EXPECT_EQ(metrics.body.find("p1"), std::string::npos) << "an id reached a label";
+    EXPECT_EQ(metrics.body.find(admin), std::string::npos);
     ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
   }
   // The key went to stdout once and nowhere else in the node's output.
