@@ -9,12 +9,14 @@ namespace api {
 void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx);
 void AddAdminRoutes(Router& router, const ApiContext& ctx);
 void AddReadRoutes(Router& router, const ApiContext& ctx);
+void AddAuditRoutes(Router& router, const ApiContext& ctx);
 
 // All of them.
 inline void AddRoutes(Router& router, const ApiContext& ctx) {
   AddMerchantWriteRoutes(router, ctx);
   AddAdminRoutes(router, ctx);
   AddReadRoutes(router, ctx);
+  AddAuditRoutes(router, ctx);
 }
 
 }  // namespace api

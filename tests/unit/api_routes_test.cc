@@ -3,6 +3,8 @@
 // read-your-writes. Each bad request is also checked to change nothing.
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+
 #include "api/auth.h"
 #include "api/rate_limit.h"
 #include "api/route_support.h"
@@ -297,6 +299,59 @@ TEST_F(ApiTest, AdminOutagesShowOnThePublicStatusPage) {
   Response mall = Call("GET", "/v1/mall?q=red", "");
   ASSERT_EQ(mall.status, 200);
   EXPECT_EQ(Body(mall)["listings"].size(), 1u);
+}
+
+// The log for auditors and standbys: whole batches, the stored bytes, paged by `next`,
+// never past the canonical head; a standby rebuilding from them gets the same chain.
+TEST_F(ApiTest, TheLogIsServedAsWholeCanonicalBatches) {
+  MerchantSetUp(m1_);
+  const std::string auditor = IssueKey("auditor", "");
+  EXPECT_TRUE(Body(Call("GET", "/v1/log", auditor))["batches"].empty()) << "nothing is canonical yet";
+  // As a node's start on the embedded cluster does: the local log becomes canonical.
+  ASSERT_TRUE(store_->StartNewKafkaIncarnation(ledger::Epoch(1), "n0").ok());
+  EXPECT_EQ(Call("GET", "/v1/log", m1_).status, 403);
+  std::vector<std::string> got;
+  std::string from = "0:1";
+  for (int page = 0; page < 100; ++page) {
+    Response r = Call("GET", "/v1/log?from=" + from + "&limit=3", auditor);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const Json b = Body(r);
+    if (b["batches"].empty()) break;
+    EXPECT_LE(b["batches"].size(), 3u);
+    for (const Json& batch : b["batches"]) {
+      got.push_back(batch["first_position"].get<std::string>());
+      // Each record is the stored bytes (base64) with the stored hash.
+      const uint64_t first = std::stoull(batch["first_position"].get<std::string>().substr(2));
+      for (size_t i = 0; i < batch["records"].size(); ++i) {
+        auto stored_event = store_->ReadRange(Position(first + i), 1);
+        ASSERT_TRUE(stored_event.ok() && stored_event->size() == 1);
+        const std::string b64 = batch["records"][i]["record"].get<std::string>();
+        std::string raw(b64.size(), '\0');
+        int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+        ASSERT_GE(n, 0);
+        raw.resize(static_cast<size_t>(n) - (b64.size() >= 2 && b64[b64.size() - 2] == '=' ? 2 : b64.back() == '=' ? 1 : 0));
+        EXPECT_EQ(raw, stored_event->front().record);
+        EXPECT_EQ(batch["records"][i]["hash"], ledger::ToHex(stored_event->front().hash));
+      }
+    }
+    from = b["next"].get<std::string>();
+  }
+  auto stored = store_->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(got.size(), stored->size());  // the store here is its own canonical log (head)
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], "0:" + std::to_string((*stored)[i].first.value()));
+  Response digest = Call("GET", "/v1/audit/digest", auditor);
+  ASSERT_EQ(digest.status, 200);
+  EXPECT_EQ(Body(digest)["hash"], ledger::ToHex(store_->canonical_mark().hash));
+  for (const ledger::BatchInfo& b : *stored)
+    if (b.last > b.first) {  // a position inside a batch is not a place to start from
+      EXPECT_EQ(Call("GET", "/v1/log?from=0:" + std::to_string(b.first.value() + 1), auditor).status, 400);
+      break;
+    }
+  EXPECT_EQ(Call("GET", "/v1/log?limit=0", auditor).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/log?limit=abc", auditor).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/log?from=3:1", auditor).status, 400);
 }
 
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {

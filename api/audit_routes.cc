@@ -1,0 +1,83 @@
+// The log itself, for auditors and standbys (DESIGN §9): whole canonical batches only, up
+// to the canonical head, exactly the bytes a standby bootstraps from; and the digest to keep
+// outside the system.
+#include <openssl/evp.h>
+
+#include "api/problem.h"
+#include "api/route_support.h"
+#include "api/routes.h"
+#include "ledger/event_store.h"
+#include "ledger/position_token.h"
+#include "ledger/record_codec.h"
+
+namespace api {
+
+inline constexpr size_t kLogBatchesMax = 1000;
+
+namespace {
+std::string Base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+}  // namespace
+
+void AddAuditRoutes(Router& router, const ApiContext& ctx) {
+  router.Add("GET", "/v1/log", Guard(ctx, {Role::kAuditor, Role::kReplicator}, Body::kNone, [](Call& c) {
+    const ledger::ShardId shard(c.ctx.shard);
+    ledger::Position from(1);
+    if (!c.request.Query("from").empty()) {
+      auto t = ledger::ParsePositionToken(c.request.Query("from"));
+      if (!t.ok()) return Problem(400, "invalid-field", t.status().message(), R"({"pointer":"/from"})");
+      if (t->shard != shard) return Problem(400, "invalid-field", "from names another shard", R"({"pointer":"/from"})");
+      from = t->position.value() == 0 ? ledger::Position(1) : t->position;
+    }
+    size_t limit = 100;
+    if (!c.request.Query("limit").empty()) {
+      const std::string& l = c.request.Query("limit");
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(l.c_str(), &end, 10);
+      if (l.empty() || *end != '\0' || v == 0 || v > kLogBatchesMax)
+        return Problem(400, "invalid-field", "limit is a number of batches from 1 to " + std::to_string(kLogBatchesMax),
+                       R"({"pointer":"/limit"})");
+      limit = static_cast<size_t>(v);
+    }
+    const ledger::CanonicalMark mark = c.ctx.store->canonical_mark();
+    auto infos = c.ctx.store->ReadBatchInfos(from, limit);
+    if (!infos.ok()) return ProblemFromStatus(infos.status());
+    if (!infos->empty() && infos->front().first != from && from.value() <= mark.position.value())
+      return Problem(400, "invalid-field", "from must be a batch's first position (the previous answer's next)",
+                     R"({"pointer":"/from"})");
+    Json batches = Json::array();
+    ledger::Position next = from;
+    for (const ledger::BatchInfo& info : *infos) {
+      if (info.last > mark.position) break;  // canonical batches only
+      auto bytes = c.ctx.store->ReadBatches(info.first, 1);
+      if (!bytes.ok() || bytes->empty()) return ProblemFromStatus(bytes.ok() ? ledger::Status::Corruption("batch missing") : bytes.status());
+      auto batch = ledger::DecodeBatch(bytes->front());
+      if (!batch.ok()) return ProblemFromStatus(batch.status());
+      Json records = Json::array();
+      for (const auto& r : batch->records) records.push_back({{"record", Base64(r.record)}, {"hash", ledger::ToHex(r.hash)}});
+      batches.push_back({{"epoch", batch->epoch.value()},
+                         {"node_id", batch->node_id},
+                         {"first_position", ledger::PositionToken(shard, batch->first_position)},
+                         {"previous_hash", ledger::ToHex(batch->previous_hash)},
+                         {"kafka_offset", info.kafka_offset},
+                         {"records", records}});
+      next = info.last.next();
+    }
+    return JsonResponse(200, Json{{"batches", batches},
+                                  {"next", ledger::PositionToken(shard, next)},
+                                  {"canonical_position", ledger::PositionToken(shard, mark.position)}});
+  }));
+
+  router.Add("GET", "/v1/audit/digest", Guard(ctx, {Role::kAuditor}, Body::kNone, [](Call& c) {
+    const ledger::CanonicalMark mark = c.ctx.store->canonical_mark();
+    return JsonResponse(200, Json{{"position", ledger::PositionToken(ledger::ShardId(c.ctx.shard), mark.position)},
+                                  {"hash", ledger::ToHex(mark.hash)}});
+  }));
+}
+
+}  // namespace api
