@@ -77,6 +77,12 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     return JsonResponse(200, Json{{"listings", *rows}});
   }));
 
+  router.Add("GET", "/v1/openapi.json", Public(ctx, [](Call&) {
+    Response r;
+    r.body = OpenApiDocument();
+    return r;
+  }));
+
   router.Add("GET", "/v1/status", Public(ctx, [](Call& c) {
     auto page = projections::QueryStatusPage(*ReadModel(c.ctx, "status"));
     if (!page.ok()) return ProblemFromStatus(page.status());

@@ -1,10 +1,15 @@
 // The routes of DESIGN §9 this version serves, on one router. `ctx` must outlive it.
 #pragma once
 
+#include <string>
+
 #include "api/api_context.h"
 #include "api/router.h"
 
 namespace api {
+
+// api/openapi.json, as built into the binary.
+const std::string& OpenApiDocument();
 
 void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx);
 void AddAdminRoutes(Router& router, const ApiContext& ctx);

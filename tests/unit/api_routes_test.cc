@@ -3,6 +3,8 @@
 // read-your-writes. Each bad request is also checked to change nothing.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <openssl/evp.h>
 
 #include "api/auth.h"
@@ -352,6 +354,30 @@ TEST_F(ApiTest, TheLogIsServedAsWholeCanonicalBatches) {
   EXPECT_EQ(Call("GET", "/v1/log?limit=0", auditor).status, 400);
   EXPECT_EQ(Call("GET", "/v1/log?limit=abc", auditor).status, 400);
   EXPECT_EQ(Call("GET", "/v1/log?from=3:1", auditor).status, 400);
+}
+
+// The OpenAPI document kept in the repo describes exactly the routes the node serves.
+TEST_F(ApiTest, TheOpenApiDocumentDescribesEveryRouteAndNoOther) {
+  Response r = Call("GET", "/v1/openapi.json", "");
+  ASSERT_EQ(r.status, 200);
+  const Json doc = Body(r);
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  std::set<std::string> served, documented;
+  for (const std::string& route : router_.Routes()) {
+    const size_t sp = route.find(' ');
+    std::string method = route.substr(0, sp);
+    for (char& ch : method) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    served.insert(method + " " + route.substr(sp + 1));
+  }
+  for (const auto& [path, ops] : doc["paths"].items())
+    for (const auto& [method, op] : ops.items()) {
+      if (path.rfind("/health", 0) == 0 || path == "/metrics") continue;  // served by the HTTP front itself
+      documented.insert(method + " " + path);
+      if (path != "/v1/openapi.json" && path != "/v1/status" && path != "/v1/mall") {
+        EXPECT_TRUE(op.contains("responses") && op["responses"].contains("401")) << method << " " << path;
+      }
+    }
+  EXPECT_EQ(served, documented);
 }
 
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
