@@ -1,6 +1,7 @@
 // Reads (DESIGN §9) from the read models, each honouring min_position. A merchant reads its
 // own tenant only; analysts name `merchant_id`; another tenant's ids answer 404, so ids do
 // not leak.
+#include "api/list_support.h"
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -68,6 +69,79 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     auto rows = projections::QueryFeesByDay(*ReadModel(c.ctx, "fees"), m, c.request.Query("from"), c.request.Query("to"));
     if (!rows.ok()) return ProblemFromStatus(rows.status());
     return JsonResponse(200, Json{{"rows", *rows}});
+  }));
+
+  // Lists: a merchant its own; an analyst every merchant's, or one with merchant_id.
+  router.Add("GET", "/v1/stores", Guard(ctx, readers, Body::kNone, [](Call& c) {
+    const std::string m = c.Merchant();
+    return ListPage(c, *ReadModel(c.ctx, "storefront"), m.empty() ? "store/" : "store/" + m + "/",
+                    [](const std::string&, const Json& v) {
+                      Json item = v;
+                      item.erase("sku_quantity");
+                      return item;
+                    });
+  }));
+
+  router.Add("GET", "/v1/customers", Guard(ctx, readers, Body::kNone, [](Call& c) {
+    const std::string m = c.Merchant();
+    return ListPage(c, *ReadModel(c.ctx, "customers"), m.empty() ? "customer/" : "customer/" + m + "/",
+                    [](const std::string& key, const Json& v) {
+                      Json item = v;
+                      item["merchant_id"] = key.substr(9, key.find('/', 9) - 9);
+                      item.erase("profile");  // personal fields only on the customer's own view
+                      return item;
+                    });
+  }));
+
+  router.Add("GET", "/v1/disputes", Guard(ctx, readers, Body::kNone, [](Call& c) {
+    const std::string m = c.Merchant();
+    if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: name the merchant", R"({"pointer":"/merchant_id"})");
+    const std::string status = c.request.Query("status");
+    if (!status.empty() && status != "open" && status != "resolved")
+      return Problem(400, "invalid-field", "status is open or resolved", R"({"pointer":"/status"})");
+    const projections::ProjectionStore& customers = *ReadModel(c.ctx, "customers");
+    return ListPage(c, customers, "dispute/" + m + "/", [&](const std::string& key, const Json& v) -> Json {
+      const std::string id = key.substr(key.rfind('/') + 1);
+      auto o = customers.Get("order/" + m + "/" + v["order_id"].get<std::string>());
+      if (!o.ok() || !o->has_value() || !(**o)["disputes"].contains(id)) return nullptr;
+      Json d = (**o)["disputes"][id];
+      const bool open = d["status"] != "resolved";
+      if ((status == "open" && !open) || (status == "resolved" && open)) return nullptr;
+      d["dispute_id"] = id;
+      d["order_id"] = v["order_id"];
+      return d;
+    });
+  }));
+
+  router.Add("GET", "/v1/payments/{payment_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
+    return MerchantRead(c, [&c](const std::string& m) -> ledger::Result<Json> {
+      const std::string pay = c.request.params["payment_id"];
+      auto rows = ReadModel(c.ctx, "customers")->Scan("order/" + m + "/", "", SIZE_MAX);
+      if (!rows.ok()) return rows.status();
+      for (const auto& [key, o] : *rows) {
+        if (!o.contains("payments") || !o["payments"].contains(pay)) continue;
+        Json p = o["payments"][pay];
+        p["payment_id"] = pay;
+        p["order_id"] = o["order_id"];
+        p["captures"] = Json::array();
+        p["refunds"] = Json::array();
+        p["disputes"] = Json::array();
+        for (const char* list : {"captures", "refunds"}) {
+          const Json entries = o.value(list, Json::array());  // named: iterating a temporary dangles
+          for (const Json& x : entries)
+            if (x["payment_id"] == pay) p[list].push_back(x);
+        }
+        const Json disputes = o.value("disputes", Json::object());
+        for (const auto& [id, d] : disputes.items())
+          if (d["payment_id"] == pay) {
+            Json item = d;
+            item["dispute_id"] = id;
+            p["disputes"].push_back(std::move(item));
+          }
+        return p;
+      }
+      return ledger::Status::NotFound("no such payment");
+    });
   }));
 
   router.Add("GET", "/v1/mall", Public(ctx, [](Call& c) {

@@ -380,6 +380,45 @@ TEST_F(ApiTest, TheOpenApiDocumentDescribesEveryRouteAndNoOther) {
   EXPECT_EQ(served, documented);
 }
 
+TEST_F(ApiTest, ListsPageByCursorAnswerCsvAndKeepToTheirTenant) {
+  MerchantSetUp(m1_);
+  for (const char* id : {"s2", "s3"})
+    ASSERT_EQ(Call("POST", "/v1/stores", m1_, Json{{"store_id", id}, {"name", "x"}}.dump()).status, 201);
+  Response page1 = Call("GET", "/v1/stores?limit=2", m1_);
+  ASSERT_EQ(page1.status, 200) << page1.body;
+  const Json p1 = Body(page1);
+  ASSERT_EQ(p1["items"].size(), 2u);
+  ASSERT_TRUE(p1["next_cursor"].is_string());
+  const Json p2 = Body(Call("GET", "/v1/stores?limit=2&cursor=" + p1["next_cursor"].get<std::string>(), m1_));
+  ASSERT_EQ(p2["items"].size(), 1u);
+  EXPECT_TRUE(p2["next_cursor"].is_null());
+  EXPECT_EQ(p2["items"][0]["store_id"], "s3");
+  // A cursor is only good for its own list: m2 cannot walk m1's stores with it.
+  EXPECT_EQ(Call("GET", "/v1/stores?cursor=" + p1["next_cursor"].get<std::string>(), m2_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/stores?cursor=zz", m1_).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/stores?limit=100000", m1_).status, 400);
+  EXPECT_TRUE(Body(Call("GET", "/v1/stores", m2_))["items"].empty());
+  EXPECT_EQ(Body(Call("GET", "/v1/stores", analyst_))["items"].size(), 3u);  // analysts see every tenant
+  Response csv = Call("GET", "/v1/customers", m1_, "", {{"accept", "text/csv"}});
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.content_type, "text/csv");
+  EXPECT_EQ(csv.body.rfind("channel,customer_id,", 0), 0u) << csv.body;
+  EXPECT_NE(csv.body.find("c1"), std::string::npos);
+
+  ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":11300})",
+                 {{"idempotency-key", "c1"}}).status, 201);
+  ASSERT_EQ(Call("POST", "/v1/disputes", m1_, R"({"dispute_id":"d1","payment_id":"p1","capture_id":"cap1","amount":300})",
+                 {{"idempotency-key", "d1"}}).status, 201);
+  Response pay = Call("GET", "/v1/payments/p1", m1_);
+  ASSERT_EQ(pay.status, 200) << pay.body;
+  EXPECT_EQ(Body(pay)["captures"].size(), 1u);
+  EXPECT_EQ(Body(pay)["disputes"][0]["dispute_id"], "d1");
+  EXPECT_EQ(Call("GET", "/v1/payments/p1", m2_).status, 404);
+  EXPECT_EQ(Body(Call("GET", "/v1/disputes?status=open", m1_))["items"].size(), 1u);
+  EXPECT_TRUE(Body(Call("GET", "/v1/disputes?status=resolved", m1_))["items"].empty());
+  EXPECT_EQ(Call("GET", "/v1/disputes?status=maybe", m1_).status, 400);
+}
+
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
   RateLimiter limiter;
   ctx_.rate_limiter = &limiter;

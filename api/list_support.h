@@ -1,0 +1,24 @@
+// Lists (DESIGN §9): pages over a stable key order with an opaque cursor (`cursor`,
+// answered as `next_cursor`), a `limit` up to kListLimitMax, and text/csv when the caller
+// sends Accept: text/csv.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/route_support.h"
+
+namespace api {
+
+inline constexpr size_t kListLimitDefault = 50;
+inline constexpr size_t kListLimitMax = 500;
+
+// Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an
+// analyst), `shape` turning each entry into the listed item (null: skip it).
+Response ListPage(const Call& call, const projections::ProjectionStore& model, const std::string& prefix,
+                  const std::function<Json(const std::string& key, const Json& value)>& shape);
+
+// Rows as CSV: one column per top-level field (sorted), nested values as JSON text.
+std::string ToCsv(const Json& rows);
+
+}  // namespace api
