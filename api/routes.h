@@ -15,6 +15,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx);
 void AddAdminRoutes(Router& router, const ApiContext& ctx);
 void AddReadRoutes(Router& router, const ApiContext& ctx);
 void AddAuditRoutes(Router& router, const ApiContext& ctx);
+// POST /v1/batch runs its items through `router` itself (which must outlive it).
+void AddBatchRoute(Router& router, const ApiContext& ctx);
 
 // All of them.
 inline void AddRoutes(Router& router, const ApiContext& ctx) {
@@ -22,6 +24,7 @@ inline void AddRoutes(Router& router, const ApiContext& ctx) {
   AddAdminRoutes(router, ctx);
   AddReadRoutes(router, ctx);
   AddAuditRoutes(router, ctx);
+  AddBatchRoute(router, ctx);
 }
 
 }  // namespace api

@@ -419,6 +419,38 @@ TEST_F(ApiTest, ListsPageByCursorAnswerCsvAndKeepToTheirTenant) {
   EXPECT_EQ(Call("GET", "/v1/disputes?status=maybe", m1_).status, 400);
 }
 
+TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
+  MerchantSetUp(m1_);
+  const std::string batch = R"({"items":[
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap1","amount":5000}},
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap2","amount":99999999}},
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap3","amount":6300}}]})";
+  EXPECT_EQ(Call("POST", "/v1/batch", m1_, batch).status, 400);  // no batch key
+  Response r = Call("POST", "/v1/batch", m1_, batch, {{"idempotency-key", "b1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json results = Body(r)["results"];
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0]["status"], 201);
+  EXPECT_EQ(results[1]["status"], 422);  // not atomic: the others still run
+  EXPECT_EQ(results[2]["status"], 201);
+  EXPECT_TRUE(results[0].contains("position"));
+  const Position head = store_->head().position;
+  // A retry of the same batch replays every item, writing nothing.
+  const Json again = Body(Call("POST", "/v1/batch", m1_, batch, {{"idempotency-key", "b1"}}))["results"];
+  EXPECT_EQ(again[0]["status"], 200);
+  EXPECT_EQ(again[0]["position"], results[0]["position"]);
+  EXPECT_EQ(store_->head().position, head);
+  // Malformed batches run nothing.
+  for (const char* bad : {R"({"items":[]})", R"({"items":{}})", R"({"items":[{"method":"GET","path":"/v1/balances"}]})",
+                          R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})"}) {
+    Response b = Call("POST", "/v1/batch", m1_, bad, {{"idempotency-key", "b2"}});
+    EXPECT_EQ(b.status, 400) << bad << " " << b.body;
+  }
+  EXPECT_EQ(store_->head().position, head);
+  EXPECT_EQ(Call("POST", "/v1/batch", m2_, batch, {{"idempotency-key", "b1"}}).status, 200);  // m2's own key space
+  EXPECT_EQ(Body(Call("POST", "/v1/batch", m2_, batch, {{"idempotency-key", "b3"}}))["results"][0]["status"], 404);
+}
+
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
   RateLimiter limiter;
   ctx_.rate_limiter = &limiter;
