@@ -68,6 +68,15 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
                       [cmd] { return Json{{"key_id", cmd.key_id}, {"revoked", true}}; });
   }));
 
+  // A new fee recipe version: the body is the recipe document itself (ledger/domain/FEE_RECIPE.md).
+  router.Add("POST", "/v1/fee-recipes", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
+    PublishFeeRecipe cmd{c.request.body};
+    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [&c] {
+      auto rows = ReadModel(c.ctx, "fees")->Scan("recipe/", "", SIZE_MAX);
+      return rows.ok() && !rows->empty() ? rows->back().second : Json::object();
+    });
+  }));
+
   router.Add("POST", "/v1/outages", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
     Fields f(c.body);
     PublishOutageNotice cmd;

@@ -144,6 +144,32 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     });
   }));
 
+  router.Add("GET", "/v1/merchant", Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kNone, [](Call& c) {
+    return MerchantRead(c, [&c](const std::string& m) -> ledger::Result<Json> {
+      auto v = ReadModel(c.ctx, "storefront")->Get("merchant/" + m);
+      if (!v.ok()) return v.status();
+      if (!v->has_value()) return ledger::Status::NotFound("the merchant is not configured");
+      return **v;
+    });
+  }));
+
+  router.Add("GET", "/v1/payouts", Guard(ctx, {Role::kMerchant}, Body::kNone, [](Call& c) {
+    return ListPage(c, *ReadModel(c.ctx, "fees"), "payout/" + c.Merchant() + "/",
+                    [](const std::string&, const Json& v) { return v; });
+  }));
+
+  // Any key reads the recipes (DESIGN §9).
+  router.Add("GET", "/v1/fee-recipes",
+             Guard(ctx, {Role::kMerchant, Role::kAuditor, Role::kAnalyst, Role::kAdmin, Role::kReplicator}, Body::kNone,
+                   [](Call& c) {
+                     return ListPage(c, *ReadModel(c.ctx, "fees"), "recipe/", [](const std::string&, const Json& v) {
+                       Json item = v;
+                       Json parsed = Json::parse(v["document"].get<std::string>(), nullptr, false);
+                       if (!parsed.is_discarded()) item["document"] = parsed;
+                       return item;
+                     });
+                   }));
+
   router.Add("GET", "/v1/mall", Public(ctx, [](Call& c) {
     const std::string q = c.request.Query("q"), sku = c.request.Query("sku");
     auto rows = projections::QueryMall(*ReadModel(c.ctx, "storefront"), sku, sku.empty() ? q : "", 100);

@@ -70,8 +70,9 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
     if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: required for an admin", R"({"pointer":"/merchant_id"})");
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [m, cmd] {
-      return Json{{"merchant_id", m}, {"settlement_currency", cmd.settlement_currency}};
+    return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m] {
+      auto v = ReadModel(c.ctx, "storefront")->Get("merchant/" + m);
+      return v.ok() && v->has_value() ? **v : Json::object();
     });
   }));
 

@@ -12,7 +12,11 @@
 //   balance/<account>/<currency>        credits - debits, from postings
 //   statement/<merchant>/<currency>/<account>/<day>  credits, debits, postings that day
 //   revenue/<contributor>/<currency>    platform revenue, kind fee only
+//   recipe/<version, 10 digits>         every published fee recipe, as published
+//   payout/<merchant>/<payout>          payouts and their outcome
 // Currencies are never summed together.
+#include <cstdio>
+
 #include "projections/event_reading.h"
 #include "projections/projection.h"
 
@@ -109,8 +113,35 @@ class FeesView final : public Projection {
         }
         break;
       }
-      case EventBody::MessageSent:
+      case EventBody::FeeRecipePublished: {
+        const auto* b = e.body_as_FeeRecipePublished();
+        char version[16];
+        std::snprintf(version, sizeof version, "%010u", b->version());  // key order = version order
+        s.Mutable(std::string("recipe/") + version) = {{"version", b->version()},
+                                                       {"document", Str(b->document())},
+                                                       {"published_at_us", e.recorded_at_us()}};
         break;
+      }
+      case EventBody::PayoutSent:
+      case EventBody::PayoutFailed: {
+        const bool sent = e.body_type() == EventBody::PayoutSent;
+        const std::string id = sent ? Str(e.body_as_PayoutSent()->payout_id()) : Str(e.body_as_PayoutFailed()->payout_id());
+        const fbs::Money* amount = sent ? e.body_as_PayoutSent()->amount() : e.body_as_PayoutFailed()->amount();
+        Json& p = s.Mutable("payout/" + m + "/" + id);
+        if (sent) {
+          p = {{"payout_id", id},
+               {"amount_minor", amount ? amount->amount_minor() : 0},
+               {"currency", amount ? Str(amount->currency()) : ""},
+               {"status", "sent"},
+               {"sent_at_us", e.recorded_at_us()}};
+        } else {
+          if (p.is_null()) return Status::Corruption("PayoutFailed for an unknown payout");
+          p["status"] = "failed";
+          p["failure_reason"] = Str(e.body_as_PayoutFailed()->reason());
+          p["failed_at_us"] = e.recorded_at_us();
+        }
+        break;
+      }
       default:
         break;
     }

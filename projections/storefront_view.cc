@@ -3,7 +3,7 @@
 // are picked when read); the mall: every store's listings, found by sku or by title prefix
 // (case-insensitive ASCII).
 //
-// Keys: store/<merchant>/<store>, listing/<merchant>/<store>/<sku>,
+// Keys: merchant/<merchant> (its configuration), store/<merchant>/<store>, listing/<merchant>/<store>/<sku>,
 //       order/<merchant>/<order> (its store and lines, for cancellations and captures),
 //       mall/sku/<sku>/<merchant>/<store>, mall/title/<lowercased title>/<merchant>/<store>/<sku>.
 #include <cctype>
@@ -57,6 +57,17 @@ class StorefrontView final : public Projection {
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
     switch (e.body_type()) {
+      case EventBody::MerchantConfigured: {
+        const auto* b = e.body_as_MerchantConfigured();
+        // What the merchant configured; PayPal's certificate and eBay's public key are public
+        // material, kept so the merchant can read back what webhooks are verified with.
+        s.Mutable("merchant/" + m) = {{"merchant_id", m},
+                                      {"settlement_currency", Str(b->settlement_currency())},
+                                      {"paypal", {{"webhook_id", Str(b->paypal_webhook_id())}, {"cert_pem", Str(b->paypal_cert_pem())}}},
+                                      {"ebay", {{"public_key", Str(b->ebay_public_key())}, {"store_id", Str(b->ebay_store_id())}}},
+                                      {"configured_at_us", e.recorded_at_us()}};
+        break;
+      }
       case EventBody::StoreOpened: {
         const auto* b = e.body_as_StoreOpened();
         Json& st = s.Mutable("store/" + m + "/" + Str(b->store_id()));

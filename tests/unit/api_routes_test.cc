@@ -451,6 +451,36 @@ TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
   EXPECT_EQ(Body(Call("POST", "/v1/batch", m2_, batch, {{"idempotency-key", "b3"}}))["results"][0]["status"], 404);
 }
 
+TEST_F(ApiTest, MerchantConfigurationPayoutsAndFeeRecipes) {
+  MerchantSetUp(m1_);
+  Response conf = Call("GET", "/v1/merchant", m1_);
+  ASSERT_EQ(conf.status, 200) << conf.body;
+  EXPECT_EQ(Body(conf)["settlement_currency"], "USD");
+  EXPECT_EQ(Call("GET", "/v1/merchant", m2_).status, 404);
+  ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":11300})",
+                 {{"idempotency-key", "c1"}}).status, 201);
+  Response payout = Call("POST", "/v1/payouts", m1_, R"({"payout_id":"po1","amount":5000,"currency":"USD"})",
+                         {{"idempotency-key", "po1"}});
+  ASSERT_EQ(payout.status, 201) << payout.body;
+  const Json payouts = Body(Call("GET", "/v1/payouts", m1_));
+  ASSERT_EQ(payouts["items"].size(), 1u);
+  EXPECT_EQ(payouts["items"][0]["status"], "sent");
+  EXPECT_TRUE(Body(Call("GET", "/v1/payouts", m2_))["items"].empty());
+
+  const Json recipes = Body(Call("GET", "/v1/fee-recipes", m1_));
+  ASSERT_EQ(recipes["items"].size(), 1u);
+  EXPECT_EQ(recipes["items"][0]["version"], 1);
+  Json next = recipes["items"][0]["document"];
+  next["version"] = 2;
+  EXPECT_EQ(Call("POST", "/v1/fee-recipes", m1_, next.dump()).status, 403);
+  Response published = Call("POST", "/v1/fee-recipes", admin_, next.dump());
+  ASSERT_EQ(published.status, 201) << published.body;
+  EXPECT_EQ(Body(published)["version"], 2);
+  next["version"] = 1;  // an old version number
+  EXPECT_EQ(Call("POST", "/v1/fee-recipes", admin_, next.dump()).status, 422);
+  EXPECT_EQ(Body(Call("GET", "/v1/fee-recipes", analyst_))["items"].size(), 2u);
+}
+
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
   RateLimiter limiter;
   ctx_.rate_limiter = &limiter;
