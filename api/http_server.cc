@@ -22,6 +22,7 @@ struct HttpServer::Impl {
   const ledger::EventStore* store;
   const projections::Projector* projector;  // may be null
   const Router* router;                      // may be null
+  std::string node_id;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   Metrics metrics;
 };
@@ -95,8 +96,9 @@ Response Serve(const Router& router, const http::http_request& req, std::string*
 }  // namespace
 
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
-                       const projections::Projector* projector, const Router* router)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, nullptr, {}}) {}
+                       const projections::Projector* projector, const Router* router, std::string node_id)
+    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
+                     nullptr, {}}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -111,6 +113,23 @@ ledger::Status HttpServer::Start() {
         m.content_type = "text/plain; version=0.0.4";
         m.body = impl->metrics.Render(impl->store, impl->projector);
         Send(req, m);
+        return;
+      }
+      if (path == "/health/writer" && req.method() == http::methods::GET) {
+        // 200 while this node writes its shard; 503 when it is not (or no longer) the writer.
+        web::json::value v;
+        const ledger::Status fenced = impl->store->fenced();
+        const bool writer = impl->store->writer_epoch().value() > 0 && fenced.ok() &&
+                            impl->store->canonical_mark().owner == impl->node_id;
+        v["writer"] = web::json::value::boolean(writer);
+        v["epoch"] = web::json::value::number(impl->store->writer_epoch().value());
+        v["canonical_owner"] = web::json::value::string(impl->store->canonical_mark().owner);
+        if (!writer) {
+          ReplyProblem(req, http::status_codes::ServiceUnavailable, "not-writer",
+                       fenced.ok() ? "this node is not the shard's writer" : "this node was deposed by a higher epoch");
+          return;
+        }
+        ReplyJson(req, http::status_codes::OK, v);
         return;
       }
       const bool known = path == "/health/live" || path == "/health/ready";

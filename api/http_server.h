@@ -22,7 +22,8 @@ class HttpServer {
   // http://host:port once Start() succeeds.
   // `router` (may be null: health routes only) serves every other path.
   HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
-             const projections::Projector* projector = nullptr, const Router* router = nullptr);
+             const projections::Projector* projector = nullptr, const Router* router = nullptr,
+             std::string node_id = "");
   ~HttpServer();
 
   ledger::Status Start();

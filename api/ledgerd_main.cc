@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   api::Router router;
   api::AddRoutes(router, ctx);
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
-                         (*node)->projector(), &router);
+                         (*node)->projector(), &router, options->node_id);
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

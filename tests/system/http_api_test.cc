@@ -97,7 +97,11 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     EXPECT_EQ(Json::parse(balances.body)["balances"]["merchant:m1:available"]["USD"], 10000 - 320 - 100);
     // A foreign key: not found, as if the ids did not exist.
     EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
-    // Limits at the edge.
+    // The writer says so; limits at the edge.
+    EXPECT_EQ(HttpGet(port, "/health/writer").status, 200);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/balances" + std::string(3000, 'x'), auth(m1), "").status, 400);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/balances", {{"Authorization", "Bearer " + m1}, {"X-Padding", std::string(9000, 'p')}}, "").status,
+              400);
     HttpReply big = HttpCall(port, "POST", "/v1/stores", auth(m1), std::string(300 * 1024, ' '));
     EXPECT_EQ(big.status, 413);
     EXPECT_NE(big.headers.find("application/problem+json"), std::string::npos);

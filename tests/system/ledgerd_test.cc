@@ -163,6 +163,8 @@ TEST(Ledgerd, AProjectorProcessFollowsTheWritersLog) {
   }
   EXPECT_NE(body.find("\"projection_position\":\"0:3\""), std::string::npos) << body;
   EXPECT_NE(body.find("\"canonical_position\":\"0:3\""), std::string::npos) << body;
+  EXPECT_EQ(HttpGet(port, "/health/writer").status, 503);  // a projector never writes
+  EXPECT_EQ(HttpGet(writer_port, "/health/writer").status, 200);
   ASSERT_NE(projector.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(writer.StopWith(SIGTERM, 15000), -1);
   EXPECT_TRUE(std::filesystem::exists(dir.Sub("projector") + "/projections/shard-0/customers/CURRENT"));
