@@ -2,6 +2,7 @@
 // node that does not write (a projector), where writes answer 503 not-writer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +28,8 @@ struct ApiContext {
   uint32_t shard = 0;
   std::string node_id;
   RateLimiter* rate_limiter = nullptr;  // null: no limit (tests of other things)
+  const std::array<uint8_t, 32>* secrets_key = nullptr;  // null: secrets cannot be taken
+  bool allow_private_webhooks = false;
 };
 
 }  // namespace api

@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/rate_limit.h"
 #include "api/routes.h"
+#include "ledger/seal.h"
 #include "api/node_options.h"
 #include "api/node_runtime.h"
 #include "ledger/event_store.h"
@@ -88,6 +89,17 @@ int main(int argc, char** argv) {
   api::RateLimiter rate_limiter;
   api::ApiContext ctx = (*node)->api_context(*options);
   ctx.rate_limiter = &rate_limiter;
+  ctx.allow_private_webhooks = options->allow_private_webhooks;
+  ledger::SecretKey secrets_key{};
+  if (!options->secrets_key_file.empty()) {
+    auto key = ledger::LoadSecretKeyFile(options->secrets_key_file);
+    if (!key.ok()) {
+      spdlog::error("--secrets-key-file: {}", key.status().ToString());
+      return 2;
+    }
+    secrets_key = *key;
+    ctx.secrets_key = &secrets_key;
+  }
   api::Router router;
   api::AddRoutes(router, ctx);
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),

@@ -8,8 +8,7 @@ namespace {
 // Contract flags (DESIGN §9) whose behaviour arrives with later issues.
 const char* const kNotYetImplemented[] = {
     "--advertise-url", "--peers",
-    "--writer", "--writer-key-file", "--resolve-after-s",
-    "--secrets-key-file", "--allow-private-webhooks"};
+    "--writer", "--writer-key-file", "--resolve-after-s"};
 
 template <typename T>
 bool ParseNumber(const std::string& s, T* out) {
@@ -34,7 +33,7 @@ std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
          "               [--kafka-property K=V]... [--role writer|projector] [--shard N] (writer)\n"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
-         "               [--accept-new-topic]\n"
+         "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
          "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
 }
 
@@ -66,8 +65,8 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     for (const char* later : kNotYetImplemented)
       if (flag == later)
         return ledger::Status::InvalidArgument(flag + " is not implemented in this version yet");
-    if (flag == "--accept-new-topic") {  // the one flag without a value
-      o.accept_new_topic = true;
+    if (flag == "--accept-new-topic" || flag == "--allow-private-webhooks") {  // flags without a value
+      (flag == "--accept-new-topic" ? o.accept_new_topic : o.allow_private_webhooks) = true;
       continue;
     }
     if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
@@ -88,6 +87,8 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     } else if (flag == "--ack") {
       if (value != "replicated" && value != "local") return ledger::Status::InvalidArgument("--ack takes replicated or local");
       o.ack_replicated = value == "replicated";
+    } else if (flag == "--secrets-key-file") {
+      o.secrets_key_file = value;
     } else if (flag == "--node-id") {
       o.node_id = value;
     } else if (flag == "--shard") {

@@ -27,6 +27,8 @@ struct NodeOptions {
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   bool ack_replicated = true;   // --ack replicated (default) | local
   bool accept_new_topic = false;  // go on in a new incarnation when ledger.events went back
+  std::string secrets_key_file;   // seals subscriber secrets (and, later, data keys)
+  bool allow_private_webhooks = false;  // tests: subscriber URLs on private/loopback addresses
 };
 
 struct DevBrokerOptions {

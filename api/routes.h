@@ -15,6 +15,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx);
 void AddAdminRoutes(Router& router, const ApiContext& ctx);
 void AddReadRoutes(Router& router, const ApiContext& ctx);
 void AddAuditRoutes(Router& router, const ApiContext& ctx);
+void AddSubscriberRoutes(Router& router, const ApiContext& ctx);
 // POST /v1/batch runs its items through `router` itself (which must outlive it).
 void AddBatchRoute(Router& router, const ApiContext& ctx);
 
@@ -24,6 +25,7 @@ inline void AddRoutes(Router& router, const ApiContext& ctx) {
   AddAdminRoutes(router, ctx);
   AddReadRoutes(router, ctx);
   AddAuditRoutes(router, ctx);
+  AddSubscriberRoutes(router, ctx);
   AddBatchRoute(router, ctx);
 }
 

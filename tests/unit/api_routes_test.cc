@@ -12,6 +12,7 @@
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "ledger/domain/sequencer.h"
+#include "ledger/seal.h"
 #include "projections/projections.h"
 #include "tests/support/temp_dir.h"
 
@@ -479,6 +480,51 @@ TEST_F(ApiTest, MerchantConfigurationPayoutsAndFeeRecipes) {
   next["version"] = 1;  // an old version number
   EXPECT_EQ(Call("POST", "/v1/fee-recipes", admin_, next.dump()).status, 422);
   EXPECT_EQ(Body(Call("GET", "/v1/fee-recipes", analyst_))["items"].size(), 2u);
+}
+
+TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
+  const std::string good = R"({"subscriber_id":"sub1","url":"https://93.184.216.34/hooks","secret":"s3cret-s3cret-s3cret","topics":["outages"]})";
+  EXPECT_EQ(Call("POST", "/v1/subscribers", m1_, good).status, 503);  // no secrets key on this node
+  ledger::SecretKey key{};
+  key[5] = 9;
+  ctx_.secrets_key = &key;
+  for (const char* url : {"https://10.1.2.3/h", "http://127.0.0.1:9/h", "https://[::1]/h", "https://169.254.169.254/latest",
+                          "https://192.168.1.1/", "https://user@93.184.216.34/", "ftp://93.184.216.34/", "https://0.0.0.0/"}) {
+    Response r = Call("POST", "/v1/subscribers", m1_,
+                      Json{{"subscriber_id", "subx"}, {"url", url}, {"secret", "s3cret-s3cret-s3cret"}, {"topics", {"outages"}}}.dump());
+    EXPECT_EQ(r.status, 400) << url << " " << r.body;
+    EXPECT_EQ(Body(r)["pointer"], "/url") << url;
+  }
+  EXPECT_EQ(Call("POST", "/v1/subscribers", m1_,
+                 R"({"subscriber_id":"s2","url":"https://93.184.216.34/","secret":"s3cret-s3cret-s3cret","topics":["digests"]})")
+                .status,
+            400);  // digests are the auditors'
+  const Position before = store_->head().position;
+  Response r = Call("POST", "/v1/subscribers", m1_, good);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.body.find("s3cret"), std::string::npos);
+  // The secret is in the log only sealed, and opens with the node's key.
+  auto events = store_->ReadRange(before.next(), 10);
+  ASSERT_TRUE(events.ok() && !events->empty());
+  for (const auto& e : *events) EXPECT_EQ(e.record.find("s3cret-s3cret"), std::string::npos);
+  auto sub = ReadModel(ctx_, "status")->Get("subscriber/sub1");
+  ASSERT_TRUE(sub.ok() && sub->has_value());
+  std::string sealed;
+  const std::string hex = (**sub)["secret_sealed_hex"].get<std::string>();
+  for (size_t i = 0; i < hex.size(); i += 2) sealed.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  EXPECT_EQ(*ledger::Unseal(key, sealed, "subscriber/sub1"), "s3cret-s3cret-s3cret");
+  EXPECT_EQ(Call("GET", "/v1/status", "").body.find("sub1"), std::string::npos);
+  // Another merchant cannot remove it; its owner can.
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m2_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m1_).status, 200);
+  // Tests may allow loopback addresses.
+  ctx_.allow_private_webhooks = true;
+  EXPECT_EQ(Call("POST", "/v1/subscribers", admin_,
+                 R"({"subscriber_id":"local","url":"http://127.0.0.1:8080/h","secret":"s3cret-s3cret-s3cret","topics":["outages"]})")
+                .status,
+            201);
+  ctx_.secrets_key = nullptr;
+  ctx_.allow_private_webhooks = false;
 }
 
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {

@@ -1,0 +1,80 @@
+#include "ledger/seal.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+namespace ledger {
+
+namespace {
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+using Ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+}  // namespace
+
+Result<std::string> Seal(const SecretKey& key, std::string_view plaintext, std::string_view aad) {
+  std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  if (RAND_bytes(nonce, kNonceBytes) != 1) return Status::Unavailable("the random source failed");
+  Ctx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int len = 0;
+  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nonce + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), nonce + kNonceBytes + len, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, nonce + kNonceBytes + plaintext.size()) != 1)
+    return Status::Unavailable("sealing failed");
+  return out;
+}
+
+Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::string_view aad) {
+  if (sealed.size() < kNonceBytes + kTagBytes) return Status::Corruption("sealed bytes too short");
+  const size_t n = sealed.size() - kNonceBytes - kTagBytes;
+  const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
+  std::string out(n, '\0');
+  std::string tag(sealed.substr(kNonceBytes + n));
+  Ctx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int len = 0;
+  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), in) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in + kNonceBytes,
+                        static_cast<int>(n)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
+    return Status::Corruption("sealed bytes do not open with this key and context");
+  return out;
+}
+
+Result<SecretKey> LoadSecretKeyFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("no secrets key file at the given path");
+  if ((st.st_mode & 077) != 0) return Status::InvalidArgument("the secrets key file may be read by others: chmod 600 it");
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string raw = ss.str();
+  SecretKey key{};
+  if (raw.size() == key.size()) {
+    std::copy(raw.begin(), raw.end(), key.begin());
+    return key;
+  }
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.pop_back();
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front()))) raw.erase(0, 1);
+  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+  if (raw.size() != 64) return Status::InvalidArgument("the secrets key file must hold 64 hex digits or 32 bytes");
+  for (size_t i = 0; i < 32; ++i) {
+    const int a = hex(raw[2 * i]), b = hex(raw[2 * i + 1]);
+    if (a < 0 || b < 0) return Status::InvalidArgument("the secrets key file must hold 64 hex digits or 32 bytes");
+    key[i] = static_cast<uint8_t>(a * 16 + b);
+  }
+  return key;
+}
+
+}  // namespace ledger

@@ -1,0 +1,25 @@
+// Sealing secrets at rest (subscriber secrets now, personal data later): AES-256-GCM
+// (OpenSSL) under a 256-bit key, a random 96-bit nonce per sealing, the caller's associated
+// data bound in. Sealed form: nonce (12) || ciphertext || tag (16). Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ledger/status.h"
+
+namespace ledger {
+
+using SecretKey = std::array<uint8_t, 32>;
+
+Result<std::string> Seal(const SecretKey& key, std::string_view plaintext, std::string_view associated_data);
+// Errors: Corruption when the bytes, the key or the associated data do not match.
+Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::string_view associated_data);
+
+// Reads a key file: 64 hex digits (surrounding whitespace allowed) or exactly 32 raw bytes.
+// Refused when group or others may read it (mode & 077). Errors never include its content.
+Result<SecretKey> LoadSecretKeyFile(const std::string& path);
+
+}  // namespace ledger
