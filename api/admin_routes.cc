@@ -44,9 +44,18 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     if (!key.ok()) return ProblemFromStatus(key.status());
     IssueKey cmd{key->key_id, key->hash, static_cast<KeyRoleInput>(static_cast<int>(role)), merchant};
     const NewKey issued = *key;
+    CommandOptions options;
+    // The key is answered even if the read models lag: this answer is its only copy.
+    options.resource_needs_read_models = false;
+    // A replay must not answer the key drawn for the retry (it was never issued), and the
+    // first one cannot be shown again.
+    options.on_replay = [] {
+      return Json{{"note", "this Idempotency-Key already issued a key; a key is shown only once: revoke it and "
+                           "issue another if it was lost"}};
+    };
     return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [issued, role_name, merchant] {
       return Json{{"key_id", issued.key_id}, {"key", issued.key}, {"role", role_name}, {"merchant_id", merchant}};
-    });
+    }, options);
   }));
 
   router.Add("GET", "/v1/keys", Guard(ctx, {Role::kAdmin}, Body::kNone, [](Call& c) {
@@ -111,7 +120,8 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     const std::string outcome = f.Str("outcome");
     if (f.ok() && outcome != "won" && outcome != "lost") f.Refuse("outcome", "won or lost");
     const std::string m = c.Merchant();
-    if (f.ok() && m.empty()) f.Refuse("outcome", "name the dispute's merchant_id");
+    if (f.ok() && m.empty()) f.Refuse("merchant_id", "name the dispute's merchant_id");
+    if (f.ok() && m.empty()) return Problem(400, "invalid-field", "/merchant_id: required", R"({"pointer":"/merchant_id"})");
     if (!f.ok()) return f.Error();
     ResolveDispute cmd{c.request.params["dispute_id"],
                        outcome == "won" ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};

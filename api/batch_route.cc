@@ -15,6 +15,8 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
     const std::string batch_key = c.request.Header("idempotency-key");
     if (batch_key.empty())
       return Problem(400, "idempotency-key-required", "a batch moves money: send an Idempotency-Key");
+    if (batch_key.size() > 100)  // item keys "<batch key>:<i>" stay within 128 characters
+      return Problem(400, "invalid-field", "a batch's Idempotency-Key is at most 100 characters");
     if (!c.body.contains("items") || !c.body["items"].is_array())
       return Problem(400, "invalid-field", "/items: required: an array", R"({"pointer":"/items"})");
     const Json& items = c.body["items"];
@@ -23,14 +25,16 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
                      R"({"pointer":"/items"})");
     // Check every item before running any, so a malformed batch runs nothing.
     for (size_t i = 0; i < items.size(); ++i) {
+      if (!items[i].is_object()) return Problem(400, "invalid-field", "each item is an object", R"({"pointer":"/items"})");
       Fields f(items[i], "/items/" + std::to_string(i));
       const std::string method = f.Str("method"), path = f.Str("path");
+      if (items[i].is_object() && items[i].contains("idempotency_key") && !items[i]["idempotency_key"].is_string())
+        f.Refuse("idempotency_key", "must be a string");
       f.Str("idempotency_key", false);
       if (f.ok() && (method != "POST" && method != "PUT" && method != "DELETE")) f.Refuse("method", "POST, PUT or DELETE");
       if (f.ok() && (path.rfind("/v1/", 0) != 0 || path == "/v1/batch" || path.find('?') != std::string::npos))
         f.Refuse("path", "a /v1/ write route other than /v1/batch, without a query");
       if (f.ok() && items[i].contains("body") && !items[i]["body"].is_object()) f.Refuse("body", "must be an object");
-      if (!items[i].is_object()) return Problem(400, "invalid-field", "each item is an object", R"({"pointer":"/items"})");
       if (!f.ok()) return f.Error();
     }
     Json results = Json::array();
@@ -39,7 +43,9 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
       r.method = items[i]["method"].get<std::string>();
       r.path = items[i]["path"].get<std::string>();
       r.headers["authorization"] = c.request.Header("authorization");
-      r.headers["idempotency-key"] = items[i].value("idempotency_key", batch_key + ":" + std::to_string(i));
+      r.headers["idempotency-key"] = items[i].contains("idempotency_key")
+                                         ? items[i]["idempotency_key"].get<std::string>()
+                                         : batch_key + ":" + std::to_string(i);
       r.body = items[i].contains("body") ? items[i]["body"].dump() : "{}";
       Response answer = routes->Dispatch(r);
       Json item = {{"status", answer.status}};

@@ -90,7 +90,12 @@ Response Serve(const Router& router, const http::http_request& req, std::string*
   } catch (const std::exception&) {
     return Problem(400, "malformed-json", "the request could not be read");
   }
-  return router.Dispatch(r, route);
+  try {
+    return router.Dispatch(r, route);
+  } catch (const std::exception&) {  // a library threw on input a route did not expect
+    spdlog::error("a route threw on {} {}", r.method, *route);  // the pattern, never the path or body
+    return Problem(500, "internal", "the node could not handle this request");
+  }
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ bool Unhex(const std::string& h, std::string* out) {
 
 std::string Cell(const Json& v) {
   std::string text = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
+  // A text cell a spreadsheet would run as a formula is written as text.
+  if (v.is_string() && !text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@'))
+    text.insert(0, "'");
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
   for (char c : text) {

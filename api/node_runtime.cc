@@ -11,6 +11,7 @@
 
 #include "api/auth.h"
 #include "ledger/chain_hash.h"
+#include "ledger/domain/decider.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
@@ -41,11 +42,14 @@ struct NodeRuntime::Impl {
     std::unique_ptr<projections::Projector> projector;
     std::unique_ptr<ledger::domain::Sequencer> sequencer;  // the writer's
     ~Shard() {
-      sequencer.reset();
+      // The sequencer stops deciding first; the store's last answers (held, lease-held)
+      // still call into it while the store closes, so the object goes last.
+      if (sequencer) sequencer->Stop();
       projector.reset();
       reader.reset();
       publisher.reset();
       store.reset();
+      sequencer.reset();
     }
   };
   std::unique_ptr<ledger::kafka::EmbeddedCluster> cluster;  // destroyed last
@@ -101,46 +105,58 @@ const std::string& NodeRuntime::kafka_bootstrap() const { return impl_->bootstra
 
 namespace {
 // The first admin key (DESIGN §9): a writer starting on an empty log issues it as a
-// KeyIssued event, writes it to DATA/admin.key (0600) and prints it once. Crash-safe: the
-// key is first kept in admin.key.pending (0600, synced) with its id; the file becomes
-// admin.key only once the access read model holds the key, and a start that finds a
-// pending file finishes the job (issuing the key if the log does not hold it yet).
-ledger::Status IssueFirstAdminKey(const NodeOptions& o, bool new_log, ledger::domain::Sequencer& sequencer,
-                                  const projections::Projector& projector) {
-  namespace fs = std::filesystem;
-  const fs::path final_path = fs::path(o.data_dir) / "admin.key";
-  const fs::path pending_path = fs::path(o.data_dir) / "admin.key.pending";
+// KeyIssued event, writes it to DATA/admin.key (0600) and prints it once. Crash-safe: before
+// the log's first batch the key is drawn into admin.key.pending (0600, synced, with its id);
+// the file becomes admin.key only once the `access` read model holds the key, and a start
+// that finds a pending file finishes the job (issuing the key only if the log lacks it).
+std::filesystem::path PendingAdminKeyPath(const NodeOptions& o) {
+  return std::filesystem::path(o.data_dir) / "admin.key.pending";
+}
+
+ledger::Status DrawPendingAdminKey(const NodeOptions& o) {
+  const std::filesystem::path pending_path = PendingAdminKeyPath(o);
   std::error_code ec;
-  if (!new_log && !fs::exists(pending_path, ec)) return ledger::Status::Ok();
+  if (std::filesystem::exists(pending_path, ec)) return ledger::Status::Ok();  // drawn by a start that died
+  auto drawn = DrawKey();
+  if (!drawn.ok()) return drawn.status();
+  const std::string content = drawn->key_id + "\n" + drawn->key + "\n";
+  int fd = ::open(pending_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return ledger::Status::IOError("cannot create admin.key.pending");
+  const bool written =
+      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return ledger::Status::IOError("cannot write admin.key.pending");
+  return ledger::Status::Ok();
+}
+
+ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& sequencer,
+                              const projections::Projector& projector, const ledger::EventStore& store) {
+  namespace fs = std::filesystem;
+  const fs::path pending_path = PendingAdminKeyPath(o);
+  const fs::path final_path = fs::path(o.data_dir) / "admin.key";
+  std::error_code ec;
+  if (!fs::exists(pending_path, ec)) return ledger::Status::Ok();
   NewKey key;
-  if (fs::exists(pending_path, ec)) {
+  {
     std::ifstream in(pending_path);
     std::getline(in, key.key_id);
     std::getline(in, key.key);
-    if (key.key_id.empty() || key.key.size() != 67) return ledger::Status::Corruption("admin.key.pending is damaged");
-    key.hash = ledger::Sha256Of(key.key);
-  } else {
-    auto drawn = DrawKey();
-    if (!drawn.ok()) return drawn.status();
-    key = *drawn;
-    const std::string content = key.key_id + "\n" + key.key + "\n";
-    int fd = ::open(pending_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) return ledger::Status::IOError("cannot create admin.key.pending");
-    const bool written = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-                         ::fsync(fd) == 0;
-    ::close(fd);
-    if (!written) return ledger::Status::IOError("cannot write admin.key.pending");
   }
-  const projections::ProjectionStore* access = projector.read_model("access");
-  auto known = access->Get("key/" + ledger::ToHex(key.hash));
+  if (key.key_id.empty() || key.key.size() != 67) return ledger::Status::Corruption("admin.key.pending is damaged");
+  key.hash = ledger::Sha256Of(key.key);
+  // Whether the log already holds the key is read once the read models have caught up.
+  if (!projector.WaitFor(store.canonical_mark().position, 30000))
+    return ledger::Status::Unavailable("the read models did not catch up in time to check the admin key");
+  auto known = projector.read_model("access")->Get("key/" + ledger::ToHex(key.hash));
   if (!known.ok()) return known.status();
   if (!known->has_value()) {
     ledger::domain::CommandRequest r;
     r.command_id = {0, 2};
     r.command = ledger::domain::IssueKey{key.key_id, key.hash, ledger::domain::KeyRoleInput::kAdmin, ""};
     auto done = sequencer.Execute(std::move(r));
-    if (!done.ok()) return done.status();
-    if (!projector.WaitFor(done->first_position, 30000))
+    // key-exists: an earlier start issued it and died before the read models showed it.
+    if (!done.ok() && ledger::domain::RuleCode(done.status()) != "key-exists") return done.status();
+    if (done.ok() && !projector.WaitFor(done->first_position, 30000))
       return ledger::Status::Unavailable("the read models did not take the admin key in time");
   }
   int fd = ::open(final_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -225,6 +241,7 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
 
   const bool new_log = sh.store->head().position.value() == 0;
   if (new_log) {
+    LEDGER_RETURN_IF_ERROR(DrawPendingAdminKey(o));  // before the first batch: no window to lose it
     LEDGER_RETURN_IF_ERROR(sh.store->SetWriterEpoch(ledger::Epoch(1)));
     auto r = sh.store->Append(WriterPromotedOne(o));
     if (!r.ok()) return r.status();
@@ -236,7 +253,7 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
   auto sequencer = ledger::domain::Sequencer::Start(sh.store.get(), ledger::ShardId(o.shard));
   if (!sequencer.ok()) return sequencer.status();
   sh.sequencer = std::move(sequencer).value();
-  LEDGER_RETURN_IF_ERROR(IssueFirstAdminKey(o, new_log, *sh.sequencer, *sh.projector));
+  LEDGER_RETURN_IF_ERROR(FinishAdminKey(o, *sh.sequencer, *sh.projector, *sh.store));
   return node;
 }
 

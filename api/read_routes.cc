@@ -1,6 +1,8 @@
 // Reads (DESIGN §9) from the read models, each honouring min_position. A merchant reads its
 // own tenant only; analysts name `merchant_id`; another tenant's ids answer 404, so ids do
 // not leak.
+#include <algorithm>
+
 #include "api/list_support.h"
 #include "api/problem.h"
 #include "api/route_support.h"
@@ -57,6 +59,8 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
   router.Add("GET", "/v1/statements", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) {
       const std::string currency = c.request.Query("currency").empty() ? "USD" : c.request.Query("currency");
+      if (currency.size() != 3 || !std::all_of(currency.begin(), currency.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
+        return ledger::Result<Json>(ledger::Status::InvalidArgument("currency is an ISO-4217 code such as USD"));
       return projections::QueryStatement(*ReadModel(c.ctx, "fees"), m, currency, c.request.Query("from"),
                                          c.request.Query("to"));
     });
@@ -116,10 +120,15 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
   router.Add("GET", "/v1/payments/{payment_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) -> ledger::Result<Json> {
       const std::string pay = c.request.params["payment_id"];
-      auto rows = ReadModel(c.ctx, "customers")->Scan("order/" + m + "/", "", SIZE_MAX);
-      if (!rows.ok()) return rows.status();
-      for (const auto& [key, o] : *rows) {
-        if (!o.contains("payments") || !o["payments"].contains(pay)) continue;
+      const projections::ProjectionStore& customers = *ReadModel(c.ctx, "customers");
+      auto link = customers.Get("payment/" + m + "/" + pay);
+      if (!link.ok()) return link.status();
+      if (!link->has_value()) return ledger::Status::NotFound("no such payment");
+      auto order = customers.Get("order/" + m + "/" + (**link)["order_id"].get<std::string>());
+      if (!order.ok()) return order.status();
+      if (order->has_value()) {
+        const Json& o = **order;
+        if (!o.contains("payments") || !o["payments"].contains(pay)) return ledger::Status::NotFound("no such payment");
         Json p = o["payments"][pay];
         p["payment_id"] = pay;
         p["order_id"] = o["order_id"];

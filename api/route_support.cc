@@ -2,6 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <future>
+#include <memory>
+
 #include "api/problem.h"
 #include "api/rate_limit.h"
 #include "ledger/chain_hash.h"
@@ -158,7 +161,8 @@ Response CommandProblem(const ledger::Status& s) {
 }  // namespace
 
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
-                    Idempotency idempotency, int status, const std::function<Json()>& resource) {
+                    Idempotency idempotency, int status, const std::function<Json()>& resource,
+                    const CommandOptions& options) {
   if (call.ctx.sequencer == nullptr)
     return Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer");
   const std::string key = call.request.Header("idempotency-key");
@@ -169,19 +173,31 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   r.merchant_id = merchant;
   r.idempotency_key = key;
   // The same key with another request (method, path or body) is a different request.
-  r.request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + call.request.body);
+  const std::string& digested = options.digest_body.empty() ? call.request.body : options.digest_body;
+  r.request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + digested);
   unsigned char id[16];
-  if (RAND_bytes(id, sizeof id) != 1) return Problem(503, "kafka-unavailable", "the random source failed");
+  if (RAND_bytes(id, sizeof id) != 1) return Problem(500, "internal", "the random source failed");
   std::memcpy(&r.command_id.hi, id, 8);
   std::memcpy(&r.command_id.lo, id + 8, 8);
   r.command = std::move(command);
-  auto done = call.ctx.sequencer->Execute(std::move(r));
+  // Bounded: the answer may wait for Kafka (replicated) or for the lease.
+  auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
+  auto future = answer->get_future();
+  call.ctx.sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
+    answer->set_value(std::move(res));
+  });
+  if (future.wait_for(std::chrono::milliseconds(kWriteWaitMs)) != std::future_status::ready)
+    return Problem(503, "kafka-unavailable",
+                   "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");
+  auto done = future.get();
   if (!done.ok()) return CommandProblem(done.status());
   const uint64_t last = done->first_position.value() + (done->event_count > 0 ? done->event_count - 1 : 0);
   const bool visible =
       call.ctx.projector != nullptr && call.ctx.projector->WaitFor(ledger::Position(last), kReadYourWritesWaitMs);
-  Json body = visible ? resource() : Json{{"note", "the read models have not reached this write yet; read it with "
-                                                    "min_position"}};
+  Json body;
+  if (done->replayed && options.on_replay) body = options.on_replay();
+  else if (visible || !options.resource_needs_read_models) body = resource();
+  else body = Json{{"note", "the read models have not reached this write yet; read it with min_position"}};
   Response resp = JsonResponse(done->replayed ? 200 : status, body);
   resp.headers.emplace_back("X-Ledger-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), ledger::Position(last)));
   if (done->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");

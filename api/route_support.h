@@ -72,11 +72,19 @@ class Fields {
 // Whether the route needs an Idempotency-Key (it moves money or costs a fee).
 enum class Idempotency { kOptional, kRequired };
 
-// Runs `command` for `merchant` ("" for platform commands). On success waits (bounded) for
-// the read models to reach the command's last position and answers `status` with
-// `resource()` (read after the wait) and X-Ledger-Position; errors as problems.
+struct CommandOptions {
+  bool resource_needs_read_models = true;  // false: answer resource() even if they lag
+  std::function<Json()> on_replay;         // the answer to an idempotent replay (default: resource())
+  std::string digest_body;                 // replaces the body in the request digest (secrets)
+};
+
+// Runs `command` for `merchant` ("" for platform commands), waiting at most kWriteWaitMs
+// (then 503: the write may still land; the Idempotency-Key makes the retry safe). On
+// success waits (bounded) for the read models to reach the command's last position and
+// answers `status` with `resource()` and X-Ledger-Position; errors as problems.
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
-                    Idempotency idempotency, int status, const std::function<Json()>& resource);
+                    Idempotency idempotency, int status, const std::function<Json()>& resource,
+                    const CommandOptions& options = {});
 
 // For reads: honours `min_position` (a shard:position token), waiting up to
 // kReadYourWritesWaitMs; a problem response when it is malformed or not reached.

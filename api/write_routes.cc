@@ -31,11 +31,8 @@ Json PaymentView(const ApiContext& ctx, const std::string& merchant, const std::
 std::string OrderOfPayment(const ApiContext& ctx, const std::string& merchant, const std::string& payment) {
   const auto* customers = ReadModel(ctx, "customers");
   if (customers == nullptr) return "";
-  auto rows = customers->Scan("order/" + merchant + "/", "", projections::kQueryRowsMax * 100);
-  if (!rows.ok()) return "";
-  for (const auto& [key, o] : *rows)
-    if (o.contains("payments") && o["payments"].contains(payment)) return o["order_id"].get<std::string>();
-  return "";
+  auto p = customers->Get("payment/" + merchant + "/" + payment);
+  return p.ok() && p->has_value() ? (**p)["order_id"].get<std::string>() : "";
 }
 
 ledger::Channel ParseChannel(const std::string& s, Fields& f) {

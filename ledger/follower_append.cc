@@ -87,7 +87,8 @@ Result<std::vector<BatchInfo>> RocksStore::ReadBatchInfos(Position from, size_t 
 // batches back. Same bytes: the canonical mark moves (and the batch's offset is stored).
 // Other bytes: Diverged; the local events beyond the canonical log must be set aside.
 Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark& after) {
-  std::lock_guard<std::mutex> confirm_lock(confirm_mu_);
+  // Serialised; callbacks (fencing, released answers) run after the lock is let go.
+  std::unique_lock<std::mutex> confirm_lock(confirm_mu_);
   const CanonicalMark mark = canonical_mark();
   // Confirmed already (by the publisher's fast path, or the reader before it): the same
   // bytes change nothing; other bytes are a divergence as below.
@@ -101,6 +102,7 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
   for (size_t i = 0; i < batch.records.size(); ++i)
     if ((*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash) {
       // Another writer's batch took these positions: if this store was writing, it is fenced.
+      confirm_lock.unlock();
       if (writer_epoch().value() > 0)
         Fence(Status::NotWriter("fenced: epoch " + std::to_string(after.epoch.value()) + " belongs to node " + after.owner));
       return Status::Diverged("local event at position " + std::to_string(batch.first_position.value() + i) +
@@ -136,11 +138,13 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = after;
   }
+  confirm_lock.unlock();
   ReleaseCanonical(after.position);
   return Status::Ok();
 }
 
 Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) {
+  std::unique_lock<std::mutex> confirm_lock(confirm_mu_);  // the mark moves one writer at a time
   const Head h = head();
   CanonicalMark m{h.position, h.hash, epoch, owner, -1};
   rocksdb::WriteOptions wo;
@@ -151,6 +155,7 @@ Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owne
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = m;
   }
+  confirm_lock.unlock();
   ReleaseCanonical(m.position);
   return Status::Ok();
 }

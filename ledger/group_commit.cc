@@ -395,6 +395,11 @@ void RocksStore::Answer(OpenBatch& batch) {
 }
 
 void RocksStore::Acknowledge(std::function<void(Result<AppendResult>)> done, Result<AppendResult> answer) {
+  // A fenced store acknowledges nothing more, whatever reached this point.
+  if (Status f = fenced(); !f.ok()) {
+    done(f);
+    return;
+  }
   if (options_.ack_requires_lease) {
     std::lock_guard<std::mutex> lock(lease_mu_);
     if (std::chrono::steady_clock::now() >= lease_valid_until_) {
@@ -415,7 +420,11 @@ void RocksStore::RenewLease(std::chrono::steady_clock::time_point valid_until) {
     ready.swap(lease_held_);
     held_count_.fetch_sub(ready.size());
   }
-  for (HeldAnswer& h : ready) h.done(std::move(*h.answer));
+  const Status f = fenced();
+  for (HeldAnswer& h : ready) {
+    if (f.ok()) h.done(std::move(*h.answer));
+    else h.done(f);
+  }
 }
 
 size_t RocksStore::answers_awaiting_lease() const {

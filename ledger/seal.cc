@@ -1,6 +1,7 @@
 #include "ledger/seal.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
@@ -49,6 +50,14 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
     return Status::Corruption("sealed bytes do not open with this key and context");
+  return out;
+}
+
+Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message) {
+  Sha256DigestBytes out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), out.data(), &len);
   return out;
 }
 

@@ -13,10 +13,15 @@
 namespace ledger {
 
 using SecretKey = std::array<uint8_t, 32>;
+using Sha256DigestBytes = std::array<uint8_t, 32>;
 
 Result<std::string> Seal(const SecretKey& key, std::string_view plaintext, std::string_view associated_data);
 // Errors: Corruption when the bytes, the key or the associated data do not match.
 Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::string_view associated_data);
+
+// HMAC-SHA256 of `message` under `key` (a keyed digest that reveals nothing to test guesses
+// against without the key).
+Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message);
 
 // Reads a key file: 64 hex digits (surrounding whitespace allowed) or exactly 32 raw bytes.
 // Refused when group or others may read it (mode & 077). Errors never include its content.

@@ -8,7 +8,8 @@
 // Keys: customer/<merchant>/<customer> (profile, lifetime value, open disputes),
 //       customer_order/<merchant>/<customer>/<order>, customer_message/<merchant>/<customer>/<message>
 //       (one key each, so that a customer with many orders is never one ever-growing value),
-//       order/<merchant>/<order>, dispute/<merchant>/<dispute> (its order), notice/<notice>.
+//       order/<merchant>/<order>, payment/<merchant>/<payment> (its order),
+//       dispute/<merchant>/<dispute> (its order), notice/<notice>.
 // Personal fields are kept as the events carry them; an erased customer's are dropped from
 // the profile here and never shown by the query (messages included).
 #include "projections/event_reading.h"
@@ -118,6 +119,7 @@ class CustomerView final : public Projection {
         const auto* b = e.body_as_PaymentAuthorized();
         Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
         if (o.is_null()) return Status::Corruption("payment for an unknown order");
+        s.Mutable("payment/" + m + "/" + Str(b->payment_id())) = {{"order_id", Str(b->order_id())}};
         Json& p = o["payments"][Str(b->payment_id())];
         p["status"] = "authorized";
         p["authorized"] = Money(b->amount());

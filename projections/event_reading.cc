@@ -94,7 +94,12 @@ void AddTo(Json& j, const std::string& key, int64_t delta) {
   if (j.is_null()) j = Json::object();
   const int64_t before = j.contains(key) ? j[key].get<int64_t>() : 0;
   int64_t after = 0;
-  LEDGER_INVARIANT(!__builtin_add_overflow(before, delta, &after));
+  if (__builtin_add_overflow(before, delta, &after)) {
+    // A total past int64 (many orders the rules allowed one by one): kept at the bound and
+    // flagged, never wrapped, and never a crash that every restart would repeat.
+    after = delta > 0 ? INT64_MAX : INT64_MIN;
+    j["overflowed"] = true;
+  }
   j[key] = after;
 }
 

@@ -25,7 +25,8 @@ Json PostingsOf(const ledger::schema::Event& e);
 // The fee breakdown of a money event (null for other events).
 const ledger::schema::FeeBreakdown* FeesOf(const ledger::schema::Event& e);
 
-// Adds `delta` to the integer at j[key] (creating it at 0). Invariant: no overflow.
+// Adds `delta` to the integer at j[key] (creating it at 0). A sum past int64 stays at the
+// bound and sets j["overflowed"] (a read model must not crash on what the log holds).
 void AddTo(Json& j, const std::string& key, int64_t delta);
 
 // Appends `v` to the array at j[key] (creating it).

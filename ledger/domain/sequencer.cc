@@ -23,7 +23,9 @@ class SequencerImpl final : public Sequencer {
  public:
   SequencerImpl(EventStore* store, ShardId shard, SequencerOptions options)
       : store_(store), shard_(shard), options_(options) {}
-  ~SequencerImpl() override {
+  ~SequencerImpl() override { Stop(); }
+
+  void Stop() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;

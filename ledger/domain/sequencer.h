@@ -56,6 +56,10 @@ class Sequencer {
   static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard,
                                                   SequencerOptions options = {});
   virtual ~Sequencer() = default;
+  // Stops deciding: the decision thread is joined and later commands are refused
+  // (ShuttingDown). Answers the store still owes (callbacks into this object) may arrive
+  // until the store is closed, so the object must outlive its store's shutdown.
+  virtual void Stop() = 0;
 
   // `done` runs once, on an internal thread; it must not block.
   virtual void Submit(CommandRequest request, std::function<void(Result<CommandResult>)> done) = 0;

@@ -79,7 +79,7 @@ struct LogReader::Impl {
       Status s;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         s = Handle(m, head);
-        {
+        if (s.ok()) {  // a message that stopped the reader is not "read": no lease from it
           std::lock_guard<std::mutex> lock(mu);
           next_offset = m->offset + 1;
           cv.notify_all();

@@ -192,6 +192,13 @@ TEST_F(ApiTest, KeysAreNeededShownOnceAndRevocable) {
   EXPECT_EQ(Call("POST", "/v1/outages", m1_, R"({"notice_id":"n1","component":"api","impact":"minor"})").status, 403);
   EXPECT_EQ(Call("POST", "/v1/stores", analyst_, R"({"store_id":"s9","name":"x"})").status, 403);
   EXPECT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"emperor"})").status, 400);
+  // A retried key request never answers a key that was not issued.
+  Response first = Call("POST", "/v1/keys", admin_, R"({"role":"analyst"})", {{"idempotency-key", "k-1"}});
+  ASSERT_EQ(first.status, 201);
+  Response retry = Call("POST", "/v1/keys", admin_, R"({"role":"analyst"})", {{"idempotency-key", "k-1"}});
+  EXPECT_EQ(retry.status, 200);
+  EXPECT_FALSE(Body(retry).contains("key")) << retry.body;
+  EXPECT_EQ(Call("GET", "/v1/balances?merchant_id=m1", Body(first)["key"].get<std::string>()).status, 200);
   EXPECT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"merchant"})").status, 400);  // a merchant key names its merchant
 }
 
@@ -250,6 +257,7 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":999999})", 422, "rule-violated", ""},
       {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", ""},
+      {"GET", "/v1/statements?from=2026-01-01&to=2026-12-31&currency=%FF", "", 400, "invalid-field", ""},
       {"GET", "/v1/customers/c1?min_position=banana", "", 400, "invalid-field", "/min_position"},
       {"GET", "/v1/customers/c1?min_position=7:1", "", 400, "invalid-field", ""},
       {"GET", "/v1/nothing", "", 404, "not-found", ""},
@@ -443,7 +451,8 @@ TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
   EXPECT_EQ(store_->head().position, head);
   // Malformed batches run nothing.
   for (const char* bad : {R"({"items":[]})", R"({"items":{}})", R"({"items":[{"method":"GET","path":"/v1/balances"}]})",
-                          R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})"}) {
+                          R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})",
+                          R"({"items":[{"method":"POST","path":"/v1/stores","idempotency_key":null}]})", R"({"items":[7]})"}) {
     Response b = Call("POST", "/v1/batch", m1_, bad, {{"idempotency-key", "b2"}});
     EXPECT_EQ(b.status, 400) << bad << " " << b.body;
   }

@@ -8,6 +8,7 @@
 
 #include "ledger/position_token.h"
 #include "projections/projections.h"
+#include "projections/event_reading.h"
 #include "projections/queries.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/temp_dir.h"
@@ -376,4 +377,18 @@ TEST(PositionToken, RoundTripsAndRefusesMalformedTokens) {
     EXPECT_EQ(ParsePositionToken(bad).status().code(), Code::kInvalidArgument) << bad;
 }
 
+}  // namespace
+
+namespace {
+TEST(ProjectionTotals, ASumPastInt64IsFlaggedNotWrappedNorACrash) {
+  Json j = Json::object();
+  projections::AddTo(j, "USD", INT64_MAX - 1);
+  projections::AddTo(j, "USD", 5);
+  EXPECT_EQ(j["USD"], INT64_MAX);
+  EXPECT_EQ(j["overflowed"], true);
+  Json k = Json::object();
+  projections::AddTo(k, "USD", INT64_MIN + 1);
+  projections::AddTo(k, "USD", -5);
+  EXPECT_EQ(k["USD"], INT64_MIN);
+}
 }  // namespace
