@@ -21,7 +21,7 @@ namespace {
 bool PrivateV4(uint32_t host_order) {
   const uint8_t a = host_order >> 24, b = (host_order >> 16) & 0xff;
   return a == 10 || a == 127 || a == 0 || (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168) ||
-         (a == 169 && b == 254) || (a == 100 && b >= 64 && b <= 127) || a >= 224;
+         (a == 169 && b == 254) || (a == 100 && b >= 64 && b <= 127) || (a == 198 && (b == 18 || b == 19)) || a >= 224;
 }
 
 bool PrivateV6(const in6_addr& a) {
@@ -29,11 +29,17 @@ bool PrivateV6(const in6_addr& a) {
   if (IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MULTICAST(&a))
     return true;
   if ((x[0] & 0xfe) == 0xfc) return true;  // unique local fc00::/7
-  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+  auto embedded_v4 = [&](size_t at) {
     uint32_t v4;
-    std::memcpy(&v4, x + 12, 4);
+    std::memcpy(&v4, x + at, 4);
     return PrivateV4(ntohl(v4));
-  }
+  };
+  static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static const uint8_t kCompat[12] = {};
+  // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), NAT64 (64:ff9b::/96), compatible (::/96), 6to4 (2002::/16).
+  if (IN6_IS_ADDR_V4MAPPED(&a) || std::memcmp(x, kNat64, 12) == 0 || std::memcmp(x, kCompat, 12) == 0)
+    return embedded_v4(12);
+  if (x[0] == 0x20 && x[1] == 0x02) return embedded_v4(2);
   return false;
 }
 

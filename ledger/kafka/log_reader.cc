@@ -110,7 +110,8 @@ struct LogReader::Impl {
       auto batches = catch_up_from->ReadBatches(head.position.next(), 64);
       if (!infos.ok()) return infos.status();
       if (!batches.ok()) return batches.status();
-      if (batches->empty() || batches->size() != infos->size()) break;
+      if (batches->empty()) break;
+      if (batches->size() != infos->size()) continue;  // the store grew between the two reads: read again
       bool progressed = false;
       for (size_t i = 0; i < batches->size(); ++i) {
         const BatchInfo& info = (*infos)[i];

@@ -498,7 +498,9 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   key[5] = 9;
   ctx_.secrets_key = &key;
   for (const char* url : {"https://10.1.2.3/h", "http://127.0.0.1:9/h", "https://[::1]/h", "https://169.254.169.254/latest",
-                          "https://192.168.1.1/", "https://user@93.184.216.34/", "ftp://93.184.216.34/", "https://0.0.0.0/"}) {
+                          "https://192.168.1.1/", "https://user@93.184.216.34/", "ftp://93.184.216.34/", "https://0.0.0.0/",
+                          "https://[64:ff9b::a00:1]/", "https://[2002:c0a8:101::1]/", "https://[::ffff:10.0.0.1]/",
+                          "https://198.18.0.1/", "https://[fd00::1]/", "https://[fe80::1]/"}) {
     Response r = Call("POST", "/v1/subscribers", m1_,
                       Json{{"subscriber_id", "subx"}, {"url", url}, {"secret", "s3cret-s3cret-s3cret"}, {"topics", {"outages"}}}.dump());
     EXPECT_EQ(r.status, 400) << url << " " << r.body;
