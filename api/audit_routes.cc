@@ -3,6 +3,9 @@
 // outside the system.
 #include <openssl/evp.h>
 
+#include <cctype>
+#include <cstdlib>
+
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -13,8 +16,24 @@
 namespace api {
 
 inline constexpr size_t kLogBatchesMax = 1000;
+inline constexpr size_t kLogEventsMax = 1000;
 
 namespace {
+// %XX escapes decoded (the stream name travels as one path segment).
+std::string web_decode(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
 std::string Base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -71,6 +90,46 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
     return JsonResponse(200, Json{{"batches", batches},
                                   {"next", ledger::PositionToken(shard, next)},
                                   {"canonical_position", ledger::PositionToken(shard, mark.position)}});
+  }));
+
+  // One stream's events (`order/m1/o1`, sent URL-encoded as one path segment), forward from
+  // version `from` (default 1) or backward from it (0: the last), at most kLogEventsMax.
+  router.Add("GET", "/v1/streams/{stream}", Guard(ctx, {Role::kAuditor}, Body::kNone, [](Call& c) {
+    const std::string stream = web_decode(c.request.params["stream"]);
+    const std::string dir = c.request.Query("direction");
+    if (!dir.empty() && dir != "forward" && dir != "backward")
+      return Problem(400, "invalid-field", "direction is forward or backward", R"({"pointer":"/direction"})");
+    uint64_t from = dir == "backward" ? 0 : 1;
+    size_t limit = 100;
+    if (!c.request.Query("from").empty()) {
+      const std::string& v = c.request.Query("from");
+      char* end = nullptr;
+      from = std::strtoull(v.c_str(), &end, 10);
+      if (*end != '\0' || v[0] == '-') return Problem(400, "invalid-field", "from is a stream version", R"({"pointer":"/from"})");
+    }
+    if (!c.request.Query("limit").empty()) {
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(c.request.Query("limit").c_str(), &end, 10);
+      if (*end != '\0' || n == 0 || n > kLogEventsMax)
+        return Problem(400, "invalid-field", "limit is from 1 to " + std::to_string(kLogEventsMax), R"({"pointer":"/limit"})");
+      limit = static_cast<size_t>(n);
+    }
+    auto events = c.ctx.store->ReadStream(stream, ledger::StreamVersion(from),
+                                          dir == "backward" ? ledger::ReadDirection::kBackward : ledger::ReadDirection::kForward,
+                                          limit);
+    if (!events.ok()) return ProblemFromStatus(events.status());
+    const ledger::Position canonical = c.ctx.store->canonical_mark().position;
+    Json out = Json::array();
+    for (const ledger::StoredEvent& e : *events) {
+      if (e.position > canonical) continue;  // canonical events only
+      const auto* ev = ledger::VerifyRecord(e.record);
+      out.push_back({{"position", ledger::PositionToken(ledger::ShardId(c.ctx.shard), e.position)},
+                     {"stream_version", ev ? ev->stream_version() : 0},
+                     {"record", Base64(e.record)},
+                     {"hash", ledger::ToHex(e.hash)}});
+    }
+    if (out.empty() && from <= 1 && dir != "backward") return Problem(404, "not-found", "no such stream");
+    return JsonResponse(200, Json{{"stream", stream}, {"events", out}});
   }));
 
   router.Add("GET", "/v1/audit/digest", Guard(ctx, {Role::kAuditor}, Body::kNone, [](Call& c) {

@@ -95,6 +95,10 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     HttpReply balances = HttpCall(port, "GET", "/v1/balances?min_position=" + position, auth(m1), "");
     ASSERT_EQ(balances.status, 200);
     EXPECT_EQ(Json::parse(balances.body)["balances"]["merchant:m1:available"]["USD"], 10000 - 320 - 100);
+    // An auditor reads a stream by its URL-encoded name over the socket.
+    const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", auth(admin), R"({"role":"auditor"})").body)["key"];
+    HttpReply stream = HttpCall(port, "GET", "/v1/streams/order%2Fm1%2Fo1", auth(auditor), "");
+    EXPECT_EQ(stream.status, 200) << stream.body;
     // A foreign key: not found, as if the ids did not exist.
     EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
     // The writer says so; limits at the edge.
@@ -133,6 +137,6 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
   EXPECT_EQ(ReadAll(dir.Sub("node2.log")).find("admin key"), std::string::npos);
   HttpReply keys = HttpCall(port2, "GET", "/v1/keys", {{"Authorization", "Bearer " + admin}}, "");
   ASSERT_EQ(keys.status, 200) << keys.body;
-  EXPECT_EQ(Json::parse(keys.body)["keys"].size(), 3u);  // the admin's and two merchants'
+  EXPECT_EQ(Json::parse(keys.body)["keys"].size(), 4u);  // the admin's, two merchants', an auditor's
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
 }

@@ -361,6 +361,14 @@ TEST_F(ApiTest, TheLogIsServedAsWholeCanonicalBatches) {
       break;
     }
   EXPECT_EQ(Call("GET", "/v1/log?limit=0", auditor).status, 400);
+  // One stream, its name URL-encoded as one segment.
+  Response stream = Call("GET", "/v1/streams/order%2Fm1%2Fo1", auditor);
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  EXPECT_EQ(Body(stream)["events"][0]["stream_version"], 1);
+  EXPECT_EQ(Body(Call("GET", "/v1/streams/order%2Fm1%2Fo1?direction=backward&limit=1", auditor))["events"].size(), 1u);
+  EXPECT_EQ(Call("GET", "/v1/streams/order%2Fm9%2Fnone", auditor).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/streams/order%2Fm1%2Fo1?direction=sideways", auditor).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/streams/order%2Fm1%2Fo1", m1_).status, 403);
   EXPECT_EQ(Call("GET", "/v1/log?limit=abc", auditor).status, 400);
   EXPECT_EQ(Call("GET", "/v1/log?from=3:1", auditor).status, 400);
 }
