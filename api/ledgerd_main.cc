@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/rate_limit.h"
 #include "api/routes.h"
+#include "api/webhook_sender.h"
 #include "ledger/seal.h"
 #include "api/node_options.h"
 #include "api/node_runtime.h"
@@ -102,6 +103,9 @@ int main(int argc, char** argv) {
   }
   api::Router router;
   api::AddRoutes(router, ctx);
+  // Webhooks out, from the writer (it records every attempt as an event).
+  std::unique_ptr<api::WebhookSender> webhooks;
+  if (ctx.sequencer != nullptr) webhooks = std::make_unique<api::WebhookSender>(ctx);
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
                          (*node)->projector(), &router, options->node_id);
   if (auto s = server.Start(); !s.ok()) {
@@ -113,5 +117,6 @@ int main(int argc, char** argv) {
   int sig = WaitForSignal();
   spdlog::info("signal {}: stopping", sig);
   server.Stop();
+  webhooks.reset();
   return 0;
 }

@@ -61,6 +61,14 @@ Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message) {
   return out;
 }
 
+Sha256DigestBytes HmacSha256(std::string_view key, std::string_view message) {
+  Sha256DigestBytes out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), out.data(), &len);
+  return out;
+}
+
 Result<SecretKey> LoadSecretKeyFile(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::NotFound("no secrets key file at the given path");

@@ -22,6 +22,8 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
 // HMAC-SHA256 of `message` under `key` (a keyed digest that reveals nothing to test guesses
 // against without the key).
 Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message);
+// The same with a key of any length (a webhook subscriber's secret, as the subscriber has it).
+Sha256DigestBytes HmacSha256(std::string_view key, std::string_view message);
 
 // Reads a key file: 64 hex digits (surrounding whitespace allowed) or exactly 32 raw bytes.
 // Refused when group or others may read it (mode & 077). Errors never include its content.

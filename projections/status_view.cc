@@ -3,7 +3,10 @@
 // status query never shows them (queries.cc).
 //
 // Keys: component/<name> (status and open incidents), incident/<notice>,
-//       subscriber/<subscriber> (owner, url, topics; the secret stays sealed).
+//       subscriber/<subscriber> (owner, url, topics, the sealed secret, and how far its
+//       notifications are settled: delivered or given up on).
+#include <algorithm>
+
 #include "projections/event_reading.h"
 #include "projections/projection.h"
 
@@ -101,7 +104,24 @@ class StatusView final : public Projection {
                                                               {"url", Str(b->url())},
                                                               {"topics", topics},
                                                               {"secret_sealed_hex", secret_hex},
-                                                              {"added_at_us", at}};
+                                                              {"added_at_us", at},
+                                                              {"added_at_position", e.position()},
+                                                              {"settled_through", e.position()}};
+        break;
+      }
+      case EventBody::NotificationDelivered:
+      case EventBody::NotificationFailed: {
+        const bool delivered = e.body_type() == EventBody::NotificationDelivered;
+        const std::string id = delivered ? Str(e.body_as_NotificationDelivered()->subscriber_id())
+                                         : Str(e.body_as_NotificationFailed()->subscriber_id());
+        Json& sub = s.Mutable("subscriber/" + id);
+        if (sub.is_null()) break;  // removed since
+        const uint64_t subject = delivered ? e.body_as_NotificationDelivered()->subject_position()
+                                           : e.body_as_NotificationFailed()->subject_position();
+        // Settled: delivered, or given up on; the next notification starts after it.
+        if (delivered || !e.body_as_NotificationFailed()->will_retry())
+          sub["settled_through"] = std::max<uint64_t>(sub.value("settled_through", uint64_t{0}), subject);
+        AddTo(sub, delivered ? "delivered" : "failed_attempts", 1);
         break;
       }
       case EventBody::SubscriberRemoved:

@@ -219,6 +219,21 @@ struct RemoveSubscriber {
   std::string subscriber_id;
 };
 
+// The outcome of one delivery attempt of a webhook out (DESIGN §9: each delivery is
+// recorded as an event): NotificationDelivered, or NotificationFailed with whether it will
+// be retried. Recorded for the subscriber's owner (ctx merchant "" for platform ones).
+struct RecordNotification {
+  std::string subscriber_id;
+  std::string notification_id;  // "<subscriber>:<subject position>"
+  uint64_t subject_position = 0;
+  uint32_t attempt = 1;
+  bool delivered = false;
+  uint32_t http_status = 0;     // 0: no answer
+  std::string reason;           // failures: why (never the secret, never a body)
+  bool will_retry = false;
+  int64_t next_attempt_at_us = 0;
+};
+
 struct PublishFeeRecipe {
   std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
 };
@@ -230,6 +245,6 @@ using Command =
                  ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
                  RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
-                 RemoveSubscriber>;
+                 RemoveSubscriber, RecordNotification>;
 
 }  // namespace ledger::domain

@@ -241,6 +241,33 @@ Status Subscribe(const DomainState& s, const DecideContext& ctx, const AddSubscr
   return Status::Ok();
 }
 
+Status Notified(const DomainState& s, const DecideContext& ctx, const RecordNotification& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.subscriber_id, "/subscriber_id"));
+  auto it = s.subscribers.find(c.subscriber_id);
+  if (it == s.subscribers.end() || it->second.removed || it->second.owner_merchant_id != ctx.merchant_id)
+    return Rule("subscriber-not-found", "no such subscriber");
+  if (c.notification_id.empty() || c.notification_id.size() > 128) return Field("/notification_id", "1 to 128 characters");
+  if (c.subject_position == 0) return Field("/subject_position", "must be a position");
+  if (c.attempt == 0) return Field("/attempt", "attempts count from 1");
+  if (c.reason.size() > 256) return Field("/reason", "at most 256 characters");
+  const std::string stream = "subscriber/" + c.subscriber_id;
+  if (c.delivered) {
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::NotificationDelivered, [c](Fbb& b) {
+      return schema::CreateNotificationDeliveredDirect(b, c.subscriber_id.c_str(), c.notification_id.c_str(),
+                                                       c.subject_position, c.attempt, c.http_status)
+          .Union();
+    });
+  } else {
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::NotificationFailed, [c](Fbb& b) {
+      return schema::CreateNotificationFailedDirect(b, c.subscriber_id.c_str(), c.notification_id.c_str(),
+                                                    c.subject_position, c.attempt, c.reason.c_str(), c.will_retry,
+                                                    c.next_attempt_at_us)
+          .Union();
+    });
+  }
+  return Status::Ok();
+}
+
 Status Unsubscribe(const DomainState& s, const DecideContext& ctx, const RemoveSubscriber& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.subscriber_id, "/subscriber_id"));
   auto it = s.subscribers.find(c.subscriber_id);
@@ -267,6 +294,7 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<RevokeKey>(&c)) return Revoke(s, *x, out);
   if (auto* x = std::get_if<AddSubscriber>(&c)) return Subscribe(s, ctx, *x, out);
   if (auto* x = std::get_if<RemoveSubscriber>(&c)) return Unsubscribe(s, ctx, *x, out);
+  if (auto* x = std::get_if<RecordNotification>(&c)) return Notified(s, ctx, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

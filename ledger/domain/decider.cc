@@ -99,7 +99,8 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                         std::holds_alternative<UpdateOutageNotice>(command) ||
                         std::holds_alternative<IssueKey>(command) || std::holds_alternative<RevokeKey>(command);
   // Subscribers belong to a merchant or, with no merchant, to the platform.
-  const bool either = std::holds_alternative<AddSubscriber>(command) || std::holds_alternative<RemoveSubscriber>(command);
+  const bool either = std::holds_alternative<AddSubscriber>(command) || std::holds_alternative<RemoveSubscriber>(command) ||
+                      std::holds_alternative<RecordNotification>(command);
   if (either ? !(ctx.merchant_id.empty() || IsValidMerchantId(ctx.merchant_id))
              : platform ? !ctx.merchant_id.empty() : !IsValidMerchantId(ctx.merchant_id))
     return Status::InvalidArgument(platform ? "this is a platform command, not a merchant's"
@@ -113,7 +114,8 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                       std::is_same_v<T, SendMessage> || std::is_same_v<T, PublishFeeRecipe> ||
                       std::is_same_v<T, PublishOutageNotice> || std::is_same_v<T, UpdateOutageNotice> ||
                       std::is_same_v<T, IssueKey> || std::is_same_v<T, RevokeKey> ||
-                      std::is_same_v<T, AddSubscriber> || std::is_same_v<T, RemoveSubscriber>)
+                      std::is_same_v<T, AddSubscriber> || std::is_same_v<T, RemoveSubscriber> ||
+                      std::is_same_v<T, RecordNotification>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder>)

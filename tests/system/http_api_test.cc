@@ -3,13 +3,17 @@
 // breakdowns and positions, a foreign key, and the limits enforced at the edge.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "tests/support/http_sink.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -138,5 +142,76 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
   HttpReply keys = HttpCall(port2, "GET", "/v1/keys", {{"Authorization", "Bearer " + admin}}, "");
   ASSERT_EQ(keys.status, 200) << keys.body;
   EXPECT_EQ(Json::parse(keys.body)["keys"].size(), 4u);  // the admin's, two merchants', an auditor's
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
+
+// Webhooks out: an outage notice reaches a subscriber signed with HMAC-SHA256 over
+// "<timestamp>.<body>" under its secret; a failed attempt is retried, and every attempt is
+// an event on the subscriber's stream.
+TEST(HttpApi, OutageNoticesReachSubscribersSignedAndEveryAttemptIsRecorded) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const std::string key_file = dir.Sub("secrets.key");
+  {
+    std::ofstream(key_file) << std::string(64, 'c') << "\n";
+  }
+  chmod(key_file.c_str(), 0600);
+  HttpSink sink({500});  // the first attempt fails
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH,
+                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--node-id", "w1", "--secrets-key-file",
+                     key_file, "--allow-private-webhooks"},
+                    dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  std::string admin = ReadAll(data + "/admin.key");
+  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + admin}};
+  const std::string secret = "whsec-0123456789abcdef";
+  HttpReply sub = HttpCall(port, "POST", "/v1/subscribers", auth,
+                           Json{{"subscriber_id", "ops"}, {"url", "http://127.0.0.1:" + std::to_string(sink.port()) + "/hook"},
+                                {"secret", secret}, {"topics", {"outages"}}}.dump());
+  ASSERT_EQ(sub.status, 201) << sub.body;
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/outages", auth,
+                     R"({"notice_id":"n1","component":"payments","impact":"major","status":"investigating","message":"slow"})")
+                .status,
+            201);
+  ASSERT_TRUE(sink.WaitFor(2, 20000)) << "the retry never came";
+  const auto got = sink.received();
+  const SinkRequest& r = got[1];
+  EXPECT_NE(r.request_line.find("POST /hook"), std::string::npos);
+  auto header = [&](const std::string& name) {
+    const size_t at = r.headers.find(name + ":");
+    if (at == std::string::npos) return std::string();
+    std::string v = r.headers.substr(at + name.size() + 1, r.headers.find("\r\n", at) - at - name.size() - 1);
+    while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+    return v;
+  };
+  const std::string ts = header("x-ledger-timestamp");
+  unsigned char mac[32];
+  unsigned int len = 0;
+  const std::string signed_text = ts + "." + r.body;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(signed_text.data()),
+       signed_text.size(), mac, &len);
+  std::string hex;
+  for (unsigned char b : mac) {
+    static const char* k = "0123456789abcdef";
+    hex.push_back(k[b >> 4]);
+    hex.push_back(k[b & 15]);
+  }
+  EXPECT_EQ(header("x-ledger-signature"), "v1=" + hex);
+  const Json body = Json::parse(r.body);
+  EXPECT_EQ(body["topic"], "outages");
+  EXPECT_EQ(body["event"]["incident"]["notice_id"], "n1");
+  EXPECT_EQ(got[0].body, r.body) << "a retry sends the same notification";
+  // Both attempts are events on the subscriber's stream.
+  const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", auth, R"({"role":"auditor"})").body)["key"];
+  std::string events;
+  for (int i = 0; i < 100; ++i) {
+    events = HttpCall(port, "GET", "/v1/streams/subscriber%2Fops", {{"Authorization", "Bearer " + auditor}}, "").body;
+    if (Json::parse(events)["events"].size() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(Json::parse(events)["events"].size(), 3u) << events;  // added, failed (will retry), delivered
+  EXPECT_EQ(ReadAll(dir.Sub("node.log")).find(secret), std::string::npos) << "the secret reached the node's output";
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
 }

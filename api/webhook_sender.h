@@ -1,0 +1,33 @@
+// Webhooks out (DESIGN §9): every subscriber receives the canonical events of its topics
+// (outages, outages:<component>, disputes of its own merchant, digests), in log order, as
+// a POST signed with HMAC-SHA256 over "<timestamp>.<body>" under its secret
+// (X-Ledger-Timestamp, X-Ledger-Signature: v1=<hex>). Every attempt is recorded as an event
+// (NotificationDelivered, NotificationFailed with will_retry); a failure is retried with
+// backoff (1, 2, 4 … 60 s) up to kWebhookAttemptsMax, and a subscriber's later
+// notifications wait for the one before (order kept). Where a subscriber stands is read
+// back from the status read model, so a restart goes on where the log says.
+// Runs on the writer only (it records events). Thread-safe; one thread of its own.
+#pragma once
+
+#include <memory>
+
+#include "api/api_context.h"
+
+namespace api {
+
+inline constexpr int kWebhookAttemptsMax = 6;
+inline constexpr int kWebhookTimeoutMs = 5000;
+inline constexpr int kWebhookPollMs = 100;
+
+class WebhookSender {
+ public:
+  // `ctx` (store, sequencer, projector, secrets key) must outlive the sender.
+  explicit WebhookSender(const ApiContext& ctx);
+  ~WebhookSender();  // stops and joins
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace api
