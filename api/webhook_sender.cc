@@ -96,7 +96,8 @@ struct WebhookSender::Impl {
   };
   std::map<std::string, Progress> progress;  // by subscriber id; sender thread only
 
-  explicit Impl(const ApiContext& c) : ctx(c) {}
+  WebhookSenderOptions options;
+  Impl(const ApiContext& c, WebhookSenderOptions o) : ctx(c), options(o) {}
 
   void Loop() {
     while (!stop.load()) {
@@ -199,8 +200,9 @@ struct WebhookSender::Impl {
     rec.delivered = delivered;
     rec.http_status = static_cast<uint32_t>(http_status);
     rec.reason = reason;
-    rec.will_retry = !delivered && p.attempt < static_cast<uint32_t>(kWebhookAttemptsMax);
-    const auto backoff = std::chrono::seconds(std::min(60, 1 << std::min<uint32_t>(p.attempt - 1, 6)));
+    rec.will_retry = !delivered && p.attempt < static_cast<uint32_t>(options.attempts_max);
+    const auto backoff = std::chrono::milliseconds(
+        std::min<int64_t>(kWebhookBackoffMaxMs, int64_t{options.backoff_first_ms} << std::min<uint32_t>(p.attempt - 1, 16)));
     rec.next_attempt_at_us = rec.will_retry ? std::chrono::duration_cast<std::chrono::microseconds>(
                                                   (std::chrono::system_clock::now() + backoff).time_since_epoch())
                                                   .count()
@@ -224,7 +226,8 @@ struct WebhookSender::Impl {
   }
 };
 
-WebhookSender::WebhookSender(const ApiContext& ctx) : impl_(std::make_unique<Impl>(ctx)) {
+WebhookSender::WebhookSender(const ApiContext& ctx, WebhookSenderOptions options)
+    : impl_(std::make_unique<Impl>(ctx, options)) {
   impl_->thread = std::thread([this] { impl_->Loop(); });
 }
 

@@ -18,11 +18,18 @@ namespace api {
 inline constexpr int kWebhookAttemptsMax = 6;
 inline constexpr int kWebhookTimeoutMs = 5000;
 inline constexpr int kWebhookPollMs = 100;
+inline constexpr int kWebhookBackoffFirstMs = 1000;  // then doubling, up to kWebhookBackoffMaxMs
+inline constexpr int kWebhookBackoffMaxMs = 60000;
+
+struct WebhookSenderOptions {
+  int attempts_max = kWebhookAttemptsMax;
+  int backoff_first_ms = kWebhookBackoffFirstMs;  // tests shorten it
+};
 
 class WebhookSender {
  public:
   // `ctx` (store, sequencer, projector, secrets key) must outlive the sender.
-  explicit WebhookSender(const ApiContext& ctx);
+  explicit WebhookSender(const ApiContext& ctx, WebhookSenderOptions options = {});
   ~WebhookSender();  // stops and joins
 
  private:
