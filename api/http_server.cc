@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
+#include <memory>
 
 #include "api/metrics.h"
 #include "api/problem.h"
@@ -83,7 +85,20 @@ Response Serve(const Router& router, const http::http_request& req, std::string*
   try {
     for (const auto& [k, v] : web::uri::split_query(req.relative_uri().query()))
       r.query[web::uri::decode(k)] = web::uri::decode(v);
-    const std::vector<unsigned char> body = req.extract_vector().get();
+    // The body within kRequestTimeoutS, or 408: a client that stalls must not hold a worker.
+    auto arrived = std::make_shared<std::promise<std::vector<unsigned char>>>();
+    req.extract_vector().then([arrived](pplx::task<std::vector<unsigned char>> t) {
+      try {
+        arrived->set_value(t.get());
+      } catch (...) {
+        arrived->set_exception(std::current_exception());
+      }
+    });
+    auto pending = arrived->get_future();
+    if (pending.wait_for(std::chrono::seconds(kRequestTimeoutS)) != std::future_status::ready)
+      return Problem(408, "request-timeout", "the request did not arrive whole within " +
+                                                 std::to_string(kRequestTimeoutS) + " s");
+    const std::vector<unsigned char> body = pending.get();
     if (body.size() > kBodyBytesMax)
       return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
     r.body.assign(body.begin(), body.end());
@@ -109,7 +124,9 @@ HttpServer::~HttpServer() { Stop(); }
 
 ledger::Status HttpServer::Start() {
   try {
-    impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url);
+    http::experimental::listener::http_listener_config config;
+    config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off
+    impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url, config);
     Impl* impl = impl_.get();
     impl_->listener->support([impl](http::http_request req) {
       const std::string path = req.relative_uri().path();
