@@ -213,8 +213,10 @@ struct WebhookSender::Impl {
     r.command = rec;
     auto done = ctx.sequencer->Execute(std::move(r));
     if (!done.ok()) {
+      // Not recorded (a deposed writer, Kafka away): try again later, without flooding the log.
       spdlog::warn("webhook {}: could not record the attempt: {}", notification_id, done.status().ToString());
-      return;  // tried again next round
+      p.next_attempt = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      return;
     }
     if (delivered || !rec.will_retry) {
       p.attempt = 0;
