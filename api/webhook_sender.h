@@ -6,7 +6,8 @@
 // backoff (1, 2, 4 … 60 s) up to kWebhookAttemptsMax, and a subscriber's later
 // notifications wait for the one before (order kept). Where a subscriber stands is read
 // back from the status read model, so a restart goes on where the log says.
-// Runs on the writer only (it records events). Thread-safe; one thread of its own.
+// Runs on the writer only (it records events). Thread-safe; one thread of its own, so a
+// slow subscriber (up to kWebhookTimeoutMs per attempt) delays the others' deliveries.
 #pragma once
 
 #include <memory>
