@@ -53,16 +53,8 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
       if (t->shard != shard) return Problem(400, "invalid-field", "from names another shard", R"({"pointer":"/from"})");
       from = t->position.value() == 0 ? ledger::Position(1) : t->position;
     }
-    size_t limit = 100;
-    if (!c.request.Query("limit").empty()) {
-      const std::string& l = c.request.Query("limit");
-      char* end = nullptr;
-      const unsigned long long v = std::strtoull(l.c_str(), &end, 10);
-      if (l.empty() || *end != '\0' || v == 0 || v > kLogBatchesMax)
-        return Problem(400, "invalid-field", "limit is a number of batches from 1 to " + std::to_string(kLogBatchesMax),
-                       R"({"pointer":"/limit"})");
-      limit = static_cast<size_t>(v);
-    }
+    size_t limit = 100;  // batches
+    if (auto bad = ParseLimit(c, kLogBatchesMax, &limit)) return *bad;
     const ledger::CanonicalMark mark = c.ctx.store->canonical_mark();
     auto infos = c.ctx.store->ReadBatchInfos(from, limit);
     if (!infos.ok()) return ProblemFromStatus(infos.status());
@@ -107,13 +99,7 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
       from = std::strtoull(v.c_str(), &end, 10);
       if (*end != '\0' || v[0] == '-') return Problem(400, "invalid-field", "from is a stream version", R"({"pointer":"/from"})");
     }
-    if (!c.request.Query("limit").empty()) {
-      char* end = nullptr;
-      const unsigned long long n = std::strtoull(c.request.Query("limit").c_str(), &end, 10);
-      if (*end != '\0' || n == 0 || n > kLogEventsMax)
-        return Problem(400, "invalid-field", "limit is from 1 to " + std::to_string(kLogEventsMax), R"({"pointer":"/limit"})");
-      limit = static_cast<size_t>(n);
-    }
+    if (auto bad = ParseLimit(c, kLogEventsMax, &limit)) return *bad;
     auto events = c.ctx.store->ReadStream(stream, ledger::StreamVersion(from),
                                           dir == "backward" ? ledger::ReadDirection::kBackward : ledger::ReadDirection::kForward,
                                           limit);

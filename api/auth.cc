@@ -7,18 +7,6 @@
 
 namespace api {
 
-namespace {
-std::string Hex(const unsigned char* bytes, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  return out;
-}
-}  // namespace
-
 const char* RoleName(Role role) {
   switch (role) {
     case Role::kMerchant: return "merchant";
@@ -44,8 +32,8 @@ ledger::Result<NewKey> DrawKey() {
   if (RAND_bytes(secret, sizeof secret) != 1 || RAND_bytes(id, sizeof id) != 1)
     return ledger::Status::Unavailable("the random source failed");
   NewKey k;
-  k.key = "lk_" + Hex(secret, sizeof secret);
-  k.key_id = "key_" + Hex(id, sizeof id);
+  k.key = "lk_" + ledger::ToHex(std::string_view(reinterpret_cast<const char*>(secret), sizeof secret));
+  k.key_id = "key_" + ledger::ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
   k.hash = ledger::Sha256Of(k.key);
   return k;
 }

@@ -8,28 +8,6 @@
 namespace api {
 
 namespace {
-std::string Hex(const std::string& s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
-bool Unhex(const std::string& h, std::string* out) {
-  if (h.size() % 2) return false;
-  auto v = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
-  out->clear();
-  for (size_t i = 0; i < h.size(); i += 2) {
-    const int a = v(h[i]), b = v(h[i + 1]);
-    if (a < 0 || b < 0) return false;
-    out->push_back(static_cast<char>(a * 16 + b));
-  }
-  return true;
-}
-
 std::string Cell(const Json& v) {
   std::string text = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
   // A text cell a spreadsheet would run as a formula is written as text.
@@ -73,17 +51,10 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
                   const std::function<Json(const std::string& key, const Json& value)>& shape) {
   if (auto wait = WaitForMinPosition(call)) return *wait;
   size_t limit = kListLimitDefault;
-  if (!call.request.Query("limit").empty()) {
-    char* end = nullptr;
-    const std::string& l = call.request.Query("limit");
-    const unsigned long long v = std::strtoull(l.c_str(), &end, 10);
-    if (*end != '\0' || v == 0 || v > kListLimitMax)
-      return Problem(400, "invalid-field", "limit is from 1 to " + std::to_string(kListLimitMax), R"({"pointer":"/limit"})");
-    limit = static_cast<size_t>(v);
-  }
+  if (auto bad = ParseLimit(call, kListLimitMax, &limit)) return *bad;
   std::string after;
   if (!call.request.Query("cursor").empty() &&
-      (!Unhex(call.request.Query("cursor"), &after) || after.compare(0, prefix.size(), prefix) != 0))
+      (!ledger::FromHex(call.request.Query("cursor"), &after) || after.compare(0, prefix.size(), prefix) != 0))
     return Problem(400, "invalid-field", "not a cursor of this list", R"({"pointer":"/cursor"})");
   auto rows = model.Scan(prefix, after, limit + 1);
   if (!rows.ok()) return ProblemFromStatus(rows.status());
@@ -99,11 +70,11 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
     Response r;
     r.content_type = "text/csv";
     r.body = ToCsv(items);
-    if (more) r.headers.emplace_back("X-Next-Cursor", Hex(last));
+    if (more) r.headers.emplace_back("X-Next-Cursor", ledger::ToHex(last));
     return r;
   }
   Json body = {{"items", items}};
-  body["next_cursor"] = more ? Json(Hex(last)) : Json(nullptr);
+  body["next_cursor"] = more ? Json(ledger::ToHex(last)) : Json(nullptr);
   return JsonResponse(200, body);
 }
 

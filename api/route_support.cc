@@ -215,6 +215,21 @@ std::optional<Response> WaitForMinPosition(const Call& call) {
   return std::nullopt;
 }
 
+std::optional<Response> ParseLimit(const Call& call, size_t max, size_t* limit) {
+  const std::string v = call.request.Query("limit");
+  if (v.empty()) return std::nullopt;
+  size_t n = 0;
+  bool ok = v.size() <= 9;
+  for (char ch : v) {
+    ok = ok && ch >= '0' && ch <= '9';
+    if (ok) n = n * 10 + static_cast<size_t>(ch - '0');
+  }
+  if (!ok || n == 0 || n > max)
+    return Problem(400, "invalid-field", "limit is a number from 1 to " + std::to_string(max), R"({"pointer":"/limit"})");
+  *limit = n;
+  return std::nullopt;
+}
+
 const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name) {
   return ctx.projector ? ctx.projector->read_model(name) : nullptr;
 }

@@ -90,6 +90,10 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
 // kReadYourWritesWaitMs; a problem response when it is malformed or not reached.
 std::optional<Response> WaitForMinPosition(const Call& call);
 
+// The `limit` query parameter: *limit keeps its default when absent; a problem unless it
+// is a decimal number from 1 to `max`.
+std::optional<Response> ParseLimit(const Call& call, size_t max, size_t* limit);
+
 // A read model of the node, or nullptr.
 const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name);
 

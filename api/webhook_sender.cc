@@ -26,12 +26,6 @@ using Json = nlohmann::json;
 using ledger::schema::EventBody;
 
 namespace {
-std::string Unhex(const std::string& h) {
-  std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
 std::string Str(const flatbuffers::String* s) { return s ? s->str() : ""; }
 
 // The topic of `e` that `topics` subscribes to, "" when none. `incident_component` finds
@@ -164,7 +158,9 @@ struct WebhookSender::Impl {
     p.attempt++;
     int http_status = 0;
     std::string reason;
-    auto secret = ledger::Unseal(*ctx.secrets_key, Unhex(sub.value("secret_sealed_hex", "")), "subscriber/" + id);
+    std::string sealed;
+    ledger::FromHex(sub.value("secret_sealed_hex", ""), &sealed);  // damaged hex fails to unseal below
+    auto secret = ledger::Unseal(*ctx.secrets_key, sealed, "subscriber/" + id);
     if (!secret.ok()) {
       reason = "the secret does not open with this node's secrets key";
     } else if (ledger::Status url_ok = ctx.allow_private_webhooks ? ledger::Status::Ok() : CheckPublicUrl(url); !url_ok.ok()) {

@@ -53,14 +53,32 @@ Sha256Digest Sha256Of(std::string_view bytes) {
 }
 
 std::string ToHex(const Sha256Digest& d) {
+  return ToHex(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
+std::string ToHex(std::string_view bytes) {
   static const char* kHex = "0123456789abcdef";
   std::string out;
-  out.reserve(64);
-  for (uint8_t b : d) {
+  out.reserve(2 * bytes.size());
+  for (unsigned char b : bytes) {
     out.push_back(kHex[b >> 4]);
     out.push_back(kHex[b & 0xf]);
   }
   return out;
+}
+
+bool FromHex(std::string_view hex, std::string* bytes) {
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  if (hex.size() % 2 != 0) return false;
+  bytes->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
 }
 
 }  // namespace ledger

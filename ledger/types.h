@@ -49,5 +49,8 @@ struct ExpectedVersion {
 };
 
 std::string ToHex(const Sha256Digest& d);
+// Lower-case hex of any bytes, and back (false on odd length or a non-hex digit).
+std::string ToHex(std::string_view bytes);
+bool FromHex(std::string_view hex, std::string* bytes);
 
 }  // namespace ledger

@@ -90,13 +90,11 @@ class StatusView final : public Projection {
       case EventBody::SubscriberAdded: {
         const auto* b = e.body_as_SubscriberAdded();
         Json topics = Json::array();
-        std::string secret_hex;  // still sealed with the secrets key: delivery unseals it
-        static const char* kHex = "0123456789abcdef";
-        if (b->secret_sealed())
-          for (uint8_t byte : *b->secret_sealed()) {
-            secret_hex.push_back(kHex[byte >> 4]);
-            secret_hex.push_back(kHex[byte & 15]);
-          }
+        // Still sealed with the secrets key: delivery unseals it.
+        const std::string secret_hex =
+            b->secret_sealed() ? ledger::ToHex(std::string_view(reinterpret_cast<const char*>(b->secret_sealed()->data()),
+                                                                b->secret_sealed()->size()))
+                               : std::string();
         if (b->topics())
           for (const auto* t : *b->topics()) topics.push_back(t->str());
         s.Mutable("subscriber/" + Str(b->subscriber_id())) = {{"subscriber_id", Str(b->subscriber_id())},

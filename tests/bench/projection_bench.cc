@@ -59,15 +59,9 @@ class Driver {
     for (int c = 0; c < clients; ++c)
       threads_.emplace_back([=, this] {
         testing_support::CommandMix mix(std::string("m").append(std::to_string(c)), c + 1);
-        uint64_t issued = 0;
         auto exec = [&](Command cmd) {
-          CommandRequest r;
-          r.merchant_id = mix.merchant();
-          r.request_digest = Sha256Of(mix.merchant() + std::to_string(++issued));
-          r.command_id = {static_cast<uint64_t>(c + 1), issued};
-          r.command = std::move(cmd);
           const auto at = Steady::now();
-          auto res = seq->Execute(std::move(r));
+          auto res = seq->Execute(mix.Request(static_cast<uint64_t>(c + 1), std::move(cmd)));
           if (res.ok() && res->event_count > 0 && on_answer)
             on_answer(res->first_position.value() + res->event_count - 1, at);
           return res;

@@ -44,15 +44,7 @@ Figures RunSequencer(const std::string& dir, int clients, double seconds) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       testing_support::CommandMix mix(std::string("m").append(std::to_string(c)), c + 1);
-      uint64_t issued = 0;
-      auto exec = [&](Command cmd) {
-        CommandRequest r;
-        r.merchant_id = mix.merchant();
-        r.request_digest = Sha256Of(mix.merchant() + std::to_string(++issued));
-        r.command_id = {static_cast<uint64_t>(c + 1), issued};
-        r.command = std::move(cmd);
-        return (*seq)->Execute(std::move(r));
-      };
+      auto exec = [&](Command cmd) { return (*seq)->Execute(mix.Request(static_cast<uint64_t>(c + 1), std::move(cmd))); };
       for (int i = 0; i < testing_support::CommandMix::kSetupCommands; ++i)
         if (!exec(mix.Setup(i)).ok()) std::exit(1);
       while (!stop.load(std::memory_order_relaxed)) {

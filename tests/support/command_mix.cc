@@ -1,5 +1,7 @@
 #include "tests/support/command_mix.h"
 
+#include "ledger/chain_hash.h"
+
 namespace testing_support {
 
 using namespace ledger::domain;
@@ -11,6 +13,15 @@ Command CommandMix::Setup(int step) {
     case 2: return PublishListing{"s1", "sku-1", "item", 2500, "USD", 1'000'000'000};
     default: return RegisterCustomer{"c1", "s1"};
   }
+}
+
+CommandRequest CommandMix::Request(uint64_t client, Command command) {
+  CommandRequest r;
+  r.merchant_id = merchant_;
+  r.request_digest = ledger::Sha256Of(merchant_ + std::to_string(++issued_));
+  r.command_id = {client, issued_};
+  r.command = std::move(command);
+  return r;
 }
 
 void CommandMix::Done(bool ok) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ledger/domain/commands.h"
+#include "ledger/domain/sequencer.h"
 
 namespace testing_support {
 
@@ -25,6 +26,9 @@ class CommandMix {
 
   // The merchant's set-up: configuration, a store, a listing, a customer (step 0..3).
   ledger::domain::Command Setup(int step);
+  // `command` as a request of this mix's merchant, with a distinct command id and request
+  // digest (client `client` of a benchmark).
+  ledger::domain::CommandRequest Request(uint64_t client, ledger::domain::Command command);
   // The next command of the mix; report its outcome with Done() before asking again.
   ledger::domain::Command Next();
   void Done(bool ok);
@@ -35,6 +39,7 @@ class CommandMix {
   std::string merchant_;
   std::mt19937_64 rng_;
   uint64_t n_ = 0;
+  uint64_t issued_ = 0;  // requests made
   std::vector<std::pair<std::string, int64_t>> authorized_;            // payment, amount
   std::vector<std::tuple<std::string, std::string, int64_t>> captured_;  // payment, capture, left
   std::vector<std::string> disputes_;

@@ -3,6 +3,8 @@
 // bad inputs of the store and the queries.
 #include <gtest/gtest.h>
 
+#include <rocksdb/db.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -351,9 +353,16 @@ TEST_F(ProjectionsTest, BadStoresAndNamesAreRefused) {
   o.read_models = {"fees", "gossip"};
   EXPECT_EQ(Projector::Open(o).status().code(), Code::kInvalidArgument);
   // A store whose progress record is damaged is not trusted.
-  auto fees = projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees");
-  ASSERT_TRUE(fees.ok());
-  EXPECT_GT((*fees)->progress().position.value(), 0u);
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.Sub("proj") + "/fees", cfs, &handles, &raw).ok());
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[1], "progress", "bad").ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  EXPECT_EQ(projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees").status().code(), Code::kCorruption);
 }
 
 TEST_F(ProjectionsTest, QueriesRefuseMalformedPeriods) {
