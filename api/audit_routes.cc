@@ -1,11 +1,11 @@
 // The log itself, for auditors and standbys (DESIGN §9): whole canonical batches only, up
 // to the canonical head, exactly the bytes a standby bootstraps from; and the digest to keep
 // outside the system.
-#include <openssl/evp.h>
 
 #include <cctype>
 #include <cstdlib>
 
+#include "api/base64.h"
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -34,13 +34,6 @@ std::string web_decode(const std::string& in) {
   return out;
 }
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 }  // namespace
 
 void AddAuditRoutes(Router& router, const ApiContext& ctx) {
@@ -70,7 +63,7 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
       auto batch = ledger::DecodeBatch(bytes->front());
       if (!batch.ok()) return ProblemFromStatus(batch.status());
       Json records = Json::array();
-      for (const auto& r : batch->records) records.push_back({{"record", Base64(r.record)}, {"hash", ledger::ToHex(r.hash)}});
+      for (const auto& r : batch->records) records.push_back({{"record", Base64Encode(r.record)}, {"hash", ledger::ToHex(r.hash)}});
       batches.push_back({{"epoch", batch->epoch.value()},
                          {"node_id", batch->node_id},
                          {"first_position", ledger::PositionToken(shard, batch->first_position)},
@@ -111,7 +104,7 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
       const auto* ev = ledger::VerifyRecord(e.record);
       out.push_back({{"position", ledger::PositionToken(ledger::ShardId(c.ctx.shard), e.position)},
                      {"stream_version", ev ? ev->stream_version() : 0},
-                     {"record", Base64(e.record)},
+                     {"record", Base64Encode(e.record)},
                      {"hash", ledger::ToHex(e.hash)}});
     }
     if (out.empty() && from <= 1 && dir != "backward") return Problem(404, "not-found", "no such stream");

@@ -165,7 +165,8 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
                     const CommandOptions& options) {
   if (call.ctx.sequencer == nullptr)
     return Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer");
-  const std::string key = call.request.Header("idempotency-key");
+  const std::string key =
+      options.idempotency_key.empty() ? call.request.Header("idempotency-key") : options.idempotency_key;
   if (key.empty() && idempotency == Idempotency::kRequired)
     return Problem(400, "idempotency-key-required", "this request moves money or costs a fee: send an Idempotency-Key");
   if (key.size() > 128) return Problem(400, "invalid-field", "Idempotency-Key is over 128 characters");

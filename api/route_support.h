@@ -76,6 +76,7 @@ struct CommandOptions {
   bool resource_needs_read_models = true;  // false: answer resource() even if they lag
   std::function<Json()> on_replay;         // the answer to an idempotent replay (default: resource())
   std::string digest_body;                 // replaces the body in the request digest (secrets)
+  std::string idempotency_key;             // replaces the Idempotency-Key header (webhooks in)
 };
 
 // Runs `command` for `merchant` ("" for platform commands), waiting at most kWriteWaitMs

@@ -16,6 +16,8 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx);
 void AddReadRoutes(Router& router, const ApiContext& ctx);
 void AddAuditRoutes(Router& router, const ApiContext& ctx);
 void AddSubscriberRoutes(Router& router, const ApiContext& ctx);
+// POST /v1/webhooks/paypal|ebay/{merchant_id}: providers' signed events (no API key).
+void AddWebhookInRoutes(Router& router, const ApiContext& ctx);
 // POST /v1/batch runs its items through `router` itself (which must outlive it).
 void AddBatchRoute(Router& router, const ApiContext& ctx);
 
@@ -26,6 +28,7 @@ inline void AddRoutes(Router& router, const ApiContext& ctx) {
   AddReadRoutes(router, ctx);
   AddAuditRoutes(router, ctx);
   AddSubscriberRoutes(router, ctx);
+  AddWebhookInRoutes(router, ctx);
   AddBatchRoute(router, ctx);
 }
 

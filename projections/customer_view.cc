@@ -9,7 +9,10 @@
 //       customer_order/<merchant>/<customer>/<order>, customer_message/<merchant>/<customer>/<message>
 //       (one key each, so that a customer with many orders is never one ever-growing value),
 //       order/<merchant>/<order>, payment/<merchant>/<payment> (its order),
-//       dispute/<merchant>/<dispute> (its order), notice/<notice>.
+//       dispute/<merchant>/<dispute> (its order), notice/<notice>,
+//       unmatched/<merchant>/<payment>: captures, refunds and disputes a provider reported
+//       for a payment the ledger never authorized (no order to hang them on).
+// Provider facts that broke a rule carry their anomaly note into the entries here.
 // Personal fields are kept as the events carry them; an erased customer's are dropped from
 // the profile here and never shown by the query (messages included).
 #include "projections/event_reading.h"
@@ -45,6 +48,21 @@ void AddLifetimeValue(StateTxn& s, const std::string& m, const Json& order, cons
     Json& ltv = (*c)["lifetime_value_minor"];
     AddTo(ltv, currency, delta);
   }
+}
+
+// The order a money event belongs to, or for a provider fact about a payment the ledger
+// never authorized (order id empty), that payment's unmatched record (same shape).
+Json& OrderOf(StateTxn& s, const std::string& m, const std::string& order_id, const std::string& payment_id) {
+  if (!order_id.empty()) return s.Mutable(OrderKey(m, order_id));
+  Json& u = s.Mutable("unmatched/" + m + "/" + payment_id);
+  if (u.is_null()) u = {{"payment_id", payment_id}, {"order_id", ""}, {"payments", Json::object()}};
+  return u;
+}
+
+// Adds the envelope's anomaly note, if any, to an entry.
+Json Noted(const Event& e, Json entry) {
+  if (e.anomaly() != nullptr && e.anomaly()->size() > 0) entry["anomaly"] = e.anomaly()->str();
+  return entry;
 }
 
 void SetPayment(Json& order, const std::string& payment_id, const char* field, const Json& value) {
@@ -96,7 +114,7 @@ class CustomerView final : public Projection {
                       {"shipping_minor", b->shipping_minor()}, {"tax_minor", b->tax_minor()},
                       {"total_minor", b->total_minor()},  {"status", "placed"},
                       {"placed_at_us", at},               {"payments", Json::object()}};
-        s.Mutable(OrderKey(m, Str(b->order_id()))) = order;
+        s.Mutable(OrderKey(m, Str(b->order_id()))) = Noted(e, order);
         if (Json* c = CustomerOfOrder(s, m, order)) {
           AddTo(*c, "order_count", 1);
           s.Mutable("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id())) = {{"placed_at_us", at}};
@@ -145,38 +163,39 @@ class CustomerView final : public Projection {
       case EventBody::PaymentCaptured: {
         const auto* b = e.body_as_PaymentCaptured();
         if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("capture for an unknown order");
         Json& p = o["payments"][Str(b->payment_id())];
         p["status"] = "captured";
         AddTo(p, "captured_minor", b->amount() ? b->amount()->amount_minor() : 0);
-        PushTo(o, "captures", {{"capture_id", Str(b->capture_id())}, {"payment_id", Str(b->payment_id())},
-                               {"amount", Money(b->amount())}, {"recorded_at_us", at}});
+        PushTo(o, "captures", Noted(e, {{"capture_id", Str(b->capture_id())}, {"payment_id", Str(b->payment_id())},
+                                        {"amount", Money(b->amount())}, {"source", fbs::EnumNamePaymentSource(b->source())},
+                                        {"recorded_at_us", at}}));
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), b->amount()->amount_minor());
         break;
       }
       case EventBody::PaymentRefunded: {
         const auto* b = e.body_as_PaymentRefunded();
         if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("refund for an unknown order");
         AddTo(o["payments"][Str(b->payment_id())], "refunded_minor", b->amount()->amount_minor());
-        PushTo(o, "refunds", {{"refund_id", Str(b->refund_id())}, {"capture_id", Str(b->capture_id())},
-                              {"payment_id", Str(b->payment_id())}, {"amount", Money(b->amount())},
-                              {"recorded_at_us", at}});
+        PushTo(o, "refunds", Noted(e, {{"refund_id", Str(b->refund_id())}, {"capture_id", Str(b->capture_id())},
+                                       {"payment_id", Str(b->payment_id())}, {"amount", Money(b->amount())},
+                                       {"source", fbs::EnumNamePaymentSource(b->source())}, {"recorded_at_us", at}}));
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), -b->amount()->amount_minor());
         break;
       }
       case EventBody::DisputeOpened: {
         const auto* b = e.body_as_DisputeOpened();
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("dispute for an unknown order");
         const std::string id = Str(b->dispute_id());
-        o["disputes"][id] = {{"status", "open"}, {"payment_id", Str(b->payment_id())},
-                             {"capture_id", Str(b->capture_id())}, {"amount", Money(b->amount())},
-                             {"reason", Str(b->reason())}, {"evidence_due_at_us", b->evidence_due_at_us()},
-                             {"opened_at_us", at}};
-        s.Mutable(DisputeKey(m, id)) = {{"order_id", Str(b->order_id())}};
+        o["disputes"][id] = Noted(e, {{"status", "open"}, {"payment_id", Str(b->payment_id())},
+                                      {"capture_id", Str(b->capture_id())}, {"amount", Money(b->amount())},
+                                      {"reason", Str(b->reason())}, {"evidence_due_at_us", b->evidence_due_at_us()},
+                                      {"source", fbs::EnumNamePaymentSource(b->source())}, {"opened_at_us", at}});
+        s.Mutable(DisputeKey(m, id)) = {{"order_id", Str(b->order_id())}, {"payment_id", Str(b->payment_id())}};
         if (Json* c = CustomerOfOrder(s, m, o)) (*c)["open_disputes"][id] = Str(b->order_id());
         break;
       }
@@ -184,7 +203,7 @@ class CustomerView final : public Projection {
         const auto* b = e.body_as_DisputeEvidenceSubmitted();
         const Json& d = s.Get(DisputeKey(m, Str(b->dispute_id())));
         if (d.is_null()) return Status::Corruption("evidence for an unknown dispute");
-        Json& o = s.Mutable(OrderKey(m, d["order_id"].get<std::string>()));
+        Json& o = OrderOf(s, m, d["order_id"].get<std::string>(), d.value("payment_id", ""));
         o["disputes"][Str(b->dispute_id())]["status"] = "evidence_submitted";
         break;
       }
@@ -193,7 +212,7 @@ class CustomerView final : public Projection {
         const std::string id = Str(b->dispute_id());
         const Json& d = s.Get(DisputeKey(m, id));
         if (d.is_null()) return Status::Corruption("resolution of an unknown dispute");
-        Json& o = s.Mutable(OrderKey(m, d["order_id"].get<std::string>()));
+        Json& o = OrderOf(s, m, d["order_id"].get<std::string>(), d.value("payment_id", ""));
         Json& od = o["disputes"][id];
         od["status"] = "resolved";
         od["outcome"] = fbs::EnumNameDisputeOutcome(b->outcome());

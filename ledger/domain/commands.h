@@ -172,6 +172,25 @@ struct RecordProviderDispute {
   int64_t evidence_due_at_us = 0;  // the provider's due date; 0 = none
 };
 
+// A provider's final word on a dispute it reported (PayPal's CUSTOMER.DISPUTE.RESOLVED).
+// A dispute already resolved changes nothing; an unknown one is refused (report it first).
+struct RecordProviderDisputeOutcome {
+  std::string dispute_id;
+  DisputeOutcomeInput outcome = DisputeOutcomeInput::kWon;
+  std::string provider_reference;  // required
+};
+
+// An order a marketplace reported (an eBay order notification), placed in `order.store_id`.
+// Recorded even when a sku is not listed, priced in another currency or short of stock
+// (anomaly notes; stock never goes below 0); the buyer is registered in the same command
+// when new; an order id already recorded changes nothing. `reported_total_minor` (0 = not
+// reported) that differs from lines + shipping + tax is an anomaly too.
+struct RecordProviderOrder {
+  PlaceOrder order;
+  std::string provider_reference;  // required
+  int64_t reported_total_minor = 0;
+};
+
 // Platform commands (admin): the context's merchant id is empty.
 enum class OutageStatusInput { kInvestigating = 0, kIdentified = 1, kMonitoring = 2, kResolved = 3 };
 
@@ -245,6 +264,6 @@ using Command =
                  ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
                  RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
-                 RemoveSubscriber, RecordNotification>;
+                 RemoveSubscriber, RecordNotification, RecordProviderDisputeOutcome, RecordProviderOrder>;
 
 }  // namespace ledger::domain

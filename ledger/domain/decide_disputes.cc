@@ -58,7 +58,8 @@ Status Evidence(const DomainState& s, const DecideContext& ctx, const SubmitDisp
 }
 
 Status Resolve(const DomainState& s, const DecideContext& ctx, const std::string& dispute_id,
-               schema::DisputeOutcome outcome, EventSink& out) {
+               schema::DisputeOutcome outcome, EventSink& out,
+               schema::PaymentSource source = schema::PaymentSource::Merchant) {
   LEDGER_RETURN_IF_ERROR(CheckId(dispute_id, "/dispute_id"));
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   const Dispute* d = FindDispute(m, dispute_id);
@@ -78,9 +79,9 @@ Status Resolve(const DomainState& s, const DecideContext& ctx, const std::string
                                        d->currency, d->amount_minor, result, d->open_fees, &as_refund);
   if (!settled.ok()) return settled.status();
   out.Add(StreamOf("dispute", ctx.merchant_id, dispute_id), ExpectedVersion::Any(), schema::EventBody::DisputeResolved,
-          [dispute_id, outcome, f = *settled](Fbb& b) {
+          [dispute_id, outcome, source, f = *settled](Fbb& b) {
             auto pv = PostingsOf(b, f.postings);
-            return schema::CreateDisputeResolvedDirect(b, dispute_id.c_str(), outcome, schema::PaymentSource::Merchant,
+            return schema::CreateDisputeResolvedDirect(b, dispute_id.c_str(), outcome, source,
                                                        FeesOf(b, f.fees), &pv)
                 .Union();
           });
@@ -138,6 +139,14 @@ Status DecideDispute(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<ResolveDispute>(&c))
     return Resolve(s, ctx, x->dispute_id,
                    x->outcome == DisputeOutcomeInput::kWon ? schema::DisputeOutcome::Won : schema::DisputeOutcome::Lost, out);
+  if (auto* x = std::get_if<RecordProviderDisputeOutcome>(&c)) {
+    LEDGER_RETURN_IF_ERROR(CheckId(x->provider_reference, "/provider_reference"));
+    const Dispute* d = FindDispute(FindMerchant(s, ctx.merchant_id), x->dispute_id);
+    if (d != nullptr && d->Resolved()) return Status::Ok();  // resolved exactly once: a repeat
+    return Resolve(s, ctx, x->dispute_id,
+                   x->outcome == DisputeOutcomeInput::kWon ? schema::DisputeOutcome::Won : schema::DisputeOutcome::Lost,
+                   out, schema::PaymentSource::Provider);
+  }
   if (auto* x = std::get_if<SendPayout>(&c)) return Payout_(s, ctx, *x, out);
   if (auto* x = std::get_if<ReturnPayout>(&c)) return Return(s, ctx, *x, out);
   return Status::InvalidArgument("not a dispute or payout command");

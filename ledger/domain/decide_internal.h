@@ -44,6 +44,8 @@ Status CheckCurrency(const std::string& currency, const std::string& pointer);
 Status CheckPositive(int64_t amount, const std::string& pointer);
 
 std::string StreamOf(const std::string& kind, const std::string& merchant, const std::string& id);
+// Anomaly notes as one envelope field: "a; b".
+std::string JoinNotes(const std::vector<std::string>& notes);
 
 // FlatBuffers helpers.
 flatbuffers::Offset<schema::Money> MoneyOf(Fbb& b, int64_t amount, const std::string& currency);

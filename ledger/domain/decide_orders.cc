@@ -26,7 +26,10 @@ void AddStockChange(EventSink& out, const std::string& merchant, const std::stri
           });
 }
 
-Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c, EventSink& out) {
+// A merchant's order (`facts` null: every rule refuses) or a marketplace's report of one
+// (`facts` set: the rules a sale that already happened may break become anomaly notes).
+Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c, EventSink& out,
+             std::vector<std::string>* facts = nullptr, int64_t reported_total_minor = 0) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.order_id, "/order_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.store_id, "/store_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
@@ -37,36 +40,63 @@ Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   const Store* store = FindStore(m, c.store_id);
   if (store == nullptr) return Rule("store-not-found", "no such store");
-  if (!m->customers.count(c.customer_id)) return Rule("customer-not-found", "register the customer first");
-  if (m->orders.count(c.order_id)) return Rule("order-exists", "this order id was already used");
+  if (m->orders.count(c.order_id)) {
+    if (facts != nullptr) return Status::Ok();  // reported before: nothing new
+    return Rule("order-exists", "this order id was already used");
+  }
+  if (!m->customers.count(c.customer_id)) {
+    if (facts == nullptr) return Rule("customer-not-found", "register the customer first");
+    // A marketplace's buyer is registered with their first order, in the same command.
+    out.Add(StreamOf("customer", ctx.merchant_id, c.customer_id), ExpectedVersion::NoStream(),
+            schema::EventBody::CustomerRegistered, [c, channel = store->channel](Fbb& b) {
+              return schema::CreateCustomerRegisteredDirect(b, c.customer_id.c_str(), c.store_id.c_str(), ChannelOf(channel))
+                  .Union();
+            });
+  }
+  // A rule the order breaks: refused for a merchant, noted for a reported fact.
+  auto broken = [facts](const std::string& code, const std::string& why) -> Status {
+    if (facts == nullptr) return Rule(code, why);
+    facts->push_back(code + ": " + why);
+    return Status::Ok();
+  };
   int64_t total = 0;
-  std::map<std::string, int64_t> wanted;  // sku -> quantity over all lines
+  std::map<std::string, int64_t> wanted;  // listed sku -> quantity over all lines
   for (size_t i = 0; i < c.lines.size(); ++i) {
     const OrderLineInput& line = c.lines[i];
     const std::string at = "/lines/" + std::to_string(i);
     LEDGER_RETURN_IF_ERROR(CheckId(line.sku, at + "/sku"));
     if (line.quantity <= 0) return Field(at + "/quantity", "must be positive");
     if (line.unit_price_minor < 0) return Field(at + "/unit_price", "must not be negative");
-    auto listing = store->listings.find(line.sku);
-    if (listing == store->listings.end()) return Rule("sku-not-listed", "sku " + line.sku + " is not listed in this store");
-    if (listing->second.currency != c.currency)
-      return Rule("currency-mismatch", "sku " + line.sku + " is priced in " + listing->second.currency);
     auto amount = CheckedMul(line.quantity, line.unit_price_minor);
     if (!amount.ok()) return Field(at, "amount out of range");
     auto sum = CheckedAdd(total, *amount);
     if (!sum.ok()) return Field("/lines", "total out of range");
     total = *sum;
+    auto listing = store->listings.find(line.sku);
+    if (listing == store->listings.end()) {
+      LEDGER_RETURN_IF_ERROR(broken("sku-not-listed", "sku " + line.sku + " is not listed in this store"));
+      continue;
+    }
+    if (listing->second.currency != c.currency)
+      LEDGER_RETURN_IF_ERROR(broken("currency-mismatch", "sku " + line.sku + " is priced in " + listing->second.currency));
     auto q = CheckedAdd(wanted[line.sku], line.quantity);
     if (!q.ok()) return Field(at + "/quantity", "out of range");
     wanted[line.sku] = *q;
   }
-  for (const auto& [sku, qty] : wanted)
-    if (store->listings.at(sku).stock < qty)
-      return Rule("insufficient-stock", "only " + std::to_string(store->listings.at(sku).stock) + " of " + sku + " in stock");
+  for (auto& [sku, qty] : wanted) {
+    const int64_t stock = store->listings.at(sku).stock;
+    if (stock < qty) {
+      LEDGER_RETURN_IF_ERROR(broken("insufficient-stock", "only " + std::to_string(stock) + " of " + sku + " in stock"));
+      qty = stock;  // a fact: the stock runs out, it never goes below zero
+    }
+  }
   auto with_shipping = CheckedAdd(total, c.shipping_minor);
   auto grand = with_shipping.ok() ? CheckedAdd(*with_shipping, c.tax_minor) : with_shipping;
   if (!grand.ok()) return Field("/lines", "total out of range");
   total = *grand;
+  if (facts != nullptr && reported_total_minor != 0 && reported_total_minor != total)
+    facts->push_back("total-mismatch: reported " + std::to_string(reported_total_minor) + ", lines + shipping + tax = " +
+                     std::to_string(total));
   out.Add(StreamOf("order", ctx.merchant_id, c.order_id), ExpectedVersion::NoStream(), schema::EventBody::OrderPlaced,
           [c, total, channel = store->channel](Fbb& b) {
             std::vector<flatbuffers::Offset<schema::OrderLine>> lines;
@@ -76,9 +106,10 @@ Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c
                                                    ChannelOf(channel), c.currency.c_str(), &lines,
                                                    c.shipping_minor, c.tax_minor, total)
                 .Union();
-          });
+          },
+          facts != nullptr ? JoinNotes(*facts) : "");
   for (const auto& [sku, qty] : wanted)
-    AddStockChange(out, ctx.merchant_id, c.store_id, sku, store->listings.at(sku), -qty, "order placed");
+    if (qty > 0) AddStockChange(out, ctx.merchant_id, c.store_id, sku, store->listings.at(sku), -qty, "order placed");
   return Status::Ok();
 }
 
@@ -129,6 +160,11 @@ Status Fulfil(const DomainState& s, const DecideContext& ctx, const FulfilOrder&
 
 Status DecideOrder(const DomainState& s, const DecideContext& ctx, const Command& c, EventSink& out) {
   if (auto* x = std::get_if<PlaceOrder>(&c)) return Place(s, ctx, *x, out);
+  if (auto* x = std::get_if<RecordProviderOrder>(&c)) {
+    LEDGER_RETURN_IF_ERROR(CheckId(x->provider_reference, "/provider_reference"));
+    std::vector<std::string> anomalies;
+    return Place(s, ctx, x->order, out, &anomalies, x->reported_total_minor);
+  }
   if (auto* x = std::get_if<CancelOrder>(&c)) return Cancel(s, ctx, *x, out);
   if (auto* x = std::get_if<FulfilOrder>(&c)) return Fulfil(s, ctx, *x, out);
   return Status::InvalidArgument("not an order command");

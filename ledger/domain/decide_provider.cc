@@ -6,16 +6,18 @@
 namespace ledger::domain::internal {
 namespace {
 
-std::string Join(const std::vector<std::string>& notes) {
-  std::string out;
-  for (const auto& n : notes) out += (out.empty() ? "" : "; ") + n;
-  return out;
-}
-
 Status CheckFact(const std::string& reference, const std::string& currency, int64_t amount) {
   LEDGER_RETURN_IF_ERROR(CheckId(reference, "/provider_reference"));
   LEDGER_RETURN_IF_ERROR(CheckCurrency(currency, "/currency"));
   return CheckPositive(amount, "/amount");
+}
+
+// The payment holding `capture_id`: a provider names the capture, not always the payment.
+std::string PaymentOfCapture(const MerchantState* m, const std::string& capture_id) {
+  if (m == nullptr) return "";
+  for (const auto& [id, p] : m->payments)
+    if (p.captures.count(capture_id)) return id;
+  return "";
 }
 
 bool AlreadyRecorded(const MerchantState* m, const std::string& reference) {
@@ -72,11 +74,16 @@ Status Capture_(const DomainState& s, const DecideContext& ctx, const RecordProv
                                                        ChannelOf(ch), schema::PaymentSource::Provider, FeesOf(b, f.fees), &pv)
                 .Union();
           },
-          Join(anomalies));
+          JoinNotes(anomalies));
   return Status::Ok();
 }
 
-Status Refund(const DomainState& s, const DecideContext& ctx, const RecordProviderRefund& c, EventSink& out) {
+Status Refund(const DomainState& s, const DecideContext& ctx, RecordProviderRefund c, EventSink& out) {
+  if (c.payment_id.empty()) {
+    // Unknown capture too: the refund is kept under the capture's id as its payment.
+    c.payment_id = PaymentOfCapture(FindMerchant(s, ctx.merchant_id), c.capture_id);
+    if (c.payment_id.empty()) c.payment_id = c.capture_id;
+  }
   LEDGER_RETURN_IF_ERROR(CheckId(c.payment_id, "/payment_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.refund_id, "/refund_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.capture_id, "/capture_id"));
@@ -127,12 +134,14 @@ Status Refund(const DomainState& s, const DecideContext& ctx, const RecordProvid
                                                        FeesOf(b, fees), &pv)
                 .Union();
           },
-          Join(anomalies));
+          JoinNotes(anomalies));
   return Status::Ok();
 }
 
-Status Dispute_(const DomainState& s, const DecideContext& ctx, const RecordProviderDispute& c, EventSink& out) {
+Status Dispute_(const DomainState& s, const DecideContext& ctx, RecordProviderDispute c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.dispute_id, "/dispute_id"));
+  if (c.payment_id.empty()) c.payment_id = PaymentOfCapture(FindMerchant(s, ctx.merchant_id), c.capture_id);
+  if (c.payment_id.empty()) return Rule("capture-not-found", "the disputed capture is not recorded; record the capture first");
   LEDGER_RETURN_IF_ERROR(CheckId(c.payment_id, "/payment_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.capture_id, "/capture_id"));
   LEDGER_RETURN_IF_ERROR(CheckFact(c.provider_reference, c.currency, c.amount_minor));
@@ -168,7 +177,7 @@ Status Dispute_(const DomainState& s, const DecideContext& ctx, const RecordProv
                                                      schema::PaymentSource::Provider, FeesOf(b, f.fees), &pv)
                 .Union();
           },
-          Join(anomalies));
+          JoinNotes(anomalies));
   return Status::Ok();
 }
 

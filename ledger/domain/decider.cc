@@ -45,6 +45,15 @@ Status CheckPositive(int64_t amount, const std::string& pointer) {
   return Status::Ok();
 }
 
+std::string JoinNotes(const std::vector<std::string>& notes) {
+  std::string out;
+  for (const auto& n : notes) {
+    if (!out.empty()) out += "; ";
+    out += n;
+  }
+  return out;
+}
+
 std::string StreamOf(const std::string& kind, const std::string& merchant, const std::string& id) {
   return kind + "/" + merchant + "/" + id;
 }
@@ -118,14 +127,15 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                       std::is_same_v<T, RecordNotification>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
-                           std::is_same_v<T, FulfilOrder>)
+                           std::is_same_v<T, FulfilOrder> || std::is_same_v<T, RecordProviderOrder>)
           return DecideOrder(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, RecordProviderCapture> || std::is_same_v<T, RecordProviderRefund> ||
                            std::is_same_v<T, RecordProviderDispute>)
           return DecideProvider(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, OpenDispute> || std::is_same_v<T, SubmitDisputeEvidence> ||
                            std::is_same_v<T, AcceptDispute> || std::is_same_v<T, ResolveDispute> ||
-                           std::is_same_v<T, SendPayout> || std::is_same_v<T, ReturnPayout>)
+                           std::is_same_v<T, SendPayout> || std::is_same_v<T, ReturnPayout> ||
+                           std::is_same_v<T, RecordProviderDisputeOutcome>)
           return DecideDispute(state, ctx, command, sink);
         else
           return DecidePayment(state, ctx, command, sink);

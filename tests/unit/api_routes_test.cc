@@ -14,112 +14,15 @@
 #include "ledger/domain/sequencer.h"
 #include "ledger/seal.h"
 #include "projections/projections.h"
+#include "tests/support/api_fixture.h"
 #include "tests/support/temp_dir.h"
 
 using namespace api;
 using ledger::Position;
+using testing_support::ApiTest;
 
 namespace {
 
-class ApiTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ledger::StoreOptions o;
-    o.path = dir.Sub("store");
-    auto store = ledger::EventStore::Open(o);
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    auto seq = ledger::domain::Sequencer::Start(store_.get(), ledger::ShardId(0));
-    ASSERT_TRUE(seq.ok());
-    seq_ = std::move(seq).value();
-    projections::ProjectorOptions po;
-    po.dir = dir.Sub("projections");
-    po.bound = projections::SourceBound::kHead;  // no Kafka here: the store is the log
-    auto p = projections::Projector::Open(po);
-    ASSERT_TRUE(p.ok());
-    projector_ = std::move(p).value();
-    projector_->Follow(store_.get());
-    ctx_.store = store_.get();
-    ctx_.sequencer = seq_.get();
-    ctx_.projector = projector_.get();
-    AddRoutes(router_, ctx_);
-    // The first admin key, as a writer on an empty log issues it.
-    auto k = DrawKey();
-    ASSERT_TRUE(k.ok());
-    ledger::domain::CommandRequest r;
-    r.command_id = {42, 42};
-    r.command = ledger::domain::IssueKey{k->key_id, k->hash, ledger::domain::KeyRoleInput::kAdmin, ""};
-    auto done = seq_->Execute(std::move(r));
-    ASSERT_TRUE(done.ok());
-    ASSERT_TRUE(projector_->WaitFor(done->first_position, 5000));
-    admin_ = k->key;
-    m1_ = IssueKey("merchant", "m1");
-    m2_ = IssueKey("merchant", "m2");
-    analyst_ = IssueKey("analyst", "");
-  }
-
-  Response Call(const std::string& method, const std::string& path, const std::string& key, const std::string& body = "",
-                const std::map<std::string, std::string>& headers = {}) {
-    Request r;
-    r.method = method;
-    const size_t q = path.find('?');
-    r.path = path.substr(0, q);
-    if (q != std::string::npos) {
-      std::string rest = path.substr(q + 1);
-      for (size_t start = 0; start < rest.size();) {
-        size_t amp = rest.find('&', start);
-        if (amp == std::string::npos) amp = rest.size();
-        const std::string kv = rest.substr(start, amp - start);
-        const size_t eq = kv.find('=');
-        r.query[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
-        start = amp + 1;
-      }
-    }
-    if (!key.empty()) r.headers["authorization"] = "Bearer " + key;
-    for (const auto& [k, v] : headers) r.headers[k] = v;
-    r.body = body;
-    return router_.Dispatch(r);
-  }
-  static Json Body(const Response& r) { return Json::parse(r.body); }
-  static std::string Code(const Response& r) {
-    Json b = Body(r);
-    return b.contains("type") ? b["type"].get<std::string>().substr(std::string("urn:ledger:problem:").size()) : "";
-  }
-  static std::string HeaderOf(const Response& r, const std::string& name) {
-    for (const auto& [k, v] : r.headers)
-      if (k == name) return v;
-    return "";
-  }
-  std::string IssueKey(const std::string& role, const std::string& merchant) {
-    Response r = Call("POST", "/v1/keys", admin_, Json{{"role", role}, {"merchant_id", merchant}}.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return Body(r)["key"].get<std::string>();
-  }
-  // m1 with a store, a listing, a customer, an order o1 of 11300 and an authorization p1.
-  void MerchantSetUp(const std::string& key) {
-    ASSERT_EQ(Call("PUT", "/v1/merchant", key, R"({"settlement_currency":"USD"})").status, 200);
-    ASSERT_EQ(Call("POST", "/v1/stores", key, R"({"store_id":"s1","name":"Shoes","channel":"web"})").status, 201);
-    ASSERT_EQ(Call("POST", "/v1/stores/s1/listings", key,
-                   R"({"sku":"sku-1","title":"Red Shoe","price":5000,"currency":"USD","stock":10})").status, 201);
-    ASSERT_EQ(Call("POST", "/v1/customers", key, R"({"customer_id":"c1","store_id":"s1"})").status, 201);
-    Response o = Call("POST", "/v1/orders", key,
-                      R"({"order_id":"o1","store_id":"s1","customer_id":"c1","currency":"USD",
-                          "lines":[{"sku":"sku-1","quantity":2,"unit_price":5000}],"shipping":500,"tax":800})");
-    ASSERT_EQ(o.status, 201) << o.body;
-    Response p = Call("POST", "/v1/payments", key,
-                      R"({"payment_id":"p1","order_id":"o1","amount":11300,"currency":"USD","method":"card","provider":"stripe"})",
-                      {{"idempotency-key", "auth-1"}});
-    ASSERT_EQ(p.status, 201) << p.body;
-  }
-
-  testing_support::TempDir dir;
-  std::unique_ptr<ledger::EventStore> store_;
-  std::unique_ptr<ledger::domain::Sequencer> seq_;
-  std::unique_ptr<projections::Projector> projector_;
-  ApiContext ctx_;
-  Router router_;
-  std::string admin_, m1_, m2_, analyst_;
-};
 
 TEST_F(ApiTest, TheMerchantStoryOverHttpWithFeesPositionsAndIdempotency) {
   MerchantSetUp(m1_);

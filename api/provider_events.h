@@ -1,0 +1,33 @@
+// What a provider's webhook says, as domain commands (DESIGN §9, webhooks in): PayPal's
+// event envelope and eBay's order notifications. Pure: no I/O, no clock. The mapping is
+// documented in DECISIONS.md §51.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ledger/domain/commands.h"
+#include "ledger/status.h"
+
+namespace api {
+
+struct ProviderEvent {
+  std::string event_id;    // the provider's own id of this event (the idempotency root)
+  std::string event_type;  // as the provider names it
+  // Run in order, each under its own idempotency key; empty: nothing the ledger records
+  // (`ignored` says why).
+  std::vector<ledger::domain::Command> commands;
+  std::string ignored;
+};
+
+// A field that is missing or does not fit is InvalidArgument "<JSON pointer>: why".
+ledger::Result<ProviderEvent> ReadPayPalEvent(const nlohmann::json& event);
+// `store_id`: the merchant's configured eBay store, where the order is placed.
+ledger::Result<ProviderEvent> ReadEbayNotification(const nlohmann::json& notification, const std::string& store_id);
+
+// "2024-03-14T21:04:00Z" or with fractional seconds ("...:00.123Z"), UTC only, as
+// microseconds since the Unix epoch.
+ledger::Result<int64_t> ParseUtcTimestampUs(const std::string& text);
+
+}  // namespace api

@@ -1,0 +1,113 @@
+// Webhooks in (DESIGN §9): one endpoint per merchant and provider. A request is verified
+// first, with what the merchant configured (PUT /v1/merchant; a standby has it too, it is
+// an event), and only then read: a bad signature is 401 and writes nothing. A verified
+// event is a fact, recorded under the idempotency key "<provider>:<event id>[:<step>]"
+// whose request digest is the event id alone, so a redelivery (same id) answers 200 and
+// changes nothing. Mapping in api/provider_events.h, decisions in DECISIONS.md §51.
+#include "api/problem.h"
+#include "api/provider_events.h"
+#include "api/provider_signatures.h"
+#include "api/route_support.h"
+#include "api/routes.h"
+#include "ledger/ids.h"
+#include "projections/read_model_store.h"
+
+namespace api {
+
+namespace {
+
+// The merchant's configuration, or null when none (or no such merchant).
+Json MerchantConfig(const ApiContext& ctx, const std::string& merchant) {
+  if (!ledger::IsValidMerchantId(merchant)) return nullptr;
+  const auto* storefront = ReadModel(ctx, "storefront");
+  if (storefront == nullptr) return nullptr;
+  auto v = storefront->Get("merchant/" + merchant);
+  return v.ok() && v->has_value() ? **v : Json(nullptr);
+}
+
+std::string ConfigText(const Json& config, const char* provider, const char* field) {
+  if (!config.is_object() || !config.contains(provider) || !config[provider].is_object()) return "";
+  return config[provider].value(field, "");
+}
+
+Response Unverified(const std::string& why) {
+  return Problem(401, "unauthenticated", why);
+}
+
+// Runs the event's commands in order; the answer is the last one's (or the first error).
+Response Record(Call& c, const std::string& merchant, const std::string& provider, const ProviderEvent& event) {
+  if (event.commands.empty())
+    return JsonResponse(200, Json{{"event_id", event.event_id}, {"event_type", event.event_type}, {"recorded", false},
+                                  {"reason", event.ignored}});
+  Response last;
+  for (size_t i = 0; i < event.commands.size(); ++i) {
+    CommandOptions options;
+    options.idempotency_key = provider + ":" + event.event_id;
+    if (i > 0) options.idempotency_key.append(":").append(std::to_string(i));
+    options.digest_body = provider + " event " + event.event_id;
+    options.resource_needs_read_models = false;
+    const auto resource = [&event] {
+      return Json{{"event_id", event.event_id}, {"event_type", event.event_type}, {"recorded", true}};
+    };
+    options.on_replay = [&event] {
+      return Json{{"event_id", event.event_id}, {"event_type", event.event_type}, {"recorded", false},
+                  {"reason", "already recorded"}};
+    };
+    last = RunCommand(c, merchant, event.commands[i], Idempotency::kOptional, 200, resource, options);
+    if (last.status >= 300) return last;
+  }
+  return last;
+}
+
+Response BadBody(const ledger::Status& s) {
+  const std::string& m = s.message();
+  const std::string pointer = !m.empty() && m[0] == '/' ? m.substr(0, m.find(':')) : "";
+  return Problem(400, "invalid-field", m, Json{{"pointer", pointer}}.dump());
+}
+
+}  // namespace
+
+void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
+  router.Add("POST", "/v1/webhooks/paypal/{merchant_id}", Public(ctx, [](Call& c) {
+    const std::string merchant = c.request.params.at("merchant_id");
+    const Json config = MerchantConfig(c.ctx, merchant);
+    const std::string webhook_id = ConfigText(config, "paypal", "webhook_id");
+    const std::string cert = ConfigText(config, "paypal", "cert_pem");
+    if (webhook_id.empty() || cert.empty()) return Unverified("no PayPal webhook is configured for this merchant");
+    const std::string algo = c.request.Header("paypal-auth-algo");
+    if (!algo.empty() && algo != "SHA256withRSA") return Unverified("PAYPAL-AUTH-ALGO must be SHA256withRSA");
+    const std::string id = c.request.Header("paypal-transmission-id");
+    const std::string time = c.request.Header("paypal-transmission-time");
+    const std::string sig = c.request.Header("paypal-transmission-sig");
+    if (id.empty() || time.empty() || sig.empty())
+      return Unverified("PAYPAL-TRANSMISSION-ID, -TIME and -SIG are required");
+    // The certificate is the merchant's configured one; PAYPAL-CERT-URL is never fetched.
+    const ledger::Status verified =
+        VerifyPayPalSignature(cert, PayPalSignedString(id, time, webhook_id, c.request.body), sig);
+    if (!verified.ok()) return Unverified("the PayPal transmission signature does not verify: " + verified.message());
+    const Json body = Json::parse(c.request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) return Problem(400, "malformed-json", "the body must be one JSON object");
+    auto event = ReadPayPalEvent(body);
+    if (!event.ok()) return BadBody(event.status());
+    return Record(c, merchant, "paypal", *event);
+  }));
+
+  router.Add("POST", "/v1/webhooks/ebay/{merchant_id}", Public(ctx, [](Call& c) {
+    const std::string merchant = c.request.params.at("merchant_id");
+    const Json config = MerchantConfig(c.ctx, merchant);
+    const std::string key = ConfigText(config, "ebay", "public_key");
+    const std::string store = ConfigText(config, "ebay", "store_id");
+    if (key.empty() || store.empty()) return Unverified("no eBay public key and store are configured for this merchant");
+    const std::string header = c.request.Header("x-ebay-signature");
+    if (header.empty()) return Unverified("X-EBAY-SIGNATURE is required");
+    const ledger::Status verified = VerifyEbaySignature(key, header, c.request.body);
+    if (!verified.ok()) return Unverified("the eBay signature does not verify: " + verified.message());
+    const Json body = Json::parse(c.request.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) return Problem(400, "malformed-json", "the body must be one JSON object");
+    auto event = ReadEbayNotification(body, store);
+    if (!event.ok()) return BadBody(event.status());
+    return Record(c, merchant, "ebay", *event);
+  }));
+}
+
+}  // namespace api

@@ -1,0 +1,454 @@
+// Webhooks in (DESIGN §9): PayPal's signed string pinned against hand-computed values,
+// signatures checked with the tests' own RSA and EC key pairs, exact decimal amounts, and
+// the routes in process: verified facts recorded once (with anomaly notes), bad signatures
+// 401 with nothing written, redeliveries 200 with nothing written.
+#include <gtest/gtest.h>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "api/base64.h"
+#include "api/provider_events.h"
+#include "api/provider_signatures.h"
+#include "tests/support/api_fixture.h"
+
+using namespace api;
+using testing_support::ApiTest;
+
+namespace {
+
+// ---- the signed string, by hand ----
+
+TEST(PayPalSignedString, IsPinnedToHandComputedCrc32Values) {
+  // CRC-32 check values from the standard (zlib's crc32): "123456789" -> 0xCBF43926.
+  EXPECT_EQ(Crc32(""), 0u);
+  EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
+  EXPECT_EQ(Crc32("The quick brown fox jumps over the lazy dog"), 0x414FA339u);
+  // As an unsigned decimal (0xCBF43926 = 3421780262, above INT32_MAX: never negative).
+  EXPECT_EQ(PayPalSignedString("69cd13f0-d67a-11e5-baa3-778b53f4ae55", "2016-02-18T20:01:35Z", "1JE4291016473214C",
+                               "123456789"),
+            "69cd13f0-d67a-11e5-baa3-778b53f4ae55|2016-02-18T20:01:35Z|1JE4291016473214C|3421780262");
+}
+
+// ---- keys of the tests' own ----
+
+std::string Pem(EVP_PKEY* key, bool public_only) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (public_only) PEM_write_bio_PUBKEY(bio, key);
+  else PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  return out;
+}
+
+struct RsaSigner {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  std::string cert_pem;
+  RsaSigner() {
+    X509* x = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("messageverificationcerts"),
+                               -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_sign(x, key, EVP_sha256());
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(bio, x);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    cert_pem.assign(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    X509_free(x);
+  }
+  ~RsaSigner() { EVP_PKEY_free(key); }
+  std::string Sign(const std::string& message, const EVP_MD* md = EVP_sha256()) const { return SignWith(key, md, message); }
+  static std::string SignWith(EVP_PKEY* k, const EVP_MD* md, const std::string& message) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestSignInit(ctx, nullptr, md, nullptr, k);
+    size_t n = 0;
+    EVP_DigestSign(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    std::string sig(n, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n,
+                   reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    sig.resize(n);
+    EVP_MD_CTX_free(ctx);
+    return sig;
+  }
+};
+
+struct EcSigner {
+  EVP_PKEY* key = EVP_EC_gen("prime256v1");
+  ~EcSigner() { EVP_PKEY_free(key); }
+  std::string public_pem() const { return Pem(key, true); }
+  // The X-EBAY-SIGNATURE header for `body`.
+  std::string Header(const std::string& body, const std::string& digest = "SHA1") const {
+    const std::string sig = RsaSigner::SignWith(key, digest == "SHA1" ? EVP_sha1() : EVP_sha256(), body);
+    return Base64Encode(Json{{"alg", "ecdsa"}, {"kid", "k-1"}, {"signature", Base64Encode(sig)}, {"digest", digest}}.dump());
+  }
+};
+
+TEST(ProviderSignatures, PayPalRsaSha256VerifiesOnlyTheSignedStringWithTheConfiguredCertificate) {
+  RsaSigner paypal, other;
+  const std::string signed_string = PayPalSignedString("t-1", "2026-11-26T10:00:00Z", "WH-1", R"({"id":"WH-EV-1"})");
+  const std::string sig = Base64Encode(paypal.Sign(signed_string));
+  EXPECT_TRUE(VerifyPayPalSignature(paypal.cert_pem, signed_string, sig).ok());
+  EXPECT_FALSE(VerifyPayPalSignature(other.cert_pem, signed_string, sig).ok()) << "another certificate";
+  EXPECT_FALSE(VerifyPayPalSignature(paypal.cert_pem, signed_string + "x", sig).ok()) << "another body";
+  std::string tampered = paypal.Sign(signed_string);
+  tampered[10] ^= 1;
+  EXPECT_FALSE(VerifyPayPalSignature(paypal.cert_pem, signed_string, Base64Encode(tampered)).ok());
+  EXPECT_FALSE(VerifyPayPalSignature(paypal.cert_pem, signed_string, "not base64!").ok());
+  EXPECT_FALSE(VerifyPayPalSignature("not a certificate", signed_string, sig).ok());
+  EXPECT_FALSE(VerifyPayPalSignature(paypal.cert_pem, signed_string, Base64Encode(paypal.Sign(signed_string, EVP_sha1()))).ok())
+      << "RSA-SHA1 is not PayPal's algorithm";
+}
+
+TEST(ProviderSignatures, EbayEcdsaVerifiesTheRawBodyWithTheConfiguredKey) {
+  EcSigner ebay, other;
+  const std::string body = R"({"notification":{"notificationId":"n-1"}})";
+  EXPECT_TRUE(VerifyEbaySignature(ebay.public_pem(), ebay.Header(body), body).ok());
+  EXPECT_TRUE(VerifyEbaySignature(ebay.public_pem(), ebay.Header(body, "SHA256"), body).ok());
+  EXPECT_FALSE(VerifyEbaySignature(other.public_pem(), ebay.Header(body), body).ok());
+  EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), ebay.Header(body), body + " ").ok());
+  EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), Base64Encode("{}"), body).ok());
+  EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), "%%%", body).ok());
+  const std::string md5 = Base64Encode(Json{{"alg", "ECDSA"}, {"signature", "AAAA"}, {"digest", "MD5"}}.dump());
+  EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), md5, body).ok());
+  RsaSigner rsa;
+  EXPECT_FALSE(VerifyEbaySignature(Pem(rsa.key, true), ebay.Header(body), body).ok()) << "an RSA key is not eBay's";
+}
+
+// ---- reading providers' events ----
+
+Json Capture(const std::string& value, const std::string& currency) {
+  return Json{{"id", "WH-1"},
+              {"event_type", "PAYMENT.CAPTURE.COMPLETED"},
+              {"resource", {{"id", "CAP-1"}, {"custom_id", "p1"}, {"amount", {{"currency_code", currency}, {"value", value}}}}}};
+}
+
+int64_t CapturedMinor(const Json& event) {
+  auto e = ReadPayPalEvent(event);
+  if (!e.ok()) return -1;
+  return std::get<ledger::domain::RecordProviderCapture>(e->commands.at(0)).amount_minor;
+}
+
+TEST(ProviderEvents, PayPalAmountsConvertExactlyByTheCurrencysExponentOrAreRefused) {
+  EXPECT_EQ(CapturedMinor(Capture("55.00", "USD")), 5500);
+  EXPECT_EQ(CapturedMinor(Capture("55", "USD")), 5500);
+  EXPECT_EQ(CapturedMinor(Capture("0.05", "USD")), 5);
+  EXPECT_EQ(CapturedMinor(Capture("100", "JPY")), 100);
+  EXPECT_EQ(CapturedMinor(Capture("1.234", "KWD")), 1234);
+  EXPECT_EQ(CapturedMinor(Capture("92233720368547758.07", "USD")), INT64_MAX);
+  for (const auto& [value, currency] : std::vector<std::pair<std::string, std::string>>{
+           {"55.001", "USD"}, {"100.5", "JPY"}, {"-1.00", "USD"}, {"0.00", "USD"}, {"1e3", "USD"}, {" 5", "USD"},
+           {"5,00", "USD"}, {"", "USD"}, {"92233720368547758.08", "USD"}, {"1.00", "XXX"}, {"1.00", "usd"}}) {
+    auto e = ReadPayPalEvent(Capture(value, currency));
+    ASSERT_FALSE(e.ok()) << value << " " << currency;
+    EXPECT_EQ(e.status().code(), ledger::Code::kInvalidArgument);
+    EXPECT_EQ(e.status().message().rfind("/resource/amount/", 0), 0u) << e.status().message();
+  }
+  Json number = Capture("1.00", "USD");
+  number["resource"]["amount"]["value"] = 1.0;  // PayPal sends strings; a JSON number is refused
+  EXPECT_FALSE(ReadPayPalEvent(number).ok());
+}
+
+TEST(ProviderEvents, TimestampsAreUtcOnly) {
+  EXPECT_EQ(*ParseUtcTimestampUs("1970-01-01T00:00:01Z"), 1000000);
+  EXPECT_EQ(*ParseUtcTimestampUs("2024-03-14T21:04:00.5Z"), 1710450240500000);
+  for (const char* bad : {"2024-03-14T21:04:00", "2024-03-14 21:04:00Z", "2024-02-31T00:00:00Z", "2024-03-14T21:04:00+01:00",
+                          "2024-13-01T00:00:00Z", "2024-03-14T21:04:00.Z"})
+    EXPECT_FALSE(ParseUtcTimestampUs(bad).ok()) << bad;
+}
+
+TEST(ProviderEvents, UnknownEventTypesAreAcknowledgedAndRecordNothing) {
+  auto e = ReadPayPalEvent(Json{{"id", "WH-9"}, {"event_type", "BILLING.PLAN.CREATED"}, {"resource", Json::object()}});
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->commands.empty());
+  EXPECT_FALSE(e->ignored.empty());
+}
+
+// ---- the routes ----
+
+class WebhooksInTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    MerchantSetUp(m1_);
+    const Json config = {{"settlement_currency", "USD"},
+                         {"paypal", {{"webhook_id", "WH-ID-1"}, {"cert_pem", paypal.cert_pem}}},
+                         {"ebay", {{"public_key", ebay.public_pem()}, {"store_id", "s1"}}}};
+    ASSERT_EQ(Call("PUT", "/v1/merchant", m1_, config.dump()).status, 200);
+  }
+
+  Response PayPal(const Json& event, const std::string& merchant = "m1", bool sign_right = true) {
+    const std::string body = event.dump();
+    const std::string id = "tx-" + event.value("id", "");
+    const std::string time = "2026-11-26T10:00:00Z";
+    std::string sig = paypal.Sign(PayPalSignedString(id, time, "WH-ID-1", body));
+    if (!sign_right) sig[5] ^= 1;
+    return Call("POST", "/v1/webhooks/paypal/" + merchant, "", body,
+                {{"paypal-transmission-id", id},
+                 {"paypal-transmission-time", time},
+                 {"paypal-transmission-sig", Base64Encode(sig)},
+                 {"paypal-auth-algo", "SHA256withRSA"},
+                 {"paypal-cert-url", "https://attacker.example/cert.pem"}});
+  }
+
+  Response Ebay(const Json& n) {
+    const std::string body = n.dump();
+    return Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", ebay.Header(body)}});
+  }
+
+  uint64_t Head() { return store_->head().position.value(); }
+
+  Json Order(const std::string& id) {
+    Response r = Call("GET", "/v1/orders/" + id, m1_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Body(r);
+  }
+
+  static Json Event(const std::string& id, const std::string& type, Json resource) {
+    return Json{{"id", id}, {"event_type", type}, {"resource", std::move(resource)}};
+  }
+  static Json CaptureResource(const std::string& capture, const std::string& payment, const std::string& value) {
+    return Json{{"id", capture}, {"custom_id", payment}, {"amount", {{"currency_code", "USD"}, {"value", value}}}};
+  }
+  static Json DisputeResource(const std::string& dispute, const std::string& capture, const std::string& value) {
+    return Json{{"dispute_id", dispute},
+                {"reason", "MERCHANDISE_OR_SERVICE_NOT_RECEIVED"},
+                {"seller_response_due_date", "2026-12-10T23:59:59.000Z"},
+                {"disputed_transactions", {{{"seller_transaction_id", capture}}}},
+                {"dispute_amount", {{"currency_code", "USD"}, {"value", value}}}};
+  }
+
+  RsaSigner paypal;
+  EcSigner ebay;
+};
+
+TEST_F(WebhooksInTest, APayPalCaptureIsRecordedOnceWhateverTheRedelivery) {
+  const uint64_t before = Head();
+  Response r = PayPal(Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("8MC585209K746392H", "p1", "113.00")));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(Body(r)["recorded"].get<bool>());
+  EXPECT_FALSE(HeaderOf(r, "X-Ledger-Position").empty());
+  const uint64_t after = Head();
+  EXPECT_GT(after, before);
+  // The same event again (PayPal redelivers): 200, nothing written.
+  Response again = PayPal(Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("8MC585209K746392H", "p1", "113.00")));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_FALSE(Body(again)["recorded"].get<bool>());
+  EXPECT_EQ(HeaderOf(again, "Idempotent-Replayed"), "true");
+  // The same capture under another event id: the provider reference is recorded already.
+  Response other = PayPal(Event("WH-2", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("8MC585209K746392H", "p1", "113.00")));
+  EXPECT_EQ(other.status, 200) << other.body;
+  EXPECT_EQ(Head(), after);
+  // The order shows the capture as the provider's, with its fees in the fee read model.
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(after), 5000));
+  const Json order = Order("o1");
+  ASSERT_EQ(order["captures"].size(), 1u) << order.dump();
+  EXPECT_EQ(order["captures"][0]["capture_id"], "8MC585209K746392H");
+  EXPECT_EQ(order["captures"][0]["source"], "Provider");
+  EXPECT_EQ(order["captures"][0]["amount"]["amount_minor"], 11300);
+  EXPECT_FALSE(order["captures"][0].contains("anomaly"));
+  // A merchant capture naming the same PayPal capture id is refused (recorded once).
+  Response dup = Call("POST", "/v1/payments/p1/captures", m1_,
+                      R"({"capture_id":"cap-2","amount":100,"provider_reference":"8MC585209K746392H"})",
+                      {{"idempotency-key", "cap-dup"}});
+  EXPECT_EQ(dup.status, 422) << dup.body;
+}
+
+TEST_F(WebhooksInTest, BadSignaturesAndUnconfiguredMerchantsAre401AndWriteNothing) {
+  const Json event = Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-1", "p1", "113.00"));
+  const uint64_t before = Head();
+  auto code = [&](const Response& r) { return r.status == 401 ? Code(r) : std::to_string(r.status) + " " + r.body; };
+  EXPECT_EQ(code(PayPal(event, "m1", /*sign_right=*/false)), "unauthenticated");
+  EXPECT_EQ(code(PayPal(event, "m2")), "unauthenticated") << "m2 configured no PayPal webhook";
+  EXPECT_EQ(code(PayPal(event, "NOT-A-MERCHANT")), "unauthenticated");
+  // Signed for another body: the CRC32 differs.
+  {
+    const std::string body = event.dump();
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-ID-1", body + " ")));
+    Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+    EXPECT_EQ(code(r), "unauthenticated");
+    // Headers missing, or another algorithm named.
+    Response bare = Call("POST", "/v1/webhooks/paypal/m1", "", body);
+    EXPECT_EQ(code(bare), "unauthenticated");
+  }
+  // Signed with another webhook id than the merchant configured.
+  {
+    const std::string body = event.dump();
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-OTHER", body)));
+    Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+    EXPECT_EQ(code(r), "unauthenticated");
+  }
+  // eBay: a body signed by another key, and a header for another body.
+  {
+    EcSigner stranger;
+    const std::string body = R"({"notification":{"notificationId":"n-1"}})";
+    EXPECT_EQ(code(Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", stranger.Header(body)}})),
+              "unauthenticated");
+    EXPECT_EQ(code(Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", ebay.Header(body + "x")}})),
+              "unauthenticated");
+    EXPECT_EQ(code(Call("POST", "/v1/webhooks/ebay/m1", "", body)), "unauthenticated");
+  }
+  EXPECT_EQ(Head(), before) << "a request that does not verify writes nothing";
+}
+
+TEST_F(WebhooksInTest, VerifiedButMalformedEventsAre400AndWriteNothing) {
+  const uint64_t before = Head();
+  // Signed correctly, but not JSON.
+  {
+    const std::string body = "{not json";
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-ID-1", body)));
+    Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(Code(r), "malformed-json");
+  }
+  Response r = PayPal(Event("WH-3", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-3", "p1", "113.001")));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Code(r), "invalid-field");
+  EXPECT_EQ(Body(r)["pointer"], "/resource/amount/value");
+  Response no_capture = PayPal(Event("WH-4", "PAYMENT.CAPTURE.REFUNDED", Json{{"id", "R-1"}, {"amount", {{"currency_code", "USD"}, {"value", "1.00"}}}}));
+  EXPECT_EQ(no_capture.status, 400);
+  EXPECT_EQ(Body(no_capture)["pointer"], "/resource/links");
+  Response outcome = PayPal(Event("WH-5", "CUSTOMER.DISPUTE.RESOLVED", DisputeResource("PP-D-9", "CAP-9", "1.00")));
+  EXPECT_EQ(outcome.status, 400) << outcome.body;
+  Response ignored = PayPal(Event("WH-6", "CHECKOUT.ORDER.APPROVED", Json::object()));
+  EXPECT_EQ(ignored.status, 200);
+  EXPECT_FALSE(Body(ignored)["recorded"].get<bool>());
+  EXPECT_EQ(Head(), before);
+}
+
+TEST_F(WebhooksInTest, RefundsAndDisputesFromPayPalMoveTheMoneyEvenPastTheMerchantsRules) {
+  ASSERT_EQ(PayPal(Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-1", "p1", "113.00"))).status, 200);
+  // A refund made on PayPal's dashboard, naming its capture by link only (no custom_id).
+  Json refund = {{"id", "R-1"},
+                 {"amount", {{"currency_code", "USD"}, {"value", "20.00"}}},
+                 {"links", {{{"rel", "self"}, {"href", "https://api.paypal.com/v2/payments/refunds/R-1"}},
+                            {{"rel", "up"}, {"href", "https://api.paypal.com/v2/payments/captures/CAP-1"}}}}};
+  Response r = PayPal(Event("WH-2", "PAYMENT.CAPTURE.REFUNDED", refund));
+  ASSERT_EQ(r.status, 200) << r.body;
+  // A dispute of the rest, created, then updated (no change), then resolved for the buyer.
+  ASSERT_EQ(PayPal(Event("WH-3", "CUSTOMER.DISPUTE.CREATED", DisputeResource("PP-D-1", "CAP-1", "93.00"))).status, 200);
+  const uint64_t opened = Head();
+  Response updated = PayPal(Event("WH-4", "CUSTOMER.DISPUTE.UPDATED", DisputeResource("PP-D-1", "CAP-1", "93.00")));
+  EXPECT_EQ(updated.status, 200) << updated.body;
+  EXPECT_EQ(Head(), opened) << "an update of a recorded dispute moves no money";
+  Json resolved = DisputeResource("PP-D-1", "CAP-1", "93.00");
+  resolved["dispute_outcome"] = {{"outcome_code", "RESOLVED_BUYER_FAVOUR"}};
+  Response res = PayPal(Event("WH-5", "CUSTOMER.DISPUTE.RESOLVED", resolved));
+  ASSERT_EQ(res.status, 200) << res.body;
+  const uint64_t after = Head();
+  EXPECT_GT(after, opened);
+  EXPECT_EQ(PayPal(Event("WH-5", "CUSTOMER.DISPUTE.RESOLVED", resolved)).status, 200);
+  EXPECT_EQ(PayPal(Event("WH-6", "CUSTOMER.DISPUTE.RESOLVED", resolved)).status, 200) << "resolved exactly once";
+  EXPECT_EQ(Head(), after);
+  // An over-refund reported by PayPal: recorded all the same, with its anomaly note.
+  Json over = refund;
+  over["id"] = "R-2";
+  over["amount"]["value"] = "50.00";
+  ASSERT_EQ(PayPal(Event("WH-7", "PAYMENT.CAPTURE.REFUNDED", over)).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  const Json order = Order("o1");
+  ASSERT_EQ(order["refunds"].size(), 2u) << order.dump();
+  EXPECT_FALSE(order["refunds"][0].contains("anomaly"));
+  EXPECT_NE(order["refunds"][1].value("anomaly", "").find("refund-exceeds-refundable"), std::string::npos) << order.dump();
+  EXPECT_EQ(order["disputes"]["PP-D-1"]["status"], "resolved");
+  EXPECT_EQ(order["disputes"]["PP-D-1"]["outcome"], "Lost");
+  EXPECT_EQ(order["disputes"]["PP-D-1"]["source"], "Provider");
+}
+
+TEST_F(WebhooksInTest, ACaptureOfAPaymentTheLedgerNeverAuthorizedIsKeptAsAnUnmatchedFact) {
+  ASSERT_EQ(PayPal(Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-X", "PAY-X", "50.00"))).status, 200);
+  Json refund = {{"id", "R-X"},
+                 {"amount", {{"currency_code", "USD"}, {"value", "10.00"}}},
+                 {"links", {{{"rel", "up"}, {"href", "https://api.paypal.com/v2/payments/captures/CAP-X"}}}}};
+  ASSERT_EQ(PayPal(Event("WH-2", "PAYMENT.CAPTURE.REFUNDED", refund)).status, 200);
+  ASSERT_EQ(PayPal(Event("WH-3", "CUSTOMER.DISPUTE.CREATED", DisputeResource("PP-D-X", "CAP-X", "40.00"))).status, 200);
+  // A dispute of a capture nobody reported: not recordable yet (PayPal retries later).
+  const uint64_t before = Head();
+  Response early = PayPal(Event("WH-4", "CUSTOMER.DISPUTE.CREATED", DisputeResource("PP-D-Y", "CAP-Y", "1.00")));
+  EXPECT_EQ(early.status, 404) << early.body;
+  EXPECT_EQ(Body(early)["rule"], "capture-not-found");
+  EXPECT_EQ(Head(), before);
+  // The read models took all of it (no order to hang it on is not a corruption).
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  auto u = ReadModel(ctx_, "customers")->Get("unmatched/m1/PAY-X");
+  ASSERT_TRUE(u.ok() && u->has_value());
+  const Json& fact = **u;
+  EXPECT_NE(fact["captures"][0].value("anomaly", "").find("payment-unknown"), std::string::npos) << fact.dump();
+  EXPECT_EQ(fact["refunds"].size(), 1u);
+  EXPECT_EQ(fact["disputes"]["PP-D-X"]["status"], "open");
+}
+
+Json EbayOrder(const std::string& notification, const std::string& order, Json lines, const std::string& total) {
+  return Json{{"metadata", {{"topic", "ORDER.CREATED"}, {"schemaVersion", "1.0"}}},
+              {"notification",
+               {{"notificationId", notification},
+                {"eventDate", "2026-11-26T10:00:00.000Z"},
+                {"data",
+                 {{"orderId", order},
+                  {"buyer", {{"username", "happy_buyer"}}},
+                  {"lineItems", std::move(lines)},
+                  {"pricingSummary",
+                   {{"deliveryCost", {{"value", "5.00"}, {"currency", "USD"}}},
+                    {"tax", {{"value", "0.00"}, {"currency", "USD"}}},
+                    {"total", {{"value", total}, {"currency", "USD"}}}}}}}}}};
+}
+
+TEST_F(WebhooksInTest, AnEbayOrderIsPlacedInTheConfiguredStoreOnceWithItsBuyer) {
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 2}, {"lineItemCost", {{"value", "100.00"}, {"currency", "USD"}}}}};
+  Response r = Ebay(EbayOrder("n-1", "12-34567-89012", lines, "105.00"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const uint64_t after = Head();
+  EXPECT_EQ(Ebay(EbayOrder("n-1", "12-34567-89012", lines, "105.00")).status, 200);
+  EXPECT_EQ(Ebay(EbayOrder("n-2", "12-34567-89012", lines, "105.00")).status, 200) << "the same order, notified again";
+  EXPECT_EQ(Head(), after);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(after), 5000));
+  const Json order = Order("12-34567-89012");
+  EXPECT_EQ(order["customer_id"], "ebay:happy_buyer");
+  EXPECT_EQ(order["store_id"], "s1");
+  EXPECT_EQ(order["total_minor"], 10500);
+  EXPECT_FALSE(order.contains("anomaly")) << order.dump();
+  Response customer = Call("GET", "/v1/customers/ebay:happy_buyer", m1_);
+  EXPECT_EQ(customer.status, 200) << customer.body;
+}
+
+TEST_F(WebhooksInTest, AnEbayOrderBreakingStoreRulesIsRecordedWithAnomaliesAndStockNeverBelowZero) {
+  // sku-1 has 8 left after o1 (10 - 2); eBay sold 9, and a sku the store never listed.
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 9}, {"lineItemCost", {{"value", "450.00"}, {"currency", "USD"}}}},
+                      {{"sku", "sku-gone"}, {"quantity", 1}, {"lineItemCost", {{"value", "3.00"}, {"currency", "USD"}}}}};
+  Response r = Ebay(EbayOrder("n-5", "99-1", lines, "450.00"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  const std::string anomaly = Order("99-1").value("anomaly", "");
+  EXPECT_NE(anomaly.find("insufficient-stock"), std::string::npos) << anomaly;
+  EXPECT_NE(anomaly.find("sku-not-listed"), std::string::npos) << anomaly;
+  EXPECT_NE(anomaly.find("total-mismatch"), std::string::npos) << anomaly;
+  Response store = Call("GET", "/v1/stores/s1", m1_);
+  ASSERT_EQ(store.status, 200);
+  int64_t stock = -1;
+  const Json listed = Body(store)["listings"];
+  for (const Json& l : listed)
+    if (l["sku"] == "sku-1") stock = l["stock"].get<int64_t>();
+  EXPECT_EQ(stock, 0) << store.body.substr(0, 600);
+  // A line whose cost is not a whole number of minor units per item: refused, nothing written.
+  const uint64_t before = Head();
+  const Json odd = {{{"sku", "sku-1"}, {"quantity", 3}, {"lineItemCost", {{"value", "1.00"}, {"currency", "USD"}}}}};
+  Response bad = Ebay(EbayOrder("n-6", "99-2", odd, "1.00"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Body(bad)["pointer"], "/notification/data/lineItems/0/lineItemCost/value");
+  EXPECT_EQ(Head(), before);
+}
+
+}  // namespace
