@@ -126,7 +126,8 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     ResolveDispute cmd{c.request.params["dispute_id"],
                        outcome == "won" ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};
     return RunCommand(c, m, cmd, Idempotency::kRequired, 200,
-                      [cmd, outcome] { return Json{{"dispute_id", cmd.dispute_id}, {"outcome", outcome}}; });
+                      [cmd, outcome] { return Json{{"dispute_id", cmd.dispute_id}, {"outcome", outcome}}; },
+                      Conditional(StreamName("dispute", m, cmd.dispute_id)));
   }));
 }
 

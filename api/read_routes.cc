@@ -14,13 +14,20 @@ namespace api {
 
 namespace {
 // Runs a merchant-scoped read: min_position, the merchant named, then `read(merchant)`.
-Response MerchantRead(Call& c, const std::function<ledger::Result<Json>(const std::string&)>& read) {
+// With a stream kind (a single resource named by the path parameter `id_param`), the
+// answer carries that stream's version as its ETag.
+Response MerchantRead(Call& c, const std::function<ledger::Result<Json>(const std::string&)>& read,
+                      const char* stream_kind = nullptr, const char* id_param = nullptr) {
   if (auto wait = WaitForMinPosition(c)) return *wait;
   const std::string m = c.Merchant();
   if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: name the merchant", R"({"pointer":"/merchant_id"})");
-  auto r = read(m);
-  if (!r.ok()) return ProblemFromStatus(r.status());
-  return JsonResponse(200, *r);
+  const auto answer = [&]() -> Response {
+    auto r = read(m);
+    if (!r.ok()) return ProblemFromStatus(r.status());
+    return JsonResponse(200, *r);
+  };
+  if (stream_kind == nullptr) return answer();
+  return WithEntityTag(c, StreamName(stream_kind, m, c.request.params[id_param]), answer);
 }
 }  // namespace
 
@@ -30,7 +37,7 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
   router.Add("GET", "/v1/customers/{customer_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) {
       return projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, c.request.params["customer_id"]);
-    });
+    }, "customer", "customer_id");
   }));
 
   router.Add("GET", "/v1/orders/{order_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
@@ -39,13 +46,13 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
       if (!o.ok()) return o.status();
       if (!o->has_value()) return ledger::Status::NotFound("no such order");
       return **o;
-    });
+    }, "order", "order_id");
   }));
 
   router.Add("GET", "/v1/stores/{store_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) {
       return projections::QueryStore(*ReadModel(c.ctx, "storefront"), m, c.request.params["store_id"]);
-    });
+    }, "store", "store_id");
   }));
 
   router.Add("GET", "/v1/balances", Guard(ctx, readers, Body::kNone, [](Call& c) {
@@ -150,7 +157,7 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
         return p;
       }
       return ledger::Status::NotFound("no such payment");
-    });
+    }, "payment", "payment_id");
   }));
 
   router.Add("GET", "/v1/merchant", Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kNone, [](Call& c) {

@@ -8,6 +8,7 @@
 #include "api/problem.h"
 #include "api/rate_limit.h"
 #include "ledger/chain_hash.h"
+#include "ledger/event_store.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
@@ -181,6 +182,14 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   std::memcpy(&r.command_id.hi, id, 8);
   std::memcpy(&r.command_id.lo, id + 8, 8);
   r.command = std::move(command);
+  if (const std::string if_match = call.request.Header("if-match"); !if_match.empty()) {
+    if (options.stream.empty())
+      return Problem(400, "invalid-field", "this route takes no If-Match", R"({"pointer":"/headers/if-match"})");
+    const auto version = ParseEntityTag(if_match);
+    if (!version) return Problem(400, "invalid-field", "If-Match must be a stream version as the resource's ETag gives it",
+                                 R"({"pointer":"/headers/if-match"})");
+    r.condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
+  }
   // Bounded: the answer may wait for Kafka (replicated) or for the lease.
   auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
   auto future = answer->get_future();
@@ -203,6 +212,47 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   resp.headers.emplace_back("X-Ledger-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), ledger::Position(last)));
   if (done->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
   return resp;
+}
+
+std::string StreamName(const std::string& kind, const std::string& merchant, const std::string& id) {
+  std::string out = kind;
+  out.append("/").append(merchant).append("/").append(id);
+  return out;
+}
+
+CommandOptions Conditional(const std::string& stream) {
+  CommandOptions o;
+  o.stream = stream;
+  return o;
+}
+
+std::optional<uint64_t> ParseEntityTag(const std::string& value) {
+  std::string_view v = value;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char ch : v) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  return n;
+}
+
+Response WithEntityTag(const Call& call, const std::string& stream, const std::function<Response()>& read) {
+  std::optional<uint64_t> version;
+  if (call.ctx.store != nullptr && call.ctx.projector != nullptr) {
+    auto head = call.ctx.store->StreamHead(stream);
+    const ledger::Position through = call.ctx.store->head().position;
+    if (head.ok() && head->value() > 0 && call.ctx.projector->WaitFor(through, kReadYourWritesWaitMs))
+      version = head->value();
+  }
+  Response r = read();
+  if (version && r.status == 200) {
+    std::string tag = "\"";
+    tag.append(std::to_string(*version)).append("\"");
+    r.headers.emplace_back("ETag", std::move(tag));
+  }
+  return r;
 }
 
 std::optional<Response> WaitForMinPosition(const Call& call) {

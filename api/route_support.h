@@ -77,7 +77,20 @@ struct CommandOptions {
   std::function<Json()> on_replay;         // the answer to an idempotent replay (default: resource())
   std::string digest_body;                 // replaces the body in the request digest (secrets)
   std::string idempotency_key;             // replaces the Idempotency-Key header (webhooks in)
+  std::string stream;                      // the resource's stream: If-Match is taken (else 400)
 };
+
+// "<kind>/<merchant>/<id>": the stream of a merchant's resource.
+std::string StreamName(const std::string& kind, const std::string& merchant, const std::string& id);
+// Options of a write on an existing resource: If-Match names that stream's version.
+CommandOptions Conditional(const std::string& stream);
+
+// The stream version an If-Match or ETag value names: "\"3\"" (as ETag gives it) or 3.
+std::optional<uint64_t> ParseEntityTag(const std::string& value);
+// Answers `read()` with ETag: the stream's version, read before the body (so a stale tag
+// only ever conflicts) and given once the read models have reached the store's head at
+// that moment; no ETag when the stream does not exist, the read models lag or read() fails.
+Response WithEntityTag(const Call& call, const std::string& stream, const std::function<Response()>& read);
 
 // Runs `command` for `merchant` ("" for platform commands), waiting at most kWriteWaitMs
 // (then 503: the write may still land; the Idempotency-Key makes the retry safe). On

@@ -90,10 +90,13 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
                        f.Int("stock")};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] {
-      auto l = ReadModel(c.ctx, "storefront")->Get("listing/" + m + "/" + cmd.store_id + "/" + cmd.sku);
-      return l.ok() && l->has_value() ? **l : Json::object();
-    });
+    return RunCommand(
+        c, m, cmd, Idempotency::kOptional, 201,
+        [&c, m, cmd] {
+          auto l = ReadModel(c.ctx, "storefront")->Get("listing/" + m + "/" + cmd.store_id + "/" + cmd.sku);
+          return l.ok() && l->has_value() ? **l : Json::object();
+        },
+        Conditional(StreamName("store", m, cmd.store_id)));
   }));
 
   router.Add("POST", "/v1/customers", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
@@ -105,10 +108,13 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       f.Refuse(personal, "personal fields are not taken by this version yet (they will be stored sealed)");
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] {
-      auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
-      return v.ok() ? *v : Json::object();
-    });
+    return RunCommand(
+        c, m, cmd, Idempotency::kOptional, 201,
+        [&c, m, cmd] {
+          auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
+          return v.ok() ? *v : Json::object();
+        },
+        Conditional(StreamName("customer", m, cmd.customer_id)));
   }));
 
   router.Add("POST", "/v1/orders", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
@@ -144,7 +150,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       Command cmd = cancel ? Command(CancelOrder{order, f.Str("reason", false)}) : Command(FulfilOrder{order});
       if (!f.ok()) return f.Error();
       const std::string m = c.Merchant();
-      return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, order] { return OrderView(c.ctx, m, order); });
+      return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, order] { return OrderView(c.ctx, m, order); },
+                        Conditional(StreamName("order", m, order)));
     }));
   }
 
@@ -164,11 +171,14 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
                        f.Str("provider_reference", false)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
-      // A capture answers with its fee breakdown.
-      auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
-      return fees.ok() ? *fees : Json::object();
-    });
+    return RunCommand(
+        c, m, cmd, Idempotency::kRequired, 201,
+        [&c, m, cmd] {
+          // A capture answers with its fee breakdown.
+          auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
+          return fees.ok() ? *fees : Json::object();
+        },
+        Conditional(StreamName("payment", m, cmd.payment_id)));
   }));
 
   router.Add("POST", "/v1/payments/{payment_id}/void", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
@@ -176,9 +186,10 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     VoidAuthorization cmd{c.request.params["payment_id"], f.Str("reason", false)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, cmd] {
-      return PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id);
-    });
+    return RunCommand(
+        c, m, cmd, Idempotency::kOptional, 200,
+        [&c, m, cmd] { return PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id); },
+        Conditional(StreamName("payment", m, cmd.payment_id)));
   }));
 
   router.Add("POST", "/v1/payments/{payment_id}/refunds", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
@@ -186,10 +197,13 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     RefundPayment cmd{c.request.params["payment_id"], f.Str("refund_id"), f.Str("capture_id"), f.Int("amount")};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
-      auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
-      return fees.ok() ? *fees : Json::object();
-    });
+    return RunCommand(
+        c, m, cmd, Idempotency::kRequired, 201,
+        [&c, m, cmd] {
+          auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
+          return fees.ok() ? *fees : Json::object();
+        },
+        Conditional(StreamName("payment", m, cmd.payment_id)));
   }));
 
   router.Add("POST", "/v1/disputes", Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kJson, [](Call& c) {
@@ -207,12 +221,14 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     Fields f(c.body);
     SubmitDisputeEvidence cmd{c.request.params["dispute_id"], f.Str("evidence_ref")};
     if (!f.ok()) return f.Error();
-    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; });
+    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
+                      Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
   }));
 
   router.Add("POST", "/v1/disputes/{dispute_id}/accept", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     AcceptDispute cmd{c.request.params["dispute_id"]};
-    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; });
+    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
+                      Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
   }));
 
   router.Add("POST", "/v1/payouts", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {

@@ -231,6 +231,12 @@ class SequencerImpl final : public Sequencer {
         return;
       }
     }
+    if (r.condition) {
+      if (Status s = CheckCondition(*r.condition); !s.ok()) {
+        p.done(s);
+        return;
+      }
+    }
     DecideContext ctx{r.merchant_id, r.idempotency_key, r.request_digest, r.command_id, shard_};
     Result<AppendCommand> decided = Decide(state_, ctx, r.command);
     if (!decided.ok()) {
@@ -241,13 +247,21 @@ class SequencerImpl final : public Sequencer {
       p.done(CommandResult{Position(0), 0, true});
       return;
     }
+    std::vector<std::string> streams;
+    streams.reserve(decided->events.size());
     for (const PendingEvent& e : decided->events) {
-      Status s = Apply(state_, *VerifyRecord(e.record));
+      const schema::Event* event = VerifyRecord(e.record);
+      Status s = Apply(state_, *event);
       if (!s.ok()) {  // the decider produced an event its own state rejects: a bug
         failed_.store(true);
         p.done(Status::Corruption("decided events do not apply: " + s.message()));
         return;
       }
+      streams.push_back(event->stream() ? event->stream()->str() : std::string());
+    }
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      for (const std::string& stream : streams) streams_in_flight_[stream] += 1;
     }
     if (!r.merchant_id.empty()) {
       std::lock_guard<std::mutex> lock(cache_mu_);
@@ -260,10 +274,38 @@ class SequencerImpl final : public Sequencer {
       in_flight_[scope] = InFlight{r.request_digest, {}};
     }
     store_->AppendAsync(std::move(decided).value(),
-                        [this, scope, merchant = r.merchant_id, done = std::move(p.done)](Result<AppendResult> a) mutable {
+                        [this, scope, merchant = r.merchant_id, streams = std::move(streams),
+                         done = std::move(p.done)](Result<AppendResult> a) mutable {
+                          StreamsSettled(streams);
                           Finish(scope, merchant, std::move(done), std::move(a));
                         });
     if (Status s = EvictIfNeeded(); !s.ok()) failed_.store(true);  // a snapshot could not be written
+  }
+
+  // Decision thread. Only this thread adds streams in flight, so a stream with none has
+  // every decided event written and the store's head is its version.
+  Status CheckCondition(const StreamCondition& c) {
+    {
+      std::lock_guard<std::mutex> lock(streams_mu_);
+      if (streams_in_flight_.count(c.stream))
+        return Status::VersionConflict("the stream has writes in flight: read it again");
+    }
+    auto head = store_->StreamHead(c.stream);
+    if (!head.ok()) return head.status();
+    if (*head != c.version)
+      return Status::VersionConflict("the stream is at version " + std::to_string(head->value()) + ", not " +
+                                     std::to_string(c.version.value()));
+    return Status::Ok();
+  }
+
+  // On the store's notifier thread, once the store answered (written, or failed).
+  void StreamsSettled(const std::vector<std::string>& streams) {
+    std::lock_guard<std::mutex> lock(streams_mu_);
+    for (const std::string& stream : streams) {
+      auto it = streams_in_flight_.find(stream);
+      LEDGER_INVARIANT(it != streams_in_flight_.end() && it->second > 0);
+      if (--it->second == 0) streams_in_flight_.erase(it);
+    }
   }
 
   // The idempotency key's earlier answer; nullopt when the command is new. A retry of a
@@ -356,6 +398,8 @@ class SequencerImpl final : public Sequencer {
   std::mutex idem_mu_;
   std::unordered_map<std::string, InFlight> in_flight_;  // GUARDED_BY(idem_mu_)
   std::atomic<bool> failed_{false};
+  std::mutex streams_mu_;
+  std::unordered_map<std::string, uint32_t> streams_in_flight_;  // GUARDED_BY(streams_mu_): decided, not answered
 };
 
 }  // namespace

@@ -35,12 +35,21 @@ struct SequencerOptions {
   size_t merchants_cached_max = kMerchantsCachedMax;
 };
 
+// A caller's condition on one stream (HTTP If-Match): the command is decided only if the
+// stream is at exactly this version, else VersionConflict and nothing is written. A stream
+// with writes still in flight is a conflict too (its version is about to change).
+struct StreamCondition {
+  std::string stream;
+  StreamVersion version;
+};
+
 struct CommandRequest {
   std::string merchant_id;      // "" for platform commands
   std::string idempotency_key;  // may be empty
   Sha256Digest request_digest{};
   Uuid128 command_id;           // distinct per command (the API edge draws it)
   Command command;
+  std::optional<StreamCondition> condition;
 };
 
 struct CommandResult {

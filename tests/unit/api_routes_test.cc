@@ -471,3 +471,55 @@ TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ApiTest, ETagsAreStreamVersionsAndIfMatchRefusesStaleWrites) {
+  MerchantSetUp(m1_);
+  Response order = Call("GET", "/v1/orders/o1", m1_);
+  ASSERT_EQ(order.status, 200);
+  EXPECT_EQ(HeaderOf(order, "ETag"), "\"1\"") << "the order stream holds OrderPlaced";
+  Response payment = Call("GET", "/v1/payments/p1", m1_);
+  EXPECT_EQ(HeaderOf(payment, "ETag"), "\"1\"");
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/customers/c1", m1_), "ETag"), "\"1\"");
+  EXPECT_FALSE(HeaderOf(Call("GET", "/v1/stores/s1", m1_), "ETag").empty());
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/orders/nope", m1_), "ETag"), "") << "no resource, no tag";
+  EXPECT_EQ(HeaderOf(Call("GET", "/v1/orders/o1", m2_), "ETag"), "") << "another tenant sees neither body nor tag";
+
+  const Position head = store_->head().position;
+  // A stale version: 409, nothing written.
+  Response stale = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})",
+                        {{"idempotency-key", "cap-a"}, {"if-match", "\"7\""}});
+  EXPECT_EQ(stale.status, 409) << stale.body;
+  EXPECT_EQ(Code(stale), "version-conflict");
+  // Not a version, or a route that names no single resource: 400, nothing written.
+  Response garbage = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})",
+                          {{"idempotency-key", "cap-b"}, {"if-match", "W/\"1\""}});
+  EXPECT_EQ(garbage.status, 400);
+  EXPECT_EQ(Body(garbage)["pointer"], "/headers/if-match");
+  Response unconditional_route = Call("POST", "/v1/payouts", m1_, R"({"payout_id":"po1","amount":1,"currency":"USD"})",
+                                      {{"idempotency-key", "po-1"}, {"if-match", "\"1\""}});
+  EXPECT_EQ(unconditional_route.status, 400);
+  EXPECT_EQ(store_->head().position, head);
+
+  // The version the ETag gave: written; the next read carries the next version.
+  Response ok = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})",
+                     {{"idempotency-key", "cap-c"}, {"if-match", HeaderOf(payment, "ETag")}});
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  // Its retry (same key, same request) answers the first result, not a conflict.
+  Response retry = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})",
+                        {{"idempotency-key", "cap-c"}, {"if-match", HeaderOf(payment, "ETag")}});
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(HeaderOf(retry, "Idempotent-Replayed"), "true");
+  Response after = Call("GET", "/v1/payments/p1", m1_);
+  EXPECT_EQ(HeaderOf(after, "ETag"), "\"2\"");
+  // A second writer still holding the old tag loses.
+  Response lost = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap2","amount":100})",
+                       {{"idempotency-key", "cap-d"}, {"if-match", HeaderOf(payment, "ETag")}});
+  EXPECT_EQ(lost.status, 409);
+  // Orders too: cancel with a stale tag refused, with the current one done.
+  EXPECT_EQ(Call("POST", "/v1/orders/o1/fulfil", m1_, "{}", {{"if-match", "\"0\""}}).status, 409);
+  EXPECT_EQ(Call("POST", "/v1/orders/o1/cancel", m1_, "{}", {{"if-match", "5"}}).status, 409);
+}
+
+}  // namespace
