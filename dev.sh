@@ -5,12 +5,13 @@
 #   ./dev.sh run [ledgerd flags]   the ledger node (default: --data ./data --http 127.0.0.1:8080)
 #   ./dev.sh test                  every test (ctest); LEDGER_CRASH_KILLS=200 for the long crash run
 #   ./dev.sh bench [store_bench flags]   benchmarks (not part of the test run)
+#   ./dev.sh bench http [flags]          the HTTP benchmark (wrk against ledgerd and an echo server)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config librocksdb-dev librdkafka-dev libflatbuffers-dev
           flatbuffers-compiler libcpprest-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev
-          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat)
+          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat zlib1g-dev)
 BUILD_DIR=${BUILD_DIR:-build}
 
 install_missing() {
@@ -47,6 +48,13 @@ case "$cmd" in
     exec ctest --output-on-failure -j 2 --timeout 900
     ;;
   bench)
+    if [ "${1:-}" = http ]; then
+      shift
+      PACKAGES+=(wrk curl python3)
+      install_missing
+      build
+      exec tests/bench/http_bench.sh "$@"
+    fi
     install_missing
     build
     exec "$BUILD_DIR/tests/store_bench" "$@"

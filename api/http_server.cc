@@ -9,9 +9,11 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "api/metrics.h"
 #include "api/problem.h"
+#include "api/worker_pool.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
 
@@ -27,6 +29,7 @@ struct HttpServer::Impl {
   std::string node_id;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   Metrics metrics;
+  std::unique_ptr<WorkerPool> workers;
 };
 
 namespace {
@@ -65,46 +68,32 @@ void Send(const http::http_request& req, const Response& r) {
   });
 }
 
-// Converts at the edge: limits first (nothing is read past them), then the route.
-Response Serve(const Router& router, const http::http_request& req, std::string* route) {
-  *route = "unmatched";
-  Request r;
-  r.method = req.method();
-  r.path = req.relative_uri().path();
-  if (r.path.size() > kPathBytesMax) return Problem(400, "invalid-field", "the path is too long");
+// Converts at the edge, before the body is read: limits first (nothing is read past them).
+// A problem when the request is refused, else nullopt and `r` holds all but the body.
+std::optional<Response> Convert(const http::http_request& req, Request* r) {
+  r->method = req.method();
+  r->path = req.relative_uri().path();
+  if (r->path.size() > kPathBytesMax) return Problem(400, "invalid-field", "the path is too long");
   size_t header_bytes = 0;
   for (const auto& [k, v] : req.headers()) {
     header_bytes += k.size() + v.size();
     std::string name = k;
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers[name] = v;
+    r->headers[name] = v;
   }
   if (header_bytes > kHeaderBytesMax) return Problem(400, "invalid-field", "the headers are too large");
   if (req.headers().content_length() > kBodyBytesMax)
     return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
   try {
     for (const auto& [k, v] : web::uri::split_query(req.relative_uri().query()))
-      r.query[web::uri::decode(k)] = web::uri::decode(v);
-    // The body within kRequestTimeoutS, or 408: a client that stalls must not hold a worker.
-    auto arrived = std::make_shared<std::promise<std::vector<unsigned char>>>();
-    req.extract_vector().then([arrived](pplx::task<std::vector<unsigned char>> t) {
-      try {
-        arrived->set_value(t.get());
-      } catch (...) {
-        arrived->set_exception(std::current_exception());
-      }
-    });
-    auto pending = arrived->get_future();
-    if (pending.wait_for(std::chrono::seconds(kRequestTimeoutS)) != std::future_status::ready)
-      return Problem(408, "request-timeout", "the request did not arrive whole within " +
-                                                 std::to_string(kRequestTimeoutS) + " s");
-    const std::vector<unsigned char> body = pending.get();
-    if (body.size() > kBodyBytesMax)
-      return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
-    r.body.assign(body.begin(), body.end());
+      r->query[web::uri::decode(k)] = web::uri::decode(v);
   } catch (const std::exception&) {
-    return Problem(400, "malformed-json", "the request could not be read");
+    return Problem(400, "invalid-field", "the query string is malformed");
   }
+  return std::nullopt;
+}
+
+Response Dispatch(const Router& router, Request& r, std::string* route) {
   try {
     return router.Dispatch(r, route);
   } catch (const std::exception&) {  // a library threw on input a route did not expect
@@ -118,11 +107,12 @@ Response Serve(const Router& router, const http::http_request& req, std::string*
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
     : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, {}}) {}
+                     nullptr, {}, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 ledger::Status HttpServer::Start() {
+  impl_->workers = std::make_unique<WorkerPool>(kHttpWorkers, kHttpQueuedMax);
   try {
     http::experimental::listener::http_listener_config config;
     config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off
@@ -161,11 +151,42 @@ ledger::Status HttpServer::Start() {
           return;
         }
         const auto started = std::chrono::steady_clock::now();
-        std::string route;
-        Response resp = Serve(*impl->router, req, &route);
-        impl->metrics.ObserveRequest(route, resp.status,
-                                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        Send(req, resp);
+        auto r = std::make_shared<Request>();
+        auto refused = Convert(req, r.get());
+        const auto finish = [impl, req, started](const std::string& route, const Response& resp) {
+          impl->metrics.ObserveRequest(route, resp.status,
+                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+          Send(req, resp);
+        };
+        if (refused) {
+          finish("unmatched", *refused);
+          return;
+        }
+        // The body arrives on cpprestsdk's threads; the route runs on a worker, since it may
+        // wait (bounded) for the sequencer, Kafka or the read models.
+        req.extract_vector().then([impl, r, finish](pplx::task<std::vector<unsigned char>> body) {
+          try {
+            const std::vector<unsigned char> bytes = body.get();
+            if (bytes.size() > kBodyBytesMax) {
+              finish("unmatched", Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes"));
+              return;
+            }
+            r->body.assign(bytes.begin(), bytes.end());
+          } catch (const std::exception&) {
+            finish("unmatched", Problem(400, "malformed-json", "the request could not be read"));
+            return;
+          }
+          const bool queued = impl->workers->Post([impl, r, finish] {
+            std::string route = "unmatched";
+            Response resp = Dispatch(*impl->router, *r, &route);
+            finish(route, resp);
+          });
+          if (!queued) {
+            Response busy = Problem(503, "overloaded", "the node has too many requests waiting; retry shortly");
+            busy.headers.emplace_back("Retry-After", "1");
+            finish("unmatched", busy);
+          }
+        });
         return;
       }
       if (req.method() != http::methods::GET) {
@@ -213,6 +234,7 @@ void HttpServer::Stop() {
     spdlog::warn("closing the HTTP listener: {}", e.what());
   }
   impl_->listener.reset();
+  if (impl_->workers) impl_->workers->Stop();  // the routes' last answers, then the threads
 }
 
 }  // namespace api

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   spdlog::info("event store open: shard {} head {}, canonical {}", options->shard, head.position.value(),
                (*node)->store()->canonical_mark().position.value());
 
-  api::RateLimiter rate_limiter;
+  api::RateLimiter rate_limiter(options->rate_limit_per_key);
   api::ApiContext ctx = (*node)->api_context(*options);
   ctx.rate_limiter = &rate_limiter;
   ctx.allow_private_webhooks = options->allow_private_webhooks;

@@ -29,6 +29,7 @@ struct NodeOptions {
   bool accept_new_topic = false;  // go on in a new incarnation when ledger.events went back
   std::string secrets_key_file;   // seals subscriber secrets (and, later, data keys)
   bool allow_private_webhooks = false;  // tests: subscriber URLs on private/loopback addresses
+  int rate_limit_per_key = 100;          // requests per second per API key (burst twice that)
 };
 
 struct DevBrokerOptions {

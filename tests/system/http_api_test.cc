@@ -6,7 +6,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "tests/support/http_sink.h"
+#include "tests/support/provider_signers.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -47,6 +50,22 @@ std::string HeaderValue(const HttpReply& r, const std::string& name) {
     }
   }
   return "";
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// The first admin key a new writer wrote to DATA/admin.key.
+std::string AdminKey(const std::string& data) {
+  std::string admin = ReadAll(data + "/admin.key");
+  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  return admin;
+}
+
+Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+
+// POST /v1/keys with `request` as the admin: the new key.
+std::string IssueKey(int port, const std::string& admin, const std::string& request) {
+  return Json::parse(HttpCall(port, "POST", "/v1/keys", Bearer(admin), request).body)["key"].get<std::string>();
 }
 
 }  // namespace
@@ -213,5 +232,93 @@ TEST(HttpApi, OutageNoticesReachSubscribersSignedAndEveryAttemptIsRecorded) {
   }
   EXPECT_EQ(Json::parse(events)["events"].size(), 3u) << events;  // added, failed (will retry), delivered
   EXPECT_EQ(ReadAll(dir.Sub("node.log")).find(secret), std::string::npos) << "the secret reached the node's output";
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
+
+// Routes run on the node's own workers: many connections at once are all answered (with
+// routes on cpprestsdk's I/O pool, 32 connections of wrk got no answer at all).
+TEST(HttpApi, ManyConcurrentConnectionsAreAllAnswered) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH,
+                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--rate-limit-per-key", "100000"},
+                    dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  const std::string admin = AdminKey(data);
+  const auto as_admin = Bearer(admin);
+  const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
+  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores", auth, R"({"store_id":"s1","name":"S"})").status, 201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth,
+                     R"({"sku":"x","title":"X","price":100,"currency":"USD","stock":100000})").status,
+            201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", auth, R"({"customer_id":"c1"})").status, 201);
+  constexpr int kClients = 80, kEach = 4;
+  std::atomic<int> created{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t)
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string body = R"({"order_id":"o-)" + std::to_string(t) + "-" + std::to_string(i) +
+                                 R"(","store_id":"s1","customer_id":"c1","currency":"USD","lines":[{"sku":"x","quantity":1,"unit_price":100}]})";
+        HttpReply r = HttpCall(port, "POST", "/v1/orders", auth, body, 20000);
+        (r.status == 201 ? created : other).fetch_add(1);
+      }
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(created.load(), kClients * kEach);
+  EXPECT_EQ(other.load(), 0);
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
+
+// Webhooks in over the socket: a PayPal capture signed with the merchant's configured
+// certificate is recorded, the signed string built here with zlib's CRC-32 (another
+// implementation than the node's); a bad signature is 401 and writes nothing.
+TEST(HttpApi, APayPalWebhookSignedWithTheConfiguredCertificateIsRecorded) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port)}, dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  const std::string admin = AdminKey(data);
+  const auto as_admin = Bearer(admin);
+  const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
+  RsaSigner paypal;
+  const Json config = {{"settlement_currency", "USD"}, {"paypal", {{"webhook_id", "WH-77"}, {"cert_pem", paypal.cert_pem}}}};
+  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, config.dump()).status, 200);
+
+  const std::string body =
+      Json{{"id", "WH-EV-1"},
+           {"event_type", "PAYMENT.CAPTURE.COMPLETED"},
+           {"resource", {{"id", "CAP-77"}, {"custom_id", "PAY-77"}, {"amount", {{"currency_code", "USD"}, {"value", "12.34"}}}}}}
+          .dump();
+  const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+  const std::string signed_string = "tx-1|2026-11-26T10:00:00Z|WH-77|" + std::to_string(crc);
+  auto headers = [&](const std::string& sig) {
+    return std::vector<std::pair<std::string, std::string>>{{"PAYPAL-TRANSMISSION-ID", "tx-1"},
+                                                            {"PAYPAL-TRANSMISSION-TIME", "2026-11-26T10:00:00Z"},
+                                                            {"PAYPAL-TRANSMISSION-SIG", sig},
+                                                            {"PAYPAL-AUTH-ALGO", "SHA256withRSA"},
+                                                            {"Content-Type", "application/json"}};
+  };
+  const std::string good = Base64(paypal.Sign(signed_string));
+  std::string forged_bytes = paypal.Sign(signed_string);
+  forged_bytes[0] ^= 1;
+  HttpReply forged = HttpCall(port, "POST", "/v1/webhooks/paypal/m1", headers(Base64(forged_bytes)), body);
+  EXPECT_EQ(forged.status, 401) << forged.body;
+  HttpReply recorded = HttpCall(port, "POST", "/v1/webhooks/paypal/m1", headers(good), body);
+  ASSERT_EQ(recorded.status, 200) << recorded.body;
+  EXPECT_TRUE(Json::parse(recorded.body)["recorded"].get<bool>());
+  const std::string position = HeaderValue(recorded, "X-Ledger-Position");
+  HttpReply again = HttpCall(port, "POST", "/v1/webhooks/paypal/m1", headers(good), body);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_FALSE(Json::parse(again.body)["recorded"].get<bool>());
+  // The fact is there, exactly 1234 minor units, on a payment the ledger never authorized.
+  const std::string auditor = IssueKey(port, admin, R"({"role":"auditor"})");
+  HttpReply stream = HttpCall(port, "GET", "/v1/streams/payment%2Fm1%2FPAY-77", Bearer(auditor), "");
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  EXPECT_EQ(Json::parse(stream.body)["events"].size(), 1u) << "recorded once";
+  EXPECT_FALSE(position.empty());
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
 }

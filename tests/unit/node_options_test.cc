@@ -22,6 +22,14 @@ TEST(NodeOptions, RejectsBadInput) {
   EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--shard", "x"}).ok());
   EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--bogus", "1"}).ok());
   EXPECT_FALSE(ParseNodeOptions({"--data"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--rate-limit-per-key", "0"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--rate-limit-per-key", "-5"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--rate-limit-per-key", "10x"}).ok());
+}
+
+TEST(NodeOptions, TheRateLimitPerKeyIsAnOperatorsChoice) {
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->rate_limit_per_key, 100);
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--rate-limit-per-key", "5000"})->rate_limit_per_key, 5000);
 }
 
 TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {

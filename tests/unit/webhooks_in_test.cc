@@ -4,18 +4,19 @@
 // 401 with nothing written, redeliveries 200 with nothing written.
 #include <gtest/gtest.h>
 
-#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "api/base64.h"
 #include "api/provider_events.h"
 #include "api/provider_signatures.h"
 #include "tests/support/api_fixture.h"
+#include "tests/support/provider_signers.h"
 
 using namespace api;
 using testing_support::ApiTest;
+using testing_support::EcSigner;
+using testing_support::PublicKeyPem;
+using testing_support::RsaSigner;
 
 namespace {
 
@@ -31,68 +32,6 @@ TEST(PayPalSignedString, IsPinnedToHandComputedCrc32Values) {
                                "123456789"),
             "69cd13f0-d67a-11e5-baa3-778b53f4ae55|2016-02-18T20:01:35Z|1JE4291016473214C|3421780262");
 }
-
-// ---- keys of the tests' own ----
-
-std::string Pem(EVP_PKEY* key, bool public_only) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (public_only) PEM_write_bio_PUBKEY(bio, key);
-  else PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(bio);
-  return out;
-}
-
-struct RsaSigner {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  std::string cert_pem;
-  RsaSigner() {
-    X509* x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("messageverificationcerts"),
-                               -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, key, EVP_sha256());
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(bio, x);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    cert_pem.assign(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    X509_free(x);
-  }
-  ~RsaSigner() { EVP_PKEY_free(key); }
-  std::string Sign(const std::string& message, const EVP_MD* md = EVP_sha256()) const { return SignWith(key, md, message); }
-  static std::string SignWith(EVP_PKEY* k, const EVP_MD* md, const std::string& message) {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestSignInit(ctx, nullptr, md, nullptr, k);
-    size_t n = 0;
-    EVP_DigestSign(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(message.data()), message.size());
-    std::string sig(n, '\0');
-    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &n,
-                   reinterpret_cast<const unsigned char*>(message.data()), message.size());
-    sig.resize(n);
-    EVP_MD_CTX_free(ctx);
-    return sig;
-  }
-};
-
-struct EcSigner {
-  EVP_PKEY* key = EVP_EC_gen("prime256v1");
-  ~EcSigner() { EVP_PKEY_free(key); }
-  std::string public_pem() const { return Pem(key, true); }
-  // The X-EBAY-SIGNATURE header for `body`.
-  std::string Header(const std::string& body, const std::string& digest = "SHA1") const {
-    const std::string sig = RsaSigner::SignWith(key, digest == "SHA1" ? EVP_sha1() : EVP_sha256(), body);
-    return Base64Encode(Json{{"alg", "ecdsa"}, {"kid", "k-1"}, {"signature", Base64Encode(sig)}, {"digest", digest}}.dump());
-  }
-};
 
 TEST(ProviderSignatures, PayPalRsaSha256VerifiesOnlyTheSignedStringWithTheConfiguredCertificate) {
   RsaSigner paypal, other;
@@ -122,7 +61,7 @@ TEST(ProviderSignatures, EbayEcdsaVerifiesTheRawBodyWithTheConfiguredKey) {
   const std::string md5 = Base64Encode(Json{{"alg", "ECDSA"}, {"signature", "AAAA"}, {"digest", "MD5"}}.dump());
   EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), md5, body).ok());
   RsaSigner rsa;
-  EXPECT_FALSE(VerifyEbaySignature(Pem(rsa.key, true), ebay.Header(body), body).ok()) << "an RSA key is not eBay's";
+  EXPECT_FALSE(VerifyEbaySignature(PublicKeyPem(rsa.key), ebay.Header(body), body).ok()) << "an RSA key is not eBay's";
 }
 
 // ---- reading providers' events ----
