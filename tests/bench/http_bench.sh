@@ -39,7 +39,7 @@ ECHO_PORT=$(free_port)
 "$BUILD_DIR/tests/http_echo_server" --port "$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
 PIDS+=($!)
 NODE_PORT=$(free_port)
-"$BUILD_DIR/api/ledgerd" --data "$WORK/data" --http "127.0.0.1:$NODE_PORT" --rate-limit-per-key 1000000 \
+"$BUILD_DIR/api/ledgerd" --data "$WORK/data" --http "127.0.0.1:$NODE_PORT" --rate-limit-per-key 1000000 ${LEDGERD_FLAGS:-} \
   >"$WORK/ledgerd.log" 2>&1 &
 PIDS+=($!)
 NODE=http://127.0.0.1:$NODE_PORT
@@ -58,8 +58,9 @@ call PUT /v1/merchant "$KEY" '{"settlement_currency":"USD"}' >/dev/null
 call POST /v1/stores "$KEY" '{"store_id":"s1","name":"Bench","channel":"web"}' >/dev/null
 call POST /v1/stores/s1/listings "$KEY" '{"sku":"sku-1","title":"Widget","price":2500,"currency":"USD","stock":1000000000000}' >/dev/null
 call POST /v1/customers "$KEY" '{"customer_id":"c1","store_id":"s1"}' >/dev/null
-# PAYMENTS large authorizations for the capture run: orders of 400,000,000 x 2500.
-PAYMENTS=200
+# PAYMENTS large authorizations for the capture run (orders of 4,000,000 x 2500), so that
+# each order gets few captures, as real ones do.
+PAYMENTS=${PAYMENTS:-4000}
 python3 - "$PAYMENTS" >"$WORK/setup.jsonl" <<'PY'
 import json, sys
 n = int(sys.argv[1])
@@ -67,9 +68,9 @@ items = []
 for i in range(1, n + 1):
     items.append({"method": "POST", "path": "/v1/orders", "body": {"order_id": f"big-{i}", "store_id": "s1",
                   "customer_id": "c1", "currency": "USD",
-                  "lines": [{"sku": "sku-1", "quantity": 400000000, "unit_price": 2500}]}})
+                  "lines": [{"sku": "sku-1", "quantity": 4000000, "unit_price": 2500}]}})
     items.append({"method": "POST", "path": "/v1/payments", "body": {"payment_id": f"big-{i}", "order_id": f"big-{i}",
-                  "amount": 1000000000000, "currency": "USD", "method": "card", "provider": "bench"}})
+                  "amount": 10000000000, "currency": "USD", "method": "card", "provider": "bench"}})
 for b in range(0, len(items), 100):
     print(json.dumps({"items": items[b:b + 100]}))
 PY
@@ -85,19 +86,23 @@ export LEDGER_KEY=$KEY PAYMENTS
 
 # wrk NAME URL SCRIPT: prints "NAME req/s p50_ms p99_ms non2xx"
 run_wrk() {
-  local out
-  out=$(RUN="$RUN_ID" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WRK_SCRIPTS/$3" "$2" 2>"$WORK/wrk.err")
-  python3 - "$1" <<PY
+  RUN="$RUN_ID" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WRK_SCRIPTS/$3" "$2" \
+    >"$WORK/wrk.out" 2>"$WORK/wrk.err" || true
+  python3 - "$1" "$WORK/wrk.out" <<'PY'
 import re, sys
-out = """$out"""
+out = open(sys.argv[2]).read()
 def ms(v):
-    n, u = re.match(r"([\d.]+)(\w+)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", out).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", out).group(1))
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+    if not m:
+        sys.exit("cannot read wrk's latency " + repr(v) + " in:\n" + out)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[m.group(2)]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+if not rps:
+    sys.exit("wrk printed no rate:\n" + out)
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
 m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-print(f"{sys.argv[1]} {rps:.0f} {p50:.2f} {p99:.2f} {m.group(1) if m else 0}")
+print(f"{sys.argv[1]} {float(rps.group(1)):.0f} {p50:.2f} {p99:.2f} {m.group(1) if m else 0}")
 PY
   if [ -s "$WORK/wrk.err" ]; then head -3 "$WORK/wrk.err" >&2; fi
 }
