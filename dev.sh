@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config librocksdb-dev librdkafka-dev libflatbuffers-dev
           flatbuffers-compiler libcpprest-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev
-          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat zlib1g-dev)
+          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat zlib1g-dev curl)
 BUILD_DIR=${BUILD_DIR:-build}
 
 install_missing() {
@@ -50,7 +50,7 @@ case "$cmd" in
   bench)
     if [ "${1:-}" = http ]; then
       shift
-      PACKAGES+=(wrk curl python3)
+      PACKAGES+=(wrk python3)
       install_missing
       build
       exec tests/bench/http_bench.sh "$@"

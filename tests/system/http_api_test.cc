@@ -322,3 +322,35 @@ TEST(HttpApi, APayPalWebhookSignedWithTheConfiguredCertificateIsRecorded) {
   EXPECT_FALSE(position.empty());
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
 }
+
+// The README's tour, run as written against a node (curl, as a new user would): the
+// figures of the merchant story come out as the README says.
+TEST(HttpApi, TheReadmeTourRunsAsWritten) {
+  const std::string readme = ReadAll(LEDGER_README_PATH);
+  const std::string begin = "<!-- tour:begin -->\n```sh\n", end = "```\n<!-- tour:end -->";
+  const size_t from = readme.find(begin), to = readme.find(end);
+  ASSERT_TRUE(from != std::string::npos && to != std::string::npos && to > from) << "the README lost its tour markers";
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port)}, dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  ASSERT_FALSE(AdminKey(data).empty());
+  {
+    std::ofstream script(dir.Sub("tour.sh"));
+    script << readme.substr(from + begin.size(), to - from - begin.size());
+  }
+  const std::string command = "H=127.0.0.1:" + std::to_string(port) + " DATA=" + data + " bash " + dir.Sub("tour.sh") +
+                              " > " + dir.Sub("tour.out") + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << ReadAll(dir.Sub("tour.out"));
+  const std::string out = ReadAll(dir.Sub("tour.out"));
+  EXPECT_NE(out.find(R"("merchant_net_at_capture_minor":4705)"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("merchant:m1:available":{"USD":-2017})"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("merchant:m1:reserve":{"USD":0})"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("lifetime_value_minor":{"USD":0})"), std::string::npos) << out;
+  for (const char* fee : {R"("contributor":"processing","currency":"USD","day")", R"("net_minor":132)", R"("net_minor":350)",
+                          R"("net_minor":35,)", R"("net_minor":1500)"})
+    EXPECT_NE(out.find(fee), std::string::npos) << fee << "\n" << out;
+  EXPECT_EQ(out.find("urn:ledger:problem"), std::string::npos) << "a step of the tour failed:\n" << out;
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
