@@ -26,8 +26,4 @@ ledger::Result<ProviderEvent> ReadPayPalEvent(const nlohmann::json& event);
 // `store_id`: the merchant's configured eBay store, where the order is placed.
 ledger::Result<ProviderEvent> ReadEbayNotification(const nlohmann::json& notification, const std::string& store_id);
 
-// "2024-03-14T21:04:00Z" or with fractional seconds ("...:00.123Z"), UTC only, as
-// microseconds since the Unix epoch.
-ledger::Result<int64_t> ParseUtcTimestampUs(const std::string& text);
-
 }  // namespace api

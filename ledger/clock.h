@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include "ledger/status.h"
 
 namespace ledger {
 
@@ -14,5 +17,9 @@ class Clock {
 
 // The system's real-time clock. Thread-safe; never destroyed.
 Clock* SystemClock();
+
+// "2024-03-14T21:04:00Z" or with fractional seconds ("...:00.123Z"), UTC only, as
+// microseconds since the Unix epoch; InvalidArgument otherwise.
+Result<int64_t> ParseUtcTimestampUs(const std::string& text);
 
 }  // namespace ledger

@@ -30,6 +30,10 @@
 
 namespace ledger {
 
+namespace schema {
+struct Event;
+}
+
 // Named limits (units last).
 inline constexpr size_t kRecordBytesMax = 64 * 1024;
 // One group commit = one Kafka message: well under Kafka's 1 MB default message size.
@@ -70,6 +74,10 @@ struct StoreOptions {
   // the lease renewed through RenewLease() is still valid; answers wait until it is (or
   // are refused when the store is fenced). A node's log reader renews it.
   bool ack_requires_lease = false;
+  // Non-empty: open read-only as a RocksDB secondary instance (its own files go in this
+  // directory), which may run while a node writes the store; reads see what was committed
+  // when it opened. Appends are refused; nothing is created.
+  std::string secondary_path;
 };
 
 struct PendingEvent {
@@ -245,5 +253,12 @@ class EventStore {
 // verification and envelope position, each hash. OK, or Corruption naming the first bad
 // position. Reads only; safe while the store is appended to.
 Status VerifyChain(const EventStore& store, Position* verified_through);
+// The same walk from the genesis up to `through` (0: the head), calling `also` for every
+// event after its chain hash checked (its error stops the walk there) and `progress` every
+// few thousand events. *verified_through is the last position whose every check passed,
+// so the first bad position is *verified_through + 1.
+Status VerifyChainThrough(const EventStore& store, Position through, Position* verified_through,
+                          const std::function<Status(const StoredEvent&, const schema::Event&)>& also,
+                          const std::function<void(Position)>& progress);
 
 }  // namespace ledger

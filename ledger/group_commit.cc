@@ -28,6 +28,10 @@ Result<AppendResult> RocksStore::Append(AppendCommand command) {
 
 void RocksStore::AppendAsync(AppendCommand command,
                              std::function<void(Result<AppendResult>)> done) {
+  if (!options_.secondary_path.empty()) {
+    done(Status::InvalidArgument("this store is open read-only (a secondary instance)"));
+    return;
+  }
   Result<PreparedCommand> prepared = PrepareCommand(std::move(command), options_.shard);
   if (!prepared.ok()) {
     commands_rejected_.fetch_add(1);

@@ -74,6 +74,19 @@ const schema::Event* VerifyRecord(std::string_view record) {
   return schema::GetEvent(record.data());
 }
 
+const flatbuffers::Vector<flatbuffers::Offset<schema::Posting>>* PostingsOfRecord(const schema::Event& e) {
+  switch (e.body_type()) {
+    case schema::EventBody::PaymentCaptured: return e.body_as_PaymentCaptured()->postings();
+    case schema::EventBody::PaymentRefunded: return e.body_as_PaymentRefunded()->postings();
+    case schema::EventBody::DisputeOpened: return e.body_as_DisputeOpened()->postings();
+    case schema::EventBody::DisputeResolved: return e.body_as_DisputeResolved()->postings();
+    case schema::EventBody::PayoutSent: return e.body_as_PayoutSent()->postings();
+    case schema::EventBody::PayoutFailed: return e.body_as_PayoutFailed()->postings();
+    case schema::EventBody::MessageSent: return e.body_as_MessageSent()->postings();
+    default: return nullptr;
+  }
+}
+
 std::string EncodeBatch(const BatchView& batch) {
   size_t bytes = 128;
   for (const auto& r : batch.records) bytes += r.record.size() + 64;

@@ -58,6 +58,9 @@ void PatchAssigned(std::string* record, const AssignedFields& a);
 // The returned pointer aliases `record`.
 const schema::Event* VerifyRecord(std::string_view record);
 
+// The double-entry postings of a money event; nullptr for an event without postings.
+const flatbuffers::Vector<flatbuffers::Offset<schema::Posting>>* PostingsOfRecord(const schema::Event& e);
+
 schema::Sha256 ToSchema(const Sha256Digest& d);
 Sha256Digest FromSchema(const schema::Sha256* d);
 

@@ -80,6 +80,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 // during creation can therefore never leave a half-made store that the next start would
 // refuse as "not a ledger store".
 Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options) {
+  if (!options.secondary_path.empty()) return OpenImpl(options, /*is_new=*/false);
   bool is_new = false;
   LEDGER_RETURN_IF_ERROR(CheckDirectory(options, &is_new));
   if (!is_new) return OpenImpl(options, /*is_new=*/false);
@@ -131,7 +132,11 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
     descriptors.emplace_back(FamilyName(f), FamilyOptions(f == kStreams || f == kIdempotency));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  const bool secondary = !options.secondary_path.empty();
+  if (secondary) db_options.max_open_files = -1;  // RocksDB requires it of a secondary instance
+  rocksdb::Status s =
+      secondary ? rocksdb::DB::OpenAsSecondary(db_options, options.path, options.secondary_path, descriptors, &handles, &raw)
+                : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "cannot open the event store");
 
   std::unique_ptr<RocksStore> store(new RocksStore());
@@ -169,6 +174,7 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
                                    std::to_string(keys::GetBigEndian64(shard)) + ", not " +
                                    std::to_string(options.shard.value()));
   LEDGER_RETURN_IF_ERROR(store->LoadAndCheckHead());
+  if (secondary) return std::unique_ptr<EventStore>(std::move(store));  // read-only: no writer threads
   const Head head = store->head();
   store->decided_next_ = head.position.next();
   store->decided_hash_ = head.hash;

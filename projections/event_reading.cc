@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "ledger/record_codec.h"
+
 namespace projections {
 
 using ledger::schema::Event;
@@ -53,24 +55,10 @@ Json PersonalOf(const Event& e) {
   return out;
 }
 
-namespace {
-const flatbuffers::Vector<flatbuffers::Offset<ledger::schema::Posting>>* RawPostings(const Event& e) {
-  switch (e.body_type()) {
-    case EventBody::PaymentCaptured: return e.body_as_PaymentCaptured()->postings();
-    case EventBody::PaymentRefunded: return e.body_as_PaymentRefunded()->postings();
-    case EventBody::DisputeOpened: return e.body_as_DisputeOpened()->postings();
-    case EventBody::DisputeResolved: return e.body_as_DisputeResolved()->postings();
-    case EventBody::PayoutSent: return e.body_as_PayoutSent()->postings();
-    case EventBody::PayoutFailed: return e.body_as_PayoutFailed()->postings();
-    case EventBody::MessageSent: return e.body_as_MessageSent()->postings();
-    default: return nullptr;
-  }
-}
-}  // namespace
 
 Json PostingsOf(const Event& e) {
   Json out = Json::array();
-  if (const auto* p = RawPostings(e))
+  if (const auto* p = ledger::PostingsOfRecord(e))
     for (const auto* x : *p)
       out.push_back({{"debit", Str(x->debit())},
                      {"credit", Str(x->credit())},

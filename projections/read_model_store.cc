@@ -111,13 +111,15 @@ ProjectionStore::~ProjectionStore() {
   if (db_) db_->Close();
 }
 
-Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path, const std::string& name) {
+Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path, const std::string& name,
+                                                               bool read_only) {
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
+  db_options.create_if_missing = !read_only;
+  db_options.create_missing_column_families = !read_only;
   db_options.paranoid_checks = true;
   std::vector<std::string> existing;
   const bool exists = rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok();
+  if (read_only && !exists) return Status::NotFound("no projection store at " + path);
   if (exists) {
     for (const char* want : kFamilyNames)
       if (std::find(existing.begin(), existing.end(), want) == existing.end())
@@ -136,7 +138,9 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     descriptors.emplace_back(n, std::string(n) == "default" ? state_options : rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  // Read-only takes no lock: it may read a live projector's store (a snapshot as of opening).
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw)
+                                : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) {
     if (s.IsCorruption()) return Status::Corruption("projection store: " + s.ToString());
     return Status::IOError("cannot open projection store: " + s.ToString());

@@ -83,7 +83,10 @@ class ProjectionStore {
   // Opens or creates the store of projection `name` at `path`. Errors: NotALedgerStore
   // when the directory holds something else (another projection, an event store);
   // Corruption; IOError.
-  static ledger::Result<std::unique_ptr<ProjectionStore>> Open(const std::string& path, const std::string& name);
+  // `read_only`: nothing created or written (Commit fails), no lock taken, so a live
+  // projector's store can be read (as it stood when opened); NotFound when absent.
+  static ledger::Result<std::unique_ptr<ProjectionStore>> Open(const std::string& path, const std::string& name,
+                                                               bool read_only = false);
   ~ProjectionStore();
 
   const std::string& name() const { return name_; }

@@ -1,6 +1,7 @@
 #include "tests/support/domain_harness.h"
 
 #include "ledger/chain_hash.h"
+#include "ledger/record_codec.h"
 #include "ledger/domain/fee_recipe.h"
 
 namespace testing_support {
@@ -9,17 +10,7 @@ using namespace ledger;
 
 namespace {
 std::vector<Posting> PostingsOfEvent(const schema::Event& e) {
-  const flatbuffers::Vector<flatbuffers::Offset<schema::Posting>>* p = nullptr;
-  switch (e.body_type()) {
-    case schema::EventBody::PaymentCaptured: p = e.body_as_PaymentCaptured()->postings(); break;
-    case schema::EventBody::PaymentRefunded: p = e.body_as_PaymentRefunded()->postings(); break;
-    case schema::EventBody::DisputeOpened: p = e.body_as_DisputeOpened()->postings(); break;
-    case schema::EventBody::DisputeResolved: p = e.body_as_DisputeResolved()->postings(); break;
-    case schema::EventBody::PayoutSent: p = e.body_as_PayoutSent()->postings(); break;
-    case schema::EventBody::PayoutFailed: p = e.body_as_PayoutFailed()->postings(); break;
-    case schema::EventBody::MessageSent: p = e.body_as_MessageSent()->postings(); break;
-    default: break;
-  }
+  const auto* p = PostingsOfRecord(e);
   std::vector<Posting> out;
   if (p != nullptr)
     for (const auto* x : *p) out.push_back({x->debit()->str(), x->credit()->str(), x->amount_minor(), x->currency()->str()});

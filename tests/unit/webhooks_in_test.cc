@@ -9,6 +9,7 @@
 #include "api/base64.h"
 #include "api/provider_events.h"
 #include "api/provider_signatures.h"
+#include "ledger/clock.h"
 #include "tests/support/api_fixture.h"
 #include "tests/support/provider_signers.h"
 
@@ -99,11 +100,11 @@ TEST(ProviderEvents, PayPalAmountsConvertExactlyByTheCurrencysExponentOrAreRefus
 }
 
 TEST(ProviderEvents, TimestampsAreUtcOnly) {
-  EXPECT_EQ(*ParseUtcTimestampUs("1970-01-01T00:00:01Z"), 1000000);
-  EXPECT_EQ(*ParseUtcTimestampUs("2024-03-14T21:04:00.5Z"), 1710450240500000);
+  EXPECT_EQ(*ledger::ParseUtcTimestampUs("1970-01-01T00:00:01Z"), 1000000);
+  EXPECT_EQ(*ledger::ParseUtcTimestampUs("2024-03-14T21:04:00.5Z"), 1710450240500000);
   for (const char* bad : {"2024-03-14T21:04:00", "2024-03-14 21:04:00Z", "2024-02-31T00:00:00Z", "2024-03-14T21:04:00+01:00",
                           "2024-13-01T00:00:00Z", "2024-03-14T21:04:00.Z"})
-    EXPECT_FALSE(ParseUtcTimestampUs(bad).ok()) << bad;
+    EXPECT_FALSE(ledger::ParseUtcTimestampUs(bad).ok()) << bad;
 }
 
 TEST(ProviderEvents, UnknownEventTypesAreAcknowledgedAndRecordNothing) {

@@ -1,0 +1,42 @@
+#include "ledger/record_codec.h"
+#include "replay/replay.h"
+#include "schemas/ledger_generated.h"
+
+namespace replay {
+
+ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at) {
+  const ledger::Head head = store.head();
+  if (at.value() == 0 || at == head.position) return Digest{head.position, head.hash, head.recorded_at_us};
+  if (at > head.position)
+    return ledger::Status::NotFound("the log ends at position " + std::to_string(head.position.value()));
+  auto one = store.ReadRange(at, 1);
+  if (!one.ok()) return one.status();
+  if (one->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
+  const auto* e = ledger::VerifyRecord(one->front().record);
+  if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
+  return Digest{at, one->front().hash, e->recorded_at_us()};
+}
+
+std::string FormatDigest(const Digest& d) {
+  std::string out = std::to_string(d.position.value());
+  out.append(":").append(ledger::ToHex(d.hash));
+  return out;
+}
+
+ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us) {
+  // recorded_at_us never goes down along the log (each batch takes max(clock, previous)).
+  uint64_t lo = 0, hi = store.head().position.value();  // answer in [lo, hi]
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    auto one = store.ReadRange(ledger::Position(mid), 1);
+    if (!one.ok()) return one.status();
+    if (one->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(mid));
+    const auto* e = ledger::VerifyRecord(one->front().record);
+    if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(mid));
+    if (e->recorded_at_us() <= time_us) lo = mid;
+    else hi = mid - 1;
+  }
+  return ledger::Position(lo);
+}
+
+}  // namespace replay

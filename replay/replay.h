@@ -1,0 +1,129 @@
+// ledger-replay's operations (DESIGN §10), as a library the command line (and the tests)
+// call: verify a log, take a digest, rebuild a read model as of a position or time, diff
+// two read-model directories, export events. Each reads an EventStore, normally opened
+// read-only as a RocksDB secondary instance so it can run beside a live node
+// (OpenForReplay). Errors as Status values; an integrity failure is not an error but a
+// report naming the first bad position.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "ledger/event_store.h"
+
+namespace replay {
+
+// Called with (done, total) every few thousand events.
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Opens the store at `store_dir` read-only (a secondary instance whose files go under
+// `scratch_dir`, which must be writable and not shared). Errors as EventStore::Open.
+ledger::Result<std::unique_ptr<ledger::EventStore>> OpenForReplay(const std::string& store_dir, const std::string& scratch_dir,
+                                                                  uint32_t shard = 0);
+
+// ---- verify ----
+
+struct KeptDigest {  // a digest kept outside the system: "POSITION:HASH"
+  ledger::Position position;
+  ledger::Sha256Digest hash{};
+};
+std::optional<KeptDigest> ParseKeptDigest(const std::string& text);
+
+struct VerifyOptions {
+  std::optional<KeptDigest> against;
+  Progress progress;
+};
+
+struct VerifyReport {
+  bool intact = false;
+  uint64_t events = 0;             // events that passed every check
+  ledger::Position through;        // the last of them
+  ledger::Sha256Digest through_hash{};
+  ledger::Position first_bad;      // 0 when intact
+  std::string reason;              // why first_bad is bad (or what the kept digest showed)
+};
+
+// The chain (previous hash, position, record), dense positions, every record's FlatBuffers
+// verification, whole commands, writer epochs never going down, every posting well formed
+// (positive amount, a known-looking currency, two different accounts: one debit, one
+// credit, so every event balances), and, with `against`, that the log still holds that
+// digest. Errors only for I/O; damage is in the report.
+ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options);
+
+// ---- digest ----
+
+struct Digest {
+  ledger::Position position;
+  ledger::Sha256Digest hash{};
+  int64_t recorded_at_us = 0;
+};
+// The chain hash at `at` (0: the head). NotFound beyond the head.
+ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at);
+// "<position>:<hex hash>", the form verify --against takes.
+std::string FormatDigest(const Digest& d);
+
+// The last position recorded at or before `time_us` (0 when none).
+ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us);
+
+// ---- rebuild ----
+
+struct RebuildOptions {
+  std::string projection;     // one of projections::ReadModelNames()
+  ledger::Position as_of;     // inclusive; 0: the head
+  std::string out_dir;        // must not exist yet
+  Progress progress;
+};
+struct RebuildReport {
+  ledger::Position position;
+  ledger::Sha256Digest digest{};  // the read model's state digest at `position` (DESIGN §7)
+  uint64_t events = 0;
+  double seconds = 0;
+};
+ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options);
+
+// ---- diff ----
+
+struct Difference {
+  std::string read_model;
+  std::string key;
+  std::string left;   // the value as JSON, "" when absent on that side
+  std::string right;
+};
+struct DiffReport {
+  std::vector<Difference> differences;  // at most `limit`
+  uint64_t count = 0;                   // all of them
+};
+// Compares the read models present in both projection directories (as a projector or
+// Rebuild writes them), key by key. `read_models` empty: every one both have.
+ledger::Result<DiffReport> Diff(const std::string& left_dir, const std::string& right_dir,
+                                const std::vector<std::string>& read_models, size_t limit);
+
+// ---- export ----
+
+enum class ExportFormat { kCsv, kJsonLines };
+struct ExportOptions {
+  ExportFormat format = ExportFormat::kJsonLines;
+  std::string stream_prefix;  // "" = all
+  std::string event_type;     // e.g. "PaymentCaptured"; "" = all
+  std::string tenant;         // merchant id; "" = all
+  int64_t from_us = 0;        // recorded_at_us >= from_us
+  int64_t to_us = 0;          // < to_us; 0 = no bound
+  Progress progress;
+};
+struct ExportReport {
+  uint64_t scanned = 0;
+  uint64_t exported = 0;
+  uint64_t unsealed_personal = 0;  // exported events with personal fields written before sealing (key id 0)
+};
+// Writes one line (or CSV row) per matching event: position, stream, version, type, tenant,
+// recorded at, writer epoch, anomaly, and the body as JSON. Personal fields are never
+// written: a sealed one shows its key id, an unsealed one (key id 0, written before
+// sealing) shows only that it was unsealed, and an erased customer's show "erased".
+ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out);
+
+}  // namespace replay

@@ -1,0 +1,114 @@
+// verify: one walk of the chain (ledger::VerifyChainThrough) with the auditor's further
+// checks on every event, the first failure named by its position.
+#include <cctype>
+
+#include "ledger/domain/money.h"
+#include "ledger/record_codec.h"
+#include "replay/replay.h"
+#include "schemas/ledger_generated.h"
+
+namespace replay {
+
+using ledger::Position;
+using ledger::Status;
+
+namespace {
+
+Status Bad(const std::string& what, Position at) {
+  return Status::Corruption(what + " at position " + std::to_string(at.value()));
+}
+
+std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+// Every posting moves a positive amount of a known currency from one account to another:
+// each is one debit and one equal credit, so the event's postings balance.
+Status CheckPostings(const ledger::schema::Event& e, Position at) {
+  const auto* postings = ledger::PostingsOfRecord(e);
+  if (postings == nullptr) return Status::Ok();
+  for (const auto* p : *postings) {
+    if (p == nullptr) return Bad("an empty posting", at);
+    if (p->amount_minor() <= 0) return Bad("a posting of a non-positive amount", at);
+    if (!ledger::FindCurrency(Str(p->currency())).ok()) return Bad("a posting in an unknown currency", at);
+    const std::string debit = Str(p->debit()), credit = Str(p->credit());
+    if (debit.empty() || credit.empty() || debit == credit) return Bad("a posting without two different accounts", at);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::optional<KeptDigest> ParseKeptDigest(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 20) return std::nullopt;
+  uint64_t position = 0;
+  for (size_t i = 0; i < colon; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+    position = position * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  std::string bytes;
+  if (position == 0 || !ledger::FromHex(text.substr(colon + 1), &bytes) || bytes.size() != 32) return std::nullopt;
+  KeptDigest d;
+  d.position = Position(position);
+  std::memcpy(d.hash.data(), bytes.data(), 32);
+  return d;
+}
+
+ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options) {
+  VerifyReport report;
+  const uint64_t total = store.head().position.value();
+  uint64_t epoch = 0;
+  uint64_t command_first = 0, command_count = 0;  // the command the last event belonged to
+  bool matched_kept = false;
+  const auto also = [&](const ledger::StoredEvent& stored, const ledger::schema::Event& e) -> Status {
+    const Position at = stored.position;
+    if (e.writer_epoch() < epoch) return Bad("the writer epoch went down", at);
+    epoch = e.writer_epoch();
+    // Whole commands: an event either starts a command right after the previous one ended,
+    // or continues the previous one.
+    const bool starts = e.command_first_position() == at.value();
+    if (starts) {
+      if (command_count != 0 && command_first + command_count != at.value()) return Bad("a command is cut short", at);
+    } else if (e.command_first_position() != command_first || e.command_event_count() != command_count) {
+      return Bad("an event outside the command before it", at);
+    }
+    command_first = e.command_first_position();
+    command_count = e.command_event_count();
+    LEDGER_RETURN_IF_ERROR(CheckPostings(e, at));
+    if (options.against && at == options.against->position) {
+      if (stored.hash != options.against->hash)
+        return Bad("the log no longer matches the digest kept for it (rewritten?)", at);
+      matched_kept = true;
+    }
+    return Status::Ok();
+  };
+  const auto progress = [&](Position p) {
+    if (options.progress) options.progress(p.value(), total);
+  };
+  Position through;
+  Status walked = ledger::VerifyChainThrough(store, Position(0), &through, also, progress);
+  report.through = through;
+  report.events = through.value();
+  if (walked.ok() && command_count != 0 && command_first + command_count != through.value() + 1)
+    walked = Bad("the last command is cut short", through);
+  if (walked.ok() && options.against && !matched_kept)
+    walked = Status::Corruption("the log ends at position " + std::to_string(through.value()) +
+                                ", before the digest kept for position " + std::to_string(options.against->position.value()));
+  if (!walked.ok() && walked.code() != ledger::Code::kCorruption) return walked;  // I/O, not damage
+  if (through.value() > 0) {
+    auto last = store.ReadRange(through, 1);
+    if (last.ok() && !last->empty()) report.through_hash = last->front().hash;
+  }
+  report.intact = walked.ok();
+  if (!report.intact) {
+    report.reason = walked.message();
+    // Every check names its position; the walk stops at the first bad one, so it is the
+    // one after the last verified (the command check at the end names the last event).
+    const std::string& m = walked.message();
+    const size_t at = m.rfind("position ");
+    report.first_bad = at == std::string::npos ? Position(through.value() + 1)
+                                               : Position(std::strtoull(m.c_str() + at + 9, nullptr, 10));
+  }
+  return report;
+}
+
+}  // namespace replay
