@@ -73,4 +73,16 @@ void RunMerchantStory(DomainHarness& h, int extra_orders) {
   }
 }
 
+StoryLog::StoryLog(const std::string& path, int extra_orders) {
+  ledger::StoreOptions o;
+  o.path = path;
+  o.clock = &clock;
+  auto s = ledger::EventStore::Open(o);
+  LEDGER_INVARIANT(s.ok());
+  store = std::move(s).value();
+  DomainHarness h(store.get());
+  RunMerchantStory(h, extra_orders);
+  balances = h.Balances();
+}
+
 }  // namespace testing_support

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <atomic>
+#include <map>
+#include <memory>
+#include <string>
 
 #include "tests/support/domain_harness.h"
 
@@ -21,6 +24,14 @@ class TickingClock final : public ledger::Clock {
  private:
   int64_t start_us_ = 1'795'651'200'000'000;  // 2026-11-26T00:00:00Z
   std::atomic<int64_t> ticks_{0};
+};
+
+// A store at `path` holding the merchant story, recorded-at ticking one second per batch.
+struct StoryLog {
+  explicit StoryLog(const std::string& path, int extra_orders = 0);
+  TickingClock clock;
+  std::unique_ptr<ledger::EventStore> store;
+  std::map<std::pair<std::string, std::string>, int64_t> balances;  // after the story
 };
 
 }  // namespace testing_support

@@ -24,23 +24,7 @@ using testing_support::TempDir;
 
 namespace {
 
-// A store holding the merchant story (recorded-at ticking one second per batch).
-struct StoryLog {
-  explicit StoryLog(const std::string& path, int extra_orders = 0) {
-    StoreOptions o;
-    o.path = path;
-    o.clock = &clock;
-    auto s = EventStore::Open(o);
-    LEDGER_INVARIANT(s.ok());
-    store = std::move(s).value();
-    testing_support::DomainHarness h(store.get());
-    testing_support::RunMerchantStory(h, extra_orders);
-    balances = h.Balances();
-  }
-  testing_support::TickingClock clock;
-  std::unique_ptr<EventStore> store;
-  std::map<std::pair<std::string, std::string>, int64_t> balances;
-};
+using testing_support::StoryLog;
 
 std::unique_ptr<Projector> Project(const EventStore& source, const std::string& dir, Position until = Position(UINT64_MAX),
                                    size_t apply_events_max = projections::kApplyEventsMax) {
