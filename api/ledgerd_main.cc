@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "api/digest_publisher.h"
 #include "api/http_server.h"
 #include "api/rate_limit.h"
 #include "api/routes.h"
@@ -106,6 +107,11 @@ int main(int argc, char** argv) {
   // Webhooks out, from the writer (it records every attempt as an event).
   std::unique_ptr<api::WebhookSender> webhooks;
   if (ctx.sequencer != nullptr) webhooks = std::make_unique<api::WebhookSender>(ctx);
+  // Digests of the log for auditors to keep outside the system (DESIGN §10).
+  std::unique_ptr<api::DigestPublisher> digests;
+  if (ctx.sequencer != nullptr)
+    digests = std::make_unique<api::DigestPublisher>(
+        ctx, api::DigestPublisherOptions{options->digest_every_s, options->digest_every_events});
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
                          (*node)->projector(), &router, options->node_id);
   if (auto s = server.Start(); !s.ok()) {
@@ -117,6 +123,7 @@ int main(int argc, char** argv) {
   int sig = WaitForSignal();
   spdlog::info("signal {}: stopping", sig);
   server.Stop();
+  digests.reset();
   webhooks.reset();
   return 0;
 }

@@ -34,7 +34,7 @@ std::string NodeUsage() {
          "               [--kafka-property K=V]... [--role writer|projector] [--shard N] (writer)\n"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
-         "               [--rate-limit-per-key N]\n"
+         "               [--rate-limit-per-key N] [--digest-every-s N] [--digest-every-events N]\n"
          "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
 }
 
@@ -118,6 +118,12 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     } else if (flag == "--rate-limit-per-key") {
       if (!ParseNumber(value, &o.rate_limit_per_key) || o.rate_limit_per_key < 1 || o.rate_limit_per_key > 1000000)
         return ledger::Status::InvalidArgument("--rate-limit-per-key takes requests per second from 1 to 1000000");
+    } else if (flag == "--digest-every-s") {
+      if (!ParseNumber(value, &o.digest_every_s) || o.digest_every_s < 1 || o.digest_every_s > 86400)
+        return ledger::Status::InvalidArgument("--digest-every-s takes seconds from 1 to 86400");
+    } else if (flag == "--digest-every-events") {
+      if (!ParseNumber(value, &o.digest_every_events) || o.digest_every_events < 1)
+        return ledger::Status::InvalidArgument("--digest-every-events takes a positive number");
     } else if (flag == "--failover-after-ms") {
       if (!ParseNumber(value, &o.failover_after_ms) || o.failover_after_ms < 20 || o.failover_after_ms > 600000)
         return ledger::Status::InvalidArgument("--failover-after-ms takes a number from 20 to 600000");

@@ -30,6 +30,8 @@ struct NodeOptions {
   std::string secrets_key_file;   // seals subscriber secrets (and, later, data keys)
   bool allow_private_webhooks = false;  // tests: subscriber URLs on private/loopback addresses
   int rate_limit_per_key = 100;          // requests per second per API key (burst twice that)
+  int digest_every_s = 60;               // the writer's DigestPublished: at least this often
+  uint64_t digest_every_events = 10000;  // ... or after this many events
 };
 
 struct DevBrokerOptions {

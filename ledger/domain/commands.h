@@ -253,6 +253,13 @@ struct RecordNotification {
   int64_t next_attempt_at_us = 0;
 };
 
+// The writer's periodic digest of its own log (DESIGN §10): the chain hash at a canonical
+// position, so auditors can keep it outside the system. Platform command.
+struct PublishDigest {
+  uint64_t position = 0;
+  Sha256Digest hash{};
+};
+
 struct PublishFeeRecipe {
   std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
 };
@@ -264,6 +271,7 @@ using Command =
                  ResolveDispute, SendPayout, ReturnPayout, SendMessage, PublishFeeRecipe,
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
                  RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
-                 RemoveSubscriber, RecordNotification, RecordProviderDisputeOutcome, RecordProviderOrder>;
+                 RemoveSubscriber, RecordNotification, RecordProviderDisputeOutcome, RecordProviderOrder,
+                 PublishDigest>;
 
 }  // namespace ledger::domain

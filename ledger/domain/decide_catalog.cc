@@ -204,6 +204,17 @@ Status Issue(const DomainState& s, const IssueKey& c, EventSink& out) {
   return Status::Ok();
 }
 
+Status Digest(const DecideContext& ctx, const PublishDigest& c, EventSink& out) {
+  if (c.position == 0) return Field("/position", "must be positive");
+  if (c.hash == Sha256Digest{}) return Field("/hash", "missing");
+  out.Add("digest/shard-" + std::to_string(ctx.shard.value()), ExpectedVersion::Any(), schema::EventBody::DigestPublished,
+          [c](Fbb& b) {
+            schema::Sha256 h = ToSchema(c.hash);
+            return schema::CreateDigestPublished(b, c.position, &h).Union();
+          });
+  return Status::Ok();
+}
+
 Status Revoke(const DomainState& s, const RevokeKey& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.key_id, "/key_id"));
   auto it = s.keys.find(c.key_id);
@@ -295,6 +306,7 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<AddSubscriber>(&c)) return Subscribe(s, ctx, *x, out);
   if (auto* x = std::get_if<RemoveSubscriber>(&c)) return Unsubscribe(s, ctx, *x, out);
   if (auto* x = std::get_if<RecordNotification>(&c)) return Notified(s, ctx, *x, out);
+  if (auto* x = std::get_if<PublishDigest>(&c)) return Digest(ctx, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

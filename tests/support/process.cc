@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace testing_support {
@@ -122,6 +123,13 @@ bool WaitForStatus(int port, const std::string& path, int want_status, int timeo
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::string WaitForFileLine(const std::string& path, int timeout_ms) {

@@ -37,6 +37,9 @@ HttpReply HttpCall(int port, const std::string& method, const std::string& path,
                    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
                    int timeout_ms = 5000);
 
+// The whole file at `path` ("" when it cannot be read).
+std::string ReadAll(const std::string& path);
+
 // The first line of the file at `path` once it exists and has one; "" after timeout_ms.
 std::string WaitForFileLine(const std::string& path, int timeout_ms);
 

@@ -25,12 +25,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;

@@ -1,6 +1,8 @@
 // ledger-replay as a program: exit 0 for an intact log, 1 naming the first bad position,
 // 2 for usage; --json for machines; digest, rebuild and export from the command line.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -8,8 +10,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "tests/support/http_sink.h"
 #include "tests/support/merchant_story.h"
+#include "tests/support/process.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -86,3 +91,65 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
 }
 
 }  // namespace
+
+
+// The auditor's whole story: the writer publishes digests of its log, a `digests`
+// subscriber receives one as a signed webhook, and ledger-replay checks the live node's
+// store (read beside it, as a secondary instance) against that digest.
+TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
+  using namespace testing_support;
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  const std::string key_file = dir.Sub("secrets.key");
+  {
+    std::ofstream(key_file) << std::string(64, 'd') << "\n";
+  }
+  ::chmod(key_file.c_str(), 0600);
+  HttpSink sink;
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH,
+                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--secrets-key-file", key_file,
+                     "--allow-private-webhooks", "--digest-every-s", "1"},
+                    dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  std::string admin = ReadAll(data + "/admin.key");
+  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  const std::vector<std::pair<std::string, std::string>> as_admin = {{"Authorization", "Bearer " + admin}};
+  const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", as_admin, R"({"role":"auditor"})").body)["key"];
+  const std::vector<std::pair<std::string, std::string>> as_auditor = {{"Authorization", "Bearer " + auditor}};
+  HttpReply sub = HttpCall(port, "POST", "/v1/subscribers", as_auditor,
+                           Json{{"subscriber_id", "audit"}, {"url", "http://127.0.0.1:" + std::to_string(sink.port()) + "/d"},
+                                {"secret", "whsec-auditor-0123456789"}, {"topics", {"digests"}}}
+                               .dump());
+  ASSERT_EQ(sub.status, 201) << sub.body;
+  ASSERT_TRUE(sink.WaitFor(1, 20000)) << "no digest was delivered";
+  const Json delivered = Json::parse(sink.received()[0].body);
+  ASSERT_EQ(delivered["topic"], "digests") << delivered.dump();
+  const uint64_t position = delivered["event"]["digest_position"].get<uint64_t>();
+  const std::string hash = delivered["event"]["hash"].get<std::string>();
+  ASSERT_GT(position, 0u);
+  const std::string headers = sink.received()[0].headers;
+  EXPECT_NE(headers.find("x-ledger-signature:"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("v1="), std::string::npos) << headers;
+  // An idle log gets no more digests (with one a second, three seconds would bring three).
+  auto digests = [&] {
+    HttpReply stream = HttpCall(port, "GET", "/v1/streams/digest%2Fshard-0", as_auditor, "");
+    return stream.status == 200 ? Json::parse(stream.body)["events"].size() : 0u;
+  };
+  const size_t first = digests();
+  EXPECT_GE(first, 1u);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_LE(digests(), first + 1) << "digests of nothing but digests";
+
+  // The live store, read beside the running node, against the delivered digest.
+  const std::string kept = std::to_string(position) + ":" + hash;
+  Ran verify = Replay("verify --store " + data + " --against " + kept + " --json");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_TRUE(Json::parse(verify.out)["ok"].get<bool>());
+  // A digest the log never had: 1, at that position.
+  const std::string wrong = std::to_string(position) + ":" + std::string(64, '0');
+  Ran mismatch = Replay("verify --store " + data + " --against " + wrong + " --json");
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_EQ(Json::parse(mismatch.out)["first_bad_position"], position);
+  ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
