@@ -105,6 +105,19 @@ struct StoredEvent {
   std::string record;
 };
 
+// Consecutive events packed for scans: one buffer for all records, no per-event allocation.
+struct EventChunk {
+  std::vector<Position> positions;
+  std::vector<Sha256Digest> hashes;
+  std::vector<uint32_t> ends;  // record i is records[ends[i-1] .. ends[i])
+  std::string records;
+  size_t size() const { return positions.size(); }
+  std::string_view record(size_t i) const {
+    const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(records).substr(begin, ends[i] - begin);
+  }
+};
+
 struct Head {
   Position position;
   Sha256Digest hash{};
@@ -180,6 +193,8 @@ class EventStore {
 
   // Up to `limit` (<= kReadEventsMax) events from `from` on, in position order.
   virtual Result<std::vector<StoredEvent>> ReadRange(Position from, size_t limit) const = 0;
+  // The same, packed, for walks over the whole log: read without filling the block cache.
+  virtual Result<EventChunk> ScanRange(Position from, size_t limit) const = 0;
 
   // Up to `limit` events of `stream` starting at version `from` (forward: from, from+1, ..;
   // backward: from, from-1, ..; backward from 0 means from the last version).
@@ -258,7 +273,7 @@ Status VerifyChain(const EventStore& store, Position* verified_through);
 // few thousand events. *verified_through is the last position whose every check passed,
 // so the first bad position is *verified_through + 1.
 Status VerifyChainThrough(const EventStore& store, Position through, Position* verified_through,
-                          const std::function<Status(const StoredEvent&, const schema::Event&)>& also,
+                          const std::function<Status(Position, const Sha256Digest&, const schema::Event&)>& also,
                           const std::function<void(Position)>& progress);
 
 }  // namespace ledger

@@ -18,7 +18,7 @@ Status Bad(const std::string& what, Position at) {
   return Status::Corruption(what + " at position " + std::to_string(at.value()));
 }
 
-std::string Str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+std::string_view View(const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); }
 
 // Every posting moves a positive amount of a known currency from one account to another:
 // each is one debit and one equal credit, so the event's postings balance.
@@ -28,8 +28,8 @@ Status CheckPostings(const ledger::schema::Event& e, Position at) {
   for (const auto* p : *postings) {
     if (p == nullptr) return Bad("an empty posting", at);
     if (p->amount_minor() <= 0) return Bad("a posting of a non-positive amount", at);
-    if (!ledger::FindCurrency(Str(p->currency())).ok()) return Bad("a posting in an unknown currency", at);
-    const std::string debit = Str(p->debit()), credit = Str(p->credit());
+    if (!ledger::FindCurrency(View(p->currency())).ok()) return Bad("a posting in an unknown currency", at);
+    const std::string_view debit = View(p->debit()), credit = View(p->credit());
     if (debit.empty() || credit.empty() || debit == credit) return Bad("a posting without two different accounts", at);
   }
   return Status::Ok();
@@ -59,8 +59,7 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
   uint64_t epoch = 0;
   uint64_t command_first = 0, command_count = 0;  // the command the last event belonged to
   bool matched_kept = false;
-  const auto also = [&](const ledger::StoredEvent& stored, const ledger::schema::Event& e) -> Status {
-    const Position at = stored.position;
+  const auto also = [&](Position at, const ledger::Sha256Digest& hash, const ledger::schema::Event& e) -> Status {
     if (e.writer_epoch() < epoch) return Bad("the writer epoch went down", at);
     epoch = e.writer_epoch();
     // Whole commands: an event either starts a command right after the previous one ended,
@@ -75,7 +74,7 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
     command_count = e.command_event_count();
     LEDGER_RETURN_IF_ERROR(CheckPostings(e, at));
     if (options.against && at == options.against->position) {
-      if (stored.hash != options.against->hash)
+      if (hash != options.against->hash)
         return Bad("the log no longer matches the digest kept for it (rewritten?)", at);
       matched_kept = true;
     }

@@ -27,6 +27,7 @@
 #include "ledger/kafka/publisher.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
+#include "tests/support/command_driver.h"
 #include "tests/support/command_mix.h"
 #include "tests/support/log_fixtures.h"
 
@@ -49,46 +50,7 @@ void Die(const Status& s, const char* what) {
   std::exit(1);
 }
 
-// Drives `clients` command mixes through `seq`; at most `rate_per_s` commands per second
-// in all (0: as fast as they go). `on_answer(first, last, submitted_at)` runs for each
-// command written.
-class Driver {
- public:
-  using OnAnswer = std::function<void(uint64_t last, Steady::time_point submitted)>;
-  Driver(Sequencer* seq, int clients, double rate_per_s, OnAnswer on_answer) {
-    for (int c = 0; c < clients; ++c)
-      threads_.emplace_back([=, this] {
-        testing_support::CommandMix mix(std::string("m").append(std::to_string(c)), c + 1);
-        auto exec = [&](Command cmd) {
-          const auto at = Steady::now();
-          auto res = seq->Execute(mix.Request(static_cast<uint64_t>(c + 1), std::move(cmd)));
-          if (res.ok() && res->event_count > 0 && on_answer)
-            on_answer(res->first_position.value() + res->event_count - 1, at);
-          return res;
-        };
-        for (int i = 0; i < testing_support::CommandMix::kSetupCommands; ++i)
-          if (!exec(mix.Setup(i)).ok()) std::exit(1);
-        const auto start = Steady::now();
-        const double per_client = rate_per_s / clients;
-        for (uint64_t n = 0; !stop_.load(); ++n) {
-          if (per_client > 0) std::this_thread::sleep_until(start + std::chrono::duration<double>(n / per_client));
-          auto r = exec(mix.Next());
-          mix.Done(r.ok());
-          if (r.ok()) commands_++;
-        }
-      });
-  }
-  uint64_t Stop() {
-    stop_ = true;
-    for (auto& t : threads_) t.join();
-    return commands_.load();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> commands_{0};
-  std::vector<std::thread> threads_;
-};
+using testing_support::Driver;
 
 // ---- 1. rebuild ----
 
