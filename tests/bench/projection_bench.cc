@@ -27,6 +27,7 @@
 #include "ledger/kafka/publisher.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
+#include "tests/support/bench_support.h"
 #include "tests/support/command_driver.h"
 #include "tests/support/command_mix.h"
 #include "tests/support/log_fixtures.h"
@@ -34,21 +35,11 @@
 using namespace ledger;
 using namespace ledger::domain;
 using Steady = std::chrono::steady_clock;
+using testing_support::Die;
+using testing_support::PeakRssKb;
 
 namespace {
 
-long PeakRssKb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
-void Die(const Status& s, const char* what) {
-  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
-  std::exit(1);
-}
 
 using testing_support::Driver;
 

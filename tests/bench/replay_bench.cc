@@ -23,24 +23,15 @@
 #include "ledger/domain/sequencer.h"
 #include "projections/projections.h"
 #include "replay/replay.h"
+#include "tests/support/bench_support.h"
 #include "tests/support/command_driver.h"
 
 using Steady = std::chrono::steady_clock;
+using testing_support::Die;
+using testing_support::PeakRssKb;
 
 namespace {
 
-long PeakRssKb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
-[[noreturn]] void Die(const ledger::Status& s, const char* what) {
-  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
-  std::exit(1);
-}
 
 void BuildStore(const std::string& dir, uint64_t events, int clients) {
   if (std::filesystem::exists(dir)) return;
