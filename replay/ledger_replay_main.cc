@@ -9,6 +9,8 @@
 //
 // --store is a node's data directory (its shard-N inside is used) or a shard's store; it is
 // opened read-only (a RocksDB secondary instance), so it may run beside the live node.
+// Instead of --store, --kafka BOOTSTRAP [--kafka-property K=V ...] reads the shard's
+// partition of ledger.events through the shared log reader into a scratch copy.
 // TIME is UTC, "2026-11-26T10:00:00Z". A progress line on a terminal; --json prints one
 // JSON summary on stdout. Exit status: 0 intact (or done), 1 integrity failure (the first
 // bad position is named) or differences found by diff, 2 usage, 3 anything else (the
@@ -36,6 +38,7 @@ constexpr int kIntact = 0, kIntegrity = 1, kUsage = 2, kFailed = 3;
 
 const char* kUsageText =
     "usage: ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH] [--json]\n"
+    "       (every command takes --kafka BOOTSTRAP [--kafka-property K=V ...] instead of --store)\n"
     "       ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--json]\n"
     "       ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR [--json]\n"
     "       ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]\n"
@@ -57,6 +60,7 @@ int Failed(const ledger::Status& s, bool json) {
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
+  std::vector<std::pair<std::string, std::string>> kafka_properties;  // --kafka-property K=V, repeatable
   bool json = false;
 };
 
@@ -71,7 +75,17 @@ bool Parse(int argc, char** argv, Args* a, std::string* error) {
         *error = arg + " needs a value";
         return false;
       }
-      a->flags[arg] = argv[++i];
+      const std::string value = argv[++i];
+      if (arg == "--kafka-property") {
+        const size_t eq = value.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          *error = "--kafka-property takes KEY=VALUE";
+          return false;
+        }
+        a->kafka_properties.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+      } else {
+        a->flags[arg] = value;
+      }
     } else {
       a->positional.push_back(arg);
     }
@@ -112,16 +126,25 @@ struct OpenStore {
 
 ledger::Status Open(const Args& a, OpenStore* out) {
   auto it = a.flags.find("--store");
-  if (it == a.flags.end()) return ledger::Status::InvalidArgument("--store is required");
+  const bool kafka = a.flags.count("--kafka") > 0;
+  if ((it == a.flags.end()) == !kafka) return ledger::Status::InvalidArgument("give --store DIR or --kafka BOOTSTRAP");
   uint64_t shard = 0;
   if (a.flags.count("--shard") && !ParseNumber(a.flags.at("--shard"), &shard))
     return ledger::Status::InvalidArgument("--shard takes a number");
-  std::string dir = it->second;
-  const std::string inside = dir + "/shard-" + std::to_string(shard);
-  if (std::filesystem::exists(inside)) dir = inside;  // a node's data directory
   char scratch[] = "/tmp/ledger-replay-XXXXXX";
   if (::mkdtemp(scratch) == nullptr) return ledger::Status::IOError("cannot create a scratch directory");
   out->scratch = scratch;
+  if (kafka) {
+    replay::KafkaSource source{a.flags.at("--kafka"), a.kafka_properties, static_cast<uint32_t>(shard), 600};
+    replay::ProgressBar bar("reading Kafka");
+    auto copy = replay::CopyFromKafka(source, out->scratch, [&bar](uint64_t done, uint64_t) { bar.Update(done, 0); });
+    if (!copy.ok()) return copy.status();
+    out->store = std::move(copy).value();
+    return ledger::Status::Ok();
+  }
+  std::string dir = it->second;
+  const std::string inside = dir + "/shard-" + std::to_string(shard);
+  if (std::filesystem::exists(inside)) dir = inside;  // a node's data directory
   auto store = replay::OpenForReplay(dir, out->scratch, static_cast<uint32_t>(shard));
   if (!store.ok()) return store.status();
   out->store = std::move(store).value();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace replay {
@@ -21,7 +22,12 @@ void ProgressBar::Update(uint64_t done, uint64_t total) {
   drawn_ = true;
   const double seconds = std::chrono::duration<double>(now - started_).count();
   const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1;
+  if (total == 0) {  // the end is not known yet (reading Kafka)
+    std::fprintf(stderr, "\r%s %llu events, %.0f/s   ", label_.c_str(), static_cast<unsigned long long>(done), rate);
+    std::fflush(stderr);
+    return;
+  }
+  const double fraction = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
   constexpr int kWidth = 30;
   char bar[kWidth + 1];
   for (int i = 0; i < kWidth; ++i) bar[i] = i < static_cast<int>(fraction * kWidth) ? '#' : '.';

@@ -26,6 +26,19 @@ using Progress = std::function<void(uint64_t done, uint64_t total)>;
 ledger::Result<std::unique_ptr<ledger::EventStore>> OpenForReplay(const std::string& store_dir, const std::string& scratch_dir,
                                                                   uint32_t shard = 0);
 
+// The canonical log of `shard` read from Kafka through the shared log reader (which checks
+// the chain and skips non-canonical and duplicate batches) into a new store under
+// `scratch_dir`, up to the partition's end as Kafka reports it once reading began. The
+// store is the copy's; every operation below works on it. Unavailable after `timeout_s`.
+struct KafkaSource {
+  std::string bootstrap;
+  std::vector<std::pair<std::string, std::string>> properties;  // librdkafka settings
+  uint32_t shard = 0;
+  int timeout_s = 600;
+};
+ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSource& source, const std::string& scratch_dir,
+                                                                  const Progress& progress = nullptr);
+
 // ---- verify ----
 
 struct KeptDigest {  // a digest kept outside the system: "POSITION:HASH"

@@ -153,3 +153,38 @@ TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
   EXPECT_EQ(Json::parse(mismatch.out)["first_bad_position"], position);
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
 }
+
+// Replay from Kafka instead of a store: the dev broker's ledger.events, read through the
+// shared log reader, holds the same log as the writer's store.
+TEST(LedgerReplay, TheKafkaTopicReplaysToTheSameLogAsTheWritersStore) {
+  using namespace testing_support;
+  TempDir dir;
+  const std::string file = dir.Sub("bootstrap");
+  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file}, dir.Sub("broker.log"));
+  const std::string bootstrap = WaitForFileLine(file, 15000);
+  ASSERT_FALSE(bootstrap.empty()) << ReadAll(dir.Sub("broker.log"));
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  {
+    ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--kafka", bootstrap},
+                      dir.Sub("node.log"));
+    ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+    std::string admin = ReadAll(data + "/admin.key");
+    while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+    for (int i = 0; i < 5; ++i)
+      ASSERT_EQ(HttpCall(port, "POST", "/v1/keys", {{"Authorization", "Bearer " + admin}},
+                         R"({"role":"merchant","merchant_id":"m)" + std::to_string(i) + R"("})")
+                    .status,
+                201);
+    ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+  }
+  Ran from_store = Replay("digest --store " + data + " --json");
+  Ran from_kafka = Replay("digest --kafka " + bootstrap + " --json");
+  ASSERT_EQ(from_store.exit_code, 0);
+  ASSERT_EQ(from_kafka.exit_code, 0) << from_kafka.out;
+  EXPECT_EQ(Json::parse(from_kafka.out)["digest"], Json::parse(from_store.out)["digest"]);
+  Ran verify = Replay("verify --kafka " + bootstrap + " --json");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_EQ(Replay("verify --kafka " + bootstrap + " --store " + data).exit_code, 2) << "one source at a time";
+  ASSERT_NE(broker.StopWith(SIGTERM, 15000), -1);
+}
