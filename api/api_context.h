@@ -30,6 +30,7 @@ struct ApiContext {
   RateLimiter* rate_limiter = nullptr;  // null: no limit (tests of other things)
   const std::array<uint8_t, 32>* secrets_key = nullptr;  // null: secrets cannot be taken
   bool allow_private_webhooks = false;
+  std::string writer_url;  // a standby's writer: named in its 503 not-writer answers
 };
 
 }  // namespace api

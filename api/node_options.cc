@@ -7,8 +7,7 @@ namespace {
 
 // Contract flags (DESIGN §9) whose behaviour arrives with later issues.
 const char* const kNotYetImplemented[] = {
-    "--advertise-url", "--peers",
-    "--writer", "--writer-key-file", "--resolve-after-s"};
+    "--advertise-url", "--peers", "--writer-key-file", "--resolve-after-s"};
 
 template <typename T>
 bool ParseNumber(const std::string& s, T* out) {
@@ -31,7 +30,8 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 
 std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
-         "               [--kafka-property K=V]... [--role writer|projector] [--shard N] (writer)\n"
+         "               [--kafka-property K=V]... [--role writer|projector|standby] [--shard N] (writer, standby)\n"
+         "               [--writer URL] (standby)"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
          "               [--rate-limit-per-key N] [--digest-every-s N] [--digest-every-events N]\n"
@@ -111,10 +111,14 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
       } else if (value == "projector") {
         o.role = NodeRole::kProjector;
       } else if (value == "standby") {
-        return ledger::Status::InvalidArgument("--role standby is not implemented in this version yet");
+        o.role = NodeRole::kStandby;
       } else {
         return ledger::Status::InvalidArgument("--role takes writer, standby or projector");
       }
+    } else if (flag == "--writer") {
+      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
+        return ledger::Status::InvalidArgument("--writer takes the writer's URL, http(s)://host:port");
+      o.writer_url = value;
     } else if (flag == "--rate-limit-per-key") {
       if (!ParseNumber(value, &o.rate_limit_per_key) || o.rate_limit_per_key < 1 || o.rate_limit_per_key > 1000000)
         return ledger::Status::InvalidArgument("--rate-limit-per-key takes requests per second from 1 to 1000000");
@@ -139,6 +143,13 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
       return ledger::Status::InvalidArgument("--role projector reads a writer's Kafka topic: give --kafka");
   } else if (!o.projector_shards.empty()) {
     return ledger::Status::InvalidArgument("--shards is for --role projector; a writer takes --shard");
+  }
+  if (o.role == NodeRole::kStandby) {
+    if (o.kafka_bootstrap.empty())
+      return ledger::Status::InvalidArgument("--role standby follows the writer's Kafka topic: give --kafka");
+    if (o.writer_url.empty()) return ledger::Status::InvalidArgument("--role standby needs --writer URL");
+  } else if (!o.writer_url.empty()) {
+    return ledger::Status::InvalidArgument("--writer is for --role standby");
   }
   return o;
 }

@@ -12,7 +12,7 @@ namespace api {
 
 inline constexpr int kFailoverAfterMsDefault = 1000;
 
-enum class NodeRole { kWriter, kProjector };
+enum class NodeRole { kWriter, kProjector, kStandby };
 
 struct NodeOptions {
   NodeRole role = NodeRole::kWriter;
@@ -32,6 +32,7 @@ struct NodeOptions {
   int rate_limit_per_key = 100;          // requests per second per API key (burst twice that)
   int digest_every_s = 60;               // the writer's DigestPublished: at least this often
   uint64_t digest_every_events = 10000;  // ... or after this many events
+  std::string writer_url;                // --writer: where a standby sends writers (503 answers)
 };
 
 struct DevBrokerOptions {

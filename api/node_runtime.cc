@@ -73,15 +73,20 @@ struct NodeRuntime::Impl {
 
   // A projector node: per shard, a follower store filled by the log reader (so it catches
   // up from its own store however far Kafka's window has moved) and the read models over it.
+  // A standby is the same for its one shard (--shard): its store is where a promotion
+  // would go on writing.
   ledger::Status StartProjectorShards(const NodeOptions& o) {
-    for (uint32_t shard : o.projector_shards) {
+    const std::vector<uint32_t> followed = o.role == NodeRole::kStandby ? std::vector<uint32_t>{o.shard} : o.projector_shards;
+    for (uint32_t shard : followed) {
       auto s = std::make_unique<Shard>();
       auto store = ledger::EventStore::Open(ShardStoreOptions(o, shard));
       if (!store.ok()) return store.status();
       s->store = std::move(store).value();
+      // A writer's store may hold events that never became canonical: rejoining as a
+      // standby needs them set aside first (quarantine), which this version does not do.
       if (s->store->writer_epoch().value() > 0)
         return ledger::Status::InvalidArgument("shard " + std::to_string(shard) +
-                                               "'s store belongs to a writer; a projector keeps its own copy");
+                                               "'s store belongs to a writer; a projector or standby keeps its own copy");
       // A copy cannot go on in a new incarnation: if the topic went back, it stops here.
       auto check = ledger::kafka::CheckTopic({bootstrap, ledger::ShardId(shard), o.kafka_properties}, s->store.get(),
                                              /*accept_new_topic=*/false, o.node_id);
@@ -193,7 +198,7 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
   Impl& im = *node->impl_;
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  if (o.role == NodeRole::kProjector) {
+  if (o.role == NodeRole::kProjector || o.role == NodeRole::kStandby) {
     im.bootstrap = o.kafka_bootstrap;
     LEDGER_RETURN_IF_ERROR(im.StartProjectorShards(o));
     return node;
@@ -265,6 +270,7 @@ ApiContext NodeRuntime::api_context(const NodeOptions& o) const {
   ctx.projector = sh.projector.get();
   ctx.shard = o.role == NodeRole::kProjector ? o.projector_shards.front() : o.shard;
   ctx.node_id = o.node_id;
+  ctx.writer_url = o.writer_url;
   return ctx;
 }
 

@@ -164,8 +164,12 @@ Response CommandProblem(const ledger::Status& s) {
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
                     Idempotency idempotency, int status, const std::function<Json()>& resource,
                     const CommandOptions& options) {
-  if (call.ctx.sequencer == nullptr)
-    return Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer");
+  if (call.ctx.sequencer == nullptr) {
+    Response r = Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer",
+                         call.ctx.writer_url.empty() ? "" : Json{{"writer", call.ctx.writer_url}}.dump());
+    if (!call.ctx.writer_url.empty()) r.headers.emplace_back("Location", call.ctx.writer_url);  // Retry-After: Problem's
+    return r;
+  }
   const std::string key =
       options.idempotency_key.empty() ? call.request.Header("idempotency-key") : options.idempotency_key;
   if (key.empty() && idempotency == Idempotency::kRequired)

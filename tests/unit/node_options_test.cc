@@ -33,9 +33,21 @@ TEST(NodeOptions, TheRateLimitPerKeyIsAnOperatorsChoice) {
 }
 
 TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {
-  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby"});
+  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--peers", "http://a:1"});
   ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("--role"), std::string::npos);
+  EXPECT_NE(o.status().message().find("--peers"), std::string::npos);
+}
+
+TEST(NodeOptions, AStandbyNeedsKafkaAndItsWriter) {
+  auto ok = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--kafka", "k:9092", "--writer",
+                              "http://10.0.0.1:8080"});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->role, NodeRole::kStandby);
+  EXPECT_EQ(ok->writer_url, "http://10.0.0.1:8080");
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--writer", "http://w:1"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--kafka", "k:1"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--kafka", "k:1", "--writer", "w:1"}).ok());
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--writer", "http://w:1"}).ok()) << "a writer has no writer";
 }
 
 TEST(DevBrokerOptions, ParsesAndRejects) {
