@@ -47,6 +47,8 @@ struct DigestPublisher::Impl {
     auto last_at = Clock::now();
     uint64_t covered = 0;       // the position the last digest named
     uint64_t own_position = 0;  // where that digest's own event landed
+    auto retry_at = Clock::now();  // after a failure, not before kRetryAfterFailureS
+    constexpr int kRetryAfterFailureS = 5;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
@@ -55,7 +57,7 @@ struct DigestPublisher::Impl {
       const ledger::CanonicalMark mark = ctx.store->canonical_mark();
       const uint64_t at = mark.position.value();
       // Nothing new but, at most, our own last digest: that one already covers the log.
-      if (at == 0 || at <= covered || at == own_position) continue;
+      if (at == 0 || at <= covered || at == own_position || Clock::now() < retry_at) continue;
       if (OnlyBookkeepingSince(covered, at)) continue;
       const bool due_by_time = Clock::now() - last_at >= std::chrono::seconds(options.every_s);
       const bool due_by_events = at - covered >= options.every_events;
@@ -78,6 +80,7 @@ struct DigestPublisher::Impl {
       if (!done.ok()) {
         // Kafka or the lease may be away: the next attempt comes with the next period.
         spdlog::warn("digest at position {} not published: {}", at, done.status().ToString());
+        retry_at = Clock::now() + std::chrono::seconds(kRetryAfterFailureS);
         continue;
       }
       covered = at;

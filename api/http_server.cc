@@ -182,9 +182,7 @@ ledger::Status HttpServer::Start() {
             finish(route, resp);
           });
           if (!queued) {
-            Response busy = Problem(503, "overloaded", "the node has too many requests waiting; retry shortly");
-            busy.headers.emplace_back("Retry-After", "1");
-            finish("unmatched", busy);
+            finish("unmatched", Problem(503, "overloaded", "the node has too many requests waiting; retry shortly"));
           }
         });
         return;

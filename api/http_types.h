@@ -13,6 +13,7 @@ inline constexpr size_t kBodyBytesMax = 256 * 1024;
 inline constexpr size_t kPathBytesMax = 2048;
 inline constexpr size_t kHeaderBytesMax = 8192;
 inline constexpr int kReadYourWritesWaitMs = 2000;  // bound on waiting for a read model
+inline constexpr int kEntityTagWaitMs = 50;         // bound on waiting to give a read its ETag
 inline constexpr int kWriteWaitMs = 10000;          // bound on waiting for a write's answer
 inline constexpr int kRequestTimeoutS = 30;         // a request not received whole by then is dropped
 

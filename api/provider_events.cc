@@ -190,8 +190,16 @@ Result<ProviderEvent> ReadEbayNotification(const Json& n, const std::string& sto
   if (!id.ok()) return id.status();
   out.event_id = *id;
   out.event_type = OptionalText(n, "/metadata/topic");
+  // Only order notifications move anything here; eBay requires every endpoint to accept
+  // others too (MARKETPLACE_ACCOUNT_DELETION): acknowledged, nothing recorded.
+  if (out.event_type.rfind("ORDER", 0) != 0) {
+    out.ignored = "topic not recorded by the ledger";
+    return out;
+  }
   const std::string base = "/notification/data";
   d::RecordProviderOrder c;
+  auto seller = Text(n, base + "/sellerId");  // the route checked it names this merchant's seller
+  if (!seller.ok()) return seller.status();
   auto order = Id(n, base + "/orderId");
   if (!order.ok()) return order.status();
   c.order.order_id = c.provider_reference = *order;

@@ -9,12 +9,15 @@
 #include "api/provider_signatures.h"
 #include "api/route_support.h"
 #include "api/routes.h"
+#include "ledger/clock.h"
 #include "ledger/ids.h"
 #include "projections/read_model_store.h"
 
 namespace api {
 
 namespace {
+
+constexpr int64_t kPayPalTransmissionSkewS = 300;  // how old (or early) a PayPal delivery may be
 
 // The merchant's configuration, or null when none (or no such merchant).
 Json MerchantConfig(const ApiContext& ctx, const std::string& merchant) {
@@ -81,6 +84,13 @@ void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
     const std::string sig = c.request.Header("paypal-transmission-sig");
     if (id.empty() || time.empty() || sig.empty())
       return Unverified("PAYPAL-TRANSMISSION-ID, -TIME and -SIG are required");
+    // CRC-32 is no cryptographic hash: a captured delivery's headers could carry another body
+    // of the same CRC. Old deliveries are refused; DECISIONS §51 says what remains.
+    auto sent_at = ledger::ParseUtcTimestampUs(time);
+    const int64_t now_us = ledger::SystemClock()->NowMicros();
+    if (!sent_at.ok() || *sent_at < now_us - kPayPalTransmissionSkewS * 1000000LL ||
+        *sent_at > now_us + kPayPalTransmissionSkewS * 1000000LL)
+      return Unverified("PAYPAL-TRANSMISSION-TIME is not within " + std::to_string(kPayPalTransmissionSkewS) + " s of now");
     // The certificate is the merchant's configured one; PAYPAL-CERT-URL is never fetched.
     const ledger::Status verified =
         VerifyPayPalSignature(cert, PayPalSignedString(id, time, webhook_id, c.request.body), sig);
@@ -97,13 +107,20 @@ void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
     const Json config = MerchantConfig(c.ctx, merchant);
     const std::string key = ConfigText(config, "ebay", "public_key");
     const std::string store = ConfigText(config, "ebay", "store_id");
-    if (key.empty() || store.empty()) return Unverified("no eBay public key and store are configured for this merchant");
+    const std::string seller = ConfigText(config, "ebay", "seller_id");
+    if (key.empty() || store.empty() || seller.empty())
+      return Unverified("no eBay public key, seller and store are configured for this merchant");
     const std::string header = c.request.Header("x-ebay-signature");
     if (header.empty()) return Unverified("X-EBAY-SIGNATURE is required");
     const ledger::Status verified = VerifyEbaySignature(key, header, c.request.body);
     if (!verified.ok()) return Unverified("the eBay signature does not verify: " + verified.message());
     const Json body = Json::parse(c.request.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded() || !body.is_object()) return Problem(400, "malformed-json", "the body must be one JSON object");
+    // eBay signs every seller's notifications with its own key: the signature says "from
+    // eBay", the seller says "for this merchant". Another seller's is refused, unread.
+    const Json::json_pointer seller_at("/notification/data/sellerId");
+    if (body.contains(seller_at) && !(body.at(seller_at).is_string() && body.at(seller_at).get<std::string>() == seller))
+      return Unverified("the notification is for another eBay seller");
     auto event = ReadEbayNotification(body, store);
     if (!event.ok()) return BadBody(event.status());
     return Record(c, merchant, "ebay", *event);

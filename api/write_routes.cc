@@ -62,6 +62,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       Fields e(c.body["ebay"], "/ebay");
       cmd.ebay_public_key = e.Str("public_key", false);
       cmd.ebay_store_id = e.Str("store_id", false);
+      cmd.ebay_seller_id = e.Str("seller_id", false);
       if (!e.ok()) return e.Error();
     }
     if (!f.ok()) return f.Error();

@@ -64,7 +64,8 @@ class StorefrontView final : public Projection {
         s.Mutable("merchant/" + m) = {{"merchant_id", m},
                                       {"settlement_currency", Str(b->settlement_currency())},
                                       {"paypal", {{"webhook_id", Str(b->paypal_webhook_id())}, {"cert_pem", Str(b->paypal_cert_pem())}}},
-                                      {"ebay", {{"public_key", Str(b->ebay_public_key())}, {"store_id", Str(b->ebay_store_id())}}},
+                                      {"ebay", {{"public_key", Str(b->ebay_public_key())}, {"store_id", Str(b->ebay_store_id())},
+                                                {"seller_id", Str(b->ebay_seller_id())}}},
                                       {"configured_at_us", e.recorded_at_us()}};
         break;
       }

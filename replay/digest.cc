@@ -11,7 +11,8 @@ ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Positio
     return ledger::Status::NotFound("the log ends at position " + std::to_string(head.position.value()));
   auto one = store.ReadRange(at, 1);
   if (!one.ok()) return one.status();
-  if (one->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
+  if (one->empty() || one->front().position != at)  // ReadRange gives the next one there is
+    return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
   const auto* e = ledger::VerifyRecord(one->front().record);
   if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
   return Digest{at, one->front().hash, e->recorded_at_us()};
@@ -30,7 +31,8 @@ ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store,
     const uint64_t mid = lo + (hi - lo + 1) / 2;
     auto one = store.ReadRange(ledger::Position(mid), 1);
     if (!one.ok()) return one.status();
-    if (one->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(mid));
+    if (one->empty() || one->front().position.value() != mid)
+      return ledger::Status::Corruption("event missing at position " + std::to_string(mid));
     const auto* e = ledger::VerifyRecord(one->front().record);
     if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(mid));
     if (e->recorded_at_us() <= time_us) lo = mid;

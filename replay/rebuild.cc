@@ -23,7 +23,9 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   projections::ProjectorOptions po;
   po.dir = options.out_dir;
   po.read_models = {options.projection};
-  po.bound = projections::SourceBound::kHead;  // a replayed store holds canonical events only
+  // Every stored event: a copy, a checkpoint or a standby holds the canonical log only; a
+  // writer's own store may also hold a tail not yet known canonical (DESIGN §6).
+  po.bound = projections::SourceBound::kHead;
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   const auto started = std::chrono::steady_clock::now();

@@ -19,6 +19,7 @@ struct ConfigureMerchant {
   std::string paypal_cert_pem;
   std::string ebay_public_key;
   std::string ebay_store_id;
+  std::string ebay_seller_id;  // eBay's seller (notifications of other sellers are refused)
 };
 
 struct OpenStore {

@@ -10,7 +10,8 @@ Status Configure(const DomainState&, const DecideContext& ctx, const ConfigureMe
           [c, m = ctx.merchant_id](Fbb& b) {
             return schema::CreateMerchantConfiguredDirect(
                        b, m.c_str(), c.settlement_currency.c_str(), c.paypal_webhook_id.c_str(),
-                       c.paypal_cert_pem.c_str(), c.ebay_public_key.c_str(), c.ebay_store_id.c_str())
+                       c.paypal_cert_pem.c_str(), c.ebay_public_key.c_str(), c.ebay_store_id.c_str(),
+                       c.ebay_seller_id.c_str())
                 .Union();
           });
   return Status::Ok();

@@ -8,7 +8,7 @@ using namespace ledger::domain;
 
 Command CommandMix::Setup(int step) {
   switch (step) {
-    case 0: return ConfigureMerchant{"USD", "", "", "", ""};
+    case 0: return ConfigureMerchant{"USD", "", "", "", "", ""};
     case 1: return OpenStore{"s1", "store", ledger::Channel::kMarketplace};
     case 2: return PublishListing{"s1", "sku-1", "item", 2500, "USD", 1'000'000'000};
     default: return RegisterCustomer{"c1", "s1"};

@@ -29,7 +29,7 @@ std::string Numbered(const char* prefix, int n) { return std::string(prefix).app
 // Storefront: s1 2 orders (o3 cancelled), sku-1 x2, net captured 10000; s2 1 order, sku-3
 // x3, net captured 6000 (captured - refunded). Notice n1 is open while o1 is: c1 sees it.
 void RunMerchantStory(DomainHarness& h, int extra_orders) {
-  Must(h, "m1", ConfigureMerchant{"USD", "", "", "", ""});
+  Must(h, "m1", ConfigureMerchant{"USD", "", "", "", "", ""});
   Must(h, "m1", OpenStore{"s1", "Shoes", Channel::kWeb});
   Must(h, "m1", OpenStore{"s2", "Hats", Channel::kMarketplace});
   Must(h, "m1", PublishListing{"s1", "sku-1", "Red Shoe", 5000, "USD", 1000000});
@@ -57,7 +57,7 @@ void RunMerchantStory(DomainHarness& h, int extra_orders) {
   Must(h, "", AddSubscriber{"sub1", "https://hooks.example.com/ledger", "sealed-secret", {"outages"}});
   Must(h, "", PublishOutageNotice{"n2", "api", "minor", OutageStatusInput::kInvestigating,
                                   "elevated errors", 1795651300000000, 1795651300000000});
-  Must(h, "m2", ConfigureMerchant{"USD", "", "", "", ""});
+  Must(h, "m2", ConfigureMerchant{"USD", "", "", "", "", ""});
   Must(h, "m2", OpenStore{"t1", "Scarves", Channel::kWeb});
   Must(h, "m2", PublishListing{"t1", "sku-9", "red scarf", 1500, "USD", 3});
   Must(h, "m2", RegisterCustomer{"c1", "t1"});

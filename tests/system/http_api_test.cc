@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -292,10 +293,15 @@ TEST(HttpApi, APayPalWebhookSignedWithTheConfiguredCertificateIsRecorded) {
            {"resource", {{"id", "CAP-77"}, {"custom_id", "PAY-77"}, {"amount", {{"currency_code", "USD"}, {"value", "12.34"}}}}}}
           .dump();
   const uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
-  const std::string signed_string = "tx-1|2026-11-26T10:00:00Z|WH-77|" + std::to_string(crc);
+  const time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char sent_at[32];
+  std::strftime(sent_at, sizeof sent_at, "%Y-%m-%dT%H:%M:%SZ", &tm);  // PayPal refuses stale deliveries
+  const std::string signed_string = "tx-1|" + std::string(sent_at) + "|WH-77|" + std::to_string(crc);
   auto headers = [&](const std::string& sig) {
     return std::vector<std::pair<std::string, std::string>>{{"PAYPAL-TRANSMISSION-ID", "tx-1"},
-                                                            {"PAYPAL-TRANSMISSION-TIME", "2026-11-26T10:00:00Z"},
+                                                            {"PAYPAL-TRANSMISSION-TIME", sent_at},
                                                             {"PAYPAL-TRANSMISSION-SIG", sig},
                                                             {"PAYPAL-AUTH-ALGO", "SHA256withRSA"},
                                                             {"Content-Type", "application/json"}};

@@ -15,7 +15,7 @@ namespace {
 class Story : public ::testing::Test {
  protected:
   void SetUp() override {
-    Ok(ConfigureMerchant{"USD", "", "", "", ""});
+    Ok(ConfigureMerchant{"USD", "", "", "", "", ""});
     Ok(OpenStore{"s1", "Main street", Channel::kMarketplace});
     Ok(PublishListing{"s1", "sku-1", "Kettle", 4000, "USD", 10});
     Ok(PublishListing{"s1", "sku-2", "Mug", 1000, "USD", 5});
@@ -389,7 +389,7 @@ TEST(RecipeOptions, DisputeFeeReturnedOnWinAndLostDisputeReversesFees) {
   auto published = h.Run("", PublishFeeRecipe{v2});
   ASSERT_TRUE(published.ok()) << published.status().ToString();
   for (Command c : std::vector<Command>{
-           ConfigureMerchant{"USD", "", "", "", ""}, OpenStore{"s1", "s", Channel::kMarketplace},
+           ConfigureMerchant{"USD", "", "", "", "", ""}, OpenStore{"s1", "s", Channel::kMarketplace},
            PublishListing{"s1", "sku", "t", 10000, "USD", 5}, RegisterCustomer{"c1", "s1"},
            PlaceOrder{"o1", "s1", "c1", "USD", {{"sku", 2, 10000}}, 0, 0},
            AuthorizePayment{"p1", "o1", 20000, "USD", "card", "paypal"}, CapturePayment{"p1", "k1", 10000, ""},

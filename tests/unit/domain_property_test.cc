@@ -101,7 +101,7 @@ class Sequence {
 
   void Setup() {
     for (const auto& m : kMerchants) {
-      Must(m.id, ConfigureMerchant{m.currency, "", "", "", ""});
+      Must(m.id, ConfigureMerchant{m.currency, "", "", "", "", ""});
       Must(m.id, OpenStore{"s1", "store", m.channel});
       for (int i = 0; i < 3; ++i) Must(m.id, PublishListing{"s1", "sku-" + std::to_string(i), "item", 1000, m.currency, 1000});
       for (int i = 0; i < 3; ++i) Must(m.id, RegisterCustomer{Id("c", i), "s1"});

@@ -19,6 +19,7 @@
 #include "tests/support/merchant_story.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_records.h"
 
 using ledger::Position;
 using ledger::Sha256Digest;
@@ -83,8 +84,12 @@ TEST_F(ReplayTest, AnIntactLogVerifiesWhileItsStoreIsOpenForWriting) {
   EXPECT_EQ(parsed->hash, d->hash);
   EXPECT_FALSE(replay::ParseKeptDigest("12:abc").has_value());
   EXPECT_FALSE(replay::ParseKeptDigest("x:" + std::string(64, 'a')).has_value());
-  // The store refuses appends through a replay handle.
-  EXPECT_EQ((*store)->Append({}).status().code(), ledger::Code::kInvalidArgument);
+  // The store refuses appends through a replay handle (a command that is otherwise fine).
+  testing_support::RecordSpec spec;
+  spec.stream = "order/m1/late";
+  auto refused = (*store)->Append(testing_support::MakeCommand(spec, 1, false));
+  EXPECT_EQ(refused.status().code(), ledger::Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("read-only"), std::string::npos) << refused.status().ToString();
 }
 
 TEST_F(ReplayTest, EachTamperingIsFoundAtItsExactFirstBadPosition) {

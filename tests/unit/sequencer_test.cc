@@ -52,7 +52,7 @@ class SequencerTest : public ::testing::Test {
   }
   void Story() {
     for (Command c : std::vector<Command>{
-             ConfigureMerchant{"USD", "", "", "", ""}, OpenStore{"s1", "Main", Channel::kMarketplace},
+             ConfigureMerchant{"USD", "", "", "", "", ""}, OpenStore{"s1", "Main", Channel::kMarketplace},
              PublishListing{"s1", "sku-1", "Kettle", 5000, "USD", 10}, RegisterCustomer{"c1", "s1"},
              PlaceOrder{"1001", "s1", "c1", "USD", {{"sku-1", 2, 5000}}, 0, 0},
              AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"}}) {
@@ -190,7 +190,7 @@ std::vector<std::string> Workload(Sequencer& seq, uint64_t seed, int steps) {
   const int kMerchants = 6;
   for (int i = 0; i < kMerchants; ++i) {
     const std::string m = Id("m", i);
-    run(m, ConfigureMerchant{"USD", "", "", "", ""});
+    run(m, ConfigureMerchant{"USD", "", "", "", "", ""});
     run(m, OpenStore{"s1", "store", i % 2 ? Channel::kWeb : Channel::kMarketplace});
     run(m, PublishListing{"s1", "sku", "item", 1000, "USD", 1000});
     run(m, RegisterCustomer{"c1", "s1"});

@@ -86,14 +86,14 @@ TEST_F(WebhookSenderTest, AFailingSubscriberIsGivenUpOnAndTheNextNotificationGoe
 
 TEST_F(WebhookSenderTest, DisputesGoToTheirMerchantsSubscriberOnly) {
   testing_support::HttpSink m1_sink, m2_sink;
-  Run("m1", ConfigureMerchant{"USD", "", "", "", ""});
+  Run("m1", ConfigureMerchant{"USD", "", "", "", "", ""});
   Run("m1", OpenStore{"s1", "S", Channel::kWeb});
   Run("m1", PublishListing{"s1", "k", "K", 1000, "USD", 10});
   Run("m1", RegisterCustomer{"c1", "s1"});
   Run("m1", PlaceOrder{"o1", "s1", "c1", "USD", {{"k", 1, 1000}}, 0, 0});
   Run("m1", AuthorizePayment{"p1", "o1", 1000, "USD", "card", "x"});
   Run("m1", CapturePayment{"p1", "cap1", 1000, ""});
-  Run("m2", ConfigureMerchant{"USD", "", "", "", ""});
+  Run("m2", ConfigureMerchant{"USD", "", "", "", "", ""});
   Subscribe("m1", "m1-disputes", m1_sink.port(), "disputes");
   Subscribe("m2", "m2-disputes", m2_sink.port(), "disputes");
   Run("m1", OpenDispute{"d1", "p1", "cap1", 500, "fraud", 0});

@@ -4,6 +4,8 @@
 // 401 with nothing written, redeliveries 200 with nothing written.
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include <openssl/evp.h>
 
 #include "api/base64.h"
@@ -116,6 +118,16 @@ TEST(ProviderEvents, UnknownEventTypesAreAcknowledgedAndRecordNothing) {
 
 // ---- the routes ----
 
+// A PAYPAL-TRANSMISSION-TIME `offset_s` from now.
+std::string UtcNow(int offset_s = 0) {
+  const time_t t = std::time(nullptr) + offset_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 class WebhooksInTest : public ApiTest {
  protected:
   void SetUp() override {
@@ -123,14 +135,14 @@ class WebhooksInTest : public ApiTest {
     MerchantSetUp(m1_);
     const Json config = {{"settlement_currency", "USD"},
                          {"paypal", {{"webhook_id", "WH-ID-1"}, {"cert_pem", paypal.cert_pem}}},
-                         {"ebay", {{"public_key", ebay.public_pem()}, {"store_id", "s1"}}}};
+                         {"ebay", {{"public_key", ebay.public_pem()}, {"store_id", "s1"}, {"seller_id", "seller-m1"}}}};
     ASSERT_EQ(Call("PUT", "/v1/merchant", m1_, config.dump()).status, 200);
   }
 
   Response PayPal(const Json& event, const std::string& merchant = "m1", bool sign_right = true) {
     const std::string body = event.dump();
     const std::string id = "tx-" + event.value("id", "");
-    const std::string time = "2026-11-26T10:00:00Z";
+    const std::string time = UtcNow();
     std::string sig = paypal.Sign(PayPalSignedString(id, time, "WH-ID-1", body));
     if (!sign_right) sig[5] ^= 1;
     return Call("POST", "/v1/webhooks/paypal/" + merchant, "", body,
@@ -141,9 +153,9 @@ class WebhooksInTest : public ApiTest {
                  {"paypal-cert-url", "https://attacker.example/cert.pem"}});
   }
 
-  Response Ebay(const Json& n) {
+  Response Ebay(const Json& n, const std::string& merchant = "m1") {
     const std::string body = n.dump();
-    return Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", ebay.Header(body)}});
+    return Call("POST", "/v1/webhooks/ebay/" + merchant, "", body, {{"x-ebay-signature", ebay.Header(body)}});
   }
 
   uint64_t Head() { return store_->head().position.value(); }
@@ -214,9 +226,9 @@ TEST_F(WebhooksInTest, BadSignaturesAndUnconfiguredMerchantsAre401AndWriteNothin
   // Signed for another body: the CRC32 differs.
   {
     const std::string body = event.dump();
-    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-ID-1", body + " ")));
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", UtcNow(), "WH-ID-1", body + " ")));
     Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
-                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", UtcNow()}, {"paypal-transmission-sig", sig}});
     EXPECT_EQ(code(r), "unauthenticated");
     // Headers missing, or another algorithm named.
     Response bare = Call("POST", "/v1/webhooks/paypal/m1", "", body);
@@ -225,9 +237,18 @@ TEST_F(WebhooksInTest, BadSignaturesAndUnconfiguredMerchantsAre401AndWriteNothin
   // Signed with another webhook id than the merchant configured.
   {
     const std::string body = event.dump();
-    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-OTHER", body)));
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", UtcNow(), "WH-OTHER", body)));
     Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
-                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", UtcNow()}, {"paypal-transmission-sig", sig}});
+    EXPECT_EQ(code(r), "unauthenticated");
+  }
+  // Signed right, but sent (or replayed) ten minutes ago.
+  {
+    const std::string body = event.dump();
+    const std::string old = UtcNow(-600);
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx-old", old, "WH-ID-1", body)));
+    Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
+                      {{"paypal-transmission-id", "tx-old"}, {"paypal-transmission-time", old}, {"paypal-transmission-sig", sig}});
     EXPECT_EQ(code(r), "unauthenticated");
   }
   // eBay: a body signed by another key, and a header for another body.
@@ -248,9 +269,9 @@ TEST_F(WebhooksInTest, VerifiedButMalformedEventsAre400AndWriteNothing) {
   // Signed correctly, but not JSON.
   {
     const std::string body = "{not json";
-    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", "t", "WH-ID-1", body)));
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx", UtcNow(), "WH-ID-1", body)));
     Response r = Call("POST", "/v1/webhooks/paypal/m1", "", body,
-                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", "t"}, {"paypal-transmission-sig", sig}});
+                      {{"paypal-transmission-id", "tx"}, {"paypal-transmission-time", UtcNow()}, {"paypal-transmission-sig", sig}});
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(Code(r), "malformed-json");
   }
@@ -331,13 +352,15 @@ TEST_F(WebhooksInTest, ACaptureOfAPaymentTheLedgerNeverAuthorizedIsKeptAsAnUnmat
   EXPECT_EQ(fact["disputes"]["PP-D-X"]["status"], "open");
 }
 
-Json EbayOrder(const std::string& notification, const std::string& order, Json lines, const std::string& total) {
+Json EbayOrder(const std::string& notification, const std::string& order, Json lines, const std::string& total,
+               const std::string& seller = "seller-m1") {
   return Json{{"metadata", {{"topic", "ORDER.CREATED"}, {"schemaVersion", "1.0"}}},
               {"notification",
                {{"notificationId", notification},
                 {"eventDate", "2026-11-26T10:00:00.000Z"},
                 {"data",
                  {{"orderId", order},
+                  {"sellerId", seller},
                   {"buyer", {{"username", "happy_buyer"}}},
                   {"lineItems", std::move(lines)},
                   {"pricingSummary",
@@ -362,6 +385,28 @@ TEST_F(WebhooksInTest, AnEbayOrderIsPlacedInTheConfiguredStoreOnceWithItsBuyer) 
   EXPECT_FALSE(order.contains("anomaly")) << order.dump();
   Response customer = Call("GET", "/v1/customers/ebay:happy_buyer", m1_);
   EXPECT_EQ(customer.status, 200) << customer.body;
+}
+
+TEST_F(WebhooksInTest, AnEbayNotificationCountsOnlyForItsOwnSellersMerchant) {
+  // m2 configured the same eBay key (eBay signs for every seller) with its own seller id.
+  MerchantSetUp(m2_);
+  const Json config = {{"settlement_currency", "USD"},
+                       {"ebay", {{"public_key", ebay.public_pem()}, {"store_id", "s1"}, {"seller_id", "seller-m2"}}}};
+  ASSERT_EQ(Call("PUT", "/v1/merchant", m2_, config.dump()).status, 200);
+  const uint64_t before = Head();
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 1}, {"lineItemCost", {{"value", "50.00"}, {"currency", "USD"}}}}};
+  // m1's seller's notification, signed by eBay, sent to m2's endpoint: refused, unread.
+  Response foreign = Ebay(EbayOrder("n-9", "77-1", lines, "50.00", "seller-m1"), "m2");
+  EXPECT_EQ(foreign.status, 401) << foreign.body;
+  EXPECT_EQ(Head(), before);
+  // Topics other than orders (eBay requires endpoints to take account deletions): 200,
+  // nothing recorded.
+  const Json deletion = {{"metadata", {{"topic", "MARKETPLACE_ACCOUNT_DELETION"}}},
+                         {"notification", {{"notificationId", "n-del"}, {"data", {{"username", "someone"}}}}}};
+  Response ack = Ebay(deletion);
+  EXPECT_EQ(ack.status, 200) << ack.body;
+  EXPECT_FALSE(Body(ack)["recorded"].get<bool>());
+  EXPECT_EQ(Head(), before);
 }
 
 TEST_F(WebhooksInTest, AnEbayOrderBreakingStoreRulesIsRecordedWithAnomaliesAndStockNeverBelowZero) {
