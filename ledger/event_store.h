@@ -43,6 +43,8 @@ inline constexpr size_t kCommandEventsMax = 4096;
 inline constexpr size_t kAppendQueueCommandsMax = 4096;
 inline constexpr size_t kStreamCacheEntriesMax = 262144;
 inline constexpr size_t kReadEventsMax = 10000;
+// The block cache shared by the stores of a process: data, index and filter blocks.
+inline constexpr size_t kBlockCacheBytes = 64 << 20;
 
 enum class Durability {
   kSync,  // every group commit is fsynced before anyone is answered (the only safe choice)

@@ -1,6 +1,7 @@
 // Opening a RocksStore and reading from it.
 #include "ledger/rocks_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -25,19 +26,32 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
+// One block cache for every family of every store in the process, holding the tables'
+// index and filter blocks too: otherwise RocksDB keeps each table's index in memory
+// outside any bound, and memory grows with the log (measured: a replay's RSS 87 -> 136 MiB
+// from 1M to 10M events).
+std::shared_ptr<rocksdb::Cache> SharedBlockCache() {
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  return cache;
+}
+
 rocksdb::ColumnFamilyOptions FamilyOptions(bool point_lookups) {
   rocksdb::ColumnFamilyOptions o;
   // Index families take random keys: a smaller memtable keeps the skiplist shallow, and
   // their inserts sit on the sync path of every batch (measured: 64 MiB -> 8 MiB cut the
   // write of a 32-command batch by about a fifth).
   o.write_buffer_size = (point_lookups ? 8 : 64) << 20;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = SharedBlockCache();
+  t.cache_index_and_filter_blocks = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;  // the hot, newest tables stay resident
   if (point_lookups) {
     // Stream heads and idempotency keys are looked up by exact key, mostly for keys that do
     // not exist yet: a bloom filter answers those without touching data blocks.
-    rocksdb::BlockBasedTableOptions t;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;
 }
 
