@@ -23,6 +23,13 @@ bool ParseStatus(const std::string& s, OutageStatusInput* out) {
   return false;
 }
 
+// The body's `status` (an outage's), refused unless one of the four names.
+void StatusField(Fields& f, bool required, OutageStatusInput* out) {
+  const std::string status = f.Str("status", required);
+  if (f.ok() && !status.empty() && !ParseStatus(status, out))
+    f.Refuse("status", "one of investigating, identified, monitoring, resolved");
+}
+
 Json IncidentView(const ApiContext& ctx, const std::string& id) {
   const auto* status = ReadModel(ctx, "status");
   if (status == nullptr) return Json::object();
@@ -93,9 +100,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     cmd.component = f.Str("component");
     cmd.impact = f.Str("impact");
     cmd.message = f.Str("message", false);
-    const std::string status = f.Str("status", false);
-    if (f.ok() && !status.empty() && !ParseStatus(status, &cmd.status))
-      f.Refuse("status", "one of investigating, identified, monitoring, resolved");
+    StatusField(f, /*required=*/false, &cmd.status);
     cmd.detected_at_us = f.Int("detected_at_us", false);
     cmd.started_at_us = f.Int("started_at_us", false);
     if (!f.ok()) return f.Error();
@@ -106,9 +111,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     Fields f(c.body);
     UpdateOutageNotice cmd;
     cmd.notice_id = c.request.params["notice_id"];
-    const std::string status = f.Str("status");
-    if (f.ok() && !ParseStatus(status, &cmd.status))
-      f.Refuse("status", "one of investigating, identified, monitoring, resolved");
+    StatusField(f, /*required=*/true, &cmd.status);
     cmd.message = f.Str("message", false);
     cmd.impact = f.Str("impact", false);
     if (!f.ok()) return f.Error();
@@ -120,7 +123,6 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     const std::string outcome = f.Str("outcome");
     if (f.ok() && outcome != "won" && outcome != "lost") f.Refuse("outcome", "won or lost");
     const std::string m = c.Merchant();
-    if (f.ok() && m.empty()) f.Refuse("merchant_id", "name the dispute's merchant_id");
     if (f.ok() && m.empty()) return Problem(400, "invalid-field", "/merchant_id: required", R"({"pointer":"/merchant_id"})");
     if (!f.ok()) return f.Error();
     ResolveDispute cmd{c.request.params["dispute_id"],

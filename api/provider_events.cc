@@ -65,6 +65,16 @@ Result<ledger::Money> Amount(const Json& j, const std::string& pointer, const ch
   return ledger::Money{*minor, *currency};
 }
 
+// Reads Amount(...) into a command's amount_minor and currency.
+template <typename Command>
+Status SetAmount(const Json& j, const std::string& pointer, const char* currency_field, Command* c) {
+  auto amount = Amount(j, pointer, currency_field);
+  if (!amount.ok()) return amount.status();
+  c->amount_minor = amount->amount_minor;
+  c->currency = amount->currency;
+  return Status::Ok();
+}
+
 // The last path segment of the link with rel "up" (a refund's capture).
 std::string UpLinkId(const Json& resource) {
   if (!resource.contains("links") || !resource["links"].is_array()) return "";
@@ -91,10 +101,7 @@ Result<d::RecordProviderDispute> PayPalDispute(const Json& e) {
   auto payment = OptionalId(e, "/resource/disputed_transactions/0/custom");
   if (!payment.ok()) return payment.status();
   c.payment_id = *payment;
-  auto amount = Amount(e, "/resource/dispute_amount", "currency_code");
-  if (!amount.ok()) return amount.status();
-  c.amount_minor = amount->amount_minor;
-  c.currency = amount->currency;
+  if (Status s = SetAmount(e, "/resource/dispute_amount", "currency_code", &c); !s.ok()) return s;
   c.reason = OptionalText(e, "/resource/reason");
   if (c.reason.size() > 200) c.reason.resize(200);
   const std::string due = OptionalText(e, "/resource/seller_response_due_date");
@@ -133,10 +140,7 @@ Result<ProviderEvent> ReadPayPalEvent(const Json& e) {
     }
     if (!ledger::IsValidEntityId(c.payment_id))
       return Bad(payment_from, "the ledger's payment id (custom_id) or PayPal's order id is required, [A-Za-z0-9._:-]{1,64}");
-    auto amount = Amount(e, "/resource/amount", "currency_code");
-    if (!amount.ok()) return amount.status();
-    c.amount_minor = amount->amount_minor;
-    c.currency = amount->currency;
+    if (Status s = SetAmount(e, "/resource/amount", "currency_code", &c); !s.ok()) return s;
     out.commands.push_back(c);
     return out;
   }
@@ -151,10 +155,7 @@ Result<ProviderEvent> ReadPayPalEvent(const Json& e) {
     auto payment = OptionalId(e, "/resource/custom_id");
     if (!payment.ok()) return payment.status();
     c.payment_id = *payment;
-    auto amount = Amount(e, "/resource/amount", "currency_code");
-    if (!amount.ok()) return amount.status();
-    c.amount_minor = amount->amount_minor;
-    c.currency = amount->currency;
+    if (Status s = SetAmount(e, "/resource/amount", "currency_code", &c); !s.ok()) return s;
     out.commands.push_back(c);
     return out;
   }

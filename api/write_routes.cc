@@ -27,6 +27,12 @@ Json PaymentView(const ApiContext& ctx, const std::string& merchant, const std::
   return p;
 }
 
+// A capture's fee breakdown as the fees read model has it (what captures and refunds answer).
+Json CaptureFeesView(const ApiContext& ctx, const std::string& merchant, const std::string& capture) {
+  auto fees = projections::QueryCaptureFees(*ReadModel(ctx, "fees"), merchant, capture);
+  return fees.ok() ? *fees : Json::object();
+}
+
 // The order a payment belongs to, from the customer view ("" when unknown).
 std::string OrderOfPayment(const ApiContext& ctx, const std::string& merchant, const std::string& payment) {
   const auto* customers = ReadModel(ctx, "customers");
@@ -174,11 +180,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     const std::string m = c.Merchant();
     return RunCommand(
         c, m, cmd, Idempotency::kRequired, 201,
-        [&c, m, cmd] {
-          // A capture answers with its fee breakdown.
-          auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
-          return fees.ok() ? *fees : Json::object();
-        },
+        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },  // with its fee breakdown
         Conditional(StreamName("payment", m, cmd.payment_id)));
   }));
 
@@ -200,10 +202,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     const std::string m = c.Merchant();
     return RunCommand(
         c, m, cmd, Idempotency::kRequired, 201,
-        [&c, m, cmd] {
-          auto fees = projections::QueryCaptureFees(*ReadModel(c.ctx, "fees"), m, cmd.capture_id);
-          return fees.ok() ? *fees : Json::object();
-        },
+        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },
         Conditional(StreamName("payment", m, cmd.payment_id)));
   }));
 

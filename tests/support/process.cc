@@ -132,6 +132,16 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+std::string ReadAdminKey(const std::string& data_dir) {
+  std::string key = ReadAll(data_dir + "/admin.key");
+  while (!key.empty() && key.back() == '\n') key.pop_back();
+  return key;
+}
+
+DevBroker::DevBroker(const std::string& ledgerd, const std::string& dir)
+    : process(ledgerd, {"dev-broker", "--bootstrap-file", dir + "/bootstrap"}, dir + "/broker.log"),
+      bootstrap(WaitForFileLine(dir + "/bootstrap", 15000)) {}
+
 std::string WaitForFileLine(const std::string& path, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {

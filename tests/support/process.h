@@ -40,6 +40,17 @@ HttpReply HttpCall(int port, const std::string& method, const std::string& path,
 // The whole file at `path` ("" when it cannot be read).
 std::string ReadAll(const std::string& path);
 
+// The first admin key a new writer wrote to DATA/admin.key ("" when there is none).
+std::string ReadAdminKey(const std::string& data_dir);
+
+// `ledgerd dev-broker` as a child process writing under `dir` (bootstrap file, log);
+// `bootstrap` is its address, "" when it did not come up within 15 s.
+struct DevBroker {
+  DevBroker(const std::string& ledgerd, const std::string& dir);
+  ChildProcess process;
+  std::string bootstrap;
+};
+
 // The first line of the file at `path` once it exists and has one; "" after timeout_ms.
 std::string WaitForFileLine(const std::string& path, int timeout_ms);
 

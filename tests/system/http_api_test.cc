@@ -49,12 +49,6 @@ std::string HeaderValue(const HttpReply& r, const std::string& name) {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-// The first admin key a new writer wrote to DATA/admin.key.
-std::string AdminKey(const std::string& data) {
-  std::string admin = ReadAll(data + "/admin.key");
-  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
-  return admin;
-}
 
 Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
 
@@ -74,8 +68,7 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--node-id", "w1"},
                       dir.Sub("node.log"));
     ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-    admin = ReadAll(data + "/admin.key");
-    while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+    admin = ReadAdminKey(data);
     ASSERT_EQ(admin.size(), 67u);
     struct stat st {};
     ASSERT_EQ(stat((data + "/admin.key").c_str(), &st), 0);
@@ -177,8 +170,7 @@ TEST(HttpApi, OutageNoticesReachSubscribersSignedAndEveryAttemptIsRecorded) {
                      key_file, "--allow-private-webhooks"},
                     dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-  std::string admin = ReadAll(data + "/admin.key");
-  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  std::string admin = ReadAdminKey(data);
   const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + admin}};
   const std::string secret = "whsec-0123456789abcdef";
   HttpReply sub = HttpCall(port, "POST", "/v1/subscribers", auth,
@@ -240,7 +232,7 @@ TEST(HttpApi, ManyConcurrentConnectionsAreAllAnswered) {
                     {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--rate-limit-per-key", "100000"},
                     dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-  const std::string admin = AdminKey(data);
+  const std::string admin = ReadAdminKey(data);
   const auto as_admin = Bearer(admin);
   const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
   ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
@@ -280,7 +272,7 @@ TEST(HttpApi, APayPalWebhookSignedWithTheConfiguredCertificateIsRecorded) {
   const int port = FreeLoopbackPort();
   ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port)}, dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-  const std::string admin = AdminKey(data);
+  const std::string admin = ReadAdminKey(data);
   const auto as_admin = Bearer(admin);
   const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
   RsaSigner paypal;
@@ -339,7 +331,7 @@ TEST(HttpApi, TheReadmeTourRunsAsWritten) {
   const int port = FreeLoopbackPort();
   ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port)}, dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-  ASSERT_FALSE(AdminKey(data).empty());
+  ASSERT_FALSE(ReadAdminKey(data).empty());
   {
     std::ofstream script(dir.Sub("tour.sh"));
     script << readme.substr(from + begin.size(), to - from - begin.size());

@@ -38,9 +38,8 @@ int Shell(const std::string& command) {
 
 TEST(KafkaTools, KcatConsumesWhatLedgerdPublishedAndFlatcDecodesIt) {
   TempDir dir;
-  const std::string bootstrap_file = dir.Sub("bootstrap");
-  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", bootstrap_file}, dir.Sub("broker.log"));
-  const std::string bootstrap = WaitForFileLine(bootstrap_file, 15000);
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  const std::string bootstrap = broker.bootstrap;
   ASSERT_FALSE(bootstrap.empty());
 
   const int port = FreeLoopbackPort();
@@ -85,5 +84,5 @@ TEST(KafkaTools, KcatConsumesWhatLedgerdPublishedAndFlatcDecodesIt) {
   EXPECT_NE(json.find("\"first_position\": 1"), std::string::npos);
   EXPECT_NE(json.find("\"body_type\": \"WriterPromoted\""), std::string::npos);
   EXPECT_NE(json.find("\"stream\": \"writer/0\""), std::string::npos);
-  ASSERT_NE(broker.StopWith(SIGTERM, 10000), -1);
+  ASSERT_NE(broker.process.StopWith(SIGTERM, 10000), -1);
 }

@@ -139,9 +139,8 @@ TEST(Ledgerd, ATopicThatWentBackIsRefusedUnlessAccepted) {
 // position; it never writes (no WriterPromoted of its own, no writer epoch).
 TEST(Ledgerd, AProjectorProcessFollowsTheWritersLog) {
   TempDir dir;
-  const std::string file = dir.Sub("bootstrap");
-  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file}, dir.Sub("broker.log"));
-  const std::string bootstrap = WaitForFileLine(file, 15000);
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  const std::string bootstrap = broker.bootstrap;
   ASSERT_FALSE(bootstrap.empty());
   const int writer_port = FreeLoopbackPort();
   auto writer_args = NodeArgs(dir.Sub("writer"), writer_port);
@@ -168,5 +167,5 @@ TEST(Ledgerd, AProjectorProcessFollowsTheWritersLog) {
   ASSERT_NE(projector.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(writer.StopWith(SIGTERM, 15000), -1);
   EXPECT_TRUE(std::filesystem::exists(dir.Sub("projector") + "/projections/shard-0/customers/CURRENT"));
-  ASSERT_NE(broker.StopWith(SIGTERM, 10000), -1);
+  ASSERT_NE(broker.process.StopWith(SIGTERM, 10000), -1);
 }

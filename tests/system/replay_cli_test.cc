@@ -112,8 +112,7 @@ TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
                      "--allow-private-webhooks", "--digest-every-s", "1"},
                     dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-  std::string admin = ReadAll(data + "/admin.key");
-  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  std::string admin = ReadAdminKey(data);
   const std::vector<std::pair<std::string, std::string>> as_admin = {{"Authorization", "Bearer " + admin}};
   const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", as_admin, R"({"role":"auditor"})").body)["key"];
   const std::vector<std::pair<std::string, std::string>> as_auditor = {{"Authorization", "Bearer " + auditor}};
@@ -159,9 +158,8 @@ TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
 TEST(LedgerReplay, TheKafkaTopicReplaysToTheSameLogAsTheWritersStore) {
   using namespace testing_support;
   TempDir dir;
-  const std::string file = dir.Sub("bootstrap");
-  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file}, dir.Sub("broker.log"));
-  const std::string bootstrap = WaitForFileLine(file, 15000);
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  const std::string bootstrap = broker.bootstrap;
   ASSERT_FALSE(bootstrap.empty()) << ReadAll(dir.Sub("broker.log"));
   const std::string data = dir.Sub("data");
   const int port = FreeLoopbackPort();
@@ -169,8 +167,7 @@ TEST(LedgerReplay, TheKafkaTopicReplaysToTheSameLogAsTheWritersStore) {
     ChildProcess node(LEDGERD_PATH, {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--kafka", bootstrap},
                       dir.Sub("node.log"));
     ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
-    std::string admin = ReadAll(data + "/admin.key");
-    while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+    std::string admin = ReadAdminKey(data);
     for (int i = 0; i < 5; ++i)
       ASSERT_EQ(HttpCall(port, "POST", "/v1/keys", {{"Authorization", "Bearer " + admin}},
                          R"({"role":"merchant","merchant_id":"m)" + std::to_string(i) + R"("})")
@@ -186,5 +183,5 @@ TEST(LedgerReplay, TheKafkaTopicReplaysToTheSameLogAsTheWritersStore) {
   Ran verify = Replay("verify --kafka " + bootstrap + " --json");
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
   EXPECT_EQ(Replay("verify --kafka " + bootstrap + " --store " + data).exit_code, 2) << "one source at a time";
-  ASSERT_NE(broker.StopWith(SIGTERM, 15000), -1);
+  ASSERT_NE(broker.process.StopWith(SIGTERM, 15000), -1);
 }

@@ -24,9 +24,8 @@ Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + k
 
 TEST(Standby, FollowsTheWriterServesReadsAndSendsWritesToTheWriter) {
   TempDir dir;
-  const std::string file = dir.Sub("bootstrap");
-  ChildProcess broker(LEDGERD_PATH, {"dev-broker", "--bootstrap-file", file}, dir.Sub("broker.log"));
-  const std::string bootstrap = WaitForFileLine(file, 15000);
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  const std::string bootstrap = broker.bootstrap;
   ASSERT_FALSE(bootstrap.empty()) << ReadAll(dir.Sub("broker.log"));
   const int writer_port = FreeLoopbackPort();
   const std::string writer_url = "http://127.0.0.1:" + std::to_string(writer_port);
@@ -35,8 +34,7 @@ TEST(Standby, FollowsTheWriterServesReadsAndSendsWritesToTheWriter) {
                        "--node-id", "w1"},
                       dir.Sub("writer.log"));
   ASSERT_TRUE(WaitForStatus(writer_port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("writer.log"));
-  std::string admin = ReadAll(dir.Sub("w") + "/admin.key");
-  while (!admin.empty() && admin.back() == '\n') admin.pop_back();
+  std::string admin = ReadAdminKey(dir.Sub("w"));
   const std::string key =
       Json::parse(HttpCall(writer_port, "POST", "/v1/keys", Bearer(admin), R"({"role":"merchant","merchant_id":"m1"})").body)["key"];
   ASSERT_EQ(HttpCall(writer_port, "PUT", "/v1/merchant", Bearer(key), R"({"settlement_currency":"USD"})").status, 200);
@@ -93,7 +91,7 @@ TEST(Standby, FollowsTheWriterServesReadsAndSendsWritesToTheWriter) {
   const std::string from_writer = digest(dir.Sub("w")), from_standby = digest(dir.Sub("s"));
   EXPECT_EQ(from_standby, from_writer);
   EXPECT_NE(from_writer.find(':'), std::string::npos) << from_writer;
-  ASSERT_NE(broker.StopWith(SIGTERM, 15000), -1);
+  ASSERT_NE(broker.process.StopWith(SIGTERM, 15000), -1);
 }
 
 }  // namespace
