@@ -52,9 +52,8 @@ ledger::Result<Principal> Authenticate(const ApiContext& ctx, const Request& req
   if (!entry->has_value()) return unauthenticated();
   Principal p;
   p.key_id = (**entry)["key_id"].get<std::string>();
-  std::string role = (**entry)["role"].get<std::string>();
-  for (char& c : role) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!ParseRole(role, &p.role)) return unauthenticated();
+  // The access read model stores roles as the API names them ("merchant").
+  if (!ParseRole((**entry)["role"].get<std::string>(), &p.role)) return unauthenticated();
   p.merchant_id = (**entry)["merchant_id"].get<std::string>();
   return p;
 }

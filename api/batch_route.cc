@@ -28,9 +28,8 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
       if (!items[i].is_object()) return Problem(400, "invalid-field", "each item is an object", R"({"pointer":"/items"})");
       Fields f(items[i], "/items/" + std::to_string(i));
       const std::string method = f.Str("method"), path = f.Str("path");
-      if (items[i].is_object() && items[i].contains("idempotency_key") && !items[i]["idempotency_key"].is_string())
+      if (items[i].contains("idempotency_key") && !items[i]["idempotency_key"].is_string())  // null included
         f.Refuse("idempotency_key", "must be a string");
-      f.Str("idempotency_key", false);
       if (f.ok() && (method != "POST" && method != "PUT" && method != "DELETE")) f.Refuse("method", "POST, PUT or DELETE");
       if (f.ok() && (path.rfind("/v1/", 0) != 0 || path == "/v1/batch" || path.find('?') != std::string::npos))
         f.Refuse("path", "a /v1/ write route other than /v1/batch, without a query");
@@ -40,6 +39,7 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
     Json results = Json::array();
     for (size_t i = 0; i < items.size(); ++i) {
       Request r;
+      r.inside_batch = true;
       r.method = items[i]["method"].get<std::string>();
       r.path = items[i]["path"].get<std::string>();
       r.headers["authorization"] = c.request.Header("authorization");

@@ -24,6 +24,9 @@ struct Request {
   std::map<std::string, std::string> headers; // names lower-case
   std::string body;
   std::map<std::string, std::string> params;  // filled by the router ("payment_id" -> "p1")
+  // Set by POST /v1/batch on its items (never from the wire): the batch itself was counted
+  // against the key's rate, so its items are not (else a batch could stop half-way at 429).
+  bool inside_batch = false;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -45,7 +45,7 @@ Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vec
       return ProblemFromStatus(p.status());
     }
     who = *p;
-    if (ctx.rate_limiter != nullptr && !ctx.rate_limiter->Allow(who.key_id))
+    if (ctx.rate_limiter != nullptr && !request.inside_batch && !ctx.rate_limiter->Allow(who.key_id))
       return Problem(429, "rate-limited", "over " + std::to_string(static_cast<int>(ctx.rate_limiter->per_second())) +
                                               " requests per second for this key");
     bool allowed = false;

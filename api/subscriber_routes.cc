@@ -3,10 +3,6 @@
 // secrets key before it enters the log and is never answered or listed. URLs that resolve
 // to private, loopback or link-local addresses are refused unless the node runs with
 // --allow-private-webhooks (tests).
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"

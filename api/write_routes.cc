@@ -41,12 +41,15 @@ std::string OrderOfPayment(const ApiContext& ctx, const std::string& merchant, c
   return p.ok() && p->has_value() ? (**p)["order_id"].get<std::string>() : "";
 }
 
-ledger::Channel ParseChannel(const std::string& s, Fields& f) {
-  if (s == "web" || s.empty()) return ledger::Channel::kWeb;
-  if (s == "marketplace") return ledger::Channel::kMarketplace;
-  if (s == "mall") return ledger::Channel::kMall;
-  f.Refuse("channel", "one of web, marketplace, mall");
-  return ledger::Channel::kWeb;
+// The body's channel (web when absent), through the domain's own parser.
+ledger::Channel ChannelField(const std::string& s, Fields& f) {
+  if (s.empty()) return ledger::Channel::kWeb;
+  auto channel = ledger::ParseChannel(s);
+  if (!channel.ok()) {
+    f.Refuse("channel", "one of web, marketplace, mall");
+    return ledger::Channel::kWeb;
+  }
+  return *channel;
 }
 
 }  // namespace
@@ -82,7 +85,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
 
   router.Add("POST", "/v1/stores", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
-    OpenStore cmd{f.Str("store_id"), f.Str("name"), ParseChannel(f.Str("channel", false), f)};
+    OpenStore cmd{f.Str("store_id"), f.Str("name"), ChannelField(f.Str("channel", false), f)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
     return RunCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] {

@@ -26,7 +26,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
-// One block cache for every family of every store in the process, holding the tables'
+// One block cache for every family of every event store in the process (the read models'
+// stores keep their own), holding the tables'
 // index and filter blocks too: otherwise RocksDB keeps each table's index in memory
 // outside any bound, and memory grows with the log (measured: a replay's RSS 87 -> 136 MiB
 // from 1M to 10M events).

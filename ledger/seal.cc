@@ -54,11 +54,7 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
 }
 
 Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message) {
-  Sha256DigestBytes out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), out.data(), &len);
-  return out;
+  return HmacSha256(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), message);
 }
 
 Sha256DigestBytes HmacSha256(std::string_view key, std::string_view message) {
@@ -84,13 +80,10 @@ Result<SecretKey> LoadSecretKeyFile(const std::string& path) {
   }
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.pop_back();
   while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front()))) raw.erase(0, 1);
-  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
-  if (raw.size() != 64) return Status::InvalidArgument("the secrets key file must hold 64 hex digits or 32 bytes");
-  for (size_t i = 0; i < 32; ++i) {
-    const int a = hex(raw[2 * i]), b = hex(raw[2 * i + 1]);
-    if (a < 0 || b < 0) return Status::InvalidArgument("the secrets key file must hold 64 hex digits or 32 bytes");
-    key[i] = static_cast<uint8_t>(a * 16 + b);
-  }
+  std::string bytes;
+  if (raw.size() != 64 || !FromHex(raw, &bytes))
+    return Status::InvalidArgument("the secrets key file must hold 64 hex digits or 32 bytes");
+  std::copy(bytes.begin(), bytes.end(), key.begin());
   return key;
 }
 

@@ -62,12 +62,19 @@ ledger::Status Walk(const ledger::EventStore& store, const Visit& visit) {
 
 }  // namespace
 
-ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out) {
+ledger::Status CheckExportOptions(const ExportOptions& options) {
   if (!options.event_type.empty()) {
     bool known = false;
     for (const char* const* n = fbs::EnumNamesEventBody(); *n != nullptr; ++n) known = known || options.event_type == *n;
     if (!known || options.event_type == "NONE") return ledger::Status::InvalidArgument("no event type named '" + options.event_type + "'");
   }
+  if (options.to_us != 0 && options.to_us <= options.from_us)
+    return ledger::Status::InvalidArgument("--to must be later than --from");
+  return ledger::Status::Ok();
+}
+
+ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out) {
+  LEDGER_RETURN_IF_ERROR(CheckExportOptions(options));
   // Erasures first: a customer erased later in the log has no personal field anywhere.
   std::set<std::string> erased;  // "<tenant>/<customer>"
   LEDGER_RETURN_IF_ERROR(Walk(store, [&](const ledger::StoredEvent&, const fbs::Event& e) {

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -272,6 +273,7 @@ int ExportCommand(const Args& a) {
     if (!t.ok()) return Usage(std::string(bound) + " takes a UTC time such as 2026-11-26T10:00:00Z");
     (std::string(bound) == "--from" ? o.from_us : o.to_us) = *t;
   }
+  if (auto bad = replay::CheckExportOptions(o); !bad.ok()) return Usage(bad.message());  // before --out is truncated
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
     return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, false);
@@ -295,12 +297,35 @@ int ExportCommand(const Args& a) {
 
 }  // namespace
 
+// The flags each command takes (a typo such as --asof must not quietly mean "the head").
+bool KnownFlags(const std::string& command, const Args& a, std::string* unknown) {
+  static const std::map<std::string, std::set<std::string>> kFlags = {
+      {"verify", {"--store", "--kafka", "--shard", "--against"}},
+      {"digest", {"--store", "--kafka", "--shard", "--at"}},
+      {"rebuild", {"--store", "--kafka", "--shard", "--projection", "--as-of", "--out"}},
+      {"diff", {"--projection", "--limit"}},
+      {"export", {"--store", "--kafka", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out"}}};
+  auto it = kFlags.find(command);
+  if (it == kFlags.end()) return true;  // an unknown command is reported as such
+  for (const auto& [flag, value] : a.flags)
+    if (!it->second.count(flag)) {
+      *unknown = flag;
+      return false;
+    }
+  if (!a.kafka_properties.empty() && !it->second.count("--kafka")) {
+    *unknown = "--kafka-property";
+    return false;
+  }
+  return true;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return Usage("name a command");
   const std::string command = argv[1];
   Args a;
   std::string error;
   if (!Parse(argc, argv, &a, &error)) return Usage(error);
+  if (std::string unknown; !KnownFlags(command, a, &unknown)) return Usage(command + " takes no " + unknown);
   if (command == "verify") return Verify(a);
   if (command == "digest") return Digest(a);
   if (command == "rebuild") return Rebuild(a);

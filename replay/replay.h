@@ -133,6 +133,9 @@ struct ExportReport {
   uint64_t exported = 0;
   uint64_t unsealed_personal = 0;  // exported events with personal fields written before sealing (key id 0)
 };
+// InvalidArgument for options Export would refuse (so a caller can check before it opens
+// an output file).
+ledger::Status CheckExportOptions(const ExportOptions& options);
 // Writes one line (or CSV row) per matching event: position, stream, version, type, tenant,
 // recorded at, writer epoch, anomaly, and the body as JSON. Personal fields are never
 // written: a sealed one shows its key id, an unsealed one (key id 0, written before

@@ -40,18 +40,20 @@ class SequencerImpl final : public Sequencer {
   Status FoldLog() {
     LEDGER_RETURN_IF_ERROR(store_->ClearSnapshots());
     const uint64_t head = store_->head().position.value();
+    // A walk over the whole log at start-up: packed chunks, without filling the block cache.
     for (uint64_t from = 1; from <= head; from += kReadEventsMax) {
-      auto chunk = store_->ReadRange(Position(from), kReadEventsMax);
+      auto chunk = store_->ScanRange(Position(from), kReadEventsMax);
       if (!chunk.ok()) return chunk.status();
-      for (const StoredEvent& e : *chunk) {
-        const schema::Event* ev = VerifyRecord(e.record);
-        if (ev == nullptr) return Status::Corruption("record does not verify at position " + std::to_string(e.position.value()));
+      for (size_t i = 0; i < chunk->size(); ++i) {
+        const Position position = chunk->positions[i];
+        const schema::Event* ev = VerifyRecord(chunk->record(i));
+        if (ev == nullptr) return Status::Corruption("record does not verify at position " + std::to_string(position.value()));
         const std::string merchant = ev->tenant() ? ev->tenant()->str() : "";
         if (!merchant.empty()) LEDGER_RETURN_IF_ERROR(EnsureLoaded(merchant));
         LEDGER_RETURN_IF_ERROR(Apply(state_, *ev));
         if (!merchant.empty()) {
           std::lock_guard<std::mutex> lock(cache_mu_);
-          cached_.at(merchant).positions.push_back(e.position.value());
+          cached_.at(merchant).positions.push_back(position.value());
         }
         LEDGER_RETURN_IF_ERROR(EvictIfNeeded());
       }

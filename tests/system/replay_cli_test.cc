@@ -67,9 +67,22 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   Ran exported = Replay("export --store " + store + " --format csv --type OrderPlaced --out " + dir.Sub("orders.csv"));
   ASSERT_EQ(exported.exit_code, 0);
   std::ifstream csv(dir.Sub("orders.csv"));
-  std::string header;
+  std::string header, row;
   std::getline(csv, header);
   EXPECT_EQ(header.rfind("position,stream,", 0), 0u);
+  int rows = 0;
+  while (std::getline(csv, row)) {
+    ++rows;
+    EXPECT_NE(row.find("\"OrderPlaced\""), std::string::npos) << row;
+  }
+  EXPECT_GT(rows, 0);
+  // Options export would refuse are refused before --out is touched.
+  { std::ofstream(dir.Sub("keep.csv")) << "kept\n"; }
+  EXPECT_EQ(Replay("export --store " + store + " --type Nope --out " + dir.Sub("keep.csv")).exit_code, 2);
+  EXPECT_EQ(testing_support::ReadAll(dir.Sub("keep.csv")), "kept\n");
+  // A flag the command does not take (a typo) is a usage error, not a default.
+  EXPECT_EQ(Replay("rebuild --store " + store + " --projection fees --asof 20 --out " + dir.Sub("typo")).exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("typo")));
 
   // Usage: 2, and nothing written.
   EXPECT_EQ(Replay("").exit_code, 2);
@@ -131,14 +144,16 @@ TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
   EXPECT_NE(headers.find("x-ledger-signature:"), std::string::npos) << headers;
   EXPECT_NE(headers.find("v1="), std::string::npos) << headers;
   // An idle log gets no more digests (with one a second, three seconds would bring three).
-  auto digests = [&] {
+  auto digests = [&]() -> long {  // -1 when the read failed (so the checks below fail too)
     HttpReply stream = HttpCall(port, "GET", "/v1/streams/digest%2Fshard-0", as_auditor, "");
-    return stream.status == 200 ? Json::parse(stream.body)["events"].size() : 0u;
+    return stream.status == 200 ? static_cast<long>(Json::parse(stream.body)["events"].size()) : -1;
   };
-  const size_t first = digests();
-  EXPECT_GE(first, 1u);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  EXPECT_LE(digests(), first + 1) << "digests of nothing but digests";
+  const long first = digests();
+  EXPECT_GE(first, 1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // an absence: three digest periods
+  const long later = digests();
+  EXPECT_GE(later, first);
+  EXPECT_LE(later, first + 1) << "digests of nothing but digests";
 
   // The live store, read beside the running node, against the delivered digest.
   const std::string kept = std::to_string(position) + ":" + hash;

@@ -450,6 +450,20 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   ctx_.allow_private_webhooks = false;
 }
 
+TEST_F(ApiTest, ABatchCountsOnceAgainstItsKeysRate) {
+  MerchantSetUp(m1_);
+  RateLimiter limiter(2);  // 2 per second, burst 4: fewer than the items of one batch
+  ctx_.rate_limiter = &limiter;
+  Json items = Json::array();
+  for (int i = 0; i < 10; ++i)
+    items.push_back({{"method", "POST"}, {"path", "/v1/customers"}, {"body", {{"customer_id", "rc" + std::to_string(i)}}}});
+  Response r = Call("POST", "/v1/batch", m1_, Json{{"items", items}}.dump(), {{"idempotency-key", "rate-b1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json results = Body(r)["results"];
+  for (const Json& item : results) EXPECT_EQ(item["status"], 201) << item.dump();
+  ctx_.rate_limiter = nullptr;
+}
+
 TEST_F(ApiTest, AKeyOverItsRateGets429WhileOthersGoOn) {
   RateLimiter limiter;
   ctx_.rate_limiter = &limiter;

@@ -211,6 +211,8 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionHasTheDigestTheLiveProjectorRecordedTher
   // As of a time: the ticking clock records batch i at 2026-11-26T00:00:00Z + i s.
   auto at_time = replay::PositionAtTime(**store, 1'795'651'200'000'000 + 5'000'000);
   ASSERT_TRUE(at_time.ok());
+  ASSERT_TRUE(replay::PositionAtTime(**store, 0).ok());
+  ASSERT_TRUE(replay::PositionAtTime(**store, INT64_MAX).ok());
   EXPECT_GT(at_time->value(), 0u);
   EXPECT_LT(at_time->value(), head.value());
   EXPECT_EQ(*replay::PositionAtTime(**store, 0), Position(0));
@@ -269,7 +271,7 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   EXPECT_EQ(expected, head.value() + 1);
 
   replay::ExportOptions o;
-  o.event_type = "PaymentCaptured";
+  o.event_type = "CustomerRegistered";  // both merchants have some: the tenant filter decides
   o.tenant = "m1";
   o.format = replay::ExportFormat::kCsv;
   std::ostringstream csv;
@@ -281,13 +283,26 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   EXPECT_EQ(table.rfind("position,stream,", 0), 0u);
   EXPECT_EQ(static_cast<uint64_t>(std::count(table.begin(), table.end(), '\n')), captured->exported + 1);
   EXPECT_EQ(table.find("\"m2\""), std::string::npos);
+  replay::ExportOptions both = o;
+  both.tenant.clear();
+  std::ostringstream all_tenants;
+  ASSERT_TRUE(replay::Export(**store, both, all_tenants).ok());
+  EXPECT_NE(all_tenants.str().find("\"m2\""), std::string::npos) << "m2 has customers: the filter removed them";
 
+  // Stream prefix and time: all of m1's order events, then those after the first one's time.
   replay::ExportOptions prefix;
   prefix.stream_prefix = "order/m1/";
-  prefix.from_us = 1'795'651'200'000'000 + 10'000'000;  // ten batches in
+  std::ostringstream every_order;
+  auto unbounded = replay::Export(**store, prefix, every_order);
+  ASSERT_TRUE(unbounded.ok());
+  ASSERT_GT(unbounded->exported, 1u);
+  const auto first_order = nlohmann::json::parse(every_order.str().substr(0, every_order.str().find('\n')));
+  prefix.from_us = first_order["recorded_at_us"].get<int64_t>() + 1;
   std::ostringstream some;
   auto orders = replay::Export(**store, prefix, some);
   ASSERT_TRUE(orders.ok());
+  EXPECT_GT(orders->exported, 0u);
+  EXPECT_LT(orders->exported, unbounded->exported) << "from_us removed the first order";
   std::istringstream order_lines(some.str());
   while (std::getline(order_lines, line)) {
     const auto j = nlohmann::json::parse(line);
@@ -299,6 +314,10 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   std::ostringstream none;
   EXPECT_EQ(replay::Export(**store, unknown, none).status().code(), ledger::Code::kInvalidArgument);
   EXPECT_TRUE(none.str().empty());
+  replay::ExportOptions backwards;
+  backwards.from_us = 2;
+  backwards.to_us = 1;
+  EXPECT_EQ(replay::CheckExportOptions(backwards).code(), ledger::Code::kInvalidArgument);
 }
 
 }  // namespace
