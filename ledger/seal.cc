@@ -1,5 +1,7 @@
 #include "ledger/seal.h"
 
+#include "ledger/types.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
