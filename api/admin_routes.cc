@@ -1,6 +1,7 @@
 // Admin routes (DESIGN §9): keys, outage notices, dispute resolutions.
 #include "api/problem.h"
 #include "api/route_support.h"
+#include "ledger/event_store.h"
 #include "api/routes.h"
 #include "projections/queries.h"
 #include "projections/read_model_store.h"
@@ -63,6 +64,25 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [issued, role_name, merchant] {
       return Json{{"key_id", issued.key_id}, {"key", issued.key}, {"role", role_name}, {"merchant_id", merchant}};
     }, options);
+  }));
+
+  // Planned switch-overs (DESIGN §8): demote the writer, then promote the chosen standby.
+  const auto switch_over = [](Call& c, bool promote) {
+    if (c.ctx.roles == nullptr)
+      return Problem(409, "not-supported", "this node does not take part in its shard's failover (a projector)");
+    const ledger::Status s = promote ? c.ctx.roles->Promote() : c.ctx.roles->Demote();
+    if (!s.ok()) return ProblemFromStatus(s);
+    const bool writing = c.ctx.sequencer() != nullptr;
+    return JsonResponse(200, Json{{"node_id", c.ctx.node_id},
+                                  {"writer", writing},
+                                  {"epoch", c.ctx.store->writer_epoch().value()},
+                                  {"canonical_owner", c.ctx.store->canonical_mark().owner}});
+  };
+  router.Add("POST", "/v1/admin/promote", Guard(ctx, {Role::kAdmin}, Body::kNone, [switch_over](Call& c) {
+    return switch_over(c, true);
+  }));
+  router.Add("POST", "/v1/admin/demote", Guard(ctx, {Role::kAdmin}, Body::kNone, [switch_over](Call& c) {
+    return switch_over(c, false);
   }));
 
   router.Add("GET", "/v1/keys", Guard(ctx, {Role::kAdmin}, Body::kNone, [](Call& c) {

@@ -68,7 +68,9 @@ struct DigestPublisher::Impl {
       // Bounded waits, so a stop is never held up by Kafka or the lease being away.
       auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
       auto future = answer->get_future();
-      ctx.sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
+      const auto sequencer = ctx.sequencer();
+      if (sequencer == nullptr) continue;  // not the writer (now)
+      sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
         answer->set_value(std::move(res));
       });
       while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {

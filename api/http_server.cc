@@ -28,6 +28,7 @@ struct HttpServer::Impl {
   std::string node_id;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   Metrics metrics;
+  std::function<std::string()> extra_metrics;
   std::unique_ptr<WorkerPool> workers;
 };
 
@@ -106,9 +107,11 @@ Response Dispatch(const Router& router, Request& r, std::string* route) {
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
     : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, {}, nullptr}) {}
+                     nullptr, {}, {}, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::SetExtraMetrics(std::function<std::string()> render) { impl_->extra_metrics = std::move(render); }
 
 ledger::Status HttpServer::Start() {
   impl_->workers = std::make_unique<WorkerPool>(kHttpWorkers, kHttpQueuedMax);
@@ -123,21 +126,26 @@ ledger::Status HttpServer::Start() {
         Response m;
         m.content_type = "text/plain; version=0.0.4";
         m.body = impl->metrics.Render(impl->store, impl->projector);
+        if (impl->extra_metrics) m.body += impl->extra_metrics();
         Send(req, m);
         return;
       }
       if (path == "/health/writer" && req.method() == http::methods::GET) {
-        // 200 while this node writes its shard; 503 when it is not (or no longer) the writer.
+        // 200 while this node writes its shard and holds its lease (DESIGN §8); 503 when it
+        // is not (or no longer) the writer, or is cut off from Kafka.
         web::json::value v;
         const ledger::Status fenced = impl->store->fenced();
         const bool writer = impl->store->writer_epoch().value() > 0 && fenced.ok() &&
-                            impl->store->canonical_mark().owner == impl->node_id;
+                            impl->store->canonical_mark().owner == impl->node_id && impl->store->lease_valid();
         v["writer"] = web::json::value::boolean(writer);
         v["epoch"] = web::json::value::number(impl->store->writer_epoch().value());
         v["canonical_owner"] = web::json::value::string(impl->store->canonical_mark().owner);
         if (!writer) {
           ReplyProblem(req, http::status_codes::ServiceUnavailable, "not-writer",
-                       fenced.ok() ? "this node is not the shard's writer" : "this node was deposed by a higher epoch");
+                       !fenced.ok() ? "this node was deposed by a higher epoch"
+                       : impl->store->writer_epoch().value() > 0 && impl->store->canonical_mark().owner == impl->node_id
+                           ? "this writer's lease has lapsed: it cannot reach Kafka"
+                           : "this node is not the shard's writer");
           return;
         }
         ReplyJson(req, http::status_codes::OK, v);

@@ -4,6 +4,7 @@
 // Errors are RFC 7807 problem+json (DESIGN §9).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,9 @@ class HttpServer {
              const projections::Projector* projector = nullptr, const Router* router = nullptr,
              std::string node_id = "");
   ~HttpServer();
+
+  // More Prometheus lines for /metrics (call before Start).
+  void SetExtraMetrics(std::function<std::string()> render);
 
   ledger::Status Start();
   void Stop();

@@ -1,4 +1,4 @@
-// ledgerd: the ledger node. For now: opens the shard's event store and serves health.
+// ledgerd: the ledger node (writer, standby or projector, DESIGN §9), or `ledgerd dev-broker`.
 #define _TURN_OFF_PLATFORM_STRING
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange unincluded
 #include <pplx/threadpool.h>
@@ -11,6 +11,7 @@
 #include "api/digest_publisher.h"
 #include "api/http_server.h"
 #include "api/rate_limit.h"
+#include "api/replicated_shard.h"
 #include "api/routes.h"
 #include "api/webhook_sender.h"
 #include "ledger/seal.h"
@@ -104,16 +105,19 @@ int main(int argc, char** argv) {
   }
   api::Router router;
   api::AddRoutes(router, ctx);
-  // Webhooks out, from the writer (it records every attempt as an event).
+  // Webhooks out and digests (DESIGN §10) come from whichever node writes the shard now:
+  // on a standby they wait for a promotion.
   std::unique_ptr<api::WebhookSender> webhooks;
-  if (ctx.sequencer != nullptr) webhooks = std::make_unique<api::WebhookSender>(ctx);
-  // Digests of the log for auditors to keep outside the system (DESIGN §10).
   std::unique_ptr<api::DigestPublisher> digests;
-  if (ctx.sequencer != nullptr)
+  if (ctx.writer != nullptr) {
+    webhooks = std::make_unique<api::WebhookSender>(ctx);
     digests = std::make_unique<api::DigestPublisher>(
         ctx, api::DigestPublisherOptions{options->digest_every_s, options->digest_every_events});
+  }
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
                          (*node)->projector(), &router, options->node_id);
+  if (api::ReplicatedShard* shard = (*node)->replicated())
+    server.SetExtraMetrics([shard] { return shard->Metrics(); });
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 1;

@@ -6,8 +6,11 @@ namespace api {
 namespace {
 
 // Contract flags (DESIGN §9) whose behaviour arrives with later issues.
-const char* const kNotYetImplemented[] = {
-    "--advertise-url", "--peers", "--writer-key-file", "--resolve-after-s"};
+const char* const kNotYetImplemented[] = {"--writer-key-file"};
+
+bool IsHttpUrl(const std::string& s) {
+  return (s.rfind("http://", 0) == 0 && s.size() > 7) || (s.rfind("https://", 0) == 0 && s.size() > 8);
+}
 
 template <typename T>
 bool ParseNumber(const std::string& s, T* out) {
@@ -31,7 +34,8 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
          "               [--kafka-property K=V]... [--role writer|projector|standby] [--shard N] (writer, standby)\n"
-         "               [--writer URL] (standby)"
+         "               [--writer URL] (standby) [--advertise-url URL] [--peers URL,...]\n"
+         "               [--resolve-after-s N]"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
          "               [--rate-limit-per-key N] [--digest-every-s N] [--digest-every-events N]\n"
@@ -116,9 +120,24 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
         return ledger::Status::InvalidArgument("--role takes writer, standby or projector");
       }
     } else if (flag == "--writer") {
-      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0)
-        return ledger::Status::InvalidArgument("--writer takes the writer's URL, http(s)://host:port");
+      if (!IsHttpUrl(value)) return ledger::Status::InvalidArgument("--writer takes the writer's URL, http(s)://host:port");
       o.writer_url = value;
+    } else if (flag == "--advertise-url") {
+      if (!IsHttpUrl(value)) return ledger::Status::InvalidArgument("--advertise-url takes http(s)://host:port");
+      o.advertise_url = value;
+    } else if (flag == "--peers") {
+      o.peers.clear();
+      for (size_t start = 0; start <= value.size();) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string::npos) comma = value.size();
+        const std::string peer = value.substr(start, comma - start);
+        if (!IsHttpUrl(peer)) return ledger::Status::InvalidArgument("--peers takes URLs separated by commas, http(s)://host:port,...");
+        o.peers.push_back(peer);
+        start = comma + 1;
+      }
+    } else if (flag == "--resolve-after-s") {
+      if (!ParseNumber(value, &o.resolve_after_s) || o.resolve_after_s < 1 || o.resolve_after_s > 7 * 86400)
+        return ledger::Status::InvalidArgument("--resolve-after-s takes seconds from 1 to 604800");
     } else if (flag == "--rate-limit-per-key") {
       if (!ParseNumber(value, &o.rate_limit_per_key) || o.rate_limit_per_key < 1 || o.rate_limit_per_key > 1000000)
         return ledger::Status::InvalidArgument("--rate-limit-per-key takes requests per second from 1 to 1000000");
@@ -137,6 +156,7 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
   }
   if (o.data_dir.empty()) return ledger::Status::InvalidArgument("--data is required");
   if (!have_http) return ledger::Status::InvalidArgument("--http is required");
+  if (o.advertise_url.empty()) o.advertise_url = "http://" + o.http_host + ":" + std::to_string(o.http_port);
   if (o.role == NodeRole::kProjector) {
     if (o.projector_shards.empty()) return ledger::Status::InvalidArgument("--role projector needs --shards");
     if (o.kafka_bootstrap.empty())

@@ -11,6 +11,7 @@
 namespace api {
 
 inline constexpr int kFailoverAfterMsDefault = 1000;
+inline constexpr int kResolveAfterSDefault = 300;
 
 enum class NodeRole { kWriter, kProjector, kStandby };
 
@@ -33,6 +34,11 @@ struct NodeOptions {
   int digest_every_s = 60;               // the writer's DigestPublished: at least this often
   uint64_t digest_every_events = 10000;  // ... or after this many events
   std::string writer_url;                // --writer: where a standby sends writers (503 answers)
+  // --advertise-url: how other nodes and clients reach this one (WriterPromoted and 503
+  // answers carry it); default http://HOST:PORT of --http.
+  std::string advertise_url;
+  std::vector<std::string> peers;        // --peers URL,...: the shard's other nodes
+  int resolve_after_s = kResolveAfterSDefault;  // a failover's outage notice resolves after this
 };
 
 struct DevBrokerOptions {

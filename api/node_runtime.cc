@@ -10,12 +10,12 @@
 #include <fstream>
 
 #include "api/auth.h"
+#include "api/replicated_shard.h"
 #include "ledger/chain_hash.h"
 #include "ledger/domain/decider.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
-#include "ledger/kafka/publisher.h"
 #include "ledger/kafka/topic_check.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
@@ -33,29 +33,24 @@ ledger::StoreOptions ShardStoreOptions(const NodeOptions& o, uint32_t shard) {
 }  // namespace
 
 struct NodeRuntime::Impl {
-  // One shard this node keeps: its store, the Kafka side, its read models. Destroyed in
-  // reverse: projector, reader and publisher before the store.
+  // One shard a projector keeps: its copy of the log, the reader filling it, its read
+  // models. Destroyed in reverse: projector and reader before the store.
   struct Shard {
     std::unique_ptr<ledger::EventStore> store;
-    std::unique_ptr<ledger::kafka::Publisher> publisher;
     std::unique_ptr<ledger::kafka::LogReader> reader;
     std::unique_ptr<projections::Projector> projector;
-    std::unique_ptr<ledger::domain::Sequencer> sequencer;  // the writer's
     ~Shard() {
-      // The sequencer stops deciding first; the store's last answers (held, lease-held)
-      // still call into it while the store closes, so the object goes last.
-      if (sequencer) sequencer->Stop();
       projector.reset();
       reader.reset();
-      publisher.reset();
       store.reset();
-      sequencer.reset();
     }
   };
   std::unique_ptr<ledger::kafka::EmbeddedCluster> cluster;  // destroyed last
-  std::vector<std::unique_ptr<Shard>> shards;
+  std::vector<std::unique_ptr<Shard>> shards;               // a projector's
+  std::unique_ptr<ReplicatedShard> replicated;              // a writer's or a standby's
   std::string bootstrap;
   ~Impl() {
+    replicated.reset();
     shards.clear();
     cluster.reset();
   }
@@ -73,20 +68,15 @@ struct NodeRuntime::Impl {
 
   // A projector node: per shard, a follower store filled by the log reader (so it catches
   // up from its own store however far Kafka's window has moved) and the read models over it.
-  // A standby is the same for its one shard (--shard): its store is where a promotion
-  // would go on writing.
   ledger::Status StartProjectorShards(const NodeOptions& o) {
-    const std::vector<uint32_t> followed = o.role == NodeRole::kStandby ? std::vector<uint32_t>{o.shard} : o.projector_shards;
-    for (uint32_t shard : followed) {
+    for (uint32_t shard : o.projector_shards) {
       auto s = std::make_unique<Shard>();
       auto store = ledger::EventStore::Open(ShardStoreOptions(o, shard));
       if (!store.ok()) return store.status();
       s->store = std::move(store).value();
-      // A writer's store may hold events that never became canonical: rejoining as a
-      // standby needs them set aside first (quarantine), which this version does not do.
       if (s->store->writer_epoch().value() > 0)
         return ledger::Status::InvalidArgument("shard " + std::to_string(shard) +
-                                               "'s store belongs to a writer; a projector or standby keeps its own copy");
+                                               "'s store belongs to a writer; a projector keeps its own copy");
       // A copy cannot go on in a new incarnation: if the topic went back, it stops here.
       auto check = ledger::kafka::CheckTopic({bootstrap, ledger::ShardId(shard), o.kafka_properties}, s->store.get(),
                                              /*accept_new_topic=*/false, o.node_id);
@@ -104,8 +94,13 @@ struct NodeRuntime::Impl {
 
 NodeRuntime::NodeRuntime() : impl_(new Impl()) {}
 NodeRuntime::~NodeRuntime() = default;
-ledger::EventStore* NodeRuntime::store() const { return impl_->shards.front()->store.get(); }
-const projections::Projector* NodeRuntime::projector() const { return impl_->shards.front()->projector.get(); }
+ledger::EventStore* NodeRuntime::store() const {
+  return impl_->replicated ? impl_->replicated->store() : impl_->shards.front()->store.get();
+}
+const projections::Projector* NodeRuntime::projector() const {
+  return impl_->replicated ? impl_->replicated->projector() : impl_->shards.front()->projector.get();
+}
+ReplicatedShard* NodeRuntime::replicated() const { return impl_->replicated.get(); }
 const std::string& NodeRuntime::kafka_bootstrap() const { return impl_->bootstrap; }
 
 namespace {
@@ -177,20 +172,6 @@ ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& s
   return ledger::Status::Ok();
 }
 
-ledger::AppendCommand WriterPromotedOne(const NodeOptions& o) {
-  ledger::EnvelopeFields f;
-  f.shard = ledger::ShardId(o.shard);
-  f.stream = "writer/" + std::to_string(o.shard);
-  ledger::AppendCommand cmd;
-  cmd.events.push_back({ledger::EncodeRecord(f, ledger::schema::EventBody::WriterPromoted,
-                                             [&](flatbuffers::FlatBufferBuilder& b) {
-                                               return ledger::schema::CreateWriterPromotedDirect(
-                                                          b, 1, o.node_id.c_str(), "", 0)
-                                                   .Union();
-                                             }),
-                        ledger::ExpectedVersion::NoStream()});
-  return cmd;
-}
 }  // namespace
 
 ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOptions& o) {
@@ -198,21 +179,11 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
   Impl& im = *node->impl_;
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  if (o.role == NodeRole::kProjector || o.role == NodeRole::kStandby) {
-    im.bootstrap = o.kafka_bootstrap;
+  im.bootstrap = o.kafka_bootstrap;
+  if (o.role == NodeRole::kProjector) {
     LEDGER_RETURN_IF_ERROR(im.StartProjectorShards(o));
     return node;
   }
-  ledger::StoreOptions so = ShardStoreOptions(o, o.shard);
-  so.ack_level = o.ack_replicated ? ledger::AckLevel::kReplicated : ledger::AckLevel::kLocal;
-  so.ack_requires_lease = true;
-  auto store = ledger::EventStore::Open(so);
-  if (!store.ok()) return store.status();
-  im.shards.push_back(std::make_unique<Impl::Shard>());
-  Impl::Shard& sh = *im.shards.back();
-  sh.store = std::move(store).value();
-
-  im.bootstrap = o.kafka_bootstrap;
   if (im.bootstrap.empty()) {
     auto cluster = ledger::kafka::EmbeddedCluster::Start(ledger::kafka::kEmbeddedBrokers, static_cast<int>(o.shard) + 1);
     if (!cluster.ok()) return cluster.status();
@@ -221,56 +192,29 @@ ledger::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOption
     spdlog::warn("no --kafka given: running an embedded Kafka-protocol cluster at {}; it keeps nothing across "
                  "restarts, so `replicated` protects no more than the local disk",
                  im.bootstrap);
-    // Every start is a new, empty topic: the log goes on from this store's own head.
-    if (sh.store->head().position.value() > 0) {
-      auto s = sh.store->StartNewKafkaIncarnation(sh.store->writer_epoch(), o.node_id);
-      if (!s.ok()) return s;
-    }
   }
-  ledger::kafka::ClientOptions ko{im.bootstrap, ledger::ShardId(o.shard), o.kafka_properties};
-  if (!im.cluster) {  // an external cluster: did the topic go back? (DESIGN §6)
-    auto check = ledger::kafka::CheckTopic(ko, sh.store.get(), o.accept_new_topic, o.node_id);
-    if (!check.ok()) return check.status();
-    if (check->went_back)
-      spdlog::warn("ledger.events went back; going on from this store's head (position {}) in a new incarnation",
-                   sh.store->head().position.value());
+  // A standby never mints the first admin key: only a writer on an empty log does, drawn
+  // before the log's first batch so that no crash can lose it.
+  auto shard = ReplicatedShard::Start(o, im.bootstrap, im.cluster != nullptr, [&o] { return DrawPendingAdminKey(o); });
+  if (!shard.ok()) return shard.status();
+  im.replicated = std::move(shard).value();
+  if (im.replicated->writing()) {
+    const auto sequencer = im.replicated->writer()->get().sequencer;
+    LEDGER_RETURN_IF_ERROR(FinishAdminKey(o, *sequencer, *im.replicated->projector(), *im.replicated->store()));
   }
-  // The lease is half of --failover-after-ms (DESIGN §6).
-  auto reader = ledger::kafka::LogReader::Start(ko, sh.store.get(), o.failover_after_ms / 2);
-  if (!reader.ok()) return reader.status();
-  sh.reader = std::move(reader).value();
-  auto publisher = ledger::kafka::Publisher::Start(ko, sh.store.get());
-  if (!publisher.ok()) return publisher.status();
-  sh.publisher = std::move(publisher).value();
-  LEDGER_RETURN_IF_ERROR(Impl::StartProjector(o, o.shard, sh));
-
-  const bool new_log = sh.store->head().position.value() == 0;
-  if (new_log) {
-    LEDGER_RETURN_IF_ERROR(DrawPendingAdminKey(o));  // before the first batch: no window to lose it
-    LEDGER_RETURN_IF_ERROR(sh.store->SetWriterEpoch(ledger::Epoch(1)));
-    auto r = sh.store->Append(WriterPromotedOne(o));
-    if (!r.ok()) return r.status();
-    spdlog::info("new shard {}: WriterPromoted(1) for node {} at position {}", o.shard, o.node_id,
-                 r->first_position.value());
-  }
-  // The sequencer decides the API's commands (it publishes the default fee recipe on a log
-  // that has none).
-  auto sequencer = ledger::domain::Sequencer::Start(sh.store.get(), ledger::ShardId(o.shard));
-  if (!sequencer.ok()) return sequencer.status();
-  sh.sequencer = std::move(sequencer).value();
-  LEDGER_RETURN_IF_ERROR(FinishAdminKey(o, *sh.sequencer, *sh.projector, *sh.store));
   return node;
 }
 
 ApiContext NodeRuntime::api_context(const NodeOptions& o) const {
   ApiContext ctx;
-  const Impl::Shard& sh = *impl_->shards.front();
-  ctx.store = sh.store.get();
-  ctx.sequencer = sh.sequencer.get();
-  ctx.projector = sh.projector.get();
+  ctx.store = store();
+  ctx.projector = projector();
+  if (impl_->replicated) {
+    ctx.writer = impl_->replicated->writer();
+    ctx.roles = impl_->replicated.get();
+  }
   ctx.shard = o.role == NodeRole::kProjector ? o.projector_shards.front() : o.shard;
   ctx.node_id = o.node_id;
-  ctx.writer_url = o.writer_url;
   return ctx;
 }
 

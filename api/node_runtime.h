@@ -1,8 +1,8 @@
-// What a running ledger node owns. A writer: its shard's event store, the Kafka side (the
-// embedded cluster when no --kafka is given, the publisher, the log reader tailing its own
-// partition and keeping the lease) and the shard's read models. A projector
+// What a running ledger node owns. A writer or a standby: its shard (replicated_shard.h:
+// the event store, the Kafka side, the read models, and the moves between the two roles),
+// plus the embedded Kafka-protocol cluster when no --kafka is given. A projector
 // (--role projector --shards N,M): per shard, its own copy of the log filled by the log
-// reader and the read models over it. Standby and failover are the standby issue's.
+// reader and the read models over it.
 #pragma once
 
 #include <memory>
@@ -17,15 +17,19 @@ class Projector;
 
 namespace api {
 
+class ReplicatedShard;
+
 class NodeRuntime {
  public:
-  // Opens the store, starts Kafka publishing and the reader, and on an empty log writes
-  // the shard's first batch, WriterPromoted(1) naming this node (answered once canonical).
+  // Opens the store, starts the reader (and, for the writer, publishing), and on an empty
+  // log writes the shard's first batch, WriterPromoted(1) naming this node.
   static ledger::Result<std::unique_ptr<NodeRuntime>> Start(const NodeOptions& options);
   ~NodeRuntime();
 
-  // The writer's store, or a projector's first shard's copy.
+  // The writer's or standby's store, or a projector's first shard's copy.
   ledger::EventStore* store() const;
+  // The writer's or standby's shard; null on a projector.
+  ReplicatedShard* replicated() const;
   // The read models of that shard.
   const projections::Projector* projector() const;
   // What the HTTP routes work with (valid while the runtime lives).

@@ -164,10 +164,11 @@ Response CommandProblem(const ledger::Status& s) {
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
                     Idempotency idempotency, int status, const std::function<Json()>& resource,
                     const CommandOptions& options) {
-  if (call.ctx.sequencer == nullptr) {
+  const WriterSlot::View writer = call.ctx.writer == nullptr ? WriterSlot::View{} : call.ctx.writer->get();
+  if (writer.sequencer == nullptr) {
     Response r = Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer",
-                         call.ctx.writer_url.empty() ? "" : Json{{"writer", call.ctx.writer_url}}.dump());
-    if (!call.ctx.writer_url.empty()) r.headers.emplace_back("Location", call.ctx.writer_url);  // Retry-After: Problem's
+                         writer.writer_url.empty() ? "" : Json{{"writer", writer.writer_url}}.dump());
+    if (!writer.writer_url.empty()) r.headers.emplace_back("Location", writer.writer_url);  // Retry-After: Problem's
     return r;
   }
   const std::string key =
@@ -197,7 +198,7 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   // Bounded: the answer may wait for Kafka (replicated) or for the lease.
   auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
   auto future = answer->get_future();
-  call.ctx.sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
+  writer.sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
     answer->set_value(std::move(res));
   });
   if (future.wait_for(std::chrono::milliseconds(kWriteWaitMs)) != std::future_status::ready)

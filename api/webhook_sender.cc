@@ -102,7 +102,8 @@ struct WebhookSender::Impl {
   }
 
   void Round() {
-    if (ctx.secrets_key == nullptr || ctx.sequencer == nullptr || ctx.projector == nullptr) return;
+    // Only the writer records attempts (a standby's sender waits for a promotion).
+    if (ctx.secrets_key == nullptr || ctx.sequencer() == nullptr || ctx.projector == nullptr) return;
     const auto* status = ctx.projector->read_model("status");
     auto subscribers = status->Scan("subscriber/", "", 10000);
     if (!subscribers.ok()) return;
@@ -207,7 +208,9 @@ struct WebhookSender::Impl {
     r.merchant_id = sub.value("owner_merchant_id", "");
     r.command_id = {subject, p.attempt};
     r.command = rec;
-    auto done = ctx.sequencer->Execute(std::move(r));
+    const auto sequencer = ctx.sequencer();
+    if (sequencer == nullptr) return;  // deposed meanwhile: the next writer delivers
+    auto done = sequencer->Execute(std::move(r));
     if (!done.ok()) {
       // Not recorded (a deposed writer, Kafka away): try again later, without flooding the log.
       spdlog::warn("webhook {}: could not record the attempt: {}", notification_id, done.status().ToString());

@@ -141,6 +141,15 @@ struct IdempotencyEntry {
   Sha256Digest request_digest{};
 };
 
+// What a rejoin set aside (DESIGN §8): local events beyond the canonical log, moved whole
+// into the quarantine family, never deleted (under `local` they were acknowledged).
+struct QuarantineReport {
+  uint64_t events = 0;
+  Position first;  // 0 when nothing was set aside
+  Position last;
+  std::vector<std::string> idempotency_keys;  // "<merchant>:<key>" of the commands set aside
+};
+
 struct StoreStats {
   uint64_t batches_committed = 0;
   uint64_t events_committed = 0;
@@ -244,6 +253,21 @@ class EventStore {
   virtual void RenewLease(std::chrono::steady_clock::time_point valid_until) = 0;
   // Answers waiting for a valid lease (for metrics and tests).
   virtual size_t answers_awaiting_lease() const = 0;
+
+  // True while acknowledgements may go out (always, without StoreOptions::ack_requires_lease).
+  virtual bool lease_valid() const = 0;
+
+  // Rejoining as a follower (DESIGN §8): a writer that was deposed, or a promotion attempt
+  // that lost, sets aside its local events beyond the canonical mark in one synced
+  // WriteBatch: events with their stream, idempotency and batch index entries move into the
+  // quarantine family (keyed by position and the time of the rejoin, so a later rejoin
+  // never overwrites an earlier one). Answers still owed get NotWriter; the writer epoch is
+  // dropped (the node writes again only after a canonical WriterPromoted names it) and the
+  // store is no longer fenced. Errors: Unavailable while commands are being appended (stop
+  // the sequencer first); IOError. Nothing changes on error.
+  virtual Result<QuarantineReport> RejoinAsFollower() = 0;
+  // Quarantined events in position order (then by rejoin), for reports and tests.
+  virtual Result<std::vector<StoredEvent>> ReadQuarantine(size_t limit) const = 0;
 
   // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
   virtual CanonicalMark canonical_mark() const = 0;

@@ -98,9 +98,12 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
                                    "; the canonical mark is " + std::to_string(mark.position.value()));
   auto local = ReadRange(batch.first_position, batch.records.size());
   if (!local.ok()) return local.status();
-  if (local->size() != batch.records.size()) return Status::Corruption("local events missing below the head");
+  // A canonical batch that starts inside the local tail and ends beyond it is another
+  // writer's: this store's own batches were cut elsewhere.
+  const bool overhangs = batch.first_position.value() + batch.records.size() - 1 > head().position.value();
+  if (local->size() != batch.records.size() && !overhangs) return Status::Corruption("local events missing below the head");
   for (size_t i = 0; i < batch.records.size(); ++i)
-    if ((*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash) {
+    if (i >= local->size() || (*local)[i].record != batch.records[i].record || (*local)[i].hash != batch.records[i].hash) {
       // Another writer's batch took these positions: if this store was writing, it is fenced.
       confirm_lock.unlock();
       if (writer_epoch().value() > 0)
@@ -173,7 +176,8 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   if (!batch.ok()) return batch.status();
   if (after.position != facts->last || after.hash != facts->last_hash)
     return Status::InvalidArgument("the canonical mark does not end where the batch does");
-  if (facts->last.value() <= head().position.value()) return ConfirmCanonical(*batch, after);
+  // Over positions this store holds (all of them, or the start of them: a local tail).
+  if (facts->first.value() <= head().position.value()) return ConfirmCanonical(*batch, after);
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (!queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0)
     return Status::Unavailable("commands are being appended; a follower append would interleave with them");

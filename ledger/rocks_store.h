@@ -109,6 +109,9 @@ class RocksStore final : public EventStore {
   CanonicalMark canonical_mark() const override;
   Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
+  bool lease_valid() const override;
+  Result<QuarantineReport> RejoinAsFollower() override;
+  Result<std::vector<StoredEvent>> ReadQuarantine(size_t limit) const override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
   Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override;
   Status ClearSnapshots() override;

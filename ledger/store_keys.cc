@@ -82,4 +82,10 @@ bool ParseIdempotencyValue(std::string_view v, IdempotencyEntry* e) {
 
 std::string BatchKey(Position first) { return EventKey(first); }
 
+std::string QuarantineKey(Position p, int64_t rejoined_at_us) {
+  std::string k = EventKey(p);
+  PutBigEndian64(&k, static_cast<uint64_t>(rejoined_at_us));
+  return k;
+}
+
 }  // namespace ledger::keys

@@ -34,6 +34,8 @@ std::string IdempotencyValue(const IdempotencyEntry& e);
 bool ParseIdempotencyValue(std::string_view v, IdempotencyEntry* e);
 // batches: first position (8 BE) -> last position (8) || epoch (8) || kafka offset (8, -1 unknown)
 std::string BatchKey(Position first);
+// quarantine: position (8 BE) || rejoined_at_us (8 BE) -> hash (32) || record
+std::string QuarantineKey(Position p, int64_t rejoined_at_us);
 
 // meta keys
 inline constexpr std::string_view kMetaFormat = "format";

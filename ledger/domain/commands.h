@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -265,6 +266,17 @@ struct PublishFeeRecipe {
   std::string document;  // the recipe JSON (ledger/domain/FEE_RECIPE.md)
 };
 
+// The first command of a writer epoch (DESIGN §8), appended by the node itself, never
+// through the API: WriterPromoted and, for a failover, its outage notice. Epoch 1 opens a
+// shard's log.
+struct PromoteWriter {
+  uint64_t epoch = 0;
+  uint64_t previous_epoch = 0;
+  std::string node_id;
+  std::string advertise_url;
+  std::optional<PublishOutageNotice> notice;
+};
+
 using Command =
     std::variant<ConfigureMerchant, OpenStore, PublishListing, RegisterCustomer, PlaceOrder,
                  CancelOrder, FulfilOrder, AuthorizePayment, VoidAuthorization, CapturePayment,
@@ -273,6 +285,6 @@ using Command =
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
                  RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
                  RemoveSubscriber, RecordNotification, RecordProviderDisputeOutcome, RecordProviderOrder,
-                 PublishDigest>;
+                 PublishDigest, PromoteWriter>;
 
 }  // namespace ledger::domain

@@ -216,6 +216,20 @@ Status Digest(const DecideContext& ctx, const PublishDigest& c, EventSink& out) 
   return Status::Ok();
 }
 
+Status Promote(const DomainState& s, const DecideContext& ctx, const PromoteWriter& c, EventSink& out) {
+  if (c.epoch == 0 || c.previous_epoch >= c.epoch) return Field("/epoch", "must be above the previous epoch");
+  if (!IsValidEntityId(c.node_id)) return Field("/node_id", "must match [A-Za-z0-9._:-]{1,64}");
+  if (c.advertise_url.size() > 2000) return Field("/advertise_url", "at most 2000 characters");
+  out.Add("writer/" + std::to_string(ctx.shard.value()), ExpectedVersion::Any(), schema::EventBody::WriterPromoted,
+          [c](Fbb& b) {
+            return schema::CreateWriterPromotedDirect(b, c.epoch, c.node_id.c_str(), c.advertise_url.c_str(),
+                                                      c.previous_epoch)
+                .Union();
+          });
+  if (c.notice) return PublishOutage(s, *c.notice, out);
+  return Status::Ok();
+}
+
 Status Revoke(const DomainState& s, const RevokeKey& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.key_id, "/key_id"));
   auto it = s.keys.find(c.key_id);
@@ -308,6 +322,7 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<RemoveSubscriber>(&c)) return Unsubscribe(s, ctx, *x, out);
   if (auto* x = std::get_if<RecordNotification>(&c)) return Notified(s, ctx, *x, out);
   if (auto* x = std::get_if<PublishDigest>(&c)) return Digest(ctx, *x, out);
+  if (auto* x = std::get_if<PromoteWriter>(&c)) return Promote(s, ctx, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

@@ -107,7 +107,8 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                         std::holds_alternative<PublishOutageNotice>(command) ||
                         std::holds_alternative<UpdateOutageNotice>(command) ||
                         std::holds_alternative<IssueKey>(command) || std::holds_alternative<RevokeKey>(command) ||
-                        std::holds_alternative<PublishDigest>(command);
+                        std::holds_alternative<PublishDigest>(command) ||
+                        std::holds_alternative<PromoteWriter>(command);
   // Subscribers belong to a merchant or, with no merchant, to the platform.
   const bool either = std::holds_alternative<AddSubscriber>(command) || std::holds_alternative<RemoveSubscriber>(command) ||
                       std::holds_alternative<RecordNotification>(command);
@@ -125,7 +126,8 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                       std::is_same_v<T, PublishOutageNotice> || std::is_same_v<T, UpdateOutageNotice> ||
                       std::is_same_v<T, IssueKey> || std::is_same_v<T, RevokeKey> ||
                       std::is_same_v<T, AddSubscriber> || std::is_same_v<T, RemoveSubscriber> ||
-                      std::is_same_v<T, RecordNotification> || std::is_same_v<T, PublishDigest>)
+                      std::is_same_v<T, RecordNotification> || std::is_same_v<T, PublishDigest> ||
+                      std::is_same_v<T, PromoteWriter>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder> || std::is_same_v<T, RecordProviderOrder>)

@@ -64,7 +64,14 @@ struct LogReader::Impl {
     }
     CanonicalHead next = Advance(head, *facts, m->offset);
     CanonicalMark mark{next.position, next.hash, next.epoch, next.owner, next.offset};
-    LEDGER_RETURN_IF_ERROR(store->AppendCanonicalBatch(bytes, mark));
+    // Unavailable: a command of this node (a promotion attempt) is being appended; once it
+    // is durable the batch is judged against it (same bytes: confirmed; else Diverged).
+    Status appended = store->AppendCanonicalBatch(bytes, mark);
+    while (appended.code() == Code::kUnavailable && !stop.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      appended = store->AppendCanonicalBatch(bytes, mark);
+    }
+    LEDGER_RETURN_IF_ERROR(appended);
     head = next;
     std::lock_guard<std::mutex> lock(mu);
     stats.canonical++;
@@ -213,6 +220,22 @@ LogReader::~LogReader() = default;
 LogReader::Stats LogReader::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->stats;
+}
+
+Status LogReader::ReadToEnd(int timeout_ms) const {
+  Impl& im = *impl_;
+  int64_t low = 0, high = 0;
+  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+      im.consumer, kEventsTopic, static_cast<int32_t>(im.options.shard.value()), &low, &high, timeout_ms);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::Unavailable(std::string("cannot ask Kafka for the partition's end: ") + rd_kafka_err2str(e));
+  std::unique_lock<std::mutex> lock(im.mu);
+  const bool done = im.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return im.next_offset.load() >= high || !im.stats.stopped.ok() || im.stop.load();
+  });
+  if (!im.stats.stopped.ok()) return im.stats.stopped;
+  if (!done) return Status::Unavailable("the partition was not read to its end in time");
+  return Status::Ok();
 }
 
 bool LogReader::WaitFor(Position position, int timeout_ms) const {

@@ -10,8 +10,8 @@
 //
 // A writer's store holds its own batches before they are canonical: reading them back
 // confirms them (same bytes) and moves the store's canonical mark; a canonical batch that
-// differs from local events stops the reader with Diverged (rejoin and quarantine are the
-// standby issue's). Thread-safety: all methods may be called from any thread.
+// differs from local events stops the reader with Diverged (the node then rejoins as a
+// follower: EventStore::RejoinAsFollower). Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <map>
@@ -49,6 +49,12 @@ class LogReader {
     uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up store
   };
   Stats stats() const;
+
+  // Step 1 of a promotion or a writer's start (DESIGN §8): asks Kafka for the partition's
+  // end and waits until every batch before it was read and judged. The reader's stop
+  // reason when it stopped (e.g. Diverged), Unavailable on timeout or when Kafka does not
+  // answer.
+  Status ReadToEnd(int timeout_ms) const;
 
   // Waits until the store's canonical position reaches `position`; false on timeout or when
   // the reader stopped.

@@ -43,7 +43,9 @@ class ApiTest : public ::testing::Test {
     projector_ = std::move(p).value();
     projector_->Follow(store_.get());
     ctx_.store = store_.get();
-    ctx_.sequencer = seq_.get();
+    // Not owned by the slot: the fixture stops the sequencer after the store closes.
+    slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
+    ctx_.writer = &slot_;
     ctx_.projector = projector_.get();
     api::AddRoutes(router_, ctx_);
     // The first admin key, as a writer on an empty log issues it.
@@ -119,6 +121,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<ledger::EventStore> store_;
   std::unique_ptr<ledger::domain::Sequencer> seq_;
   std::unique_ptr<projections::Projector> projector_;
+  api::WriterSlot slot_;
   ApiContext ctx_;
   Router router_;
   std::string admin_, m1_, m2_, analyst_;

@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -149,6 +151,32 @@ std::string WaitForFileLine(const std::string& path, int timeout_ms) {
     std::string line;
     if (in && std::getline(in, line) && !line.empty()) return line;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
+CommandRun RunCommand(const std::string& command_line) {
+  CommandRun r;
+  FILE* p = ::popen(command_line.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string HeaderValue(const HttpReply& r, const std::string& name) {
+  std::istringstream in(r.headers);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > name.size() + 1 && strncasecmp(line.c_str(), name.c_str(), name.size()) == 0 && line[name.size()] == ':') {
+      std::string v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
   }
   return "";
 }

@@ -37,6 +37,16 @@ HttpReply HttpCall(int port, const std::string& method, const std::string& path,
                    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
                    int timeout_ms = 5000);
 
+// A response header's value (case-insensitive name; "" when absent).
+std::string HeaderValue(const HttpReply& r, const std::string& name);
+
+// Runs `command_line` through the shell; its stdout and exit code (-1: did not exit).
+struct CommandRun {
+  int exit_code = -1;
+  std::string out;
+};
+CommandRun RunCommand(const std::string& command_line);
+
 // The whole file at `path` ("" when it cannot be read).
 std::string ReadAll(const std::string& path);
 

@@ -33,19 +33,6 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-std::string HeaderValue(const HttpReply& r, const std::string& name) {
-  std::istringstream in(r.headers);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > name.size() + 1 && strncasecmp(line.c_str(), name.c_str(), name.size()) == 0 && line[name.size()] == ':') {
-      std::string v = line.substr(name.size() + 1);
-      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-      return v;
-    }
-  }
-  return "";
-}
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 

@@ -23,22 +23,11 @@ using testing_support::TempDir;
 
 namespace {
 
-struct Ran {
-  int exit_code = -1;
-  std::string out;
-};
+using Ran = testing_support::CommandRun;
 
 // Runs ledger-replay with `args`; stdout captured, stderr left to the test's log.
 Ran Replay(const std::string& args) {
-  Ran r;
-  FILE* p = ::popen((std::string(LEDGER_REPLAY_PATH) + " " + args + " 2>/dev/null").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing_support::RunCommand(std::string(LEDGER_REPLAY_PATH) + " " + args + " 2>/dev/null");
 }
 
 TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {

@@ -81,12 +81,7 @@ TEST(Standby, FollowsTheWriterServesReadsAndSendsWritesToTheWriter) {
   // Byte for byte: the chain hash at that position is the same in both stores.
   const std::string at = s["head_position"].get<std::string>();
   auto digest = [&](const std::string& data) {
-    std::string out;
-    FILE* p = ::popen((std::string(LEDGER_REPLAY_PATH) + " digest --store " + data + " --at " + at + " 2>&1").c_str(), "r");
-    char buf[256];
-    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-    if (p != nullptr) ::pclose(p);
-    return out;
+    return RunCommand(std::string(LEDGER_REPLAY_PATH) + " digest --store " + data + " --at " + at + " 2>&1").out;
   };
   const std::string from_writer = digest(dir.Sub("w")), from_standby = digest(dir.Sub("s"));
   EXPECT_EQ(from_standby, from_writer);

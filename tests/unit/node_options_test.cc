@@ -33,9 +33,29 @@ TEST(NodeOptions, TheRateLimitPerKeyIsAnOperatorsChoice) {
 }
 
 TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {
-  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--peers", "http://a:1"});
+  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--writer-key-file", "/k"});
   ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("--peers"), std::string::npos);
+  EXPECT_NE(o.status().message().find("--writer-key-file"), std::string::npos);
+}
+
+TEST(NodeOptions, FailoverFlags) {
+  auto o = ParseNodeOptions({"--data", "/d", "--http", "10.0.0.2:81", "--peers", "http://a:1,https://b:2",
+                             "--resolve-after-s", "5", "--failover-after-ms", "300"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->peers, (std::vector<std::string>{"http://a:1", "https://b:2"}));
+  EXPECT_EQ(o->resolve_after_s, 5);
+  EXPECT_EQ(o->failover_after_ms, 300);
+  EXPECT_EQ(o->advertise_url, "http://10.0.0.2:81") << "the default is the --http address";
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--advertise-url", "https://ledger.example:443"})->advertise_url,
+            "https://ledger.example:443");
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->resolve_after_s, 300);
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--peers", "http://a:1,"}, {"--peers", "a:1"}, {"--advertise-url", "ledger:80"},
+        {"--resolve-after-s", "0"}, {"--resolve-after-s", "x"}, {"--failover-after-ms", "5"}}) {
+    std::vector<std::string> args{"--data", "/d", "--http", "h:1"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    EXPECT_FALSE(ParseNodeOptions(args).ok()) << bad[0] << " " << bad[1];
+  }
 }
 
 TEST(NodeOptions, AStandbyNeedsKafkaAndItsWriter) {

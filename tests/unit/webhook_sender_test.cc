@@ -34,7 +34,8 @@ class WebhookSenderTest : public ::testing::Test {
     projector->Follow(store.get());
     key[0] = 7;
     ctx.store = store.get();
-    ctx.sequencer = sequencer.get();
+    slot.set({std::shared_ptr<Sequencer>(sequencer.get(), [](Sequencer*) {}), ""});
+    ctx.writer = &slot;
     ctx.projector = projector.get();
     ctx.secrets_key = &key;
     ctx.allow_private_webhooks = true;
@@ -64,6 +65,7 @@ class WebhookSenderTest : public ::testing::Test {
   std::unique_ptr<Sequencer> sequencer;
   std::unique_ptr<projections::Projector> projector;
   SecretKey key{};
+  api::WriterSlot slot;
   api::ApiContext ctx;
   uint64_t n = 100;
 };

@@ -30,6 +30,8 @@ AppendCommand Command(uint64_t seed, int events = 1) {
   testing_support::RecordSpec spec;
   spec.stream = std::string("order/m1/o").append(std::to_string(seed % 13));
   spec.seed = seed;
+  spec.idempotency_key = std::string("k").append(std::to_string(seed));
+  spec.request = spec.idempotency_key;
   return testing_support::MakeCommand(spec, events, false);
 }
 
@@ -149,6 +151,84 @@ TEST(ZombieWriter, AcknowledgesNothingNonCanonicalAndReadersAgreeFromAnyOffset) 
     EXPECT_EQ(mine->front().record, theirs->front().record) << p;
   }
   EXPECT_GT(not_writer.load(), 0);
+}
+
+// The zombie of the test above rejoins (DESIGN §8): its local events beyond the canonical
+// log go to quarantine in one batch, with their indexes; nothing is deleted, the store
+// follows the canonical log again, and its idempotency keys are free for the new writer.
+TEST(ZombieWriter, RejoinsAsAFollowerWithItsTailInQuarantine) {
+  auto cluster = EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a, b;
+  auto zombie = testing_support::OpenNodeStore(a.path(), "n0", AckLevel::kLocal);
+  {
+    auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, zombie.get());
+    auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, zombie.get());
+    ASSERT_TRUE(reader.ok() && publisher.ok());
+    testing_support::PromoteToEpochOne(*zombie, "n0");
+    for (uint64_t i = 0; i < 10; ++i) ASSERT_TRUE(zombie->Append(Command(i)).ok());
+    ASSERT_TRUE((*reader)->WaitFor(zombie->head().position, 15000));
+  }
+  const CanonicalMark mark = zombie->canonical_mark();
+  // Cut off from Kafka, it goes on committing under `local`: acknowledged, never canonical.
+  std::vector<uint64_t> tail;
+  for (uint64_t i = 100; i < 105; ++i) {
+    auto r = zombie->Append(Command(i, 2));
+    ASSERT_TRUE(r.ok());
+    tail.push_back(r->first_position.value());
+  }
+  const Head zombie_head = zombie->head();
+  auto standby = CopyUpTo(bootstrap, b.path(), "n1", mark.position, AckLevel::kReplicated);
+  auto standby_reader = LogReader::Start({bootstrap, ShardId(0), {}}, standby.get());
+  auto standby_publisher = Publisher::Start({bootstrap, ShardId(0), {}}, standby.get());
+  ASSERT_TRUE(standby_reader.ok() && standby_publisher.ok());
+  ASSERT_TRUE(standby->AttemptPromotion(Epoch(2)).ok());
+  ASSERT_TRUE(standby->Append(WriterPromoted("n1", 2, 1)).ok());
+  ASSERT_TRUE(standby->Append(Command(100, 2)).ok()) << "the zombie's key is the new writer's to use";
+
+  // Back in touch: its reader finds the canonical log diverging from its tail.
+  {
+    auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, zombie.get());
+    ASSERT_TRUE(reader.ok());
+    EXPECT_EQ((*reader)->ReadToEnd(15000).code(), Code::kDiverged);
+  }
+  EXPECT_EQ(zombie->fenced().code(), Code::kNotWriter);
+  auto report = zombie->RejoinAsFollower();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->events, zombie_head.position.value() - mark.position.value());
+  EXPECT_EQ(report->first, mark.position.next());
+  EXPECT_EQ(report->last, zombie_head.position);
+  EXPECT_EQ(report->idempotency_keys, (std::vector<std::string>{"m1:k100", "m1:k101", "m1:k102", "m1:k103", "m1:k104"}));
+  EXPECT_EQ(zombie->head().position, mark.position);
+  EXPECT_EQ(zombie->writer_epoch(), Epoch(0));
+  EXPECT_TRUE(zombie->fenced().ok());
+  auto key = zombie->LookupIdempotency("m1", "k101");
+  ASSERT_TRUE(key.ok());
+  EXPECT_FALSE(key->has_value()) << "a set-aside command's key no longer answers";
+  auto quarantined = zombie->ReadQuarantine(1000);
+  ASSERT_TRUE(quarantined.ok());
+  ASSERT_EQ(quarantined->size(), report->events);
+  EXPECT_EQ(quarantined->front().position, report->first);
+  EXPECT_NE(VerifyRecord(quarantined->front().record), nullptr);
+
+  // It follows the canonical log from there, to the same bytes as the new writer, and the
+  // quarantine survives a restart.
+  {
+    auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, zombie.get());
+    ASSERT_TRUE(reader.ok());
+    ASSERT_TRUE((*reader)->WaitFor(standby->head().position, 15000)) << (*reader)->stats().stopped.ToString();
+  }
+  EXPECT_EQ(Log(*zombie), Log(*standby));
+  zombie.reset();
+  zombie = testing_support::OpenNodeStore(a.path(), "n0", AckLevel::kLocal);
+  EXPECT_EQ(zombie->head().position, standby->head().position);
+  auto still = zombie->ReadQuarantine(1000);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->size(), report->events);
+  auto again = zombie->RejoinAsFollower();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->events, 0u) << "nothing beyond the canonical log now";
 }
 
 // ../shared/model/trace-lost-ack-as-first-written.txt: n0 tried to promote itself to epoch 3

@@ -1,0 +1,510 @@
+#define _TURN_OFF_PLATFORM_STRING
+#include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange unincluded
+#include "api/replicated_shard.h"
+
+#include <cpprest/http_client.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <ctime>
+#include <filesystem>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "ledger/domain/decider.h"
+#include "ledger/domain/sequencer.h"
+#include "ledger/kafka/log_reader.h"
+#include "ledger/kafka/publisher.h"
+#include "ledger/kafka/topic_check.h"
+#include "ledger/record_codec.h"
+#include "projections/projections.h"
+
+namespace api {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a node started as writer (or a restarted standby) may take to read the
+// partition to its end before deciding its role.
+constexpr int kStartReadToEndMs = 15000;
+// A promotion's own command: bounded, so that a standby cut off from Kafka gives up.
+constexpr int kPromotionAnswerMinMs = 5000;
+// After a planned demotion the node leaves the promotion to the chosen standby.
+constexpr int kDemotedHoldOffFailovers = 3;
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string IsoTime(int64_t us) {
+  const std::time_t t = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>((us / 1000) % 1000));
+  return out;
+}
+
+ledger::StoreOptions WriterStoreOptions(const NodeOptions& o) {
+  ledger::StoreOptions so;
+  so.path = (std::filesystem::path(o.data_dir) / ("shard-" + std::to_string(o.shard))).string();
+  so.shard = ledger::ShardId(o.shard);
+  so.node_id = o.node_id;
+  // Every node of the shard may become its writer: the same ack level and lease for all.
+  so.ack_level = o.ack_replicated ? ledger::AckLevel::kReplicated : ledger::AckLevel::kLocal;
+  so.ack_requires_lease = true;
+  return so;
+}
+
+// GET <url>/health/writer answered 200: the writer is alive and holds its lease.
+class WriterProbe {
+ public:
+  bool Alive(const std::string& url, int timeout_ms) {
+    try {
+      if (url != url_) {
+        web::http::client::http_client_config config;
+        config.set_timeout(std::chrono::milliseconds(timeout_ms));
+        client_ = std::make_unique<web::http::client::http_client>(url, config);
+        url_ = url;
+      }
+      auto response = client_->request(web::http::methods::GET, "/health/writer");
+      if (response.wait() != pplx::completed) return false;
+      return response.get().status_code() == web::http::status_codes::OK;
+    } catch (...) {  // refused, timed out, reset: no sign of life
+      return false;
+    }
+  }
+
+ private:
+  std::string url_;
+  std::unique_ptr<web::http::client::http_client> client_;
+};
+
+}  // namespace
+
+struct ReplicatedShard::Impl {
+  NodeOptions o;
+  std::string bootstrap;
+  bool embedded = false;
+  std::unique_ptr<ledger::EventStore> store;
+  std::unique_ptr<ledger::kafka::LogReader> reader;
+  std::unique_ptr<ledger::kafka::Publisher> publisher;
+  std::unique_ptr<projections::Projector> projector;
+  std::shared_ptr<ledger::domain::Sequencer> sequencer;
+  // Stopped sequencers: the store may still owe them answers until it closes.
+  std::vector<std::shared_ptr<ledger::domain::Sequencer>> retired;
+  WriterSlot slot;
+
+  std::mutex role_mu;  // one role change at a time
+  std::atomic<bool> is_writer{false};
+  std::atomic<bool> stop{false};
+  std::mutex wake_mu;
+  std::condition_variable wake;
+  std::thread monitor;
+  std::thread prober;
+
+  // A standby's evidence that the writer lives (steady clock, ms since epoch).
+  std::atomic<int64_t> last_health_ok_ms{0};
+  int64_t last_batch_ms = 0;        // monitor only
+  uint64_t last_canonical = 0;      // monitor only
+  int64_t last_batch_wall_us = 0;   // monitor only: when that batch was seen
+  std::atomic<int64_t> no_promotion_before_ms{0};
+
+  // The failover notice this node published, resolved after --resolve-after-s.
+  std::string notice_to_resolve;    // GUARDED_BY(role_mu)
+  Clock::time_point resolve_at{};   // GUARDED_BY(role_mu)
+
+  std::atomic<uint64_t> promotions{0}, promotions_lost{0}, rejoins{0}, quarantined_events{0};
+
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  }
+  ledger::kafka::ClientOptions Kafka() const { return {bootstrap, ledger::ShardId(o.shard), o.kafka_properties}; }
+
+  ledger::Status StartReader() {
+    // The lease is half of --failover-after-ms (DESIGN §6); a standby keeps it warm too, so
+    // that it can acknowledge as soon as it is promoted.
+    auto r = ledger::kafka::LogReader::Start(Kafka(), store.get(), o.failover_after_ms / 2);
+    if (!r.ok()) return r.status();
+    reader = std::move(r).value();
+    return ledger::Status::Ok();
+  }
+
+  // A standby keeps its publisher running too (it has nothing to publish: its store holds
+  // only canonical batches), so that a promotion finds the idempotent producer connected
+  // with its producer id instead of waiting the best part of a second for one.
+  ledger::Status StartPublisher() {
+    if (publisher) return ledger::Status::Ok();
+    auto p = ledger::kafka::Publisher::Start(Kafka(), store.get());
+    if (!p.ok()) return p.status();
+    publisher = std::move(p).value();
+    return ledger::Status::Ok();
+  }
+
+  // The address of the writer named by the latest canonical WriterPromoted, else --writer.
+  std::string CurrentWriterUrl() const {
+    const ledger::CanonicalMark mark = store->canonical_mark();
+    auto last = store->ReadStream("writer/" + std::to_string(o.shard), ledger::StreamVersion(0),
+                                  ledger::ReadDirection::kBackward, 1);
+    if (last.ok() && !last->empty() && last->front().position <= mark.position) {
+      const ledger::schema::Event* ev = ledger::VerifyRecord(last->front().record);
+      const auto* p = ev ? ev->body_as_WriterPromoted() : nullptr;
+      if (p && p->advertise_url() && p->advertise_url()->size() > 0 && p->node_id() &&
+          p->node_id()->str() != o.node_id)
+        return p->advertise_url()->str();
+    }
+    if (!o.writer_url.empty()) return o.writer_url;
+    return o.peers.empty() ? "" : o.peers.front();
+  }
+
+  // REQUIRES: role_mu held.
+  ledger::Status BecomeWriter() {
+    LEDGER_RETURN_IF_ERROR(StartPublisher());
+    auto s = ledger::domain::Sequencer::Start(store.get(), ledger::ShardId(o.shard));
+    if (!s.ok()) return s.status();
+    sequencer = std::move(s).value();
+    slot.set({sequencer, o.advertise_url});
+    is_writer = true;
+    return ledger::Status::Ok();
+  }
+
+  // Rejoins as a standby: stops writing, sets the local tail beyond the canonical log aside
+  // (quarantine) and follows. REQUIRES: role_mu held.
+  ledger::Status Rejoin(const std::string& why) {
+    is_writer = false;
+    slot.set({nullptr, CurrentWriterUrl()});
+    if (sequencer) {
+      sequencer->Stop();
+      retired.push_back(std::move(sequencer));
+      sequencer.reset();
+    }
+    publisher.reset();
+    reader.reset();
+    notice_to_resolve.clear();
+    ledger::Result<ledger::QuarantineReport> report = ledger::Status::Unavailable("");
+    // Commands the stopped sequencer handed over are being written: wait for them.
+    for (int i = 0; i < 2000; ++i) {
+      report = store->RejoinAsFollower();
+      if (report.ok() || report.status().code() != ledger::Code::kUnavailable) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!report.ok()) return report.status();
+    rejoins++;
+    quarantined_events += report->events;
+    if (report->events > 0) {
+      std::string keys;
+      for (const std::string& k : report->idempotency_keys) keys += (keys.empty() ? "" : ", ") + k;
+      spdlog::warn("rejoined shard {} as a standby ({}): {} local events beyond the canonical log, positions {}..{}, "
+                   "moved to quarantine (never deleted); idempotency keys of their commands: [{}]",
+                   o.shard, why, report->events, report->first.value(), report->last.value(), keys);
+    } else {
+      spdlog::warn("rejoined shard {} as a standby ({}); nothing beyond the canonical log", o.shard, why);
+    }
+    LEDGER_RETURN_IF_ERROR(StartReader());
+    LEDGER_RETURN_IF_ERROR(StartPublisher());  // after the quarantine: it publishes what lies beyond the mark
+    last_batch_ms = NowMs();
+    slot.set({nullptr, CurrentWriterUrl()});
+    return ledger::Status::Ok();
+  }
+
+  // Steps 1-4 of DESIGN §8. `forced`: a planned promotion, which does not stand down when
+  // the writer's batches still arrive. REQUIRES: role_mu held, not writing.
+  ledger::Status TryPromote(int64_t detected_at_us, int64_t writer_last_seen_us, bool forced) {
+    const ledger::Position before = store->canonical_mark().position;
+    LEDGER_RETURN_IF_ERROR(reader->ReadToEnd(std::max(o.failover_after_ms, 200)));  // step 1
+    const ledger::CanonicalMark mark = store->canonical_mark();
+    if (mark.position.value() == 0) return ledger::Status::Unavailable("the log is empty: nothing to take over");
+    if (!forced && mark.position != before) {  // step 2: the writer lives
+      spdlog::info("shard {}: the writer's batches still arrive; not promoting", o.shard);
+      return ledger::Status::Ok();
+    }
+    const uint64_t epoch = mark.epoch.value() + 1;  // step 3
+    LEDGER_RETURN_IF_ERROR(store->AttemptPromotion(ledger::Epoch(epoch)));
+    if (auto p = StartPublisher(); !p.ok()) return Rejoin("the promotion could not publish: " + p.message());
+    const int64_t takeover_us = NowUs();
+    ledger::domain::PublishOutageNotice notice;
+    notice.notice_id = "failover-shard-" + std::to_string(o.shard) + "-epoch-" + std::to_string(epoch);
+    notice.component = "ledger-shard-" + std::to_string(o.shard);
+    notice.impact = forced ? "none" : "major";
+    notice.status = ledger::domain::OutageStatusInput::kMonitoring;
+    notice.detected_at_us = detected_at_us;
+    notice.started_at_us = writer_last_seen_us;
+    notice.message = forced ? "Planned switch-over: node " + o.node_id + " took over writing shard " +
+                                  std::to_string(o.shard) + " at " + IsoTime(takeover_us) + " (writer epoch " +
+                                  std::to_string(epoch) + ")."
+                            : "The writer of shard " + std::to_string(o.shard) + " (node " + mark.owner +
+                                  ") was last seen at " + IsoTime(writer_last_seen_us) + "; node " + o.node_id +
+                                  " detected the outage at " + IsoTime(detected_at_us) + " and took over at " +
+                                  IsoTime(takeover_us) + " as writer epoch " + std::to_string(epoch) +
+                                  ". Writes are accepted again; requests that got no answer can be retried "
+                                  "with the same Idempotency-Key.";
+    ledger::domain::DecideContext ctx;
+    ctx.shard = ledger::ShardId(o.shard);
+    unsigned char id[16];
+    if (RAND_bytes(id, sizeof id) != 1) return Rejoin("the random source failed");
+    std::memcpy(&ctx.command_id.hi, id, 8);
+    std::memcpy(&ctx.command_id.lo, id + 8, 8);
+    auto command = ledger::domain::Decide(
+        ledger::domain::DomainState{}, ctx,
+        ledger::domain::PromoteWriter{epoch, mark.epoch.value(), o.node_id, o.advertise_url, notice});
+    if (!command.ok()) return Rejoin("the promotion command was refused: " + command.status().message());
+    auto answer = std::make_shared<std::promise<ledger::Result<ledger::AppendResult>>>();
+    auto future = answer->get_future();
+    store->AppendAsync(std::move(command).value(),
+                       [answer](ledger::Result<ledger::AppendResult> r) { answer->set_value(std::move(r)); });
+    const int wait_ms = std::max(kPromotionAnswerMinMs, 4 * o.failover_after_ms);
+    if (future.wait_for(std::chrono::milliseconds(wait_ms)) != std::future_status::ready)
+      return Rejoin("the promotion was not known canonical in time");
+    auto done = future.get();
+    if (!done.ok()) {  // step 4: another batch became canonical in its place
+      promotions_lost++;
+      return Rejoin("the promotion lost: " + done.status().message());
+    }
+    LEDGER_RETURN_IF_ERROR(BecomeWriter());
+    promotions++;
+    notice_to_resolve = notice.notice_id;
+    resolve_at = Clock::now() + std::chrono::seconds(o.resolve_after_s);
+    spdlog::warn("shard {}: node {} is the writer now, epoch {} at position {} ({} ms after detection; promotion "
+                 "batch canonical {} ms after the partition was read to its end)",
+                 o.shard, o.node_id, epoch, done->first_position.value(), (NowUs() - detected_at_us) / 1000,
+                 (NowUs() - takeover_us) / 1000);
+    return ledger::Status::Ok();
+  }
+
+  // REQUIRES: role_mu held, writing.
+  void ResolveNoticeWhenDue() {
+    if (notice_to_resolve.empty() || Clock::now() < resolve_at || !sequencer) return;
+    ledger::domain::CommandRequest r;
+    r.command_id = {static_cast<uint64_t>(NowUs()), 7};
+    r.command = ledger::domain::UpdateOutageNotice{
+        notice_to_resolve, ledger::domain::OutageStatusInput::kResolved,
+        "Resolved: node " + o.node_id + " has written shard " + std::to_string(o.shard) + " without interruption for " +
+            std::to_string(o.resolve_after_s) + " s since the failover.",
+        ""};
+    const std::string id = notice_to_resolve;
+    sequencer->Submit(std::move(r), [id](ledger::Result<ledger::domain::CommandResult> res) {
+      if (res.ok()) spdlog::info("outage notice {} resolved", id);
+      else spdlog::warn("outage notice {} could not be resolved: {}", id, res.status().ToString());
+    });
+    notice_to_resolve.clear();
+  }
+
+  void MonitorLoop() {
+    const int tick_ms = std::clamp(o.failover_after_ms / 20, 5, 50);
+    last_batch_ms = NowMs();
+    last_batch_wall_us = NowUs();
+    while (!stop.load()) {
+      {
+        std::unique_lock<std::mutex> lock(wake_mu);
+        wake.wait_for(lock, std::chrono::milliseconds(tick_ms), [&] { return stop.load(); });
+      }
+      if (stop.load()) return;
+      std::lock_guard<std::mutex> role(role_mu);
+      if (is_writer.load()) {
+        const ledger::Status fenced = store->fenced();
+        const ledger::Status reading = reader->stats().stopped;
+        if (!fenced.ok() || reading.code() == ledger::Code::kDiverged) {
+          spdlog::warn("shard {}: this writer was deposed ({}); rejoining as a standby", o.shard,
+                       (!fenced.ok() ? fenced : reading).message());
+          if (auto s = Rejoin("deposed"); !s.ok()) spdlog::error("shard {}: cannot rejoin: {}", o.shard, s.ToString());
+          continue;
+        }
+        ResolveNoticeWhenDue();
+        continue;
+      }
+      const uint64_t canonical = store->canonical_mark().position.value();
+      if (canonical != last_canonical) {
+        last_canonical = canonical;
+        last_batch_ms = NowMs();
+        last_batch_wall_us = NowUs();
+        if (const std::string url = CurrentWriterUrl(); url != slot.get().writer_url) slot.set({nullptr, url});
+      }
+      const int64_t now_ms = NowMs();
+      const int64_t last_seen_ms = std::max(last_batch_ms, last_health_ok_ms.load());
+      if (canonical == 0 || now_ms - last_seen_ms < o.failover_after_ms || now_ms < no_promotion_before_ms.load())
+        continue;
+      const int64_t detected_us = NowUs();
+      const int64_t last_seen_us = detected_us - (now_ms - last_seen_ms) * 1000;
+      spdlog::warn("shard {}: no sign of the writer for {} ms; promoting", o.shard, now_ms - last_seen_ms);
+      if (auto s = TryPromote(detected_us, last_seen_us, /*forced=*/false); !s.ok())
+        spdlog::warn("shard {}: promotion did not complete: {}", o.shard, s.ToString());
+      last_batch_ms = NowMs();  // a failed or stood-down attempt waits a full period again
+    }
+  }
+
+  void ProbeLoop() {
+    WriterProbe probe;
+    const int period_ms = std::clamp(o.failover_after_ms / 5, 10, 250);
+    while (!stop.load()) {
+      const auto started = Clock::now();
+      if (!is_writer.load()) {
+        const std::string url = slot.get().writer_url;
+        if (!url.empty() && probe.Alive(url, std::max(10, o.failover_after_ms / 2))) last_health_ok_ms = NowMs();
+      }
+      std::unique_lock<std::mutex> lock(wake_mu);
+      wake.wait_until(lock, started + std::chrono::milliseconds(period_ms), [&] { return stop.load(); });
+    }
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mu);
+      stop = true;
+    }
+    wake.notify_all();
+    if (monitor.joinable()) monitor.join();
+    if (prober.joinable()) prober.join();
+    slot.set({});
+    // The sequencer stops deciding first; the store's last answers still call into it
+    // while the store closes, so the objects go last.
+    if (sequencer) sequencer->Stop();
+    projector.reset();
+    reader.reset();
+    publisher.reset();
+    store.reset();
+    sequencer.reset();
+    retired.clear();
+  }
+};
+
+ReplicatedShard::ReplicatedShard() : impl_(new Impl()) {}
+ReplicatedShard::~ReplicatedShard() = default;
+ledger::EventStore* ReplicatedShard::store() const { return impl_->store.get(); }
+const projections::Projector* ReplicatedShard::projector() const { return impl_->projector.get(); }
+const WriterSlot* ReplicatedShard::writer() const { return &impl_->slot; }
+bool ReplicatedShard::writing() const { return impl_->is_writer.load(); }
+
+ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
+    const NodeOptions& o, const std::string& bootstrap, bool embedded, const std::function<ledger::Status()>& before_genesis) {
+  std::unique_ptr<ReplicatedShard> shard(new ReplicatedShard());
+  Impl& im = *shard->impl_;
+  im.o = o;
+  im.bootstrap = bootstrap;
+  im.embedded = embedded;
+  auto store = ledger::EventStore::Open(WriterStoreOptions(o));
+  if (!store.ok()) return store.status();
+  im.store = std::move(store).value();
+  if (embedded) {
+    // Every start is a new, empty topic: the log goes on from this store's own head.
+    if (im.store->head().position.value() > 0)
+      LEDGER_RETURN_IF_ERROR(im.store->StartNewKafkaIncarnation(im.store->writer_epoch(), o.node_id));
+  } else {  // an external cluster: did the topic go back? (DESIGN §6)
+    auto check = ledger::kafka::CheckTopic(im.Kafka(), im.store.get(),
+                                           o.role == NodeRole::kWriter && o.accept_new_topic, o.node_id);
+    if (!check.ok()) return check.status();
+    if (check->went_back)
+      spdlog::warn("ledger.events went back; going on from this store's head (position {}) in a new incarnation",
+                   im.store->head().position.value());
+  }
+  LEDGER_RETURN_IF_ERROR(im.StartReader());
+  projections::ProjectorOptions po;
+  po.dir = (std::filesystem::path(o.data_dir) / "projections" / ("shard-" + std::to_string(o.shard))).string();
+  auto projector = projections::Projector::Open(po);
+  if (!projector.ok()) return projector.status();
+  im.projector = std::move(projector).value();
+  im.projector->Follow(im.store.get());
+
+  std::lock_guard<std::mutex> role(im.role_mu);
+  bool write = embedded;
+  if (!embedded) {
+    // Step 1 before anything is decided or set aside: canonical events not yet confirmed
+    // here must be confirmed, never quarantined.
+    const ledger::Status read = im.reader->ReadToEnd(kStartReadToEndMs);
+    if (!read.ok() && read.code() != ledger::Code::kDiverged)
+      spdlog::warn("shard {}: could not read the partition to its end at start: {}", o.shard, read.ToString());
+    const ledger::CanonicalMark mark = im.store->canonical_mark();
+    const bool empty_log = mark.position.value() == 0 && im.store->head().position.value() == 0;
+    const bool named = mark.owner == o.node_id && im.store->writer_epoch().value() > 0 && im.store->fenced().ok() &&
+                       read.code() != ledger::Code::kDiverged;
+    const bool has_local_tail = im.store->head().position.value() > mark.position.value();
+    if (o.role == NodeRole::kWriter) {
+      write = read.ok() && (empty_log || named);
+      if (!write && !read.ok() && read.code() != ledger::Code::kDiverged)
+        return ledger::Status::Unavailable("cannot tell whether this node still writes shard " +
+                                           std::to_string(o.shard) + ": " + read.message());
+    }
+    if (!write && (im.store->writer_epoch().value() > 0 || has_local_tail || !im.store->fenced().ok())) {
+      spdlog::warn("shard {}: the latest canonical WriterPromoted names node {}, not this one: starting as a standby",
+                   o.shard, mark.owner);
+      LEDGER_RETURN_IF_ERROR(im.Rejoin("deposed while away"));
+    }
+  }
+  if (write && im.store->head().position.value() == 0) {
+    LEDGER_RETURN_IF_ERROR(before_genesis());
+    LEDGER_RETURN_IF_ERROR(im.store->SetWriterEpoch(ledger::Epoch(1)));
+    // The publisher must run for the batch to become canonical (the sequencer starts after:
+    // nothing may come before this batch).
+    LEDGER_RETURN_IF_ERROR(im.StartPublisher());
+    ledger::domain::DecideContext ctx;
+    ctx.shard = ledger::ShardId(o.shard);
+    ctx.command_id = {0, 1};
+    auto genesis = ledger::domain::Decide(ledger::domain::DomainState{}, ctx,
+                                          ledger::domain::PromoteWriter{1, 0, o.node_id, o.advertise_url, std::nullopt});
+    if (!genesis.ok()) return genesis.status();
+    auto r = im.store->Append(std::move(genesis).value());
+    if (!r.ok()) return r.status();
+    spdlog::info("new shard {}: WriterPromoted(1) for node {} at position {}", o.shard, o.node_id,
+                 r->first_position.value());
+  }
+  if (write) {
+    LEDGER_RETURN_IF_ERROR(im.BecomeWriter());
+  } else {
+    LEDGER_RETURN_IF_ERROR(im.StartPublisher());
+    im.slot.set({nullptr, im.CurrentWriterUrl()});
+  }
+  im.monitor = std::thread([&im] { im.MonitorLoop(); });
+  if (!embedded) im.prober = std::thread([&im] { im.ProbeLoop(); });
+  return shard;
+}
+
+ledger::Status ReplicatedShard::Promote() {
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> role(im.role_mu);
+  if (im.is_writer.load()) return ledger::Status::Ok();  // already
+  if (im.embedded) return ledger::Status::InvalidArgument("a node on its own embedded cluster is always the writer");
+  const int64_t now = NowUs();
+  LEDGER_RETURN_IF_ERROR(im.TryPromote(now, now, /*forced=*/true));
+  if (!im.is_writer.load()) return ledger::Status::Unavailable("another node's batch became canonical first");
+  return ledger::Status::Ok();
+}
+
+ledger::Status ReplicatedShard::Demote() {
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> role(im.role_mu);
+  if (!im.is_writer.load()) return ledger::Status::Ok();
+  if (im.embedded) return ledger::Status::InvalidArgument("a node on its own embedded cluster cannot hand over");
+  // Stop taking writes, then let everything written become canonical before following.
+  im.slot.set({nullptr, ""});
+  im.sequencer->Stop();
+  const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(kPromotionAnswerMinMs, 4 * im.o.failover_after_ms));
+  while (im.store->canonical_mark().position < im.store->head().position && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  im.no_promotion_before_ms = Impl::NowMs() + kDemotedHoldOffFailovers * im.o.failover_after_ms;
+  return im.Rejoin("planned demotion");
+}
+
+std::string ReplicatedShard::Metrics() const {
+  const Impl& im = *impl_;
+  std::ostringstream out;
+  out << "# HELP ledger_writer Whether this node writes its shard now (1) or follows (0).\n"
+      << "# TYPE ledger_writer gauge\nledger_writer " << (im.is_writer.load() ? 1 : 0) << "\n"
+      << "# HELP ledger_promotions_total Promotions of this node that became canonical.\n"
+      << "# TYPE ledger_promotions_total counter\nledger_promotions_total " << im.promotions.load() << "\n"
+      << "# HELP ledger_promotions_lost_total Promotion attempts another node's batch won.\n"
+      << "# TYPE ledger_promotions_lost_total counter\nledger_promotions_lost_total " << im.promotions_lost.load() << "\n"
+      << "# HELP ledger_rejoins_total Times this node rejoined its shard as a standby.\n"
+      << "# TYPE ledger_rejoins_total counter\nledger_rejoins_total " << im.rejoins.load() << "\n"
+      << "# HELP ledger_quarantined_events_total Local events set aside in quarantine on rejoining.\n"
+      << "# TYPE ledger_quarantined_events_total counter\nledger_quarantined_events_total "
+      << im.quarantined_events.load() << "\n";
+  return out.str();
+}
+
+}  // namespace api

@@ -1,0 +1,323 @@
+// Hot standby and failover (DESIGN §8) with real processes: a dev broker, a writer and one
+// or two standbys. A load generator records every acknowledged write (its idempotency key,
+// node and position) and checks each on the new writer afterwards: nothing acknowledged is
+// lost, nothing is accepted twice (the same key answers the same position on the new
+// writer). RTO = last acknowledgement from the old writer to the first from the new one.
+//
+// LEDGER_FAILOVER_RUNS=N repeats the kill test N times and prints RTO p50 and max.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/http_sink.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace testing_support;
+using Json = nlohmann::json;
+
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+using SteadyClock = std::chrono::steady_clock;
+
+Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+
+// prefix + i, by append (GCC 12's -Wrestrict misfires on "literal" + std::to_string).
+std::string Id(const char* prefix, int i) {
+  std::string s(prefix);
+  s.append(std::to_string(i));
+  return s;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch()).count();
+}
+
+bool Eventually(const std::function<bool()>& check, int timeout_ms) {
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+  while (SteadyClock::now() < until) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return check();
+}
+
+struct Node {
+  Node(const TempDir& dir, std::string node_name)
+      : name(std::move(node_name)), data(dir.Sub(name)), port(FreeLoopbackPort()), dir_(dir) {}
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  std::string log() const { return dir_.Sub(name + "-" + std::to_string(starts) + ".log"); }
+  void Start(const std::string& bootstrap, const std::vector<std::string>& extra) {
+    ++starts;
+    std::vector<std::string> args{"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--kafka", bootstrap,
+                                  "--node-id", name};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<ChildProcess>(LEDGERD_PATH, args, log());
+  }
+  bool Ready(int timeout_ms = 20000) const { return WaitForStatus(port, "/health/ready", 200, timeout_ms); }
+  bool Writing() const { return HttpGet(port, "/health/writer", 500).status == 200; }
+  // A line of /metrics, e.g. "ledger_promotions_total 1".
+  std::string Metric(const std::string& name) const {
+    const std::string text = HttpGet(port, "/metrics").body;
+    const size_t at = text.find("\n" + name + " ");
+    return at == std::string::npos ? "" : text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  }
+  std::string name, data;
+  int port;
+  int starts = 0;
+  std::unique_ptr<ChildProcess> process;
+
+ private:
+  const TempDir& dir_;
+};
+
+// Writes customers c<i> with Idempotency-Key load-<i> to whichever node takes them.
+class Load {
+ public:
+  struct Ack {
+    int i;
+    std::string node;
+    std::string position;
+    int64_t at_ms;
+  };
+  Load(std::vector<const Node*> nodes, std::string key) : nodes_(std::move(nodes)), key_(std::move(key)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Load() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<Ack> acks() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acks_;
+  }
+  size_t AcksFrom(const std::string& node) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::count_if(acks_.begin(), acks_.end(), [&](const Ack& a) { return a.node == node; });
+  }
+
+ private:
+  void Run() {
+    size_t target = 0;
+    for (int i = 0; !stop_.load();) {
+      const Node& n = *nodes_[target];
+      Headers h = Bearer(key_);
+      h.emplace_back("Idempotency-Key", Id("load-", i));
+      HttpReply r = HttpCall(n.port, "POST", "/v1/customers", h, Json{{"customer_id", Id("c", i)}}.dump(), 3000);
+      if (r.status == 201 || r.status == 200) {
+        std::lock_guard<std::mutex> lock(mu_);
+        acks_.push_back({i, n.name, HeaderValue(r, "X-Ledger-Position"), NowMs()});
+        ++i;
+        continue;
+      }
+      // 503 (not the writer, or no answer in time), refused, reset: try the next node.
+      target = (target + 1) % nodes_.size();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  std::vector<const Node*> nodes_;
+  std::string key_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<Ack> acks_;
+  std::thread thread_;
+};
+
+std::string Digest(const std::string& data, const std::string& at) {
+  return RunCommand(std::string(LEDGER_REPLAY_PATH) + " digest --store " + data + " --at " + at + " 2>&1").out;
+}
+
+std::string WriteSecretsKey(const TempDir& dir) {
+  const std::string path = dir.Sub("secrets.key");
+  std::ofstream(path) << std::string(64, 'd') << "\n";
+  chmod(path.c_str(), 0600);
+  return path;
+}
+
+// The shard's set-up on the first writer: a merchant key and its configuration.
+std::string SetUpMerchant(const Node& writer) {
+  const std::string admin = ReadAdminKey(writer.data);
+  const std::string key = Json::parse(HttpCall(writer.port, "POST", "/v1/keys", Bearer(admin),
+                                               R"({"role":"merchant","merchant_id":"m1"})")
+                                          .body)["key"];
+  EXPECT_EQ(HttpCall(writer.port, "PUT", "/v1/merchant", Bearer(key), R"({"settlement_currency":"USD"})").status, 200);
+  return key;
+}
+
+struct KillResult {
+  int64_t rto_ms = -1;
+  size_t acked = 0;
+  size_t lost = 0;
+  size_t accepted_twice = 0;
+};
+
+// SIGKILLs the writer under steady load; the standby must take over with nothing lost.
+KillResult KillTheWriterUnderLoad(bool check_everything) {
+  KillResult result;
+  TempDir dir;
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  EXPECT_FALSE(broker.bootstrap.empty());
+  const std::string secrets = WriteSecretsKey(dir);
+  Node a(dir, "a"), b(dir, "b");
+  const std::vector<std::string> common{"--failover-after-ms", "1000", "--resolve-after-s", "2", "--secrets-key-file",
+                                        secrets, "--allow-private-webhooks"};
+  std::vector<std::string> a_args = common;
+  a_args.insert(a_args.end(), {"--peers", b.url()});
+  a.Start(broker.bootstrap, a_args);
+  EXPECT_TRUE(a.Ready()) << ReadAll(a.log());
+  std::vector<std::string> b_args = common;
+  b_args.insert(b_args.end(), {"--role", "standby", "--writer", a.url()});
+  b.Start(broker.bootstrap, b_args);
+  EXPECT_TRUE(b.Ready()) << ReadAll(b.log());
+  const std::string key = SetUpMerchant(a);
+  const std::string admin = ReadAdminKey(a.data);
+  HttpSink sink;
+  if (check_everything) {
+    HttpReply sub = HttpCall(a.port, "POST", "/v1/subscribers", Bearer(admin),
+                             Json{{"subscriber_id", "ops"}, {"url", "http://127.0.0.1:" + std::to_string(sink.port()) + "/hook"},
+                                  {"secret", "whsec-failover-0123456789"}, {"topics", {"outages"}}}
+                                 .dump());
+    EXPECT_EQ(sub.status, 201) << sub.body;
+  }
+  EXPECT_FALSE(b.Writing());
+
+  Load load({&a, &b}, key);
+  EXPECT_TRUE(Eventually([&] { return load.AcksFrom("a") >= 50; }, 20000));
+  const int64_t killed_at = NowMs();
+  a.process->StopWith(SIGKILL, 5000);
+  const bool took_over = Eventually([&] { return load.AcksFrom("b") >= 30; }, 20000);
+  load.Stop();
+  EXPECT_TRUE(took_over) << ReadAll(b.log());
+  if (!took_over) return result;
+  const auto acks = load.acks();
+  int64_t last_a = 0, first_b = INT64_MAX;
+  for (const auto& ack : acks) {
+    if (ack.node == "a") last_a = std::max(last_a, ack.at_ms);
+    else first_b = std::min(first_b, ack.at_ms);
+  }
+  result.rto_ms = first_b - last_a;
+  std::printf("killed at 0 ms; last ack from a at %lld ms, first from b at %lld ms\n",
+              static_cast<long long>(last_a - killed_at), static_cast<long long>(first_b - killed_at));
+  if (std::getenv("LEDGER_FAILOVER_LOGS")) std::printf("%s\n", ReadAll(b.log()).c_str());
+  result.acked = acks.size();
+  EXPECT_LE(last_a, killed_at + 50) << "no acknowledgement comes from a killed writer";
+  EXPECT_TRUE(b.Writing());
+  EXPECT_EQ(b.Metric("ledger_promotions_total"), "ledger_promotions_total 1");
+
+  // Every acknowledged write is on the new writer, at the position it was acknowledged
+  // with: the same Idempotency-Key answers the first result, never a second write.
+  for (const auto& ack : acks) {
+    Headers h = Bearer(key);
+    h.emplace_back("Idempotency-Key", Id("load-", ack.i));
+    HttpReply again = HttpCall(b.port, "POST", "/v1/customers", h, Json{{"customer_id", Id("c", ack.i)}}.dump());
+    if (again.status != 200 && again.status != 201) {
+      ++result.lost;
+      ADD_FAILURE() << "write " << ack.i << " acknowledged by " << ack.node << " at " << ack.position << ": " << again.status
+                    << " " << again.body;
+      continue;
+    }
+    if (again.status == 201) ++result.lost;  // it was not there: written now
+    if (HeaderValue(again, "X-Ledger-Position") != ack.position) ++result.accepted_twice;
+  }
+  EXPECT_EQ(result.lost, 0u);
+  EXPECT_EQ(result.accepted_twice, 0u);
+  if (!check_everything) {
+    b.process->StopWith(SIGTERM, 15000);
+    broker.process.StopWith(SIGTERM, 15000);
+    return result;
+  }
+
+  // The failover told customers: on the status page and as a signed webhook, with the
+  // detection and takeover times; it resolves itself after --resolve-after-s.
+  const auto failover_incident = [&] {
+    const Json page = Json::parse(HttpGet(b.port, "/v1/status").body);
+    for (const Json& i : page["incidents"])
+      if (i["notice_id"] == "failover-shard-0-epoch-2") return i;
+    return Json();
+  };
+  Json incident;
+  EXPECT_TRUE(Eventually([&] { return !(incident = failover_incident()).is_null(); }, 5000));
+  EXPECT_EQ(incident["component"], "ledger-shard-0");
+  EXPECT_NE(incident.dump().find("detected the outage at"), std::string::npos) << incident.dump();
+  EXPECT_NE(incident.dump().find("took over at"), std::string::npos) << incident.dump();
+  EXPECT_TRUE(sink.WaitFor(1, 20000)) << "the failover's notice never reached the subscriber";
+  if (!sink.received().empty()) {
+    const Json hook = Json::parse(sink.received().front().body);
+    EXPECT_EQ(hook["topic"], "outages");
+    EXPECT_EQ(hook["event"]["incident"]["notice_id"], "failover-shard-0-epoch-2");
+    EXPECT_NE(sink.received().front().headers.find("x-ledger-signature:"), std::string::npos);
+  }
+  EXPECT_TRUE(Eventually([&] { return failover_incident().value("status", "") == "Resolved"; }, 10000))
+      << HttpGet(b.port, "/v1/status").body;
+
+  // The old writer returns with --role writer: it finds it was deposed and follows.
+  a.Start(broker.bootstrap, a_args);
+  EXPECT_TRUE(a.Ready()) << ReadAll(a.log());
+  EXPECT_FALSE(a.Writing());
+  EXPECT_TRUE(b.Writing());
+  EXPECT_EQ(a.Metric("ledger_writer"), "ledger_writer 0");
+  HttpReply refused = HttpCall(a.port, "POST", "/v1/customers", Bearer(key), R"({"customer_id":"late"})");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(Json::parse(refused.body)["writer"], b.url()) << refused.body;
+  // Written after the return: the old writer follows it.
+  Headers h = Bearer(key);
+  h.emplace_back("Idempotency-Key", "after-return");
+  HttpReply after = HttpCall(b.port, "POST", "/v1/customers", h, R"({"customer_id":"after"})");
+  EXPECT_EQ(after.status, 201);
+  EXPECT_TRUE(Eventually([&] { return HttpCall(a.port, "GET", "/v1/customers/after", Bearer(key), "").status == 200; },
+                         10000));
+  const std::string at = HeaderValue(after, "X-Ledger-Position").substr(2);
+  a.process->StopWith(SIGTERM, 15000);
+  b.process->StopWith(SIGTERM, 15000);
+  const std::string from_a = Digest(a.data, at), from_b = Digest(b.data, at);
+  EXPECT_EQ(from_a, from_b) << "the old writer's store holds the new writer's log";
+  EXPECT_NE(from_b.find(':'), std::string::npos) << from_b;
+  broker.process.StopWith(SIGTERM, 15000);
+  return result;
+}
+
+TEST(Failover, TheStandbyTakesOverFromAKilledWriterWithNothingAcknowledgedLost) {
+  const KillResult r = KillTheWriterUnderLoad(/*check_everything=*/true);
+  std::printf("failover: RTO %lld ms, %zu acknowledged writes, %zu lost, %zu accepted twice\n",
+              static_cast<long long>(r.rto_ms), r.acked, r.lost, r.accepted_twice);
+  EXPECT_GE(r.rto_ms, 0);
+}
+
+// LEDGER_FAILOVER_RUNS=20: the kill test repeated, with RTO p50 and max.
+TEST(Failover, RepeatedKillRuns) {
+  const char* env = std::getenv("LEDGER_FAILOVER_RUNS");
+  const int runs = env ? std::atoi(env) : 0;
+  if (runs <= 0) GTEST_SKIP() << "set LEDGER_FAILOVER_RUNS=N to run N kills";
+  std::vector<int64_t> rtos;
+  size_t lost = 0, twice = 0, acked = 0;
+  for (int i = 0; i < runs; ++i) {
+    const KillResult r = KillTheWriterUnderLoad(/*check_everything=*/false);
+    std::printf("run %d: RTO %lld ms, %zu acknowledged, %zu lost, %zu accepted twice\n", i + 1,
+                static_cast<long long>(r.rto_ms), r.acked, r.lost, r.accepted_twice);
+    std::fflush(stdout);
+    rtos.push_back(r.rto_ms);
+    lost += r.lost;
+    twice += r.accepted_twice;
+    acked += r.acked;
+  }
+  std::sort(rtos.begin(), rtos.end());
+  std::printf("%d kill runs: RTO p50 %lld ms, max %lld ms; %zu acknowledged writes, %zu lost, %zu accepted twice\n", runs,
+              static_cast<long long>(rtos[rtos.size() / 2]), static_cast<long long>(rtos.back()), acked, lost, twice);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(twice, 0u);
+}
+
+}  // namespace
