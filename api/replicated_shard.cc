@@ -103,6 +103,7 @@ struct ReplicatedShard::Impl {
   WriterSlot slot;
 
   std::mutex role_mu;  // one role change at a time
+  std::mutex reader_mu;  // swaps of `reader` (taken under role_mu), for /metrics
   std::atomic<bool> is_writer{false};
   std::atomic<bool> stop{false};
   std::mutex wake_mu;
@@ -133,6 +134,7 @@ struct ReplicatedShard::Impl {
     // that it can acknowledge as soon as it is promoted.
     auto r = ledger::kafka::LogReader::Start(Kafka(), store.get(), o.failover_after_ms / 2);
     if (!r.ok()) return r.status();
+    std::lock_guard<std::mutex> lock(reader_mu);
     reader = std::move(r).value();
     return ledger::Status::Ok();
   }
@@ -186,7 +188,10 @@ struct ReplicatedShard::Impl {
       sequencer.reset();
     }
     publisher.reset();
-    reader.reset();
+    {
+      std::lock_guard<std::mutex> lock(reader_mu);
+      reader.reset();
+    }
     notice_to_resolve.clear();
     ledger::Result<ledger::QuarantineReport> report = ledger::Status::Unavailable("");
     // Commands the stopped sequencer handed over are being written: wait for them.
@@ -484,14 +489,15 @@ ledger::Status ReplicatedShard::Demote() {
   im.slot.set({nullptr, ""});
   im.sequencer->Stop();
   const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(kPromotionAnswerMinMs, 4 * im.o.failover_after_ms));
-  while (im.store->canonical_mark().position < im.store->head().position && Clock::now() < deadline)
+  while (!(im.store->idle() && im.store->canonical_mark().position >= im.store->head().position) &&
+         Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   im.no_promotion_before_ms = Impl::NowMs() + kDemotedHoldOffFailovers * im.o.failover_after_ms;
   return im.Rejoin("planned demotion");
 }
 
 std::string ReplicatedShard::Metrics() const {
-  const Impl& im = *impl_;
+  Impl& im = *impl_;
   std::ostringstream out;
   out << "# HELP ledger_writer Whether this node writes its shard now (1) or follows (0).\n"
       << "# TYPE ledger_writer gauge\nledger_writer " << (im.is_writer.load() ? 1 : 0) << "\n"
@@ -504,6 +510,21 @@ std::string ReplicatedShard::Metrics() const {
       << "# HELP ledger_quarantined_events_total Local events set aside in quarantine on rejoining.\n"
       << "# TYPE ledger_quarantined_events_total counter\nledger_quarantined_events_total "
       << im.quarantined_events.load() << "\n";
+  // The follow lag of this node's reader (a standby's lag behind its writer).
+  std::lock_guard<std::mutex> lock(im.reader_mu);
+  if (!im.reader) return out.str();
+  const auto stats = im.reader->stats();
+  out << "# HELP ledger_follow_lag_seconds From the writer deciding a batch to this node's reader applying it.\n"
+      << "# TYPE ledger_follow_lag_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < std::size(ledger::kafka::kLagBucketsMs); ++i) {
+    cumulative += stats.lag_buckets[i];
+    out << "ledger_follow_lag_seconds_bucket{le=\"" << ledger::kafka::kLagBucketsMs[i] / 1000.0 << "\"} " << cumulative
+        << "\n";
+  }
+  cumulative += stats.lag_buckets.back();
+  out << "ledger_follow_lag_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+      << "ledger_follow_lag_seconds_sum " << stats.lag_sum_s << "\nledger_follow_lag_seconds_count " << cumulative << "\n";
   return out.str();
 }
 

@@ -254,6 +254,9 @@ class EventStore {
   // Answers waiting for a valid lease (for metrics and tests).
   virtual size_t answers_awaiting_lease() const = 0;
 
+  // True when no command is queued, being decided or being written.
+  virtual bool idle() const = 0;
+
   // True while acknowledgements may go out (always, without StoreOptions::ack_requires_lease).
   virtual bool lease_valid() const = 0;
 

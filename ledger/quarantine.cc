@@ -14,7 +14,13 @@ bool RocksStore::lease_valid() const {
   return std::chrono::steady_clock::now() < lease_valid_until_;
 }
 
+bool RocksStore::idle() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return queue_.empty() && closed_.empty() && !committer_busy_ && open_commands_ == 0;
+}
+
 Result<QuarantineReport> RocksStore::RejoinAsFollower() {
+  // REQUIRES: queue_mu_ held.
   const auto appending = [this] { return !queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0; };
   const Status busy = Status::Unavailable("commands are being appended; stop deciding before rejoining as a follower");
   {

@@ -110,6 +110,7 @@ class RocksStore final : public EventStore {
   Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   bool lease_valid() const override;
+  bool idle() const override;
   Result<QuarantineReport> RejoinAsFollower() override;
   Result<std::vector<StoredEvent>> ReadQuarantine(size_t limit) const override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;
@@ -162,7 +163,7 @@ class RocksStore final : public EventStore {
   std::atomic<uint64_t> epoch_{0};            // patched into new batches
   std::atomic<uint64_t> stored_epoch_{0};     // as stored in meta (owned, canonical)
 
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable sequencer_cv_;
   std::condition_variable committer_cv_;
   std::deque<PreparedCommand> queue_;               // GUARDED_BY(queue_mu_)

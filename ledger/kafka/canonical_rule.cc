@@ -1,5 +1,7 @@
 #include "ledger/kafka/canonical_rule.h"
 
+#include <algorithm>
+
 #include "ledger/chain_hash.h"
 
 namespace ledger::kafka {
@@ -32,6 +34,7 @@ Result<BatchFacts> FactsOf(std::string_view batch_bytes) {
       f.promoted_epoch = Epoch(ev->body_as_WriterPromoted()->epoch());
       f.promoted_node = ev->body_as_WriterPromoted()->node_id() ? ev->body_as_WriterPromoted()->node_id()->str() : "";
     }
+    f.last_recorded_at_us = std::max(f.last_recorded_at_us, ev->recorded_at_us());
     prev = item.hash;
   }
   if (command_end != pos - 1) return Status::Corruption("batch ends inside a command");

@@ -37,6 +37,7 @@ struct BatchFacts {
   Sha256Digest last_hash{};
   Epoch epoch;
   std::string node_id;
+  int64_t last_recorded_at_us = 0;  // the writer's clock when it decided the last record
   bool opens_with_writer_promoted = false;
   Epoch promoted_epoch;       // when it does
   std::string promoted_node;  // when it does

@@ -73,8 +73,18 @@ struct LogReader::Impl {
     }
     LEDGER_RETURN_IF_ERROR(appended);
     head = next;
+    const double lag_ms =
+        std::max<double>(0, static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count() -
+                                                facts->last_recorded_at_us) /
+                                1000.0);
     std::lock_guard<std::mutex> lock(mu);
     stats.canonical++;
+    size_t bucket = 0;
+    while (bucket < std::size(kLagBucketsMs) && lag_ms > kLagBucketsMs[bucket]) ++bucket;
+    stats.lag_buckets[bucket]++;
+    stats.lag_sum_s += lag_ms / 1000.0;
     cv.notify_all();
     return Status::Ok();
   }

@@ -27,6 +27,8 @@ namespace ledger::kafka {
 
 using LogReaderOptions = ClientOptions;
 
+inline constexpr double kLagBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+
 class LogReader {
  public:
   // Starts reading into `store` (which must outlive the reader). With `lease_ms` > 0 the
@@ -47,6 +49,11 @@ class LogReader {
     Status stopped;                           // OK while running
     uint64_t lease_renewals = 0;
     uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up store
+    // Follow lag: from the writer deciding a batch's last record (its clock) to this reader
+    // applying the batch, per canonical batch from Kafka; counts per bucket of kLagBucketsMs
+    // (the last one: beyond them).
+    std::vector<uint64_t> lag_buckets = std::vector<uint64_t>(std::size(kLagBucketsMs) + 1, 0);
+    double lag_sum_s = 0;
   };
   Stats stats() const;
 
