@@ -237,7 +237,8 @@ struct ReplicatedShard::Impl {
     ledger::domain::PublishOutageNotice notice;
     notice.notice_id = "failover-shard-" + std::to_string(o.shard) + "-epoch-" + std::to_string(epoch);
     notice.component = "ledger-shard-" + std::to_string(o.shard);
-    notice.impact = forced ? "none" : "major";
+    // Writes are accepted again when this is published: what remains is monitoring.
+    notice.impact = forced ? "none" : "minor";
     notice.status = ledger::domain::OutageStatusInput::kMonitoring;
     notice.detected_at_us = detected_at_us;
     notice.started_at_us = writer_last_seen_us;
