@@ -371,6 +371,14 @@ struct Shard {
     f.insert(f.end(), more.begin(), more.end());
     return f;
   }
+  // `a` as the writer, `b` as its standby.
+  void StartWriterAndStandby(Node& a, Node& b) const {
+    ASSERT_FALSE(broker.bootstrap.empty());
+    a.Start(broker.bootstrap, Flags({}));
+    ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
+    b.Start(broker.bootstrap, Flags({"--role", "standby", "--writer", a.url()}));
+    ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
+  }
   TempDir dir;
   DevBroker broker;
   std::string failover_ms;
@@ -442,12 +450,8 @@ TEST(Failover, TwoStandbysRaceForAnIdleWritersPlaceAndOneWins) {
 // acknowledged is lost and the window of 503s is short.
 TEST(Failover, APlannedSwitchOverLosesNothing) {
   Shard shard(1000);
-  ASSERT_FALSE(shard.broker.bootstrap.empty());
   Node a(shard.dir, "a"), b(shard.dir, "b");
-  a.Start(shard.broker.bootstrap, shard.Flags({}));
-  ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
-  b.Start(shard.broker.bootstrap, shard.Flags({"--role", "standby", "--writer", a.url()}));
-  ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
+  ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
   const std::string key = SetUpMerchant(a);
   const std::string admin = ReadAdminKey(a.data);
   // The admin key is an event: the standby knows it too (once it has read that far).
@@ -500,12 +504,8 @@ TEST(Failover, APlannedSwitchOverLosesNothing) {
 // acknowledgement the new writer lacks; it rejoins as a standby.
 TEST(Failover, AFrozenWriterThawsFencedAndAcknowledgesNothingLost) {
   Shard shard(500);
-  ASSERT_FALSE(shard.broker.bootstrap.empty());
   Node a(shard.dir, "a"), b(shard.dir, "b");
-  a.Start(shard.broker.bootstrap, shard.Flags({}));
-  ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
-  b.Start(shard.broker.bootstrap, shard.Flags({"--role", "standby", "--writer", a.url()}));
-  ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
+  ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
   const std::string key = SetUpMerchant(a);
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a warm standby (see the switch-over test)
   // Two clients: one sticks to the old writer (its requests hang while it is frozen and are
