@@ -5,9 +5,6 @@
 namespace api {
 namespace {
 
-// Contract flags (DESIGN §9) whose behaviour arrives with later issues.
-const char* const kNotYetImplemented[] = {"--writer-key-file"};
-
 bool IsHttpUrl(const std::string& s) {
   return (s.rfind("http://", 0) == 0 && s.size() > 7) || (s.rfind("https://", 0) == 0 && s.size() > 8);
 }
@@ -34,7 +31,7 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
 std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
          "               [--kafka-property K=V]... [--role writer|projector|standby] [--shard N] (writer, standby)\n"
-         "               [--writer URL] (standby) [--advertise-url URL] [--peers URL,...]\n"
+         "               [--writer URL] (standby) [--writer-key-file FILE] [--advertise-url URL] [--peers URL,...]\n"
          "               [--resolve-after-s N]"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
@@ -67,9 +64,6 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
   bool have_http = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& flag = args[i];
-    for (const char* later : kNotYetImplemented)
-      if (flag == later)
-        return ledger::Status::InvalidArgument(flag + " is not implemented in this version yet");
     if (flag == "--accept-new-topic" || flag == "--allow-private-webhooks") {  // flags without a value
       (flag == "--accept-new-topic" ? o.accept_new_topic : o.allow_private_webhooks) = true;
       continue;
@@ -122,6 +116,8 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     } else if (flag == "--writer") {
       if (!IsHttpUrl(value)) return ledger::Status::InvalidArgument("--writer takes the writer's URL, http(s)://host:port");
       o.writer_url = value;
+    } else if (flag == "--writer-key-file") {
+      o.writer_key_file = value;
     } else if (flag == "--advertise-url") {
       if (!IsHttpUrl(value)) return ledger::Status::InvalidArgument("--advertise-url takes http(s)://host:port");
       o.advertise_url = value;
@@ -164,6 +160,8 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
   } else if (!o.projector_shards.empty()) {
     return ledger::Status::InvalidArgument("--shards is for --role projector; a writer takes --shard");
   }
+  if (o.role == NodeRole::kProjector && !o.writer_key_file.empty())
+    return ledger::Status::InvalidArgument("--writer-key-file is for a writer or a standby");
   if (o.role == NodeRole::kStandby) {
     if (o.kafka_bootstrap.empty())
       return ledger::Status::InvalidArgument("--role standby follows the writer's Kafka topic: give --kafka");

@@ -1,5 +1,4 @@
-// ledgerd's command line (DESIGN §9 "Node flags"). Flags that belong to later issues are
-// recognised and refused with a clear message rather than silently ignored.
+// ledgerd's command line (DESIGN §9 "Node flags").
 #pragma once
 
 #include <string>
@@ -38,6 +37,9 @@ struct NodeOptions {
   // answers carry it); default http://HOST:PORT of --http.
   std::string advertise_url;
   std::vector<std::string> peers;        // --peers URL,...: the shard's other nodes
+  // --writer-key-file: an auditor key for the writer's GET /v1/log, where this node catches
+  // up when Kafka's window has moved past its offsets.
+  std::string writer_key_file;
   int resolve_after_s = kResolveAfterSDefault;  // a failover's outage notice resolves after this
 };
 

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/log_http_source.h"
 #include "ledger/domain/decider.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/kafka/log_reader.h"
@@ -102,6 +103,7 @@ struct ReplicatedShard::Impl {
   std::vector<std::shared_ptr<ledger::domain::Sequencer>> retired;
   WriterSlot slot;
 
+  std::string writer_key;  // --writer-key-file's key (never logged)
   std::mutex role_mu;  // one role change at a time
   std::mutex reader_mu;  // swaps of `reader` (taken under role_mu), for /metrics
   std::atomic<bool> is_writer{false};
@@ -119,6 +121,7 @@ struct ReplicatedShard::Impl {
   std::atomic<int64_t> no_promotion_before_ms{0};
 
   // The failover notice this node published, resolved after --resolve-after-s.
+  Clock::time_point reader_retry_at{};  // GUARDED_BY(role_mu)
   std::string notice_to_resolve;    // GUARDED_BY(role_mu)
   Clock::time_point resolve_at{};   // GUARDED_BY(role_mu)
 
@@ -132,7 +135,12 @@ struct ReplicatedShard::Impl {
   ledger::Status StartReader() {
     // The lease is half of --failover-after-ms (DESIGN §6); a standby keeps it warm too, so
     // that it can acknowledge as soon as it is promoted.
-    auto r = ledger::kafka::LogReader::Start(Kafka(), store.get(), o.failover_after_ms / 2);
+    // With --writer-key-file, offsets that left Kafka are read from the writer's
+    // GET /v1/log (else from the peers).
+    std::unique_ptr<ledger::kafka::CatchUpSource> catch_up;
+    if (!writer_key.empty())
+      catch_up = LogHttpSource([this] { return CatchUpAddresses(); }, writer_key, o.shard);
+    auto r = ledger::kafka::LogReader::Start(Kafka(), store.get(), o.failover_after_ms / 2, std::move(catch_up));
     if (!r.ok()) return r.status();
     std::lock_guard<std::mutex> lock(reader_mu);
     reader = std::move(r).value();
@@ -148,6 +156,17 @@ struct ReplicatedShard::Impl {
     if (!p.ok()) return p.status();
     publisher = std::move(p).value();
     return ledger::Status::Ok();
+  }
+
+  // Where to catch up from: the writer, then the peers; never this node itself.
+  std::vector<std::string> CatchUpAddresses() const {
+    std::vector<std::string> out;
+    auto add = [&](const std::string& url) {
+      if (!url.empty() && url != o.advertise_url && std::find(out.begin(), out.end(), url) == out.end()) out.push_back(url);
+    };
+    add(CurrentWriterUrl());
+    for (const std::string& p : o.peers) add(p);
+    return out;
   }
 
   // The address of the writer named by the latest canonical WriterPromoted, else --writer.
@@ -284,6 +303,18 @@ struct ReplicatedShard::Impl {
     return ledger::Status::Ok();
   }
 
+  // A reader that stopped for anything but a divergence (Kafka's window moved on and the
+  // catch-up source did not answer, a broken batch) is started again after a pause: the
+  // cause may pass, and a node whose reader is stopped neither follows nor keeps its lease.
+  // REQUIRES: role_mu held.
+  void RestartStoppedReader() {
+    const ledger::Status stopped = reader->stats().stopped;
+    if (stopped.ok() || stopped.code() == ledger::Code::kDiverged || Clock::now() < reader_retry_at) return;
+    spdlog::warn("shard {}: the log reader stopped ({}); starting it again", o.shard, stopped.ToString());
+    reader_retry_at = Clock::now() + std::chrono::seconds(2);
+    if (auto s = StartReader(); !s.ok()) spdlog::error("shard {}: cannot start the log reader: {}", o.shard, s.ToString());
+  }
+
   // REQUIRES: role_mu held, writing.
   void ResolveNoticeWhenDue() {
     if (notice_to_resolve.empty() || Clock::now() < resolve_at || !sequencer) return;
@@ -313,6 +344,7 @@ struct ReplicatedShard::Impl {
       }
       if (stop.load()) return;
       std::lock_guard<std::mutex> role(role_mu);
+      RestartStoppedReader();
       if (is_writer.load()) {
         const ledger::Status fenced = store->fenced();
         const ledger::Status reading = reader->stats().stopped;
@@ -394,6 +426,11 @@ ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
   im.o = o;
   im.bootstrap = bootstrap;
   im.embedded = embedded;
+  if (!o.writer_key_file.empty()) {
+    auto key = ReadKeyFile(o.writer_key_file);
+    if (!key.ok()) return ledger::Status::InvalidArgument("--writer-key-file: " + key.status().message());
+    im.writer_key = std::move(key).value();
+  }
   auto store = ledger::EventStore::Open(WriterStoreOptions(o));
   if (!store.ok()) return store.status();
   im.store = std::move(store).value();

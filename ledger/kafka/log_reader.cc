@@ -23,7 +23,7 @@ struct LogReader::Impl {
   std::thread thread;
   std::thread lease_thread;
   int lease_ms = 0;
-  const EventStore* catch_up_from = nullptr;
+  std::unique_ptr<CatchUpSource> catch_up;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> next_offset{0};  // the offset after the last message read
   mutable std::mutex mu;
@@ -102,7 +102,7 @@ struct LogReader::Impl {
           cv.notify_all();
         }
       } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-        s = catch_up_from != nullptr ? CatchUpFromStore(head)
+        s = catch_up != nullptr ? CatchUp(head)
                                      : Status::Unavailable("offsets after " + std::to_string(head.offset) +
                                                            " are gone from Kafka; catch up from a store that holds them");
       }  // other errors are transient: librdkafka retries by itself
@@ -114,31 +114,24 @@ struct LogReader::Impl {
     }
   }
 
-  // Offsets after the head have left Kafka: take the canonical batches from a store that
-  // holds them with their offsets (judged by the same rule, so a store's non-canonical tail
-  // is never taken), then follow Kafka again from the last one's offset + 1: no gap and no
-  // repeat at the switch. Unavailable when the store cannot close the gap either.
-  Status CatchUpFromStore(CanonicalHead& head) {
+  // Offsets after the head have left Kafka: take the canonical batches from the catch-up
+  // source (judged by the same rule, so a source's non-canonical batch is never taken),
+  // then follow Kafka again from the last one's offset + 1: no gap and no repeat at the
+  // switch. Unavailable when the source cannot close the gap either.
+  Status CatchUp(CanonicalHead& head) {
     const int64_t before = head.offset;
-    for (;;) {
-      const Position bound = catch_up_from->canonical_mark().position;
-      if (head.position >= bound) break;
-      auto infos = catch_up_from->ReadBatchInfos(head.position.next(), 64);
-      auto batches = catch_up_from->ReadBatches(head.position.next(), 64);
-      if (!infos.ok()) return infos.status();
+    for (bool progressed = true; progressed && !stop.load();) {
+      progressed = false;
+      auto batches = catch_up->ReadCanonical(head.position.next(), 64);
       if (!batches.ok()) return batches.status();
-      if (batches->empty()) break;
-      if (batches->size() != infos->size()) continue;  // the store grew between the two reads: read again
-      bool progressed = false;
-      for (size_t i = 0; i < batches->size(); ++i) {
-        const BatchInfo& info = (*infos)[i];
-        if (info.last > bound || info.kafka_offset < 0 || info.kafka_offset <= head.offset) break;
-        auto facts = FactsOf((*batches)[i]);
+      for (const CatchUpSource::Batch& b : *batches) {
+        if (b.kafka_offset < 0 || b.kafka_offset <= head.offset) break;
+        auto facts = FactsOf(b.bytes);
         if (!facts.ok()) return facts.status();
         if (Judge(head, *facts) != Verdict::kCanonical) break;
-        CanonicalHead next = Advance(head, *facts, info.kafka_offset);
+        CanonicalHead next = Advance(head, *facts, b.kafka_offset);
         LEDGER_RETURN_IF_ERROR(store->AppendCanonicalBatch(
-            (*batches)[i], CanonicalMark{next.position, next.hash, next.epoch, next.owner, next.offset}));
+            b.bytes, CanonicalMark{next.position, next.hash, next.epoch, next.owner, next.offset}));
         head = next;
         progressed = true;
         std::lock_guard<std::mutex> lock(mu);
@@ -146,11 +139,10 @@ struct LogReader::Impl {
         stats.caught_up_from_store++;
         cv.notify_all();
       }
-      if (!progressed) break;
     }
     if (head.offset == before)
       return Status::Unavailable("offsets after " + std::to_string(head.offset) +
-                                 " are gone from Kafka and the catch-up store does not hold them either");
+                                 " are gone from Kafka and the catch-up source does not hold them either");
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
         head.offset + 1;
@@ -188,8 +180,34 @@ struct LogReader::Impl {
   }
 };
 
+namespace {
+class StoreSource final : public CatchUpSource {
+ public:
+  explicit StoreSource(const EventStore* store) : store_(store) {}
+  Result<std::vector<Batch>> ReadCanonical(Position from, size_t limit) override {
+    const Position bound = store_->canonical_mark().position;
+    for (;;) {
+      auto infos = store_->ReadBatchInfos(from, limit);
+      auto batches = store_->ReadBatches(from, limit);
+      if (!infos.ok()) return infos.status();
+      if (!batches.ok()) return batches.status();
+      if (batches->size() != infos->size()) continue;  // the store grew between the two reads: read again
+      std::vector<Batch> out;
+      for (size_t i = 0; i < batches->size() && (*infos)[i].last <= bound; ++i)
+        out.push_back({std::move((*batches)[i]), (*infos)[i].kafka_offset});
+      return out;
+    }
+  }
+
+ private:
+  const EventStore* store_;
+};
+}  // namespace
+
+std::unique_ptr<CatchUpSource> StoreCatchUpSource(const EventStore* store) { return std::make_unique<StoreSource>(store); }
+
 Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& options, EventStore* store, int lease_ms,
-                                                    const EventStore* catch_up_from) {
+                                                    std::unique_ptr<CatchUpSource> catch_up) {
   std::unique_ptr<LogReader> r(new LogReader());
   r->impl_ = std::make_unique<Impl>();
   Impl& im = *r->impl_;
@@ -212,7 +230,7 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
   im.next_offset = mark.offset >= 0 ? mark.offset + 1 : 0;
   im.lease_ms = lease_ms;
-  im.catch_up_from = catch_up_from;
+  im.catch_up = std::move(catch_up);
   // A reader with no offset yet starts at offset 0, not at "the beginning": if offset 0 has
   // left Kafka, that is a gap to report, never a place to start from.
   rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =

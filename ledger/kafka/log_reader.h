@@ -29,6 +29,25 @@ using LogReaderOptions = ClientOptions;
 
 inline constexpr double kLagBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 
+// Where a reader takes canonical batches whose offsets have left Kafka (DESIGN §8): a
+// store that holds them (a peer's checkpoint, the writer's store in tests) or, in a
+// standby, the writer's GET /v1/log. Called on the reader's thread; may block.
+class CatchUpSource {
+ public:
+  struct Batch {
+    std::string bytes;         // encoded as published (record_codec.h)
+    int64_t kafka_offset = -1;  // where the batch lies in the partition
+  };
+  virtual ~CatchUpSource() = default;
+  // Up to `limit` canonical batches whose first position is `from` or later, in order
+  // (empty: nothing more). The reader judges each by the canonical rule all the same.
+  virtual Result<std::vector<Batch>> ReadCanonical(Position from, size_t limit) = 0;
+};
+
+// A store as a catch-up source: its batches up to its canonical mark. `store` must
+// outlive the source.
+std::unique_ptr<CatchUpSource> StoreCatchUpSource(const EventStore* store);
+
 class LogReader {
  public:
   // Starts reading into `store` (which must outlive the reader). With `lease_ms` > 0 the
@@ -36,11 +55,10 @@ class LogReader {
   // the partition's end, and once it has read up to that end it renews the store's lease
   // until the instant it asked plus lease_ms. A writer cut off from Kafka thus stops
   // acknowledging within lease_ms (half of --failover-after-ms).
-  // With `catch_up_from` (a store holding the canonical log with its Kafka offsets, e.g. a
-  // peer's checkpoint; it must outlive the reader), offsets that have left Kafka are taken
-  // from there, judged by the same rule, before the reader follows Kafka again.
+  // With `catch_up` (see CatchUpSource), offsets that have left Kafka are taken from there,
+  // judged by the same rule, before the reader follows Kafka again.
   static Result<std::unique_ptr<LogReader>> Start(const LogReaderOptions& options, EventStore* store,
-                                                  int lease_ms = 0, const EventStore* catch_up_from = nullptr);
+                                                  int lease_ms = 0, std::unique_ptr<CatchUpSource> catch_up = nullptr);
   ~LogReader();  // stops the reader
 
   struct Stats {
@@ -48,7 +66,7 @@ class LogReader {
     std::map<std::string, uint64_t> skipped;  // by verdict
     Status stopped;                           // OK while running
     uint64_t lease_renewals = 0;
-    uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up store
+    uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up source
     // Follow lag: from the writer deciding a batch's last record (its clock) to this reader
     // applying the batch, per canonical batch from Kafka; counts per bucket of kLagBucketsMs
     // (the last one: beyond them).

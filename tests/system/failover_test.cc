@@ -371,11 +371,14 @@ struct Shard {
     f.insert(f.end(), more.begin(), more.end());
     return f;
   }
-  // `a` as the writer, `b` as its standby.
-  void StartWriterAndStandby(Node& a, Node& b) const {
+  void StartWriter(Node& a) const {
     ASSERT_FALSE(broker.bootstrap.empty());
     a.Start(broker.bootstrap, Flags({}));
     ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
+  }
+  // `a` as the writer, `b` as its standby.
+  void StartWriterAndStandby(Node& a, Node& b) const {
+    ASSERT_NO_FATAL_FAILURE(StartWriter(a));
     b.Start(broker.bootstrap, Flags({"--role", "standby", "--writer", a.url()}));
     ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
   }
@@ -411,10 +414,8 @@ TEST(Failover, AStandbyThatSeesTheWritersBatchesDoesNotPromote) {
 // the winner, and both hold the same log.
 TEST(Failover, TwoStandbysRaceForAnIdleWritersPlaceAndOneWins) {
   Shard shard(300);
-  ASSERT_FALSE(shard.broker.bootstrap.empty());
   Node a(shard.dir, "a"), b(shard.dir, "b"), c(shard.dir, "c");
-  a.Start(shard.broker.bootstrap, shard.Flags({}));
-  ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
+  ASSERT_NO_FATAL_FAILURE(shard.StartWriter(a));
   for (Node* n : {&b, &c}) {
     n->Start(shard.broker.bootstrap, shard.Flags({"--role", "standby", "--writer", a.url()}));
     ASSERT_TRUE(n->Ready()) << ReadAll(n->log());
@@ -540,6 +541,56 @@ TEST(Failover, AFrozenWriterThawsFencedAndAcknowledgesNothingLost) {
   EXPECT_EQ(twice, 0u);
   std::printf("frozen writer: %zu acknowledged by a, %zu by b\n", stubborn.AcksFrom("a") + mobile.AcksFrom("a"),
               mobile.AcksFrom("b"));
+}
+
+// A standby that starts after Kafka's window has moved past offset 0 catches up over the
+// writer's GET /v1/log with the auditor key of --writer-key-file, then follows Kafka; one
+// without the key stops and says why.
+TEST(Failover, AStandbyBootstrapsOverTheWritersLogWhenKafkasWindowHasMovedOn) {
+  Shard shard(1000);
+  Node a(shard.dir, "a"), b(shard.dir, "b"), c(shard.dir, "c");
+  ASSERT_NO_FATAL_FAILURE(shard.StartWriter(a));
+  const std::string admin = ReadAdminKey(a.data);
+  const std::string key = SetUpMerchant(a);
+  const std::string auditor =
+      Json::parse(HttpCall(a.port, "POST", "/v1/keys", Bearer(admin), R"({"role":"auditor"})").body)["key"];
+  const std::string key_file = shard.dir.Sub("auditor.key");
+  std::ofstream(key_file) << auditor << "\n";
+  chmod(key_file.c_str(), 0600);
+  // About 9 MiB of fee recipes (a 50 KB description each): the dev broker keeps about 5.
+  std::ifstream recipe_file(LEDGER_DEFAULT_RECIPE_PATH);
+  Json recipe = Json::parse(recipe_file);
+  recipe["description"] = std::string(50000, 'r');
+  for (int version = 2; version < 190; ++version) {
+    recipe["version"] = version;
+    ASSERT_EQ(HttpCall(a.port, "POST", "/v1/fee-recipes", Bearer(admin), recipe.dump()).status, 201) << version;
+  }
+  Headers h = Bearer(key);
+  h.emplace_back("Idempotency-Key", "before-standby");
+  ASSERT_EQ(HttpCall(a.port, "POST", "/v1/customers", h, R"({"customer_id":"before"})").status, 201);
+
+  c.Start(shard.broker.bootstrap, shard.Flags({"--role", "standby", "--writer", a.url()}));
+  b.Start(shard.broker.bootstrap,
+          shard.Flags({"--role", "standby", "--writer", a.url(), "--writer-key-file", key_file}));
+  ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
+  EXPECT_TRUE(Eventually([&] { return HttpCall(b.port, "GET", "/v1/customers/before", Bearer(key), "").status == 200; },
+                         30000))
+      << ReadAll(b.log());
+  // Then Kafka again.
+  h.back().second = "after-standby";
+  HttpReply after = HttpCall(a.port, "POST", "/v1/customers", h, R"({"customer_id":"after"})");
+  ASSERT_EQ(after.status, 201);
+  EXPECT_TRUE(Eventually([&] { return HttpCall(b.port, "GET", "/v1/customers/after", Bearer(key), "").status == 200; },
+                         10000));
+  // Without a key there is no way around the gap: the standby says so and holds nothing.
+  EXPECT_TRUE(Eventually([&] { return ReadAll(c.log()).find("gone from Kafka") != std::string::npos; }, 15000))
+      << ReadAll(c.log());
+  EXPECT_NE(HttpCall(c.port, "GET", "/v1/customers/before", Bearer(key), "").status, 200);
+  EXPECT_EQ(ReadAll(b.log()).find(auditor), std::string::npos) << "the key is never logged";
+  const std::string at = HeaderValue(after, "X-Ledger-Position").substr(2);
+  a.process->StopWith(SIGTERM, 15000);
+  b.process->StopWith(SIGTERM, 15000);
+  EXPECT_EQ(Digest(a.data, at), Digest(b.data, at));
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ TEST(LogReader, CatchesUpFromAStoreWhenKafkasWindowHasMovedOn) {
     EXPECT_FALSE((*plain)->WaitFor(Position(1), 10000));
     EXPECT_EQ((*plain)->stats().stopped.code(), Code::kUnavailable);
   }
-  auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, follower.get(), 0, writer.get());
+  auto reader = LogReader::Start({bootstrap, ShardId(0), {}}, follower.get(), 0, StoreCatchUpSource(writer.get()));
   ASSERT_TRUE(reader.ok());
   ASSERT_TRUE((*reader)->WaitFor(writer->head().position, 30000)) << (*reader)->stats().stopped.ToString();
   const uint64_t from_store = (*reader)->stats().caught_up_from_store;

@@ -32,10 +32,14 @@ TEST(NodeOptions, TheRateLimitPerKeyIsAnOperatorsChoice) {
   EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--rate-limit-per-key", "5000"})->rate_limit_per_key, 5000);
 }
 
-TEST(NodeOptions, LaterFlagsAreRefusedNotIgnored) {
-  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--writer-key-file", "/k"});
-  ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("--writer-key-file"), std::string::npos);
+TEST(NodeOptions, TheWritersKeyFileIsForAWriterOrAStandby) {
+  auto o = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--kafka", "k:1", "--writer",
+                             "http://w:1", "--writer-key-file", "/k"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->writer_key_file, "/k");
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "projector", "--shards", "0", "--kafka",
+                                 "k:1", "--writer-key-file", "/k"})
+                   .ok());
 }
 
 TEST(NodeOptions, FailoverFlags) {
