@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -64,7 +65,16 @@ struct Node {
     std::vector<std::string> args{"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--kafka", bootstrap,
                                   "--node-id", name};
     args.insert(args.end(), extra.begin(), extra.end());
-    process = std::make_unique<ChildProcess>(LEDGERD_PATH, args, log());
+    if (run_as_uid < 0) {
+      process = std::make_unique<ChildProcess>(LEDGERD_PATH, args, log());
+      return;
+    }
+    // As another user (setpriv execs ledgerd in place: the pid stays the node's), so that
+    // firewall rules can single out this node's connections.
+    const std::string id = std::to_string(run_as_uid);
+    std::vector<std::string> wrapped{"--reuid=" + id, "--regid=" + id, "--clear-groups", LEDGERD_PATH};
+    wrapped.insert(wrapped.end(), args.begin(), args.end());
+    process = std::make_unique<ChildProcess>(SETPRIV_PATH, wrapped, log());
   }
   bool Ready(int timeout_ms = 20000) const { return WaitForStatus(port, "/health/ready", 200, timeout_ms); }
   bool Writing() const { return HttpGet(port, "/health/writer", 500).status == 200; }
@@ -77,22 +87,26 @@ struct Node {
   std::string name, data;
   int port;
   int starts = 0;
+  int run_as_uid = -1;  // -1: as the test runs
   std::unique_ptr<ChildProcess> process;
 
  private:
   const TempDir& dir_;
 };
 
-// Writes customers c<i> with Idempotency-Key load-<i> to whichever node takes them.
+// Writes customers <prefix>c<i> with Idempotency-Key <prefix>load-<i> to whichever node
+// takes them, one at a time.
 class Load {
  public:
   struct Ack {
     int i;
+    std::string prefix;
     std::string node;
     std::string position;
     int64_t at_ms;
   };
-  Load(std::vector<const Node*> nodes, std::string key) : nodes_(std::move(nodes)), key_(std::move(key)) {
+  Load(std::vector<const Node*> nodes, std::string key, std::string prefix = "")
+      : nodes_(std::move(nodes)), key_(std::move(key)), prefix_(std::move(prefix)) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Load() { Stop(); }
@@ -115,11 +129,12 @@ class Load {
     for (int i = 0; !stop_.load();) {
       const Node& n = *nodes_[target];
       Headers h = Bearer(key_);
-      h.emplace_back("Idempotency-Key", Id("load-", i));
-      HttpReply r = HttpCall(n.port, "POST", "/v1/customers", h, Json{{"customer_id", Id("c", i)}}.dump(), 3000);
+      h.emplace_back("Idempotency-Key", prefix_ + Id("load-", i));
+      HttpReply r =
+          HttpCall(n.port, "POST", "/v1/customers", h, Json{{"customer_id", prefix_ + Id("c", i)}}.dump(), 3000);
       if (r.status == 201 || r.status == 200) {
         std::lock_guard<std::mutex> lock(mu_);
-        acks_.push_back({i, n.name, HeaderValue(r, "X-Ledger-Position"), NowMs()});
+        acks_.push_back({i, prefix_, n.name, HeaderValue(r, "X-Ledger-Position"), NowMs()});
         ++i;
         continue;
       }
@@ -130,6 +145,7 @@ class Load {
   }
   std::vector<const Node*> nodes_;
   std::string key_;
+  std::string prefix_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<Ack> acks_;
@@ -163,8 +179,9 @@ void CheckAcks(const std::vector<Load::Ack>& acks, const Node& writer, const std
                size_t* accepted_twice) {
   for (const auto& ack : acks) {
     Headers h = Bearer(key);
-    h.emplace_back("Idempotency-Key", Id("load-", ack.i));
-    HttpReply again = HttpCall(writer.port, "POST", "/v1/customers", h, Json{{"customer_id", Id("c", ack.i)}}.dump());
+    h.emplace_back("Idempotency-Key", ack.prefix + Id("load-", ack.i));
+    HttpReply again =
+        HttpCall(writer.port, "POST", "/v1/customers", h, Json{{"customer_id", ack.prefix + Id("c", ack.i)}}.dump());
     if (again.status != 200) {  // 201: it was not there and is written now
       ++*lost;
       ADD_FAILURE() << "write " << ack.i << " acknowledged by " << ack.node << " at " << ack.position << ": "
@@ -241,19 +258,31 @@ KillResult KillTheWriterUnderLoad(bool check_everything) {
   EXPECT_FALSE(b.Writing());
 
   const auto lag_before = FollowLag(b);  // steady state: without the catch-up at start
-  Load load({&a, &b}, key);
-  EXPECT_TRUE(Eventually([&] { return load.AcksFrom("a") >= 50; }, 20000));
+  // LEDGER_FAILOVER_CLIENTS concurrent clients (default 1).
+  const int clients = std::max(1, std::atoi(std::getenv("LEDGER_FAILOVER_CLIENTS") ? std::getenv("LEDGER_FAILOVER_CLIENTS") : "1"));
+  std::vector<std::unique_ptr<Load>> loads;
+  for (int i = 0; i < clients; ++i) loads.push_back(std::make_unique<Load>(std::vector<const Node*>{&a, &b}, key, Id("l", i) + "-"));
+  const auto acks_from = [&](const std::string& node) {
+    size_t n = 0;
+    for (const auto& l : loads) n += l->AcksFrom(node);
+    return n;
+  };
+  EXPECT_TRUE(Eventually([&] { return acks_from("a") >= 50u * clients; }, 20000));
   uint64_t lag_samples = 0;
   result.standby_lag_p99_ms = LagP99Ms(lag_before, FollowLag(b), &lag_samples);
   std::printf("standby follow lag under load: p99 <= %.0f ms over %llu batches\n", result.standby_lag_p99_ms,
               static_cast<unsigned long long>(lag_samples));
   const int64_t killed_at = NowMs();
   a.process->StopWith(SIGKILL, 5000);
-  const bool took_over = Eventually([&] { return load.AcksFrom("b") >= 30; }, 20000);
-  load.Stop();
+  const bool took_over = Eventually([&] { return acks_from("b") >= 30u * clients; }, 20000);
+  std::vector<Load::Ack> acks;
+  for (const auto& l : loads) {
+    l->Stop();
+    const auto mine = l->acks();
+    acks.insert(acks.end(), mine.begin(), mine.end());
+  }
   EXPECT_TRUE(took_over) << ReadAll(b.log());
   if (!took_over) return result;
-  const auto acks = load.acks();
   int64_t last_a = 0, first_b = INT64_MAX;
   for (const auto& ack : acks) {
     if (ack.node == "a") last_a = std::max(last_a, ack.at_ms);
@@ -591,6 +620,111 @@ TEST(Failover, AStandbyBootstrapsOverTheWritersLogWhenKafkasWindowHasMovedOn) {
   a.process->StopWith(SIGTERM, 15000);
   b.process->StopWith(SIGTERM, 15000);
   EXPECT_EQ(Digest(a.data, at), Digest(b.data, at));
+}
+
+// Firewall rules that reset the TCP connections of one user's processes to the dev
+// broker's ports, and only those: that node is cut off from Kafka, not from its clients.
+class KafkaCut {
+ public:
+  KafkaCut(int uid, const std::string& bootstrap) : uid_(std::to_string(uid)) {
+    for (size_t at = 0; at < bootstrap.size();) {
+      size_t comma = bootstrap.find(',', at);
+      if (comma == std::string::npos) comma = bootstrap.size();
+      const std::string broker = bootstrap.substr(at, comma - at);
+      ports_.push_back(broker.substr(broker.rfind(':') + 1));
+      at = comma + 1;
+    }
+  }
+  ~KafkaCut() { Lift(); }
+  bool Apply() { return Rules("-I") && (applied_ = true); }
+  void Lift() {
+    if (applied_) Rules("-D");
+    applied_ = false;
+  }
+
+ private:
+  bool Rules(const std::string& op) {
+    for (const std::string& port : ports_) {
+      const std::string rule = std::string(IPTABLES_PATH) + " " + op + " OUTPUT -p tcp -d 127.0.0.1 --dport " + port +
+                               " -m owner --uid-owner " + uid_ + " -j REJECT --reject-with tcp-reset 2>&1";
+      if (RunCommand(rule).exit_code != 0) return false;
+    }
+    return true;
+  }
+  std::string uid_;
+  std::vector<std::string> ports_;
+  bool applied_ = false;
+};
+
+// The writer cut off from Kafka but not from its clients: its lease lapses and it stops
+// acknowledging before the standby promotes; nothing it acknowledged is lost. When Kafka is
+// back it finds it was deposed and follows. Needs root and iptables (skipped otherwise).
+TEST(Failover, AWriterCutOffFromKafkaStopsAcknowledgingBeforeTheStandbyPromotes) {
+  constexpr int kNobody = 65534;
+  if (::geteuid() != 0 || RunCommand(std::string(IPTABLES_PATH) + " -L OUTPUT -n >/dev/null 2>&1").exit_code != 0)
+    GTEST_SKIP() << "needs root and iptables to cut one process off from Kafka";
+  Shard shard(1000);
+  ASSERT_FALSE(shard.broker.bootstrap.empty());
+  KafkaCut cut(kNobody, shard.broker.bootstrap);
+  if (!cut.Apply()) GTEST_SKIP() << "iptables cannot match by owner here (no xt_owner or no NET_ADMIN)";
+  cut.Lift();
+  Node a(shard.dir, "a"), b(shard.dir, "b");
+  a.run_as_uid = kNobody;
+  ::chmod(shard.dir.path().c_str(), 0755);
+  ::mkdir(a.data.c_str(), 0700);
+  ASSERT_EQ(::chown(a.data.c_str(), kNobody, kNobody), 0);
+  a.Start(shard.broker.bootstrap, shard.Flags({}));
+  ASSERT_TRUE(a.Ready()) << ReadAll(a.log());
+  b.Start(shard.broker.bootstrap, shard.Flags({"--role", "standby", "--writer", a.url()}));
+  ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
+  const std::string key = SetUpMerchant(a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a warm standby (see the switch-over test)
+  Load load({&a, &b}, key);
+  ASSERT_TRUE(Eventually([&] { return load.AcksFrom("a") >= 20; }, 20000));
+  ASSERT_TRUE(cut.Apply()) << "iptables refused the rules";
+  const int64_t cut_at = NowMs();
+  const bool took_over = Eventually([&] { return load.AcksFrom("b") >= 20; }, 20000);
+  cut.Lift();
+  load.Stop();
+  ASSERT_TRUE(took_over) << ReadAll(b.log());
+  int64_t last_a = 0, first_b = INT64_MAX;
+  for (const auto& ack : load.acks()) {
+    if (ack.node == "a") last_a = std::max(last_a, ack.at_ms);
+    else first_b = std::min(first_b, ack.at_ms);
+  }
+  std::printf("cut off at 0 ms: last acknowledgement from a at %lld ms, first from b at %lld ms\n",
+              static_cast<long long>(last_a - cut_at), static_cast<long long>(first_b - cut_at));
+  EXPECT_LT(last_a, first_b) << "the old writer acknowledged after the new one took over";
+  EXPECT_LE(last_a - cut_at, 500 + 100) << "the lease (half of --failover-after-ms) bounds the old writer";
+  size_t lost = 0, twice = 0;
+  CheckAcks(load.acks(), b, key, &lost, &twice);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(twice, 0u);
+  // Kafka is back: the old writer reads the canonical WriterPromoted and follows.
+  EXPECT_TRUE(Eventually([&] { return a.Metric("ledger_writer") == "ledger_writer 0"; }, 15000)) << ReadAll(a.log());
+  EXPECT_TRUE(b.Writing());
+  EXPECT_FALSE(a.Writing());
+}
+
+// An idle writer notices that it was deposed (it tails its own partition): a standby
+// promoted with /v1/admin/promote while the writer is alive and idle fences it, and the
+// writer turns 503 on /health/writer and follows.
+TEST(Failover, AnIdleWriterNoticesItWasDeposed) {
+  Shard shard(1000);
+  Node a(shard.dir, "a"), b(shard.dir, "b");
+  ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
+  const std::string key = SetUpMerchant(a);
+  const std::string admin = ReadAdminKey(a.data);
+  ASSERT_TRUE(Eventually([&] { return HttpCall(b.port, "GET", "/v1/merchant", Bearer(key), "").status == 200; }, 10000));
+  ASSERT_TRUE(a.Writing());
+  HttpReply promoted = HttpCall(b.port, "POST", "/v1/admin/promote", Bearer(admin), "", 15000);
+  ASSERT_EQ(promoted.status, 200) << promoted.body;
+  EXPECT_TRUE(Eventually([&] { return !a.Writing(); }, 5000)) << "the idle writer never noticed";
+  EXPECT_TRUE(Eventually([&] { return a.Metric("ledger_writer") == "ledger_writer 0"; }, 5000));
+  EXPECT_TRUE(b.Writing());
+  HttpReply refused = HttpCall(a.port, "POST", "/v1/customers", Bearer(key), R"({"customer_id":"x"})");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(Json::parse(refused.body).value("writer", ""), b.url()) << refused.body;
 }
 
 }  // namespace
