@@ -219,6 +219,11 @@ double LagP99Ms(const std::vector<std::pair<double, uint64_t>>& before,
   return 1e9;
 }
 
+// The standby has read the merchant's set-up (and the keys before it) within 10 s.
+bool HasReadTheSetUp(const Node& standby, const std::string& key) {
+  return Eventually([&] { return HttpCall(standby.port, "GET", "/v1/merchant", Bearer(key), "").status == 200; }, 10000);
+}
+
 struct KillResult {
   int64_t rto_ms = -1;
   double standby_lag_p99_ms = -1;
@@ -450,7 +455,7 @@ TEST(Failover, TwoStandbysRaceForAnIdleWritersPlaceAndOneWins) {
     ASSERT_TRUE(n->Ready()) << ReadAll(n->log());
   }
   const std::string key = SetUpMerchant(a);
-  ASSERT_TRUE(Eventually([&] { return HttpCall(c.port, "GET", "/v1/merchant", Bearer(key), "").status == 200; }, 10000));
+  ASSERT_TRUE(HasReadTheSetUp(c, key));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // idle for three failover periods: no promotion
   EXPECT_FALSE(b.Writing() || c.Writing());
   a.process->StopWith(SIGKILL, 5000);
@@ -485,7 +490,7 @@ TEST(Failover, APlannedSwitchOverLosesNothing) {
   const std::string key = SetUpMerchant(a);
   const std::string admin = ReadAdminKey(a.data);
   // The admin key is an event: the standby knows it too (once it has read that far).
-  ASSERT_TRUE(Eventually([&] { return HttpCall(b.port, "GET", "/v1/merchant", Bearer(key), "").status == 200; }, 10000));
+  ASSERT_TRUE(HasReadTheSetUp(b, key));
   EXPECT_EQ(HttpCall(b.port, "POST", "/v1/admin/promote", Bearer(key), "").status, 403) << "admin only";
   // A standby's idempotent producer gets its producer id about a second after it starts;
   // a promotion before that waits for it (measured: 850 ms). Switch over a warm standby.
@@ -715,7 +720,7 @@ TEST(Failover, AnIdleWriterNoticesItWasDeposed) {
   ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
   const std::string key = SetUpMerchant(a);
   const std::string admin = ReadAdminKey(a.data);
-  ASSERT_TRUE(Eventually([&] { return HttpCall(b.port, "GET", "/v1/merchant", Bearer(key), "").status == 200; }, 10000));
+  ASSERT_TRUE(HasReadTheSetUp(b, key));
   ASSERT_TRUE(a.Writing());
   HttpReply promoted = HttpCall(b.port, "POST", "/v1/admin/promote", Bearer(admin), "", 15000);
   ASSERT_EQ(promoted.status, 200) << promoted.body;
