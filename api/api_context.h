@@ -13,6 +13,7 @@
 
 namespace ledger {
 class EventStore;
+class Keyring;
 namespace domain {
 class Sequencer;
 }
@@ -68,6 +69,7 @@ struct ApiContext {
   const std::array<uint8_t, 32>* secrets_key = nullptr;  // null: secrets cannot be taken
   bool allow_private_webhooks = false;
   RoleControl* roles = nullptr;  // null: no switch-overs (a projector, tests)
+  ledger::Keyring* keyring = nullptr;  // null: personal fields are refused (no --secrets-key-file)
 };
 
 }  // namespace api

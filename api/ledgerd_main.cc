@@ -14,6 +14,7 @@
 #include "api/replicated_shard.h"
 #include "api/routes.h"
 #include "api/webhook_sender.h"
+#include "ledger/keyring.h"
 #include "ledger/seal.h"
 #include "api/node_options.h"
 #include "api/node_runtime.h"
@@ -102,6 +103,17 @@ int main(int argc, char** argv) {
     }
     secrets_key = *key;
     ctx.secrets_key = &secrets_key;
+  }
+  // Customers' data keys (DESIGN §12), wrapped with the secrets key.
+  std::unique_ptr<ledger::Keyring> keyring;
+  if (ctx.secrets_key != nullptr) {
+    auto opened = ledger::Keyring::Open((std::filesystem::path(options->data_dir) / "keyring").string(), secrets_key);
+    if (!opened.ok()) {
+      spdlog::error("{}", opened.status().ToString());
+      return 1;
+    }
+    keyring = std::move(opened).value();
+    ctx.keyring = keyring.get();
   }
   api::Router router;
   api::AddRoutes(router, ctx);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "api/list_support.h"
+#include "api/personal.h"
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -36,7 +37,9 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
 
   router.Add("GET", "/v1/customers/{customer_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) {
-      return projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, c.request.params["customer_id"]);
+      auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, c.request.params["customer_id"]);
+      if (!v.ok()) return v;
+      return ledger::Result<Json>(OpenCustomer(c, std::move(v).value()));
     }, "customer", "customer_id");
   }));
 

@@ -1,9 +1,14 @@
 // Merchant writes (DESIGN §9): each body read into a domain command, run through the
 // sequencer, answered with the resource from the read models and X-Ledger-Position.
+#include <spdlog/spdlog.h>
+
+#include "api/personal.h"
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "projections/queries.h"
+#include "ledger/ids.h"
+#include "ledger/keyring.h"
 #include "projections/read_model_store.h"
 
 namespace api {
@@ -109,22 +114,67 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
         Conditional(StreamName("store", m, cmd.store_id)));
   }));
 
+  // Personal fields (name, email, phone, address) are sealed into the event under the
+  // customer's data key (DESIGN §12); the request digest holds an HMAC of them under that
+  // key, never their plain hash.
   router.Add("POST", "/v1/customers", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
-    RegisterCustomer cmd{f.Str("customer_id"), f.Str("store_id", false)};
-    // Personal fields go into the log sealed per customer (the personal-data issue); until
-    // then they are refused rather than stored in the clear or silently dropped.
-    for (const char* personal : {"name", "email", "phone", "address"})
-      f.Refuse(personal, "personal fields are not taken by this version yet (they will be stored sealed)");
+    RegisterCustomer cmd{f.Str("customer_id"), f.Str("store_id", false), std::nullopt};
     if (!f.ok()) return f.Error();
+    if (!ledger::IsValidEntityId(cmd.customer_id))
+      return Problem(400, "invalid-field", "/customer_id: must match [A-Za-z0-9._:-]{1,64}", R"({"pointer":"/customer_id"})");
     const std::string m = c.Merchant();
+    auto personal = ReadPersonalFields(c, m, cmd.customer_id);
+    if (auto* refused = std::get_if<Response>(&personal)) return *refused;
+    PersonalFields& fields = std::get<PersonalFields>(personal);
+    CommandOptions options = Conditional(StreamName("customer", m, cmd.customer_id));
+    if (fields.input) {
+      cmd.personal = std::move(fields.input);
+      Json digested = c.body;
+      for (const char* name : {"name", "email", "phone", "address"}) digested.erase(name);
+      digested["personal_hmac"] = fields.digest_part;
+      options.digest_body = digested.dump();
+    }
     return RunCommand(
         c, m, cmd, Idempotency::kOptional, 201,
-        [&c, m, cmd] {
-          auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
-          return v.ok() ? *v : Json::object();
+        [&c, m, id = cmd.customer_id] {
+          auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, id);
+          return v.ok() ? OpenCustomer(c, *v) : Json::object();
         },
-        Conditional(StreamName("customer", m, cmd.customer_id)));
+        options);
+  }));
+
+  // Erasure (DESIGN §12): CustomerErased, then the customer's data key is destroyed; the
+  // log keeps the sealed bytes, which no longer open. Merchants erase their own customers;
+  // an admin names the merchant (?merchant_id=). A second erase changes nothing.
+  router.Add("POST", "/v1/customers/{customer_id}/erase",
+             Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kNone, [](Call& c) {
+    const std::string m = c.Merchant();
+    if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: name the merchant", R"({"pointer":"/merchant_id"})");
+    const std::string id = c.request.params["customer_id"];
+    EraseCustomer cmd{id, 0};
+    if (c.ctx.keyring != nullptr) {
+      auto key_id = c.ctx.keyring->KeyIdOf(m, id);
+      if (!key_id.ok()) return ProblemFromStatus(key_id.status());
+      cmd.key_id = key_id->value_or(0);
+    }
+    Response r = RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, id] {
+      auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, id);
+      return v.ok() ? OpenCustomer(c, *v) : Json::object();
+    });
+    // Only once CustomerErased is durable (and known canonical): then the key goes.
+    if (r.status == 200 && cmd.key_id != 0) {
+      if (auto s = c.ctx.keyring->Destroy(cmd.key_id); !s.ok()) {
+        spdlog::error("erasure: {}", s.ToString());
+        return Problem(500, "internal", "the erasure is recorded but the key could not be destroyed yet; retry the request");
+      }
+      r.body = Json::parse(r.body, nullptr, false).is_discarded() ? r.body : [&] {
+        Json body = Json::parse(r.body);
+        if (body.contains("profile")) body["profile"] = {{"erased", true}};
+        return body.dump();
+      }();
+    }
+    return r;
   }));
 
   router.Add("POST", "/v1/orders", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {

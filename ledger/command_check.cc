@@ -52,8 +52,20 @@ Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard) {
     }
     if (pe.expected.kind == ExpectedVersion::Kind::kExact && pe.expected.version.value() == 0)
       return Status::InvalidArgument("expected version 0 is written as no-stream");
+    // A sealed personal field arrives as a placeholder of exactly the sealed size.
+    size_t personal_offset = 0;
+    if (pe.seal) {
+      const auto* personal = ev->personal();
+      if (pe.seal->key_id == 0 || ev->personal_key_id() != pe.seal->key_id || personal == nullptr ||
+          personal->size() != pe.seal->plaintext.size() + kSealOverheadBytes)
+        return Status::InvalidArgument("event " + std::to_string(i) +
+                                       ": the personal field does not match what is to be sealed into it");
+      personal_offset = static_cast<size_t>(personal->data() - reinterpret_cast<const uint8_t*>(pe.record.data()));
+    } else if (ev->personal_key_id() != 0) {
+      return Status::InvalidArgument("event " + std::to_string(i) + " names a data key but brings nothing to seal");
+    }
     out.bytes += pe.record.size() + 32;
-    out.events.push_back({std::move(pe.record), std::move(stream), pe.expected});
+    out.events.push_back({std::move(pe.record), std::move(stream), pe.expected, std::move(pe.seal), personal_offset});
   }
   if (out.bytes > kBatchBytesMax)
     return Status::TooLarge("the command is " + std::to_string(out.bytes) +

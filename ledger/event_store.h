@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "ledger/clock.h"
+#include "ledger/seal.h"
 #include "ledger/status.h"
 #include "ledger/types.h"
 
@@ -82,9 +83,21 @@ struct StoreOptions {
   std::string secondary_path;
 };
 
+// A personal field to seal on append (DESIGN §12): the record carries personal_key_id and
+// a `personal` vector of plaintext.size() + kSealOverheadBytes zero bytes; once the event's
+// position is assigned the store seals the plaintext under the data key, bound to shard,
+// position and key id, into that vector, before the record is hashed. Neither the key nor
+// the plaintext is kept.
+struct PersonalSeal {
+  uint64_t key_id = 0;
+  SecretKey data_key{};
+  std::string plaintext;  // PersonalData bytes
+};
+
 struct PendingEvent {
   std::string record;  // built by EncodeRecord; assigned fields are patched on append
   ExpectedVersion expected = ExpectedVersion::Any();
+  std::optional<PersonalSeal> seal = std::nullopt;
 };
 
 // One command: its events are appended atomically, in order. The idempotency key,

@@ -11,11 +11,14 @@
 // idempotency entries) that later decisions read before the durable cache and RocksDB. If
 // a write fails the store stops accepting appends, so no decision ever rests on a batch
 // that was not written.
+#include <openssl/crypto.h>
+
 #include <cstring>
 
 #include "ledger/await_result.h"
 #include "ledger/chain_hash.h"
 #include "ledger/record_codec.h"
+
 #include "ledger/rocks_store.h"
 #include "ledger/store_keys.h"
 
@@ -292,6 +295,21 @@ Result<AppendResult> RocksStore::Decide(PreparedCommand& cmd, OpenBatch& batch) 
     }
     LEDGER_RETURN_IF_ERROR(CheckExpected(ev.expected, it->second, ev.stream));
     ++it->second;
+  }
+  // Personal fields are sealed now that their positions are known, before anything is
+  // staged: a failure leaves the batch untouched.
+  for (size_t i = 0; i < cmd.events.size(); ++i) {
+    PreparedEvent& ev = cmd.events[i];
+    if (!ev.seal) continue;
+    const uint64_t pos = batch.next.value() + i;
+    auto sealed = Seal(ev.seal->data_key, ev.seal->plaintext,
+                       PersonalAssociatedData(options_.shard.value(), pos, ev.seal->key_id));
+    if (!sealed.ok()) return sealed.status();
+    LEDGER_INVARIANT(sealed->size() == ev.seal->plaintext.size() + kSealOverheadBytes);
+    std::memcpy(ev.record.data() + ev.personal_offset, sealed->data(), sealed->size());
+    OPENSSL_cleanse(ev.seal->data_key.data(), ev.seal->data_key.size());
+    OPENSSL_cleanse(ev.seal->plaintext.data(), ev.seal->plaintext.size());
+    ev.seal.reset();
   }
   // Accepted: assign positions and versions, patch, hash, stage.
   const Position first = batch.next;

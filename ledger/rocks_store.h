@@ -26,6 +26,8 @@ struct PreparedEvent {
   std::string record;
   std::string stream;
   ExpectedVersion expected;
+  std::optional<PersonalSeal> seal;
+  size_t personal_offset = 0;  // where the sealed bytes go in `record`, when sealing
 };
 
 // A command that passed every check that needs no state, waiting for the writer.

@@ -16,6 +16,7 @@ namespace ledger {
 namespace {
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
+static_assert(kNonceBytes + kTagBytes == kSealOverheadBytes);
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 }  // namespace
 
@@ -53,6 +54,14 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
       EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) != 1)
     return Status::Corruption("sealed bytes do not open with this key and context");
   return out;
+}
+
+std::string PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id) {
+  std::string ad = "ledger personal v1";
+  for (int i = 3; i >= 0; --i) ad.push_back(static_cast<char>((shard >> (8 * i)) & 0xff));
+  for (int i = 7; i >= 0; --i) ad.push_back(static_cast<char>((position >> (8 * i)) & 0xff));
+  for (int i = 7; i >= 0; --i) ad.push_back(static_cast<char>((key_id >> (8 * i)) & 0xff));
+  return ad;
 }
 
 Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message) {

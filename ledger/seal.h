@@ -13,6 +13,9 @@
 namespace ledger {
 
 using SecretKey = std::array<uint8_t, 32>;
+
+// Sealed bytes are the plaintext's length plus this (nonce 12, tag 16).
+inline constexpr size_t kSealOverheadBytes = 28;
 using Sha256DigestBytes = std::array<uint8_t, 32>;
 
 Result<std::string> Seal(const SecretKey& key, std::string_view plaintext, std::string_view associated_data);
@@ -24,6 +27,10 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
 Sha256DigestBytes HmacSha256(const SecretKey& key, std::string_view message);
 // The same with a key of any length (a webhook subscriber's secret, as the subscriber has it).
 Sha256DigestBytes HmacSha256(std::string_view key, std::string_view message);
+
+// What a personal field is bound to (DESIGN §12): the shard, the event's position and the
+// key id, so sealed bytes moved to another event or key do not open.
+std::string PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id);
 
 // Reads a key file: 64 hex digits (surrounding whitespace allowed) or exactly 32 raw bytes.
 // Refused when group or others may read it (mode & 077). Errors never include its content.

@@ -30,9 +30,10 @@ std::string UtcDay(int64_t at_us) {
 
 Json PersonalOf(const Event& e) {
   Json out = Json::object();
-  if (e.personal_key_id() != 0) {
+  if (e.personal_key_id() != 0) {  // opened at read time with the keyring, never stored open
     out["sealed"] = true;
     out["key_id"] = e.personal_key_id();
+    out["position"] = e.position();
     return out;
   }
   const auto* bytes = e.personal();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ledger/domain/fee_recipe.h"
+#include "ledger/seal.h"
 #include "ledger/types.h"
 
 namespace ledger::domain {
@@ -38,9 +39,26 @@ struct PublishListing {
   int64_t stock = 0;
 };
 
+// Personal fields of a customer (DESIGN §12), sealed into the event under the customer's
+// data key, which the API edge takes from the keyring (the decider draws nothing).
+struct PersonalInput {
+  uint64_t key_id = 0;
+  SecretKey data_key{};
+  std::string name, email, phone;
+  std::string address_line1, address_line2, city, region, postal_code, country;
+};
+
 struct RegisterCustomer {
   std::string customer_id;
   std::string store_id;  // where they came through; may be empty
+  std::optional<PersonalInput> personal = std::nullopt;
+};
+
+// Erasure (DESIGN §12): CustomerErased naming the data key that the nodes destroy. A
+// customer already erased: nothing new (a no-op).
+struct EraseCustomer {
+  std::string customer_id;
+  uint64_t key_id = 0;  // 0: the customer never had personal data sealed
 };
 
 struct OrderLineInput {
@@ -285,6 +303,6 @@ using Command =
                  PublishOutageNotice, UpdateOutageNotice, RecordProviderCapture,
                  RecordProviderRefund, RecordProviderDispute, IssueKey, RevokeKey, AddSubscriber,
                  RemoveSubscriber, RecordNotification, RecordProviderDisputeOutcome, RecordProviderOrder,
-                 PublishDigest, PromoteWriter>;
+                 PublishDigest, PromoteWriter, EraseCustomer>;
 
 }  // namespace ledger::domain

@@ -1,4 +1,6 @@
 // Merchant configuration, stores and listings, customers, messages.
+#include <cctype>
+
 #include "ledger/domain/decide_internal.h"
 
 namespace ledger::domain::internal {
@@ -61,8 +63,61 @@ Status Publish(const DomainState& s, const DecideContext& ctx, const PublishList
   return Status::Ok();
 }
 
+}  // namespace
+}  // namespace ledger::domain::internal
+
+namespace ledger::domain {
+
+Status CheckPersonalInput(const PersonalInput& p) {
+  using internal::Field;
+  const std::pair<const std::string*, std::pair<const char*, size_t>> limits[] = {
+      {&p.name, {"/name", 200}},         {&p.email, {"/email", 254}},
+      {&p.phone, {"/phone", 32}},        {&p.address_line1, {"/address/line1", 200}},
+      {&p.address_line2, {"/address/line2", 200}}, {&p.city, {"/address/city", 100}},
+      {&p.region, {"/address/region", 100}},       {&p.postal_code, {"/address/postal_code", 20}},
+      {&p.country, {"/address/country", 2}}};
+  for (const auto& [value, limit] : limits)
+    if (value->size() > limit.second)
+      return Field(limit.first, "at most " + std::to_string(limit.second) + " characters");
+  if (!p.email.empty() && (p.email.find('@') == std::string::npos || p.email.front() == '@' || p.email.back() == '@'))
+    return Field("/email", "must be an email address");
+  if (!p.country.empty() && (p.country.size() != 2 || !std::isupper(static_cast<unsigned char>(p.country[0])) ||
+                             !std::isupper(static_cast<unsigned char>(p.country[1]))))
+    return Field("/address/country", "must be an ISO 3166 alpha-2 code, e.g. DE");
+  return Status::Ok();
+}
+
+}  // namespace ledger::domain
+
+namespace ledger::domain::internal {
+namespace {
+
+// A customer's personal fields as PersonalData bytes, checked. Errors name the field and
+// the rule, never the value.
+Result<std::string> PersonalBytes(const PersonalInput& p) {
+  LEDGER_RETURN_IF_ERROR(CheckPersonalInput(p));
+  if (p.key_id == 0) return Status::InvalidArgument("personal data needs a data key");
+  Fbb b(256);
+  flatbuffers::Offset<schema::Address> address;
+  const bool has_address = !(p.address_line1.empty() && p.address_line2.empty() && p.city.empty() && p.region.empty() &&
+                             p.postal_code.empty() && p.country.empty());
+  if (has_address)
+    address = schema::CreateAddressDirect(b, p.address_line1.c_str(), p.address_line2.c_str(), p.city.c_str(),
+                                          p.region.c_str(), p.postal_code.c_str(), p.country.c_str());
+  b.Finish(schema::CreatePersonalDataDirect(b, p.name.empty() ? nullptr : p.name.c_str(),
+                                            p.email.empty() ? nullptr : p.email.c_str(),
+                                            p.phone.empty() ? nullptr : p.phone.c_str(), address, nullptr));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
 Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCustomer& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  std::optional<PersonalSeal> personal;
+  if (c.personal) {
+    auto bytes = PersonalBytes(*c.personal);
+    if (!bytes.ok()) return bytes.status();
+    personal = PersonalSeal{c.personal->key_id, c.personal->data_key, std::move(bytes).value()};
+  }
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   Channel channel = Channel::kWeb;
   if (!c.store_id.empty()) {
@@ -75,14 +130,16 @@ Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCu
   const std::string stream = StreamOf("customer", ctx.merchant_id, c.customer_id);
   // One customer per merchant and id, whichever store or channel they came through.
   if (m != nullptr && m->customers.count(c.customer_id)) {
+    if (personal && m->customers.at(c.customer_id))
+      return Rule("customer-erased", "this customer's personal data was erased; no new personal data is taken");
     out.Add(stream, ExpectedVersion::Any(), schema::EventBody::CustomerUpdated, [c](Fbb& b) {
       return schema::CreateCustomerUpdatedDirect(b, c.customer_id.c_str()).Union();
-    });
+    }, "", std::move(personal));
   } else {
     out.Add(stream, ExpectedVersion::NoStream(), schema::EventBody::CustomerRegistered, [c, channel](Fbb& b) {
       return schema::CreateCustomerRegisteredDirect(b, c.customer_id.c_str(), c.store_id.c_str(), ChannelOf(channel))
           .Union();
-    });
+    }, "", std::move(personal));
   }
   return Status::Ok();
 }
@@ -216,6 +273,16 @@ Status Digest(const DecideContext& ctx, const PublishDigest& c, EventSink& out) 
   return Status::Ok();
 }
 
+Status Erase(const DomainState& s, const DecideContext& ctx, const EraseCustomer& c, EventSink& out) {
+  LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  const MerchantState* m = FindMerchant(s, ctx.merchant_id);
+  if (m == nullptr || !m->customers.count(c.customer_id)) return Rule("customer-not-found", "no such customer");
+  if (m->customers.at(c.customer_id)) return Status::Ok();  // erased already: nothing new
+  out.Add(StreamOf("customer", ctx.merchant_id, c.customer_id), ExpectedVersion::Any(), schema::EventBody::CustomerErased,
+          [c](Fbb& b) { return schema::CreateCustomerErasedDirect(b, c.customer_id.c_str(), c.key_id).Union(); });
+  return Status::Ok();
+}
+
 Status Promote(const DomainState& s, const DecideContext& ctx, const PromoteWriter& c, EventSink& out) {
   if (c.epoch == 0 || c.previous_epoch >= c.epoch) return Field("/epoch", "must be above the previous epoch");
   if (!IsValidEntityId(c.node_id)) return Field("/node_id", "must match [A-Za-z0-9._:-]{1,64}");
@@ -323,6 +390,7 @@ Status DecideCatalog(const DomainState& s, const DecideContext& ctx, const Comma
   if (auto* x = std::get_if<RecordNotification>(&c)) return Notified(s, ctx, *x, out);
   if (auto* x = std::get_if<PublishDigest>(&c)) return Digest(ctx, *x, out);
   if (auto* x = std::get_if<PromoteWriter>(&c)) return Promote(s, ctx, *x, out);
+  if (auto* x = std::get_if<EraseCustomer>(&c)) return Erase(s, ctx, *x, out);
   return Status::InvalidArgument("not a catalog command");
 }
 

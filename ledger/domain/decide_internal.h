@@ -17,7 +17,7 @@ class EventSink {
  public:
   explicit EventSink(const DecideContext& ctx) : ctx_(ctx) {}
   void Add(std::string stream, ExpectedVersion expected, schema::EventBody type, BodyBuilder build,
-           std::string anomaly = "");
+           std::string anomaly = "", std::optional<PersonalSeal> personal = std::nullopt);
   AppendCommand Finish() const;
 
  private:
@@ -27,6 +27,7 @@ class EventSink {
     schema::EventBody type;
     BodyBuilder build;
     std::string anomaly;
+    std::optional<PersonalSeal> personal;
   };
   const DecideContext& ctx_;
   std::vector<Draft> drafts_;

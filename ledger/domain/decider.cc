@@ -6,8 +6,8 @@ namespace ledger::domain {
 namespace internal {
 
 void EventSink::Add(std::string stream, ExpectedVersion expected, schema::EventBody type,
-                    BodyBuilder build, std::string anomaly) {
-  drafts_.push_back({std::move(stream), expected, type, std::move(build), std::move(anomaly)});
+                    BodyBuilder build, std::string anomaly, std::optional<PersonalSeal> personal) {
+  drafts_.push_back({std::move(stream), expected, type, std::move(build), std::move(anomaly), std::move(personal)});
 }
 
 AppendCommand EventSink::Finish() const {
@@ -25,7 +25,11 @@ AppendCommand EventSink::Finish() const {
     f.request_digest = ctx_.request_digest;
     f.command_event_count = static_cast<uint32_t>(drafts_.size());
     f.anomaly = d.anomaly;
-    cmd.events.push_back({EncodeRecord(f, d.type, d.build), d.expected});
+    if (d.personal) {  // a placeholder of the sealed size; the store seals into it
+      f.personal_key_id = d.personal->key_id;
+      f.personal.assign(d.personal->plaintext.size() + kSealOverheadBytes, '\0');
+    }
+    cmd.events.push_back({EncodeRecord(f, d.type, d.build), d.expected, d.personal});
   }
   return cmd;
 }
@@ -127,7 +131,7 @@ Result<AppendCommand> Decide(const DomainState& state, const DecideContext& ctx,
                       std::is_same_v<T, IssueKey> || std::is_same_v<T, RevokeKey> ||
                       std::is_same_v<T, AddSubscriber> || std::is_same_v<T, RemoveSubscriber> ||
                       std::is_same_v<T, RecordNotification> || std::is_same_v<T, PublishDigest> ||
-                      std::is_same_v<T, PromoteWriter>)
+                      std::is_same_v<T, PromoteWriter> || std::is_same_v<T, EraseCustomer>)
           return DecideCatalog(state, ctx, command, sink);
         else if constexpr (std::is_same_v<T, PlaceOrder> || std::is_same_v<T, CancelOrder> ||
                            std::is_same_v<T, FulfilOrder> || std::is_same_v<T, RecordProviderOrder>)

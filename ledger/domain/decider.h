@@ -28,6 +28,11 @@ struct DecideContext {
 Result<AppendCommand> Decide(const DomainState& state, const DecideContext& context,
                              const Command& command);
 
+// The checks on a customer's personal fields (lengths, email shape, country code), for the
+// API edge to run before it draws a data key; Decide runs them too. InvalidArgument naming
+// the field, never the value.
+Status CheckPersonalInput(const PersonalInput& personal);
+
 // The rule code of a RuleViolated status ("refund-exceeds-refundable"), or "".
 std::string RuleCode(const Status& status);
 

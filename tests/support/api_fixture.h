@@ -12,6 +12,7 @@
 #include "api/auth.h"
 #include "api/route_support.h"
 #include "api/routes.h"
+#include "ledger/keyring.h"
 #include "ledger/domain/sequencer.h"
 #include "projections/projections.h"
 #include "tests/support/temp_dir.h"
@@ -47,6 +48,12 @@ class ApiTest : public ::testing::Test {
     slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
     ctx_.writer = &slot_;
     ctx_.projector = projector_.get();
+    ledger::SecretKey secrets{};
+    secrets[0] = 42;
+    auto keyring = ledger::Keyring::Open(dir.Sub("keyring"), secrets);
+    ASSERT_TRUE(keyring.ok());
+    keyring_ = std::move(keyring).value();
+    ctx_.keyring = keyring_.get();
     api::AddRoutes(router_, ctx_);
     // The first admin key, as a writer on an empty log issues it.
     auto k = api::DrawKey();
@@ -121,6 +128,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<ledger::EventStore> store_;
   std::unique_ptr<ledger::domain::Sequencer> seq_;
   std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<ledger::Keyring> keyring_;
   api::WriterSlot slot_;
   ApiContext ctx_;
   Router router_;

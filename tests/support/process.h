@@ -47,6 +47,10 @@ struct CommandRun {
 };
 CommandRun RunCommand(const std::string& command_line);
 
+// Every regular file under `dir` (recursively), concatenated: for scans that a secret or a
+// personal value is nowhere on the disk.
+std::string AllFileBytes(const std::string& dir);
+
 // The whole file at `path` ("" when it cannot be read).
 std::string ReadAll(const std::string& path);
 

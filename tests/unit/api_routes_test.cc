@@ -156,7 +156,10 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
        "invalid-field", "/currency"},
       {"POST", "/v1/orders", R"({"order_id":"o9","store_id":"s1","customer_id":"c1","currency":"USD","lines":[{"sku":"sku-1","quantity":"2","unit_price":1}]})",
        400, "invalid-field", "/lines/0/quantity"},
-      {"POST", "/v1/customers", R"({"customer_id":"c9","name":"Ada"})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","email":"ada.example.com"})", 400, "invalid-field", "/email"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","name":7})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","address":{"country":"Germany"}})", 400, "invalid-field", "/address/country"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","address":"Main St 1"})", 400, "invalid-field", "/address"},
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":999999})", 422, "rule-violated", ""},
       {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", ""},

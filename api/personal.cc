@@ -1,0 +1,114 @@
+#include "api/personal.h"
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <spdlog/spdlog.h>
+
+#include "api/api_context.h"
+#include "api/auth.h"
+#include "api/problem.h"
+#include "ledger/domain/decider.h"
+#include "ledger/event_store.h"
+#include "ledger/keyring.h"
+#include "ledger/record_codec.h"
+#include "ledger/types.h"
+
+namespace api {
+
+namespace {
+constexpr const char* kPersonal[] = {"name", "email", "phone", "address"};
+constexpr const char* kAddress[] = {"line1", "line2", "city", "region", "postal_code", "country"};
+}  // namespace
+
+std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::string& merchant,
+                                                          const std::string& customer_id) {
+  PersonalFields out;
+  bool any = false;
+  for (const char* name : kPersonal) any = any || (c.body.is_object() && c.body.contains(name));
+  if (!any) return out;
+  Fields f(c.body);
+  ledger::domain::PersonalInput p;
+  p.name = f.Str("name", false);
+  p.email = f.Str("email", false);
+  p.phone = f.Str("phone", false);
+  if (c.body.contains("address")) {
+    if (!c.body["address"].is_object())
+      return Problem(400, "invalid-field", "/address: must be an object", R"({"pointer":"/address"})");
+    Fields a(c.body["address"], "/address");
+    std::string* into[] = {&p.address_line1, &p.address_line2, &p.city, &p.region, &p.postal_code, &p.country};
+    for (size_t i = 0; i < std::size(kAddress); ++i) *into[i] = a.Str(kAddress[i], false);
+    if (!a.ok()) return a.Error();
+  }
+  if (!f.ok()) return f.Error();
+  // Checked before a data key is drawn: a refused request leaves nothing behind.
+  if (auto bad = ledger::domain::CheckPersonalInput(p); !bad.ok()) {
+    const std::string pointer = bad.message().substr(0, bad.message().find(':'));
+    return Problem(400, "invalid-field", bad.message(), Json{{"pointer", pointer}}.dump());
+  }
+  if (c.ctx.keyring == nullptr)
+    return Problem(503, "not-configured",
+                   "personal fields are stored sealed, and this node has no keyring: start it with --secrets-key-file");
+  auto key = c.ctx.keyring->KeyFor(merchant, customer_id);
+  if (!key.ok()) {
+    if (key.status().code() == ledger::Code::kInvalidArgument)
+      return Problem(422, "rule-violated", "customer-erased: this customer's personal data was erased; no new personal data is taken",
+                     R"({"rule":"customer-erased"})");
+    spdlog::error("keyring: {}", key.status().ToString());
+    return Problem(500, "internal", "the keyring cannot be read; the operator has been told");
+  }
+  p.key_id = key->key_id;
+  p.data_key = key->key;
+  Json fields = Json::object();
+  for (const char* name : kPersonal)
+    if (c.body.contains(name)) fields[name] = c.body[name];
+  const auto mac = ledger::HmacSha256(key->key, fields.dump());
+  out.digest_part = ledger::ToHex(mac);
+  out.input = std::move(p);
+  return out;
+}
+
+Json OpenCustomer(const Call& c, Json customer) {
+  if (!customer.is_object() || !customer.contains("profile")) return customer;
+  Json& profile = customer["profile"];
+  if (!profile.value("sealed", false)) return customer;
+  const uint64_t key_id = profile.value("key_id", uint64_t{0});
+  const uint64_t position = profile.value("position", uint64_t{0});
+  auto sealed_note = [&](const char* note) {
+    profile = {{"sealed", true}, {"key_id", key_id}, {"note", note}};
+    return customer;
+  };
+  if (c.who.role != Role::kMerchant) return sealed_note("personal fields are shown to the customer's merchant only");
+  if (c.ctx.keyring == nullptr || position == 0) return sealed_note("this node holds no keyring");
+  auto key = c.ctx.keyring->Get(key_id);
+  if (!key.ok() && key.status().code() == ledger::Code::kNotFound) {
+    profile = {{"erased", true}};
+    return customer;
+  }
+  if (!key.ok() || !key->has_value()) return sealed_note("this node does not hold the customer's key");
+  auto events = c.ctx.store->ReadRange(ledger::Position(position), 1);
+  if (!events.ok() || events->empty()) return sealed_note("the sealed event cannot be read");
+  const ledger::schema::Event* e = ledger::VerifyRecord(events->front().record);
+  if (e == nullptr || e->personal() == nullptr || e->personal_key_id() != key_id)
+    return sealed_note("the sealed event cannot be read");
+  auto plain = ledger::Unseal(**key,
+                              std::string_view(reinterpret_cast<const char*>(e->personal()->data()), e->personal()->size()),
+                              ledger::PersonalAssociatedData(e->shard(), position, key_id));
+  if (!plain.ok()) return sealed_note("the sealed fields do not open with the customer's key");
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(plain->data()), plain->size());
+  if (!v.VerifyBuffer<ledger::schema::PersonalData>(nullptr)) return sealed_note("the sealed fields are damaged");
+  const auto* p = flatbuffers::GetRoot<ledger::schema::PersonalData>(plain->data());
+  Json open = Json::object();
+  if (p->name()) open["name"] = p->name()->str();
+  if (p->email()) open["email"] = p->email()->str();
+  if (p->phone()) open["phone"] = p->phone()->str();
+  if (const auto* a = p->address()) {
+    auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
+    open["address"] = {{"line1", s(a->line1())},   {"line2", s(a->line2())},
+                       {"city", s(a->city())},     {"region", s(a->region())},
+                       {"postal_code", s(a->postal_code())}, {"country", s(a->country())}};
+  }
+  profile = std::move(open);
+  return customer;
+}
+
+}  // namespace api

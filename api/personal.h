@@ -1,0 +1,34 @@
+// Personal data at the API edge (DESIGN §12): reading a customer's personal fields from a
+// request into a sealing input (with the customer's data key from the keyring), and opening
+// a sealed profile for the customer's merchant. Values are never put into errors or logs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "api/route_support.h"
+#include "ledger/domain/commands.h"
+
+namespace api {
+
+struct PersonalFields {
+  std::optional<ledger::domain::PersonalInput> input;  // none: the request carries none
+  // What stands for the personal fields in the request digest: an HMAC under the
+  // customer's data key, so the log holds no unkeyed hash of them.
+  std::string digest_part;
+};
+
+// name, email, phone and address {line1, line2, city, region, postal_code, country} of a
+// customer body; draws the customer's data key when any is present. A Response when the
+// request must be refused (400 with the pointer, 503 without a keyring, 422 for an erased
+// customer).
+std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::string& merchant,
+                                                          const std::string& customer_id);
+
+// The customer view with its profile opened for the customer's merchant: the sealed
+// event's fields, {"erased": true}, or {"sealed": true, "key_id", "note"} when this node
+// does not hold the key (or the caller is not the merchant).
+Json OpenCustomer(const Call& c, Json customer);
+
+}  // namespace api

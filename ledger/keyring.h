@@ -1,0 +1,48 @@
+// The keyring (DESIGN §12): each customer's random 256-bit data key, wrapped (AES-256-GCM)
+// with the node's secrets key, in a small RocksDB of its own (DATA/keyring). Destroying a
+// key (erasure) deletes it and then flushes and compacts the keyring so that the wrapped
+// bytes leave the disk, not only the index; the keyring's own write-ahead log is not shared
+// with the event store, so nothing else keeps it alive. Keys are never logged.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ledger/seal.h"
+#include "ledger/status.h"
+
+namespace ledger {
+
+struct DataKey {
+  uint64_t key_id = 0;  // random, never 0 (0 means "not sealed" in the envelope)
+  SecretKey key{};
+};
+
+class Keyring {
+ public:
+  static Result<std::unique_ptr<Keyring>> Open(const std::string& path, const SecretKey& secrets_key);
+  ~Keyring();
+
+  // The customer's data key, drawn on first use. Errors: InvalidArgument when the customer
+  // was erased (a new key would let new personal data in under an erased identity);
+  // IOError.
+  Result<DataKey> KeyFor(const std::string& merchant, const std::string& customer);
+  // The key id of a customer, if one was ever drawn (also after erasure).
+  Result<std::optional<uint64_t>> KeyIdOf(const std::string& merchant, const std::string& customer) const;
+  // The key for `key_id`: nullopt when this keyring never held it; NotFound when it was
+  // destroyed (erased).
+  Result<std::optional<SecretKey>> Get(uint64_t key_id) const;
+  // Destroys the key for good (idempotent), and marks it erased.
+  Status Destroy(uint64_t key_id);
+  bool Destroyed(uint64_t key_id) const;
+
+ private:
+  Keyring() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ledger

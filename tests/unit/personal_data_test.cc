@@ -1,0 +1,254 @@
+// Personal data (DESIGN §12): sealed into the event by the store once the position is
+// known, bound to shard, position and key id; the keyring's keys wrapped, destroyed for
+// good on erasure; the HTTP story of a customer registered with personal fields, shown
+// only to their merchant, erased, with the money and the chain untouched.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+
+#include "ledger/domain/decider.h"
+#include "ledger/keyring.h"
+#include "ledger/record_codec.h"
+#include "ledger/store_keys.h"
+#include "tests/support/api_fixture.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace ledger;
+using namespace ledger::domain;
+using testing_support::AllFileBytes;
+using testing_support::TempDir;
+using api::Response;
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr char kName[] = "Zelda Quixote-Lovelace";
+constexpr char kEmail[] = "zql.personal-test@example.invalid";
+
+PersonalInput Personal(uint64_t key_id, const SecretKey& key) {
+  PersonalInput p;
+  p.key_id = key_id;
+  p.data_key = key;
+  p.name = kName;
+  p.email = kEmail;
+  p.phone = "+49 30 1234567";
+  p.city = "Berlin";
+  p.country = "DE";
+  return p;
+}
+
+Result<AppendCommand> RegisterWithPersonal(const std::string& customer, uint64_t key_id, const SecretKey& key) {
+  DecideContext ctx{"m1", "", {}, {7, 7}, ShardId(0)};
+  return Decide(DomainState{}, ctx, RegisterCustomer{customer, "", Personal(key_id, key)});
+}
+
+// Every file under `dir`, concatenated.
+
+Result<std::unique_ptr<EventStore>> OpenStore(const TempDir& dir) {
+  StoreOptions o;
+  o.path = dir.Sub("store");
+  return EventStore::Open(o);
+}
+
+TEST(PersonalSealing, TheStoreSealsAtItsPositionAndNothingPlainIsStored) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_TRUE(store.ok());
+  SecretKey key{};
+  key[3] = 9;
+  auto cmd = RegisterWithPersonal("c1", 77, key);
+  ASSERT_TRUE(cmd.ok()) << cmd.status().ToString();
+  ASSERT_TRUE(cmd->events.front().seal.has_value());
+  auto appended = (*store)->Append(std::move(cmd).value());
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  const Position at = appended->first_position;
+  auto events = (*store)->ReadRange(at, 1);
+  ASSERT_TRUE(events.ok() && events->size() == 1);
+  const schema::Event* e = VerifyRecord(events->front().record);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->personal_key_id(), 77u);
+  const std::string_view sealed(reinterpret_cast<const char*>(e->personal()->data()), e->personal()->size());
+  EXPECT_EQ(events->front().record.find(kName), std::string::npos);
+  EXPECT_EQ(events->front().record.find(kEmail), std::string::npos);
+  // It opens with the key at its own position only.
+  auto plain = Unseal(key, sealed, PersonalAssociatedData(0, at.value(), 77));
+  ASSERT_TRUE(plain.ok());
+  const auto* p = flatbuffers::GetRoot<schema::PersonalData>(plain->data());
+  EXPECT_EQ(p->name()->str(), kName);
+  EXPECT_EQ(p->email()->str(), kEmail);
+  EXPECT_FALSE(Unseal(key, sealed, PersonalAssociatedData(0, at.value() + 1, 77)).ok()) << "moved to another position";
+  EXPECT_FALSE(Unseal(key, sealed, PersonalAssociatedData(0, at.value(), 78)).ok()) << "under another key id";
+  Position through;
+  EXPECT_TRUE(VerifyChain(**store, &through).ok()) << "the chain covers the sealed bytes";
+  store->reset();
+  const std::string files = AllFileBytes(dir.path());
+  EXPECT_EQ(files.find(kName), std::string::npos);
+  EXPECT_EQ(files.find(kEmail), std::string::npos);
+}
+
+TEST(PersonalSealing, ARecordThatDoesNotMatchItsSealIsRefused) {
+  TempDir dir;
+  auto store = OpenStore(dir);
+  ASSERT_TRUE(store.ok());
+  SecretKey key{};
+  auto cmd = RegisterWithPersonal("c1", 77, key);
+  ASSERT_TRUE(cmd.ok());
+  AppendCommand wrong_size = *cmd;
+  wrong_size.events.front().seal->plaintext += "x";  // no longer the placeholder's size
+  EXPECT_EQ((*store)->Append(std::move(wrong_size)).status().code(), Code::kInvalidArgument);
+  AppendCommand no_seal = *cmd;
+  no_seal.events.front().seal.reset();  // names a key but brings nothing to seal
+  EXPECT_EQ((*store)->Append(std::move(no_seal)).status().code(), Code::kInvalidArgument);
+  AppendCommand other_key = *cmd;
+  other_key.events.front().seal->key_id = 78;
+  EXPECT_EQ((*store)->Append(std::move(other_key)).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ((*store)->head().position.value(), 0u) << "nothing was written";
+  // The decider refuses bad fields by name, never echoing them.
+  PersonalInput bad = Personal(77, key);
+  bad.email = "not-an-address";
+  DecideContext ctx{"m1", "", {}, {7, 7}, ShardId(0)};
+  auto refused = Decide(DomainState{}, ctx, RegisterCustomer{"c2", "", bad});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("/email:", 0), 0u);
+  EXPECT_EQ(refused.status().message().find("not-an-address"), std::string::npos);
+}
+
+TEST(Keyring, OneKeyPerCustomerWrappedAndDestroyedForGood) {
+  TempDir dir;
+  SecretKey secrets{};
+  secrets[0] = 1;
+  const std::string path = dir.Sub("keyring");
+  uint64_t id = 0;
+  SecretKey key{};
+  {
+    auto ring = Keyring::Open(path, secrets);
+    ASSERT_TRUE(ring.ok());
+    auto a = (*ring)->KeyFor("m1", "c1");
+    ASSERT_TRUE(a.ok());
+    EXPECT_NE(a->key_id, 0u);
+    auto again = (*ring)->KeyFor("m1", "c1");
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->key_id, a->key_id);
+    EXPECT_EQ(again->key, a->key);
+    auto other = (*ring)->KeyFor("m2", "c1");
+    ASSERT_TRUE(other.ok());
+    EXPECT_NE(other->key_id, a->key_id) << "customers are per merchant";
+    id = a->key_id;
+    key = a->key;
+  }
+  // Reopened: the same key; with another secrets key it does not open.
+  {
+    SecretKey wrong = secrets;
+    wrong[0] = 2;
+    auto ring = Keyring::Open(path, wrong);
+    ASSERT_TRUE(ring.ok());
+    EXPECT_EQ((*ring)->Get(id).status().code(), Code::kCorruption);
+  }
+  auto ring = Keyring::Open(path, secrets);
+  ASSERT_TRUE(ring.ok());
+  auto got = (*ring)->Get(id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, key);
+  EXPECT_FALSE((*ring)->Get(12345).value().has_value()) << "a key this keyring never held";
+  // The wrapped bytes as stored (white box: the keyring's own layout).
+  std::string wrapped;
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path, &raw).ok());
+    std::string k = "key/";
+    keys::PutBigEndian64(&k, id);
+    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), k, &wrapped).ok());
+    delete raw;
+  }
+  ASSERT_EQ(wrapped.size(), 32 + kSealOverheadBytes);
+  ASSERT_TRUE((*ring)->Destroy(id).ok());
+  EXPECT_EQ((*ring)->Get(id).status().code(), Code::kNotFound);
+  EXPECT_TRUE((*ring)->Destroy(id).ok()) << "idempotent";
+  EXPECT_EQ((*ring)->KeyFor("m1", "c1").status().code(), Code::kInvalidArgument) << "no new key for an erased customer";
+  EXPECT_EQ((*ring)->KeyIdOf("m1", "c1").value().value_or(0), id);
+  ring->reset();
+  EXPECT_EQ(AllFileBytes(path).find(wrapped), std::string::npos) << "the wrapped key is still on the disk";
+}
+
+using PersonalApi = testing_support::ApiTest;
+
+TEST_F(PersonalApi, ACustomersPersonalFieldsAreSealedShownToTheirMerchantAndErased) {
+  MerchantSetUp(m1_);
+  const std::string body = std::string(R"({"customer_id":"c7","store_id":"s1","name":")") + kName +
+                            R"(","email":")" + kEmail + R"(","address":{"city":"Berlin","country":"DE"}})";
+  Response reg = Call("POST", "/v1/customers", m1_, body, {{"idempotency-key", "reg-c7"}});
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  EXPECT_EQ(Body(reg)["profile"]["name"], kName);
+  Response seen = Call("GET", "/v1/customers/c7", m1_);
+  ASSERT_EQ(seen.status, 200);
+  EXPECT_EQ(Body(seen)["profile"]["email"], kEmail);
+  EXPECT_EQ(Body(seen)["profile"]["address"]["city"], "Berlin");
+  // The analyst sees that there is a profile, not what is in it; another merchant sees nothing.
+  Response analyst = Call("GET", "/v1/customers/c7?merchant_id=m1", analyst_);
+  ASSERT_EQ(analyst.status, 200) << analyst.body;
+  EXPECT_EQ(analyst.body.find(kName), std::string::npos);
+  EXPECT_TRUE(Body(analyst)["profile"]["sealed"].get<bool>());
+  EXPECT_EQ(Call("GET", "/v1/customers/c7", m2_).status, 404);
+  EXPECT_EQ(Call("POST", "/v1/customers/c7/erase", m2_).status, 404) << "another tenant's customer";
+  // The same request again (Idempotency-Key) replays; the digest is keyed, never plain.
+  Response again = Call("POST", "/v1/customers", m1_, body, {{"idempotency-key", "reg-c7"}});
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.headers.front(), reg.headers.front()) << "the first result, the same position";
+  auto records = store_->ReadRange(Position(1), 10000);
+  ASSERT_TRUE(records.ok());
+  for (const auto& r : *records) {
+    EXPECT_EQ(r.record.find(kName), std::string::npos) << "in the clear at " << r.position.value();
+    EXPECT_EQ(r.record.find(kEmail), std::string::npos);
+  }
+  // An order for c7 with money moving, then the erasure: money and chain unchanged.
+  ASSERT_EQ(Call("POST", "/v1/orders", m1_,
+                 R"({"order_id":"o7","store_id":"s1","customer_id":"c7","currency":"USD",
+                     "lines":[{"sku":"sku-1","quantity":1,"unit_price":5000}],"shipping":0,"tax":0})")
+                .status,
+            201);
+  ASSERT_EQ(Call("POST", "/v1/payments", m1_,
+                 R"({"payment_id":"p7","order_id":"o7","amount":5000,"currency":"USD","method":"card","provider":"stripe"})",
+                 {{"idempotency-key", "auth-7"}})
+                .status,
+            201);
+  ASSERT_EQ(Call("POST", "/v1/payments/p7/captures", m1_, R"({"capture_id":"cap7","amount":5000})",
+                 {{"idempotency-key", "cap-7"}})
+                .status,
+            201);
+  const Json balances = Body(Call("GET", "/v1/balances", m1_));
+  Response erased = Call("POST", "/v1/customers/c7/erase", m1_);
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_TRUE(Body(erased)["profile"]["erased"].get<bool>());
+  Response after = Call("GET", "/v1/customers/c7", m1_);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_TRUE(Body(after)["profile"]["erased"].get<bool>()) << after.body;
+  EXPECT_EQ(after.body.find(kName), std::string::npos);
+  EXPECT_EQ(Body(Call("GET", "/v1/balances", m1_)), balances) << "erasure moves no money";
+  EXPECT_EQ(Body(after)["order_count"], 1);
+  // A second erase changes nothing; no new personal data for an erased customer.
+  const uint64_t head = store_->head().position.value();
+  EXPECT_EQ(Call("POST", "/v1/customers/c7/erase", m1_).status, 200);
+  EXPECT_EQ(store_->head().position.value(), head);
+  Response refused = Call("POST", "/v1/customers", m1_, body);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(refused.body.find(kName), std::string::npos) << "the refusal does not echo the value";
+  EXPECT_EQ(Call("POST", "/v1/customers/nobody/erase", m1_).status, 404);
+  // An admin erases for a named merchant.
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c8","name":"Someone Else"})").status, 201);
+  EXPECT_EQ(Call("POST", "/v1/customers/c8/erase", admin_).status, 400) << "which merchant?";
+  EXPECT_EQ(Call("POST", "/v1/customers/c8/erase?merchant_id=m1", admin_).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/customers/c8/erase", analyst_).status, 403);
+  Position through;
+  EXPECT_TRUE(VerifyChain(*store_, &through).ok());
+}
+
+TEST_F(PersonalApi, WithoutAKeyringPersonalFieldsAreRefusedNotStoredPlain) {
+  ctx_.keyring = nullptr;
+  Response r = Call("POST", "/v1/customers", m1_, R"({"customer_id":"c9","name":"Plain Text"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(Body(r)["type"], "urn:ledger:problem:not-configured");
+  EXPECT_EQ(Call("GET", "/v1/customers/c9", m1_).status, 404) << "nothing was written";
+}
+
+}  // namespace
