@@ -20,6 +20,7 @@
 #include "api/node_runtime.h"
 #include "ledger/event_store.h"
 #include "ledger/kafka/embedded_cluster.h"
+#include "ledger/kafka/keyring_replicator.h"
 
 namespace {
 
@@ -114,6 +115,17 @@ int main(int argc, char** argv) {
     }
     keyring = std::move(opened).value();
     ctx.keyring = keyring.get();
+  }
+  // Replicated through ledger.keyring: every node of the shard holds every key (DESIGN §12).
+  std::unique_ptr<ledger::kafka::KeyringReplicator> keyring_replication;
+  if (keyring && options->role != api::NodeRole::kProjector) {
+    auto started = ledger::kafka::KeyringReplicator::Start(
+        {(*node)->kafka_bootstrap(), ledger::ShardId(options->shard), options->kafka_properties}, keyring.get());
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().ToString());
+      return 1;
+    }
+    keyring_replication = std::move(started).value();
   }
   api::Router router;
   api::AddRoutes(router, ctx);

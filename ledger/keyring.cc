@@ -33,10 +33,75 @@ std::string WrapAd(uint64_t id) {
 }
 }  // namespace
 
+std::string EncodeKeyringKey(uint64_t key_id) {
+  std::string k;
+  keys::PutBigEndian64(&k, key_id);
+  return k;
+}
+
+std::string EncodeKeyringValue(const KeyringRecord& r) {
+  if (r.tombstone) return "";
+  std::string v;
+  for (const std::string* s : {&r.merchant, &r.customer}) {
+    v.push_back(static_cast<char>(s->size() >> 8));
+    v.push_back(static_cast<char>(s->size() & 0xff));
+    v.append(*s);
+  }
+  v.append(r.wrapped);
+  return v;
+}
+
+Result<KeyringRecord> DecodeKeyringRecord(std::string_view key, const std::string_view* value) {
+  if (key.size() != 8) return Status::Corruption("keyring record key is not a key id");
+  KeyringRecord r;
+  r.key_id = keys::GetBigEndian64(key);
+  if (value == nullptr) {
+    r.tombstone = true;
+    return r;
+  }
+  std::string_view v = *value;
+  for (std::string* s : {&r.merchant, &r.customer}) {
+    if (v.size() < 2) return Status::Corruption("keyring record is damaged");
+    const size_t n = (static_cast<uint8_t>(v[0]) << 8) | static_cast<uint8_t>(v[1]);
+    if (v.size() < 2 + n) return Status::Corruption("keyring record is damaged");
+    *s = std::string(v.substr(2, n));
+    v.remove_prefix(2 + n);
+  }
+  if (v.size() != 32 + kSealOverheadBytes || r.merchant.empty() || r.customer.empty())
+    return Status::Corruption("keyring record is damaged");
+  r.wrapped = std::string(v);
+  return r;
+}
+
 struct Keyring::Impl {
   std::unique_ptr<rocksdb::DB> db;
   SecretKey secrets{};
   std::mutex draw_mu;  // one draw at a time: a customer gets exactly one key
+  std::mutex replicate_mu;
+  Replicate replicate;  // GUARDED_BY(replicate_mu)
+
+  Status Replicated(const KeyringRecord& r) {
+    Replicate fn;
+    {
+      std::lock_guard<std::mutex> lock(replicate_mu);
+      fn = replicate;
+    }
+    return fn ? fn(r) : Status::Ok();
+  }
+
+  Status StoreWrapped(uint64_t key_id, const std::string& wrapped, const std::string& merchant,
+                      const std::string& customer) {
+    rocksdb::WriteBatch wb;
+    wb.Put(KeyKey(key_id), wrapped);
+    std::string id;
+    keys::PutBigEndian64(&id, key_id);
+    wb.Put(CustomerKey(merchant, customer), id);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // a key that sealed a durable event must itself be durable first
+    rocksdb::Status s = db->Write(wo, &wb);
+    if (!s.ok()) return Status::IOError("cannot store a data key: " + s.ToString());
+    return Status::Ok();
+  }
 
   ~Impl() { OPENSSL_cleanse(secrets.data(), secrets.size()); }
 
@@ -90,16 +155,22 @@ Result<DataKey> Keyring::KeyFor(const std::string& merchant, const std::string& 
   auto wrapped = Seal(im.secrets, std::string_view(reinterpret_cast<const char*>(d.key.data()), d.key.size()),
                       WrapAd(d.key_id));
   if (!wrapped.ok()) return wrapped.status();
-  rocksdb::WriteBatch wb;
-  wb.Put(KeyKey(d.key_id), *wrapped);
-  std::string id;
-  keys::PutBigEndian64(&id, d.key_id);
-  wb.Put(CustomerKey(merchant, customer), id);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;  // a key that sealed a durable event must itself be durable first
-  rocksdb::Status s = im.db->Write(wo, &wb);
-  if (!s.ok()) return Status::IOError("cannot store a data key: " + s.ToString());
+  // Replicated first: no event is sealed under a key a standby could not have.
+  LEDGER_RETURN_IF_ERROR(im.Replicated(KeyringRecord{d.key_id, false, merchant, customer, *wrapped}));
+  LEDGER_RETURN_IF_ERROR(im.StoreWrapped(d.key_id, *wrapped, merchant, customer));
   return d;
+}
+
+void Keyring::SetReplication(Replicate replicate) {
+  std::lock_guard<std::mutex> lock(impl_->replicate_mu);
+  impl_->replicate = std::move(replicate);
+}
+
+Status Keyring::Apply(const KeyringRecord& r) {
+  if (r.tombstone) return DestroyHere(r.key_id);
+  if (Destroyed(r.key_id)) return Status::Ok();  // erased here already: never back
+  std::lock_guard<std::mutex> lock(impl_->draw_mu);
+  return impl_->StoreWrapped(r.key_id, r.wrapped, r.merchant, r.customer);
 }
 
 Result<std::optional<uint64_t>> Keyring::KeyIdOf(const std::string& merchant, const std::string& customer) const {
@@ -129,6 +200,11 @@ bool Keyring::Destroyed(uint64_t key_id) const {
 }
 
 Status Keyring::Destroy(uint64_t key_id) {
+  LEDGER_RETURN_IF_ERROR(impl_->Replicated(KeyringRecord{key_id, true, "", "", ""}));
+  return DestroyHere(key_id);
+}
+
+Status Keyring::DestroyHere(uint64_t key_id) {
   Impl& im = *impl_;
   rocksdb::WriteBatch wb;
   wb.Delete(KeyKey(key_id));

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "ledger/seal.h"
 #include "ledger/status.h"
@@ -21,8 +23,31 @@ struct DataKey {
   SecretKey key{};
 };
 
+// One entry of the keyring as it is replicated (topic ledger.keyring, key = the key id):
+// the wrapped key and whose it is, or a tombstone for a destroyed key. The wrapped bytes
+// open only with the secrets key the nodes of a shard share.
+struct KeyringRecord {
+  uint64_t key_id = 0;
+  bool tombstone = false;
+  std::string merchant, customer;
+  std::string wrapped;
+};
+std::string EncodeKeyringKey(uint64_t key_id);
+std::string EncodeKeyringValue(const KeyringRecord& r);  // "" for a tombstone
+// `value` null (a Kafka tombstone) decodes to a tombstone. Corruption on damage.
+Result<KeyringRecord> DecodeKeyringRecord(std::string_view key, const std::string_view* value);
+
 class Keyring {
  public:
+  // Where new keys and tombstones go before they take effect here (the replication; see
+  // ledger/kafka/keyring_replicator.h). Must be durable elsewhere when it returns OK: a key
+  // that sealed an event must be readable by every node that may take over.
+  using Replicate = std::function<Status(const KeyringRecord&)>;
+  void SetReplication(Replicate replicate);
+  // An entry from the replication (idempotent): a wrapped key is stored unless that key
+  // was destroyed here; a tombstone destroys it.
+  Status Apply(const KeyringRecord& record);
+
   static Result<std::unique_ptr<Keyring>> Open(const std::string& path, const SecretKey& secrets_key);
   ~Keyring();
 
@@ -35,12 +60,14 @@ class Keyring {
   // The key for `key_id`: nullopt when this keyring never held it; NotFound when it was
   // destroyed (erased).
   Result<std::optional<SecretKey>> Get(uint64_t key_id) const;
-  // Destroys the key for good (idempotent), and marks it erased.
+  // Destroys the key for good (idempotent), and marks it erased; the tombstone is
+  // replicated first.
   Status Destroy(uint64_t key_id);
   bool Destroyed(uint64_t key_id) const;
 
  private:
   Keyring() = default;
+  Status DestroyHere(uint64_t key_id);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

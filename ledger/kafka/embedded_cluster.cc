@@ -41,6 +41,9 @@ Result<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(int brokers, int
   rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(c->h_->cluster, kEventsTopic, partitions, std::min(brokers, 3));
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     return Status::Unavailable(std::string("cannot create ") + kEventsTopic + ": " + rd_kafka_err2str(e));
+  e = rd_kafka_mock_topic_create(c->h_->cluster, kKeyringTopic, 1, std::min(brokers, 3));
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Status::Unavailable(std::string("cannot create ") + kKeyringTopic + ": " + rd_kafka_err2str(e));
   c->bootstrap_ = rd_kafka_mock_cluster_bootstraps(c->h_->cluster);
   return c;
 }

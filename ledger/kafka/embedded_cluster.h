@@ -15,11 +15,14 @@
 namespace ledger::kafka {
 
 inline constexpr const char* kEventsTopic = "ledger.events";
+// Customers' wrapped data keys (DESIGN §12), compacted on real clusters; one partition.
+inline constexpr const char* kKeyringTopic = "ledger.keyring";
 inline constexpr int kEmbeddedBrokers = 3;
 
 class EmbeddedCluster {
  public:
-  // Starts `brokers` brokers and creates `ledger.events` with `partitions` partitions.
+  // Starts `brokers` brokers and creates `ledger.events` with `partitions` partitions and
+  // `ledger.keyring` with one.
   static Result<std::unique_ptr<EmbeddedCluster>> Start(int brokers, int partitions);
   ~EmbeddedCluster();
 

@@ -261,6 +261,12 @@ KillResult KillTheWriterUnderLoad(bool check_everything) {
     EXPECT_EQ(sub.status, 201) << sub.body;
   }
   EXPECT_FALSE(b.Writing());
+  // A customer with personal fields, sealed on a under a key the keyring topic carries to b.
+  if (check_everything) {
+    HttpReply vip = HttpCall(a.port, "POST", "/v1/customers", Bearer(key),
+                             R"({"customer_id":"vip","name":"Ottilie Failover","email":"o.f@example.invalid"})");
+    EXPECT_EQ(vip.status, 201) << vip.body;
+  }
 
   const auto lag_before = FollowLag(b);  // steady state: without the catch-up at start
   // LEDGER_FAILOVER_CLIENTS concurrent clients (default 1).
@@ -334,6 +340,11 @@ KillResult KillTheWriterUnderLoad(bool check_everything) {
   EXPECT_TRUE(Eventually([&] { return failover_incident().value("status", "") == "Resolved"; }, 10000))
       << HttpGet(b.port, "/v1/status").body;
 
+  // The new writer opens the customer a sealed (it holds the key), and erases them.
+  HttpReply vip = HttpCall(b.port, "GET", "/v1/customers/vip", Bearer(key), "");
+  EXPECT_EQ(Json::parse(vip.body)["profile"].value("name", ""), "Ottilie Failover") << vip.body;
+  EXPECT_EQ(HttpCall(b.port, "POST", "/v1/customers/vip/erase", Bearer(key), "").status, 200);
+
   // The old writer returns with --role writer: it finds it was deposed and follows.
   a.Start(broker.bootstrap, a_args);
   EXPECT_TRUE(a.Ready()) << ReadAll(a.log());
@@ -350,6 +361,12 @@ KillResult KillTheWriterUnderLoad(bool check_everything) {
   EXPECT_EQ(after.status, 201);
   EXPECT_TRUE(Eventually([&] { return HttpCall(a.port, "GET", "/v1/customers/after", Bearer(key), "").status == 200; },
                          10000));
+  // The old writer shows the erasure too (its keyring's copy of the key goes with the
+  // tombstone on ledger.keyring: KeyringReplication.* checks that part).
+  EXPECT_TRUE(Eventually([&] {
+    const Json v = Json::parse(HttpCall(a.port, "GET", "/v1/customers/vip", Bearer(key), "").body, nullptr, false);
+    return v.is_object() && v.contains("profile") && v["profile"].value("erased", false);
+  }, 10000)) << HttpCall(a.port, "GET", "/v1/customers/vip", Bearer(key), "").body;
   const std::string at = HeaderValue(after, "X-Ledger-Position").substr(2);
   a.process->StopWith(SIGTERM, 15000);
   b.process->StopWith(SIGTERM, 15000);

@@ -6,7 +6,11 @@
 #include <rocksdb/db.h>
 
 
+#include <thread>
+
 #include "ledger/domain/decider.h"
+#include "ledger/kafka/embedded_cluster.h"
+#include "ledger/kafka/keyring_replicator.h"
 #include "ledger/keyring.h"
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
@@ -169,6 +173,57 @@ TEST(Keyring, OneKeyPerCustomerWrappedAndDestroyedForGood) {
   EXPECT_EQ((*ring)->KeyIdOf("m1", "c1").value().value_or(0), id);
   ring->reset();
   EXPECT_EQ(AllFileBytes(path).find(wrapped), std::string::npos) << "the wrapped key is still on the disk";
+}
+
+// Two nodes' keyrings over the keyring topic: a key drawn on the writer opens on the
+// standby; an erasure destroys it on both; a node that starts later gets the same state
+// from the topic's beginning; a keyring that cannot publish draws no key.
+TEST(KeyringReplication, KeysAndTombstonesReachEveryNode) {
+  auto cluster = kafka::EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok());
+  const kafka::ClientOptions kafka{(*cluster)->bootstrap(), ShardId(0), {}};
+  TempDir dir;
+  SecretKey secrets{};
+  secrets[5] = 5;
+  auto writer = Keyring::Open(dir.Sub("w"), secrets);
+  auto standby = Keyring::Open(dir.Sub("s"), secrets);
+  ASSERT_TRUE(writer.ok() && standby.ok());
+  auto w = kafka::KeyringReplicator::Start(kafka, writer->get());
+  auto s = kafka::KeyringReplicator::Start(kafka, standby->get());
+  ASSERT_TRUE(w.ok() && s.ok());
+  auto drawn = (*writer)->KeyFor("m1", "c1");
+  ASSERT_TRUE(drawn.ok()) << drawn.status().ToString();
+  auto other = (*writer)->KeyFor("m1", "c2");
+  ASSERT_TRUE(other.ok());
+  auto on_standby = [&](uint64_t id) { return (*standby)->Get(id); };
+  for (int i = 0; i < 500 && !(on_standby(other->key_id).ok() && on_standby(other->key_id)->has_value()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto copy = on_standby(drawn->key_id);
+  ASSERT_TRUE(copy.ok() && copy->has_value()) << "the standby never got the key";
+  EXPECT_EQ(**copy, drawn->key);
+  EXPECT_EQ((*standby)->KeyIdOf("m1", "c1").value().value_or(0), drawn->key_id);
+  ASSERT_TRUE((*writer)->Destroy(drawn->key_id).ok());
+  for (int i = 0; i < 500 && !(*standby)->Destroyed(drawn->key_id); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(on_standby(drawn->key_id).status().code(), Code::kNotFound) << "the tombstone never came";
+  // A node started later: the whole topic, in order.
+  auto late = Keyring::Open(dir.Sub("late"), secrets);
+  ASSERT_TRUE(late.ok());
+  auto l = kafka::KeyringReplicator::Start(kafka, late->get());
+  ASSERT_TRUE(l.ok());
+  for (int i = 0; i < 500 && (*l)->applied() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ((*late)->Get(drawn->key_id).status().code(), Code::kNotFound);
+  auto kept = (*late)->Get(other->key_id);
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ(**kept, other->key);
+  // Kafka gone: no key is drawn that a standby could not have.
+  ASSERT_TRUE((*cluster)->SetBrokerDown(1).ok());
+  w->reset();  // detached: the next draw publishes through a replicator that cannot deliver
+  auto cut = kafka::KeyringReplicator::Start(kafka, writer->get(), /*publish_timeout_ms=*/1000);
+  ASSERT_TRUE(cut.ok());
+  auto refused = (*writer)->KeyFor("m1", "c3");
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  EXPECT_FALSE((*writer)->KeyIdOf("m1", "c3").value().has_value()) << "nothing stored locally either";
 }
 
 using PersonalApi = testing_support::ApiTest;
