@@ -21,17 +21,19 @@ constexpr const char* kAddress[] = {"line1", "line2", "city", "region", "postal_
 }  // namespace
 
 std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::string& merchant,
-                                                          const std::string& customer_id) {
+                                                          const std::string& customer_id,
+                                                          const std::string* message_body) {
   PersonalFields out;
-  bool any = false;
+  bool any = message_body != nullptr;
   for (const char* name : kPersonal) any = any || (c.body.is_object() && c.body.contains(name));
   if (!any) return out;
   Fields f(c.body);
   ledger::domain::PersonalInput p;
-  p.name = f.Str("name", false);
-  p.email = f.Str("email", false);
-  p.phone = f.Str("phone", false);
-  if (c.body.contains("address")) {
+  if (message_body != nullptr) p.message_body = *message_body;
+  p.name = message_body ? "" : f.Str("name", false);
+  p.email = message_body ? "" : f.Str("email", false);
+  p.phone = message_body ? "" : f.Str("phone", false);
+  if (message_body == nullptr && c.body.contains("address")) {
     if (!c.body["address"].is_object())
       return Problem(400, "invalid-field", "/address: must be an object", R"({"pointer":"/address"})");
     Fields a(c.body["address"], "/address");
@@ -61,53 +63,55 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
   Json fields = Json::object();
   for (const char* name : kPersonal)
     if (c.body.contains(name)) fields[name] = c.body[name];
+  if (message_body != nullptr) fields["body"] = *message_body;
   const auto mac = ledger::HmacSha256(key->key, fields.dump());
   out.digest_part = ledger::ToHex(mac);
   out.input = std::move(p);
   return out;
 }
 
-Json OpenCustomer(const Call& c, Json customer) {
-  if (!customer.is_object() || !customer.contains("profile")) return customer;
-  Json& profile = customer["profile"];
-  if (!profile.value("sealed", false)) return customer;
-  const uint64_t key_id = profile.value("key_id", uint64_t{0});
-  const uint64_t position = profile.value("position", uint64_t{0});
-  auto sealed_note = [&](const char* note) {
-    profile = {{"sealed", true}, {"key_id", key_id}, {"note", note}};
-    return customer;
-  };
-  if (c.who.role != Role::kMerchant) return sealed_note("personal fields are shown to the customer's merchant only");
-  if (c.ctx.keyring == nullptr || position == 0) return sealed_note("this node holds no keyring");
+Json OpenSealed(const Call& c, const Json& sealed) {
+  if (!sealed.is_object() || !sealed.value("sealed", false)) return sealed;
+  const uint64_t key_id = sealed.value("key_id", uint64_t{0});
+  const uint64_t position = sealed.value("position", uint64_t{0});
+  auto note = [&](const char* why) { return Json{{"sealed", true}, {"key_id", key_id}, {"note", why}}; };
+  if (c.who.role != Role::kMerchant) return note("personal fields are shown to the customer's merchant only");
+  if (c.ctx.keyring == nullptr || position == 0) return note("this node holds no keyring");
   auto key = c.ctx.keyring->Get(key_id);
-  if (!key.ok() && key.status().code() == ledger::Code::kNotFound) {
-    profile = {{"erased", true}};
-    return customer;
-  }
-  if (!key.ok() || !key->has_value()) return sealed_note("this node does not hold the customer's key");
+  if (!key.ok() && key.status().code() == ledger::Code::kNotFound) return Json{{"erased", true}};
+  if (!key.ok() || !key->has_value()) return note("this node does not hold the customer's key");
   auto events = c.ctx.store->ReadRange(ledger::Position(position), 1);
-  if (!events.ok() || events->empty()) return sealed_note("the sealed event cannot be read");
+  if (!events.ok() || events->empty()) return note("the sealed event cannot be read");
   const ledger::schema::Event* e = ledger::VerifyRecord(events->front().record);
   if (e == nullptr || e->personal() == nullptr || e->personal_key_id() != key_id)
-    return sealed_note("the sealed event cannot be read");
+    return note("the sealed event cannot be read");
   auto plain = ledger::Unseal(**key,
                               std::string_view(reinterpret_cast<const char*>(e->personal()->data()), e->personal()->size()),
                               ledger::PersonalAssociatedData(e->shard(), position, key_id));
-  if (!plain.ok()) return sealed_note("the sealed fields do not open with the customer's key");
+  if (!plain.ok()) return note("the sealed fields do not open with the customer's key");
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(plain->data()), plain->size());
-  if (!v.VerifyBuffer<ledger::schema::PersonalData>(nullptr)) return sealed_note("the sealed fields are damaged");
+  if (!v.VerifyBuffer<ledger::schema::PersonalData>(nullptr)) return note("the sealed fields are damaged");
   const auto* p = flatbuffers::GetRoot<ledger::schema::PersonalData>(plain->data());
   Json open = Json::object();
   if (p->name()) open["name"] = p->name()->str();
   if (p->email()) open["email"] = p->email()->str();
   if (p->phone()) open["phone"] = p->phone()->str();
+  if (p->message_body()) open["text"] = p->message_body()->str();
   if (const auto* a = p->address()) {
     auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
     open["address"] = {{"line1", s(a->line1())},   {"line2", s(a->line2())},
                        {"city", s(a->city())},     {"region", s(a->region())},
                        {"postal_code", s(a->postal_code())}, {"country", s(a->country())}};
   }
-  profile = std::move(open);
+  return open;
+}
+
+Json OpenCustomer(const Call& c, Json customer) {
+  if (!customer.is_object()) return customer;
+  if (customer.contains("profile")) customer["profile"] = OpenSealed(c, customer["profile"]);
+  if (customer.contains("messages") && customer["messages"].is_array())
+    for (Json& m : customer["messages"])
+      if (m.contains("body")) m["body"] = OpenSealed(c, m["body"]);
   return customer;
 }
 

@@ -20,15 +20,19 @@ struct PersonalFields {
 };
 
 // name, email, phone and address {line1, line2, city, region, postal_code, country} of a
-// customer body; draws the customer's data key when any is present. A Response when the
-// request must be refused (400 with the pointer, 503 without a keyring, 422 for an erased
-// customer).
+// customer body, or with `message_body` set the text of a message; draws the customer's
+// data key when any is present. A Response when the request must be refused (400 with the
+// pointer, 503 without a keyring, 422 for an erased customer).
 std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::string& merchant,
-                                                          const std::string& customer_id);
+                                                          const std::string& customer_id,
+                                                          const std::string* message_body = nullptr);
 
-// The customer view with its profile opened for the customer's merchant: the sealed
-// event's fields, {"erased": true}, or {"sealed": true, "key_id", "note"} when this node
-// does not hold the key (or the caller is not the merchant).
+// A sealed field as the read models keep it ({sealed, key_id, position}) opened for the
+// customer's merchant: the event's fields (name, email, phone, address, text),
+// {"erased": true}, or {"sealed": true, "key_id", "note"} when this node does not hold the
+// key (or the caller is not the merchant). Anything else is returned as it is.
+Json OpenSealed(const Call& c, const Json& sealed);
+// The customer view with its profile and message bodies opened (OpenSealed).
 Json OpenCustomer(const Call& c, Json customer);
 
 }  // namespace api

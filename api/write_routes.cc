@@ -144,6 +144,49 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
         options);
   }));
 
+  // Communications (DESIGN §9): the text sealed under the customer's data key like their
+  // profile; the message's fee is charged by the recipe, so an Idempotency-Key is required.
+  router.Add("POST", "/v1/messages", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
+    Fields f(c.body);
+    SendMessage cmd{f.Str("message_id"), f.Str("customer_id"), 0, std::nullopt};
+    const std::string medium = f.Str("medium");
+    const std::string text = f.Str("body");
+    if (!f.ok()) return f.Error();
+    static const std::pair<const char*, int> kMedia[] = {{"email", 0}, {"sms", 1}, {"chat", 2}, {"voice", 3}};
+    cmd.medium = -1;
+    for (const auto& [name, value] : kMedia)
+      if (medium == name) cmd.medium = value;
+    if (cmd.medium < 0)
+      return Problem(400, "invalid-field", "/medium: email, sms, chat or voice", R"({"pointer":"/medium"})");
+    if (text.empty()) return Problem(400, "invalid-field", "/body: must not be empty", R"({"pointer":"/body"})");
+    if (!ledger::IsValidEntityId(cmd.customer_id) || !ledger::IsValidEntityId(cmd.message_id))
+      return Problem(400, "invalid-field", "message_id and customer_id must match [A-Za-z0-9._:-]{1,64}");
+    if (c.request.Header("idempotency-key").empty())  // before a key is drawn
+      return Problem(400, "idempotency-key-required", "a message costs a fee: send an Idempotency-Key");
+    const std::string m = c.Merchant();
+    auto customer = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
+    if (!customer.ok()) return Problem(404, "not-found", "no such customer", R"({"rule":"customer-not-found"})");
+    auto personal = ReadPersonalFields(c, m, cmd.customer_id, &text);
+    if (auto* refused = std::get_if<Response>(&personal)) return *refused;
+    PersonalFields& fields = std::get<PersonalFields>(personal);
+    cmd.body = std::move(fields.input);
+    Json digested = c.body;
+    digested.erase("body");
+    digested["body_hmac"] = fields.digest_part;
+    CommandOptions options;
+    options.digest_body = digested.dump();
+    return RunCommand(
+        c, m, cmd, Idempotency::kRequired, 201,
+        [&c, m, cmd] {
+          auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
+          if (!v.ok()) return Json::object();
+          for (const Json& msg : OpenCustomer(c, *v).value("messages", Json::array()))
+            if (msg.value("message_id", "") == cmd.message_id) return msg;
+          return Json::object();
+        },
+        options);
+  }));
+
   // Erasure (DESIGN §12): CustomerErased, then the customer's data key is destroyed; the
   // log keeps the sealed bytes, which no longer open. Merchants erase their own customers;
   // an admin names the merchant (?merchant_id=). A second erase changes nothing.

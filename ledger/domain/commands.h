@@ -46,6 +46,7 @@ struct PersonalInput {
   SecretKey data_key{};
   std::string name, email, phone;
   std::string address_line1, address_line2, city, region, postal_code, country;
+  std::string message_body;  // a message's text (SendMessage)
 };
 
 struct RegisterCustomer {
@@ -158,6 +159,7 @@ struct SendMessage {
   std::string message_id;
   std::string customer_id;
   int medium = 0;  // schema::MessageMedium
+  std::optional<PersonalInput> body = std::nullopt;  // the text, sealed under the customer's key
 };
 
 // Facts reported by a payment provider through a verified webhook. They are recorded even

@@ -75,7 +75,7 @@ Status CheckPersonalInput(const PersonalInput& p) {
       {&p.phone, {"/phone", 32}},        {&p.address_line1, {"/address/line1", 200}},
       {&p.address_line2, {"/address/line2", 200}}, {&p.city, {"/address/city", 100}},
       {&p.region, {"/address/region", 100}},       {&p.postal_code, {"/address/postal_code", 20}},
-      {&p.country, {"/address/country", 2}}};
+      {&p.country, {"/address/country", 2}},       {&p.message_body, {"/body", 4000}}};
   for (const auto& [value, limit] : limits)
     if (value->size() > limit.second)
       return Field(limit.first, "at most " + std::to_string(limit.second) + " characters");
@@ -106,7 +106,8 @@ Result<std::string> PersonalBytes(const PersonalInput& p) {
                                           p.region.c_str(), p.postal_code.c_str(), p.country.c_str());
   b.Finish(schema::CreatePersonalDataDirect(b, p.name.empty() ? nullptr : p.name.c_str(),
                                             p.email.empty() ? nullptr : p.email.c_str(),
-                                            p.phone.empty() ? nullptr : p.phone.c_str(), address, nullptr));
+                                            p.phone.empty() ? nullptr : p.phone.c_str(), address,
+                                            p.message_body.empty() ? nullptr : p.message_body.c_str()));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
@@ -153,6 +154,14 @@ Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage
     return Rule("merchant-not-configured", "set a settlement currency before sending messages");
   if (!m->customers.count(c.customer_id)) return Rule("customer-not-found", "no such customer");
   if (m->messages.count(c.message_id)) return Rule("message-exists", "this message id was already used");
+  std::optional<PersonalSeal> body;
+  if (c.body) {
+    if (m->customers.at(c.customer_id))
+      return Rule("customer-erased", "this customer's personal data was erased; no new personal data is taken");
+    auto bytes = PersonalBytes(*c.body);
+    if (!bytes.ok()) return bytes.status();
+    body = PersonalSeal{c.body->key_id, c.body->data_key, std::move(bytes).value()};
+  }
   const FeeRecipe* recipe = s.CurrentRecipe();
   if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");
   auto fees = ComputeMessageFees(*recipe, ctx.merchant_id, Channel::kWeb, m->settlement_currency);
@@ -164,7 +173,7 @@ Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage
                                                    static_cast<schema::MessageMedium>(c.medium),
                                                    FeesOf(b, f.fees), &pv)
                 .Union();
-          });
+          }, "", std::move(body));
   return Status::Ok();
 }
 

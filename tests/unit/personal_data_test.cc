@@ -271,6 +271,14 @@ TEST_F(PersonalApi, ACustomersPersonalFieldsAreSealedShownToTheirMerchantAndEras
                  {{"idempotency-key", "cap-7"}})
                 .status,
             201);
+  // A message: its text sealed like the profile, its fee charged.
+  const std::string message = R"({"message_id":"msg1","customer_id":"c7","medium":"email","body":"Your parcel left Hamburg"})";
+  EXPECT_EQ(Call("POST", "/v1/messages", m1_, message).status, 400) << "a message costs a fee: Idempotency-Key";
+  EXPECT_EQ(Call("POST", "/v1/messages", m2_, message, {{"idempotency-key", "msg-1"}}).status, 404);
+  Response sent = Call("POST", "/v1/messages", m1_, message, {{"idempotency-key", "msg-1"}});
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  EXPECT_EQ(Body(sent)["body"]["text"], "Your parcel left Hamburg");
+  EXPECT_EQ(Body(Call("GET", "/v1/customers/c7", m1_))["messages"][0]["body"]["text"], "Your parcel left Hamburg");
   const Json balances = Body(Call("GET", "/v1/balances", m1_));
   Response erased = Call("POST", "/v1/customers/c7/erase", m1_);
   ASSERT_EQ(erased.status, 200) << erased.body;
@@ -279,6 +287,13 @@ TEST_F(PersonalApi, ACustomersPersonalFieldsAreSealedShownToTheirMerchantAndEras
   ASSERT_EQ(after.status, 200);
   EXPECT_TRUE(Body(after)["profile"]["erased"].get<bool>()) << after.body;
   EXPECT_EQ(after.body.find(kName), std::string::npos);
+  EXPECT_EQ(after.body.find("Hamburg"), std::string::npos) << "the message text went with the key";
+  EXPECT_EQ(Call("POST", "/v1/messages", m1_,
+                 R"({"message_id":"msg2","customer_id":"c7","medium":"sms","body":"Hello again"})",
+                 {{"idempotency-key", "msg-2"}})
+                .status,
+            422)
+      << "no new personal data for an erased customer";
   EXPECT_EQ(Body(Call("GET", "/v1/balances", m1_)), balances) << "erasure moves no money";
   EXPECT_EQ(Body(after)["order_count"], 1);
   // A second erase changes nothing; no new personal data for an erased customer.
