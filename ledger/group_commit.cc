@@ -302,11 +302,11 @@ Result<AppendResult> RocksStore::Decide(PreparedCommand& cmd, OpenBatch& batch) 
     PreparedEvent& ev = cmd.events[i];
     if (!ev.seal) continue;
     const uint64_t pos = batch.next.value() + i;
-    auto sealed = Seal(ev.seal->data_key, ev.seal->plaintext,
-                       PersonalAssociatedData(options_.shard.value(), pos, ev.seal->key_id));
-    if (!sealed.ok()) return sealed.status();
-    LEDGER_INVARIANT(sealed->size() == ev.seal->plaintext.size() + kSealOverheadBytes);
-    std::memcpy(ev.record.data() + ev.personal_offset, sealed->data(), sealed->size());
+    // Into the placeholder (its size was checked when the command was prepared).
+    LEDGER_INVARIANT(ev.personal_offset + ev.seal->plaintext.size() + kSealOverheadBytes <= ev.record.size());
+    LEDGER_RETURN_IF_ERROR(SealInto(ev.seal->data_key, ev.seal->plaintext,
+                                    PersonalAssociatedData(options_.shard.value(), pos, ev.seal->key_id),
+                                    ev.record.data() + ev.personal_offset));
     OPENSSL_cleanse(ev.seal->data_key.data(), ev.seal->data_key.size());
     OPENSSL_cleanse(ev.seal->plaintext.data(), ev.seal->plaintext.size());
     ev.seal.reset();

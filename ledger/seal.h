@@ -19,6 +19,8 @@ inline constexpr size_t kSealOverheadBytes = 28;
 using Sha256DigestBytes = std::array<uint8_t, 32>;
 
 Result<std::string> Seal(const SecretKey& key, std::string_view plaintext, std::string_view associated_data);
+// The same into `out`, which holds plaintext.size() + kSealOverheadBytes bytes.
+Status SealInto(const SecretKey& key, std::string_view plaintext, std::string_view associated_data, char* out);
 // Errors: Corruption when the bytes, the key or the associated data do not match.
 Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::string_view associated_data);
 

@@ -4,7 +4,7 @@
 // record); "rows+index" also writes the stream-index row per event and the head row per
 // batch that the store writes, i.e. the same bytes as the store's WriteBatch.
 //
-//   store_bench [--seconds N] [--dir DIR] [--cases single,async,batched]
+//   store_bench [--seconds N] [--dir DIR] [--cases single,async,batched,sealed]
 //
 // Prints events/s, p50/p99 command latency and the ratio to the baseline. Not part of the
 // default test run (performance targets live here, never in timed unit tests).
@@ -58,7 +58,11 @@ double Percentile(std::vector<double>& v, double q) {
   return v[i];
 }
 
-std::vector<AppendCommand> CommandPool(int caller, size_t events_per_command) {
+// Personal fields in the "sealed" cases: about a customer's name, email, phone and city.
+constexpr size_t kPersonalBytes = 120;
+enum class Personal { kNone, kPlain, kSealed };
+
+std::vector<AppendCommand> CommandPool(int caller, size_t events_per_command, Personal personal = Personal::kNone) {
   std::vector<AppendCommand> pool;
   std::mt19937_64 rng(caller * 7919 + events_per_command);
   for (size_t i = 0; i < kCommandPoolPerCaller; ++i) {
@@ -66,6 +70,8 @@ std::vector<AppendCommand> CommandPool(int caller, size_t events_per_command) {
     spec.stream = "order/m1/s" + std::to_string(rng() % kStreams);
     spec.title_bytes = kPayloadBytes;
     spec.seed = rng();
+    if (personal != Personal::kNone) spec.personal_bytes = kPersonalBytes;
+    if (personal == Personal::kSealed) spec.seal_key_id = 1 + caller;
     pool.push_back(testing_support::MakeCommand(spec, events_per_command, false));
   }
   return pool;
@@ -105,7 +111,7 @@ struct AsyncSlot {
 };
 
 Figures RunStore(const std::string& dir, int callers, size_t events_per_command, double seconds,
-                 bool async_callers) {
+                 bool async_callers, Personal personal = Personal::kNone) {
   std::filesystem::remove_all(dir);
   StoreOptions o;
   o.path = dir;
@@ -115,7 +121,7 @@ Figures RunStore(const std::string& dir, int callers, size_t events_per_command,
     std::exit(1);
   }
   std::vector<std::vector<AppendCommand>> pools;
-  for (int c = 0; c < callers; ++c) pools.push_back(CommandPool(c, events_per_command));
+  for (int c = 0; c < callers; ++c) pools.push_back(CommandPool(c, events_per_command, personal));
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(async_callers ? 0 : callers);
   std::atomic<uint64_t> events{0};
@@ -259,7 +265,7 @@ int main(int argc, char** argv) {
     else if (flag == "--dir") dir = argv[i + 1];
     else if (flag == "--cases") cases = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: store_bench [--seconds N] [--dir DIR] [--cases single,async,batched]\n");
+      std::fprintf(stderr, "usage: store_bench [--seconds N] [--dir DIR] [--cases single,async,batched,sealed]\n");
       return 2;
     }
   }
@@ -271,6 +277,32 @@ int main(int argc, char** argv) {
   if (cases.find("batched") != std::string::npos) {
     all.push_back({"100-event commands", false, 8, 100, 100});
     all.push_back({"1000-event commands", false, 8, 1000, 1000});
+  }
+  if (cases.find("sealed") != std::string::npos) {
+    // The cost of sealing (issue 8): the same commands with a 120-byte personal field,
+    // unsealed (key id 0) and sealed by the store, alternated three times per case.
+    std::printf("store_bench sealed: %.0f s per run, %zu-byte payloads + %zu personal bytes, sync on\n", seconds,
+                kPayloadBytes, kPersonalBytes);
+    std::printf("%-22s %7s %12s %12s %7s\n", "case", "callers", "key id 0", "sealed", "ratio");
+    struct SealCase {
+      const char* name;
+      bool async_callers;
+      int callers;
+      size_t events;
+    };
+    for (const SealCase& c : {SealCase{"single, async callers", true, 32, 1}, SealCase{"single, blocking", false, 32, 1},
+                              SealCase{"100-event commands", false, 8, 100}}) {
+      std::vector<double> plain, sealed;
+      for (int round = 0; round < 3; ++round) {
+        plain.push_back(RunStore(dir + "/store", c.callers, c.events, seconds, c.async_callers, Personal::kPlain).events_per_s);
+        sealed.push_back(RunStore(dir + "/store", c.callers, c.events, seconds, c.async_callers, Personal::kSealed).events_per_s);
+      }
+      std::sort(plain.begin(), plain.end());
+      std::sort(sealed.begin(), sealed.end());
+      std::printf("%-22s %7d %12.0f %12.0f %6.1f%%\n", c.name, c.callers, plain[1], sealed[1], 100.0 * sealed[1] / plain[1]);
+      std::fflush(stdout);
+    }
+    if (cases == "sealed") return 0;
   }
   std::printf("store_bench: %.0f s per case, %zu-byte payloads, sync on, dir %s\n", seconds,
               kPayloadBytes, dir.c_str());

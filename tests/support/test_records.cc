@@ -1,6 +1,10 @@
 #include "tests/support/test_records.h"
 
+#include <cstring>
+
 #include "ledger/chain_hash.h"
+#include "ledger/event_store.h"
+#include "ledger/seal.h"
 
 namespace testing_support {
 
@@ -15,6 +19,11 @@ std::string MakeListingRecord(const RecordSpec& spec) {
   f.idempotency_key = spec.idempotency_key;
   f.request_digest = ledger::Sha256Of(spec.request);
   f.command_event_count = spec.command_event_count;
+  if (spec.personal_bytes > 0) {
+    f.personal_key_id = spec.seal_key_id;
+    f.personal.assign(spec.personal_bytes + (spec.seal_key_id != 0 ? ledger::kSealOverheadBytes : 0),
+                      spec.seal_key_id != 0 ? '\0' : 'p');
+  }
   std::string title(spec.title_bytes, 'a' + static_cast<char>(spec.seed % 26));
   return ledger::EncodeRecord(
       f, ledger::schema::EventBody::ListingPublished, [&](flatbuffers::FlatBufferBuilder& fbb) {
@@ -38,6 +47,11 @@ ledger::AppendCommand MakeCommand(const RecordSpec& spec, size_t n, bool distinc
     if (distinct_streams) s.stream = spec.stream + "-" + std::to_string(i);
     bool first_of_stream = distinct_streams || i == 0;
     cmd.events.push_back({MakeListingRecord(s), first_of_stream ? expected : ledger::ExpectedVersion::Any()});
+    if (s.personal_bytes > 0 && s.seal_key_id != 0) {
+      ledger::SecretKey key{};  // one customer's key per key id
+      std::memcpy(key.data(), &s.seal_key_id, sizeof s.seal_key_id);
+      cmd.events.back().seal = ledger::PersonalSeal{s.seal_key_id, key, std::string(s.personal_bytes, 'p')};
+    }
   }
   return cmd;
 }

@@ -17,6 +17,10 @@ struct RecordSpec {
   size_t title_bytes = 16;          // payload size knob (a listing's title)
   uint32_t shard = 0;
   uint64_t seed = 1;                // varies event ids and content
+  // A personal field of this many plaintext bytes: stored as it is under key id 0
+  // (unsealed, as before sealing existed) or, with `seal_key_id`, sealed by the store.
+  size_t personal_bytes = 0;
+  uint64_t seal_key_id = 0;
 };
 
 // A ListingPublished record (a body with strings, money and a number).
