@@ -10,6 +10,7 @@
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "ledger/event_store.h"
+#include "ledger/keyring.h"
 #include "ledger/position_token.h"
 #include "ledger/record_codec.h"
 
@@ -37,6 +38,34 @@ std::string web_decode(const std::string& in) {
 }  // namespace
 
 void AddAuditRoutes(Router& router, const ApiContext& ctx) {
+  // The keyring for a standby's bootstrap (DESIGN §12; replicator keys only): wrapped data
+  // keys (they open only with the secrets key the shard's nodes share) and tombstones, by
+  // key id. Key ids are decimal strings (64-bit).
+  router.Add("GET", "/v1/keyring", Guard(ctx, {Role::kReplicator}, Body::kNone, [](Call& c) {
+    if (c.ctx.keyring == nullptr) return Problem(503, "not-configured", "this node holds no keyring (no --secrets-key-file)");
+    uint64_t after = 0;
+    if (const std::string& a = c.request.Query("after"); !a.empty()) {
+      char* end = nullptr;
+      after = std::strtoull(a.c_str(), &end, 10);
+      if (*end != '\0' || a[0] == '-')
+        return Problem(400, "invalid-field", "after is a key id (decimal)", R"({"pointer":"/after"})");
+    }
+    size_t limit = 100;
+    if (auto bad = ParseLimit(c, 1000, &limit)) return *bad;
+    auto records = c.ctx.keyring->Scan(after, limit);
+    if (!records.ok()) return ProblemFromStatus(records.status());
+    Json entries = Json::array();
+    for (const ledger::KeyringRecord& r : *records) {
+      if (r.tombstone) entries.push_back({{"key_id", std::to_string(r.key_id)}, {"erased", true}});
+      else
+        entries.push_back({{"key_id", std::to_string(r.key_id)}, {"merchant_id", r.merchant},
+                           {"customer_id", r.customer}, {"wrapped", Base64Encode(r.wrapped)}});
+    }
+    Json page = {{"entries", entries}};
+    if (records->size() == limit) page["next"] = std::to_string(records->back().key_id);
+    return JsonResponse(200, page);
+  }));
+
   router.Add("GET", "/v1/log", Guard(ctx, {Role::kAuditor, Role::kReplicator}, Body::kNone, [](Call& c) {
     const ledger::ShardId shard(c.ctx.shard);
     ledger::Position from(1);

@@ -5,7 +5,9 @@
 #include <rocksdb/db.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <tuple>
 
 #include "ledger/store_keys.h"
 
@@ -225,6 +227,39 @@ Status Keyring::DestroyHere(uint64_t key_id) {
   }
   if (!s.ok()) return Status::IOError("the key is destroyed but old keyring files remain: " + s.ToString());
   return Status::Ok();
+}
+
+Result<std::vector<KeyringRecord>> Keyring::Scan(uint64_t after, size_t limit) const {
+  // Keys and tombstones live under two prefixes; merge them by key id.
+  std::map<uint64_t, KeyringRecord> found;
+  std::map<uint64_t, std::pair<std::string, std::string>> owners;  // key id -> merchant, customer
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("customer/"); it->Valid() && it->key().starts_with("customer/"); it->Next()) {
+    if (it->value().size() != 8) return Status::Corruption("keyring entry is damaged");
+    const std::string rest = it->key().ToString().substr(9);
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) return Status::Corruption("keyring entry is damaged");
+    owners[keys::GetBigEndian64(it->value().ToStringView())] = {rest.substr(0, slash), rest.substr(slash + 1)};
+  }
+  for (const char* prefix : {"key/", "erased/"}) {
+    const bool erased = prefix[0] == 'e';
+    std::string from = prefix;
+    keys::PutBigEndian64(&from, after + 1);
+    for (it->Seek(after == UINT64_MAX ? std::string(prefix) + "\xff" : from); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      const std::string_view k = it->key().ToStringView().substr(std::strlen(prefix));
+      if (k.size() != 8) return Status::Corruption("keyring entry is damaged");
+      const uint64_t id = keys::GetBigEndian64(k);
+      KeyringRecord r{id, erased, "", "", erased ? "" : it->value().ToString()};
+      if (auto o = owners.find(id); o != owners.end()) std::tie(r.merchant, r.customer) = o->second;
+      found[id] = std::move(r);  // a tombstone wins over a stale key
+      if (found.size() > limit) found.erase(std::prev(found.end()));
+    }
+  }
+  if (!it->status().ok()) return Status::IOError("cannot read the keyring: " + it->status().ToString());
+  std::vector<KeyringRecord> out;
+  for (auto& [id, r] : found) out.push_back(std::move(r));
+  return out;
 }
 
 }  // namespace ledger

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ledger/seal.h"
 #include "ledger/status.h"
@@ -64,6 +65,9 @@ class Keyring {
   // replicated first.
   Status Destroy(uint64_t key_id);
   bool Destroyed(uint64_t key_id) const;
+  // Up to `limit` records with key ids above `after`, in key id order, as the replication
+  // carries them (wrapped keys, and tombstones for destroyed ones): a standby's bootstrap.
+  Result<std::vector<KeyringRecord>> Scan(uint64_t after, size_t limit) const;
 
  private:
   Keyring() = default;

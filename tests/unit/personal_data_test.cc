@@ -313,6 +313,32 @@ TEST_F(PersonalApi, ACustomersPersonalFieldsAreSealedShownToTheirMerchantAndEras
   EXPECT_TRUE(VerifyChain(*store_, &through).ok());
 }
 
+TEST_F(PersonalApi, TheKeyringPageIsForReplicatorsWithWrappedKeysAndTombstones) {
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"k1","name":"One"})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"k2","name":"Two"})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/customers/k1/erase", m1_).status, 200);
+  const std::string replicator = IssueKey("replicator", "");
+  for (const std::string& other : {m1_, analyst_, admin_}) EXPECT_EQ(Call("GET", "/v1/keyring", other).status, 403);
+  Response page = Call("GET", "/v1/keyring", replicator);
+  ASSERT_EQ(page.status, 200) << page.body;
+  const Json entries = Body(page)["entries"];
+  ASSERT_EQ(entries.size(), 2u) << page.body;
+  int erased = 0, wrapped = 0;
+  for (const Json& e : entries) {
+    if (e.value("erased", false)) ++erased;
+    else if (e["customer_id"] == "k2" && e["wrapped"].get<std::string>().size() > 40) ++wrapped;
+  }
+  EXPECT_EQ(erased, 1);
+  EXPECT_EQ(wrapped, 1);
+  Response first = Call("GET", "/v1/keyring?limit=1", replicator);
+  ASSERT_EQ(first.status, 200);
+  ASSERT_EQ(Body(first)["entries"].size(), 1u);
+  Response second = Call("GET", "/v1/keyring?limit=1&after=" + Body(first)["next"].get<std::string>(), replicator);
+  ASSERT_EQ(Body(second)["entries"].size(), 1u);
+  EXPECT_NE(Body(second)["entries"][0]["key_id"], Body(first)["entries"][0]["key_id"]);
+  EXPECT_EQ(Call("GET", "/v1/keyring?after=-1", replicator).status, 400);
+}
+
 TEST_F(PersonalApi, WithoutAKeyringPersonalFieldsAreRefusedNotStoredPlain) {
   ctx_.keyring = nullptr;
   Response r = Call("POST", "/v1/customers", m1_, R"({"customer_id":"c9","name":"Plain Text"})");
