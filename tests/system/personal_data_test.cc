@@ -1,12 +1,14 @@
-// A customer registered with personal fields, ordered, then erased, on a real ledgerd with
-// a secrets key: the log verifies, the money is intact, and no byte of their name or email
-// is in the data directory, the node's log, /metrics or an export (DESIGN §12).
+// A customer registered with personal fields, ordered, messaged, then erased, on a writer
+// and its standby over a dev broker: the log verifies, the money is intact, and no byte of
+// their name or email is in either node's data directory, log, /metrics or export, nor in
+// the Kafka topics (DESIGN §12; issue 8's "done means").
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -26,14 +28,23 @@ Headers Bearer(const std::string& key) { return {{"Authorization", "Bearer " + k
 
 TEST(PersonalData, AnErasedCustomerLeavesNoByteOfTheirNameOrEmailAnywhere) {
   TempDir dir;
-  const std::string data = dir.Sub("data"), key_file = dir.Sub("secrets.key");
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  ASSERT_FALSE(broker.bootstrap.empty());
+  const std::string data = dir.Sub("data"), standby_data = dir.Sub("standby"), key_file = dir.Sub("secrets.key");
   std::ofstream(key_file) << std::string(64, 'e') << "\n";
   chmod(key_file.c_str(), 0600);
-  const int port = FreeLoopbackPort();
+  const int port = FreeLoopbackPort(), standby_port = FreeLoopbackPort();
   ChildProcess node(LEDGERD_PATH,
-                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--secrets-key-file", key_file},
+                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--secrets-key-file", key_file,
+                     "--kafka", broker.bootstrap, "--node-id", "w1"},
                     dir.Sub("node.log"));
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  ChildProcess standby(LEDGERD_PATH,
+                       {"--data", standby_data, "--http", "127.0.0.1:" + std::to_string(standby_port), "--secrets-key-file",
+                        key_file, "--kafka", broker.bootstrap, "--node-id", "s1", "--role", "standby", "--writer",
+                        "http://127.0.0.1:" + std::to_string(port)},
+                       dir.Sub("standby.log"));
+  ASSERT_TRUE(WaitForStatus(standby_port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("standby.log"));
   const std::string admin = ReadAdminKey(data);
   const std::string key =
       Json::parse(HttpCall(port, "POST", "/v1/keys", Bearer(admin), R"({"role":"merchant","merchant_id":"m1"})").body)["key"];
@@ -61,32 +72,64 @@ TEST(PersonalData, AnErasedCustomerLeavesNoByteOfTheirNameOrEmailAnywhere) {
             201);
   h.back().second = "cap-1";
   ASSERT_EQ(HttpCall(port, "POST", "/v1/payments/p1/captures", h, R"({"capture_id":"k1","amount":5000})").status, 201);
+  h.back().second = "msg-1";
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/messages", h,
+                     Json{{"message_id", "msg1"}, {"customer_id", "c1"}, {"medium", "email"},
+                          {"body", std::string("Dear ") + kName + ", your order shipped"}}
+                         .dump())
+                .status,
+            201);
+  // The standby opens the customer too: it has the key from the keyring topic.
+  bool standby_opens = false;
+  for (int i = 0; i < 100 && !standby_opens; ++i) {
+    const Json v = Json::parse(HttpCall(standby_port, "GET", "/v1/customers/c1", Bearer(key), "").body, nullptr, false);
+    standby_opens = v.is_object() && v.contains("messages") && v["messages"].size() == 1 &&
+                    v["profile"].value("email", "") == kEmail;
+    if (!standby_opens) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(standby_opens) << ReadAll(dir.Sub("standby.log"));
   const std::string balances = HttpCall(port, "GET", "/v1/balances", Bearer(key), "").body;
   HttpReply erased = HttpCall(port, "POST", "/v1/customers/c1/erase", Bearer(key), "");
   ASSERT_EQ(erased.status, 200) << erased.body;
   HttpReply after = HttpCall(port, "GET", "/v1/customers/c1", Bearer(key), "");
   EXPECT_TRUE(Json::parse(after.body)["profile"]["erased"].get<bool>()) << after.body;
   EXPECT_EQ(HttpCall(port, "GET", "/v1/balances", Bearer(key), "").body, balances);
-  const std::string metrics = HttpGet(port, "/metrics").body;
-  EXPECT_EQ(metrics.find(kName), std::string::npos);
-  EXPECT_EQ(metrics.find(kEmail), std::string::npos);
+  bool standby_erased = false;
+  for (int i = 0; i < 100 && !standby_erased; ++i) {
+    const Json v = Json::parse(HttpCall(standby_port, "GET", "/v1/customers/c1", Bearer(key), "").body, nullptr, false);
+    standby_erased = v.is_object() && v["profile"].value("erased", false) && v.dump().find("shipped") == std::string::npos;
+    if (!standby_erased) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(standby_erased);
+  // Kafka: both topics as they are, every message's bytes.
+  std::string topics;
+  for (const char* topic : {"ledger.events", "ledger.keyring"}) {
+    CommandRun dump = RunCommand(std::string(KCAT_PATH) + " -C -q -b " + broker.bootstrap + " -t " + topic +
+                                 " -p 0 -o beginning -e -f '%k%s' 2>/dev/null");
+    EXPECT_EQ(dump.exit_code, 0) << topic;
+    EXPECT_FALSE(dump.out.empty()) << topic;
+    topics += dump.out;
+  }
+  std::string seen = topics;
+  for (int p : {port, standby_port}) seen += HttpGet(p, "/metrics").body;
+  ASSERT_NE(standby.StopWith(SIGTERM, 15000), -1);
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
-
-  const std::string files = AllFileBytes(data);
-  EXPECT_EQ(files.find(kName), std::string::npos) << "the name is in the data directory";
-  EXPECT_EQ(files.find(kEmail), std::string::npos) << "the email is in the data directory";
-  const std::string log = ReadAll(dir.Sub("node.log"));
-  EXPECT_EQ(log.find(kName), std::string::npos);
-  EXPECT_EQ(log.find(kEmail), std::string::npos);
-  CommandRun verify = RunCommand(std::string(LEDGER_REPLAY_PATH) + " verify --store " + data + " 2>&1");
-  EXPECT_EQ(verify.exit_code, 0) << verify.out;
-  CommandRun exported =
-      RunCommand(std::string(LEDGER_REPLAY_PATH) + " export --store " + data + " --format jsonl --out " + dir.Sub("all.jsonl") + " 2>&1");
-  ASSERT_EQ(exported.exit_code, 0) << exported.out;
-  const std::string jsonl = ReadAll(dir.Sub("all.jsonl"));
-  EXPECT_NE(jsonl.find("CustomerErased"), std::string::npos);
-  EXPECT_EQ(jsonl.find(kName), std::string::npos);
-  EXPECT_EQ(jsonl.find(kEmail), std::string::npos);
+  for (const std::string& d : {data, standby_data}) {
+    seen += AllFileBytes(d);
+    CommandRun verify = RunCommand(std::string(LEDGER_REPLAY_PATH) + " verify --store " + d + " 2>&1");
+    EXPECT_EQ(verify.exit_code, 0) << verify.out;
+    CommandRun exported = RunCommand(std::string(LEDGER_REPLAY_PATH) + " export --store " + d + " --format jsonl --out " +
+                                     d + ".jsonl 2>&1");
+    ASSERT_EQ(exported.exit_code, 0) << exported.out;
+    const std::string jsonl = ReadAll(d + ".jsonl");
+    EXPECT_NE(jsonl.find("CustomerErased"), std::string::npos);
+    seen += jsonl;
+  }
+  seen += ReadAll(dir.Sub("node.log")) + ReadAll(dir.Sub("standby.log"));
+  EXPECT_EQ(seen.find(kName), std::string::npos) << "the name is somewhere";
+  EXPECT_EQ(seen.find(kEmail), std::string::npos) << "the email is somewhere";
+  EXPECT_EQ(seen.find("your order shipped"), std::string::npos) << "the message text is somewhere";
+  ASSERT_NE(broker.process.StopWith(SIGTERM, 15000), -1);
 }
 
 }  // namespace
