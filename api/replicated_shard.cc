@@ -242,6 +242,7 @@ struct ReplicatedShard::Impl {
   // the writer's batches still arrive. REQUIRES: role_mu held, not writing.
   ledger::Status TryPromote(int64_t detected_at_us, int64_t writer_last_seen_us, bool forced) {
     const ledger::Position before = store->canonical_mark().position;
+    if (!reader) return ledger::Status::Unavailable("no log reader: the partition cannot be read to its end");
     LEDGER_RETURN_IF_ERROR(reader->ReadToEnd(std::max(o.failover_after_ms, 200)));  // step 1
     const ledger::CanonicalMark mark = store->canonical_mark();
     if (mark.position.value() == 0) return ledger::Status::Unavailable("the log is empty: nothing to take over");
@@ -292,6 +293,16 @@ struct ReplicatedShard::Impl {
       promotions_lost++;
       return Rejoin("the promotion lost: " + done.status().message());
     }
+    // Under `local` the answer comes once the batch is on the local disk: writes are taken
+    // only once it is canonical, owned by this node (step 4).
+    const auto canonical_by = Clock::now() + std::chrono::milliseconds(wait_ms);
+    while (!(store->canonical_mark().position >= done->first_position && store->canonical_mark().owner == o.node_id)) {
+      if (!store->fenced().ok() || Clock::now() >= canonical_by) {
+        promotions_lost++;
+        return Rejoin("the promotion was not canonical in time");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     LEDGER_RETURN_IF_ERROR(BecomeWriter());
     promotions++;
     notice_to_resolve = notice.notice_id;
@@ -308,9 +319,15 @@ struct ReplicatedShard::Impl {
   // cause may pass, and a node whose reader is stopped neither follows nor keeps its lease.
   // REQUIRES: role_mu held.
   void RestartStoppedReader() {
-    const ledger::Status stopped = reader->stats().stopped;
+    // No reader at all: a rejoin that failed half-way (it is retried here too).
+    const ledger::Status stopped = reader ? reader->stats().stopped : ledger::Status::Unavailable("no log reader");
     if (stopped.ok() || stopped.code() == ledger::Code::kDiverged || Clock::now() < reader_retry_at) return;
     spdlog::warn("shard {}: the log reader stopped ({}); starting it again", o.shard, stopped.ToString());
+    if (!reader && !is_writer.load()) {  // finish the rejoin: the tail may still need setting aside
+      reader_retry_at = Clock::now() + std::chrono::seconds(2);
+      if (auto s = Rejoin("retrying a rejoin"); !s.ok()) spdlog::error("shard {}: cannot rejoin: {}", o.shard, s.ToString());
+      return;
+    }
     reader_retry_at = Clock::now() + std::chrono::seconds(2);
     if (auto s = StartReader(); !s.ok()) spdlog::error("shard {}: cannot start the log reader: {}", o.shard, s.ToString());
   }
@@ -347,7 +364,7 @@ struct ReplicatedShard::Impl {
       RestartStoppedReader();
       if (is_writer.load()) {
         const ledger::Status fenced = store->fenced();
-        const ledger::Status reading = reader->stats().stopped;
+        const ledger::Status reading = reader ? reader->stats().stopped : ledger::Status::Ok();
         if (!fenced.ok() || reading.code() == ledger::Code::kDiverged) {
           spdlog::warn("shard {}: this writer was deposed ({}); rejoining as a standby", o.shard,
                        (!fenced.ok() ? fenced : reading).message());
@@ -530,6 +547,13 @@ ledger::Status ReplicatedShard::Demote() {
   while (!(im.store->idle() && im.store->canonical_mark().position >= im.store->head().position) &&
          Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  if (!(im.store->idle() && im.store->canonical_mark().position >= im.store->head().position)) {
+    // Not all of it canonical in time: setting it aside could drop writes acknowledged under
+    // `local`. Go on writing and say so.
+    im.retired.push_back(std::move(im.sequencer));  // stopped; the store may still answer into it
+    if (auto s = im.BecomeWriter(); !s.ok()) return s;
+    return ledger::Status::Unavailable("the writer's last writes did not become canonical in time; it goes on writing");
+  }
   im.no_promotion_before_ms = Impl::NowMs() + kDemotedHoldOffFailovers * im.o.failover_after_ms;
   return im.Rejoin("planned demotion");
 }

@@ -205,9 +205,10 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, id);
       return v.ok() ? OpenCustomer(c, *v) : Json::object();
     });
-    // Only once CustomerErased is durable (and known canonical): then the key goes.
-    if (r.status == 200 && cmd.key_id != 0) {
-      if (auto s = c.ctx.keyring->Destroy(cmd.key_id); !s.ok()) {
+    // Only once CustomerErased is durable (and known canonical): then every key of the
+    // customer goes (also one drawn since the key id above was read).
+    if (r.status == 200 && c.ctx.keyring != nullptr) {
+      if (auto s = c.ctx.keyring->DestroyCustomer(m, id); !s.ok()) {
         spdlog::error("erasure: {}", s.ToString());
         return Problem(500, "internal", "the erasure is recorded but the key could not be destroyed yet; retry the request");
       }

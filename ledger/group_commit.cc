@@ -171,6 +171,7 @@ void RocksStore::CommitterLoop() {
     std::unique_ptr<OpenBatch> batch = std::move(closed_.front());
     closed_.pop_front();
     committer_busy_ = true;
+    unanswered_batches_.fetch_add(1);  // until the notifier has answered it
     lock.unlock();
     const auto write_start = std::chrono::steady_clock::now();
     Write(*batch);
@@ -206,6 +207,7 @@ void RocksStore::NotifierLoop() {
     answer_space_cv_.notify_one();
     lock.unlock();
     Answer(*batch);
+    unanswered_batches_.fetch_sub(1);
     lock.lock();
   }
 }
@@ -458,7 +460,12 @@ void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<A
                                     Result<AppendResult> answer) {
   {
     std::lock_guard<std::mutex> lock(held_mu_);
-    if (canonical_mark().position.value() < needed.value()) {
+    // Checked under held_mu_: Fence sets fenced_ first and then empties held_ under this
+    // lock, so an answer is either refused here or failed by Fence, never parked after it.
+    if (Status f = fenced(); !f.ok()) {
+      // Answered outside the lock below.
+      answer = f;
+    } else if (canonical_mark().position.value() < needed.value()) {
       held_.emplace(needed.value(), HeldAnswer{std::move(done), std::move(answer)});
       held_count_.fetch_add(1);
       return;
@@ -478,6 +485,10 @@ void RocksStore::Fence(Status why) {
     if (!fenced_.ok()) return;
     fenced_ = why;
   }
+  FailOwedAnswers(why);
+}
+
+void RocksStore::FailOwedAnswers(const Status& why) {
   std::multimap<uint64_t, HeldAnswer> held;
   std::vector<HeldAnswer> lease_held;
   {

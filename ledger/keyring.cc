@@ -97,7 +97,12 @@ struct Keyring::Impl {
     wb.Put(KeyKey(key_id), wrapped);
     std::string id;
     keys::PutBigEndian64(&id, key_id);
-    wb.Put(CustomerKey(merchant, customer), id);
+    // The first key stays the customer's key; every key of theirs is listed, so that an
+    // erasure destroys all of them (two nodes may each have drawn one across a failover).
+    std::string existing;
+    if (db->Get(rocksdb::ReadOptions(), CustomerKey(merchant, customer), &existing).IsNotFound())
+      wb.Put(CustomerKey(merchant, customer), id);
+    wb.Put(CustomerKey(merchant, customer) + "/" + id, "");
     rocksdb::WriteOptions wo;
     wo.sync = true;  // a key that sealed a durable event must itself be durable first
     rocksdb::Status s = db->Write(wo, &wb);
@@ -170,8 +175,8 @@ void Keyring::SetReplication(Replicate replicate) {
 
 Status Keyring::Apply(const KeyringRecord& r) {
   if (r.tombstone) return DestroyHere(r.key_id);
+  std::lock_guard<std::mutex> lock(impl_->draw_mu);  // against a DestroyHere in between
   if (Destroyed(r.key_id)) return Status::Ok();  // erased here already: never back
-  std::lock_guard<std::mutex> lock(impl_->draw_mu);
   return impl_->StoreWrapped(r.key_id, r.wrapped, r.merchant, r.customer);
 }
 
@@ -201,6 +206,21 @@ bool Keyring::Destroyed(uint64_t key_id) const {
   return v.ok() && v->has_value();
 }
 
+Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& customer) {
+  std::vector<uint64_t> ids;
+  {
+    const std::string prefix = CustomerKey(merchant, customer) + "/";
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view id = it->key().ToStringView().substr(prefix.size());
+      if (id.size() == 8) ids.push_back(keys::GetBigEndian64(id));
+    }
+    if (!it->status().ok()) return Status::IOError("cannot read the keyring: " + it->status().ToString());
+  }
+  for (uint64_t id : ids) LEDGER_RETURN_IF_ERROR(Destroy(id));
+  return Status::Ok();
+}
+
 Status Keyring::Destroy(uint64_t key_id) {
   LEDGER_RETURN_IF_ERROR(impl_->Replicated(KeyringRecord{key_id, true, "", "", ""}));
   return DestroyHere(key_id);
@@ -208,6 +228,12 @@ Status Keyring::Destroy(uint64_t key_id) {
 
 Status Keyring::DestroyHere(uint64_t key_id) {
   Impl& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.draw_mu);
+  // Replayed tombstones (every start reads the topic again) cost nothing once done.
+  if (Destroyed(key_id)) {
+    auto still = im.Read(KeyKey(key_id));
+    if (still.ok() && !still->has_value()) return Status::Ok();
+  }
   rocksdb::WriteBatch wb;
   wb.Delete(KeyKey(key_id));
   wb.Put(ErasedKey(key_id), "");
@@ -235,6 +261,7 @@ Result<std::vector<KeyringRecord>> Keyring::Scan(uint64_t after, size_t limit) c
   std::map<uint64_t, std::pair<std::string, std::string>> owners;  // key id -> merchant, customer
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("customer/"); it->Valid() && it->key().starts_with("customer/"); it->Next()) {
+    if (it->value().empty()) continue;  // a customer's list of keys (the owners come from the mapping)
     if (it->value().size() != 8) return Status::Corruption("keyring entry is damaged");
     const std::string rest = it->key().ToString().substr(9);
     const size_t slash = rest.find('/');

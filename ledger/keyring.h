@@ -65,6 +65,8 @@ class Keyring {
   // replicated first.
   Status Destroy(uint64_t key_id);
   bool Destroyed(uint64_t key_id) const;
+  // Destroys every key the customer ever had here (erasure).
+  Status DestroyCustomer(const std::string& merchant, const std::string& customer);
   // Up to `limit` records with key ids above `after`, in key id order, as the replication
   // carries them (wrapped keys, and tombstones for destroyed ones): a standby's bootstrap.
   Result<std::vector<KeyringRecord>> Scan(uint64_t after, size_t limit) const;

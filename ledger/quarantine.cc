@@ -16,12 +16,14 @@ bool RocksStore::lease_valid() const {
 
 bool RocksStore::idle() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
-  return queue_.empty() && closed_.empty() && !committer_busy_ && open_commands_ == 0;
+  return queue_.empty() && closed_.empty() && !committer_busy_ && open_commands_ == 0 && unanswered_batches_.load() == 0;
 }
 
 Result<QuarantineReport> RocksStore::RejoinAsFollower() {
   // REQUIRES: queue_mu_ held.
-  const auto appending = [this] { return !queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0; };
+  const auto appending = [this] {
+    return !queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0 || unanswered_batches_.load() > 0;
+  };
   const Status busy = Status::Unavailable("commands are being appended; stop deciding before rejoining as a follower");
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -29,7 +31,10 @@ Result<QuarantineReport> RocksStore::RejoinAsFollower() {
   }
   // Whatever is still owed an answer will never be canonical now; a fenced store takes no
   // new commands. Outside queue_mu_: the answers' callbacks may call Append.
-  Fence(Status::NotWriter("this node rejoined the shard as a follower"));
+  const Status rejoined = Status::NotWriter("this node rejoined the shard as a follower");
+  Fence(rejoined);
+  // Also when it was fenced already: answers parked since then must not outlive the fence.
+  FailOwedAnswers(rejoined);
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (appending()) return busy;
   std::unique_lock<std::mutex> confirm_lock(confirm_mu_);  // the mark stays put meanwhile

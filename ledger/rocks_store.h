@@ -130,6 +130,8 @@ class RocksStore final : public EventStore {
   // Sends a successful answer now when the lease allows, else keeps it until it does.
   void Acknowledge(std::function<void(Result<AppendResult>)> done, Result<AppendResult> answer);
   void Fence(Status why);
+  // Fails every answer held for the canonical mark or the lease (they will never go out).
+  void FailOwedAnswers(const Status& why);
   Result<std::optional<IdempotencyEntry>> ReadIdempotency(const std::string& encoded_key) const;
   // families_[0] is RocksDB's default family, which the ledger does not use.
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }
@@ -171,6 +173,9 @@ class RocksStore final : public EventStore {
   std::deque<PreparedCommand> queue_;               // GUARDED_BY(queue_mu_)
   std::deque<std::unique_ptr<OpenBatch>> closed_;   // GUARDED_BY(queue_mu_)
   bool committer_busy_ = false;                     // GUARDED_BY(queue_mu_)
+  // Batches taken by the committer and not yet answered by the notifier (raised under
+  // queue_mu_ with committer_busy_): a rejoin waits for them.
+  std::atomic<size_t> unanswered_batches_{0};
   bool stopping_ = false;                           // GUARDED_BY(queue_mu_)
   bool sequencer_done_ = false;                     // GUARDED_BY(queue_mu_)
   size_t open_commands_ = 0;                        // GUARDED_BY(queue_mu_)

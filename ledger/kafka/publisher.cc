@@ -86,6 +86,16 @@ struct Publisher::Impl {
   }
 
   void Run() {
+    // Connect now: the idempotent producer gets its producer id once a broker is up, which
+    // took the best part of a second on the first produce. A standby's publisher, which has
+    // nothing to publish until a promotion, is then ready for it.
+    {
+      rd_kafka_topic_t* topic = rd_kafka_topic_new(producer, kEventsTopic, nullptr);
+      const rd_kafka_metadata_t* md = nullptr;
+      if (topic != nullptr && rd_kafka_metadata(producer, 0, topic, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+      if (topic != nullptr) rd_kafka_topic_destroy(topic);
+    }
     Position next = store->canonical_mark().position.next();  // first batch not known canonical
     while (!stop.load()) {
       rd_kafka_poll(producer, 0);  // delivery reports
@@ -112,6 +122,13 @@ struct Publisher::Impl {
         for (const std::string& b : *batches) {
           auto facts = FactsOf(b);
           if (!facts.ok()) break;  // the store is checked at open and on every read; stop here
+          // Canonical already: a batch a follower appended (a standby's publisher has only
+          // these), never one to publish again.
+          if (facts->last.value() <= store->canonical_mark().position.value()) {
+            next = facts->last.next();
+            progressed = true;
+            continue;
+          }
           // Bound what is published beyond the canonical mark (DESIGN §6, republishing).
           if (PublishedAhead(canonical) >= kPublishAheadBatchesMax) break;
           if (!Produce(b)) break;

@@ -231,6 +231,33 @@ TEST(ZombieWriter, RejoinsAsAFollowerWithItsTailInQuarantine) {
   EXPECT_EQ(again->events, 0u) << "nothing beyond the canonical log now";
 }
 
+// Answers still held for the canonical mark when a writer rejoins are refused, never sent
+// later as successes for events that are now in quarantine (found by review: a store fenced
+// before the answers were parked let them through after the rejoin lifted the fence).
+TEST(ZombieWriter, ARejoinRefusesEveryAnswerStillOwed) {
+  TempDir dir;
+  auto store = testing_support::OpenNodeStore(dir.path(), "n0", AckLevel::kReplicated);
+  ASSERT_TRUE(store->SetWriterEpoch(Epoch(1)).ok());
+  std::mutex mu;
+  std::vector<Status> answers;
+  for (uint64_t i = 0; i < 5; ++i)
+    store->AppendAsync(Command(i), [&](Result<AppendResult> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers.push_back(r.status());
+    });
+  for (int i = 0; i < 500 && !store->idle(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(answers.empty()) << "nothing is canonical: nothing may be answered yet";
+  }
+  auto report = store->RejoinAsFollower();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->events, 5u);
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(answers.size(), 5u);
+  for (const Status& s : answers) EXPECT_EQ(s.code(), Code::kNotWriter);
+}
+
 // ../shared/model/trace-lost-ack-as-first-written.txt: n0 tried to promote itself to epoch 3
 // while n1 (epoch 2) was still writing; n1's batch took the position, n0's WriterPromoted(3)
 // was not canonical, yet n0 had stored epoch 3 and, restarted later, wrote "canonical"
