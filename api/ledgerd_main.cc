@@ -6,10 +6,13 @@
 
 #include <csignal>
 #include <filesystem>
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "api/digest_publisher.h"
 #include "api/http_server.h"
+#include "api/personal.h"
 #include "api/rate_limit.h"
 #include "api/replicated_shard.h"
 #include "api/routes.h"
@@ -27,6 +30,8 @@ namespace {
 // cpprestsdk's default pool of 40 threads serves half as many requests on 2 cores as a
 // small pool does (../shared/DEPENDENCIES.md).
 constexpr size_t kHttpThreads = 4;
+// How often the writer finishes erasures a crash interrupted (api::SweepErasures).
+constexpr int kErasureSweepS = 30;
 
 int WaitForSignal() {
   sigset_t set;
@@ -138,6 +143,22 @@ int main(int argc, char** argv) {
     digests = std::make_unique<api::DigestPublisher>(
         ctx, api::DigestPublisherOptions{options->digest_every_s, options->digest_every_events});
   }
+  // Erasures the log recorded but whose keys a crash kept: finished by the writer (it
+  // publishes the tombstones), at start and every kErasureSweepS seconds.
+  std::atomic<bool> stopping{false};
+  std::thread erasure_sweeper;
+  if (ctx.keyring != nullptr && ctx.writer != nullptr)
+    erasure_sweeper = std::thread([&ctx, &stopping] {
+      for (int waited_s = kErasureSweepS; !stopping.load(); ++waited_s) {
+        if (waited_s >= kErasureSweepS && ctx.sequencer() != nullptr) {
+          waited_s = 0;
+          auto swept = api::SweepErasures(ctx);
+          if (!swept.ok()) spdlog::warn("erasure sweep: {}", swept.status().ToString());
+          else if (*swept > 0) spdlog::warn("erasure sweep: destroyed the keys of {} erased customers", *swept);
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    });
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
                          (*node)->projector(), &router, options->node_id);
   if (api::ReplicatedShard* shard = (*node)->replicated())
@@ -151,6 +172,8 @@ int main(int argc, char** argv) {
   int sig = WaitForSignal();
   spdlog::info("signal {}: stopping", sig);
   server.Stop();
+  stopping = true;
+  if (erasure_sweeper.joinable()) erasure_sweeper.join();
   digests.reset();
   webhooks.reset();
   return 0;

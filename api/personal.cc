@@ -12,6 +12,8 @@
 #include "ledger/keyring.h"
 #include "ledger/record_codec.h"
 #include "ledger/types.h"
+#include "projections/projections.h"
+#include "projections/read_model_store.h"
 
 namespace api {
 
@@ -113,6 +115,31 @@ Json OpenCustomer(const Call& c, Json customer) {
     for (Json& m : customer["messages"])
       if (m.contains("body")) m["body"] = OpenSealed(c, m["body"]);
   return customer;
+}
+
+ledger::Result<size_t> SweepErasures(const ApiContext& ctx) {
+  if (ctx.keyring == nullptr || ctx.projector == nullptr) return size_t{0};
+  const auto* customers = ctx.projector->read_model("customers");
+  size_t swept = 0;
+  std::string after;
+  for (;;) {
+    auto rows = customers->Scan("customer/", after, 1000);
+    if (!rows.ok()) return rows.status();
+    for (const auto& [key, row] : *rows) {
+      after = key;
+      if (!row.value("erased", false)) continue;
+      const std::string rest = key.substr(std::string("customer/").size());
+      const size_t slash = rest.find('/');
+      if (slash == std::string::npos) continue;
+      const std::string merchant = rest.substr(0, slash), customer = rest.substr(slash + 1);
+      auto id = ctx.keyring->KeyIdOf(merchant, customer);
+      if (!id.ok()) return id.status();
+      if (!id->has_value() || ctx.keyring->Destroyed(**id)) continue;
+      LEDGER_RETURN_IF_ERROR(ctx.keyring->DestroyCustomer(merchant, customer));
+      ++swept;
+    }
+    if (rows->size() < 1000) return swept;
+  }
 }
 
 }  // namespace api

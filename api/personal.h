@@ -35,4 +35,10 @@ Json OpenSealed(const Call& c, const Json& sealed);
 // The customer view with its profile and message bodies opened (OpenSealed).
 Json OpenCustomer(const Call& c, Json customer);
 
+// Destroys the keys of every customer the log says was erased (the customers read model),
+// so that an erasure whose request died between CustomerErased and the key's destruction
+// still completes. Idempotent; a key destroyed already is skipped (no second tombstone).
+// Returns how many customers' keys it destroyed now.
+ledger::Result<size_t> SweepErasures(const ApiContext& ctx);
+
 }  // namespace api

@@ -217,7 +217,8 @@ Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& 
     }
     if (!it->status().ok()) return Status::IOError("cannot read the keyring: " + it->status().ToString());
   }
-  for (uint64_t id : ids) LEDGER_RETURN_IF_ERROR(Destroy(id));
+  for (uint64_t id : ids)
+    if (!Destroyed(id)) LEDGER_RETURN_IF_ERROR(Destroy(id));  // done already: no second tombstone
   return Status::Ok();
 }
 

@@ -14,6 +14,7 @@
 #include "ledger/keyring.h"
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
+#include "api/personal.h"
 #include "tests/support/api_fixture.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -337,6 +338,27 @@ TEST_F(PersonalApi, TheKeyringPageIsForReplicatorsWithWrappedKeysAndTombstones) 
   ASSERT_EQ(Body(second)["entries"].size(), 1u);
   EXPECT_NE(Body(second)["entries"][0]["key_id"], Body(first)["entries"][0]["key_id"]);
   EXPECT_EQ(Call("GET", "/v1/keyring?after=-1", replicator).status, 400);
+}
+
+// An erasure whose request died after CustomerErased and before the key went: the sweep
+// finishes it from the log.
+TEST_F(PersonalApi, TheErasureSweepDestroysTheKeysOfCustomersTheLogErased) {
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c5","name":"Half Erased"})").status, 201);
+  auto key_id = keyring_->KeyIdOf("m1", "c5");
+  ASSERT_TRUE(key_id.ok() && key_id->has_value());
+  CommandRequest r;
+  r.merchant_id = "m1";
+  r.command_id = {5, 5};
+  r.command = EraseCustomer{"c5", **key_id};  // as the route does, then "crashes"
+  auto done = seq_->Execute(std::move(r));
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE(projector_->WaitFor(done->first_position, 5000));
+  ASSERT_FALSE(keyring_->Destroyed(**key_id));
+  auto swept = api::SweepErasures(ctx_);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_TRUE(keyring_->Destroyed(**key_id));
+  EXPECT_EQ(api::SweepErasures(ctx_).value(), 0u) << "idempotent";
 }
 
 TEST_F(PersonalApi, WithoutAKeyringPersonalFieldsAreRefusedNotStoredPlain) {
