@@ -17,7 +17,6 @@
 #include "ledger/kafka/embedded_cluster.h"
 #include "ledger/kafka/log_reader.h"
 #include "ledger/kafka/topic_check.h"
-#include "ledger/record_codec.h"
 #include "projections/projections.h"
 
 namespace api {

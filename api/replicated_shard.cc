@@ -117,7 +117,7 @@ struct ReplicatedShard::Impl {
   std::atomic<int64_t> last_health_ok_ms{0};
   int64_t last_batch_ms = 0;        // monitor only
   uint64_t last_canonical = 0;      // monitor only
-  int64_t last_batch_wall_us = 0;   // monitor only: when that batch was seen
+  uint64_t last_epoch = UINT64_MAX;  // monitor only: the writer's address changes with the epoch
   std::atomic<int64_t> no_promotion_before_ms{0};
 
   // The failover notice this node published, resolved after --resolve-after-s.
@@ -353,7 +353,6 @@ struct ReplicatedShard::Impl {
   void MonitorLoop() {
     const int tick_ms = std::clamp(o.failover_after_ms / 20, 5, 50);
     last_batch_ms = NowMs();
-    last_batch_wall_us = NowUs();
     while (!stop.load()) {
       {
         std::unique_lock<std::mutex> lock(wake_mu);
@@ -374,11 +373,14 @@ struct ReplicatedShard::Impl {
         ResolveNoticeWhenDue();
         continue;
       }
-      const uint64_t canonical = store->canonical_mark().position.value();
+      const ledger::CanonicalMark mark = store->canonical_mark();
+      const uint64_t canonical = mark.position.value();
       if (canonical != last_canonical) {
         last_canonical = canonical;
         last_batch_ms = NowMs();
-        last_batch_wall_us = NowUs();
+      }
+      if (mark.epoch.value() != last_epoch) {  // a new writer: its address (one read, not one per batch)
+        last_epoch = mark.epoch.value();
         if (const std::string url = CurrentWriterUrl(); url != slot.get().writer_url) slot.set({nullptr, url});
       }
       const int64_t now_ms = NowMs();

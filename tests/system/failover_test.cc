@@ -433,6 +433,13 @@ struct Shard {
     b.Start(broker.bootstrap, Flags({"--role", "standby", "--writer", a.url()}));
     ASSERT_TRUE(b.Ready()) << ReadAll(b.log());
   }
+  // The same, the merchant set up on `a` and read by `b` (keys included: they are events).
+  void StartSetUpAndFollow(Node& a, Node& b, std::string* key, std::string* admin) const {
+    ASSERT_NO_FATAL_FAILURE(StartWriterAndStandby(a, b));
+    *key = SetUpMerchant(a);
+    *admin = ReadAdminKey(a.data);
+    ASSERT_TRUE(HasReadTheSetUp(b, *key));
+  }
   TempDir dir;
   DevBroker broker;
   std::string failover_ms;
@@ -503,11 +510,8 @@ TEST(Failover, TwoStandbysRaceForAnIdleWritersPlaceAndOneWins) {
 TEST(Failover, APlannedSwitchOverLosesNothing) {
   Shard shard(1000);
   Node a(shard.dir, "a"), b(shard.dir, "b");
-  ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
-  const std::string key = SetUpMerchant(a);
-  const std::string admin = ReadAdminKey(a.data);
-  // The admin key is an event: the standby knows it too (once it has read that far).
-  ASSERT_TRUE(HasReadTheSetUp(b, key));
+  std::string key, admin;
+  ASSERT_NO_FATAL_FAILURE(shard.StartSetUpAndFollow(a, b, &key, &admin));
   EXPECT_EQ(HttpCall(b.port, "POST", "/v1/admin/promote", Bearer(key), "").status, 403) << "admin only";
   // A standby's idempotent producer gets its producer id about a second after it starts;
   // a promotion before that waits for it (measured: 850 ms). Switch over a warm standby.
@@ -734,10 +738,8 @@ TEST(Failover, AWriterCutOffFromKafkaStopsAcknowledgingBeforeTheStandbyPromotes)
 TEST(Failover, AnIdleWriterNoticesItWasDeposed) {
   Shard shard(1000);
   Node a(shard.dir, "a"), b(shard.dir, "b");
-  ASSERT_NO_FATAL_FAILURE(shard.StartWriterAndStandby(a, b));
-  const std::string key = SetUpMerchant(a);
-  const std::string admin = ReadAdminKey(a.data);
-  ASSERT_TRUE(HasReadTheSetUp(b, key));
+  std::string key, admin;
+  ASSERT_NO_FATAL_FAILURE(shard.StartSetUpAndFollow(a, b, &key, &admin));
   ASSERT_TRUE(a.Writing());
   HttpReply promoted = HttpCall(b.port, "POST", "/v1/admin/promote", Bearer(admin), "", 15000);
   ASSERT_EQ(promoted.status, 200) << promoted.body;

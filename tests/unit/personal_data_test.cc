@@ -4,6 +4,9 @@
 // only to their merchant, erased, with the money and the chain untouched.
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 
 #include <thread>
@@ -14,6 +17,7 @@
 #include "ledger/keyring.h"
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
+#include "api/log_http_source.h"
 #include "api/personal.h"
 #include "tests/support/api_fixture.h"
 #include "tests/support/process.h"
@@ -359,6 +363,56 @@ TEST_F(PersonalApi, TheErasureSweepDestroysTheKeysOfCustomersTheLogErased) {
   EXPECT_EQ(*swept, 1u);
   EXPECT_TRUE(keyring_->Destroyed(**key_id));
   EXPECT_EQ(api::SweepErasures(ctx_).value(), 0u) << "idempotent";
+}
+
+TEST_F(PersonalApi, BadMessagesAreRefusedAndChangeNothing) {
+  MerchantSetUp(m1_);
+  const uint64_t head = store_->head().position.value();
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"message_id":"m1","customer_id":"c1","medium":"fax","body":"x"})", "/medium"},
+      {R"({"message_id":"m1","customer_id":"c1","medium":"email","body":""})", "/body"},
+      {R"({"message_id":"m1","customer_id":"c1","medium":"email"})", "/body"},
+      {R"({"message_id":"m1","customer_id":"c1","medium":"email","body":7})", "/body"},
+      {R"({"message_id":"m 1","customer_id":"c1","medium":"email","body":"x"})", ""},
+      {std::string(R"({"message_id":"m1","customer_id":"c1","medium":"email","body":")") + std::string(4001, 'b') + "\"}",
+       "/body"}};
+  for (const auto& [body, pointer] : cases) {
+    Response r = Call("POST", "/v1/messages", m1_, body, {{"idempotency-key", "bad-msg"}});
+    EXPECT_EQ(r.status, 400) << body.substr(0, 80) << " -> " << r.body;
+    if (!pointer.empty()) {
+      EXPECT_EQ(Body(r).value("pointer", ""), pointer) << r.body;
+    }
+  }
+  EXPECT_EQ(Call("POST", "/v1/messages", m1_, R"({"message_id":"m1","customer_id":"nobody","medium":"email","body":"x"})",
+                 {{"idempotency-key", "bad-msg-2"}})
+                .status,
+            404);
+  EXPECT_EQ(store_->head().position.value(), head) << "nothing was written";
+  EXPECT_FALSE(keyring_->KeyIdOf("m1", "nobody").value().has_value()) << "no key drawn for a refused message";
+}
+
+TEST_F(PersonalApi, ANodeWithoutFailoverRefusesSwitchOvers) {
+  for (const char* route : {"/v1/admin/promote", "/v1/admin/demote"}) {
+    Response r = Call("POST", route, admin_);
+    EXPECT_EQ(r.status, 409) << r.body;
+    EXPECT_EQ(Body(r)["type"], "urn:ledger:problem:not-supported");
+    EXPECT_EQ(Call("POST", route, m1_).status, 403);
+  }
+}
+
+TEST(KeyFile, ClearRefusalsThatNeverShowTheKey) {
+  TempDir dir;
+  const std::string path = dir.Sub("k");
+  EXPECT_EQ(api::ReadKeyFile(path).status().code(), Code::kNotFound);
+  std::ofstream(path) << "lk_secret-value\n";
+  ::chmod(path.c_str(), 0644);
+  auto open = api::ReadKeyFile(path);
+  EXPECT_EQ(open.status().code(), Code::kInvalidArgument) << "readable by others";
+  EXPECT_EQ(open.status().message().find("secret-value"), std::string::npos);
+  ::chmod(path.c_str(), 0600);
+  EXPECT_EQ(api::ReadKeyFile(path).value(), "lk_secret-value");
+  std::ofstream(path, std::ios::trunc) << "\n";
+  EXPECT_EQ(api::ReadKeyFile(path).status().code(), Code::kInvalidArgument) << "empty";
 }
 
 TEST_F(PersonalApi, WithoutAKeyringPersonalFieldsAreRefusedNotStoredPlain) {
