@@ -212,13 +212,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
         spdlog::error("erasure: {}", s.ToString());
         return Problem(500, "internal", "the erasure is recorded but the key could not be destroyed yet; retry the request");
       }
-      r.body = Json::parse(r.body, nullptr, false).is_discarded() ? r.body : [&] {
-        Json body = Json::parse(r.body);
-        if (body.contains("profile")) body["profile"] = {{"erased", true}};
-        return body.dump();
-      }();
     }
-    return r;
+    return r;  // the read model already shows the profile erased (CustomerErased)
   }));
 
   router.Add("POST", "/v1/orders", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
