@@ -113,12 +113,19 @@ int main(int argc, char** argv) {
   // Customers' data keys (DESIGN §12), wrapped with the secrets key.
   std::unique_ptr<ledger::Keyring> keyring;
   if (ctx.secrets_key != nullptr) {
-    auto opened = ledger::Keyring::Open((std::filesystem::path(options->data_dir) / "keyring").string(), secrets_key);
+    // In the event store's keyring family; a keyring of its own from an earlier version
+    // (DATA/keyring) is moved in first.
+    auto opened = (*node)->store()->OpenKeyring(secrets_key);
     if (!opened.ok()) {
       spdlog::error("{}", opened.status().ToString());
       return 1;
     }
     keyring = std::move(opened).value();
+    if (auto imported = keyring->ImportFrom((std::filesystem::path(options->data_dir) / "keyring").string(), secrets_key);
+        !imported.ok()) {
+      spdlog::error("{}", imported.ToString());
+      return 1;
+    }
     ctx.keyring = keyring.get();
   }
   // Replicated through ledger.keyring: every node of the shard holds every key (DESIGN §12).

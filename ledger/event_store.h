@@ -34,6 +34,7 @@ namespace ledger {
 namespace schema {
 struct Event;
 }
+class Keyring;
 
 // Named limits (units last).
 inline constexpr size_t kRecordBytesMax = 64 * 1024;
@@ -293,6 +294,13 @@ class EventStore {
   // mark becomes the head, owned by `owner` in `epoch`, with no Kafka offset; held answers
   // it now covers are released.
   virtual Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) = 0;
+
+  // The node's keyring (DESIGN §12), kept in this store's `keyring` column family, so that
+  // a data key shares the write-ahead log of the events sealed under it: the synced write
+  // of such an event makes the key durable too, and drawing a key costs no sync of its
+  // own. The keyring must be closed before the store. Errors: InvalidArgument on a
+  // read-only (secondary) store.
+  virtual Result<std::unique_ptr<Keyring>> OpenKeyring(const SecretKey& secrets_key) = 0;
 
   // The id of the Kafka cluster this store's canonical mark refers to ("" before the first
   // contact); a different cluster means the topic went back (DESIGN §6).

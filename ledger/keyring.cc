@@ -4,7 +4,10 @@
 #include <openssl/rand.h>
 #include <rocksdb/db.h>
 
+#include <array>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -76,9 +79,22 @@ Result<KeyringRecord> DecodeKeyringRecord(std::string_view key, const std::strin
 }
 
 struct Keyring::Impl {
-  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<rocksdb::DB> owned_db;  // a keyring of its own
+  rocksdb::DB* db = nullptr;
+  rocksdb::ColumnFamilyHandle* family = nullptr;
+  // In the event store: every family, flushed when a key is destroyed (see the header).
+  std::vector<rocksdb::ColumnFamilyHandle*> all_families;
+  bool in_event_store = false;
   SecretKey secrets{};
-  std::mutex draw_mu;  // one draw at a time: a customer gets exactly one key
+  // Draws are serialized per customer (a customer gets exactly one key), not globally: a
+  // draw waits for the replication (a Kafka round trip), and one customer's wait must not
+  // hold up every other registration. Striped by customer; two customers sharing a stripe
+  // only wait for each other.
+  static constexpr size_t kDrawStripes = 64;
+  std::array<std::mutex, kDrawStripes> draw_mu;
+  // Storing a wrapped key and destroying a key exclude each other, so a replicated key
+  // arriving while its tombstone is applied never comes back to disk.
+  std::mutex store_mu;
   std::mutex replicate_mu;
   Replicate replicate;  // GUARDED_BY(replicate_mu)
 
@@ -92,19 +108,23 @@ struct Keyring::Impl {
   }
 
   Status StoreWrapped(uint64_t key_id, const std::string& wrapped, const std::string& merchant,
-                      const std::string& customer) {
+                      const std::string& customer, bool synced) {
     rocksdb::WriteBatch wb;
-    wb.Put(KeyKey(key_id), wrapped);
+    wb.Put(family, KeyKey(key_id), wrapped);
     std::string id;
     keys::PutBigEndian64(&id, key_id);
     // The first key stays the customer's key; every key of theirs is listed, so that an
     // erasure destroys all of them (two nodes may each have drawn one across a failover).
     std::string existing;
-    if (db->Get(rocksdb::ReadOptions(), CustomerKey(merchant, customer), &existing).IsNotFound())
-      wb.Put(CustomerKey(merchant, customer), id);
-    wb.Put(CustomerKey(merchant, customer) + "/" + id, "");
+    if (db->Get(rocksdb::ReadOptions(), family, CustomerKey(merchant, customer), &existing).IsNotFound())
+      wb.Put(family, CustomerKey(merchant, customer), id);
+    wb.Put(family, CustomerKey(merchant, customer) + "/" + id, "");
     rocksdb::WriteOptions wo;
-    wo.sync = true;  // a key that sealed a durable event must itself be durable first
+    // A key that sealed a durable event must itself be durable first. In the event store
+    // the key's write precedes the event's in the one write-ahead log, and the event's
+    // write is synced; a replicated key (`synced`) is synced anyway, as it may arrive after
+    // events a standby already holds.
+    wo.sync = synced || !in_event_store;
     rocksdb::Status s = db->Write(wo, &wb);
     if (!s.ok()) return Status::IOError("cannot store a data key: " + s.ToString());
     return Status::Ok();
@@ -114,7 +134,7 @@ struct Keyring::Impl {
 
   Result<std::optional<std::string>> Read(const std::string& key) const {
     std::string v;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &v);
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family, key, &v);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return Status::IOError("cannot read the keyring: " + s.ToString());
     return std::optional<std::string>(std::move(v));
@@ -135,25 +155,63 @@ Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& path, const Se
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, path, &db);
   if (!s.ok()) return Status::IOError("cannot open the keyring: " + s.ToString());
-  k->impl_->db.reset(db);
+  k->impl_->owned_db.reset(db);
+  k->impl_->db = db;
+  k->impl_->family = db->DefaultColumnFamily();
+  k->impl_->all_families = {k->impl_->family};
   return k;
+}
+
+std::unique_ptr<Keyring> Keyring::InFamily(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                                           std::vector<rocksdb::ColumnFamilyHandle*> all_families,
+                                           const SecretKey& secrets_key) {
+  std::unique_ptr<Keyring> k(new Keyring());
+  k->impl_ = std::make_unique<Impl>();
+  k->impl_->secrets = secrets_key;
+  k->impl_->db = db;
+  k->impl_->family = family;
+  k->impl_->all_families = std::move(all_families);
+  k->impl_->in_event_store = true;
+  return k;
+}
+
+Status Keyring::ImportFrom(const std::string& path, const SecretKey& secrets_key) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::Ok();
+  {
+    auto old = Open(path, secrets_key);
+    if (!old.ok()) return old.status();
+    for (uint64_t after = 0;;) {
+      auto page = (*old)->Scan(after, 1000);
+      if (!page.ok()) return page.status();
+      if (page->empty()) break;
+      for (const KeyringRecord& r : *page) {
+        // A tombstone takes effect here as it would from the topic; a key is stored synced.
+        LEDGER_RETURN_IF_ERROR(Apply(r));
+        after = r.key_id;
+      }
+      if (after == UINT64_MAX) break;
+    }
+  }
+  // Everything is durable here now; the old keyring goes, wrapped keys and all.
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Status::IOError("the old keyring was imported but cannot be deleted: " + ec.message());
+  return Status::Ok();
 }
 
 Result<DataKey> Keyring::KeyFor(const std::string& merchant, const std::string& customer) {
   Impl& im = *impl_;
-  std::lock_guard<std::mutex> lock(im.draw_mu);
-  auto known = KeyIdOf(merchant, customer);
-  if (!known.ok()) return known.status();
-  if (known->has_value()) {
-    auto key = Get(**known);
-    if (!key.ok()) {
-      if (key.status().code() == Code::kNotFound)
-        return Status::InvalidArgument("this customer's personal data was erased");
-      return key.status();
-    }
-    if (!key->has_value()) return Status::Corruption("the keyring names a key it does not hold");
-    return DataKey{**known, **key};
+  // A customer's key once drawn: no lock (the common case, every later request of theirs).
+  auto existing = ExistingKey(merchant, customer);
+  if (!existing.ok() || existing->has_value()) {
+    if (!existing.ok()) return existing.status();
+    return **existing;
   }
+  const std::string customer_key = CustomerKey(merchant, customer);
+  std::lock_guard<std::mutex> lock(im.draw_mu[std::hash<std::string>{}(customer_key) % Impl::kDrawStripes]);
+  existing = ExistingKey(merchant, customer);  // drawn meanwhile by another request
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) return **existing;
   DataKey d;
   while (d.key_id == 0)
     if (RAND_bytes(reinterpret_cast<unsigned char*>(&d.key_id), sizeof d.key_id) != 1)
@@ -164,8 +222,23 @@ Result<DataKey> Keyring::KeyFor(const std::string& merchant, const std::string& 
   if (!wrapped.ok()) return wrapped.status();
   // Replicated first: no event is sealed under a key a standby could not have.
   LEDGER_RETURN_IF_ERROR(im.Replicated(KeyringRecord{d.key_id, false, merchant, customer, *wrapped}));
-  LEDGER_RETURN_IF_ERROR(im.StoreWrapped(d.key_id, *wrapped, merchant, customer));
+  std::lock_guard<std::mutex> store_lock(im.store_mu);
+  LEDGER_RETURN_IF_ERROR(im.StoreWrapped(d.key_id, *wrapped, merchant, customer, /*synced=*/false));
   return d;
+}
+
+Result<std::optional<DataKey>> Keyring::ExistingKey(const std::string& merchant, const std::string& customer) const {
+  auto known = KeyIdOf(merchant, customer);
+  if (!known.ok()) return known.status();
+  if (!known->has_value()) return std::optional<DataKey>();
+  auto key = Get(**known);
+  if (!key.ok()) {
+    if (key.status().code() == Code::kNotFound)
+      return Status::InvalidArgument("this customer's personal data was erased");
+    return key.status();
+  }
+  if (!key->has_value()) return Status::Corruption("the keyring names a key it does not hold");
+  return std::optional<DataKey>(DataKey{**known, **key});
 }
 
 void Keyring::SetReplication(Replicate replicate) {
@@ -175,9 +248,9 @@ void Keyring::SetReplication(Replicate replicate) {
 
 Status Keyring::Apply(const KeyringRecord& r) {
   if (r.tombstone) return DestroyHere(r.key_id);
-  std::lock_guard<std::mutex> lock(impl_->draw_mu);  // against a DestroyHere in between
+  std::lock_guard<std::mutex> lock(impl_->store_mu);  // against a DestroyHere in between
   if (Destroyed(r.key_id)) return Status::Ok();  // erased here already: never back
-  return impl_->StoreWrapped(r.key_id, r.wrapped, r.merchant, r.customer);
+  return impl_->StoreWrapped(r.key_id, r.wrapped, r.merchant, r.customer, /*synced=*/true);
 }
 
 Result<std::optional<uint64_t>> Keyring::KeyIdOf(const std::string& merchant, const std::string& customer) const {
@@ -210,7 +283,7 @@ Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& 
   std::vector<uint64_t> ids;
   {
     const std::string prefix = CustomerKey(merchant, customer) + "/";
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->family));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       const std::string_view id = it->key().ToStringView().substr(prefix.size());
       if (id.size() == 8) ids.push_back(keys::GetBigEndian64(id));
@@ -229,28 +302,32 @@ Status Keyring::Destroy(uint64_t key_id) {
 
 Status Keyring::DestroyHere(uint64_t key_id) {
   Impl& im = *impl_;
-  std::lock_guard<std::mutex> lock(im.draw_mu);
-  // Replayed tombstones (every start reads the topic again) cost nothing once done.
-  if (Destroyed(key_id)) {
-    auto still = im.Read(KeyKey(key_id));
-    if (still.ok() && !still->has_value()) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(im.store_mu);
+    // Replayed tombstones (every start reads the topic again) cost nothing once done.
+    if (Destroyed(key_id)) {
+      auto still = im.Read(KeyKey(key_id));
+      if (still.ok() && !still->has_value()) return Status::Ok();
+    }
+    rocksdb::WriteBatch wb;
+    wb.Delete(im.family, KeyKey(key_id));
+    wb.Put(im.family, ErasedKey(key_id), "");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = im.db->Write(wo, &wb);
+    if (!s.ok()) return Status::IOError("cannot destroy a data key: " + s.ToString());
   }
-  rocksdb::WriteBatch wb;
-  wb.Delete(KeyKey(key_id));
-  wb.Put(ErasedKey(key_id), "");
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status s = im.db->Write(wo, &wb);
-  if (!s.ok()) return Status::IOError("cannot destroy a data key: " + s.ToString());
+  // Outside the lock: the flush and compaction take a while, and draws need not wait.
+  rocksdb::Status s;
   // The wrapped key still sits in the memtable's WAL and maybe an SST: flush, then rewrite
   // every file, so the old files (and their bytes) are deleted.
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  s = im.db->Flush(fo);
+  s = im.db->Flush(fo, im.all_families);
   if (s.ok()) {
     rocksdb::CompactRangeOptions co;
     co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    s = im.db->CompactRange(co, nullptr, nullptr);
+    s = im.db->CompactRange(co, im.family, nullptr, nullptr);
   }
   if (!s.ok()) return Status::IOError("the key is destroyed but old keyring files remain: " + s.ToString());
   return Status::Ok();
@@ -260,7 +337,7 @@ Result<std::vector<KeyringRecord>> Keyring::Scan(uint64_t after, size_t limit) c
   // Keys and tombstones live under two prefixes; merge them by key id.
   std::map<uint64_t, KeyringRecord> found;
   std::map<uint64_t, std::pair<std::string, std::string>> owners;  // key id -> merchant, customer
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->family));
   for (it->Seek("customer/"); it->Valid() && it->key().starts_with("customer/"); it->Next()) {
     if (it->value().empty()) continue;  // a customer's list of keys (the owners come from the mapping)
     if (it->value().size() != 8) return Status::Corruption("keyring entry is damaged");

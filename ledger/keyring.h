@@ -1,9 +1,10 @@
 // The keyring (DESIGN §12): each customer's random 256-bit data key, wrapped (AES-256-GCM)
-// with the node's secrets key, in a small RocksDB of its own (DATA/keyring). Destroying a
-// key (erasure) deletes it and then flushes and compacts the keyring so that the wrapped
-// bytes leave the disk, not only the index; the keyring's own write-ahead log is not shared
-// with the event store, so nothing else keeps it alive. Keys are never logged.
-// Thread-safe.
+// with the node's secrets key, in the `keyring` column family of the node's event store
+// (EventStore::OpenKeyring), or in a RocksDB of its own (Open: tools, tests, the import of
+// keyrings made before the family existed). Destroying a key (erasure) deletes it and then
+// flushes and compacts, so that the wrapped bytes leave the disk, not only the index: in
+// the event store every family is flushed, so that the write-ahead log that held the key
+// becomes obsolete and is deleted. Keys are never logged. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,11 @@
 
 #include "ledger/seal.h"
 #include "ledger/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
 
 namespace ledger {
 
@@ -49,7 +55,19 @@ class Keyring {
   // was destroyed here; a tombstone destroys it.
   Status Apply(const KeyringRecord& record);
 
+  // A keyring in a RocksDB of its own at `path` (created if missing). New keys are synced
+  // before they are handed out.
   static Result<std::unique_ptr<Keyring>> Open(const std::string& path, const SecretKey& secrets_key);
+  // For the event store only (EventStore::OpenKeyring): the keyring in `family` of `db`,
+  // whose families are `all_families`. New keys are written unsynced: they precede, in the
+  // one write-ahead log, every event sealed under them, and those events are synced.
+  static std::unique_ptr<Keyring> InFamily(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                                           std::vector<rocksdb::ColumnFamilyHandle*> all_families,
+                                           const SecretKey& secrets_key);
+  // Moves every key and tombstone of a keyring of its own at `path` (made before the
+  // keyring moved into the event store) into this one, then deletes it. Nothing to do when
+  // there is none.
+  Status ImportFrom(const std::string& path, const SecretKey& secrets_key);
   ~Keyring();
 
   // The customer's data key, drawn on first use. Errors: InvalidArgument when the customer
@@ -74,6 +92,8 @@ class Keyring {
  private:
   Keyring() = default;
   Status DestroyHere(uint64_t key_id);
+  // The customer's key if one was drawn; InvalidArgument when it was destroyed.
+  Result<std::optional<DataKey>> ExistingKey(const std::string& merchant, const std::string& customer) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,6 +1,8 @@
 // Opening a RocksStore and reading from it.
 #include "ledger/rocks_store.h"
 
+#include "ledger/keyring.h"
+
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -82,12 +84,19 @@ Status CheckDirectory(const StoreOptions& options, bool* is_new) {
 
 const char* RocksStore::FamilyName(int family) {
   static const char* kNames[kFamilyCount] = {"events", "streams", "idempotency",
-                                             "batches", "meta", "quarantine", "snapshots"};
+                                             "batches", "meta", "quarantine", "snapshots",
+                                             "keyring"};
   return kNames[family];
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
   return RocksStore::Open(options);
+}
+
+Result<std::unique_ptr<Keyring>> RocksStore::OpenKeyring(const SecretKey& secrets_key) {
+  if (!options_.secondary_path.empty() || families_.size() != 1 + kFamilyCount)
+    return Status::InvalidArgument("this store is open read-only (a secondary instance)");
+  return Keyring::InFamily(db_.get(), cf(kKeyring), families_, secrets_key);
 }
 
 // A new store is created whole or not at all: built in "<path>.creating" (a leftover from
@@ -134,21 +143,26 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
   auto statistics = rocksdb::CreateDBStatistics();
   db_options.statistics = statistics;
 
+  std::set<std::string> have;  // the families an existing store has
   if (!is_new) {
     std::vector<std::string> names;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, options.path, &names);
     if (!s.ok()) return FromRocks(s, "cannot read the store's column families");
-    std::set<std::string> have(names.begin(), names.end());
+    have.insert(names.begin(), names.end());
     for (int f = 0; f < kFamilyCount; ++f)
-      if (!have.count(FamilyName(f)))
+      if (!have.count(FamilyName(f)) && f != kKeyring)
         return Status::NotALedgerStore(std::string("RocksDB database without the '") +
                                        FamilyName(f) + "' column family is not a ledger store");
+    // Stores made before the keyring moved in get the family at their next open as a
+    // writer; a read-only instance of such a store goes without it.
+    db_options.create_missing_column_families = options.secondary_path.empty();
   }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, FamilyOptions(false));
   for (int f = 0; f < kFamilyCount; ++f)
-    descriptors.emplace_back(FamilyName(f), FamilyOptions(f == kStreams || f == kIdempotency));
+    if (is_new || f != kKeyring || have.count(FamilyName(f)) || options.secondary_path.empty())
+      descriptors.emplace_back(FamilyName(f), FamilyOptions(f == kStreams || f == kIdempotency));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   const bool secondary = !options.secondary_path.empty();

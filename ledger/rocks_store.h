@@ -80,7 +80,7 @@ Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard);
 
 class RocksStore final : public EventStore {
  public:
-  enum Family { kEvents = 0, kStreams, kIdempotency, kBatches, kMeta, kQuarantine, kSnapshots, kFamilyCount };
+  enum Family { kEvents = 0, kStreams, kIdempotency, kBatches, kMeta, kQuarantine, kSnapshots, kKeyring, kFamilyCount };
   static const char* FamilyName(int family);
 
   static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
@@ -88,6 +88,7 @@ class RocksStore final : public EventStore {
   ~RocksStore() override;
 
   Result<AppendResult> Append(AppendCommand command) override;
+  Result<std::unique_ptr<Keyring>> OpenKeyring(const SecretKey& secrets_key) override;
   void AppendAsync(AppendCommand command, std::function<void(Result<AppendResult>)> done) override;
   Status SetWriterEpoch(Epoch epoch) override;
   Status AttemptPromotion(Epoch epoch) override;

@@ -118,11 +118,15 @@ Result<std::string> Unseal(const SecretKey& key, std::string_view sealed, std::s
   return out;
 }
 
-std::string PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id) {
-  std::string ad = "ledger personal v1";
-  for (int i = 3; i >= 0; --i) ad.push_back(static_cast<char>((shard >> (8 * i)) & 0xff));
-  for (int i = 7; i >= 0; --i) ad.push_back(static_cast<char>((position >> (8 * i)) & 0xff));
-  for (int i = 7; i >= 0; --i) ad.push_back(static_cast<char>((key_id >> (8 * i)) & 0xff));
+PersonalAd PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id) {
+  PersonalAd ad;
+  static constexpr char kPrefix[] = "ledger personal v1";
+  static_assert(sizeof kPrefix - 1 == PersonalAd::kPrefixBytes);
+  std::memcpy(ad.bytes, kPrefix, PersonalAd::kPrefixBytes);
+  char* p = ad.bytes + PersonalAd::kPrefixBytes;
+  for (int i = 3; i >= 0; --i) *p++ = static_cast<char>((shard >> (8 * i)) & 0xff);
+  for (int i = 7; i >= 0; --i) *p++ = static_cast<char>((position >> (8 * i)) & 0xff);
+  for (int i = 7; i >= 0; --i) *p++ = static_cast<char>((key_id >> (8 * i)) & 0xff);
   return ad;
 }
 

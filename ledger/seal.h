@@ -32,7 +32,13 @@ Sha256DigestBytes HmacSha256(std::string_view key, std::string_view message);
 
 // What a personal field is bound to (DESIGN §12): the shard, the event's position and the
 // key id, so sealed bytes moved to another event or key do not open.
-std::string PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id);
+// Built on the stack: the store seals every personal event on its deciding thread.
+struct PersonalAd {
+  static constexpr size_t kPrefixBytes = 18;  // "ledger personal v1"
+  char bytes[kPrefixBytes + 4 + 8 + 8];
+  operator std::string_view() const { return std::string_view(bytes, sizeof bytes); }
+};
+PersonalAd PersonalAssociatedData(uint32_t shard, uint64_t position, uint64_t key_id);
 
 // Reads a key file: 64 hex digits (surrounding whitespace allowed) or exactly 32 raw bytes.
 // Refused when group or others may read it (mode & 077). Errors never include its content.

@@ -94,9 +94,9 @@ namespace {
 
 // A customer's personal fields as PersonalData bytes, checked. Errors name the field and
 // the rule, never the value.
-Result<std::string> PersonalBytes(const PersonalInput& p) {
+Result<std::string> PersonalBytes(const DecideContext& ctx, const PersonalInput& p) {
   LEDGER_RETURN_IF_ERROR(CheckPersonalInput(p));
-  if (p.key_id == 0) return Status::InvalidArgument("personal data needs a data key");
+  if (p.key_id == 0 && ctx.seal_personal) return Status::InvalidArgument("personal data needs a data key");
   Fbb b(256);
   flatbuffers::Offset<schema::Address> address;
   const bool has_address = !(p.address_line1.empty() && p.address_line2.empty() && p.city.empty() && p.region.empty() &&
@@ -111,13 +111,19 @@ Result<std::string> PersonalBytes(const PersonalInput& p) {
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
+// What the store seals; key id 0 (written plain) only in the benchmark baseline.
+PersonalSeal SealOf(const DecideContext& ctx, const PersonalInput& p, std::string bytes) {
+  if (!ctx.seal_personal) return PersonalSeal{0, SecretKey{}, std::move(bytes)};
+  return PersonalSeal{p.key_id, p.data_key, std::move(bytes)};
+}
+
 Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCustomer& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
   std::optional<PersonalSeal> personal;
   if (c.personal) {
-    auto bytes = PersonalBytes(*c.personal);
+    auto bytes = PersonalBytes(ctx, *c.personal);
     if (!bytes.ok()) return bytes.status();
-    personal = PersonalSeal{c.personal->key_id, c.personal->data_key, std::move(bytes).value()};
+    personal = SealOf(ctx, *c.personal, std::move(bytes).value());
   }
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   Channel channel = Channel::kWeb;
@@ -158,9 +164,9 @@ Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage
   if (c.body) {
     if (m->customers.at(c.customer_id))
       return Rule("customer-erased", "this customer's personal data was erased; no new personal data is taken");
-    auto bytes = PersonalBytes(*c.body);
+    auto bytes = PersonalBytes(ctx, *c.body);
     if (!bytes.ok()) return bytes.status();
-    body = PersonalSeal{c.body->key_id, c.body->data_key, std::move(bytes).value()};
+    body = SealOf(ctx, *c.body, std::move(bytes).value());
   }
   const FeeRecipe* recipe = s.CurrentRecipe();
   if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");

@@ -25,11 +25,15 @@ AppendCommand EventSink::Finish() const {
     f.request_digest = ctx_.request_digest;
     f.command_event_count = static_cast<uint32_t>(drafts_.size());
     f.anomaly = d.anomaly;
-    if (d.personal) {  // a placeholder of the sealed size; the store seals into it
-      f.personal_key_id = d.personal->key_id;
-      f.personal.assign(d.personal->plaintext.size() + kSealOverheadBytes, '\0');
+    std::optional<PersonalSeal> seal = d.personal;
+    if (seal && seal->key_id == 0) {  // the benchmark baseline (DecideContext::seal_personal)
+      f.personal = seal->plaintext;
+      seal.reset();
+    } else if (seal) {  // a placeholder of the sealed size; the store seals into it
+      f.personal_key_id = seal->key_id;
+      f.personal.assign(seal->plaintext.size() + kSealOverheadBytes, '\0');
     }
-    cmd.events.push_back({EncodeRecord(f, d.type, d.build), d.expected, d.personal});
+    cmd.events.push_back({EncodeRecord(f, d.type, d.build), d.expected, std::move(seal)});
   }
   return cmd;
 }

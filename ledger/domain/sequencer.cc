@@ -239,7 +239,8 @@ class SequencerImpl final : public Sequencer {
         return;
       }
     }
-    DecideContext ctx{r.merchant_id, r.idempotency_key, r.request_digest, r.command_id, shard_};
+    DecideContext ctx{r.merchant_id, r.idempotency_key, r.request_digest, r.command_id, shard_,
+                      options_.seal_personal};
     Result<AppendCommand> decided = Decide(state_, ctx, r.command);
     if (!decided.ok()) {
       p.done(decided.status());

@@ -33,6 +33,8 @@ struct SequencerOptions {
   // Merchants whose state is kept in memory; the least recently used beyond this are
   // evicted (their event positions written as a snapshot) and reloaded on a miss.
   size_t merchants_cached_max = kMerchantsCachedMax;
+  // See DecideContext::seal_personal: false only for the sealing benchmark's baseline.
+  bool seal_personal = true;
 };
 
 // A caller's condition on one stream (HTTP If-Match): the command is decided only if the

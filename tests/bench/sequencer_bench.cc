@@ -4,7 +4,14 @@
 // commands it wrote (same records, same grouping, same number of client threads) are
 // appended straight to a fresh store: the ratio is the cost of deciding.
 //
-//   sequencer_bench [--seconds N] [--clients N] [--dir DIR]
+//   sequencer_bench [--seconds N] [--clients N] [--dir DIR] [--story]
+//
+// --story measures the cost of sealing personal data (issue 8) on the merchant story instead:
+// each client's customers register with a name, email, phone and address, place two orders
+// (each authorized and captured) and get a message; sealed under a data key drawn once per
+// customer from the store's keyring (as ledgerd keeps it), against the same story written
+// with key id 0 (plain, the format from before sealing), alternated three times in one run.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +21,7 @@
 
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
+#include "ledger/keyring.h"
 #include "ledger/record_codec.h"
 #include "tests/support/command_mix.h"
 
@@ -113,21 +121,128 @@ Figures RunStoreReplay(const std::string& source_dir, const std::string& dir, in
   return f;
 }
 
+
+// One customer's story after another, from each client (see the header).
+struct StoryFigures {
+  double commands_per_s = 0;
+  double stories_per_s = 0;
+};
+
+StoryFigures RunStory(const std::string& dir, int clients, double seconds, bool sealed) {
+  std::filesystem::remove_all(dir);
+  StoreOptions o;
+  o.path = dir;
+  auto store = EventStore::Open(o);
+  if (!store.ok()) std::exit(1);
+  SequencerOptions so;
+  so.seal_personal = sealed;
+  auto seq = Sequencer::Start(store->get(), ShardId(0), so);
+  if (!seq.ok()) std::exit(1);
+  std::unique_ptr<Keyring> keyring;
+  if (sealed) {
+    SecretKey secrets{};
+    for (size_t i = 0; i < secrets.size(); ++i) secrets[i] = static_cast<uint8_t>(i * 31 + 7);
+    auto k = (*store)->OpenKeyring(secrets);
+    if (!k.ok()) std::exit(1);
+    keyring = std::move(k).value();
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> commands{0}, stories{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      const std::string merchant = std::string("m").append(std::to_string(c));
+      testing_support::CommandMix mix(merchant, c + 1);
+      auto exec = [&](Command cmd) {
+        auto r = (*seq)->Execute(mix.Request(static_cast<uint64_t>(c + 1), std::move(cmd)));
+        if (!r.ok()) {
+          std::fprintf(stderr, "story: %s\n", r.status().ToString().c_str());
+          std::exit(1);
+        }
+        commands.fetch_add(1, std::memory_order_relaxed);
+      };
+      for (int i = 0; i < 3; ++i) exec(mix.Setup(i));  // configuration, store, listing
+      for (uint64_t n = 1; !stop.load(std::memory_order_relaxed); ++n) {
+        const std::string id = std::to_string(n);
+        const std::string customer = std::string("c").append(id);
+        PersonalInput p;
+        if (keyring) {
+          auto key = keyring->KeyFor(merchant, customer);
+          if (!key.ok()) std::exit(1);
+          p.key_id = key->key_id;
+          p.data_key = key->key;
+        }
+        p.name = std::string("Customer Number ").append(id);
+        p.email = std::string("customer").append(id).append("@example.com");
+        p.phone = "+15555550100";
+        p.address_line1 = "1 Main Street";
+        p.city = "Springfield";
+        p.postal_code = "12345";
+        p.country = "US";
+        exec(RegisterCustomer{customer, "s1", p});
+        for (int k = 0; k < 2; ++k) {
+          const std::string order = std::string("o").append(id).append("-").append(std::to_string(k));
+          const std::string pay = std::string("p").append(id).append("-").append(std::to_string(k));
+          exec(PlaceOrder{order, "s1", customer, "USD", {{"sku-1", 2, 2500}}, 0, 0});
+          exec(AuthorizePayment{pay, order, 5000, "USD", "card", "paypal"});
+          exec(CapturePayment{pay, std::string("k").append(pay), 5000, ""});
+        }
+        PersonalInput body = p;
+        body.name = body.email = body.phone = body.address_line1 = body.city = body.postal_code = body.country = "";
+        body.message_body = "Your order has shipped and should arrive on Thursday. Reply to this message with any "
+                            "question about your order; we answer within a day.";
+        exec(SendMessage{std::string("msg").append(id), customer, 0, body});
+        stories.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  auto start = SteadyClock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  (*seq)->Stop();
+  keyring.reset();  // before its store
+  store->reset();
+  std::filesystem::remove_all(dir);
+  return {commands.load() / elapsed, stories.load() / elapsed};
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = 5;
   int clients = 8;
   std::string dir = "bench-data";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool story = false;
+  for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (flag == "--story") {
+      story = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) flag = "";
     if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--clients") clients = std::atoi(argv[i + 1]);
     else if (flag == "--dir") dir = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: sequencer_bench [--seconds N] [--clients N] [--dir DIR]\n");
+      std::fprintf(stderr, "usage: sequencer_bench [--seconds N] [--clients N] [--dir DIR] [--story]\n");
       return 2;
     }
+  }
+  if (story) {
+    std::vector<double> plain, sealed;
+    for (int round = 0; round < 3; ++round) {
+      plain.push_back(RunStory(dir + "/story", clients, seconds, false).commands_per_s);
+      sealed.push_back(RunStory(dir + "/story", clients, seconds, true).commands_per_s);
+      std::printf("round %d: key id 0 %.0f, sealed %.0f commands/s\n", round + 1, plain.back(), sealed.back());
+    }
+    std::sort(plain.begin(), plain.end());
+    std::sort(sealed.begin(), sealed.end());
+    std::printf("merchant story (%d blocking clients; 8 commands and one key drawn per customer), medians:\n", clients);
+    std::printf("  key id 0 %.0f commands/s, sealed %.0f commands/s, ratio %.1f%%\n", plain[1], sealed[1],
+                100.0 * sealed[1] / plain[1]);
+    return 0;
   }
   Figures seq = RunSequencer(dir + "/sequencer", clients, seconds);
   Figures raw = RunStoreReplay(dir + "/sequencer", dir + "/replay", clients);

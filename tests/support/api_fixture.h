@@ -50,7 +50,7 @@ class ApiTest : public ::testing::Test {
     ctx_.projector = projector_.get();
     ledger::SecretKey secrets{};
     secrets[0] = 42;
-    auto keyring = ledger::Keyring::Open(dir.Sub("keyring"), secrets);
+    auto keyring = store_->OpenKeyring(secrets);  // as ledgerd keeps it (closed before the store)
     ASSERT_TRUE(keyring.ok());
     keyring_ = std::move(keyring).value();
     ctx_.keyring = keyring_.get();

@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
 
@@ -96,6 +97,25 @@ TEST(PersonalSealing, TheStoreSealsAtItsPositionAndNothingPlainIsStored) {
   EXPECT_EQ(files.find(kEmail), std::string::npos);
 }
 
+// The sealing benchmark's baseline (DecideContext::seal_personal = false): the same fields
+// written plain under key id 0, the format of events from before sealing; with sealing on
+// (always, in ledgerd) personal data without a key is refused.
+TEST(PersonalSealing, TheBenchmarkBaselineWritesKeyIdZeroAndSealingRefusesIt) {
+  SecretKey none{};
+  DecideContext plain{"m1", "", {}, {7, 7}, ShardId(0)};
+  plain.seal_personal = false;
+  auto cmd = Decide(DomainState{}, plain, RegisterCustomer{"c1", "", Personal(0, none)});
+  ASSERT_TRUE(cmd.ok()) << cmd.status().ToString();
+  EXPECT_FALSE(cmd->events.front().seal.has_value());
+  const schema::Event* e = VerifyRecord(cmd->events.front().record);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->personal_key_id(), 0u);
+  const auto* p = flatbuffers::GetRoot<schema::PersonalData>(e->personal()->data());
+  EXPECT_EQ(p->name()->str(), kName);
+  auto refused = RegisterWithPersonal("c1", 0, none);
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument) << "sealing on: personal data needs a data key";
+}
+
 TEST(PersonalSealing, ARecordThatDoesNotMatchItsSealIsRefused) {
   TempDir dir;
   auto store = OpenStore(dir);
@@ -178,6 +198,96 @@ TEST(Keyring, OneKeyPerCustomerWrappedAndDestroyedForGood) {
   EXPECT_EQ((*ring)->KeyIdOf("m1", "c1").value().value_or(0), id);
   ring->reset();
   EXPECT_EQ(AllFileBytes(path).find(wrapped), std::string::npos) << "the wrapped key is still on the disk";
+}
+
+// The keyring as ledgerd keeps it, in the event store's own family: keys survive the store's
+// reopening, a destroyed key's wrapped bytes leave the store's directory (its write-ahead
+// log included), a read-only instance has no keyring, and a keyring of its own from an
+// earlier version is moved in (tombstones honoured) and deleted.
+TEST(Keyring, InTheEventStoreFamilySharingItsLog) {
+  TempDir dir;
+  SecretKey secrets{};
+  secrets[3] = 9;
+  StoreOptions so;
+  so.path = dir.Sub("store");
+  // A keyring of its own, as session 4's nodes made them: one live key, one destroyed.
+  uint64_t old_live = 0, old_gone = 0;
+  SecretKey old_key{};
+  {
+    auto old = Keyring::Open(dir.Sub("keyring"), secrets);
+    ASSERT_TRUE(old.ok());
+    auto a = (*old)->KeyFor("m1", "old-a");
+    auto b = (*old)->KeyFor("m1", "old-b");
+    ASSERT_TRUE(a.ok() && b.ok());
+    old_live = a->key_id;
+    old_key = a->key;
+    old_gone = b->key_id;
+    ASSERT_TRUE((*old)->Destroy(old_gone).ok());
+  }
+  uint64_t id = 0;
+  SecretKey key{};
+  {
+    auto store = EventStore::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto ring = (*store)->OpenKeyring(secrets);
+    ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+    auto a = (*ring)->KeyFor("m1", "c1");
+    ASSERT_TRUE(a.ok());
+    id = a->key_id;
+    key = a->key;
+    auto again = (*ring)->KeyFor("m1", "c1");
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->key_id, id);
+    ASSERT_TRUE((*ring)->ImportFrom(dir.Sub("keyring"), secrets).ok());
+    EXPECT_FALSE(std::filesystem::exists(dir.Sub("keyring"))) << "the old keyring is deleted once imported";
+    EXPECT_TRUE((*ring)->ImportFrom(dir.Sub("keyring"), secrets).ok()) << "nothing to import: nothing to do";
+    auto live = (*ring)->Get(old_live);
+    ASSERT_TRUE(live.ok() && live->has_value());
+    EXPECT_EQ(**live, old_key);
+    EXPECT_EQ((*ring)->KeyIdOf("m1", "old-a").value().value_or(0), old_live);
+    EXPECT_EQ((*ring)->Get(old_gone).status().code(), Code::kNotFound) << "a destroyed key stays destroyed";
+    // A read-only instance of the store has no keyring to draw from.
+    StoreOptions ro = so;
+    ro.secondary_path = dir.Sub("secondary");
+    auto secondary = EventStore::Open(ro);
+    ASSERT_TRUE(secondary.ok()) << secondary.status().ToString();
+    EXPECT_EQ((*secondary)->OpenKeyring(secrets).status().code(), Code::kInvalidArgument);
+    ring->reset();
+  }
+  auto store = EventStore::Open(so);
+  ASSERT_TRUE(store.ok());
+  auto ring = (*store)->OpenKeyring(secrets);
+  ASSERT_TRUE(ring.ok());
+  auto got = (*ring)->Get(id);
+  ASSERT_TRUE(got.ok() && got->has_value()) << "the key survives the store's reopening";
+  EXPECT_EQ(**got, key);
+  std::string wrapped;
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), so.path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    size_t keyring_at = names.size();
+    for (size_t i = 0; i < names.size(); ++i) {
+      families.emplace_back(names[i], rocksdb::ColumnFamilyOptions());
+      if (names[i] == "keyring") keyring_at = i;
+    }
+    ASSERT_LT(keyring_at, names.size()) << "the store has a keyring family";
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), so.path, families, &handles, &raw).ok());
+    std::string k = "key/";
+    keys::PutBigEndian64(&k, id);
+    EXPECT_TRUE(raw->Get(rocksdb::ReadOptions(), handles[keyring_at], k, &wrapped).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  ASSERT_EQ(wrapped.size(), 32 + kSealOverheadBytes);
+  ASSERT_NE(AllFileBytes(so.path).find(wrapped), std::string::npos) << "white box: the bytes the test looks for";
+  ASSERT_TRUE((*ring)->Destroy(id).ok());
+  EXPECT_EQ((*ring)->Get(id).status().code(), Code::kNotFound);
+  ring->reset();
+  store->reset();
+  EXPECT_EQ(AllFileBytes(so.path).find(wrapped), std::string::npos) << "the wrapped key is still in the store's files";
 }
 
 // Two nodes' keyrings over the keyring topic: a key drawn on the writer opens on the
