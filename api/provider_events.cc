@@ -1,5 +1,7 @@
 #include "api/provider_events.h"
 
+#include <algorithm>
+
 #include "ledger/domain/money.h"
 #include "ledger/clock.h"
 #include "ledger/ids.h"
@@ -207,9 +209,13 @@ Result<ProviderEvent> ReadEbayNotification(const Json& n, const std::string& sto
   c.order.store_id = store_id;
   auto buyer = Text(n, base + "/buyer/username");
   if (!buyer.ok()) return buyer.status();
-  c.order.customer_id = "ebay:" + *buyer;
-  if (!ledger::IsValidEntityId(c.order.customer_id))
-    return Bad(base + "/buyer/username", "must match [A-Za-z0-9._:-]{1,59}");
+  // The username is personal data: the route turns it into a pseudonymous customer id and
+  // seals it (AssignMarketplaceBuyer); here it is only checked.
+  const bool printable = std::all_of(buyer->begin(), buyer->end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+  if (buyer->empty() || buyer->size() > kMarketplaceHandleBytesMax || !printable)
+    return Bad(base + "/buyer/username", "must be 1 to 64 printable characters without spaces");
+  c.buyer = d::PersonalInput{};
+  c.buyer->name = *buyer;
   auto total = Amount(n, base + "/pricingSummary/total", "currency");
   if (!total.ok()) return total.status();
   c.order.currency = total->currency;

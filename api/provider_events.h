@@ -23,7 +23,11 @@ struct ProviderEvent {
 
 // A field that is missing or does not fit is InvalidArgument "<JSON pointer>: why".
 ledger::Result<ProviderEvent> ReadPayPalEvent(const nlohmann::json& event);
-// `store_id`: the merchant's configured eBay store, where the order is placed.
+// `store_id`: the merchant's configured eBay store, where the order is placed. The order's
+// buyer is left as a handle (RecordProviderOrder::buyer) with no customer id: see
+// AssignMarketplaceBuyer.
 ledger::Result<ProviderEvent> ReadEbayNotification(const nlohmann::json& notification, const std::string& store_id);
+
+inline constexpr size_t kMarketplaceHandleBytesMax = 64;
 
 }  // namespace api

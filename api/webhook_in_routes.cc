@@ -4,6 +4,11 @@
 // event is a fact, recorded under the idempotency key "<provider>:<event id>[:<step>]"
 // whose request digest is the event id alone, so a redelivery (same id) answers 200 and
 // changes nothing. Mapping in api/provider_events.h, decisions in DECISIONS.md §51.
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <variant>
+
 #include "api/problem.h"
 #include "api/provider_events.h"
 #include "api/provider_signatures.h"
@@ -11,6 +16,7 @@
 #include "api/routes.h"
 #include "ledger/clock.h"
 #include "ledger/ids.h"
+#include "ledger/keyring.h"
 #include "projections/read_model_store.h"
 
 namespace api {
@@ -35,6 +41,37 @@ std::string ConfigText(const Json& config, const char* provider, const char* fie
 
 Response Unverified(const std::string& why) {
   return Problem(401, "unauthenticated", why);
+}
+
+// A marketplace buyer's handle is personal data (DESIGN §12): the customer id becomes a
+// keyed pseudonym of it ("<provider>:" + 32 hex digits, the same on every node of the
+// shard), and the handle is sealed as the customer's name under their data key, so an
+// erasure leaves nothing readable. A buyer erased before: the order is recorded (money
+// moved) without the handle. Without a keyring nothing is recorded (503; the provider
+// retries). Nothing here ever names the handle in an error.
+std::optional<Response> AssignMarketplaceBuyer(Call& c, const std::string& merchant, const std::string& provider,
+                                               ProviderEvent& event) {
+  for (ledger::domain::Command& command : event.commands) {
+    auto* order = std::get_if<ledger::domain::RecordProviderOrder>(&command);
+    if (order == nullptr || !order->buyer) continue;
+    if (c.ctx.keyring == nullptr)
+      return Problem(503, "not-configured",
+                     "marketplace buyers are personal data, stored sealed, and this node has no keyring: start it with "
+                     "--secrets-key-file");
+    order->order.customer_id = provider + ":" + c.ctx.keyring->Pseudonym(merchant, order->buyer->name);
+    auto key = c.ctx.keyring->KeyFor(merchant, order->order.customer_id);
+    if (!key.ok() && key.status().code() == ledger::Code::kInvalidArgument) {
+      order->buyer.reset();  // erased: the handle is not taken again
+      continue;
+    }
+    if (!key.ok()) {
+      spdlog::error("keyring: {}", key.status().ToString());
+      return Problem(500, "internal", "the keyring cannot be read; the operator has been told");
+    }
+    order->buyer->key_id = key->key_id;
+    order->buyer->data_key = key->key;
+  }
+  return std::nullopt;
 }
 
 // Runs the event's commands in order; the answer is the last one's (or the first error).
@@ -123,6 +160,7 @@ void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
       return Unverified("the notification is for another eBay seller");
     auto event = ReadEbayNotification(body, store);
     if (!event.ok()) return BadBody(event.status());
+    if (auto refused = AssignMarketplaceBuyer(c, merchant, "ebay", *event)) return *refused;
     return Record(c, merchant, "ebay", *event);
   }));
 }

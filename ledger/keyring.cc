@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "ledger/store_keys.h"
+#include "ledger/types.h"
 
 namespace ledger {
 
@@ -239,6 +240,17 @@ Result<std::optional<DataKey>> Keyring::ExistingKey(const std::string& merchant,
   }
   if (!key->has_value()) return Status::Corruption("the keyring names a key it does not hold");
   return std::optional<DataKey>(DataKey{**known, **key});
+}
+
+std::string Keyring::Pseudonym(std::string_view context, std::string_view name) const {
+  std::string message = "ledger pseudonym v1";
+  message.push_back('\n');
+  message.append(context);
+  message.push_back('\n');
+  message.append(name);
+  const Sha256DigestBytes mac = HmacSha256(impl_->secrets, message);
+  OPENSSL_cleanse(message.data(), message.size());
+  return ToHex(std::string_view(reinterpret_cast<const char*>(mac.data()), 16));
 }
 
 void Keyring::SetReplication(Replicate replicate) {

@@ -85,6 +85,12 @@ class Keyring {
   bool Destroyed(uint64_t key_id) const;
   // Destroys every key the customer ever had here (erasure).
   Status DestroyCustomer(const std::string& merchant, const std::string& customer);
+  // A stable pseudonym of `name` within `context` (a marketplace buyer's handle within a
+  // merchant): 32 hex digits of HMAC-SHA256 under the secrets key, so every node of the
+  // shard derives the same one and nobody without the secrets key can test guesses
+  // against it. Used where an id would otherwise carry personal data.
+  std::string Pseudonym(std::string_view context, std::string_view name) const;
+
   // Up to `limit` records with key ids above `after`, in key id order, as the replication
   // carries them (wrapped keys, and tombstones for destroyed ones): a standby's bootstrap.
   Result<std::vector<KeyringRecord>> Scan(uint64_t after, size_t limit) const;

@@ -211,6 +211,10 @@ struct RecordProviderOrder {
   PlaceOrder order;
   std::string provider_reference;  // required
   int64_t reported_total_minor = 0;
+  // The marketplace buyer's own handle (an eBay username), sealed as the customer's name
+  // when the order registers them; the customer id is a keyed pseudonym of it (the API
+  // edge derives both), so the handle is erasable like any personal field.
+  std::optional<PersonalInput> buyer = std::nullopt;
 };
 
 // Platform commands (admin): the context's merchant id is empty.

@@ -90,10 +90,10 @@ Status CheckPersonalInput(const PersonalInput& p) {
 }  // namespace ledger::domain
 
 namespace ledger::domain::internal {
-namespace {
 
 // A customer's personal fields as PersonalData bytes, checked. Errors name the field and
 // the rule, never the value.
+namespace {
 Result<std::string> PersonalBytes(const DecideContext& ctx, const PersonalInput& p) {
   LEDGER_RETURN_IF_ERROR(CheckPersonalInput(p));
   if (p.key_id == 0 && ctx.seal_personal) return Status::InvalidArgument("personal data needs a data key");
@@ -111,19 +111,25 @@ Result<std::string> PersonalBytes(const DecideContext& ctx, const PersonalInput&
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
+}  // namespace
+
 // What the store seals; key id 0 (written plain) only in the benchmark baseline.
-PersonalSeal SealOf(const DecideContext& ctx, const PersonalInput& p, std::string bytes) {
-  if (!ctx.seal_personal) return PersonalSeal{0, SecretKey{}, std::move(bytes)};
-  return PersonalSeal{p.key_id, p.data_key, std::move(bytes)};
+Result<PersonalSeal> SealedPersonal(const DecideContext& ctx, const PersonalInput& p) {
+  auto bytes = PersonalBytes(ctx, p);
+  if (!bytes.ok()) return bytes.status();
+  if (!ctx.seal_personal) return PersonalSeal{0, SecretKey{}, std::move(bytes).value()};
+  return PersonalSeal{p.key_id, p.data_key, std::move(bytes).value()};
 }
+
+namespace {
 
 Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCustomer& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
   std::optional<PersonalSeal> personal;
   if (c.personal) {
-    auto bytes = PersonalBytes(ctx, *c.personal);
-    if (!bytes.ok()) return bytes.status();
-    personal = SealOf(ctx, *c.personal, std::move(bytes).value());
+    auto sealed = SealedPersonal(ctx, *c.personal);
+    if (!sealed.ok()) return sealed.status();
+    personal = std::move(sealed).value();
   }
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   Channel channel = Channel::kWeb;
@@ -164,9 +170,9 @@ Status Message(const DomainState& s, const DecideContext& ctx, const SendMessage
   if (c.body) {
     if (m->customers.at(c.customer_id))
       return Rule("customer-erased", "this customer's personal data was erased; no new personal data is taken");
-    auto bytes = PersonalBytes(ctx, *c.body);
-    if (!bytes.ok()) return bytes.status();
-    body = SealOf(ctx, *c.body, std::move(bytes).value());
+    auto sealed = SealedPersonal(ctx, *c.body);
+    if (!sealed.ok()) return sealed.status();
+    body = std::move(sealed).value();
   }
   const FeeRecipe* recipe = s.CurrentRecipe();
   if (recipe == nullptr) return Rule("fee-recipe-missing", "no fee recipe has been published");

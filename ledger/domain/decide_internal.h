@@ -44,6 +44,11 @@ Status CheckId(const std::string& id, const std::string& pointer);
 Status CheckCurrency(const std::string& currency, const std::string& pointer);
 Status CheckPositive(int64_t amount, const std::string& pointer);
 
+// A customer's personal fields checked and encoded as PersonalData, for the store to seal
+// under the input's data key (key id 0, written plain, only when the context says not to
+// seal: the benchmark baseline). Errors name the field, never the value.
+Result<PersonalSeal> SealedPersonal(const DecideContext& ctx, const PersonalInput& p);
+
 std::string StreamOf(const std::string& kind, const std::string& merchant, const std::string& id);
 // Anomaly notes as one envelope field: "a; b".
 std::string JoinNotes(const std::vector<std::string>& notes);

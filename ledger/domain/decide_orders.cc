@@ -29,7 +29,8 @@ void AddStockChange(EventSink& out, const std::string& merchant, const std::stri
 // A merchant's order (`facts` null: every rule refuses) or a marketplace's report of one
 // (`facts` set: the rules a sale that already happened may break become anomaly notes).
 Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c, EventSink& out,
-             std::vector<std::string>* facts = nullptr, int64_t reported_total_minor = 0) {
+             std::vector<std::string>* facts = nullptr, int64_t reported_total_minor = 0,
+             const PersonalInput* buyer = nullptr) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.order_id, "/order_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.store_id, "/store_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
@@ -46,12 +47,19 @@ Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c
   }
   if (!m->customers.count(c.customer_id)) {
     if (facts == nullptr) return Rule("customer-not-found", "register the customer first");
-    // A marketplace's buyer is registered with their first order, in the same command.
+    // A marketplace's buyer is registered with their first order, in the same command,
+    // their handle sealed as personal data.
+    std::optional<PersonalSeal> personal;
+    if (buyer != nullptr) {
+      auto sealed = SealedPersonal(ctx, *buyer);
+      if (!sealed.ok()) return sealed.status();
+      personal = std::move(sealed).value();
+    }
     out.Add(StreamOf("customer", ctx.merchant_id, c.customer_id), ExpectedVersion::NoStream(),
             schema::EventBody::CustomerRegistered, [c, channel = store->channel](Fbb& b) {
               return schema::CreateCustomerRegisteredDirect(b, c.customer_id.c_str(), c.store_id.c_str(), ChannelOf(channel))
                   .Union();
-            });
+            }, "", std::move(personal));
   }
   // A rule the order breaks: refused for a merchant, noted for a reported fact.
   auto broken = [facts](const std::string& code, const std::string& why) -> Status {
@@ -163,7 +171,7 @@ Status DecideOrder(const DomainState& s, const DecideContext& ctx, const Command
   if (auto* x = std::get_if<RecordProviderOrder>(&c)) {
     LEDGER_RETURN_IF_ERROR(CheckId(x->provider_reference, "/provider_reference"));
     std::vector<std::string> anomalies;
-    return Place(s, ctx, x->order, out, &anomalies, x->reported_total_minor);
+    return Place(s, ctx, x->order, out, &anomalies, x->reported_total_minor, x->buyer ? &*x->buyer : nullptr);
   }
   if (auto* x = std::get_if<CancelOrder>(&c)) return Cancel(s, ctx, *x, out);
   if (auto* x = std::get_if<FulfilOrder>(&c)) return Fulfil(s, ctx, *x, out);

@@ -353,7 +353,7 @@ TEST_F(WebhooksInTest, ACaptureOfAPaymentTheLedgerNeverAuthorizedIsKeptAsAnUnmat
 }
 
 Json EbayOrder(const std::string& notification, const std::string& order, Json lines, const std::string& total,
-               const std::string& seller = "seller-m1") {
+               const std::string& seller = "seller-m1", const std::string& buyer = "happy_buyer") {
   return Json{{"metadata", {{"topic", "ORDER.CREATED"}, {"schemaVersion", "1.0"}}},
               {"notification",
                {{"notificationId", notification},
@@ -361,7 +361,7 @@ Json EbayOrder(const std::string& notification, const std::string& order, Json l
                 {"data",
                  {{"orderId", order},
                   {"sellerId", seller},
-                  {"buyer", {{"username", "happy_buyer"}}},
+                  {"buyer", {{"username", buyer}}},
                   {"lineItems", std::move(lines)},
                   {"pricingSummary",
                    {{"deliveryCost", {{"value", "5.00"}, {"currency", "USD"}}},
@@ -379,12 +379,46 @@ TEST_F(WebhooksInTest, AnEbayOrderIsPlacedInTheConfiguredStoreOnceWithItsBuyer) 
   EXPECT_EQ(Head(), after);
   ASSERT_TRUE(projector_->WaitFor(ledger::Position(after), 5000));
   const Json order = Order("12-34567-89012");
-  EXPECT_EQ(order["customer_id"], "ebay:happy_buyer");
+  // The buyer's username is personal data: a pseudonymous id, the handle sealed.
+  const std::string customer_id = order["customer_id"].get<std::string>();
+  EXPECT_EQ(customer_id.rfind("ebay:", 0), 0u) << customer_id;
+  EXPECT_EQ(customer_id.size(), 5u + 32u) << customer_id;
+  EXPECT_EQ(customer_id.find("happy_buyer"), std::string::npos);
   EXPECT_EQ(order["store_id"], "s1");
   EXPECT_EQ(order["total_minor"], 10500);
   EXPECT_FALSE(order.contains("anomaly")) << order.dump();
-  Response customer = Call("GET", "/v1/customers/ebay:happy_buyer", m1_);
-  EXPECT_EQ(customer.status, 200) << customer.body;
+  Response customer = Call("GET", "/v1/customers/" + customer_id, m1_);
+  ASSERT_EQ(customer.status, 200) << customer.body;
+  EXPECT_EQ(Body(customer)["profile"]["name"], "happy_buyer") << "opened for the merchant";
+  // The same buyer's next order: the same customer.
+  ASSERT_EQ(Ebay(EbayOrder("n-3", "12-34567-89013", lines, "105.00")).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  EXPECT_EQ(Order("12-34567-89013")["customer_id"], customer_id);
+  // Erased: the next order is still recorded (the money moved), the handle is not taken.
+  ASSERT_EQ(Call("POST", "/v1/customers/" + customer_id + "/erase", m1_).status, 200);
+  ASSERT_EQ(Ebay(EbayOrder("n-4", "12-34567-89014", lines, "105.00")).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  EXPECT_EQ(Order("12-34567-89014")["customer_id"], customer_id);
+  auto records = store_->ReadRange(ledger::Position(1), 100000);
+  ASSERT_TRUE(records.ok());
+  for (const auto& e : *records) EXPECT_EQ(e.record.find("happy_buyer"), std::string::npos) << "at " << e.position.value();
+  // A handle that is no handle: refused by its pointer, nothing recorded, never echoed.
+  const uint64_t before = Head();
+  Response bad = Ebay(EbayOrder("n-5", "12-34567-89015", lines, "105.00", "seller-m1", "two words"));
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("/notification/data/buyer/username"), std::string::npos) << bad.body;
+  EXPECT_EQ(bad.body.find("two words"), std::string::npos);
+  EXPECT_EQ(Ebay(EbayOrder("n-6", "12-34567-89016", lines, "105.00", "seller-m1", std::string(65, 'b'))).status, 400);
+  EXPECT_EQ(Head(), before);
+}
+
+TEST_F(WebhooksInTest, AnEbayOrderWaitsForAKeyringOnANodeWithoutOne) {
+  ctx_.keyring = nullptr;
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 1}, {"lineItemCost", {{"value", "50.00"}, {"currency", "USD"}}}}};
+  const uint64_t before = Head();
+  Response r = Ebay(EbayOrder("n-7", "77-7", lines, "50.00"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(Head(), before) << "nothing recorded: eBay retries";
 }
 
 TEST_F(WebhooksInTest, AnEbayNotificationCountsOnlyForItsOwnSellersMerchant) {
