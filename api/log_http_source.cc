@@ -6,7 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -29,15 +32,28 @@ class LogHttp final : public ledger::kafka::CatchUpSource {
     ledger::Status last = ledger::Status::Unavailable("no address to read the log from");
     for (const std::string& address : addresses_()) {
       for (int attempt = 0; attempt < kLogHttpAttempts; ++attempt) {
+        if (cancelled_.load()) return Cancelled();
         auto got = Read(address, from, limit);
         if (got.ok()) return got;
         last = got.status();
         if (got.status().code() != ledger::Code::kUnavailable) break;  // a refusal does not change on retry
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+        std::unique_lock<std::mutex> lock(mu_);
+        if (cancel_cv_.wait_for(lock, std::chrono::milliseconds(200 << attempt), [&] { return cancelled_.load(); }))
+          return Cancelled();
       }
+      if (cancelled_.load()) return Cancelled();
       spdlog::warn("catch-up over {}/v1/log failed: {}", address, last.message());
     }
     return last;
+  }
+
+  void Cancel() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+    }
+    cancel_cv_.notify_all();
+    cancel_.cancel();  // a request waiting on a silent peer ends now
   }
 
  private:
@@ -52,10 +68,11 @@ class LogHttp final : public ledger::kafka::CatchUpSource {
       req.set_request_uri("/v1/log?from=" + ledger::PositionToken(ledger::ShardId(shard_), from) +
                           "&limit=" + std::to_string(limit));
       req.headers().add("Authorization", "Bearer " + key_);
-      auto response = client.request(req).get();
+      auto response = client.request(req, cancel_.get_token()).get();
       status = response.status_code();
       body = response.extract_utf8string(true).get();
     } catch (const std::exception& e) {
+      if (cancelled_.load()) return Cancelled();
       return ledger::Status::Unavailable(std::string("no answer: ") + e.what());
     }
     if (status == 401 || status == 403)
@@ -99,9 +116,15 @@ class LogHttp final : public ledger::kafka::CatchUpSource {
     return out;
   }
 
+  static ledger::Status Cancelled() { return ledger::Status::Unavailable("the catch-up was cancelled"); }
+
   std::function<std::vector<std::string>()> addresses_;
   std::string key_;
   uint32_t shard_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;  // for cancel_cv_
+  std::condition_variable cancel_cv_;
+  pplx::cancellation_token_source cancel_;
 };
 
 }  // namespace

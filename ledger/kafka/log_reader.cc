@@ -36,6 +36,7 @@ struct LogReader::Impl {
       stop = true;
       cv.notify_all();
     }
+    if (catch_up) catch_up->Cancel();  // a catch-up in progress must not hold up the join
     if (thread.joinable()) thread.join();
     if (lease_thread.joinable()) lease_thread.join();
     if (consumer) {

@@ -42,6 +42,10 @@ class CatchUpSource {
   // Up to `limit` canonical batches whose first position is `from` or later, in order
   // (empty: nothing more). The reader judges each by the canonical rule all the same.
   virtual Result<std::vector<Batch>> ReadCanonical(Position from, size_t limit) = 0;
+  // Called from another thread when the reader is stopped: a ReadCanonical in progress
+  // (say, waiting on a dead peer) returns soon, with any status, and later ones at once.
+  // The reader's destruction must not wait out a remote source's retries.
+  virtual void Cancel() {}
 };
 
 // A store as a catch-up source: its batches up to its canonical mark. `store` must

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <filesystem>
 #include <fstream>
@@ -523,6 +527,36 @@ TEST(KeyFile, ClearRefusalsThatNeverShowTheKey) {
   EXPECT_EQ(api::ReadKeyFile(path).value(), "lk_secret-value");
   std::ofstream(path, std::ios::trunc) << "\n";
   EXPECT_EQ(api::ReadKeyFile(path).status().code(), Code::kInvalidArgument) << "empty";
+}
+
+// A standby catching up over a writer's GET /v1/log from a peer that never answers (a
+// partitioned host): stopping the reader cancels the read at once instead of waiting out
+// three 10-second attempts (the reader's restart happens under the node's role lock).
+TEST(LogHttpSource, ACatchUpFromASilentPeerIsCancelledAtOnce) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);  // connections complete in the backlog; nothing answers
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto source = api::LogHttpSource([url] { return std::vector<std::string>{url}; }, "lk_test", 0);
+  const auto started = std::chrono::steady_clock::now();
+  std::thread cancel([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    source->Cancel();
+  });
+  auto got = source->ReadCanonical(Position(1), 10);
+  const auto waited_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  cancel.join();
+  EXPECT_EQ(got.status().code(), Code::kUnavailable);
+  EXPECT_LT(waited_ms, api::kLogHttpTimeoutMs / 2) << "the read waited for its timeout instead";
+  EXPECT_EQ(source->ReadCanonical(Position(1), 10).status().code(), Code::kUnavailable) << "cancelled for good";
+  ::close(listener);
 }
 
 TEST_F(PersonalApi, WithoutAKeyringPersonalFieldsAreRefusedNotStoredPlain) {
