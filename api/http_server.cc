@@ -15,6 +15,7 @@
 #include "api/worker_pool.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
+#include "ledger/ids.h"
 
 namespace api {
 namespace http = web::http;
@@ -77,9 +78,7 @@ std::optional<Response> Convert(const http::http_request& req, Request* r) {
   size_t header_bytes = 0;
   for (const auto& [k, v] : req.headers()) {
     header_bytes += k.size() + v.size();
-    std::string name = k;
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r->headers[name] = v;
+    r->headers[ledger::AsciiLower(k)] = v;
   }
   if (header_bytes > kHeaderBytesMax) return Problem(400, "invalid-field", "the headers are too large");
   if (req.headers().content_length() > kBodyBytesMax)

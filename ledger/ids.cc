@@ -78,4 +78,11 @@ Status ValidateIdempotencyKey(std::string_view key) {
   return Status::Ok();
 }
 
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 }  // namespace ledger

@@ -18,6 +18,8 @@ inline constexpr size_t kEntityIdLengthMax = 64;
 inline constexpr size_t kIdempotencyKeyLengthMax = 255;
 
 bool IsValidMerchantId(std::string_view id);
+// `text` with ASCII letters lowered (ids, header names, roles; never locale-dependent).
+std::string AsciiLower(std::string_view text);
 bool IsValidEntityId(std::string_view id);
 
 // OK, or InvalidArgument naming what is wrong (the offending value is not echoed).

@@ -5,6 +5,7 @@
 //       key_id/<key_id> -> {key_hash, role, merchant_id, issued_at_us, revoked_at_us?}.
 #include <cctype>
 
+#include "ledger/ids.h"
 #include "ledger/record_codec.h"
 #include "projections/event_reading.h"
 #include "projections/projection.h"
@@ -27,8 +28,7 @@ class AccessView final : public Projection {
         const auto* b = e.body_as_KeyIssued();
         if (b->key_hash() == nullptr) return Status::Corruption("KeyIssued without a hash");
         const std::string hash = ledger::ToHex(ledger::FromSchema(b->key_hash()));
-        std::string role = fbs::EnumNameKeyRole(b->role());  // "Merchant" -> "merchant", as the API says it
-        for (char& ch : role) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const std::string role = ledger::AsciiLower(fbs::EnumNameKeyRole(b->role()));  // "Merchant" -> "merchant", as the API says it
         s.Mutable("key/" + hash) = {{"key_id", Str(b->key_id())}, {"role", role}, {"merchant_id", Str(b->merchant_id())}};
         s.Mutable("key_id/" + Str(b->key_id())) = {{"key_hash", hash},
                                                    {"role", role},

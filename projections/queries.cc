@@ -1,5 +1,7 @@
 #include "projections/queries.h"
 
+#include "ledger/ids.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -193,9 +195,7 @@ Result<Json> QueryMall(const ProjectionStore& storefront, const std::string& sku
   if (!sku_prefix.empty()) {
     prefix = "mall/sku/" + sku_prefix;
   } else {
-    std::string lower = title_prefix;
-    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    prefix = "mall/title/" + lower;
+    prefix = "mall/title/" + ledger::AsciiLower(title_prefix);
   }
   auto rows = storefront.Scan(prefix, "", std::min(limit, kQueryRowsMax));
   if (!rows.ok()) return rows.status();

@@ -8,6 +8,7 @@
 //       mall/sku/<sku>/<merchant>/<store>, mall/title/<lowercased title>/<merchant>/<store>/<sku>.
 #include <cctype>
 
+#include "ledger/ids.h"
 #include "projections/event_reading.h"
 #include "projections/projection.h"
 
@@ -19,13 +20,9 @@ using ledger::schema::Event;
 using ledger::schema::EventBody;
 namespace fbs = ledger::schema;
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string TitleKey(const std::string& title, const std::string& m, const std::string& store, const std::string& sku) {
-  return "mall/title/" + Lower(title) + "/" + m + "/" + store + "/" + sku;
+  return "mall/title/" + ledger::AsciiLower(title) + "/" + m + "/" + store + "/" + sku;
 }
 
 // Writes the listing and its two mall entries; drops the old title entry when it changed.

@@ -62,6 +62,8 @@ Status Void(const DomainState& s, const DecideContext& ctx, const VoidAuthorizat
   return Status::Ok();
 }
 
+bool IsPayPal(const std::string& provider) { return AsciiLower(provider) == "paypal"; }
+
 Status Capture_(const DomainState& s, const DecideContext& ctx, const CapturePayment& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.payment_id, "/payment_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.capture_id, "/capture_id"));
@@ -74,6 +76,12 @@ Status Capture_(const DomainState& s, const DecideContext& ctx, const CapturePay
   if (p->captures.count(c.capture_id)) return Rule("capture-exists", "this capture id was already used");
   if (!c.provider_reference.empty() && m->provider_references.count(c.provider_reference))
     return Rule("provider-reference-exists", "this provider reference is already recorded");
+  // PayPal reports the same capture through its webhook; only its capture id tells the two
+  // records apart from two captures, so without it the money would be counted twice.
+  if (c.provider_reference.empty() && m->takes_paypal_webhooks && IsPayPal(p->provider))
+    return Rule("provider-reference-required",
+                "this merchant takes PayPal's webhooks: give PayPal's capture id as provider_reference, or the capture "
+                "PayPal reports would be recorded a second time");
   auto after = CheckedAdd(p->captured_minor, c.amount_minor);
   if (!after.ok() || *after > p->authorized_minor)
     return Rule("capture-exceeds-authorized", "captures would exceed the authorized " + std::to_string(p->authorized_minor));

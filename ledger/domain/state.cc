@@ -104,6 +104,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
     case s::EventBody::MerchantConfigured:
       m.configured = true;
       m.settlement_currency = Str(e.body_as_MerchantConfigured()->settlement_currency());
+      m.takes_paypal_webhooks = !Str(e.body_as_MerchantConfigured()->paypal_webhook_id()).empty();
       break;
     case s::EventBody::StoreOpened: {
       const auto* b = e.body_as_StoreOpened();
@@ -151,6 +152,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
       p.order_id = Str(b->order_id());
       p.currency = Str(b->amount()->currency());
       p.authorized_minor = b->amount()->amount_minor();
+      p.provider = Str(b->provider());
       auto order = m.orders.find(p.order_id);
       if (order == m.orders.end()) return Broken("payment for an unknown order");
       order->second.payment_ids.push_back(Str(b->payment_id()));

@@ -64,6 +64,7 @@ struct Payment {
   std::string currency;
   int64_t authorized_minor = 0;
   int64_t captured_minor = 0;
+  std::string provider;  // as the merchant named it at authorization ("paypal", ...)
   PaymentStatus status = PaymentStatus::kAuthorized;
   std::map<std::string, Capture> captures;  // by capture id
   std::map<std::string, int64_t> refunds;   // by refund id
@@ -94,6 +95,7 @@ struct Payout {
 struct MerchantState {
   bool configured = false;
   std::string settlement_currency;
+  bool takes_paypal_webhooks = false;  // a PayPal webhook id is configured
   std::map<std::string, Store> stores;
   std::map<std::string, bool> customers;  // id -> erased
   std::map<std::string, Order> orders;

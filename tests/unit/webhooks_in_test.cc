@@ -216,6 +216,40 @@ TEST_F(WebhooksInTest, APayPalCaptureIsRecordedOnceWhateverTheRedelivery) {
   EXPECT_EQ(dup.status, 422) << dup.body;
 }
 
+// A merchant that takes PayPal's webhooks records a PayPal capture only with PayPal's
+// capture id: without it, the same money reported by the webhook would be a second capture.
+TEST_F(WebhooksInTest, APayPalCaptureWithoutPayPalsIdIsRefusedSoTheWebhookCannotDoubleIt) {
+  Response o = Call("POST", "/v1/orders", m1_,
+                    R"({"order_id":"o9","store_id":"s1","customer_id":"c1","currency":"USD",
+                        "lines":[{"sku":"sku-1","quantity":1,"unit_price":5000}]})");
+  ASSERT_EQ(o.status, 201) << o.body;
+  Response p = Call("POST", "/v1/payments", m1_,
+                    R"({"payment_id":"p9","order_id":"o9","amount":5000,"currency":"USD","method":"wallet","provider":"PayPal"})",
+                    {{"idempotency-key", "auth-9"}});
+  ASSERT_EQ(p.status, 201) << p.body;
+  const uint64_t before = Head();
+  Response bare = Call("POST", "/v1/payments/p9/captures", m1_, R"({"capture_id":"cap-9","amount":5000})",
+                       {{"idempotency-key", "cap-9"}});
+  EXPECT_EQ(bare.status, 422) << bare.body;
+  EXPECT_EQ(Body(bare)["rule"], "provider-reference-required") << bare.body;
+  EXPECT_EQ(Head(), before) << "nothing written";
+  Response named = Call("POST", "/v1/payments/p9/captures", m1_,
+                        R"({"capture_id":"cap-9","amount":5000,"provider_reference":"PP-CAP-9"})",
+                        {{"idempotency-key", "cap-9b"}});
+  ASSERT_EQ(named.status, 201) << named.body;
+  // PayPal then reports the same capture: recorded once.
+  const uint64_t after = Head();
+  Response reported = PayPal(Event("WH-9", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("PP-CAP-9", "p9", "50.00")));
+  EXPECT_EQ(reported.status, 200) << reported.body;
+  EXPECT_EQ(Head(), after);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(after), 5000));
+  EXPECT_EQ(Order("o9")["captures"].size(), 1u);
+  // Another provider's payment needs no reference (its captures are reported by nobody).
+  Response stripe = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap-1","amount":100})",
+                         {{"idempotency-key", "cap-1"}});
+  EXPECT_EQ(stripe.status, 201) << stripe.body;
+}
+
 TEST_F(WebhooksInTest, BadSignaturesAndUnconfiguredMerchantsAre401AndWriteNothing) {
   const Json event = Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-1", "p1", "113.00"));
   const uint64_t before = Head();
