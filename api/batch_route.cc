@@ -15,7 +15,7 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
     const std::string batch_key = c.request.Header("idempotency-key");
     if (batch_key.empty())
       return Problem(400, "idempotency-key-required", "a batch moves money: send an Idempotency-Key");
-    if (batch_key.size() > 100)  // item keys "<batch key>:<i>" stay within 128 characters
+    if (batch_key.size() > kBatchIdempotencyKeyBytesMax)  // item keys "<batch key>:<i>" stay within the header limit
       return Problem(400, "invalid-field", "a batch's Idempotency-Key is at most 100 characters");
     if (!c.body.contains("items") || !c.body["items"].is_array())
       return Problem(400, "invalid-field", "/items: required: an array", R"({"pointer":"/items"})");

@@ -12,6 +12,11 @@ namespace api {
 inline constexpr size_t kBodyBytesMax = 256 * 1024;
 inline constexpr size_t kPathBytesMax = 2048;
 inline constexpr size_t kHeaderBytesMax = 8192;
+// A client's Idempotency-Key (the store takes up to 255, leaving room for the keys the API
+// derives from a client's: "<batch key>:<i>", "<provider>:<event id>:<n>").
+inline constexpr size_t kIdempotencyKeyHeaderBytesMax = 128;
+// A batch's key, so that its items' derived keys stay within the header limit.
+inline constexpr size_t kBatchIdempotencyKeyBytesMax = 100;
 inline constexpr int kReadYourWritesWaitMs = 2000;  // bound on waiting for a read model
 inline constexpr int kEntityTagWaitMs = 50;         // bound on waiting to give a read its ETag
 inline constexpr int kWriteWaitMs = 10000;          // bound on waiting for a write's answer

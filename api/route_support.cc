@@ -175,7 +175,9 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
       options.idempotency_key.empty() ? call.request.Header("idempotency-key") : options.idempotency_key;
   if (key.empty() && idempotency == Idempotency::kRequired)
     return Problem(400, "idempotency-key-required", "this request moves money or costs a fee: send an Idempotency-Key");
-  if (key.size() > 128) return Problem(400, "invalid-field", "Idempotency-Key is over 128 characters");
+  if (key.size() > kIdempotencyKeyHeaderBytesMax)
+    return Problem(400, "invalid-field",
+                   "Idempotency-Key is over " + std::to_string(kIdempotencyKeyHeaderBytesMax) + " characters");
   ledger::domain::CommandRequest r;
   r.merchant_id = merchant;
   r.idempotency_key = key;

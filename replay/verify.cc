@@ -1,6 +1,7 @@
 // verify: one walk of the chain (ledger::VerifyChainThrough) with the auditor's further
 // checks on every event, the first failure named by its position.
 #include <cctype>
+#include <optional>
 
 #include "ledger/domain/money.h"
 #include "ledger/record_codec.h"
@@ -83,15 +84,27 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
   const auto progress = [&](Position p) {
     if (options.progress) options.progress(p.value(), total);
   };
+  // Where the walk failed, as a value: an event check names its event; a chain or density
+  // failure is the event after the last verified one.
+  std::optional<Position> failed_at;
+  const auto checked = [&](Position at, const ledger::Sha256Digest& hash, const ledger::schema::Event& e) -> Status {
+    Status s = also(at, hash, e);
+    if (!s.ok()) failed_at = at;
+    return s;
+  };
   Position through;
-  Status walked = ledger::VerifyChainThrough(store, Position(0), &through, also, progress);
+  Status walked = ledger::VerifyChainThrough(store, Position(0), &through, checked, progress);
   report.through = through;
   report.events = through.value();
-  if (walked.ok() && command_count != 0 && command_first + command_count != through.value() + 1)
+  if (walked.ok() && command_count != 0 && command_first + command_count != through.value() + 1) {
     walked = Bad("the last command is cut short", through);
-  if (walked.ok() && options.against && !matched_kept)
+    failed_at = through;
+  }
+  if (walked.ok() && options.against && !matched_kept) {
     walked = Status::Corruption("the log ends at position " + std::to_string(through.value()) +
                                 ", before the digest kept for position " + std::to_string(options.against->position.value()));
+    failed_at = options.against->position;
+  }
   if (!walked.ok() && walked.code() != ledger::Code::kCorruption) return walked;  // I/O, not damage
   if (through.value() > 0) {
     auto last = store.ReadRange(through, 1);
@@ -100,12 +113,7 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
   report.intact = walked.ok();
   if (!report.intact) {
     report.reason = walked.message();
-    // Every check names its position; the walk stops at the first bad one, so it is the
-    // one after the last verified (the command check at the end names the last event).
-    const std::string& m = walked.message();
-    const size_t at = m.rfind("position ");
-    report.first_bad = at == std::string::npos ? Position(through.value() + 1)
-                                               : Position(std::strtoull(m.c_str() + at + 9, nullptr, 10));
+    report.first_bad = failed_at.value_or(Position(through.value() + 1));
   }
   return report;
 }
