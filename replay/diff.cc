@@ -52,11 +52,16 @@ ledger::Result<DiffReport> Diff(const std::string& left_dir, const std::string& 
                                 const std::vector<std::string>& read_models, size_t limit) {
   namespace fs = std::filesystem;
   std::vector<std::string> names = read_models;
-  if (names.empty())
-    for (const std::string& n : projections::ReadModelNames())
-      if (fs::exists(fs::path(left_dir) / n) && fs::exists(fs::path(right_dir) / n)) names.push_back(n);
-  if (names.empty()) return ledger::Status::InvalidArgument("the two directories hold no read model in common");
   DiffReport report;
+  if (names.empty())
+    for (const std::string& n : projections::ReadModelNames()) {
+      const bool left = fs::exists(fs::path(left_dir) / n), right = fs::exists(fs::path(right_dir) / n);
+      if (left && right) names.push_back(n);
+      else if (left) report.only_left.push_back(n);
+      else if (right) report.only_right.push_back(n);
+    }
+  if (names.empty()) return ledger::Status::InvalidArgument("the two directories hold no read model in common");
+  report.compared = names;
   for (const std::string& name : names) {
     auto left = projections::ProjectionStore::Open((fs::path(left_dir) / name).string(), name, /*read_only=*/true);
     if (!left.ok()) return left.status();

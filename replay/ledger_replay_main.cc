@@ -249,12 +249,22 @@ int DiffCommand(const Args& a) {
     Json list = Json::array();
     for (const auto& d : r->differences)
       list.push_back({{"read_model", d.read_model}, {"key", d.key}, {"left", d.left}, {"right", d.right}});
-    std::cout << Json{{"ok", r->count == 0}, {"differences", r->count}, {"first", list}}.dump() << "\n";
+    std::cout << Json{{"ok", r->count == 0},     {"differences", r->count}, {"first", list},
+                      {"compared", r->compared}, {"only_left", r->only_left}, {"only_right", r->only_right}}
+                     .dump()
+              << "\n";
   } else {
     for (const auto& d : r->differences)
       std::printf("%s %s\n  left:  %s\n  right: %s\n", d.read_model.c_str(), d.key.c_str(),
                   d.left.empty() ? "(absent)" : d.left.c_str(), d.right.empty() ? "(absent)" : d.right.c_str());
-    std::printf("%llu keys differ\n", static_cast<unsigned long long>(r->count));
+    const auto names = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const std::string& n : v) out.append(out.empty() ? "" : ", ").append(n);
+      return out;
+    };
+    if (!r->only_left.empty()) std::printf("not compared, only in the left directory: %s\n", names(r->only_left).c_str());
+    if (!r->only_right.empty()) std::printf("not compared, only in the right directory: %s\n", names(r->only_right).c_str());
+    std::printf("%llu keys differ in %s\n", static_cast<unsigned long long>(r->count), names(r->compared).c_str());
   }
   return r->count == 0 ? kIntact : kIntegrity;
 }

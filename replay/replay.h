@@ -110,6 +110,10 @@ struct Difference {
 struct DiffReport {
   std::vector<Difference> differences;  // at most `limit`
   uint64_t count = 0;                   // all of them
+  std::vector<std::string> compared;    // the read models compared
+  // Read models only one side holds (a rebuild of one read model beside a live projector's
+  // five): not compared, and said, so that nobody takes "0 keys differ" for all of them.
+  std::vector<std::string> only_left, only_right;
 };
 // Compares the read models present in both projection directories (as a projector or
 // Rebuild writes them), key by key. `read_models` empty: every one both have.

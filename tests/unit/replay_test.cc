@@ -247,6 +247,11 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionHasTheDigestTheLiveProjectorRecordedTher
   ASSERT_EQ(differs->differences.size(), 3u);
   EXPECT_EQ(differs->differences[0].read_model, "fees");
   EXPECT_FALSE(differs->differences[0].key.empty());
+  // Only fees was compared; the live side's other read models are named, not hidden.
+  EXPECT_EQ(differs->compared, std::vector<std::string>{"fees"});
+  EXPECT_TRUE(differs->only_right.empty());
+  EXPECT_GE(differs->only_left.size(), 3u);
+  EXPECT_EQ(std::count(differs->only_left.begin(), differs->only_left.end(), "fees"), 0);
   EXPECT_EQ(replay::Diff(dir.Sub("live"), dir.Sub("nothing-here"), {}, 3).status().code(), ledger::Code::kInvalidArgument);
 }
 
