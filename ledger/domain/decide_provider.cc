@@ -15,9 +15,8 @@ Status CheckFact(const std::string& reference, const std::string& currency, int6
 // The payment holding `capture_id`: a provider names the capture, not always the payment.
 std::string PaymentOfCapture(const MerchantState* m, const std::string& capture_id) {
   if (m == nullptr) return "";
-  for (const auto& [id, p] : m->payments)
-    if (p.captures.count(capture_id)) return id;
-  return "";
+  auto it = m->capture_payments.find(capture_id);
+  return it == m->capture_payments.end() ? "" : it->second;
 }
 
 bool AlreadyRecorded(const MerchantState* m, const std::string& reference) {

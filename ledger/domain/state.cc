@@ -180,6 +180,8 @@ Status Apply(DomainState& state, const schema::Event& e) {
       c.charged.merchant_net_minor = c.amount_minor - c.charged.fees.Total() - c.charged.sales_tax_minor;
       pay->second.captured_minor += c.amount_minor;
       pay->second.captures[Str(b->capture_id())] = std::move(c);
+      if (auto [it, fresh] = m.capture_payments.emplace(Str(b->capture_id()), pay->first); !fresh && pay->first < it->second)
+        it->second = pay->first;
       if (auto order = m.orders.find(pay->second.order_id); order != m.orders.end())
         order->second.captured_minor += b->amount()->amount_minor();
       if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->capture_id());

@@ -104,6 +104,9 @@ struct MerchantState {
   std::map<std::string, Payout> payouts;
   std::map<std::string, bool> messages;
   std::map<std::string, std::string> provider_references;  // reference -> capture id
+  // capture id -> the payment holding it (the smallest payment id, if several do): a
+  // provider's refund names only the capture.
+  std::map<std::string, std::string> capture_payments;
   std::map<std::string, int64_t> available_minor;          // by currency, from postings
 };
 
