@@ -101,6 +101,30 @@ struct WebhookSender::Impl {
     }
   }
 
+  // The log is read once per round for every subscriber (a window shared while their
+  // positions fall in it), and a subscriber gets up to kDeliveriesPerRound notifications a
+  // round, one after the other, instead of one: a busy merchant's notifications, or a long
+  // stretch of events no subscriber wants, no longer outrun the sender.
+  static constexpr uint64_t kWindowEvents = 4096;
+  static constexpr int kDeliveriesPerRound = 32;
+  static constexpr int kWindowsPerRound = 16;  // a long backlog is scanned over several rounds
+  struct Window {
+    uint64_t from = 0;  // position of events[0]
+    std::vector<ledger::StoredEvent> events;
+  };
+
+  // The events from `from` (up to `bound`), from the window when it holds `from`.
+  const std::vector<ledger::StoredEvent>* Read(Window& w, uint64_t from, uint64_t bound, size_t* skip) {
+    if (w.events.empty() || from < w.from || from >= w.from + w.events.size()) {
+      auto events = ctx.store->ReadRange(ledger::Position(from), std::min<uint64_t>(bound - from + 1, kWindowEvents));
+      if (!events.ok()) return nullptr;
+      w.from = from;
+      w.events = std::move(events).value();
+    }
+    *skip = static_cast<size_t>(from - w.from);
+    return &w.events;
+  }
+
   void Round() {
     // Only the writer records attempts (a standby's sender waits for a promotion).
     if (ctx.secrets_key == nullptr || ctx.sequencer() == nullptr || ctx.projector == nullptr) return;
@@ -109,42 +133,62 @@ struct WebhookSender::Impl {
     if (!subscribers.ok()) return;
     // Only what every read model has: the incident a notice shows is then current.
     const uint64_t bound = std::min(ctx.store->canonical_mark().position.value(), ctx.projector->position().value());
+    Window window;
     for (const auto& [key, sub] : *subscribers) {
       if (stop.load()) return;
-      Serve(key.substr(std::string("subscriber/").size()), sub, bound, *status);
+      Serve(key.substr(std::string("subscriber/").size()), sub, bound, *status, window);
     }
   }
 
-  void Serve(const std::string& id, const Json& sub, uint64_t bound, const projections::ProjectionStore& status) {
+  void Serve(const std::string& id, const Json& sub, uint64_t bound, const projections::ProjectionStore& status,
+             Window& window) {
     Progress& p = progress[id];
     const uint64_t settled = sub.value("settled_through", uint64_t{0});
-    uint64_t from = std::max(settled, p.scanned_through) + 1;
-    if (from > bound || std::chrono::steady_clock::now() < p.next_attempt) return;
-    auto events = ctx.store->ReadRange(ledger::Position(from), std::min<uint64_t>(bound - from + 1, 256));
-    if (!events.ok()) return;
     const std::string owner = sub.value("owner_merchant_id", "");
-    for (const ledger::StoredEvent& se : *events) {
-      const auto* e = ledger::VerifyRecord(se.record);
-      if (e == nullptr) return;
-      auto component = [&](const std::string& notice) {
-        auto inc = status.Get("incident/" + notice);
-        return inc.ok() && inc->has_value() ? (**inc)["component"].get<std::string>() : std::string();
-      };
-      const std::string topic = MatchTopic(*e, sub["topics"], owner, component);
-      if (topic.empty()) {
-        p.scanned_through = se.position.value();
-        continue;
+    auto component = [&](const std::string& notice) {
+      auto inc = status.Get("incident/" + notice);
+      return inc.ok() && inc->has_value() ? (**inc)["component"].get<std::string>() : std::string();
+    };
+    for (int delivered = 0, windows = 0; delivered < kDeliveriesPerRound && windows < kWindowsPerRound && !stop.load();) {
+      const uint64_t from = std::max(settled, p.scanned_through) + 1;
+      if (from > bound || std::chrono::steady_clock::now() < p.next_attempt) return;
+      size_t skip = 0;
+      const auto* events = Read(window, from, bound, &skip);
+      if (events == nullptr) return;
+      const ledger::StoredEvent* due = nullptr;
+      const ledger::schema::Event* due_event = nullptr;
+      std::string topic;
+      for (size_t i = skip; i < events->size() && due == nullptr; ++i) {
+        const ledger::StoredEvent& se = (*events)[i];
+        if (se.position.value() > bound) return;
+        const auto* e = ledger::VerifyRecord(se.record);
+        if (e == nullptr) return;
+        topic = MatchTopic(*e, sub["topics"], owner, component);
+        if (topic.empty()) {
+          p.scanned_through = se.position.value();
+          continue;
+        }
+        due = &se;
+        due_event = e;
+      }
+      if (due == nullptr) {
+        if (events->size() <= skip) return;  // nothing new in the log
+        ++windows;
+        continue;  // the window held nothing for it: the next one
       }
       Json incident = Json::object();
-      if (e->body_type() == EventBody::OutageNoticePublished || e->body_type() == EventBody::OutageNoticeUpdated) {
-        const std::string notice = e->body_type() == EventBody::OutageNoticePublished
-                                       ? Str(e->body_as_OutageNoticePublished()->notice_id())
-                                       : Str(e->body_as_OutageNoticeUpdated()->notice_id());
+      if (due_event->body_type() == EventBody::OutageNoticePublished ||
+          due_event->body_type() == EventBody::OutageNoticeUpdated) {
+        const std::string notice = due_event->body_type() == EventBody::OutageNoticePublished
+                                       ? Str(due_event->body_as_OutageNoticePublished()->notice_id())
+                                       : Str(due_event->body_as_OutageNoticeUpdated()->notice_id());
         auto inc = status.Get("incident/" + notice);
         if (inc.ok() && inc->has_value()) incident = **inc;
       }
-      Attempt(id, sub, *e, topic, incident, p);
-      return;  // one notification per subscriber per round: order kept
+      const uint64_t before = p.scanned_through;
+      Attempt(id, sub, *due_event, topic, incident, p);
+      if (p.scanned_through == before) return;  // not settled (a retry later, or not recorded): order kept
+      ++delivered;
     }
   }
 

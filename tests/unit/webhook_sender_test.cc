@@ -106,4 +106,27 @@ TEST_F(WebhookSenderTest, DisputesGoToTheirMerchantsSubscriberOnly) {
   EXPECT_TRUE(m2_sink.received().empty()) << "another merchant's dispute reached m2";
 }
 
+// Two subscribers behind a long stretch of events neither wants (more than one read
+// window) and then forty notices: each gets all forty, in log order, none twice (several
+// per round, the log read once per round for both).
+TEST_F(WebhookSenderTest, ManyNotificationsAfterALongStretchArriveInOrderToEverySubscriber) {
+  testing_support::HttpSink a, b;
+  Subscribe("", "ops-a", a.port(), "outages");
+  Subscribe("", "ops-b", b.port(), "outages");
+  Run("m1", ConfigureMerchant{"USD", "", "", "", "", ""});
+  for (int i = 0; i < 4500; ++i) Run("m1", RegisterCustomer{std::string("c").append(std::to_string(i)), ""});
+  for (int i = 0; i < 40; ++i)
+    Run("", PublishOutageNotice{std::string("n").append(std::to_string(i)), "api", "minor", OutageStatusInput::kInvestigating, "x", 0, 0});
+  api::WebhookSender sender(ctx, {3, 20});
+  ASSERT_TRUE(a.WaitFor(40, 60000));
+  ASSERT_TRUE(b.WaitFor(40, 60000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more may come
+  for (auto* sink : {&a, &b}) {
+    const auto got = sink->received();
+    ASSERT_EQ(got.size(), 40u);
+    for (int i = 0; i < 40; ++i)
+      EXPECT_EQ(Json::parse(got[i].body)["event"]["incident"]["notice_id"], std::string("n").append(std::to_string(i))) << i;
+  }
+}
+
 }  // namespace
