@@ -66,13 +66,9 @@ struct DigestPublisher::Impl {
       r.command_id = {static_cast<uint64_t>(Clock::now().time_since_epoch().count()), at};
       r.command = ledger::domain::PublishDigest{at, mark.hash};
       // Bounded waits, so a stop is never held up by Kafka or the lease being away.
-      auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
-      auto future = answer->get_future();
       const auto sequencer = ctx.sequencer();
       if (sequencer == nullptr) continue;  // not the writer (now)
-      sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
-        answer->set_value(std::move(res));
-      });
+      auto future = sequencer->SubmitForFuture(std::move(r));
       while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
         std::lock_guard<std::mutex> lock(mu);
         if (stop) return;

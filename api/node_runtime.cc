@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -112,20 +113,32 @@ std::filesystem::path PendingAdminKeyPath(const NodeOptions& o) {
   return std::filesystem::path(o.data_dir) / "admin.key.pending";
 }
 
+// A secret's file: mode 0600 from its creation (never readable by others, not even for an
+// instant), written whole and synced with its directory entry. `exclusive`: refused when
+// the file exists.
+ledger::Status WriteSecretFile(const std::filesystem::path& path, const std::string& content, bool exclusive) {
+  const int flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL : O_TRUNC);
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) return ledger::Status::IOError("cannot create " + path.filename().string());
+  const bool written =
+      ::fchmod(fd, 0600) == 0 &&  // an existing file keeps its mode through O_CREAT
+      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return ledger::Status::IOError("cannot write " + path.filename().string());
+  if (int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    ::fsync(dir);  // the new name survives a crash too
+    ::close(dir);
+  }
+  return ledger::Status::Ok();
+}
+
 ledger::Status DrawPendingAdminKey(const NodeOptions& o) {
   const std::filesystem::path pending_path = PendingAdminKeyPath(o);
   std::error_code ec;
   if (std::filesystem::exists(pending_path, ec)) return ledger::Status::Ok();  // drawn by a start that died
   auto drawn = DrawKey();
   if (!drawn.ok()) return drawn.status();
-  const std::string content = drawn->key_id + "\n" + drawn->key + "\n";
-  int fd = ::open(pending_path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return ledger::Status::IOError("cannot create admin.key.pending");
-  const bool written =
-      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return ledger::Status::IOError("cannot write admin.key.pending");
-  return ledger::Status::Ok();
+  return WriteSecretFile(pending_path, drawn->key_id + "\n" + drawn->key + "\n", /*exclusive=*/true);
 }
 
 ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& sequencer,
@@ -158,12 +171,7 @@ ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& s
     if (done.ok() && !projector.WaitFor(done->first_position, 30000))
       return ledger::Status::Unavailable("the read models did not take the admin key in time");
   }
-  int fd = ::open(final_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return ledger::Status::IOError("cannot create admin.key");
-  const std::string line = key.key + "\n";
-  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) return ledger::Status::IOError("cannot write admin.key");
+  LEDGER_RETURN_IF_ERROR(WriteSecretFile(final_path, key.key + "\n", /*exclusive=*/false));
   fs::remove(pending_path, ec);
   // Once, on stdout, never through the log.
   std::printf("admin key (shown once; also in %s): %s\n", final_path.c_str(), key.key.c_str());

@@ -198,11 +198,7 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
     r.condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
   }
   // Bounded: the answer may wait for Kafka (replicated) or for the lease.
-  auto answer = std::make_shared<std::promise<ledger::Result<ledger::domain::CommandResult>>>();
-  auto future = answer->get_future();
-  writer.sequencer->Submit(std::move(r), [answer](ledger::Result<ledger::domain::CommandResult> res) {
-    answer->set_value(std::move(res));
-  });
+  auto future = writer.sequencer->SubmitForFuture(std::move(r));
   if (future.wait_for(std::chrono::milliseconds(kWriteWaitMs)) != std::future_status::ready)
     return Problem(503, "kafka-unavailable",
                    "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");

@@ -18,6 +18,7 @@
 // Thread-safety: Submit and Execute may be called from any thread.
 #pragma once
 
+#include <future>
 #include <memory>
 
 #include "ledger/domain/commands.h"
@@ -76,6 +77,14 @@ class Sequencer {
   virtual void Submit(CommandRequest request, std::function<void(Result<CommandResult>)> done) = 0;
   // Blocks until the command is durable or refused.
   virtual Result<CommandResult> Execute(CommandRequest request) = 0;
+  // Submit, the answer through a future: for callers that wait a bounded time (the answer
+  // may wait for Kafka or the lease) and give up on it without blocking the sequencer.
+  std::future<Result<CommandResult>> SubmitForFuture(CommandRequest request) {
+    auto answer = std::make_shared<std::promise<Result<CommandResult>>>();
+    auto future = answer->get_future();
+    Submit(std::move(request), [answer](Result<CommandResult> r) { answer->set_value(std::move(r)); });
+    return future;
+  }
 
   struct CacheStats {
     uint64_t reloads = 0;
