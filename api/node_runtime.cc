@@ -113,18 +113,24 @@ std::filesystem::path PendingAdminKeyPath(const NodeOptions& o) {
   return std::filesystem::path(o.data_dir) / "admin.key.pending";
 }
 
-// A secret's file: mode 0600 from its creation (never readable by others, not even for an
-// instant), written whole and synced with its directory entry. `exclusive`: refused when
-// the file exists.
+// A secret's file: written whole into a new file of mode 0600 (never readable by others,
+// not even for an instant; O_EXCL|O_NOFOLLOW, so no earlier file or link is reused), synced,
+// then renamed into place and the directory synced. `exclusive`: refused when the file
+// exists.
 ledger::Status WriteSecretFile(const std::filesystem::path& path, const std::string& content, bool exclusive) {
-  const int flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL : O_TRUNC);
-  int fd = ::open(path.c_str(), flags, 0600);
+  std::error_code ec;
+  if (exclusive && std::filesystem::exists(path, ec)) return ledger::Status::IOError(path.filename().string() + " exists");
+  const std::filesystem::path staging = path.string() + ".writing";
+  std::filesystem::remove(staging, ec);  // left by a start that died
+  int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
   if (fd < 0) return ledger::Status::IOError("cannot create " + path.filename().string());
   const bool written =
-      ::fchmod(fd, 0600) == 0 &&  // an existing file keeps its mode through O_CREAT
       ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
   ::close(fd);
-  if (!written) return ledger::Status::IOError("cannot write " + path.filename().string());
+  if (!written || ::rename(staging.c_str(), path.c_str()) != 0) {
+    std::filesystem::remove(staging, ec);
+    return ledger::Status::IOError("cannot write " + path.filename().string());
+  }
   if (int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
     ::fsync(dir);  // the new name survives a crash too
     ::close(dir);

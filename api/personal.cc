@@ -119,6 +119,8 @@ Json OpenCustomer(const Call& c, Json customer) {
 
 ledger::Result<size_t> SweepErasures(const ApiContext& ctx) {
   if (ctx.keyring == nullptr || ctx.projector == nullptr) return size_t{0};
+  // A purge a destruction still owes (it failed, or the node died before it ran).
+  LEDGER_RETURN_IF_ERROR(ctx.keyring->FinishPurge());
   const auto* customers = ctx.projector->read_model("customers");
   size_t swept = 0;
   std::string after;
@@ -132,11 +134,11 @@ ledger::Result<size_t> SweepErasures(const ApiContext& ctx) {
       const size_t slash = rest.find('/');
       if (slash == std::string::npos) continue;
       const std::string merchant = rest.substr(0, slash), customer = rest.substr(slash + 1);
-      auto id = ctx.keyring->KeyIdOf(merchant, customer);
-      if (!id.ok()) return id.status();
-      if (!id->has_value() || ctx.keyring->Destroyed(**id)) continue;
-      LEDGER_RETURN_IF_ERROR(ctx.keyring->DestroyCustomer(merchant, customer));
-      ++swept;
+      // Every key of theirs, not only the first: two writers may each have drawn one
+      // across a failover. Keys destroyed already are skipped.
+      size_t destroyed = 0;
+      LEDGER_RETURN_IF_ERROR(ctx.keyring->DestroyCustomer(merchant, customer, &destroyed));
+      if (destroyed > 0) ++swept;
     }
     if (rows->size() < 1000) return swept;
   }

@@ -101,13 +101,15 @@ struct WebhookSender::Impl {
     }
   }
 
-  // The log is read once per round for every subscriber (a window shared while their
-  // positions fall in it), and a subscriber gets up to kDeliveriesPerRound notifications a
-  // round, one after the other, instead of one: a busy merchant's notifications, or a long
+  // The log is read once per pass for every subscriber (a window shared while their
+  // positions fall in it). A round makes passes over the subscribers, one notification to
+  // each per pass (so a slow subscriber delays the others by one attempt, not by many), up
+  // to kPassesPerRound or kRoundBudgetMs: a busy merchant's notifications, or a long
   // stretch of events no subscriber wants, no longer outrun the sender.
   static constexpr uint64_t kWindowEvents = 4096;
-  static constexpr int kDeliveriesPerRound = 32;
-  static constexpr int kWindowsPerRound = 16;  // a long backlog is scanned over several rounds
+  static constexpr int kPassesPerRound = 32;
+  static constexpr int kRoundBudgetMs = 1000;
+  static constexpr int kWindowsPerServe = 4;  // a long backlog is scanned over several passes
   struct Window {
     uint64_t from = 0;  // position of events[0]
     std::vector<ledger::StoredEvent> events;
@@ -134,13 +136,20 @@ struct WebhookSender::Impl {
     // Only what every read model has: the incident a notice shows is then current.
     const uint64_t bound = std::min(ctx.store->canonical_mark().position.value(), ctx.projector->position().value());
     Window window;
-    for (const auto& [key, sub] : *subscribers) {
-      if (stop.load()) return;
-      Serve(key.substr(std::string("subscriber/").size()), sub, bound, *status, window);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRoundBudgetMs);
+    for (int pass = 0; pass < kPassesPerRound && std::chrono::steady_clock::now() < deadline; ++pass) {
+      bool progressed = false;
+      for (const auto& [key, sub] : *subscribers) {
+        if (stop.load()) return;
+        progressed |= Serve(key.substr(std::string("subscriber/").size()), sub, bound, *status, window);
+      }
+      if (!progressed) return;
     }
   }
 
-  void Serve(const std::string& id, const Json& sub, uint64_t bound, const projections::ProjectionStore& status,
+  // At most one notification; true when it settled one or scanned past events (there may
+  // be more for it in this round).
+  bool Serve(const std::string& id, const Json& sub, uint64_t bound, const projections::ProjectionStore& status,
              Window& window) {
     Progress& p = progress[id];
     const uint64_t settled = sub.value("settled_through", uint64_t{0});
@@ -149,20 +158,21 @@ struct WebhookSender::Impl {
       auto inc = status.Get("incident/" + notice);
       return inc.ok() && inc->has_value() ? (**inc)["component"].get<std::string>() : std::string();
     };
-    for (int delivered = 0, windows = 0; delivered < kDeliveriesPerRound && windows < kWindowsPerRound && !stop.load();) {
+    const uint64_t scanned_before = p.scanned_through;
+    for (int windows = 0; windows < kWindowsPerServe && !stop.load(); ++windows) {
       const uint64_t from = std::max(settled, p.scanned_through) + 1;
-      if (from > bound || std::chrono::steady_clock::now() < p.next_attempt) return;
+      if (from > bound || std::chrono::steady_clock::now() < p.next_attempt) break;
       size_t skip = 0;
       const auto* events = Read(window, from, bound, &skip);
-      if (events == nullptr) return;
+      if (events == nullptr) return false;
       const ledger::StoredEvent* due = nullptr;
       const ledger::schema::Event* due_event = nullptr;
       std::string topic;
       for (size_t i = skip; i < events->size() && due == nullptr; ++i) {
         const ledger::StoredEvent& se = (*events)[i];
-        if (se.position.value() > bound) return;
+        if (se.position.value() > bound) break;
         const auto* e = ledger::VerifyRecord(se.record);
-        if (e == nullptr) return;
+        if (e == nullptr) return false;
         topic = MatchTopic(*e, sub["topics"], owner, component);
         if (topic.empty()) {
           p.scanned_through = se.position.value();
@@ -172,9 +182,8 @@ struct WebhookSender::Impl {
         due_event = e;
       }
       if (due == nullptr) {
-        if (events->size() <= skip) return;  // nothing new in the log
-        ++windows;
-        continue;  // the window held nothing for it: the next one
+        if (events->size() <= skip) break;  // nothing new in the log
+        continue;                           // the window held nothing for it: the next one
       }
       Json incident = Json::object();
       if (due_event->body_type() == EventBody::OutageNoticePublished ||
@@ -187,9 +196,9 @@ struct WebhookSender::Impl {
       }
       const uint64_t before = p.scanned_through;
       Attempt(id, sub, *due_event, topic, incident, p);
-      if (p.scanned_through == before) return;  // not settled (a retry later, or not recorded): order kept
-      ++delivered;
+      return p.scanned_through != before;  // not settled: a retry later (order kept)
     }
+    return p.scanned_through != scanned_before;
   }
 
   void Attempt(const std::string& id, const Json& sub, const ledger::schema::Event& e, const std::string& topic,

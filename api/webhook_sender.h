@@ -8,8 +8,8 @@
 // back from the status read model, so a restart goes on where the log says.
 // Runs on the writer only (it records events). Thread-safe; one thread of its own, so a
 // slow subscriber (up to kWebhookTimeoutMs per attempt) delays the others' deliveries.
-// Every kWebhookPollMs the log is read once for all subscribers, and each gets up to 32
-// notifications in order.
+// Every kWebhookPollMs a round passes over the subscribers, one notification each per pass,
+// up to 32 passes or 1 s; the log is read once per pass for all of them.
 #pragma once
 
 #include <memory>

@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <fcntl.h>
 #include <rocksdb/db.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -28,6 +30,10 @@ std::string ErasedKey(uint64_t id) {
   keys::PutBigEndian64(&k, id);
   return k;
 }
+// Present while a destroyed key's bytes may still sit in old files (a flush and compaction
+// owed): written with the tombstone, removed once the purge is done, retried at open.
+constexpr char kPurgePending[] = "purge-pending";
+
 std::string CustomerKey(const std::string& merchant, const std::string& customer) {
   // Ids are validated upstream ([a-z0-9_] merchants, [A-Za-z0-9._:-] customers): '/' is unambiguous.
   return "customer/" + merchant + "/" + customer;
@@ -131,6 +137,47 @@ struct Keyring::Impl {
     return Status::Ok();
   }
 
+  // Flushes (every family, in the event store: the write-ahead log that held a destroyed
+  // key is then obsolete and deleted) and rewrites the keyring's files, so destroyed keys'
+  // bytes leave the disk; then clears the pending mark.
+  // One purge at a time. The mark holds a random value per tombstone: a purge clears it
+  // only if no tombstone came after the purge began (whose bytes its flush may have
+  // missed); that tombstone's own purge then runs.
+  std::mutex purge_mu;
+
+  Status Purge() {
+    std::lock_guard<std::mutex> purge_lock(purge_mu);
+    std::string mark;
+    {
+      std::lock_guard<std::mutex> lock(store_mu);
+      if (!db->Get(rocksdb::ReadOptions(), family, kPurgePending, &mark).ok()) return Status::Ok();  // done meanwhile
+    }
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    rocksdb::Status s = db->Flush(fo, all_families);
+    if (s.ok()) {
+      rocksdb::CompactRangeOptions co;
+      co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+      s = db->CompactRange(co, family, nullptr, nullptr);
+    }
+    if (s.ok()) {
+      std::lock_guard<std::mutex> lock(store_mu);
+      std::string now;
+      if (db->Get(rocksdb::ReadOptions(), family, kPurgePending, &now).ok() && now == mark) {
+        rocksdb::WriteOptions wo;
+        wo.sync = true;
+        s = db->Delete(wo, family, kPurgePending);
+      }
+    }
+    if (!s.ok()) return Status::IOError("the key is destroyed but old keyring files remain: " + s.ToString());
+    return Status::Ok();
+  }
+
+  bool PurgePending() const {
+    std::string v;
+    return db->Get(rocksdb::ReadOptions(), family, kPurgePending, &v).ok();
+  }
+
   ~Impl() { OPENSSL_cleanse(secrets.data(), secrets.size()); }
 
   Result<std::optional<std::string>> Read(const std::string& key) const {
@@ -160,6 +207,7 @@ Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& path, const Se
   k->impl_->db = db;
   k->impl_->family = db->DefaultColumnFamily();
   k->impl_->all_families = {k->impl_->family};
+  if (k->impl_->PurgePending()) LEDGER_RETURN_IF_ERROR(k->impl_->Purge());  // owed by a run that died
   return k;
 }
 
@@ -173,29 +221,50 @@ std::unique_ptr<Keyring> Keyring::InFamily(rocksdb::DB* db, rocksdb::ColumnFamil
   k->impl_->family = family;
   k->impl_->all_families = std::move(all_families);
   k->impl_->in_event_store = true;
+  // A purge owed by a run that died is retried at the next destruction or start of a
+  // sweep (Keyring::FinishPurge), not here: opening must not fail on it.
   return k;
 }
 
+Status Keyring::FinishPurge() {
+  if (!impl_->PurgePending()) return Status::Ok();
+  return impl_->Purge();
+}
+
 Status Keyring::ImportFrom(const std::string& path, const SecretKey& secrets_key) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return Status::Ok();
+  // A deletion cut short by a crash left this behind, already imported.
+  const fs::path retired = fs::path(path).string() + ".imported";
+  fs::remove_all(retired, ec);
+  if (!fs::exists(path, ec)) return Status::Ok();
   {
     auto old = Open(path, secrets_key);
     if (!old.ok()) return old.status();
-    for (uint64_t after = 0;;) {
-      auto page = (*old)->Scan(after, 1000);
-      if (!page.ok()) return page.status();
-      if (page->empty()) break;
-      for (const KeyringRecord& r : *page) {
-        // A tombstone takes effect here as it would from the topic; a key is stored synced.
-        LEDGER_RETURN_IF_ERROR(Apply(r));
-        after = r.key_id;
-      }
-      if (after == UINT64_MAX) break;
-    }
+    // Every entry as it is (keys, tombstones, every customer's list of keys): one synced
+    // batch, so nothing is half imported and no owner is lost.
+    rocksdb::WriteBatch wb;
+    Impl& from = *(*old)->impl_;
+    std::unique_ptr<rocksdb::Iterator> it(from.db->NewIterator(rocksdb::ReadOptions(), from.family));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (it->key().ToStringView() != kPurgePending) wb.Put(impl_->family, it->key(), it->value());
+    if (!it->status().ok()) return Status::IOError("cannot read the old keyring: " + it->status().ToString());
+    it.reset();
+    std::lock_guard<std::mutex> lock(impl_->store_mu);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = impl_->db->Write(wo, &wb);
+    if (!s.ok()) return Status::IOError("cannot import the old keyring: " + s.ToString());
   }
-  // Everything is durable here now; the old keyring goes, wrapped keys and all.
-  std::filesystem::remove_all(path, ec);
+  // Renamed first (atomic, synced), then deleted: a crash in between never leaves a
+  // half-deleted RocksDB that the next start would fail to open.
+  fs::rename(path, retired, ec);
+  if (ec) return Status::IOError("the old keyring was imported but cannot be moved aside: " + ec.message());
+  if (int dir = ::open(fs::absolute(retired).parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  fs::remove_all(retired, ec);
   if (ec) return Status::IOError("the old keyring was imported but cannot be deleted: " + ec.message());
   return Status::Ok();
 }
@@ -243,13 +312,18 @@ Result<std::optional<DataKey>> Keyring::ExistingKey(const std::string& merchant,
 }
 
 std::string Keyring::Pseudonym(std::string_view context, std::string_view name) const {
-  std::string message = "ledger pseudonym v1";
-  message.push_back('\n');
-  message.append(context);
+  // A key of its own for pseudonyms, derived from the secrets key (which also wraps data
+  // keys with AES-GCM): one key, one algorithm.
+  Sha256DigestBytes derived = HmacSha256(impl_->secrets, "ledger pseudonym key v1");
+  SecretKey pseudonym_key{};
+  std::memcpy(pseudonym_key.data(), derived.data(), pseudonym_key.size());
+  std::string message(context);
   message.push_back('\n');
   message.append(name);
-  const Sha256DigestBytes mac = HmacSha256(impl_->secrets, message);
+  const Sha256DigestBytes mac = HmacSha256(pseudonym_key, message);
   OPENSSL_cleanse(message.data(), message.size());
+  OPENSSL_cleanse(derived.data(), derived.size());
+  OPENSSL_cleanse(pseudonym_key.data(), pseudonym_key.size());
   return ToHex(std::string_view(reinterpret_cast<const char*>(mac.data()), 16));
 }
 
@@ -291,7 +365,7 @@ bool Keyring::Destroyed(uint64_t key_id) const {
   return v.ok() && v->has_value();
 }
 
-Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& customer) {
+Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& customer, size_t* destroyed) {
   std::vector<uint64_t> ids;
   {
     const std::string prefix = CustomerKey(merchant, customer) + "/";
@@ -302,9 +376,14 @@ Status Keyring::DestroyCustomer(const std::string& merchant, const std::string& 
     }
     if (!it->status().ok()) return Status::IOError("cannot read the keyring: " + it->status().ToString());
   }
-  for (uint64_t id : ids)
-    if (!Destroyed(id)) LEDGER_RETURN_IF_ERROR(Destroy(id));  // done already: no second tombstone
-  return Status::Ok();
+  // Every key's tombstone first (replicated, then here), then one purge for all of them.
+  for (uint64_t id : ids) {
+    if (Destroyed(id)) continue;  // done already: no second tombstone
+    LEDGER_RETURN_IF_ERROR(impl_->Replicated(KeyringRecord{id, true, "", "", ""}));
+    LEDGER_RETURN_IF_ERROR(Tombstone(id));
+    if (destroyed != nullptr) ++*destroyed;
+  }
+  return FinishPurge();
 }
 
 Status Keyring::Destroy(uint64_t key_id) {
@@ -313,35 +392,31 @@ Status Keyring::Destroy(uint64_t key_id) {
 }
 
 Status Keyring::DestroyHere(uint64_t key_id) {
+  LEDGER_RETURN_IF_ERROR(Tombstone(key_id));
+  // Outside the lock: the flush and compaction take a while, and draws need not wait. Also
+  // for a tombstone seen before: a purge that failed or died is done now.
+  return FinishPurge();
+}
+
+Status Keyring::Tombstone(uint64_t key_id) {
   Impl& im = *impl_;
-  {
-    std::lock_guard<std::mutex> lock(im.store_mu);
-    // Replayed tombstones (every start reads the topic again) cost nothing once done.
-    if (Destroyed(key_id)) {
-      auto still = im.Read(KeyKey(key_id));
-      if (still.ok() && !still->has_value()) return Status::Ok();
-    }
-    rocksdb::WriteBatch wb;
-    wb.Delete(im.family, KeyKey(key_id));
-    wb.Put(im.family, ErasedKey(key_id), "");
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rocksdb::Status s = im.db->Write(wo, &wb);
-    if (!s.ok()) return Status::IOError("cannot destroy a data key: " + s.ToString());
+  std::lock_guard<std::mutex> lock(im.store_mu);
+  // Replayed tombstones (every start reads the topic again) write nothing once done.
+  if (Destroyed(key_id)) {
+    auto still = im.Read(KeyKey(key_id));
+    if (still.ok() && !still->has_value()) return Status::Ok();
   }
-  // Outside the lock: the flush and compaction take a while, and draws need not wait.
-  rocksdb::Status s;
-  // The wrapped key still sits in the memtable's WAL and maybe an SST: flush, then rewrite
-  // every file, so the old files (and their bytes) are deleted.
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  s = im.db->Flush(fo, im.all_families);
-  if (s.ok()) {
-    rocksdb::CompactRangeOptions co;
-    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    s = im.db->CompactRange(co, im.family, nullptr, nullptr);
-  }
-  if (!s.ok()) return Status::IOError("the key is destroyed but old keyring files remain: " + s.ToString());
+  rocksdb::WriteBatch wb;
+  wb.Delete(im.family, KeyKey(key_id));
+  wb.Put(im.family, ErasedKey(key_id), "");
+  // The key's bytes may still sit in old files: a purge is owed (see Impl::Purge).
+  unsigned char mark[8];
+  if (RAND_bytes(mark, sizeof mark) != 1) return Status::Unavailable("the random source failed");
+  wb.Put(im.family, kPurgePending, rocksdb::Slice(reinterpret_cast<const char*>(mark), sizeof mark));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = im.db->Write(wo, &wb);
+  if (!s.ok()) return Status::IOError("cannot destroy a data key: " + s.ToString());
   return Status::Ok();
 }
 

@@ -83,8 +83,13 @@ class Keyring {
   // replicated first.
   Status Destroy(uint64_t key_id);
   bool Destroyed(uint64_t key_id) const;
-  // Destroys every key the customer ever had here (erasure).
-  Status DestroyCustomer(const std::string& merchant, const std::string& customer);
+  // Destroys every key the customer ever had here (erasure), with one purge for all.
+  // `destroyed`, when given, counts the keys destroyed now (not before).
+  Status DestroyCustomer(const std::string& merchant, const std::string& customer, size_t* destroyed = nullptr);
+  // Runs the purge a destruction still owes (it failed, or the node died before it ran):
+  // flush and compaction, so destroyed keys' bytes leave the disk. Idempotent, cheap when
+  // nothing is owed. Called by every destruction; the writer's erasure sweep calls it too.
+  Status FinishPurge();
   // A stable pseudonym of `name` within `context` (a marketplace buyer's handle within a
   // merchant): 32 hex digits of HMAC-SHA256 under the secrets key, so every node of the
   // shard derives the same one and nobody without the secrets key can test guesses
@@ -98,6 +103,8 @@ class Keyring {
  private:
   Keyring() = default;
   Status DestroyHere(uint64_t key_id);
+  // The key deleted and marked erased, a purge marked owed (synced); no flush yet.
+  Status Tombstone(uint64_t key_id);
   // The customer's key if one was drawn; InvalidArgument when it was destroyed.
   Result<std::optional<DataKey>> ExistingKey(const std::string& merchant, const std::string& customer) const;
   struct Impl;

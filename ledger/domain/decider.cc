@@ -27,6 +27,7 @@ AppendCommand EventSink::Finish() const {
     f.anomaly = d.anomaly;
     std::optional<PersonalSeal> seal = d.personal;
     if (seal && seal->key_id == 0) {  // the benchmark baseline (DecideContext::seal_personal)
+      LEDGER_INVARIANT(!ctx_.seal_personal);  // never plain personal data otherwise
       f.personal = seal->plaintext;
       seal.reset();
     } else if (seal) {  // a placeholder of the sealed size; the store seals into it

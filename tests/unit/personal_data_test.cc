@@ -214,8 +214,9 @@ TEST(Keyring, InTheEventStoreFamilySharingItsLog) {
   secrets[3] = 9;
   StoreOptions so;
   so.path = dir.Sub("store");
-  // A keyring of its own, as session 4's nodes made them: one live key, one destroyed.
-  uint64_t old_live = 0, old_gone = 0;
+  // A keyring of its own, as session 4's nodes made them: one live key, one destroyed, and
+  // a customer with a second key (drawn by another writer across a failover).
+  uint64_t old_live = 0, old_gone = 0, second = 0;
   SecretKey old_key{};
   {
     auto old = Keyring::Open(dir.Sub("keyring"), secrets);
@@ -227,6 +228,14 @@ TEST(Keyring, InTheEventStoreFamilySharingItsLog) {
     old_key = a->key;
     old_gone = b->key_id;
     ASSERT_TRUE((*old)->Destroy(old_gone).ok());
+    auto other_node = Keyring::Open(dir.Sub("other"), secrets);
+    ASSERT_TRUE(other_node.ok());
+    auto drawn = (*other_node)->KeyFor("m1", "old-a");
+    ASSERT_TRUE(drawn.ok());
+    second = drawn->key_id;
+    auto records = (*other_node)->Scan(0, 10);
+    ASSERT_TRUE(records.ok() && records->size() == 1u);
+    ASSERT_TRUE((*old)->Apply(records->front()).ok());  // as the keyring topic brings it
   }
   uint64_t id = 0;
   SecretKey key{};
@@ -250,6 +259,13 @@ TEST(Keyring, InTheEventStoreFamilySharingItsLog) {
     EXPECT_EQ(**live, old_key);
     EXPECT_EQ((*ring)->KeyIdOf("m1", "old-a").value().value_or(0), old_live);
     EXPECT_EQ((*ring)->Get(old_gone).status().code(), Code::kNotFound) << "a destroyed key stays destroyed";
+    EXPECT_EQ((*ring)->KeyFor("m1", "old-b").status().code(), Code::kInvalidArgument) << "an erased customer stays erased";
+    // Both of old-a's keys came with their owner: an erasure destroys both.
+    size_t destroyed = 0;
+    ASSERT_TRUE((*ring)->DestroyCustomer("m1", "old-a", &destroyed).ok());
+    EXPECT_EQ(destroyed, 2u);
+    EXPECT_TRUE((*ring)->Destroyed(old_live));
+    EXPECT_TRUE((*ring)->Destroyed(second));
     // A read-only instance of the store has no keyring to draw from.
     StoreOptions ro = so;
     ro.secondary_path = dir.Sub("secondary");
