@@ -4,9 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
-#include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
-#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <cstring>
@@ -27,21 +25,6 @@ const char* const kFamilyNames[] = {"default", "meta", "digests"};
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaProgress = "progress";  // pos(8) || offset(8) || sum(32) || entries(8)
 constexpr std::string_view kDigestDomain = "ledger projection state v1";
-
-std::shared_ptr<rocksdb::WriteBufferManager> SharedMemtableBudget() {
-  static const auto manager = std::make_shared<rocksdb::WriteBufferManager>(kProjectionMemtableBytesMax);
-  return manager;
-}
-
-rocksdb::BlockBasedTableOptions SharedTableOptions(bool bloom) {
-  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kProjectionBlockCacheBytes);
-  rocksdb::BlockBasedTableOptions t;
-  t.block_cache = cache;
-  t.cache_index_and_filter_blocks = true;  // else they sit outside any bound, growing with the data
-  t.pin_l0_filter_and_index_blocks_in_cache = true;
-  if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  return t;
-}
 
 std::string FormatValue(const std::string& name) { return "commerce-ledger projection v1 " + name; }
 
@@ -142,20 +125,17 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
       if (std::find(existing.begin(), existing.end(), want) == existing.end())
         return Status::NotALedgerStore("not a projection store: no '" + std::string(want) + "' column family");
   }
-  db_options.write_buffer_manager = SharedMemtableBudget();
   // Most keys a batch touches are new (an order, a capture): bloom filters in the memtable
   // and the tables let those lookups miss without searching.
   rocksdb::ColumnFamilyOptions state_options;
   state_options.memtable_whole_key_filtering = true;
   state_options.memtable_prefix_bloom_size_ratio = 0.1;
-  state_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(SharedTableOptions(/*bloom=*/true)));
-  // Progress and digests: small, written once per batch.
-  rocksdb::ColumnFamilyOptions small_options;
-  small_options.write_buffer_size = 4 << 20;
-  small_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(SharedTableOptions(/*bloom=*/false)));
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  state_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* n : kFamilyNames)
-    descriptors.emplace_back(n, std::string(n) == "default" ? state_options : small_options);
+    descriptors.emplace_back(n, std::string(n) == "default" ? state_options : rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   // Read-only takes no lock: it may read a live projector's store (a snapshot as of opening).

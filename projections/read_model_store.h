@@ -38,13 +38,6 @@ namespace projections {
 
 using Json = nlohmann::json;
 
-// Memory shared by every projection store of a process, so that it stays flat however long
-// the log: tables' blocks, their index and filter blocks included, in one LRU cache; and
-// memtables under one budget (beyond it the largest is flushed), instead of 64 MiB per
-// family of every read model.
-inline constexpr size_t kProjectionBlockCacheBytes = 64 << 20;
-inline constexpr size_t kProjectionMemtableBytesMax = 128 << 20;
-
 struct Progress {
   ledger::Position position;       // last event applied (0: none)
   int64_t kafka_offset = -1;       // of the batch holding `position` (-1: unknown)
