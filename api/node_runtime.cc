@@ -12,6 +12,7 @@
 
 #include "api/auth.h"
 #include "api/replicated_shard.h"
+#include "ledger/file_sync.h"
 #include "ledger/chain_hash.h"
 #include "ledger/domain/decider.h"
 #include "ledger/domain/sequencer.h"
@@ -131,10 +132,7 @@ ledger::Status WriteSecretFile(const std::filesystem::path& path, const std::str
     std::filesystem::remove(staging, ec);
     return ledger::Status::IOError("cannot write " + path.filename().string());
   }
-  if (int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
-    ::fsync(dir);  // the new name survives a crash too
-    ::close(dir);
-  }
+  ledger::SyncParentDirectory(path);  // the new name survives a crash too
   return ledger::Status::Ok();
 }
 

@@ -2,9 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <fcntl.h>
 #include <rocksdb/db.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -14,6 +12,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "ledger/file_sync.h"
 #include "ledger/store_keys.h"
 #include "ledger/types.h"
 
@@ -178,7 +177,20 @@ struct Keyring::Impl {
     return db->Get(rocksdb::ReadOptions(), family, kPurgePending, &v).ok();
   }
 
-  ~Impl() { OPENSSL_cleanse(secrets.data(), secrets.size()); }
+  // The secrets key, and the pseudonyms' own key derived from it once (the secrets key also
+  // wraps data keys with AES-GCM: one key, one algorithm).
+  SecretKey pseudonym_key{};
+  void SetSecrets(const SecretKey& key) {
+    secrets = key;
+    Sha256DigestBytes derived = HmacSha256(secrets, "ledger pseudonym key v1");
+    std::memcpy(pseudonym_key.data(), derived.data(), pseudonym_key.size());
+    OPENSSL_cleanse(derived.data(), derived.size());
+  }
+
+  ~Impl() {
+    OPENSSL_cleanse(secrets.data(), secrets.size());
+    OPENSSL_cleanse(pseudonym_key.data(), pseudonym_key.size());
+  }
 
   Result<std::optional<std::string>> Read(const std::string& key) const {
     std::string v;
@@ -194,7 +206,7 @@ Keyring::~Keyring() = default;
 Result<std::unique_ptr<Keyring>> Keyring::Open(const std::string& path, const SecretKey& secrets_key) {
   std::unique_ptr<Keyring> k(new Keyring());
   k->impl_ = std::make_unique<Impl>();
-  k->impl_->secrets = secrets_key;
+  k->impl_->SetSecrets(secrets_key);
   rocksdb::Options o;
   o.create_if_missing = true;
   o.WAL_ttl_seconds = 0;  // no archived write-ahead logs: a destroyed key must not linger there
@@ -216,7 +228,7 @@ std::unique_ptr<Keyring> Keyring::InFamily(rocksdb::DB* db, rocksdb::ColumnFamil
                                            const SecretKey& secrets_key) {
   std::unique_ptr<Keyring> k(new Keyring());
   k->impl_ = std::make_unique<Impl>();
-  k->impl_->secrets = secrets_key;
+  k->impl_->SetSecrets(secrets_key);
   k->impl_->db = db;
   k->impl_->family = family;
   k->impl_->all_families = std::move(all_families);
@@ -260,10 +272,7 @@ Status Keyring::ImportFrom(const std::string& path, const SecretKey& secrets_key
   // half-deleted RocksDB that the next start would fail to open.
   fs::rename(path, retired, ec);
   if (ec) return Status::IOError("the old keyring was imported but cannot be moved aside: " + ec.message());
-  if (int dir = ::open(fs::absolute(retired).parent_path().c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  SyncParentDirectory(retired);
   fs::remove_all(retired, ec);
   if (ec) return Status::IOError("the old keyring was imported but cannot be deleted: " + ec.message());
   return Status::Ok();
@@ -312,18 +321,11 @@ Result<std::optional<DataKey>> Keyring::ExistingKey(const std::string& merchant,
 }
 
 std::string Keyring::Pseudonym(std::string_view context, std::string_view name) const {
-  // A key of its own for pseudonyms, derived from the secrets key (which also wraps data
-  // keys with AES-GCM): one key, one algorithm.
-  Sha256DigestBytes derived = HmacSha256(impl_->secrets, "ledger pseudonym key v1");
-  SecretKey pseudonym_key{};
-  std::memcpy(pseudonym_key.data(), derived.data(), pseudonym_key.size());
   std::string message(context);
   message.push_back('\n');
   message.append(name);
-  const Sha256DigestBytes mac = HmacSha256(pseudonym_key, message);
+  const Sha256DigestBytes mac = HmacSha256(impl_->pseudonym_key, message);
   OPENSSL_cleanse(message.data(), message.size());
-  OPENSSL_cleanse(derived.data(), derived.size());
-  OPENSSL_cleanse(pseudonym_key.data(), pseudonym_key.size());
   return ToHex(std::string_view(reinterpret_cast<const char*>(mac.data()), 16));
 }
 

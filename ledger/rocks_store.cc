@@ -1,6 +1,7 @@
 // Opening a RocksStore and reading from it.
 #include "ledger/rocks_store.h"
 
+#include "ledger/file_sync.h"
 #include "ledger/keyring.h"
 
 #include <rocksdb/cache.h>
@@ -122,11 +123,7 @@ Result<std::unique_ptr<EventStore>> RocksStore::Open(const StoreOptions& options
   }  // closed here, synced
   fs::rename(staging.path, options.path, ec);  // replaces an empty directory at `path`
   if (ec) return Status::IOError("cannot move the new store into place: " + ec.message());
-  const fs::path parent = fs::absolute(fs::path(options.path)).parent_path();
-  if (int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY); fd >= 0) {
-    ::fsync(fd);  // the rename itself must survive a crash
-    ::close(fd);
-  }
+  SyncParentDirectory(options.path);  // the rename itself must survive a crash
   return OpenImpl(options, /*is_new=*/false);
 }
 
