@@ -169,6 +169,9 @@ struct StoreStats {
   uint64_t events_committed = 0;
   uint64_t wal_syncs = 0;  // RocksDB's WAL_FILE_SYNCED ticker
   uint64_t commands_rejected = 0;
+  // Stream-index rows this open wrote back from the events (a crash between a batch's
+  // sync and its index write leaves them out; see RocksStore::RebuildStreamIndexTail).
+  uint64_t stream_index_rows_rebuilt = 0;
 };
 
 enum class ReadDirection { kForward, kBackward };

@@ -179,7 +179,9 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   // Over positions this store holds (all of them, or the start of them: a local tail).
   if (facts->first.value() <= head().position.value()) return ConfirmCanonical(*batch, after);
   std::unique_lock<std::mutex> lock(queue_mu_);
-  if (!queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0)
+  // Also while the notifier still owes a local batch its stream-index rows: the watermark
+  // written below claims every row through this batch.
+  if (!queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0 || unanswered_batches_.load() > 0)
     return Status::Unavailable("commands are being appended; a follower append would interleave with them");
   {
     std::lock_guard<std::mutex> fl(failed_mu_);
@@ -223,6 +225,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
   keys::PutBigEndian64(&head_value, static_cast<uint64_t>(recorded_at));
   wb.Put(cf(kMeta), keys::kMetaHead, head_value);
   wb.Put(cf(kMeta), keys::kMetaCanonicalHead, CanonicalMarkValue(after));
+  PutIndexedThrough(wb, facts->last);  // this batch's stream rows are in this WriteBatch
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
   rocksdb::Status s = db_->Write(wo, &wb);
@@ -232,6 +235,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
+  SetIndexedThrough(facts->last);
   {
     std::lock_guard<std::mutex> sl(state_mu_);
     for (const auto& [stream, v] : versions) stream_cache_[stream] = v;

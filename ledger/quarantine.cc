@@ -1,5 +1,6 @@
 // Rejoining as a follower (DESIGN §8): the local events beyond the canonical log are set
 // aside in the quarantine family, never deleted.
+#include <algorithm>
 #include <cstring>
 
 #include "ledger/record_codec.h"
@@ -87,6 +88,14 @@ Result<QuarantineReport> RocksStore::RejoinAsFollower() {
   std::string no_epoch;
   keys::PutBigEndian64(&no_epoch, 0);
   wb.Put(cf(kMeta), keys::kMetaWriterEpoch, no_epoch);
+  // Nothing is appending, so the index holds all it will (less only after a failed index
+  // write); rows past the new head are deleted above.
+  Position indexed;
+  {
+    std::lock_guard<std::mutex> il(index_mu_);
+    indexed = Position(std::min(indexed_through_.value(), new_head.position.value()));
+  }
+  PutIndexedThrough(wb, indexed);
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kSync;
   if (rocksdb::Status s = db_->Write(wo, &wb); !s.ok())
@@ -95,6 +104,7 @@ Result<QuarantineReport> RocksStore::RejoinAsFollower() {
     std::lock_guard<std::mutex> hl(head_mu_);
     head_ = new_head;
   }
+  SetIndexedThrough(indexed);
   {
     std::lock_guard<std::mutex> sl(state_mu_);
     stream_cache_.clear();  // versions of set-aside events are gone; misses read the index

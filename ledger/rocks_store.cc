@@ -21,7 +21,6 @@
 #include "ledger/store_keys.h"
 
 namespace ledger {
-namespace {
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -29,6 +28,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }
+
+namespace {
 
 // One block cache for every family of every event store in the process (the read models'
 // stores keep their own), holding the tables'
@@ -138,6 +139,11 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
   // and every open (a restart after a crash, an auditor's replay) replays all of them
   // (measured: 1M events left ~570 MB of WAL and a replay read at half speed).
   db_options.max_total_wal_size = 128 << 20;
+  // A batch's stream-index rows are written by another thread right after its sync
+  // (stream_index.cc): pipelined, their memtable insert overlaps the next batch's WAL
+  // write and sync instead of queueing in front of it (32 blocking callers: 43,155 ->
+  // 48,989 events/s; 64 async: 73,416 -> 99,111; store_bench, same session).
+  db_options.enable_pipelined_write = true;
   auto statistics = rocksdb::CreateDBStatistics();
   db_options.statistics = statistics;
 
@@ -206,6 +212,7 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
                                    std::to_string(options.shard.value()));
   LEDGER_RETURN_IF_ERROR(store->LoadAndCheckHead());
   if (secondary) return std::unique_ptr<EventStore>(std::move(store));  // read-only: no writer threads
+  LEDGER_RETURN_IF_ERROR(store->RebuildStreamIndexTail());
   const Head head = store->head();
   store->decided_next_ = head.position.next();
   store->decided_hash_ = head.hash;
@@ -404,6 +411,7 @@ Result<std::vector<StoredEvent>> RocksStore::ReadStream(const std::string& strea
                                                         ReadDirection direction,
                                                         size_t limit) const {
   if (limit > kReadEventsMax) limit = kReadEventsMax;
+  LEDGER_RETURN_IF_ERROR(WaitForStreamIndex());
   std::vector<StoredEvent> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreams)));
   const bool forward = direction == ReadDirection::kForward;
@@ -430,12 +438,8 @@ Result<std::vector<StoredEvent>> RocksStore::ReadStream(const std::string& strea
 // The last version key of the stream; the stream prefix (length-prefixed name) sorts all
 // of a stream's versions together, so one SeekForPrev finds it.
 Result<StreamVersion> RocksStore::StreamHead(const std::string& stream) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kStreams)));
-  it->SeekForPrev(keys::StreamVersionKey(stream, StreamVersion(UINT64_MAX)));
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stream head"));
-  if (!it->Valid() || !keys::IsVersionKeyOf(it->key().ToStringView(), stream)) return StreamVersion(0);
-  const std::string_view key = it->key().ToStringView();
-  return StreamVersion(keys::GetBigEndian64(key.substr(key.size() - 8)));
+  LEDGER_RETURN_IF_ERROR(WaitForStreamIndex());
+  return IndexedStreamHead(stream);
 }
 
 Result<std::optional<IdempotencyEntry>> RocksStore::LookupIdempotency(const std::string& merchant,
@@ -480,6 +484,7 @@ StoreStats RocksStore::stats() const {
   s.events_committed = events_committed_.load();
   s.commands_rejected = commands_rejected_.load();
   s.wal_syncs = statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
+  s.stream_index_rows_rebuilt = stream_index_rows_rebuilt_;
   return s;
 }
 

@@ -59,7 +59,8 @@ struct OpenBatch {
   int64_t recorded_at_us = 0;
   Epoch epoch;
   std::shared_ptr<BatchOverlay> overlay = std::make_shared<BatchOverlay>();
-  rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch wb;        // synced: events, idempotency, batch and head rows
+  rocksdb::WriteBatch index_wb;  // stream-index rows, written after the sync (IndexBatch)
   std::vector<PreparedCommand> commands;
   std::vector<std::optional<Result<AppendResult>>> answers;
   Status failure;  // set by the committer when the batch could not be written
@@ -77,6 +78,9 @@ struct OpenBatch {
 // Structural checks on the caller's thread: records verify, sizes within limits, stream
 // names valid, envelope fields agree across the command.
 Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard);
+
+// A RocksDB status as a ledger Status, `what` saying what failed.
+Status FromRocks(const rocksdb::Status& s, const std::string& what);
 
 class RocksStore final : public EventStore {
  public:
@@ -156,6 +160,24 @@ class RocksStore final : public EventStore {
   Result<std::optional<IdempotencyEntry>> FindIdempotency(const std::string& key,
                                                           const OpenBatch& batch);
 
+  // ---- the stream index (stream_index.cc) ----
+  // A batch's stream-index rows are not in its synced WriteBatch: inserting random stream
+  // keys into the memtable cost about 40% of a single-event batch's write (README,
+  // "Where the single-event time goes"). The notifier writes them, unsynced, right after
+  // answering the batch's callers; until then the batch's overlay stays in in_flight_, so
+  // decisions never read a stale index, and stream reads wait for the index to reach the
+  // head they saw. Every later synced write also makes these rows durable (one WAL); a
+  // crash can lose only rows past the last sync, and the open writes them back from the
+  // events (RebuildStreamIndexTail), so the index is derived state that never lags a
+  // reopened store.
+  void IndexBatch(OpenBatch& batch);
+  Status WaitForStreamIndex() const;  // until the index holds the head as it is now
+  Status RebuildStreamIndexTail();    // at open, writer only
+  void SetIndexedThrough(Position p);  // in memory, once the rows are written
+  void PutIndexedThrough(rocksdb::WriteBatch& wb, Position p) const;  // the stored watermark
+  // The last stream-index row of `stream`, as the index stands now (no wait).
+  Result<StreamVersion> IndexedStreamHead(const std::string& stream) const;
+
   StoreOptions options_;
   Clock* clock_ = nullptr;
   std::unique_ptr<rocksdb::DB> db_;
@@ -203,6 +225,12 @@ class RocksStore final : public EventStore {
 
   std::mutex failed_mu_;
   Status failed_;  // GUARDED_BY(failed_mu_); once set, the store refuses all appends
+
+  mutable std::mutex index_mu_;
+  mutable std::condition_variable index_cv_;
+  Position indexed_through_;   // GUARDED_BY(index_mu_)
+  Status index_failed_;        // GUARDED_BY(index_mu_)
+  uint64_t stream_index_rows_rebuilt_ = 0;  // set once at open
 
   struct HeldAnswer {
     std::function<void(Result<AppendResult>)> done;

@@ -45,6 +45,9 @@ inline constexpr std::string_view kMetaHead = "head";            // pos(8) || ha
 inline constexpr std::string_view kMetaCanonicalHead = "canonical_head";
 inline constexpr std::string_view kMetaWriterEpoch = "writer_epoch";      // epoch(8)
 inline constexpr std::string_view kMetaKafkaClusterId = "kafka_cluster_id";
+// The stream index holds every event through this position: pos(8). Absent in stores made
+// before the index was written apart from the events (their index is whole).
+inline constexpr std::string_view kMetaIndexedThrough = "indexed_through";
 // Written once at creation; a directory without it is not a ledger store.
 inline constexpr std::string_view kFormatValue = "commerce-ledger event store v1";
 

@@ -38,6 +38,21 @@ void RawStore::DeleteEvent(uint64_t p) {
   LEDGER_INVARIANT(db_->Delete(rocksdb::WriteOptions(), by_name_["events"], ledger::keys::EventKey(Position(p))).ok());
 }
 
+void RawStore::ClearStreamIndex() {
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), by_name_["streams"]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) wb.Delete(by_name_["streams"], it->key());
+  LEDGER_INVARIANT(it->status().ok());
+  it.reset();
+  LEDGER_INVARIANT(db_->Write(rocksdb::WriteOptions(), &wb).ok());
+}
+
+void RawStore::PutIndexedThrough(uint64_t p) {
+  std::string v;
+  ledger::keys::PutBigEndian64(&v, p);
+  LEDGER_INVARIANT(db_->Put(rocksdb::WriteOptions(), by_name_["meta"], ledger::keys::kMetaIndexedThrough, v).ok());
+}
+
 void RawStore::PutHead(uint64_t p, const ledger::Sha256Digest& hash, int64_t recorded_at_us) {
   std::string v;
   ledger::keys::PutBigEndian64(&v, p);

@@ -24,6 +24,10 @@ class RawStore {
   std::string Event(uint64_t position);
   void PutEvent(uint64_t position, const std::string& value);
   void DeleteEvent(uint64_t position);
+  // Deletes every stream-index row (as a crash before the index write would leave it).
+  void ClearStreamIndex();
+  // The stream-index watermark (meta "indexed_through").
+  void PutIndexedThrough(uint64_t position);
   // The meta head record: position, hash, recorded-at.
   void PutHead(uint64_t position, const ledger::Sha256Digest& hash, int64_t recorded_at_us);
 
