@@ -114,35 +114,13 @@ std::filesystem::path PendingAdminKeyPath(const NodeOptions& o) {
   return std::filesystem::path(o.data_dir) / "admin.key.pending";
 }
 
-// A secret's file: written whole into a new file of mode 0600 (never readable by others,
-// not even for an instant; O_EXCL|O_NOFOLLOW, so no earlier file or link is reused), synced,
-// then renamed into place and the directory synced. `exclusive`: refused when the file
-// exists.
-ledger::Status WriteSecretFile(const std::filesystem::path& path, const std::string& content, bool exclusive) {
-  std::error_code ec;
-  if (exclusive && std::filesystem::exists(path, ec)) return ledger::Status::IOError(path.filename().string() + " exists");
-  const std::filesystem::path staging = path.string() + ".writing";
-  std::filesystem::remove(staging, ec);  // left by a start that died
-  int fd = ::open(staging.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-  if (fd < 0) return ledger::Status::IOError("cannot create " + path.filename().string());
-  const bool written =
-      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || ::rename(staging.c_str(), path.c_str()) != 0) {
-    std::filesystem::remove(staging, ec);
-    return ledger::Status::IOError("cannot write " + path.filename().string());
-  }
-  ledger::SyncParentDirectory(path);  // the new name survives a crash too
-  return ledger::Status::Ok();
-}
-
 ledger::Status DrawPendingAdminKey(const NodeOptions& o) {
   const std::filesystem::path pending_path = PendingAdminKeyPath(o);
   std::error_code ec;
   if (std::filesystem::exists(pending_path, ec)) return ledger::Status::Ok();  // drawn by a start that died
   auto drawn = DrawKey();
   if (!drawn.ok()) return drawn.status();
-  return WriteSecretFile(pending_path, drawn->key_id + "\n" + drawn->key + "\n", /*exclusive=*/true);
+  return ledger::WriteSecretFile(pending_path, drawn->key_id + "\n" + drawn->key + "\n", /*exclusive=*/true);
 }
 
 ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& sequencer,
@@ -175,7 +153,7 @@ ledger::Status FinishAdminKey(const NodeOptions& o, ledger::domain::Sequencer& s
     if (done.ok() && !projector.WaitFor(done->first_position, 30000))
       return ledger::Status::Unavailable("the read models did not take the admin key in time");
   }
-  LEDGER_RETURN_IF_ERROR(WriteSecretFile(final_path, key.key + "\n", /*exclusive=*/false));
+  LEDGER_RETURN_IF_ERROR(ledger::WriteSecretFile(final_path, key.key + "\n", /*exclusive=*/false));
   fs::remove(pending_path, ec);
   // Once, on stdout, never through the log.
   std::printf("admin key (shown once; also in %s): %s\n", final_path.c_str(), key.key.c_str());

@@ -22,6 +22,11 @@ constexpr const char* kPersonal[] = {"name", "email", "phone", "address"};
 constexpr const char* kAddress[] = {"line1", "line2", "city", "region", "postal_code", "country"};
 }  // namespace
 
+Response KeyringUnreadable(const ledger::Status& why) {
+  spdlog::error("keyring: {}", why.ToString());
+  return Problem(500, "internal", "the keyring cannot be read; the operator has been told");
+}
+
 std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::string& merchant,
                                                           const std::string& customer_id,
                                                           const std::string* message_body) {
@@ -57,8 +62,7 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
     if (key.status().code() == ledger::Code::kInvalidArgument)
       return Problem(422, "rule-violated", "customer-erased: this customer's personal data was erased; no new personal data is taken",
                      R"({"rule":"customer-erased"})");
-    spdlog::error("keyring: {}", key.status().ToString());
-    return Problem(500, "internal", "the keyring cannot be read; the operator has been told");
+    return KeyringUnreadable(key.status());
   }
   p.key_id = key->key_id;
   p.data_key = key->key;

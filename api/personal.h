@@ -27,6 +27,10 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
                                                           const std::string& customer_id,
                                                           const std::string* message_body = nullptr);
 
+// 500 for a keyring that could not give a customer's data key for another reason than
+// erasure; the status (which names no customer) goes to the operator's log.
+Response KeyringUnreadable(const ledger::Status& why);
+
 // A sealed field as the read models keep it ({sealed, key_id, position}) opened for the
 // customer's merchant: the event's fields (name, email, phone, address, text),
 // {"erased": true}, or {"sealed": true, "key_id", "note"} when this node does not hold the

@@ -4,11 +4,10 @@
 // event is a fact, recorded under the idempotency key "<provider>:<event id>[:<step>]"
 // whose request digest is the event id alone, so a redelivery (same id) answers 200 and
 // changes nothing. Mapping in api/provider_events.h, decisions in DECISIONS.md §51.
-#include <spdlog/spdlog.h>
-
 #include <optional>
 #include <variant>
 
+#include "api/personal.h"
 #include "api/problem.h"
 #include "api/provider_events.h"
 #include "api/provider_signatures.h"
@@ -64,10 +63,7 @@ std::optional<Response> AssignMarketplaceBuyer(Call& c, const std::string& merch
       order->buyer.reset();  // erased: the handle is not taken again
       continue;
     }
-    if (!key.ok()) {
-      spdlog::error("keyring: {}", key.status().ToString());
-      return Problem(500, "internal", "the keyring cannot be read; the operator has been told");
-    }
+    if (!key.ok()) return KeyringUnreadable(key.status());
     order->buyer->key_id = key->key_id;
     order->buyer->data_key = key->key;
   }
