@@ -291,6 +291,10 @@ class EventStore {
 
   // The canonical mark stored by the last AppendCanonicalBatch (position 0 if none).
   virtual CanonicalMark canonical_mark() const = 0;
+  // Returns once the head (with `canonical`, the canonical mark) is past `seen`, or after
+  // `timeout_ms`: a follower of the log (a projector) wakes when it moves instead of
+  // polling.
+  virtual void WaitForLogPast(Position seen, bool canonical, int timeout_ms) const = 0;
 
   // A topic that went back (DESIGN §6; the embedded cluster at every start): the log goes
   // on in a new incarnation of the partition from this store's own head. The canonical

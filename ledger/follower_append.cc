@@ -141,6 +141,7 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = after;
   }
+  log_moved_cv_.notify_all();
   confirm_lock.unlock();
   ReleaseCanonical(after.position);
   return Status::Ok();
@@ -158,6 +159,7 @@ Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owne
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = m;
   }
+  log_moved_cv_.notify_all();
   confirm_lock.unlock();
   ReleaseCanonical(m.position);
   return Status::Ok();
@@ -166,6 +168,13 @@ Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owne
 CanonicalMark RocksStore::canonical_mark() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return canonical_;
+}
+
+void RocksStore::WaitForLogPast(Position seen, bool canonical, int timeout_ms) const {
+  std::unique_lock<std::mutex> lock(head_mu_);
+  log_moved_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return (canonical ? canonical_.position : head_.position) > seen;
+  });
 }
 
 Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) {
@@ -235,6 +244,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
+  log_moved_cv_.notify_all();
   SetIndexedThrough(facts->last);
   {
     std::lock_guard<std::mutex> sl(state_mu_);

@@ -114,6 +114,7 @@ class RocksStore final : public EventStore {
   Status SetKafkaClusterId(const std::string& cluster_id) override;
   size_t answers_awaiting_lease() const override;
   CanonicalMark canonical_mark() const override;
+  void WaitForLogPast(Position seen, bool canonical, int timeout_ms) const override;
   Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   bool lease_valid() const override;
@@ -187,6 +188,8 @@ class RocksStore final : public EventStore {
   mutable std::mutex head_mu_;
   Head head_;  // durable head; GUARDED_BY(head_mu_), written only by the committer
   CanonicalMark canonical_;  // GUARDED_BY(head_mu_)
+  // Notified (after head_mu_ is released) whenever head_ or canonical_ moves.
+  mutable std::condition_variable log_moved_cv_;
   std::atomic<uint64_t> epoch_{0};            // patched into new batches
   std::atomic<uint64_t> stored_epoch_{0};     // as stored in meta (owned, canonical)
 

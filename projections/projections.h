@@ -27,8 +27,9 @@ namespace projections {
 
 // Events applied between two commits (a commit ends at the first batch boundary past it).
 inline constexpr size_t kApplyEventsMax = 8192;
-// How often a following projector looks for a moved canonical mark.
-inline constexpr int kFollowPollMs = 1;
+// How long a following projector with nothing to apply waits for the log to move (it
+// wakes as soon as the source's head or canonical mark does).
+inline constexpr int kFollowWaitMaxMs = 20;
 
 // The read models, in the order they are applied: the four of DESIGN §7 and `access` (the
 // API keys, for the HTTP front).

@@ -215,7 +215,14 @@ void Projector::Follow(const ledger::EventStore* source) {
         im.progressed.notify_all();
         return;
       }
-      if (idle) std::this_thread::sleep_for(std::chrono::milliseconds(kFollowPollMs));
+      if (idle) {
+        Position seen;
+        {
+          std::lock_guard<std::mutex> lock(im.mu);
+          seen = im.stats.source_position;
+        }
+        source->WaitForLogPast(seen, im.options.bound == SourceBound::kCanonicalMark, kFollowWaitMaxMs);
+      }
     }
   });
 }

@@ -378,3 +378,23 @@ TEST(EventStore, AStreamReadRightAfterTheAnswerSeesTheWrite) {
     ASSERT_EQ(last->front().position, Position(i));
   }
 }
+
+// A projector following the log sleeps in WaitForLogPast; an append must wake it, not the
+// timeout (30 s here: a missing notification shows as a test that takes the whole wait).
+TEST(EventStore, WaitForLogPastWakesWhenTheHeadMoves) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  const auto start = std::chrono::steady_clock::now();
+  std::thread appender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(store->Append(MakeCommand(Spec("order/m1/w"), 1, false)).ok());
+  });
+  store->WaitForLogPast(Position(0), /*canonical=*/false, 30000);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  appender.join();
+  EXPECT_EQ(store->head().position, Position(1));
+  EXPECT_LT(waited, std::chrono::seconds(10)) << "woken by the timeout, not by the append";
+  // Already past: returns at once, whatever the timeout.
+  store->WaitForLogPast(Position(0), /*canonical=*/false, 30000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
