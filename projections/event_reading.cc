@@ -57,14 +57,13 @@ Json PersonalOf(const Event& e) {
 }
 
 
-Json PostingsOf(const Event& e) {
-  Json out = Json::array();
-  if (const auto* p = ledger::PostingsOfRecord(e))
-    for (const auto* x : *p)
-      out.push_back({{"debit", Str(x->debit())},
-                     {"credit", Str(x->credit())},
-                     {"amount_minor", x->amount_minor()},
-                     {"currency", Str(x->currency())}});
+std::vector<PostingView> PostingsOf(const Event& e) {
+  std::vector<PostingView> out;
+  const auto view = [](const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); };
+  if (const auto* p = ledger::PostingsOfRecord(e)) {
+    out.reserve(p->size());
+    for (const auto* x : *p) out.push_back({view(x->debit()), view(x->credit()), view(x->currency()), x->amount_minor()});
+  }
   return out;
 }
 

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "projections/read_model_store.h"
 #include "schemas/ledger_generated.h"
@@ -19,9 +21,15 @@ std::string UtcDay(int64_t at_us);
 // {"sealed": true, "key_id": N} (reading sealed fields is the keyring's, at query time).
 Json PersonalOf(const ledger::schema::Event& e);
 
-// The postings of a money event (empty for other events), each
-// {debit, credit, amount_minor, currency}.
-Json PostingsOf(const ledger::schema::Event& e);
+// One posting of a money event, viewing the event's bytes (valid while the event is).
+struct PostingView {
+  std::string_view debit, credit, currency;
+  int64_t amount_minor = 0;
+};
+// The postings of a money event (empty for other events). Views, not JSON: the fees view
+// reads every event's postings, and building a JSON array for each cost it a tenth of its
+// rebuild time.
+std::vector<PostingView> PostingsOf(const ledger::schema::Event& e);
 // The fee breakdown of a money event (null for other events).
 const ledger::schema::FeeBreakdown* FeesOf(const ledger::schema::Event& e);
 

@@ -32,16 +32,13 @@ std::string MerchantAccountPrefix(const std::string& m) { return "merchant:" + m
 
 // The change of the accounts named `account`, or starting with it when it ends in ':', in
 // these postings (credits - debits). Transfers between two such accounts cancel out.
-int64_t NetFor(const Json& postings, const std::string& account) {
+int64_t NetFor(const std::vector<PostingView>& postings, const std::string& account) {
   const bool prefix = !account.empty() && account.back() == ':';
-  auto matches = [&](const Json& name) {
-    const std::string& n = name.get_ref<const std::string&>();
-    return prefix ? n.rfind(account, 0) == 0 : n == account;
-  };
+  auto matches = [&](std::string_view n) { return prefix ? n.substr(0, account.size()) == account : n == account; };
   int64_t net = 0;
-  for (const Json& p : postings) {
-    if (matches(p["credit"])) net += p["amount_minor"].get<int64_t>();
-    if (matches(p["debit"])) net -= p["amount_minor"].get<int64_t>();
+  for (const PostingView& p : postings) {
+    if (matches(p.credit)) net += p.amount_minor;
+    if (matches(p.debit)) net -= p.amount_minor;
   }
   return net;
 }
@@ -53,7 +50,7 @@ class FeesView final : public Projection {
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
     const std::string day = UtcDay(e.recorded_at_us());
-    const Json postings = PostingsOf(e);
+    const std::vector<PostingView> postings = PostingsOf(e);
     const fbs::FeeBreakdown* fees = FeesOf(e);
     std::string currency;
 
@@ -166,10 +163,10 @@ class FeesView final : public Projection {
       }
     }
 
-    for (const Json& p : postings) {
-      const std::string cur = p["currency"].get<std::string>();
-      const int64_t amount = p["amount_minor"].get<int64_t>();
-      const std::string debit = p["debit"].get<std::string>(), credit = p["credit"].get<std::string>();
+    for (const PostingView& p : postings) {
+      const std::string cur(p.currency);
+      const int64_t amount = p.amount_minor;
+      const std::string debit(p.debit), credit(p.credit);
       AddTo(s.Mutable("balance/" + credit + "/" + cur), "balance_minor", amount);
       AddTo(s.Mutable("balance/" + debit + "/" + cur), "balance_minor", -amount);
       const std::string prefix = MerchantAccountPrefix(m);
