@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config librocksdb-dev librdkafka-dev libflatbuffers-dev
           flatbuffers-compiler libcpprest-dev libspdlog-dev libfmt-dev libssl-dev libgtest-dev
-          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat zlib1g-dev curl)
+          libgmock-dev libbenchmark-dev nlohmann-json3-dev kcat zlib1g-dev curl libjemalloc-dev)
 BUILD_DIR=${BUILD_DIR:-build}
 
 install_missing() {
