@@ -382,10 +382,11 @@ Result<std::vector<StoredEvent>> RocksStore::ReadRange(Position from, size_t lim
   return out;
 }
 
-Result<EventChunk> RocksStore::ScanRange(Position from, size_t limit) const {
+Status RocksStore::ScanRangeInto(Position from, size_t limit, EventChunk* chunk) const {
   if (limit > kReadEventsMax) limit = kReadEventsMax;
   if (from.value() == 0) from = Position(1);
-  EventChunk out;
+  EventChunk& out = *chunk;
+  out.clear();
   out.positions.reserve(limit);
   out.hashes.reserve(limit);
   out.ends.reserve(limit);
@@ -402,8 +403,7 @@ Result<EventChunk> RocksStore::ScanRange(Position from, size_t limit) const {
     out.records.append(value.substr(32));
     out.ends.push_back(static_cast<uint32_t>(out.records.size()));
   }
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read events"));
-  return out;
+  return FromRocks(it->status(), "cannot read events");
 }
 
 Result<std::vector<StoredEvent>> RocksStore::ReadStream(const std::string& stream,

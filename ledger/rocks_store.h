@@ -99,7 +99,7 @@ class RocksStore final : public EventStore {
   Epoch writer_epoch() const override;
   Head head() const override;
   Result<std::vector<StoredEvent>> ReadRange(Position from, size_t limit) const override;
-  Result<EventChunk> ScanRange(Position from, size_t limit) const override;
+  Status ScanRangeInto(Position from, size_t limit, EventChunk* out) const override;
   Result<std::vector<StoredEvent>> ReadStream(const std::string& stream, StreamVersion from,
                                               ReadDirection direction, size_t limit) const override;
   Result<StreamVersion> StreamHead(const std::string& stream) const override;

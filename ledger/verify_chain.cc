@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <vector>
 #include <mutex>
 #include <thread>
 
@@ -31,9 +32,11 @@ class ChunkReader {
     cv_.notify_all();
     thread_.join();
   }
-  // The next chunk in order (empty at the end), or the read's error.
-  Result<EventChunk> Next() {
+  // The next chunk in order (empty at the end), or the read's error. `used`, the chunk
+  // the caller is done with, is read into again.
+  Result<EventChunk> Next(EventChunk used) {
     std::unique_lock<std::mutex> lock(mu_);
+    if (spare_.size() < kChunksAhead + 1) spare_.push_back(std::move(used));
     cv_.wait(lock, [this] { return !ready_.empty() || done_; });
     if (ready_.empty()) {
       if (!error_.ok()) return error_;
@@ -53,15 +56,23 @@ class ChunkReader {
         cv_.wait(lock, [this] { return stop_ || ready_.size() < kChunksAhead; });
         if (stop_) break;
       }
-      auto chunk = store_.ScanRange(Position(next_), std::min<uint64_t>(kReadEventsMax, last_ - next_ + 1));
+      EventChunk chunk;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!spare_.empty()) {
+          chunk = std::move(spare_.back());
+          spare_.pop_back();
+        }
+      }
+      Status read = store_.ScanRangeInto(Position(next_), std::min<uint64_t>(kReadEventsMax, last_ - next_ + 1), &chunk);
       std::lock_guard<std::mutex> lock(mu_);
-      if (!chunk.ok()) {
-        error_ = chunk.status();
+      if (!read.ok()) {
+        error_ = read;
         break;
       }
-      if (chunk->size() == 0) break;  // the walk reports the missing position
-      next_ = chunk->positions.back().value() + 1;
-      ready_.push_back(std::move(chunk).value());
+      if (chunk.size() == 0) break;  // the walk reports the missing position
+      next_ = chunk.positions.back().value() + 1;
+      ready_.push_back(std::move(chunk));
       cv_.notify_all();
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -75,6 +86,7 @@ class ChunkReader {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<EventChunk> ready_;  // GUARDED_BY(mu_)
+  std::vector<EventChunk> spare_;  // GUARDED_BY(mu_): chunks handed back, to read into
   Status error_;                                // GUARDED_BY(mu_)
   bool done_ = false;                           // GUARDED_BY(mu_)
   bool stop_ = false;                           // GUARDED_BY(mu_)
@@ -97,8 +109,9 @@ Status VerifyChainThrough(const EventStore& store, Position through, Position* v
   uint64_t expected = 1;
   *verified_through = Position(0);
   ChunkReader reader(store, 1, last);
+  EventChunk used;
   while (expected <= last) {
-    auto chunk = reader.Next();
+    auto chunk = reader.Next(std::move(used));
     if (!chunk.ok()) return chunk.status();
     if (chunk->size() == 0)
       return Status::Corruption("event missing at position " + std::to_string(expected));
@@ -125,6 +138,7 @@ Status VerifyChainThrough(const EventStore& store, Position through, Position* v
       ++expected;
     }
     if (progress) progress(*verified_through);
+    used = std::move(chunk).value();
   }
   if (whole && previous != head.hash) return Status::Corruption("head hash does not match the chain");
   return Status::Ok();

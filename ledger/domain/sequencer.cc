@@ -41,12 +41,12 @@ class SequencerImpl final : public Sequencer {
     LEDGER_RETURN_IF_ERROR(store_->ClearSnapshots());
     const uint64_t head = store_->head().position.value();
     // A walk over the whole log at start-up: packed chunks, without filling the block cache.
+    EventChunk chunk;  // one buffer, read into again for every chunk
     for (uint64_t from = 1; from <= head; from += kReadEventsMax) {
-      auto chunk = store_->ScanRange(Position(from), kReadEventsMax);
-      if (!chunk.ok()) return chunk.status();
-      for (size_t i = 0; i < chunk->size(); ++i) {
-        const Position position = chunk->positions[i];
-        const schema::Event* ev = VerifyRecord(chunk->record(i));
+      LEDGER_RETURN_IF_ERROR(store_->ScanRangeInto(Position(from), kReadEventsMax, &chunk));
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        const Position position = chunk.positions[i];
+        const schema::Event* ev = VerifyRecord(chunk.record(i));
         if (ev == nullptr) return Status::Corruption("record does not verify at position " + std::to_string(position.value()));
         const std::string merchant = ev->tenant() ? ev->tenant()->str() : "";
         if (!merchant.empty()) LEDGER_RETURN_IF_ERROR(EnsureLoaded(merchant));
