@@ -56,6 +56,12 @@ struct Projector::Impl {
   std::atomic<bool> stop{false};
   std::thread follower;
 
+  // A span's events, read into these and kept for the next span (one thread applies spans
+  // at a time: CatchUp or the follower): no allocation per event or per span.
+  std::vector<ledger::EventChunk> span_chunks;
+  std::vector<Position> span_positions;
+  std::vector<const ledger::schema::Event*> span_events;
+
   ~Impl() {
     stop = true;
     if (follower.joinable()) follower.join();
@@ -90,24 +96,26 @@ struct Projector::Impl {
 
   Status ApplySpan(const ledger::EventStore& source, Position from_after, const Span& span) {
     // Read and verify the span's events once; every read model applies them.
-    std::vector<ledger::StoredEvent> events;
-    events.reserve(span.to.value() - from_after.value());
+    std::vector<Position>& positions = span_positions;
+    std::vector<const ledger::schema::Event*>& decoded = span_events;
+    positions.clear();
+    decoded.clear();
+    size_t chunks_used = 0;
     for (uint64_t next = from_after.value() + 1; next <= span.to.value();) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(span.to.value() - next + 1, ledger::kReadEventsMax));
-      auto chunk = source.ReadRange(Position(next), want);
-      if (!chunk.ok()) return chunk.status();
-      if (chunk->size() != want)
+      if (chunks_used == span_chunks.size()) span_chunks.emplace_back();
+      ledger::EventChunk& chunk = span_chunks[chunks_used++];
+      LEDGER_RETURN_IF_ERROR(source.ScanRangeInto(Position(next), want, &chunk));
+      if (chunk.size() != want || chunk.positions.front() != Position(next))
         return Status::Corruption("the source is missing events from position " + std::to_string(next));
-      for (auto& e : *chunk) events.push_back(std::move(e));
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        const ledger::schema::Event* e = ledger::VerifyRecord(chunk.record(i));
+        if (e == nullptr || e->position() != chunk.positions[i].value())
+          return Status::Corruption("unreadable event at position " + std::to_string(chunk.positions[i].value()));
+        positions.push_back(chunk.positions[i]);
+        decoded.push_back(e);
+      }
       next += want;
-    }
-    std::vector<const ledger::schema::Event*> decoded;
-    decoded.reserve(events.size());
-    for (const ledger::StoredEvent& se : events) {
-      const ledger::schema::Event* e = ledger::VerifyRecord(se.record);
-      if (e == nullptr || e->position() != se.position.value())
-        return Status::Corruption("unreadable event at position " + std::to_string(se.position.value()));
-      decoded.push_back(e);
     }
     // Each read model applies and commits on its own thread when the span is large enough
     // to pay for it (a rebuild, a catch-up); a live batch of a few events stays on this one.
@@ -118,11 +126,11 @@ struct Projector::Impl {
       if (span.to <= at) return;  // this model committed the span before a crash
       StateTxn txn(m.store.get());
       for (size_t k = 0; k < decoded.size(); ++k) {
-        if (events[k].position <= at) continue;
+        if (positions[k] <= at) continue;
         Status s = m.rule->Apply(*decoded[k], txn);
         if (!s.ok()) {
           results[i] = Status::Corruption(m.rule->name() + " cannot apply position " +
-                                          std::to_string(events[k].position.value()) + ": " + s.message());
+                                          std::to_string(positions[k].value()) + ": " + s.message());
           return;
         }
       }
