@@ -8,8 +8,8 @@
 namespace ledger {
 namespace {
 // How long a stream read waits for the index to reach the head it saw. The notifier writes
-// a batch's rows within a memtable insert of its answers; this bound only matters when the
-// notifier is stuck in a caller's callback or the store is failing.
+// a batch's rows right after answering its callers (one unsynced write); this bound only
+// matters when the notifier is stuck in a caller's callback or the store is failing.
 constexpr auto kStreamIndexWaitMax = std::chrono::seconds(5);
 }  // namespace
 
