@@ -101,6 +101,8 @@ struct Projector::Impl {
     positions.clear();
     decoded.clear();
     size_t chunks_used = 0;
+    // Room for every chunk first: `decoded` points into their records, which must not move.
+    span_chunks.reserve((span.to.value() - from_after.value() + ledger::kReadEventsMax - 1) / ledger::kReadEventsMax);
     for (uint64_t next = from_after.value() + 1; next <= span.to.value();) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(span.to.value() - next + 1, ledger::kReadEventsMax));
       if (chunks_used == span_chunks.size()) span_chunks.emplace_back();
