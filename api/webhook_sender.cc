@@ -190,8 +190,7 @@ struct WebhookSender::Impl {
       const ledger::schema::Event* due_event = nullptr;
       std::string topic;
       for (size_t i = skip; i < events->size() && due == nullptr; ++i) {
-        const ledger::StoredEvent& se = (*events)[i];
-        if (se.position.value() > bound) break;
+        const ledger::StoredEvent& se = (*events)[i];  // windows end at the round's bound
         const auto* e = ledger::VerifyRecord(se.record);
         if (e == nullptr) return false;
         topic = MatchTopic(*e, sub["topics"], owner, component);

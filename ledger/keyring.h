@@ -91,7 +91,8 @@ class Keyring {
   // nothing is owed. Called by every destruction; the writer's erasure sweep calls it too.
   Status FinishPurge();
   // A stable pseudonym of `name` within `context` (a marketplace buyer's handle within a
-  // merchant): 32 hex digits of HMAC-SHA256 under the secrets key, so every node of the
+  // merchant): 32 hex digits of HMAC-SHA256 under a key derived once from the secrets key
+  // (the secrets key itself wraps data keys: one key, one algorithm), so every node of the
   // shard derives the same one and nobody without the secrets key can test guesses
   // against it. Used where an id would otherwise carry personal data.
   std::string Pseudonym(std::string_view context, std::string_view name) const;

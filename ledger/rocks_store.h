@@ -143,9 +143,10 @@ class RocksStore final : public EventStore {
   rocksdb::ColumnFamilyHandle* cf(Family f) const { return families_[1 + f]; }
 
   // ---- group commit (group_commit.cc) ----
-  // Two threads: the sequencer decides commands into the open batch as they arrive; the
-  // committer writes closed batches, one synced WriteBatch each, strictly in order, and
-  // answers their callers. The open batch is closed when the committer is idle, so a
+  // Three threads: the sequencer decides commands into the open batch as they arrive; the
+  // committer writes closed batches, one synced WriteBatch each, strictly in order; the
+  // notifier answers their callers, then writes their stream-index rows (stream_index.cc).
+  // The open batch is closed when the committer is idle, so a
   // batch holds everything that arrived during the previous sync: the batch grows with
   // load, and deciding overlaps syncing.
   void SequencerLoop();

@@ -10,6 +10,7 @@
 #include "ledger/chain_hash.h"
 #include "ledger/event_store.h"
 #include "ledger/record_codec.h"
+#include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_records.h"
 
@@ -265,6 +266,25 @@ TEST(StoreOpen, StoreOfAnotherShardIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Code::kNotALedgerStore);
   EXPECT_NE(s.status().message().find("shard 1"), std::string::npos);
+}
+
+// The stream-index watermark claims rows past the last event: refused, and the store is
+// unchanged (with the watermark set right, it opens with its events).
+TEST(StoreOpen, AStreamIndexWatermarkPastTheHeadIsRefused) {
+  TempDir dir;
+  { ASSERT_TRUE(OpenStore(dir.path())->Append(MakeCommand(RecordSpec{}, 2, false)).ok()); }
+  testing_support::RawStore(dir.path()).PutIndexedThrough(9);
+  StoreOptions o;
+  o.path = dir.path();
+  auto refused = EventStore::Open(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kCorruption);
+  EXPECT_NE(refused.status().message().find("stream index"), std::string::npos);
+  testing_support::RawStore(dir.path()).PutIndexedThrough(2);
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->head().position, Position(2));
+  EXPECT_EQ(store->stats().stream_index_rows_rebuilt, 0u);
 }
 
 TEST(StoreOpen, CorruptedCurrentFileIsACleanError) {
