@@ -56,11 +56,19 @@ struct Projector::Impl {
   std::atomic<bool> stop{false};
   std::thread follower;
 
-  // A span's events, read into these and kept for the next span (one thread applies spans
-  // at a time: CatchUp or the follower): no allocation per event or per span.
-  std::vector<ledger::EventChunk> span_chunks;
-  std::vector<Position> span_positions;
-  std::vector<const ledger::schema::Event*> span_events;
+  // A span's events, read and verified once for every read model. Two of them, kept from
+  // span to span (one thread applies spans at a time: CatchUp or the follower), so nothing
+  // is allocated per event or per span: while the read models apply `current`, a long
+  // catch-up reads the next span into `ahead`.
+  struct SpanEvents {
+    Position from_after;
+    Span span;
+    bool ready = false;  // `ahead` holds the span after `from_after`, read without error
+    std::vector<ledger::EventChunk> chunks;
+    std::vector<Position> positions;
+    std::vector<const ledger::schema::Event*> events;
+  };
+  SpanEvents current, ahead;
 
   ~Impl() {
     stop = true;
@@ -94,19 +102,20 @@ struct Projector::Impl {
     return span;
   }
 
-  Status ApplySpan(const ledger::EventStore& source, Position from_after, const Span& span) {
-    // Read and verify the span's events once; every read model applies them.
-    std::vector<Position>& positions = span_positions;
-    std::vector<const ledger::schema::Event*>& decoded = span_events;
-    positions.clear();
-    decoded.clear();
+  // Reads the span's events into *out and verifies every record.
+  static Status ReadSpan(const ledger::EventStore& source, Position from_after, const Span& span, SpanEvents* out) {
+    out->from_after = from_after;
+    out->span = span;
+    out->ready = false;
+    out->positions.clear();
+    out->events.clear();
     size_t chunks_used = 0;
-    // Room for every chunk first: `decoded` points into their records, which must not move.
-    span_chunks.reserve((span.to.value() - from_after.value() + ledger::kReadEventsMax - 1) / ledger::kReadEventsMax);
+    // Room for every chunk first: `events` points into their records, which must not move.
+    out->chunks.reserve((span.to.value() - from_after.value() + ledger::kReadEventsMax - 1) / ledger::kReadEventsMax);
     for (uint64_t next = from_after.value() + 1; next <= span.to.value();) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(span.to.value() - next + 1, ledger::kReadEventsMax));
-      if (chunks_used == span_chunks.size()) span_chunks.emplace_back();
-      ledger::EventChunk& chunk = span_chunks[chunks_used++];
+      if (chunks_used == out->chunks.size()) out->chunks.emplace_back();
+      ledger::EventChunk& chunk = out->chunks[chunks_used++];
       LEDGER_RETURN_IF_ERROR(source.ScanRangeInto(Position(next), want, &chunk));
       if (chunk.size() != want || chunk.positions.front() != Position(next))
         return Status::Corruption("the source is missing events from position " + std::to_string(next));
@@ -114,11 +123,20 @@ struct Projector::Impl {
         const ledger::schema::Event* e = ledger::VerifyRecord(chunk.record(i));
         if (e == nullptr || e->position() != chunk.positions[i].value())
           return Status::Corruption("unreadable event at position " + std::to_string(chunk.positions[i].value()));
-        positions.push_back(chunk.positions[i]);
-        decoded.push_back(e);
+        out->positions.push_back(chunk.positions[i]);
+        out->events.push_back(e);
       }
       next += want;
     }
+    out->ready = true;
+    return Status::Ok();
+  }
+
+  Status ApplySpan(const SpanEvents& read) {
+    const Position from_after = read.from_after;
+    const Span& span = read.span;
+    const std::vector<Position>& positions = read.positions;
+    const std::vector<const ledger::schema::Event*>& decoded = read.events;
     // Each read model applies and commits on its own thread when the span is large enough
     // to pay for it (a rebuild, a catch-up); a live batch of a few events stays on this one.
     std::vector<Status> results(models.size());
@@ -170,10 +188,27 @@ struct Projector::Impl {
     const Position target = std::min(bound, until);
     *idle = target <= from_after;
     if (*idle) return Status::Ok();
-    auto span = NextSpan(source, from_after, target);
-    if (!span.ok()) return span.status();
-    LEDGER_INVARIANT(span->to > from_after);
-    return ApplySpan(source, from_after, *span);
+    if (ahead.ready && ahead.from_after == from_after && ahead.span.to <= target) {
+      std::swap(current, ahead);
+    } else {
+      auto span = NextSpan(source, from_after, target);
+      if (!span.ok()) return span.status();
+      LEDGER_RETURN_IF_ERROR(ReadSpan(source, from_after, *span, &current));
+    }
+    ahead.ready = false;
+    LEDGER_INVARIANT(current.span.to > from_after);
+    // A catch-up or rebuild (long spans) reads the next span while this one is applied; a
+    // read that fails is dropped, and the span read again when its turn comes.
+    std::thread reader;
+    if (current.events.size() >= kParallelApplyEventsMin && current.span.to < target) {
+      reader = std::thread([this, &source, target] {
+        auto next = NextSpan(source, current.span.to, target);
+        if (next.ok() && next->to > current.span.to) (void)ReadSpan(source, current.span.to, *next, &ahead);
+      });
+    }
+    Status s = ApplySpan(current);
+    if (reader.joinable()) reader.join();
+    return s;
   }
 };
 

@@ -200,8 +200,15 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
   rocksdb::WriteBatch wb;
   Sha256Digest sum = sum_;
   uint64_t entries = before.entries;
-  for (auto& [key, e] : txn.entries_) {
-    if (!e.dirty) continue;
+  // Key order: the memtable inserts a sorted WriteBatch faster (and it reads better).
+  std::vector<std::pair<const std::string*, StateTxn::Entry*>> changed;
+  changed.reserve(txn.entries_.size());
+  for (auto& [key, e] : txn.entries_)
+    if (e.dirty) changed.emplace_back(&key, &e);
+  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (auto [key_ptr, entry_ptr] : changed) {
+    const std::string& key = *key_ptr;
+    StateTxn::Entry& e = *entry_ptr;
     std::optional<std::string> now;
     if (!e.value.is_null()) now = EncodeValue(e.value);
     if (now == e.original) continue;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,7 +75,8 @@ class StateTxn {
   Entry& Load(const std::string& key);
 
   const ProjectionStore* store_;
-  std::map<std::string, Entry> entries_;
+  // Hashed for the many lookups of a batch; Commit writes the changed keys in key order.
+  std::unordered_map<std::string, Entry> entries_;
   ledger::Status status_;
 };
 

@@ -258,6 +258,31 @@ TEST_F(ProjectionsTest, RebuiltDigestsEqualLiveOnesAtEveryBatchBoundary) {
   }
 }
 
+TEST(ProjectionsCatchUp, ALongCatchUpReadingAheadReachesTheStateOfOneCommitPerBatch) {
+  // Spans of at least kParallelApplyEventsMin events make the projector read the next span
+  // while it applies one; the state must be the one a batch-by-batch projector reaches,
+  // at every boundary the long catch-up committed, and at an as-of bound inside the log.
+  TempDir dir;
+  StoryLog log(dir.Sub("store"), /*extra_orders=*/1200);
+  const Position head = log.store->head().position;
+  ASSERT_GT(head.value(), 4 * 1024u);
+  auto stepwise = Project(*log.store, dir.Sub("step"), Position(UINT64_MAX), 1);
+  auto batches = log.store->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(batches.ok());
+  const Position as_of = (*batches)[batches->size() * 2 / 3].last;
+  for (const Position until : {head, as_of}) {
+    TempDir long_dir;
+    auto long_spans = Project(*log.store, long_dir.path(), until, 1024);
+    ASSERT_EQ(long_spans->position(), until);
+    EXPECT_GE(long_spans->stats().commits, 3u);
+    for (const std::string& name : projections::ReadModelNames()) {
+      auto recorded = Model(*stepwise, name.c_str()).DigestAt(until);
+      ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name;
+      EXPECT_EQ(**recorded, Model(*long_spans, name.c_str()).progress().digest) << name << " until " << until.value();
+    }
+  }
+}
+
 TEST_F(ProjectionsTest, DigestChangesWithAnyValueAndNotWithHowTheStateWasReached) {
   auto whole = Project(*log.store, dir.Sub("whole"));
   auto stepwise = Project(*log.store, dir.Sub("step"), Position(UINT64_MAX), 1);
