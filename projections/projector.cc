@@ -69,6 +69,10 @@ struct Projector::Impl {
     std::vector<const ledger::schema::Event*> events;
   };
   SpanEvents current, ahead;
+  // A long span's committed txns, one per read model: freeing their values takes a
+  // catch-up's applying thread a tenth of its time, so the reading thread does it during
+  // the next span.
+  std::vector<std::unique_ptr<StateTxn>> spent_txns;
 
   ~Impl() {
     stop = true;
@@ -144,10 +148,10 @@ struct Projector::Impl {
       Model& m = models[i];
       const Position at = m.store->progress().position;
       if (span.to <= at) return;  // this model committed the span before a crash
-      StateTxn txn(m.store.get());
+      auto txn = std::make_unique<StateTxn>(m.store.get());
       for (size_t k = 0; k < decoded.size(); ++k) {
         if (positions[k] <= at) continue;
-        Status s = m.rule->Apply(*decoded[k], txn);
+        Status s = m.rule->Apply(*decoded[k], *txn);
         if (!s.ok()) {
           results[i] = Status::Corruption(m.rule->name() + " cannot apply position " +
                                           std::to_string(positions[k].value()) + ": " + s.message());
@@ -155,8 +159,10 @@ struct Projector::Impl {
         }
       }
       const int64_t offset = span.kafka_offset >= 0 ? span.kafka_offset : m.store->progress().kafka_offset;
-      results[i] = m.store->Commit(txn, span.to, offset);
+      results[i] = m.store->Commit(*txn, span.to, offset);
+      if (decoded.size() >= kParallelApplyEventsMin) spent_txns[i] = std::move(txn);
     };
+    spent_txns.resize(models.size());
     if (decoded.size() >= kParallelApplyEventsMin && models.size() > 1) {
       std::vector<std::thread> workers;
       for (size_t i = 1; i < models.size(); ++i) workers.emplace_back(apply_model, i);
@@ -200,8 +206,11 @@ struct Projector::Impl {
     // A catch-up or rebuild (long spans) reads the next span while this one is applied; a
     // read that fails is dropped, and the span read again when its turn comes.
     std::thread reader;
+    std::vector<std::unique_ptr<StateTxn>> spent = std::move(spent_txns);
+    spent_txns.clear();
     if (current.events.size() >= kParallelApplyEventsMin && current.span.to < target) {
-      reader = std::thread([this, &source, target] {
+      reader = std::thread([this, &source, target, spent = std::move(spent)]() mutable {
+        spent.clear();
         auto next = NextSpan(source, current.span.to, target);
         if (next.ok() && next->to > current.span.to) (void)ReadSpan(source, current.span.to, *next, &ahead);
       });

@@ -11,6 +11,7 @@
 
 #include "ledger/chain_hash.h"
 #include "ledger/store_keys.h"
+#include "projections/msgpack_writer.h"
 
 namespace projections {
 
@@ -32,7 +33,8 @@ std::string FormatValue(const std::string& name) { return "commerce-ledger proje
 // sorted), several times faster to write and read than JSON text. Deterministic.
 std::string EncodeValue(const Json& v) {
   std::string out;
-  Json::to_msgpack(v, nlohmann::detail::output_adapter<char>(out));
+  out.reserve(256);
+  AppendMsgpack(v, &out);
   return out;
 }
 Json DecodeValue(std::string_view bytes) {
@@ -78,6 +80,7 @@ std::string ProgressValue(const Progress& p, const Sha256Digest& sum) {
 // ---- StateTxn ----
 
 StateTxn::Entry& StateTxn::Load(const std::string& key) {
+  LEDGER_INVARIANT(!committed_);
   auto it = entries_.find(key);
   if (it != entries_.end()) return it->second;
   Entry e;
@@ -194,6 +197,7 @@ Sha256Digest ProjectionStore::DigestOf(const std::string& name, const Sha256Dige
 }
 
 Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_offset) {
+  LEDGER_INVARIANT(!txn.committed_);
   LEDGER_RETURN_IF_ERROR(txn.status());
   const Progress before = progress();
   LEDGER_INVARIANT(position > before.position || (position == before.position && txn.entries_.empty()));
@@ -239,7 +243,7 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
     std::lock_guard<std::mutex> lock(mu_);
     progress_ = after;
   }
-  txn.entries_.clear();
+  txn.committed_ = true;  // its values are freed with it (by the caller, maybe elsewhere)
   return Status::Ok();
 }
 

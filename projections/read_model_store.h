@@ -50,7 +50,9 @@ class ProjectionStore;
 
 // The changes of one applied batch, on top of the store: reads see earlier writes of the
 // same batch. A key whose value is null is absent (reading an absent key gives null;
-// setting null erases it). Single-threaded.
+// setting null erases it). Single-threaded. A committed txn is spent: it still owns the
+// batch's values, which are freed when it is destroyed (a long catch-up has that done on
+// another thread), and must not be read or committed again.
 class StateTxn {
  public:
   explicit StateTxn(const ProjectionStore* store) : store_(store) {}
@@ -78,6 +80,7 @@ class StateTxn {
   // Hashed for the many lookups of a batch; Commit writes the changed keys in key order.
   std::unordered_map<std::string, Entry> entries_;
   ledger::Status status_;
+  bool committed_ = false;
 };
 
 class ProjectionStore {
