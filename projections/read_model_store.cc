@@ -26,6 +26,7 @@ const char* const kFamilyNames[] = {"default", "meta", "digests"};
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaProgress = "progress";  // pos(8) || offset(8) || sum(32) || entries(8)
 constexpr std::string_view kDigestDomain = "ledger projection state v1";
+constexpr size_t kStateMemtableBytes = 16 << 20;
 
 std::string FormatValue(const std::string& name) { return "commerce-ledger projection v1 " + name; }
 
@@ -133,6 +134,10 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   rocksdb::ColumnFamilyOptions state_options;
   state_options.memtable_whole_key_filtering = true;
   state_options.memtable_prefix_bloom_size_ratio = 0.1;
+  // A read model's memtable is most of a rebuild's memory; past 16 MiB a larger one made
+  // no rebuild faster (300k and 3M events), only the process bigger (3M, all five read
+  // models: 347 MiB peak with RocksDB's 64 MiB, 208 MiB with 16).
+  state_options.write_buffer_size = kStateMemtableBytes;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   state_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
