@@ -82,6 +82,10 @@ struct StoreOptions {
   // directory), which may run while a node writes the store; reads see what was committed
   // when it opened. Appends are refused; nothing is created.
   std::string secondary_path;
+  // Testing only: asked before each write of a batch's stream-index rows; true makes that
+  // write fail as a RocksDB error would, so the failure path can be tested (no real fault
+  // can be brought about at that moment on demand).
+  std::function<bool()> stream_index_write_fault;
 };
 
 // A personal field to seal on append (DESIGN §12): the record carries personal_key_id and

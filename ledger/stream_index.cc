@@ -35,7 +35,9 @@ void RocksStore::IndexBatch(OpenBatch& batch) {
     PutIndexedThrough(batch.index_wb, last);
     // Not synced: the next synced batch syncs it (one WAL), and a crash before that loses
     // only rows the open writes back from the events.
-    rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch.index_wb);
+    rocksdb::Status s = options_.stream_index_write_fault && options_.stream_index_write_fault()
+                            ? rocksdb::Status::IOError("injected stream-index write fault")
+                            : db_->Write(rocksdb::WriteOptions(), &batch.index_wb);
     if (!s.ok()) {
       // The overlay stays in flight, so nothing decided reads the missing rows; stream
       // reads fail until an operator reopens the store (the open rebuilds the rows).

@@ -351,6 +351,45 @@ TEST(EventStore, StreamIndexRowsLostInACrashAreWrittenBackAtOpen) {
   EXPECT_EQ(store->StreamHead("order/m1/a").value(), StreamVersion(6));
 }
 
+// A batch's stream-index write that fails after its events were synced and answered: the
+// answer stands (the events are durable), but no stream read or decision may use the
+// index that lacks them, so reads and appends fail until the store is reopened, and the
+// open writes the missing rows back.
+TEST(EventStore, AFailedStreamIndexWriteRefusesReadsAndAppendsUntilReopened) {
+  TempDir dir;
+  std::atomic<bool> fail{false};
+  {
+    StoreOptions o;
+    o.path = dir.path();
+    o.stream_index_write_fault = [&fail] { return fail.load(); };
+    auto opened = EventStore::Open(o);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    auto& store = *opened;
+    ASSERT_TRUE(store->Append(MakeCommand(Spec("order/m1/a"), 2, false)).ok());
+    ASSERT_EQ(store->StreamHead("order/m1/a").value(), StreamVersion(2));
+    fail = true;
+    auto answered = store->Append(MakeCommand(Spec("order/m1/a"), 3, false, ExpectedVersion::Exactly(StreamVersion(2))));
+    ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+    EXPECT_EQ(answered->first_position, Position(3));
+    // The fault stays armed: the notifier writes the rows after the answer, maybe only now.
+    auto read = store->ReadStream("order/m1/a", StreamVersion(1), ReadDirection::kForward, 10);
+    EXPECT_EQ(read.status().code(), Code::kIOError) << read.status().ToString();
+    EXPECT_EQ(store->StreamHead("order/m1/a").status().code(), Code::kIOError);
+    auto next = store->Append(MakeCommand(Spec("order/m1/b"), 1, false));
+    EXPECT_EQ(next.status().code(), Code::kIOError) << next.status().ToString();
+    EXPECT_EQ(store->head().position, Position(5));
+  }
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->stats().stream_index_rows_rebuilt, 3u);
+  auto a = store->ReadStream("order/m1/a", StreamVersion(1), ReadDirection::kForward, 10);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->size(), 5u);
+  EXPECT_EQ(store->Append(MakeCommand(Spec("order/m1/a"), 1, false, ExpectedVersion::Exactly(StreamVersion(4))))
+                .status().code(), Code::kVersionConflict);
+  EXPECT_TRUE(store->Append(MakeCommand(Spec("order/m1/a"), 1, false, ExpectedVersion::Exactly(StreamVersion(5)))).ok());
+}
+
 // An answer's callback runs on the store's notifier, which writes the batch's index only
 // after it: a stream read there is refused at once instead of waiting for itself.
 TEST(EventStore, AStreamReadInsideAnAnswerIsRefusedNotStuck) {
