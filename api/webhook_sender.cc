@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "api/log_windows.h"
 #include "api/url_check.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/event_store.h"
@@ -111,42 +112,8 @@ struct WebhookSender::Impl {
   static constexpr int kPassesPerRound = 32;
   static constexpr int kRoundBudgetMs = 1000;
   static constexpr int kWindowsPerServe = 4;  // a long backlog is scanned over several passes
-  // Windows kept in a round: subscribers at a few positions far apart (one caught up, one
-  // replaying a backlog) each keep theirs instead of re-reading 4096 events at every turn.
+  // Windows kept in a round (see log_windows.h).
   static constexpr size_t kWindowsKept = 4;
-  struct Window {
-    uint64_t from = 0;  // position of events[0]
-    std::vector<ledger::StoredEvent> events;
-    uint64_t last_used = 0;
-  };
-  struct Windows {
-    Windows() { kept.reserve(kWindowsKept); }  // a window's events stay put while it is in use
-    std::vector<Window> kept;  // at most kWindowsKept
-    uint64_t uses = 0;
-  };
-
-  // The events from `from` (up to `bound`), from a kept window when one holds `from`, else
-  // read into the least recently used one.
-  const std::vector<ledger::StoredEvent>* Read(Windows& ws, uint64_t from, uint64_t bound, size_t* skip) {
-    Window* w = nullptr;
-    for (Window& k : ws.kept)
-      if (!k.events.empty() && from >= k.from && from < k.from + k.events.size()) w = &k;
-    if (w == nullptr) {
-      auto events = ctx.store->ReadRange(ledger::Position(from), std::min<uint64_t>(bound - from + 1, kWindowEvents));
-      if (!events.ok()) return nullptr;
-      if (ws.kept.size() < kWindowsKept) {
-        w = &ws.kept.emplace_back();
-      } else {
-        w = &*std::min_element(ws.kept.begin(), ws.kept.end(),
-                               [](const Window& a, const Window& b) { return a.last_used < b.last_used; });
-      }
-      w->from = from;
-      w->events = std::move(events).value();
-    }
-    w->last_used = ++ws.uses;
-    *skip = static_cast<size_t>(from - w->from);
-    return &w->events;
-  }
 
   void Round() {
     // Only the writer records attempts (a standby's sender waits for a promotion).
@@ -156,7 +123,9 @@ struct WebhookSender::Impl {
     if (!subscribers.ok()) return;
     // Only what every read model has: the incident a notice shows is then current.
     const uint64_t bound = std::min(ctx.store->canonical_mark().position.value(), ctx.projector->position().value());
-    Windows windows;
+    LogWindows windows(kWindowsKept, kWindowEvents, [this](ledger::Position from, size_t limit) {
+      return ctx.store->ReadRange(from, limit);
+    });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kRoundBudgetMs);
     for (int pass = 0; pass < kPassesPerRound && std::chrono::steady_clock::now() < deadline; ++pass) {
       bool progressed = false;
@@ -171,7 +140,7 @@ struct WebhookSender::Impl {
   // At most one notification; true when it settled one or scanned past events (there may
   // be more for it in this round).
   bool Serve(const std::string& id, const Json& sub, uint64_t bound, const projections::ProjectionStore& status,
-             Windows& windows) {
+             LogWindows& windows) {
     Progress& p = progress[id];
     const uint64_t settled = sub.value("settled_through", uint64_t{0});
     const std::string owner = sub.value("owner_merchant_id", "");
@@ -184,7 +153,7 @@ struct WebhookSender::Impl {
       const uint64_t from = std::max(settled, p.scanned_through) + 1;
       if (from > bound || std::chrono::steady_clock::now() < p.next_attempt) break;
       size_t skip = 0;
-      const auto* events = Read(windows, from, bound, &skip);
+      const auto* events = windows.Read(from, bound, &skip);
       if (events == nullptr) return false;
       const ledger::StoredEvent* due = nullptr;
       const ledger::schema::Event* due_event = nullptr;
