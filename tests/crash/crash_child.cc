@@ -56,10 +56,11 @@ static int Follow(const char* source_dir, const char* target_dir) {
   }
 }
 
-// crash_child --project SOURCE DIR: the projector under kills. Writes "resumed <position>"
-// (where the read models' stores say it stands), then applies the source's events in
-// commits of 32 events until the head, then "done <position>".
-static int Project(const char* source_dir, const char* projections_dir) {
+// crash_child --project SOURCE DIR [EVENTS]: the projector under kills. Writes "resumed
+// <position>" (where the read models' stores say it stands), then applies the source's
+// events in commits of EVENTS (default 32; from 1,024 on, a catch-up that reads the next
+// span while it applies one) until the head, then "done <position>".
+static int Project(const char* source_dir, const char* projections_dir, size_t apply_events_max) {
   StoreOptions so;
   so.path = source_dir;
   so.create_if_missing = false;
@@ -68,7 +69,7 @@ static int Project(const char* source_dir, const char* projections_dir) {
   projections::ProjectorOptions po;
   po.dir = projections_dir;
   po.bound = projections::SourceBound::kHead;
-  po.apply_events_max = 32;
+  po.apply_events_max = apply_events_max;
   auto p = projections::Projector::Open(po);
   if (!p.ok()) return 1;
   char line[64];
@@ -153,7 +154,8 @@ static int KafkaWriter(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc >= 6 && std::strcmp(argv[1], "--kafka-writer") == 0) return KafkaWriter(argc, argv);
   if (argc == 4 && std::strcmp(argv[1], "--follow") == 0) return Follow(argv[2], argv[3]);
-  if (argc == 4 && std::strcmp(argv[1], "--project") == 0) return Project(argv[2], argv[3]);
+  if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "--project") == 0)
+    return Project(argv[2], argv[3], argc == 5 ? std::strtoull(argv[4], nullptr, 10) : 32);
   if (argc < 4) {
     std::fprintf(stderr, "usage: crash_child DIR RUN SEED [--no-sync]\n");
     return 2;

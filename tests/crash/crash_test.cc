@@ -381,9 +381,14 @@ TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
     head = (*source)->head().position;
   }
 
-  int kills = 0, resumed_mid_log = 0;
+  int kills = 0, resumed_mid_log = 0, long_span_runs = 0;
   bool done = false;
   for (int run = 0; run < 10 * target_kills + 20 && !done; ++run) {
+    // Half the runs commit every 32 events; the others in spans of 2,048, where the
+    // projector reads the next span while it applies one and frees spent values on the
+    // reading thread: a kill must find every read model at a span it committed whole.
+    const bool long_spans = rng() % 2 == 0;
+    long_span_runs += long_spans ? 1 : 0;
     uint64_t stored = 0;
     {
       projections::ProjectorOptions po;
@@ -395,7 +400,8 @@ TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
     int status = 0;
     const bool kill = kills < target_kills;
     const int run_ms = kill ? 40 + static_cast<int>(rng() % 200) : 60000;
-    const std::string out = RunChild({"--project", source_dir.path(), proj_dir.path()}, run_ms, &status, &done);
+    const std::string out = RunChild({"--project", source_dir.path(), proj_dir.path(), long_spans ? "2048" : "32"},
+                                     run_ms, &status, &done);
     std::istringstream in(out);
     std::string tag;
     uint64_t pos = 0;
@@ -430,7 +436,8 @@ TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
   EXPECT_EQ((*killed)->position(), head);
   for (const std::string& name : projections::ReadModelNames())
     EXPECT_EQ((*killed)->read_model(name)->progress().digest, (*fresh)->read_model(name)->progress().digest) << name;
-  std::printf("projector crash test: %d kills, %d restarts resumed inside the log\n", kills, resumed_mid_log);
+  std::printf("projector crash test: %d kills, %d restarts resumed inside the log, %d runs in spans of 2,048\n", kills,
+              resumed_mid_log, long_span_runs);
 }
 
 // Test (f) of the Kafka issue: SIGKILL the writer between a RocksDB commit and the Kafka
