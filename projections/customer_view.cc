@@ -110,12 +110,13 @@ class CustomerView final : public Projection {
             lines.push_back({{"sku", Str(l->sku())}, {"quantity", l->quantity()}, {"unit_price_minor", l->unit_price_minor()}});
         Json order = {{"order_id", Str(b->order_id())},   {"customer_id", Str(b->customer_id())},
                       {"store_id", Str(b->store_id())},   {"channel", fbs::EnumNameChannel(b->channel())},
-                      {"currency", Str(b->currency())},   {"lines", lines},
+                      {"currency", Str(b->currency())},   {"lines", std::move(lines)},
                       {"shipping_minor", b->shipping_minor()}, {"tax_minor", b->tax_minor()},
                       {"total_minor", b->total_minor()},  {"status", "placed"},
                       {"placed_at_us", at},               {"payments", Json::object()}};
-        s.Mutable(OrderKey(m, Str(b->order_id()))) = Noted(e, order);
-        if (Json* c = CustomerOfOrder(s, m, order)) {
+        Json& stored = s.Mutable(OrderKey(m, Str(b->order_id())));
+        stored = Noted(e, std::move(order));
+        if (Json* c = CustomerOfOrder(s, m, stored)) {
           AddTo(*c, "order_count", 1);
           s.Mutable("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id())) = {{"placed_at_us", at}};
         }
@@ -238,7 +239,7 @@ class CustomerView final : public Projection {
         const Json personal = PersonalOf(e);
         if (!c.value("erased", false) && !personal.empty()) msg["body"] = personal;
         AddTo(c, "message_count", 1);
-        s.Mutable("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id())) = msg;
+        s.Mutable("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id())) = std::move(msg);
         break;
       }
       case EventBody::OutageNoticePublished: {

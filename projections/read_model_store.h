@@ -59,7 +59,8 @@ class StateTxn {
 
   // The value at `key`, null when absent.
   const Json& Get(const std::string& key);
-  // The value at `key` to change in place (null when absent: assign to create it).
+  // The value at `key` to change in place (null when absent: assign to create it). The
+  // references Get and Mutable give stay valid until Commit (rules hold several at once).
   Json& Mutable(const std::string& key);
   void Erase(const std::string& key) { Mutable(key) = nullptr; }
 

@@ -95,11 +95,12 @@ class StorefrontView final : public Projection {
         Json lines = Json::array();
         if (b->lines())
           for (const auto* l : *b->lines()) lines.push_back({{"sku", Str(l->sku())}, {"quantity", l->quantity()}});
-        s.Mutable("order/" + m + "/" + Str(b->order_id())) = {{"store_id", store}, {"lines", lines}};
+        s.Mutable("order/" + m + "/" + Str(b->order_id())) = {{"store_id", store}, {"lines", std::move(lines)}};
         Json& st = s.Mutable("store/" + m + "/" + store);
         if (st.is_null()) break;  // an order outside any opened store: nothing to count
         AddTo(st, "order_count", 1);
-        for (const Json& l : lines) AddTo(st["sku_quantity"], l["sku"].get<std::string>(), l["quantity"].get<int64_t>());
+        if (b->lines())
+          for (const auto* l : *b->lines()) AddTo(st["sku_quantity"], Str(l->sku()), l->quantity());
         break;
       }
       case EventBody::OrderCancelled: {
