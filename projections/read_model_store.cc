@@ -11,6 +11,7 @@
 
 #include "ledger/chain_hash.h"
 #include "ledger/store_keys.h"
+#include "projections/msgpack_reader.h"
 #include "projections/msgpack_writer.h"
 
 namespace projections {
@@ -38,9 +39,7 @@ std::string EncodeValue(const Json& v) {
   AppendMsgpack(v, &out);
   return out;
 }
-Json DecodeValue(std::string_view bytes) {
-  return Json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
-}
+Json DecodeValue(std::string_view bytes) { return ReadMsgpack(bytes); }
 
 void PutLen32(std::string* out, size_t n) {
   const uint32_t v = static_cast<uint32_t>(n);

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "projections/msgpack_writer.h"
+#include "tests/support/random_json.h"
 
 namespace {
 
@@ -59,32 +60,11 @@ TEST(MsgpackWriter, WritesNlohmannsBytesAtEveryBoundary) {
   }
 }
 
-Json RandomValue(std::mt19937_64& rng, int depth) {
-  const int kind = static_cast<int>(rng() % (depth > 3 ? 5 : 7));
-  switch (kind) {
-    case 0: return nullptr;
-    case 1: return (rng() & 1) != 0;
-    case 2: return static_cast<int64_t>(rng()) >> (rng() % 64);
-    case 3: return rng() >> (rng() % 64);
-    case 4: return std::string(rng() % 300, static_cast<char>('a' + rng() % 26));
-    case 5: {
-      Json a = Json::array();
-      for (size_t i = rng() % 20; i > 0; --i) a.push_back(RandomValue(rng, depth + 1));
-      return a;
-    }
-    default: {
-      Json o = Json::object();
-      for (size_t i = rng() % 20; i > 0; --i) o[std::string("k").append(std::to_string(rng() % 1000))] = RandomValue(rng, depth + 1);
-      return o;
-    }
-  }
-}
-
 TEST(MsgpackWriter, WritesNlohmannsBytesForRandomValues) {
   const uint64_t seed = std::random_device{}();
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 2000; ++i) {
-    const Json v = RandomValue(rng, 0);
+    const Json v = testing_support::RandomJson(rng);
     ASSERT_EQ(Ours(v), Theirs(v)) << "seed " << seed << " value " << i;
   }
 }

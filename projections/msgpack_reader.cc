@@ -1,0 +1,153 @@
+#include "projections/msgpack_reader.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace projections {
+namespace {
+
+using Json = nlohmann::json;
+
+// Nesting deeper than this is left to nlohmann (no read model value comes near it).
+constexpr int kDepthMax = 256;
+
+class Reader {
+ public:
+  Reader(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {}
+
+  // False on malformed bytes or on a form left to nlohmann (then `fallback()`).
+  bool Value(Json* out, int depth) {
+    if (depth > kDepthMax) return Fallback();
+    uint8_t tag = 0;
+    if (!Byte(&tag)) return false;
+    if (tag <= 0x7F) {
+      *out = static_cast<uint64_t>(tag);
+      return true;
+    }
+    if (tag >= 0xE0) {
+      *out = static_cast<int64_t>(static_cast<int8_t>(tag));
+      return true;
+    }
+    if ((tag & 0xE0) == 0xA0) return String(tag & 0x1F, out);
+    if ((tag & 0xF0) == 0x90) return Array(tag & 0x0F, out, depth);
+    if ((tag & 0xF0) == 0x80) return Map(tag & 0x0F, out, depth);
+    uint64_t n = 0;
+    switch (tag) {
+      case 0xC0: *out = nullptr; return true;
+      case 0xC2: *out = false; return true;
+      case 0xC3: *out = true; return true;
+      case 0xCC: return Unsigned(1, out);
+      case 0xCD: return Unsigned(2, out);
+      case 0xCE: return Unsigned(4, out);
+      case 0xCF: return Unsigned(8, out);
+      case 0xD0: return Signed(1, out);
+      case 0xD1: return Signed(2, out);
+      case 0xD2: return Signed(4, out);
+      case 0xD3: return Signed(8, out);
+      case 0xD9: return BigEndian(1, &n) && String(n, out);
+      case 0xDA: return BigEndian(2, &n) && String(n, out);
+      case 0xDB: return BigEndian(4, &n) && String(n, out);
+      case 0xDC: return BigEndian(2, &n) && Array(n, out, depth);
+      case 0xDD: return BigEndian(4, &n) && Array(n, out, depth);
+      case 0xDE: return BigEndian(2, &n) && Map(n, out, depth);
+      case 0xDF: return BigEndian(4, &n) && Map(n, out, depth);
+      default: return Fallback();  // floats, binary, extensions; 0xC1 (never used) too
+    }
+  }
+
+  bool at_end() const { return p_ == end_; }
+  bool fallback() const { return fallback_; }
+
+ private:
+  bool Fallback() {
+    fallback_ = true;
+    return false;
+  }
+  bool Byte(uint8_t* b) {
+    if (p_ == end_) return false;
+    *b = *p_++;
+    return true;
+  }
+  bool BigEndian(int bytes, uint64_t* v) {
+    if (end_ - p_ < bytes) return false;
+    uint64_t x = 0;
+    for (int i = 0; i < bytes; ++i) x = (x << 8) | p_[i];
+    p_ += bytes;
+    *v = x;
+    return true;
+  }
+  bool Unsigned(int bytes, Json* out) {
+    uint64_t v = 0;
+    if (!BigEndian(bytes, &v)) return false;
+    *out = v;
+    return true;
+  }
+  bool Signed(int bytes, Json* out) {
+    uint64_t v = 0;
+    if (!BigEndian(bytes, &v)) return false;
+    const int shift = 64 - 8 * bytes;  // sign-extend from the encoded width
+    *out = static_cast<int64_t>(v << shift) >> shift;
+    return true;
+  }
+  bool Text(uint64_t n, std::string* s) {
+    if (static_cast<uint64_t>(end_ - p_) < n) return false;
+    s->assign(reinterpret_cast<const char*>(p_), static_cast<size_t>(n));
+    p_ += n;
+    return true;
+  }
+  bool String(uint64_t n, Json* out) {
+    std::string s;
+    if (!Text(n, &s)) return false;
+    *out = std::move(s);
+    return true;
+  }
+  bool Array(uint64_t n, Json* out, int depth) {
+    *out = Json::array();
+    auto& a = out->get_ref<Json::array_t&>();
+    a.reserve(static_cast<size_t>(std::min<uint64_t>(n, static_cast<uint64_t>(end_ - p_))));  // each takes a byte
+    for (uint64_t i = 0; i < n; ++i) {
+      Json v;
+      if (!Value(&v, depth + 1)) return false;
+      a.push_back(std::move(v));
+    }
+    return true;
+  }
+  bool Map(uint64_t n, Json* out, int depth) {
+    *out = Json::object();
+    auto& m = out->get_ref<Json::object_t&>();
+    for (uint64_t i = 0; i < n; ++i) {
+      uint8_t tag = 0;
+      if (!Byte(&tag)) return false;
+      uint64_t len = 0;
+      if ((tag & 0xE0) == 0xA0) len = tag & 0x1F;
+      else if (tag == 0xD9) { if (!BigEndian(1, &len)) return false; }
+      else if (tag == 0xDA) { if (!BigEndian(2, &len)) return false; }
+      else if (tag == 0xDB) { if (!BigEndian(4, &len)) return false; }
+      else return Fallback();  // a key that is not a string: nlohmann decides
+      std::string key;
+      if (!Text(len, &key)) return false;
+      Json v;
+      if (!Value(&v, depth + 1)) return false;
+      m[std::move(key)] = std::move(v);  // a repeated key: the last one stands, as in nlohmann
+    }
+    return true;
+  }
+
+  const uint8_t* p_;
+  const uint8_t* const end_;
+  bool fallback_ = false;
+};
+
+}  // namespace
+
+Json ReadMsgpack(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  Reader reader(p, p + bytes.size());
+  Json out;
+  if (reader.Value(&out, 0) && reader.at_end()) return out;
+  if (reader.fallback())
+    return Json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
+  return Json(Json::value_t::discarded);
+}
+
+}  // namespace projections
