@@ -13,6 +13,12 @@ std::string UtcDay(int64_t at_us) {
   // Howard Hinnant's civil_from_days: exact for the proleptic Gregorian calendar.
   int64_t days = at_us / 86'400'000'000LL;
   if (at_us < 0 && at_us % 86'400'000'000LL != 0) --days;
+  // Events come in time order: most ask for the day the last one did (per thread, since
+  // read models apply on threads of their own).
+  thread_local int64_t last_days = INT64_MIN;
+  thread_local std::string last_day;
+  if (days == last_days) return last_day;
+  last_days = days;
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
   const int64_t doe = days - era * 146097;
@@ -25,7 +31,8 @@ std::string UtcDay(int64_t at_us) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y), static_cast<long long>(m),
                 static_cast<long long>(d));
-  return buf;
+  last_day = buf;
+  return last_day;
 }
 
 Json PersonalOf(const Event& e) {
@@ -80,15 +87,19 @@ const ledger::schema::FeeBreakdown* FeesOf(const Event& e) {
 
 void AddTo(Json& j, const std::string& key, int64_t delta) {
   if (j.is_null()) j = Json::object();
-  const int64_t before = j.contains(key) ? j[key].get<int64_t>() : 0;
+  // One lookup: rules add to a few totals per event, over and over.
+  Json& total = j.get_ref<Json::object_t&>().try_emplace(key, int64_t{0}).first->second;
+  const int64_t before = total.get<int64_t>();
   int64_t after = 0;
   if (__builtin_add_overflow(before, delta, &after)) {
     // A total past int64 (many orders the rules allowed one by one): kept at the bound and
     // flagged, never wrapped, and never a crash that every restart would repeat.
     after = delta > 0 ? INT64_MAX : INT64_MIN;
+    total = after;
     j["overflowed"] = true;
+    return;
   }
-  j[key] = after;
+  total = after;
 }
 
 void PushTo(Json& j, const std::string& key, Json v) {

@@ -408,5 +408,26 @@ TEST(ProjectionTotals, ASumPastInt64IsFlaggedNotWrappedNorACrash) {
   projections::AddTo(k, "USD", INT64_MIN + 1);
   projections::AddTo(k, "USD", -5);
   EXPECT_EQ(k["USD"], INT64_MIN);
+  // A total read back from a stored value (unsigned when positive) adds the same way.
+  Json stored = Json::object();
+  stored["USD"] = uint64_t{7};
+  projections::AddTo(stored, "USD", -10);
+  EXPECT_EQ(stored["USD"], -3);
+  projections::AddTo(stored, "EUR", 4);
+  EXPECT_EQ(stored, Json({{"USD", -3}, {"EUR", 4}}));
+}
+
+TEST(UtcDay, NamesTheCalendarDayAlsoWhenDaysAlternate) {
+  const int64_t day_us = 86'400'000'000LL;
+  const int64_t nov27 = 1'795'737'600'000'000LL;  // 2026-11-27T00:00:00Z
+  // Alternating days, so a remembered last day must never be handed out for another.
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(projections::UtcDay(0), "1970-01-01");
+    EXPECT_EQ(projections::UtcDay(-1), "1969-12-31");
+    EXPECT_EQ(projections::UtcDay(nov27 - 1), "2026-11-26");
+    EXPECT_EQ(projections::UtcDay(nov27), "2026-11-27");
+    EXPECT_EQ(projections::UtcDay(nov27 + day_us - 1), "2026-11-27");
+    EXPECT_EQ(projections::UtcDay(951'782'400'000'000LL), "2000-02-29");
+  }
 }
 }  // namespace
