@@ -60,17 +60,28 @@ class FeesView final : public Projection {
         const auto* b = e.body_as_PaymentCaptured();
         if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
         currency = Str(b->amount()->currency());
-        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
-        c = {{"capture_id", Str(b->capture_id())}, {"payment_id", Str(b->payment_id())},
-             {"order_id", Str(b->order_id())},     {"currency", currency},
-             {"gross_minor", b->amount()->amount_minor()}, {"recorded_at_us", e.recorded_at_us()},
-             {"day", day}, {"channel", fbs::EnumNameChannel(b->channel())},
-             {"recipe_version", fees ? fees->recipe_version() : 0}, {"contributors", Json::object()},
-             {"tax_minor", 0}, {"refunded_minor", 0}};
+        // Built field by field: nlohmann's initializer lists copy every pair through a
+        // temporary array, which one capture per event made a visible cost.
+        Json::object_t fields;
+        fields.emplace("capture_id", Str(b->capture_id()));
+        fields.emplace("payment_id", Str(b->payment_id()));
+        fields.emplace("order_id", Str(b->order_id()));
+        fields.emplace("currency", currency);
+        fields.emplace("gross_minor", b->amount()->amount_minor());
+        fields.emplace("recorded_at_us", e.recorded_at_us());
+        fields.emplace("day", day);
+        fields.emplace("channel", fbs::EnumNameChannel(b->channel()));
+        fields.emplace("recipe_version", fees ? fees->recipe_version() : 0);
+        fields.emplace("contributors", Json::object());
+        fields.emplace("tax_minor", 0);
+        fields.emplace("refunded_minor", 0);
         // Sales tax is the only posting to the tax account at capture.
-        c["sales_tax_minor"] = NetFor(postings, "tax:payable:sales");
-        c["merchant_net_at_capture_minor"] = NetFor(postings, MerchantAccountPrefix(m));
-        c["merchant_net_minor"] = c["merchant_net_at_capture_minor"];
+        fields.emplace("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
+        const int64_t net = NetFor(postings, MerchantAccountPrefix(m));
+        fields.emplace("merchant_net_at_capture_minor", net);
+        fields.emplace("merchant_net_minor", net);
+        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        c = Json(std::move(fields));
         capture = &c;
         break;
       }
