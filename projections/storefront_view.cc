@@ -30,15 +30,20 @@ void PutListing(StateTxn& s, const std::string& m, const std::string& store, con
                 const std::string& title, const fbs::Money* price, int64_t stock) {
   Json& l = s.Mutable("listing/" + m + "/" + store + "/" + sku);
   if (!l.is_null() && l["title"] != title) s.Erase(TitleKey(l["title"].get<std::string>(), m, store, sku));
-  l = {{"merchant_id", m},
-       {"store_id", store},
-       {"sku", sku},
-       {"title", title},
-       {"price_minor", price ? price->amount_minor() : 0},
-       {"currency", price ? Str(price->currency()) : ""},
-       {"stock", stock}};
-  s.Mutable("mall/sku/" + sku + "/" + m + "/" + store) = l;
-  s.Mutable(TitleKey(title, m, store, sku)) = l;
+  // Field by field (an initializer list copies every pair through a temporary array):
+  // every order changes its listings' stock.
+  Json::object_t fields;
+  fields.emplace("merchant_id", m);
+  fields.emplace("store_id", store);
+  fields.emplace("sku", sku);
+  fields.emplace("title", title);
+  fields.emplace("price_minor", price ? price->amount_minor() : 0);
+  fields.emplace("currency", price ? Str(price->currency()) : "");
+  fields.emplace("stock", stock);
+  Json listing(std::move(fields));
+  s.Mutable("mall/sku/" + sku + "/" + m + "/" + store) = listing;
+  s.Mutable(TitleKey(title, m, store, sku)) = listing;
+  l = std::move(listing);
 }
 
 // The store an order was placed in ("" when unknown).
