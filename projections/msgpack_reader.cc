@@ -28,10 +28,10 @@ class Reader {
       *out = static_cast<int64_t>(static_cast<int8_t>(tag));
       return true;
     }
-    if ((tag & 0xE0) == 0xA0) return String(tag & 0x1F, out);
+    uint64_t n = 0;
+    if (IsString(tag)) return StringLength(tag, &n) && String(n, out);
     if ((tag & 0xF0) == 0x90) return Array(tag & 0x0F, out, depth);
     if ((tag & 0xF0) == 0x80) return Map(tag & 0x0F, out, depth);
-    uint64_t n = 0;
     switch (tag) {
       case 0xC0: *out = nullptr; return true;
       case 0xC2: *out = false; return true;
@@ -44,9 +44,6 @@ class Reader {
       case 0xD1: return Signed(2, out);
       case 0xD2: return Signed(4, out);
       case 0xD3: return Signed(8, out);
-      case 0xD9: return BigEndian(1, &n) && String(n, out);
-      case 0xDA: return BigEndian(2, &n) && String(n, out);
-      case 0xDB: return BigEndian(4, &n) && String(n, out);
       case 0xDC: return BigEndian(2, &n) && Array(n, out, depth);
       case 0xDD: return BigEndian(4, &n) && Array(n, out, depth);
       case 0xDE: return BigEndian(2, &n) && Map(n, out, depth);
@@ -59,6 +56,15 @@ class Reader {
   bool fallback() const { return fallback_; }
 
  private:
+  static bool IsString(uint8_t tag) { return (tag & 0xE0) == 0xA0 || (tag >= 0xD9 && tag <= 0xDB); }
+  // The length of the string `tag` starts (IsString), from the tag or the bytes after it.
+  bool StringLength(uint8_t tag, uint64_t* n) {
+    if ((tag & 0xE0) == 0xA0) {
+      *n = tag & 0x1F;
+      return true;
+    }
+    return BigEndian(tag == 0xD9 ? 1 : tag == 0xDA ? 2 : 4, n);
+  }
   bool Fallback() {
     fallback_ = true;
     return false;
@@ -118,14 +124,10 @@ class Reader {
     for (uint64_t i = 0; i < n; ++i) {
       uint8_t tag = 0;
       if (!Byte(&tag)) return false;
+      if (!IsString(tag)) return Fallback();  // a key that is not a string: nlohmann decides
       uint64_t len = 0;
-      if ((tag & 0xE0) == 0xA0) len = tag & 0x1F;
-      else if (tag == 0xD9) { if (!BigEndian(1, &len)) return false; }
-      else if (tag == 0xDA) { if (!BigEndian(2, &len)) return false; }
-      else if (tag == 0xDB) { if (!BigEndian(4, &len)) return false; }
-      else return Fallback();  // a key that is not a string: nlohmann decides
       std::string key;
-      if (!Text(len, &key)) return false;
+      if (!StringLength(tag, &len) || !Text(len, &key)) return false;
       Json v;
       if (!Value(&v, depth + 1)) return false;
       m[std::move(key)] = std::move(v);  // a repeated key: the last one stands, as in nlohmann

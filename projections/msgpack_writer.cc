@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "ledger/status.h"
+
 namespace projections {
 namespace {
 
@@ -39,6 +41,7 @@ void PutNegative(std::string* out, int64_t v) {
 
 void PutString(std::string* out, const std::string& s) {
   const size_t n = s.size();
+  LEDGER_INVARIANT(n <= 0xffffffffull);  // MessagePack has no longer form (a value is far smaller)
   if (n <= 31) out->push_back(static_cast<char>(0xA0 | n));
   else if (n <= 0xff) PutTagged(out, 0xD9, n, 1);
   else if (n <= 0xffff) PutTagged(out, 0xDA, n, 2);
@@ -48,6 +51,7 @@ void PutString(std::string* out, const std::string& s) {
 
 // Arrays and maps share their length forms: fix (up to 15), 16-bit, 32-bit.
 void PutLength(std::string* out, size_t n, uint8_t fix, uint8_t tag16, uint8_t tag32) {
+  LEDGER_INVARIANT(n <= 0xffffffffull);
   if (n <= 15) out->push_back(static_cast<char>(fix | n));
   else if (n <= 0xffff) PutTagged(out, tag16, n, 2);
   else PutTagged(out, tag32, n, 4);

@@ -29,8 +29,10 @@ std::unique_ptr<Projection> MakeProjection(const std::string& name) {
   return nullptr;
 }
 
-// Spans at least this long are applied by the read models in parallel.
-constexpr size_t kParallelApplyEventsMin = 1024;
+// A span at least this long (a rebuild, a catch-up; never a live batch of a few events) is
+// applied by the read models in parallel, while the next span is read on another thread,
+// which also frees the span's spent values.
+constexpr size_t kLongSpanEventsMin = 1024;
 
 // One commit's worth of the source: events (from, to], ending on a batch boundary when it
 // can, and the Kafka offset of the last whole batch in it (-1: keep the one before).
@@ -143,6 +145,7 @@ struct Projector::Impl {
     const std::vector<const ledger::schema::Event*>& decoded = read.events;
     // Each read model applies and commits on its own thread when the span is large enough
     // to pay for it (a rebuild, a catch-up); a live batch of a few events stays on this one.
+    const bool long_span = decoded.size() >= kLongSpanEventsMin;
     std::vector<Status> results(models.size());
     auto apply_model = [&](size_t i) {
       Model& m = models[i];
@@ -160,10 +163,10 @@ struct Projector::Impl {
       }
       const int64_t offset = span.kafka_offset >= 0 ? span.kafka_offset : m.store->progress().kafka_offset;
       results[i] = m.store->Commit(*txn, span.to, offset);
-      if (decoded.size() >= kParallelApplyEventsMin) spent_txns[i] = std::move(txn);
+      if (long_span) spent_txns[i] = std::move(txn);
     };
     spent_txns.resize(models.size());
-    if (decoded.size() >= kParallelApplyEventsMin && models.size() > 1) {
+    if (long_span && models.size() > 1) {
       std::vector<std::thread> workers;
       for (size_t i = 1; i < models.size(); ++i) workers.emplace_back(apply_model, i);
       apply_model(0);
@@ -208,7 +211,7 @@ struct Projector::Impl {
     std::thread reader;
     std::vector<std::unique_ptr<StateTxn>> spent = std::move(spent_txns);
     spent_txns.clear();
-    if (current.events.size() >= kParallelApplyEventsMin && current.span.to < target) {
+    if (current.events.size() >= kLongSpanEventsMin && current.span.to < target) {
       reader = std::thread([this, &source, target, spent = std::move(spent)]() mutable {
         spent.clear();
         auto next = NextSpan(source, current.span.to, target);

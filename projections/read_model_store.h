@@ -17,7 +17,6 @@
 // with Commit; Commit is called by one thread at a time.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>

@@ -65,6 +65,8 @@ TEST(MsgpackReader, KeepsNlohmannsIntegerTypesAndRulesOnHandWrittenBytes) {
       std::string("\xe0", 1),                       // negative fixint -32
       std::string("\x82\xa1k\x01\xa1k\x02", 7),     // a repeated key: the last one stands
       std::string("\x81\x01\x02", 3),               // a key that is not a string
+      std::string("\x81\xd9\x01k\x01", 5),          // a key in the str8 form
+      std::string("\x81\xda\x00", 3),               // a key cut inside its length
       std::string("\x91\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00", 10),  // [1.0]: left to nlohmann
       std::string("\xc4\x02\x01\x02", 4),           // binary: left to nlohmann
       std::string("\xc1", 1),                       // never used
