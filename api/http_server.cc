@@ -12,10 +12,10 @@
 
 #include "api/metrics.h"
 #include "api/problem.h"
-#include "api/worker_pool.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
 #include "ledger/ids.h"
+#include "ledger/worker_pool.h"
 
 namespace api {
 namespace http = web::http;
@@ -30,10 +30,17 @@ struct HttpServer::Impl {
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   Metrics metrics;
   std::function<std::string()> extra_metrics;
-  std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<ledger::WorkerPool> workers;
 };
 
 namespace {
+
+// Routes run on a pool of their own (ledger::WorkerPool): they may wait, bounded, for the
+// sequencer, Kafka or the read models, and cpprestsdk's own pool also does the sockets'
+// I/O, so blocking it stalls every connection (measured: 32 connections of wrk and no
+// request answered).
+constexpr size_t kHttpWorkers = 64;      // routes running at once
+constexpr size_t kHttpQueuedMax = 4096;  // requests waiting for a worker; beyond: 503
 
 void ReplyProblem(const http::http_request& req, http::status_code status, const std::string& code,
                   const std::string& title) {
@@ -113,7 +120,7 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::SetExtraMetrics(std::function<std::string()> render) { impl_->extra_metrics = std::move(render); }
 
 ledger::Status HttpServer::Start() {
-  impl_->workers = std::make_unique<WorkerPool>(kHttpWorkers, kHttpQueuedMax);
+  impl_->workers = std::make_unique<ledger::WorkerPool>(kHttpWorkers, kHttpQueuedMax);
   try {
     http::experimental::listener::http_listener_config config;
     config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off

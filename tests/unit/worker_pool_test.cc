@@ -5,12 +5,12 @@
 #include <atomic>
 #include <future>
 
-#include "api/worker_pool.h"
+#include "ledger/worker_pool.h"
 
 namespace {
 
 TEST(WorkerPool, AFullQueueRefusesAndEveryAcceptedJobRuns) {
-  api::WorkerPool pool(1, 2);
+  ledger::WorkerPool pool(1, 2);
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::atomic<int> ran{0};

@@ -1,6 +1,6 @@
-#include "api/worker_pool.h"
+#include "ledger/worker_pool.h"
 
-namespace api {
+namespace ledger {
 
 WorkerPool::WorkerPool(size_t threads, size_t queued_max) : queued_max_(queued_max) {
   threads_.reserve(threads);
@@ -45,4 +45,4 @@ void WorkerPool::Run() {
   }
 }
 
-}  // namespace api
+}  // namespace ledger

@@ -1,7 +1,7 @@
-// A fixed set of threads running queued jobs, so that routes, which may wait (bounded) for
-// the sequencer, Kafka or the read models, never run on cpprestsdk's own thread pool: that
-// pool also does the sockets' I/O, and blocking it stalls every connection (measured: 32
-// connections of wrk and no request answered). Thread-safe.
+// A fixed set of threads running queued jobs. The HTTP server runs its routes on one (they
+// may wait, bounded, for the sequencer, Kafka or the read models, and must not block
+// cpprestsdk's own pool, which does the sockets' I/O); the projector runs a catch-up's
+// per-span work on another (threads started once, not per span). Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -12,10 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace api {
-
-inline constexpr size_t kHttpWorkers = 64;        // routes running at once
-inline constexpr size_t kHttpQueuedMax = 4096;    // requests waiting for a worker; beyond: 503
+namespace ledger {
 
 class WorkerPool {
  public:
@@ -39,4 +36,4 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace api
+}  // namespace ledger
