@@ -33,12 +33,7 @@ std::string FormatValue(const std::string& name) { return "commerce-ledger proje
 
 // Values are stored as MessagePack: the same JSON values (integers exact, object keys
 // sorted), several times faster to write and read than JSON text. Deterministic.
-std::string EncodeValue(const Json& v) {
-  std::string out;
-  out.reserve(256);
-  AppendMsgpack(v, &out);
-  return out;
-}
+// (Written by EncodeEntry, below.)
 Json DecodeValue(std::string_view bytes) { return ReadMsgpack(bytes); }
 
 void PutLen32(std::string* out, size_t n) {
@@ -47,14 +42,31 @@ void PutLen32(std::string* out, size_t n) {
 }
 
 // SHA-256(len32 key || key || len32 value || value): one entry's term of the set hash.
-Sha256Digest EntryHash(std::string_view key, std::string_view value) {
-  std::string buf;
-  buf.reserve(key.size() + value.size() + 8);
-  PutLen32(&buf, key.size());
-  buf.append(key);
-  PutLen32(&buf, value.size());
-  buf.append(value);
-  return ledger::Sha256Of(buf);
+// `scratch` is reused from entry to entry.
+Sha256Digest EntryHash(std::string_view key, std::string_view value, std::string* scratch) {
+  scratch->clear();
+  PutLen32(scratch, key.size());
+  scratch->append(key);
+  PutLen32(scratch, value.size());
+  scratch->append(value);
+  return ledger::Sha256Of(*scratch);
+}
+
+// Encodes `value` as the entry it makes, len32 key || key || len32 value || value, into
+// *entry (reused), and returns the value's bytes within it: the entry is hashed and the
+// value stored without another copy.
+std::string_view EncodeEntry(std::string_view key, const Json& value, std::string* entry) {
+  entry->clear();
+  PutLen32(entry, key.size());
+  entry->append(key);
+  const size_t length_at = entry->size();
+  PutLen32(entry, 0);
+  AppendMsgpack(value, entry);
+  const size_t value_bytes = entry->size() - length_at - 4;
+  std::string length;
+  PutLen32(&length, value_bytes);
+  entry->replace(length_at, 4, length);
+  return std::string_view(*entry).substr(length_at + 4);
 }
 
 // sum += sign * h (mod 2^256), both as 32-byte big-endian numbers.
@@ -214,18 +226,20 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
   for (auto& [key, e] : txn.entries_)
     if (e.dirty) changed.emplace_back(&key, &e);
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::string entry, scratch;  // reused from key to key
   for (auto [key_ptr, entry_ptr] : changed) {
     const std::string& key = *key_ptr;
     StateTxn::Entry& e = *entry_ptr;
-    std::optional<std::string> now;
-    if (!e.value.is_null()) now = EncodeValue(e.value);
-    if (now == e.original) continue;
+    std::optional<std::string_view> now;
+    if (!e.value.is_null()) now = EncodeEntry(key, e.value, &entry);
+    if (!now && !e.original) continue;
+    if (now && e.original && *now == *e.original) continue;
     if (e.original) {
-      AddMod256(&sum, EntryHash(key, *e.original), /*subtract=*/true);
+      AddMod256(&sum, EntryHash(key, *e.original, &scratch), /*subtract=*/true);
       --entries;
     }
     if (now) {
-      AddMod256(&sum, EntryHash(key, *now), /*subtract=*/false);
+      AddMod256(&sum, ledger::Sha256Of(entry), /*subtract=*/false);
       ++entries;
       wb.Put(cfs_[kState], key, *now);
     } else {
