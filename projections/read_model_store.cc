@@ -36,36 +36,40 @@ std::string FormatValue(const std::string& name) { return "commerce-ledger proje
 // (Written by EncodeEntry, below.)
 Json DecodeValue(std::string_view bytes) { return ReadMsgpack(bytes); }
 
-void PutLen32(std::string* out, size_t n) {
+// A big-endian 32-bit length at `at`.
+void SetLen32(char* at, size_t n) {
   const uint32_t v = static_cast<uint32_t>(n);
-  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((v >> (8 * (3 - i))) & 0xff);
+}
+void PutLen32(std::string* out, size_t n) {
+  out->append(4, '\0');
+  SetLen32(out->data() + out->size() - 4, n);
 }
 
-// SHA-256(len32 key || key || len32 value || value): one entry's term of the set hash.
-// `scratch` is reused from entry to entry.
+// An entry, the term the set hash adds for one key, is len32 key || key || len32 value ||
+// value. Starts one in *entry (reused from entry to entry).
+void BeginEntry(std::string_view key, std::string* entry) {
+  entry->clear();
+  PutLen32(entry, key.size());
+  entry->append(key);
+}
+
+// SHA-256 of the entry of stored bytes `value`.
 Sha256Digest EntryHash(std::string_view key, std::string_view value, std::string* scratch) {
-  scratch->clear();
-  PutLen32(scratch, key.size());
-  scratch->append(key);
+  BeginEntry(key, scratch);
   PutLen32(scratch, value.size());
   scratch->append(value);
   return ledger::Sha256Of(*scratch);
 }
 
-// Encodes `value` as the entry it makes, len32 key || key || len32 value || value, into
-// *entry (reused), and returns the value's bytes within it: the entry is hashed and the
-// value stored without another copy.
+// Encodes `value` straight into its entry and returns the value's bytes within it: the
+// entry is hashed and the value stored with no other copy.
 std::string_view EncodeEntry(std::string_view key, const Json& value, std::string* entry) {
-  entry->clear();
-  PutLen32(entry, key.size());
-  entry->append(key);
+  BeginEntry(key, entry);
   const size_t length_at = entry->size();
-  PutLen32(entry, 0);
+  PutLen32(entry, 0);  // set once the value's length is known
   AppendMsgpack(value, entry);
-  const size_t value_bytes = entry->size() - length_at - 4;
-  std::string length;
-  PutLen32(&length, value_bytes);
-  entry->replace(length_at, 4, length);
+  SetLen32(entry->data() + length_at, entry->size() - length_at - 4);
   return std::string_view(*entry).substr(length_at + 4);
 }
 
