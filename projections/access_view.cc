@@ -29,11 +29,11 @@ class AccessView final : public Projection {
         if (b->key_hash() == nullptr) return Status::Corruption("KeyIssued without a hash");
         const std::string hash = ledger::ToHex(ledger::FromSchema(b->key_hash()));
         const std::string role = ledger::AsciiLower(fbs::EnumNameKeyRole(b->role()));  // "Merchant" -> "merchant", as the API says it
-        s.Mutable("key/" + hash) = {{"key_id", Str(b->key_id())}, {"role", role}, {"merchant_id", Str(b->merchant_id())}};
-        s.Mutable("key_id/" + Str(b->key_id())) = {{"key_hash", hash},
-                                                   {"role", role},
-                                                   {"merchant_id", Str(b->merchant_id())},
-                                                   {"issued_at_us", e.recorded_at_us()}};
+        s.Put("key/" + hash, {{"key_id", Str(b->key_id())}, {"role", role}, {"merchant_id", Str(b->merchant_id())}});
+        s.Put("key_id/" + Str(b->key_id()), {{"key_hash", hash},
+                                             {"role", role},
+                                             {"merchant_id", Str(b->merchant_id())},
+                                             {"issued_at_us", e.recorded_at_us()}});
         break;
       }
       case EventBody::KeyRevoked: {

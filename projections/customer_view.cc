@@ -133,11 +133,10 @@ class CustomerView final : public Projection {
         order.emplace("status", "placed");
         order.emplace("placed_at_us", at);
         order.emplace("payments", Json::object());
-        Json& stored = s.Mutable(OrderKey(m, Str(b->order_id())));
-        stored = Noted(e, Json(std::move(order)));
+        Json& stored = s.Put(OrderKey(m, Str(b->order_id())), Noted(e, Json(std::move(order))));
         if (Json* c = CustomerOfOrder(s, m, stored)) {
           AddTo(*c, "order_count", 1);
-          s.Mutable("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id())) = {{"placed_at_us", at}};
+          s.Put("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id()), {{"placed_at_us", at}});
         }
         break;
       }
@@ -157,7 +156,7 @@ class CustomerView final : public Projection {
         const auto* b = e.body_as_PaymentAuthorized();
         Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
         if (o.is_null()) return Status::Corruption("payment for an unknown order");
-        s.Mutable("payment/" + m + "/" + Str(b->payment_id())) = {{"order_id", Str(b->order_id())}};
+        s.Put("payment/" + m + "/" + Str(b->payment_id()), {{"order_id", Str(b->order_id())}});
         Json& p = o["payments"][Str(b->payment_id())];
         p["status"] = "authorized";
         p["authorized"] = Money(b->amount());
@@ -224,7 +223,7 @@ class CustomerView final : public Projection {
                                       {"capture_id", Str(b->capture_id())}, {"amount", Money(b->amount())},
                                       {"reason", Str(b->reason())}, {"evidence_due_at_us", b->evidence_due_at_us()},
                                       {"source", fbs::EnumNamePaymentSource(b->source())}, {"opened_at_us", at}});
-        s.Mutable(DisputeKey(m, id)) = {{"order_id", Str(b->order_id())}, {"payment_id", Str(b->payment_id())}};
+        s.Put(DisputeKey(m, id), {{"order_id", Str(b->order_id())}, {"payment_id", Str(b->payment_id())}});
         if (Json* c = CustomerOfOrder(s, m, o)) (*c)["open_disputes"][id] = Str(b->order_id());
         break;
       }
@@ -267,15 +266,15 @@ class CustomerView final : public Projection {
         const Json personal = PersonalOf(e);
         if (!c.value("erased", false) && !personal.empty()) msg["body"] = personal;
         AddTo(c, "message_count", 1);
-        s.Mutable("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id())) = std::move(msg);
+        s.Put("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id()), std::move(msg));
         break;
       }
       case EventBody::OutageNoticePublished: {
         const auto* b = e.body_as_OutageNoticePublished();
-        s.Mutable("notice/" + Str(b->notice_id())) = {{"notice_id", Str(b->notice_id())},
-                                                      {"component", Str(b->component())},
-                                                      {"impact", Str(b->impact())},
-                                                      {"opened_at_us", at}};
+        s.Put("notice/" + Str(b->notice_id()), {{"notice_id", Str(b->notice_id())},
+                                                {"component", Str(b->component())},
+                                                {"impact", Str(b->impact())},
+                                                {"opened_at_us", at}});
         if (b->status() == fbs::OutageStatus::Resolved) s.Mutable("notice/" + Str(b->notice_id()))["resolved_at_us"] = at;
         break;
       }

@@ -80,9 +80,7 @@ class FeesView final : public Projection {
         const int64_t net = NetFor(postings, MerchantAccountPrefix(m));
         fields.emplace("merchant_net_at_capture_minor", net);
         fields.emplace("merchant_net_minor", net);
-        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
-        c = Json(std::move(fields));
-        capture = &c;
+        capture = &s.Put("capture/" + m + "/" + Str(b->capture_id()), Json(std::move(fields)));
         break;
       }
       case EventBody::PaymentRefunded: {
@@ -101,8 +99,8 @@ class FeesView final : public Projection {
       case EventBody::DisputeOpened: {
         const auto* b = e.body_as_DisputeOpened();
         currency = b->amount() ? Str(b->amount()->currency()) : "";
-        s.Mutable("dispute/" + m + "/" + Str(b->dispute_id())) = {{"capture_id", Str(b->capture_id())},
-                                                                   {"currency", currency}};
+        s.Put("dispute/" + m + "/" + Str(b->dispute_id()), {{"capture_id", Str(b->capture_id())},
+                                                             {"currency", currency}});
         Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
         if (!c.is_null()) {
           AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
@@ -125,9 +123,9 @@ class FeesView final : public Projection {
         const auto* b = e.body_as_FeeRecipePublished();
         char version[16];
         std::snprintf(version, sizeof version, "%010u", b->version());  // key order = version order
-        s.Mutable(std::string("recipe/") + version) = {{"version", b->version()},
-                                                       {"document", Str(b->document())},
-                                                       {"published_at_us", e.recorded_at_us()}};
+        s.Put(std::string("recipe/") + version, {{"version", b->version()},
+                                                 {"document", Str(b->document())},
+                                                 {"published_at_us", e.recorded_at_us()}});
         break;
       }
       case EventBody::PayoutSent:

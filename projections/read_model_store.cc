@@ -125,6 +125,16 @@ StateTxn::Entry& StateTxn::Load(const std::string& key) {
 
 const Json& StateTxn::Get(const std::string& key) { return Load(key).value; }
 
+Json& StateTxn::Put(const std::string& key, Json value) {
+  LEDGER_INVARIANT(!committed_);
+  auto [it, added] = entries_.try_emplace(key);
+  Entry& e = it->second;
+  if (added) e.original_read = false;
+  e.value = std::move(value);
+  e.dirty = true;
+  return e.value;
+}
+
 Json& StateTxn::Mutable(const std::string& key) {
   Entry& e = Load(key);
   e.dirty = true;
@@ -241,6 +251,7 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
   for (auto& [key, e] : txn.entries_)
     if (e.dirty) changed.emplace_back(&key, &e);
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  LEDGER_RETURN_IF_ERROR(ReadOriginals(changed));
   std::string entry, scratch;  // reused from key to key
   for (auto [key_ptr, entry_ptr] : changed) {
     const std::string& key = *key_ptr;
@@ -277,6 +288,32 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
     progress_ = after;
   }
   txn.committed_ = true;  // its values are freed with it (by the caller, maybe elsewhere)
+  return Status::Ok();
+}
+
+Status ProjectionStore::ReadOriginals(const std::vector<std::pair<const std::string*, StateTxn::Entry*>>& changed) const {
+  std::vector<rocksdb::Slice> keys;
+  std::vector<StateTxn::Entry*> unread;
+  for (auto [key, e] : changed) {
+    if (e->original_read) continue;
+    keys.emplace_back(*key);
+    unread.push_back(e);
+  }
+  if (keys.empty()) return Status::Ok();
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  // One call for all of them, in key order: RocksDB probes each level's filters and reads
+  // its blocks for the whole set at once, cheaper than a lookup per key.
+  db_->MultiGet(rocksdb::ReadOptions(), cfs_[kState], keys.size(), keys.data(), values.data(), statuses.data(),
+                /*sorted_input=*/true);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].ok()) {
+      unread[i]->original = values[i].ToString();
+    } else if (!statuses[i].IsNotFound()) {
+      return Status::IOError("cannot read projection state: " + statuses[i].ToString());
+    }
+    unread[i]->original_read = true;
+  }
   return Status::Ok();
 }
 

@@ -62,6 +62,11 @@ class StateTxn {
   // references Get and Mutable give stay valid until Commit (rules hold several at once).
   Json& Mutable(const std::string& key);
   void Erase(const std::string& key) { Mutable(key) = nullptr; }
+  // Sets the value at `key` whatever it was, without reading it now: a rule creating a
+  // key (an order, a capture) has no use for the old value, and most such keys are new,
+  // so their lookups (only the digest needs the old bytes) are left to Commit, which does
+  // them together in key order. Gives the value to change in place, as Mutable does.
+  Json& Put(const std::string& key, Json value);
 
   // The first error met reading the store (OK if none); Commit refuses a failed txn.
   const ledger::Status& status() const { return status_; }
@@ -71,6 +76,7 @@ class StateTxn {
   friend class ProjectionStore;
   struct Entry {
     std::optional<std::string> original;  // stored bytes before this txn
+    bool original_read = true;            // false: set by Put, `original` read at Commit
     Json value;
     bool dirty = false;
   };
@@ -120,6 +126,8 @@ class ProjectionStore {
   friend class StateTxn;
   ProjectionStore() = default;
   ledger::Result<std::optional<std::string>> GetRaw(const std::string& key) const;
+  // Reads the stored bytes of the changed entries that Put set without reading them.
+  ledger::Status ReadOriginals(const std::vector<std::pair<const std::string*, StateTxn::Entry*>>& changed) const;
 
   std::string name_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -97,14 +97,14 @@ class StatusView final : public Projection {
                                : std::string();
         if (b->topics())
           for (const auto* t : *b->topics()) topics.push_back(t->str());
-        s.Mutable("subscriber/" + Str(b->subscriber_id())) = {{"subscriber_id", Str(b->subscriber_id())},
-                                                              {"owner_merchant_id", Str(b->owner_merchant_id())},
-                                                              {"url", Str(b->url())},
-                                                              {"topics", topics},
-                                                              {"secret_sealed_hex", secret_hex},
-                                                              {"added_at_us", at},
-                                                              {"added_at_position", e.position()},
-                                                              {"settled_through", e.position()}};
+        s.Put("subscriber/" + Str(b->subscriber_id()), {{"subscriber_id", Str(b->subscriber_id())},
+                                                        {"owner_merchant_id", Str(b->owner_merchant_id())},
+                                                        {"url", Str(b->url())},
+                                                        {"topics", topics},
+                                                        {"secret_sealed_hex", secret_hex},
+                                                        {"added_at_us", at},
+                                                        {"added_at_position", e.position()},
+                                                        {"settled_through", e.position()}});
         break;
       }
       case EventBody::NotificationDelivered:

@@ -41,8 +41,8 @@ void PutListing(StateTxn& s, const std::string& m, const std::string& store, con
   fields.emplace("currency", price ? Str(price->currency()) : "");
   fields.emplace("stock", stock);
   Json listing(std::move(fields));
-  s.Mutable("mall/sku/" + sku + "/" + m + "/" + store) = listing;
-  s.Mutable(TitleKey(title, m, store, sku)) = listing;
+  s.Put("mall/sku/" + sku + "/" + m + "/" + store, listing);
+  s.Put(TitleKey(title, m, store, sku), listing);
   l = std::move(listing);
 }
 
@@ -63,12 +63,12 @@ class StorefrontView final : public Projection {
         const auto* b = e.body_as_MerchantConfigured();
         // What the merchant configured; PayPal's certificate and eBay's public key are public
         // material, kept so the merchant can read back what webhooks are verified with.
-        s.Mutable("merchant/" + m) = {{"merchant_id", m},
-                                      {"settlement_currency", Str(b->settlement_currency())},
-                                      {"paypal", {{"webhook_id", Str(b->paypal_webhook_id())}, {"cert_pem", Str(b->paypal_cert_pem())}}},
-                                      {"ebay", {{"public_key", Str(b->ebay_public_key())}, {"store_id", Str(b->ebay_store_id())},
-                                                {"seller_id", Str(b->ebay_seller_id())}}},
-                                      {"configured_at_us", e.recorded_at_us()}};
+        s.Put("merchant/" + m, {{"merchant_id", m},
+                                {"settlement_currency", Str(b->settlement_currency())},
+                                {"paypal", {{"webhook_id", Str(b->paypal_webhook_id())}, {"cert_pem", Str(b->paypal_cert_pem())}}},
+                                {"ebay", {{"public_key", Str(b->ebay_public_key())}, {"store_id", Str(b->ebay_store_id())},
+                                          {"seller_id", Str(b->ebay_seller_id())}}},
+                                {"configured_at_us", e.recorded_at_us()}});
         break;
       }
       case EventBody::StoreOpened: {
@@ -100,7 +100,7 @@ class StorefrontView final : public Projection {
         Json lines = Json::array();
         if (b->lines())
           for (const auto* l : *b->lines()) lines.push_back({{"sku", Str(l->sku())}, {"quantity", l->quantity()}});
-        s.Mutable("order/" + m + "/" + Str(b->order_id())) = {{"store_id", store}, {"lines", std::move(lines)}};
+        s.Put("order/" + m + "/" + Str(b->order_id()), {{"store_id", store}, {"lines", std::move(lines)}});
         Json& st = s.Mutable("store/" + m + "/" + store);
         if (st.is_null()) break;  // an order outside any opened store: nothing to count
         AddTo(st, "order_count", 1);

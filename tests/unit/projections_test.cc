@@ -14,6 +14,7 @@
 #include "projections/projections.h"
 #include "projections/event_reading.h"
 #include "projections/queries.h"
+#include "projections/read_model_store.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/temp_dir.h"
 
@@ -355,6 +356,58 @@ TEST_F(ProjectionsTest, TheKeptDigestIsTheSetHashOfTheStoredEntries) {
       EXPECT_EQ(kept[name].digest, stored.digest) << name << " committing every " << apply_events_max << " events";
     }
   }
+}
+
+TEST(StateTxnPut, SetsWithoutReadingAndTheCommitStillReplacesTheStoredEntry) {
+  // Put leaves the old value's lookup to Commit (one batched read): whether the key was
+  // stored or not, new in this txn or not, the state, its entry count and its digest must
+  // be what Mutable-and-assign gives, and the digest the set hash of the stored bytes.
+  TempDir dir;
+  auto build = [&](const std::string& path, bool use_put) {
+    auto store = projections::ProjectionStore::Open(path, "fees");
+    LEDGER_INVARIANT(store.ok());
+    auto set = [&](projections::StateTxn& t, const std::string& key, Json v) -> Json& {
+      if (use_put) return t.Put(key, std::move(v));
+      Json& slot = t.Mutable(key);
+      slot = std::move(v);
+      return slot;
+    };
+    {
+      projections::StateTxn t(store->get());
+      set(t, "a", 1);
+      set(t, "b", {{"n", 2}});
+      set(t, "c", "gone next");
+      set(t, "e", "kept");
+      EXPECT_TRUE((*store)->Commit(t, Position(1), 0).ok());
+    }
+    {
+      projections::StateTxn t(store->get());
+      set(t, "a", 1);                           // stored, same value: unchanged
+      set(t, "b", {{"n", 3}})["m"] = 4;         // stored, replaced, then changed in place
+      set(t, "c", nullptr);                     // stored, erased
+      set(t, "d", 5);                           // new
+      EXPECT_EQ(t.Get("d"), Json(5));           // read back within the txn
+      EXPECT_EQ(t.Get("b"), Json({{"m", 4}, {"n", 3}}));
+      EXPECT_EQ(t.Get("e"), Json("kept"));
+      set(t, "f", 6);
+      set(t, "f", nullptr);                     // new, then erased: never stored
+      EXPECT_TRUE((*store)->Commit(t, Position(2), 1).ok());
+    }
+    const projections::Progress kept = (*store)->progress();
+    EXPECT_EQ(*(*store)->Get("b"), Json({{"m", 4}, {"n", 3}}));
+    EXPECT_FALSE((*store)->Get("c")->has_value());
+    EXPECT_FALSE((*store)->Get("f")->has_value());
+    store->reset();
+    return kept;
+  };
+  const projections::Progress with_put = build(dir.Sub("put"), true);
+  const projections::Progress with_mutable = build(dir.Sub("mutable"), false);
+  EXPECT_EQ(with_put.entries, 4u);  // a, b, d, e
+  EXPECT_EQ(with_put.entries, with_mutable.entries);
+  EXPECT_EQ(with_put.digest, with_mutable.digest);
+  const projections::Progress stored = SetHashOfStoredEntries(dir.Sub("put"), "fees");
+  EXPECT_EQ(stored.entries, with_put.entries);
+  EXPECT_EQ(stored.digest, with_put.digest);
 }
 
 TEST_F(ProjectionsTest, ARestartedProjectorResumesAndDoesNotRebuild) {
