@@ -102,7 +102,32 @@ std::string ProgressValue(const Progress& p, const Sha256Digest& sum) {
 }
 }  // namespace
 
+// Empties a value's objects and arrays bottom-up, so that its destructor has nothing left
+// to walk. nlohmann's destructor moves the children of every object and array into a heap
+// stack before freeing them (so that no depth can overflow the call stack); for the small,
+// shallow values of a read model that stack was most of the cost of freeing a long span's
+// values. Deeper than `depth_left` is left to that destructor.
+void Dismantle(Json& v, int depth_left) {
+  if (depth_left == 0) return;
+  if (v.is_object()) {
+    Json::object_t& fields = v.get_ref<Json::object_t&>();
+    for (auto& [name, child] : fields)
+      if (child.is_structured()) Dismantle(child, depth_left - 1);
+    fields.clear();
+  } else if (v.is_array()) {
+    Json::array_t& items = v.get_ref<Json::array_t&>();
+    for (Json& child : items)
+      if (child.is_structured()) Dismantle(child, depth_left - 1);
+    items.clear();
+  }
+}
+constexpr int kDismantleDepthMax = 16;
+
 // ---- StateTxn ----
+
+StateTxn::~StateTxn() {
+  for (auto& [key, e] : entries_) Dismantle(e.value, kDismantleDepthMax);
+}
 
 StateTxn::Entry& StateTxn::Load(const std::string& key) {
   LEDGER_INVARIANT(!committed_);

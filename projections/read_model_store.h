@@ -55,6 +55,9 @@ class ProjectionStore;
 class StateTxn {
  public:
   explicit StateTxn(const ProjectionStore* store) : store_(store) {}
+  ~StateTxn();
+  StateTxn(const StateTxn&) = delete;
+  StateTxn& operator=(const StateTxn&) = delete;
 
   // The value at `key`, null when absent.
   const Json& Get(const std::string& key);

@@ -410,6 +410,25 @@ TEST(StateTxnPut, SetsWithoutReadingAndTheCommitStillReplacesTheStoredEntry) {
   EXPECT_EQ(stored.digest, with_put.digest);
 }
 
+TEST(StateTxnPut, ATxnFreesValuesOfAnyDepth) {
+  // A txn empties its values bottom-up before freeing them, to a bounded depth; deeper
+  // parts are left to nlohmann's own (iterative) destructor.
+  TempDir dir;
+  auto store = projections::ProjectionStore::Open(dir.Sub("fees"), "fees");
+  ASSERT_TRUE(store.ok());
+  Json deep = 1;
+  for (int i = 0; i < 10000; ++i) deep = (i % 2 == 0) ? Json::array({std::move(deep), i}) : Json{{"x", std::move(deep)}};
+  {
+    projections::StateTxn t(store->get());
+    t.Put("deep", deep);
+    t.Put("wide", Json{{"a", Json::array({Json::object({{"b", 1}}), "s"})}, {"c", Json::object()}});
+    ASSERT_TRUE((*store)->Commit(t, Position(1), 0).ok());
+  }  // freed here
+  auto back = (*store)->Get("deep");
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ(**back, deep);
+}
+
 TEST_F(ProjectionsTest, ARestartedProjectorResumesAndDoesNotRebuild) {
   const Position head = log.store->head().position;
   const Position half(head.value() / 2);
