@@ -2,7 +2,10 @@
 
 #include <openssl/rand.h>
 
-#include <future>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <memory>
 
 #include "api/problem.h"
@@ -159,6 +162,21 @@ Response CommandProblem(const ledger::Status& s) {
   }
   return ProblemFromStatus(s);
 }
+
+// A write's answer and whether the read models reached it, filled on other threads.
+struct WriteWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<ledger::Result<ledger::domain::CommandResult>> answer;  // GUARDED_BY(mu)
+  std::chrono::steady_clock::time_point answered_at;                     // GUARDED_BY(mu)
+  bool settled = false;  // answered, and visibility decided or not asked; GUARDED_BY(mu)
+  bool visible = false;  // GUARDED_BY(mu)
+};
+
+// The last position a command wrote (its first when it wrote nothing new).
+ledger::Position LastPosition(const ledger::domain::CommandResult& r) {
+  return ledger::Position(r.first_position.value() + (r.event_count > 0 ? r.event_count - 1 : 0));
+}
 }  // namespace
 
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
@@ -197,16 +215,48 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
                                  R"({"pointer":"/headers/if-match"})");
     r.condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
   }
-  // Bounded: the answer may wait for Kafka (replicated) or for the lease.
-  auto future = writer.sequencer->SubmitForFuture(std::move(r));
-  if (future.wait_for(std::chrono::milliseconds(kWriteWaitMs)) != std::future_status::ready)
-    return Problem(503, "kafka-unavailable",
-                   "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");
-  auto done = future.get();
+  // Bounded: the answer may wait for Kafka (replicated) or for the lease, and visibility
+  // for the read models. One wake for this thread: the answer's callback (on the store's
+  // answer thread) asks the read models' watch to wake it once the write is visible,
+  // rather than this thread waking for the answer and then again for the read models.
+  auto wait = std::make_shared<WriteWait>();
+  std::shared_ptr<projections::PositionWatch> watch =
+      call.ctx.projector != nullptr ? call.ctx.projector->position_watch() : nullptr;
+  writer.sequencer->Submit(std::move(r), [wait, watch](ledger::Result<ledger::domain::CommandResult> answer) {
+    const bool watched = answer.ok() && watch != nullptr;
+    const ledger::Position last = answer.ok() ? LastPosition(*answer) : ledger::Position();
+    {
+      std::lock_guard<std::mutex> lock(wait->mu);
+      wait->answer = std::move(answer);
+      wait->answered_at = std::chrono::steady_clock::now();
+      wait->settled = !watched;
+    }
+    if (!watched) {
+      wait->cv.notify_one();
+      return;
+    }
+    watch->When(last, [wait](bool reached) {
+      {
+        std::lock_guard<std::mutex> lock(wait->mu);
+        wait->visible = reached;
+        wait->settled = true;
+      }
+      wait->cv.notify_one();
+    });
+  });
+  std::unique_lock<std::mutex> lock(wait->mu);
+  const auto settled = [&] { return wait->settled; };
+  if (!wait->cv.wait_for(lock, std::chrono::milliseconds(kWriteWaitMs), settled)) {
+    if (!wait->answer)
+      return Problem(503, "kafka-unavailable",
+                     "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");
+    wait->cv.wait_until(lock, wait->answered_at + std::chrono::milliseconds(kReadYourWritesWaitMs), settled);
+  }
+  const ledger::Result<ledger::domain::CommandResult> done = std::move(*wait->answer);
+  const bool visible = wait->visible;
+  lock.unlock();
   if (!done.ok()) return CommandProblem(done.status());
-  const uint64_t last = done->first_position.value() + (done->event_count > 0 ? done->event_count - 1 : 0);
-  const bool visible =
-      call.ctx.projector != nullptr && call.ctx.projector->WaitFor(ledger::Position(last), kReadYourWritesWaitMs);
+  const uint64_t last = LastPosition(*done).value();
   Json body;
   if (done->replayed && options.on_replay) body = options.on_replay();
   else if (visible || !options.resource_needs_read_models) body = resource();

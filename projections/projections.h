@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ledger/event_store.h"
+#include "projections/position_watch.h"
 #include "projections/read_model_store.h"
 
 namespace projections {
@@ -73,6 +74,9 @@ class Projector {
   ledger::Position position() const;
   // Waits until position() >= `position`; false on timeout or when following stopped.
   bool WaitFor(ledger::Position position, int timeout_ms) const;
+  // The same, as a callback (PositionWatch::When): closed when following stops or the
+  // projector is destroyed. Shared: callers may keep it past the projector.
+  std::shared_ptr<PositionWatch> position_watch() const;
   ProjectorStats stats() const;
 
   // nullptr for a name this projector does not keep.

@@ -59,6 +59,7 @@ struct Projector::Impl {
 
   std::atomic<bool> stop{false};
   std::thread follower;
+  const std::shared_ptr<PositionWatch> watch = std::make_shared<PositionWatch>();
 
   // A span's events, read and verified once for every read model. Two of them, kept from
   // span to span (one thread applies spans at a time: CatchUp or the follower), so nothing
@@ -86,6 +87,7 @@ struct Projector::Impl {
   ~Impl() {
     stop = true;
     if (follower.joinable()) follower.join();
+    watch->Close();
   }
 
   // Runs `job` on a span worker. Jobs never wait for each other, so any number of them
@@ -201,6 +203,7 @@ struct Projector::Impl {
       stats.events_applied += span.to.value() - from_after.value();
     }
     progressed.notify_all();
+    watch->Advance(span.to);
     return Status::Ok();
   }
 
@@ -269,6 +272,7 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
     first = false;
     im.models.push_back({std::move(rule), std::move(store).value()});
   }
+  im.watch->Advance(im.position);
   return p;
 }
 
@@ -293,6 +297,7 @@ void Projector::Follow(const ledger::EventStore* source) {
           im.stats.stopped = s;
         }
         im.progressed.notify_all();
+        im.watch->Close();  // nothing past here will be applied
         return;
       }
       if (idle) {
@@ -318,6 +323,8 @@ bool Projector::WaitFor(Position position, int timeout_ms) const {
     return impl_->position >= position || !impl_->stats.stopped.ok();
   }) && impl_->position >= position;
 }
+
+std::shared_ptr<PositionWatch> Projector::position_watch() const { return impl_->watch; }
 
 ProjectorStats Projector::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -429,6 +429,26 @@ TEST(StateTxnPut, ATxnFreesValuesOfAnyDepth) {
   EXPECT_EQ(**back, deep);
 }
 
+TEST_F(ProjectionsTest, ThePositionWatchFollowsTheProjectorAndClosesWithIt) {
+  const Position head = log.store->head().position;
+  std::shared_ptr<projections::PositionWatch> watch;
+  std::vector<std::pair<uint64_t, bool>> seen;
+  {
+    auto p = Project(*log.store, dir.Sub("proj"), Position(head.value() / 2));
+    watch = p->position_watch();
+    watch->When(Position(1), [&](bool r) { seen.emplace_back(1, r); });  // applied: at once
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_TRUE(seen[0].second);
+    watch->When(head, [&](bool r) { seen.emplace_back(head.value(), r); });
+    watch->When(Position(head.value() + 1), [&](bool r) { seen.emplace_back(head.value() + 1, r); });
+    ASSERT_TRUE(p->CatchUp(*log.store, Position(UINT64_MAX)).ok());
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1], std::make_pair(head.value(), true));
+  }  // destroyed: what is still waiting is told it was not reached
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2], std::make_pair(head.value() + 1, false));
+}
+
 TEST_F(ProjectionsTest, ARestartedProjectorResumesAndDoesNotRebuild) {
   const Position head = log.store->head().position;
   const Position half(head.value() / 2);

@@ -1,0 +1,41 @@
+// Tells callers, without a thread of theirs waiting, when a projector has applied a
+// position: an HTTP write's answer callback (on the store's answer thread) asks to be
+// called once the write is visible in the read models, so the route waiting for both
+// wakes once instead of twice. Shared, since pending callbacks (held by a sequencer) may
+// outlive the projector: a closed watch answers every request at once, reached = false.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "ledger/types.h"
+
+namespace projections {
+
+class PositionWatch {
+ public:
+  using Done = std::function<void(bool reached)>;
+
+  // Calls done(true) once the applied position is at least `position`, at once (on this
+  // thread) when it already is; done(false) when the watch closes first, or at once when
+  // it is closed. `done` runs on the projector's thread or the caller's: it must not block.
+  void When(ledger::Position position, Done done);
+
+  // For the projector: the position it has applied (runs the callbacks it reaches), and
+  // its end (runs every pending callback with false; later requests are answered false).
+  void Advance(ledger::Position position);
+  void Close();
+
+  size_t pending() const;
+
+ private:
+  mutable std::mutex mu_;
+  ledger::Position applied_;                  // GUARDED_BY(mu_)
+  bool closed_ = false;                       // GUARDED_BY(mu_)
+  std::multimap<uint64_t, Done> waiting_;     // by position; GUARDED_BY(mu_)
+};
+
+}  // namespace projections

@@ -1,0 +1,91 @@
+// PositionWatch: callbacks run once, when their position is applied, at once when it
+// already is, and with reached = false when the watch closes first.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "projections/position_watch.h"
+
+using ledger::Position;
+using projections::PositionWatch;
+
+namespace {
+
+struct Calls {
+  std::vector<std::pair<int, bool>> seen;  // (tag, reached)
+  PositionWatch::Done Tag(int tag) {
+    return [this, tag](bool reached) { seen.emplace_back(tag, reached); };
+  }
+};
+
+TEST(PositionWatch, CallsEachWaiterOnceWhenItsPositionIsApplied) {
+  PositionWatch w;
+  Calls c;
+  w.When(Position(5), c.Tag(5));
+  w.When(Position(3), c.Tag(3));
+  w.When(Position(7), c.Tag(7));
+  EXPECT_TRUE(c.seen.empty());
+  w.Advance(Position(4));
+  ASSERT_EQ(c.seen.size(), 1u);
+  EXPECT_EQ(c.seen[0], std::make_pair(3, true));
+  w.Advance(Position(2));  // never goes back
+  EXPECT_EQ(c.seen.size(), 1u);
+  w.Advance(Position(6));
+  ASSERT_EQ(c.seen.size(), 2u);
+  EXPECT_EQ(c.seen[1], std::make_pair(5, true));
+  EXPECT_EQ(w.pending(), 1u);
+  w.When(Position(6), c.Tag(6));  // already applied: at once
+  ASSERT_EQ(c.seen.size(), 3u);
+  EXPECT_EQ(c.seen[2], std::make_pair(6, true));
+  w.Advance(Position(7));
+  ASSERT_EQ(c.seen.size(), 4u);
+  EXPECT_EQ(c.seen[3], std::make_pair(7, true));
+  w.Advance(Position(100));
+  EXPECT_EQ(c.seen.size(), 4u);  // once only
+  EXPECT_EQ(w.pending(), 0u);
+}
+
+TEST(PositionWatch, ClosingAnswersThePendingOnesNotReached) {
+  PositionWatch w;
+  Calls c;
+  w.Advance(Position(10));
+  w.When(Position(20), c.Tag(20));
+  w.Close();
+  ASSERT_EQ(c.seen.size(), 1u);
+  EXPECT_EQ(c.seen[0], std::make_pair(20, false));
+  w.When(Position(30), c.Tag(30));  // closed: at once, not reached
+  w.When(Position(10), c.Tag(10));  // closed, but applied before: reached
+  ASSERT_EQ(c.seen.size(), 3u);
+  EXPECT_EQ(c.seen[1], std::make_pair(30, false));
+  EXPECT_EQ(c.seen[2], std::make_pair(10, true));
+  w.Advance(Position(40));
+  EXPECT_EQ(c.seen.size(), 3u);
+}
+
+TEST(PositionWatch, WaitersFromManyThreadsAreEachCalledExactlyOnce) {
+  PositionWatch w;
+  constexpr int kThreads = 4, kEach = 2000;
+  std::atomic<int> reached{0}, calls{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= kEach; ++i)
+        w.When(Position(static_cast<uint64_t>(i * kThreads + t)), [&](bool r) {
+          calls++;
+          if (r) reached++;
+        });
+    });
+  std::thread advancer([&] {
+    for (uint64_t p = 1; p <= kThreads * kEach + kThreads; ++p) w.Advance(Position(p));
+  });
+  for (auto& t : threads) t.join();
+  advancer.join();
+  w.Advance(Position(kThreads * kEach + kThreads));
+  EXPECT_EQ(calls.load(), kThreads * kEach);
+  EXPECT_EQ(reached.load(), kThreads * kEach);
+  EXPECT_EQ(w.pending(), 0u);
+}
+
+}  // namespace
