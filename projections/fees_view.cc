@@ -172,13 +172,16 @@ class FeesView final : public Projection {
       }
     }
 
+    const std::string prefix = MerchantAccountPrefix(m);
+    std::string key;  // reused from key to key
     for (const PostingView& p : postings) {
       const std::string cur(p.currency);
       const int64_t amount = p.amount_minor;
       const std::string debit(p.debit), credit(p.credit);
-      AddTo(s.Mutable("balance/" + credit + "/" + cur), "balance_minor", amount);
-      AddTo(s.Mutable("balance/" + debit + "/" + cur), "balance_minor", -amount);
-      const std::string prefix = MerchantAccountPrefix(m);
+      key.assign("balance/").append(credit).append("/").append(cur);
+      AddTo(s.Mutable(key), "balance_minor", amount);
+      key.assign("balance/").append(debit).append("/").append(cur);
+      AddTo(s.Mutable(key), "balance_minor", -amount);
       if (credit.rfind(prefix, 0) == 0) {
         Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + credit + "/" + day);
         AddTo(st, "credits_minor", amount);

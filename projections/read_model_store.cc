@@ -131,9 +131,9 @@ StateTxn::~StateTxn() {
 
 StateTxn::Entry& StateTxn::Load(const std::string& key) {
   LEDGER_INVARIANT(!committed_);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) return it->second;
-  Entry e;
+  auto [it, added] = entries_.try_emplace(key);  // one hash and probe for a hit or a miss
+  Entry& e = it->second;
+  if (!added) return e;
   auto raw = store_->GetRaw(key);
   if (!raw.ok()) {
     if (status_.ok()) status_ = raw.status();
@@ -145,7 +145,7 @@ StateTxn::Entry& StateTxn::Load(const std::string& key) {
       e.value = nullptr;
     }
   }
-  return entries_.emplace(key, std::move(e)).first->second;
+  return e;
 }
 
 const Json& StateTxn::Get(const std::string& key) { return Load(key).value; }
