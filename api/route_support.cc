@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
 
 #include "api/problem.h"
 #include "api/rate_limit.h"

@@ -2,7 +2,8 @@
 // position: an HTTP write's answer callback (on the store's answer thread) asks to be
 // called once the write is visible in the read models, so the route waiting for both
 // wakes once instead of twice. Shared, since pending callbacks (held by a sequencer) may
-// outlive the projector: a closed watch answers every request at once, reached = false.
+// outlive the projector: a closed watch answers every request at once (reached only for
+// a position it had applied before closing).
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -20,8 +21,9 @@ class PositionWatch {
   using Done = std::function<void(bool reached)>;
 
   // Calls done(true) once the applied position is at least `position`, at once (on this
-  // thread) when it already is; done(false) when the watch closes first, or at once when
-  // it is closed. `done` runs on the projector's thread or the caller's: it must not block.
+  // thread) when it already is; done(false) when the watch closes first, and at once when
+  // it is already closed and never applied `position`. `done` runs on the projector's
+  // thread or the caller's: it must not block.
   void When(ledger::Position position, Done done);
 
   // For the projector: the position it has applied (runs the callbacks it reaches), and
