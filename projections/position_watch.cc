@@ -9,7 +9,7 @@ void PositionWatch::When(ledger::Position position, Done done) {
   bool now = false, reached = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_ || applied_ >= position) {
+    if (closed_ || applied_ >= position || waiting_.size() >= kPositionWatchPendingMax) {
       now = true;
       reached = applied_ >= position;
     } else {

@@ -16,14 +16,21 @@
 
 namespace projections {
 
+// Callbacks a watch keeps at once. One per write waiting for the read models: past this
+// (read models stalled while writes keep being answered, as under `--ack local` with
+// Kafka away) a request is answered at once, not reached, instead of memory growing
+// without bound; its HTTP write then answers without the resource, as on a timeout.
+inline constexpr size_t kPositionWatchPendingMax = 65536;
+
 class PositionWatch {
  public:
   using Done = std::function<void(bool reached)>;
 
   // Calls done(true) once the applied position is at least `position`, at once (on this
   // thread) when it already is; done(false) when the watch closes first, and at once when
-  // it is already closed and never applied `position`. `done` runs on the projector's
-  // thread or the caller's: it must not block.
+  // it is already closed and never applied `position`, or when kPositionWatchPendingMax
+  // callbacks are already waiting. `done` runs on the projector's thread or the caller's:
+  // it must not block.
   void When(ledger::Position position, Done done);
 
   // For the projector: the position it has applied (runs the callbacks it reaches), and

@@ -64,6 +64,25 @@ TEST(PositionWatch, ClosingAnswersThePendingOnesNotReached) {
   EXPECT_EQ(c.seen.size(), 3u);
 }
 
+TEST(PositionWatch, PastItsBoundARequestIsAnsweredAtOnceNotReached) {
+  PositionWatch w;
+  w.Advance(Position(2));
+  size_t not_reached = 0, reached = 0;
+  const auto count = [&](bool r) { ++(r ? reached : not_reached); };
+  for (size_t i = 0; i < projections::kPositionWatchPendingMax + 10; ++i) w.When(Position(5), count);
+  EXPECT_EQ(w.pending(), projections::kPositionWatchPendingMax);
+  EXPECT_EQ(not_reached, 10u);
+  EXPECT_EQ(reached, 0u);
+  w.When(Position(2), count);  // at the bound, but applied: reached
+  EXPECT_EQ(reached, 1u);
+  w.Advance(Position(5));
+  EXPECT_EQ(reached, projections::kPositionWatchPendingMax + 1);
+  EXPECT_EQ(not_reached, 10u);
+  EXPECT_EQ(w.pending(), 0u);
+  w.When(Position(6), count);  // room again: waits
+  EXPECT_EQ(w.pending(), 1u);
+}
+
 TEST(PositionWatch, WaitersFromManyThreadsAreEachCalledExactlyOnce) {
   PositionWatch w;
   constexpr int kThreads = 4, kEach = 2000;
