@@ -39,6 +39,17 @@ Json Money(const fbs::Money* m) {
   return Json(std::move(fields));
 }
 
+// The fields a capture's and a refund's entry in an order share.
+Json::object_t MoneyMovement(const std::string& payment_id, const fbs::Money* amount, fbs::PaymentSource source,
+                             int64_t at) {
+  Json::object_t fields;
+  fields.emplace("payment_id", payment_id);
+  fields.emplace("amount", Money(amount));
+  fields.emplace("source", fbs::EnumNamePaymentSource(source));
+  fields.emplace("recorded_at_us", at);
+  return fields;
+}
+
 // The customer record an order belongs to (null json when the order has no customer).
 Json* CustomerOfOrder(StateTxn& s, const std::string& m, const Json& order) {
   if (!order.is_object() || order.value("customer_id", "").empty()) return nullptr;
@@ -187,12 +198,8 @@ class CustomerView final : public Projection {
         Json& p = o["payments"][Str(b->payment_id())];
         p["status"] = "captured";
         AddTo(p, "captured_minor", b->amount() ? b->amount()->amount_minor() : 0);
-        Json::object_t capture;
+        Json::object_t capture = MoneyMovement(Str(b->payment_id()), b->amount(), b->source(), at);
         capture.emplace("capture_id", Str(b->capture_id()));
-        capture.emplace("payment_id", Str(b->payment_id()));
-        capture.emplace("amount", Money(b->amount()));
-        capture.emplace("source", fbs::EnumNamePaymentSource(b->source()));
-        capture.emplace("recorded_at_us", at);
         PushTo(o, "captures", Noted(e, Json(std::move(capture))));
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), b->amount()->amount_minor());
         break;
@@ -203,13 +210,9 @@ class CustomerView final : public Projection {
         Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("refund for an unknown order");
         AddTo(o["payments"][Str(b->payment_id())], "refunded_minor", b->amount()->amount_minor());
-        Json::object_t refund;
+        Json::object_t refund = MoneyMovement(Str(b->payment_id()), b->amount(), b->source(), at);
         refund.emplace("refund_id", Str(b->refund_id()));
         refund.emplace("capture_id", Str(b->capture_id()));
-        refund.emplace("payment_id", Str(b->payment_id()));
-        refund.emplace("amount", Money(b->amount()));
-        refund.emplace("source", fbs::EnumNamePaymentSource(b->source()));
-        refund.emplace("recorded_at_us", at);
         PushTo(o, "refunds", Noted(e, Json(std::move(refund))));
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), -b->amount()->amount_minor());
         break;

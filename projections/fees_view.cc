@@ -49,6 +49,7 @@ class FeesView final : public Projection {
 
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
+    const std::string merchant_prefix = MerchantAccountPrefix(m);  // the merchant's own accounts
     const std::string day = UtcDay(e.recorded_at_us());
     const std::vector<PostingView> postings = PostingsOf(e);
     const fbs::FeeBreakdown* fees = FeesOf(e);
@@ -77,7 +78,7 @@ class FeesView final : public Projection {
         fields.emplace("refunded_minor", 0);
         // Sales tax is the only posting to the tax account at capture.
         fields.emplace("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
-        const int64_t net = NetFor(postings, MerchantAccountPrefix(m));
+        const int64_t net = NetFor(postings, merchant_prefix);
         fields.emplace("merchant_net_at_capture_minor", net);
         fields.emplace("merchant_net_minor", net);
         capture = &s.Put("capture/" + m + "/" + Str(b->capture_id()), Json(std::move(fields)));
@@ -91,7 +92,7 @@ class FeesView final : public Projection {
         if (!c.is_null()) {
           AddTo(c, "refunded_minor", b->amount()->amount_minor());
           AddTo(c, "sales_tax_minor", NetFor(postings, "tax:payable:sales"));
-          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
@@ -103,7 +104,7 @@ class FeesView final : public Projection {
                                                              {"currency", currency}});
         Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
         if (!c.is_null()) {
-          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
@@ -114,7 +115,7 @@ class FeesView final : public Projection {
         currency = d["currency"].get<std::string>();
         Json& c = s.Mutable("capture/" + m + "/" + d["capture_id"].get<std::string>());
         if (!c.is_null()) {
-          AddTo(c, "merchant_net_minor", NetFor(postings, MerchantAccountPrefix(m)));
+          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
@@ -172,7 +173,6 @@ class FeesView final : public Projection {
       }
     }
 
-    const std::string prefix = MerchantAccountPrefix(m);
     std::string key;  // reused from key to key
     for (const PostingView& p : postings) {
       const std::string cur(p.currency);
@@ -182,12 +182,12 @@ class FeesView final : public Projection {
       AddTo(s.Mutable(key), "balance_minor", amount);
       key.assign("balance/").append(debit).append("/").append(cur);
       AddTo(s.Mutable(key), "balance_minor", -amount);
-      if (credit.rfind(prefix, 0) == 0) {
+      if (credit.rfind(merchant_prefix, 0) == 0) {
         Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + credit + "/" + day);
         AddTo(st, "credits_minor", amount);
         AddTo(st, "postings", 1);
       }
-      if (debit.rfind(prefix, 0) == 0) {
+      if (debit.rfind(merchant_prefix, 0) == 0) {
         Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + debit + "/" + day);
         AddTo(st, "debits_minor", amount);
         AddTo(st, "postings", 1);

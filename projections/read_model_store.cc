@@ -100,7 +100,6 @@ std::string ProgressValue(const Progress& p, const Sha256Digest& sum) {
   ledger::keys::PutBigEndian64(&v, p.entries);
   return v;
 }
-}  // namespace
 
 // Empties a value's objects and arrays bottom-up, so that its destructor has nothing left
 // to walk. nlohmann's destructor moves the children of every object and array into a heap
@@ -122,6 +121,8 @@ void Dismantle(Json& v, int depth_left) {
   }
 }
 constexpr int kDismantleDepthMax = 16;
+
+}  // namespace
 
 // ---- StateTxn ----
 
