@@ -429,6 +429,79 @@ TEST(StateTxnPut, ATxnFreesValuesOfAnyDepth) {
   EXPECT_EQ(**back, deep);
 }
 
+TEST(StateTxnPut, AStateThatCannotBeReadFailsTheTxnAndChangesNothing) {
+  // Reads of the store fail when a table's block no longer matches its checksum (a disk
+  // that returned other bytes). Each read path must stop the batch with an error and
+  // write nothing: a rule's read (StateTxn::Get and Mutable), Commit's batched read of the
+  // keys Put set without reading, and the query path (ProjectionStore::Get).
+  TempDir dir;
+  const std::string path = dir.Sub("fees");
+  const int kKeys = 2000;
+  auto key_of = [](int i) {
+    char k[16];
+    std::snprintf(k, sizeof k, "k%05d", i);
+    return std::string(k);
+  };
+  {
+    auto store = projections::ProjectionStore::Open(path, "fees");
+    ASSERT_TRUE(store.ok());
+    projections::StateTxn t(store->get());
+    uint64_t x = 88172645463325252ull;  // xorshift: values snappy cannot shrink
+    for (int i = 0; i < kKeys; ++i) {
+      std::string v;
+      for (int j = 0; j < 24; ++j) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v += ledger::ToHex(std::string_view(reinterpret_cast<const char*>(&x), 8)).substr(0, 8);
+      }
+      t.Put(key_of(i), v);
+    }
+    ASSERT_TRUE((*store)->Commit(t, Position(1), 0).ok());
+  }
+  // Reopened once, so the batch recovered from the write-ahead log is flushed to a table.
+  ASSERT_TRUE(projections::ProjectionStore::Open(path, "fees").ok());
+  std::string table;
+  uintmax_t table_bytes = 0;
+  for (const auto& f : std::filesystem::directory_iterator(path))
+    if (f.path().extension() == ".sst" && f.file_size() > table_bytes) table = f.path(), table_bytes = f.file_size();
+  ASSERT_GT(table_bytes, 200000u) << "the state's table";
+  {
+    // The first data blocks (the lowest keys); the index and filter at the end stay intact.
+    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(64);
+    const std::string junk(512, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto store = projections::ProjectionStore::Open(path, "fees");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const projections::Progress before = (*store)->progress();
+  ASSERT_EQ(before.position, Position(1));
+  const std::string bad = key_of(0), good = key_of(kKeys - 1);
+  const auto good_value = (*store)->Get(good);
+  ASSERT_TRUE(good_value.ok() && good_value->has_value()) << "a block past the damage still reads";
+
+  EXPECT_FALSE((*store)->Get(bad).ok());
+  {
+    projections::StateTxn t(store->get());
+    t.Mutable(good) = "changed";
+    EXPECT_TRUE(t.Get(bad).is_null());
+    EXPECT_FALSE(t.status().ok());
+    EXPECT_FALSE((*store)->Commit(t, Position(2), 1).ok()) << "a txn that failed a read";
+  }
+  {
+    projections::StateTxn t(store->get());
+    t.Mutable(good) = "changed";
+    t.Put(bad, "replaced");  // not read now: Commit's batched read meets the damage
+    EXPECT_TRUE(t.status().ok());
+    EXPECT_FALSE((*store)->Commit(t, Position(2), 1).ok()) << "the old bytes the digest needs are unreadable";
+  }
+  const projections::Progress after = (*store)->progress();
+  EXPECT_EQ(after.position, before.position);
+  EXPECT_EQ(after.entries, before.entries);
+  EXPECT_EQ(after.digest, before.digest);
+  EXPECT_EQ(*(*store)->Get(good), *good_value);
+  EXPECT_FALSE((*store)->DigestAt(Position(2))->has_value());
+}
+
 TEST_F(ProjectionsTest, ThePositionWatchFollowsTheProjectorAndClosesWithIt) {
   const Position head = log.store->head().position;
   std::shared_ptr<projections::PositionWatch> watch;
