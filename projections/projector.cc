@@ -1,9 +1,10 @@
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
-#include <latch>
 #include <thread>
 
 #include "ledger/record_codec.h"
@@ -31,10 +32,13 @@ std::unique_ptr<Projection> MakeProjection(const std::string& name) {
   return nullptr;
 }
 
-// A span at least this long (a rebuild, a catch-up; never a live batch of a few events) is
-// applied by the read models in parallel, while the next span is read on another thread,
-// which also frees the span's spent values.
+// A span at least this long (a rebuild, a catch-up; never a live batch of a few events)
+// starts a catch-up: the read models apply spans on threads of their own, while the next
+// spans are read on this one (Impl::ApplyLongSpans).
 constexpr size_t kLongSpanEventsMin = 1024;
+// Spans a catch-up holds at once: the one the slowest read model applies, the ones quicker
+// models apply ahead of it, and the one being read.
+constexpr size_t kSpansInFlight = 3;
 
 // One commit's worth of the source: events (from, to], ending on a batch boundary when it
 // can, and the Kafka offset of the last whole batch in it (-1: keep the one before).
@@ -61,27 +65,21 @@ struct Projector::Impl {
   std::thread follower;
   const std::shared_ptr<PositionWatch> watch = std::make_shared<PositionWatch>();
 
-  // A span's events, read and verified once for every read model. Two of them, kept from
-  // span to span (one thread applies spans at a time: CatchUp or the follower), so nothing
-  // is allocated per event or per span: while the read models apply `current`, a long
-  // catch-up reads the next span into `ahead`.
+  // A span's events, read and verified once for every read model. A catch-up keeps up to
+  // kSpansInFlight of them (slots kept from span to span, so nothing is allocated per
+  // event or per span); a live batch uses the first.
   struct SpanEvents {
     Position from_after;
     Span span;
-    bool ready = false;  // `ahead` holds the span after `from_after`, read without error
     std::vector<ledger::EventChunk> chunks;
     std::vector<Position> positions;
     std::vector<const ledger::schema::Event*> events;
   };
-  SpanEvents current, ahead;
-  // A long span's committed txns, one per read model: freeing their values takes a
-  // catch-up's applying thread a tenth of its time, so the reading thread does it during
-  // the next span (`freeing`: those it frees now).
-  std::vector<std::unique_ptr<StateTxn>> spent_txns, freeing;
-  // A long span's other threads (the read-ahead, and every read model but the first),
-  // started at the first long span and kept: threads started and ended per span cost a
-  // rebuild of all five read models about 3% of its time, most of it in the allocator
-  // handing back each ending thread's cached memory. Declared last: destroyed first.
+  std::array<SpanEvents, kSpansInFlight> slots;
+  // A catch-up's threads, one per read model, started at the first long span and kept:
+  // threads started and ended per span cost a rebuild of all five read models about 3% of
+  // its time, most of it in the allocator handing back each ending thread's cached memory.
+  // Declared last: destroyed first.
   std::unique_ptr<ledger::WorkerPool> span_workers;
 
   ~Impl() {
@@ -90,10 +88,9 @@ struct Projector::Impl {
     watch->Close();
   }
 
-  // Runs `job` on a span worker. Jobs never wait for each other, so any number of them
-  // completes whatever the pool's size.
+  // Runs `job` on a span worker: at most one job per read model at a time.
   void RunOnSpanWorker(std::function<void()> job) {
-    if (!span_workers) span_workers = std::make_unique<ledger::WorkerPool>(models.size(), 2 * models.size());
+    if (!span_workers) span_workers = std::make_unique<ledger::WorkerPool>(models.size(), models.size());
     const bool posted = span_workers->Post(std::move(job));
     LEDGER_INVARIANT(posted);  // at most models.size() jobs at a time, and never stopping here
   }
@@ -129,7 +126,6 @@ struct Projector::Impl {
   static Status ReadSpan(const ledger::EventStore& source, Position from_after, const Span& span, SpanEvents* out) {
     out->from_after = from_after;
     out->span = span;
-    out->ready = false;
     out->positions.clear();
     out->events.clear();
     size_t chunks_used = 0;
@@ -151,63 +147,168 @@ struct Projector::Impl {
       }
       next += want;
     }
-    out->ready = true;
     return Status::Ok();
   }
 
-  Status ApplySpan(const SpanEvents& read) {
-    const Position from_after = read.from_after;
-    const Span& span = read.span;
-    const std::vector<Position>& positions = read.positions;
-    const std::vector<const ledger::schema::Event*>& decoded = read.events;
-    // Each read model applies and commits on its own thread when the span is large enough
-    // to pay for it (a rebuild, a catch-up); a live batch of a few events stays on this one.
-    const bool long_span = decoded.size() >= kLongSpanEventsMin;
-    std::vector<Status> results(models.size());
-    auto apply_model = [&](size_t i) {
-      Model& m = models[i];
-      const Position at = m.store->progress().position;
-      if (span.to <= at) return;  // this model committed the span before a crash
-      auto txn = std::make_unique<StateTxn>(m.store.get());
-      for (size_t k = 0; k < decoded.size(); ++k) {
-        if (positions[k] <= at) continue;
-        Status s = m.rule->Apply(*decoded[k], *txn);
-        if (!s.ok()) {
-          results[i] = Status::Corruption(m.rule->name() + " cannot apply position " +
-                                          std::to_string(positions[k].value()) + ": " + s.message());
-          return;
-        }
-      }
-      const int64_t offset = span.kafka_offset >= 0 ? span.kafka_offset : m.store->progress().kafka_offset;
-      results[i] = m.store->Commit(*txn, span.to, offset);
-      if (long_span) spent_txns[i] = std::move(txn);
-    };
-    spent_txns.resize(models.size());
-    if (long_span && models.size() > 1) {
-      std::latch applied(static_cast<std::ptrdiff_t>(models.size() - 1));
-      for (size_t i = 1; i < models.size(); ++i)
-        RunOnSpanWorker([&apply_model, &applied, i] {
-          apply_model(i);
-          applied.count_down();
-        });
-      apply_model(0);
-      applied.wait();
-    } else {
-      for (size_t i = 0; i < models.size(); ++i) apply_model(i);
+  // Applies the span to one read model and commits it, unless the model holds it already
+  // (it committed past the span's start before a crash). *spent: the committed txn, whose
+  // values the caller frees where it costs least.
+  static Status ApplyToModel(Model& m, const SpanEvents& read, std::unique_ptr<StateTxn>* spent) {
+    const Position at = m.store->progress().position;
+    if (read.span.to <= at) return Status::Ok();
+    auto txn = std::make_unique<StateTxn>(m.store.get());
+    for (size_t k = 0; k < read.events.size(); ++k) {
+      if (read.positions[k] <= at) continue;
+      Status s = m.rule->Apply(*read.events[k], *txn);
+      if (!s.ok())
+        return Status::Corruption(m.rule->name() + " cannot apply position " + std::to_string(read.positions[k].value()) +
+                                  ": " + s.message());
     }
-    for (const Status& s : results) LEDGER_RETURN_IF_ERROR(s);
+    const int64_t offset = read.span.kafka_offset >= 0 ? read.span.kafka_offset : m.store->progress().kafka_offset;
+    Status s = m.store->Commit(*txn, read.span.to, offset);
+    *spent = std::move(txn);
+    return s;
+  }
+
+  // Every read model holds the span (from_after, to]: the projector's position moves there.
+  void Applied(Position from_after, Position to) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      position = span.to;
+      LEDGER_INVARIANT(to > position);
+      position = to;
       stats.commits++;
-      stats.events_applied += span.to.value() - from_after.value();
+      stats.events_applied += to.value() - from_after.value();
     }
     progressed.notify_all();
-    watch->Advance(span.to);
+    watch->Advance(to);
+  }
+
+  // A live batch of a few events: every read model on this thread, one after the other.
+  Status ApplyShortSpan(const SpanEvents& read) {
+    for (Model& m : models) {
+      std::unique_ptr<StateTxn> spent;
+      LEDGER_RETURN_IF_ERROR(ApplyToModel(m, read, &spent));
+    }
+    Applied(read.from_after, read.span.to);
     return Status::Ok();
   }
 
-  // One step: applies one span if there is one. Sets *idle when there was nothing to do.
+  // A catch-up or a rebuild, from the span in slots[0] up to `target`: each read model
+  // applies the spans in order on a thread of its own, as fast as it goes, while this
+  // thread reads the next spans (up to kSpansInFlight spans are held) and frees the
+  // models' spent txns (a tenth of an applying thread's time). A model that is quicker
+  // than another is never held at a per-span barrier: with spans applied in lock step, the
+  // slowest read model ran alone at the end of every span, and a rebuild of all five left
+  // a fifth of two cores idle. The projector's position is the last span every model holds.
+  Status ApplyLongSpans(const ledger::EventStore& source, Position target) {
+    struct Shared {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::deque<SpanEvents*> ready;     // read, not yet applied by every model, in log order
+      std::deque<size_t> models_to_go;   // for each of `ready`: models yet to apply it
+      uint64_t first_index = 0;          // the span index of ready.front()
+      std::vector<SpanEvents*> free_slots;
+      bool reading_done = false;
+      size_t models_running = 0;
+      Status error;                      // the first; stops every thread
+      std::vector<std::unique_ptr<StateTxn>> spent;
+    } sh;
+    sh.ready.push_back(&slots[0]);
+    sh.models_to_go.push_back(models.size());
+    for (size_t i = 1; i < slots.size(); ++i) sh.free_slots.push_back(&slots[i]);
+    sh.models_running = models.size();
+
+    for (size_t i = 0; i < models.size(); ++i) {
+      RunOnSpanWorker([this, &sh, i] {
+        for (uint64_t index = 0;; ++index) {
+          SpanEvents* read = nullptr;
+          {
+            std::unique_lock<std::mutex> lock(sh.mu);
+            sh.cv.wait(lock, [&] {
+              return !sh.error.ok() || index < sh.first_index + sh.ready.size() || sh.reading_done;
+            });
+            if (!sh.error.ok() || index >= sh.first_index + sh.ready.size()) break;
+            read = sh.ready[index - sh.first_index];
+          }
+          std::unique_ptr<StateTxn> spent;
+          const Status s = ApplyToModel(models[i], *read, &spent);
+          {
+            std::lock_guard<std::mutex> lock(sh.mu);
+            if (spent) sh.spent.push_back(std::move(spent));
+            if (!s.ok()) {
+              if (sh.error.ok()) sh.error = s;
+            } else {
+              --sh.models_to_go[index - sh.first_index];
+              // Spans every model holds are done, in order: this thread moves the position.
+              while (!sh.ready.empty() && sh.models_to_go.front() == 0) {
+                Applied(sh.ready.front()->from_after, sh.ready.front()->span.to);
+                sh.free_slots.push_back(sh.ready.front());
+                sh.ready.pop_front();
+                sh.models_to_go.pop_front();
+                ++sh.first_index;
+              }
+            }
+          }
+          sh.cv.notify_all();
+          if (!s.ok()) break;
+        }
+        // Notified under the lock: once the count is 0 the reading thread returns, and `sh`
+        // (on its stack) is gone.
+        std::lock_guard<std::mutex> lock(sh.mu);
+        --sh.models_running;
+        sh.cv.notify_all();
+      });
+    }
+
+    // This thread: reads spans ahead and frees spent txns until the models are done.
+    Position read_to = slots[0].span.to;
+    for (;;) {
+      std::vector<std::unique_ptr<StateTxn>> to_free;
+      SpanEvents* slot = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(sh.mu);
+        const auto can_read = [&] { return !sh.reading_done && sh.error.ok() && !sh.free_slots.empty(); };
+        // (Models stop only on an error or once reading is done and every span applied.)
+        sh.cv.wait(lock, [&] { return !sh.spent.empty() || sh.models_running == 0 || can_read(); });
+        to_free.swap(sh.spent);
+        if (sh.models_running == 0 && to_free.empty()) break;
+        if (can_read()) {
+          slot = sh.free_slots.back();
+          sh.free_slots.pop_back();
+        }
+      }
+      to_free.clear();  // outside the lock
+      if (slot == nullptr) continue;
+      Status s = Status::Ok();
+      bool read = false;
+      if (!stop && read_to < target) {
+        auto next = NextSpan(source, read_to, target);
+        s = next.ok() ? ReadSpan(source, read_to, *next, slot) : next.status();
+        read = s.ok();
+        if (read) {
+          LEDGER_INVARIANT(slot->span.to > read_to);
+          read_to = slot->span.to;
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(sh.mu);
+        if (read) {
+          sh.ready.push_back(slot);
+          sh.models_to_go.push_back(models.size());
+        } else {
+          sh.free_slots.push_back(slot);
+          sh.reading_done = true;  // the target, a stop, or an error
+          if (!s.ok() && sh.error.ok()) sh.error = s;
+        }
+      }
+      sh.cv.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(sh.mu);
+    return sh.error;
+  }
+
+  // One step: applies the spans up to the bound if there are any (a live batch, or a whole
+  // catch-up). Sets *idle when there was nothing to do.
   Status Step(const ledger::EventStore& source, Position until, bool* idle) {
     const Position bound = Bound(source);
     Position from_after;
@@ -219,34 +320,12 @@ struct Projector::Impl {
     const Position target = std::min(bound, until);
     *idle = target <= from_after;
     if (*idle) return Status::Ok();
-    if (ahead.ready && ahead.from_after == from_after && ahead.span.to <= target) {
-      std::swap(current, ahead);
-    } else {
-      auto span = NextSpan(source, from_after, target);
-      if (!span.ok()) return span.status();
-      LEDGER_RETURN_IF_ERROR(ReadSpan(source, from_after, *span, &current));
-    }
-    ahead.ready = false;
-    LEDGER_INVARIANT(current.span.to > from_after);
-    // A catch-up or rebuild (long spans) reads the next span while this one is applied; a
-    // read that fails is dropped, and the span read again when its turn comes.
-    freeing = std::move(spent_txns);
-    spent_txns.clear();
-    const bool read_ahead = current.events.size() >= kLongSpanEventsMin && current.span.to < target;
-    std::latch read(read_ahead ? 1 : 0);
-    if (read_ahead) {
-      RunOnSpanWorker([this, &source, target, &read] {
-        freeing.clear();
-        auto next = NextSpan(source, current.span.to, target);
-        if (next.ok() && next->to > current.span.to) (void)ReadSpan(source, current.span.to, *next, &ahead);
-        read.count_down();
-      });
-    } else {
-      freeing.clear();
-    }
-    Status s = ApplySpan(current);
-    read.wait();
-    return s;
+    auto span = NextSpan(source, from_after, target);
+    if (!span.ok()) return span.status();
+    LEDGER_RETURN_IF_ERROR(ReadSpan(source, from_after, *span, &slots[0]));
+    LEDGER_INVARIANT(slots[0].span.to > from_after);
+    if (slots[0].events.size() < kLongSpanEventsMin) return ApplyShortSpan(slots[0]);
+    return ApplyLongSpans(source, target);
   }
 };
 

@@ -262,9 +262,10 @@ TEST_F(ProjectionsTest, RebuiltDigestsEqualLiveOnesAtEveryBatchBoundary) {
 }
 
 TEST(ProjectionsCatchUp, ALongCatchUpReadingAheadReachesTheStateOfOneCommitPerBatch) {
-  // Spans of at least kParallelApplyEventsMin events make the projector read the next span
-  // while it applies one; the state must be the one a batch-by-batch projector reaches,
-  // at every boundary the long catch-up committed, and at an as-of bound inside the log.
+  // Spans of at least kLongSpanEventsMin events make a catch-up: each read model applies
+  // spans on a thread of its own, quicker ones ahead of slower ones, while the next spans
+  // are read. The state must be the one a batch-by-batch projector reaches, at every
+  // boundary the long catch-up committed, and at an as-of bound inside the log.
   TempDir dir;
   StoryLog log(dir.Sub("store"), /*extra_orders=*/1200);
   const Position head = log.store->head().position;
@@ -282,7 +283,114 @@ TEST(ProjectionsCatchUp, ALongCatchUpReadingAheadReachesTheStateOfOneCommitPerBa
       auto recorded = Model(*stepwise, name.c_str()).DigestAt(until);
       ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name;
       EXPECT_EQ(**recorded, Model(*long_spans, name.c_str()).progress().digest) << name << " until " << until.value();
+      size_t boundaries = 0;
+      for (const ledger::BatchInfo& b : *batches) {
+        if (b.last > until) break;
+        auto committed = Model(*long_spans, name.c_str()).DigestAt(b.last);
+        ASSERT_TRUE(committed.ok());
+        if (!committed->has_value()) continue;
+        ++boundaries;
+        EXPECT_EQ(**committed, **Model(*stepwise, name.c_str()).DigestAt(b.last)) << name << " at " << b.last.value();
+      }
+      EXPECT_EQ(boundaries, long_spans->stats().commits) << name << ": every model commits at every span's end";
     }
+  }
+}
+
+TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatTheyCommitted) {
+  // In a long catch-up the read models apply spans apart from each other; when one cannot
+  // apply an event, the catch-up stops with its error, the projector's position never
+  // passes a span the failing model does not hold, and every other read model holds a
+  // state a batch-by-batch projector also recorded (no half-applied span). Both ways
+  // round: the failing model ahead of the others, and behind them.
+  TempDir dir;
+  StoryLog log(dir.Sub("store"), /*extra_orders=*/1200);
+  const Position head = log.store->head().position;
+  auto batches = log.store->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(batches.ok());
+  const Position start = (*batches)[batches->size() / 20].last;
+  // An order placed a few spans after the start: the customers view will lose it, and the
+  // order's payment (the next event) cannot apply there.
+  Position placed, paid;
+  std::string order_id, order_key;
+  auto events = log.store->ReadRange(Position(start.value() + 2 * 1024), 100);
+  ASSERT_TRUE(events.ok());
+  for (const StoredEvent& stored : *events) {
+    const schema::Event* e = VerifyRecord(stored.record);
+    ASSERT_NE(e, nullptr);
+    if (order_id.empty() && e->body_type() == schema::EventBody::OrderPlaced) {
+      placed = stored.position;
+      order_id = e->body_as_OrderPlaced()->order_id()->str();
+      order_key = "order/" + e->tenant()->str() + "/" + order_id;
+    } else if (!order_id.empty() && e->body_type() == schema::EventBody::PaymentAuthorized &&
+               e->body_as_PaymentAuthorized()->order_id()->str() == order_id) {
+      paid = stored.position;
+      break;
+    }
+  }
+  ASSERT_GT(paid.value(), placed.value());
+  Position others_at;  // a batch boundary two spans past the failure
+  for (const ledger::BatchInfo& b : *batches)
+    if (b.last.value() >= paid.value() + 2 * 1024) {
+      others_at = b.last;
+      break;
+    }
+  ASSERT_LT(others_at, head);
+  ASSERT_GT(others_at.value(), 0u);
+  auto stepwise = Project(*log.store, dir.Sub("step"), head, 1);
+  const std::vector<std::string> others = {"fees", "storefront", "status", "access"};
+
+  for (const bool others_ahead : {false, true}) {
+    SCOPED_TRACE(others_ahead ? "the others ahead of the failing model" : "the others behind the failing model");
+    const std::string proj = dir.Sub(others_ahead ? "ahead" : "behind");
+    auto project = [&](Position until, std::vector<std::string> models) {
+      ProjectorOptions o;
+      o.dir = proj;
+      o.bound = SourceBound::kHead;
+      o.apply_events_max = 1024;
+      o.read_models = std::move(models);
+      auto p = Projector::Open(o);
+      LEDGER_INVARIANT(p.ok());
+      const Status s = (*p)->CatchUp(*log.store, until);
+      return std::make_pair(std::move(p).value(), s);
+    };
+    ASSERT_TRUE(project(placed, {"customers"}).second.ok());
+    ASSERT_TRUE(project(others_ahead ? others_at : start, others).second.ok());
+    {
+      std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
+      std::vector<rocksdb::ColumnFamilyHandle*> handles;
+      rocksdb::DB* raw = nullptr;
+      ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), proj + "/customers", cfs, &handles, &raw).ok());
+      ASSERT_TRUE(raw->Delete(rocksdb::WriteOptions(), handles[0], order_key).ok());
+      for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+      delete raw;
+    }
+    auto [p, s] = project(head, {});
+    EXPECT_EQ(s.code(), Code::kCorruption);
+    EXPECT_NE(s.message().find("customers cannot apply position"), std::string::npos) << s.ToString();
+    const Position customers_at = Model(*p, "customers").progress().position;
+    EXPECT_GE(customers_at, placed);
+    EXPECT_LT(customers_at, paid);
+    // Only spans every model holds: behind the failing model, the others applied spans up
+    // to the failing one; ahead of it, they already held it.
+    EXPECT_LE(p->position(), customers_at);
+    if (others_ahead) EXPECT_EQ(p->position(), customers_at);
+    else EXPECT_GT(p->position(), start);
+    for (const std::string& name : others) {
+      const projections::Progress at = Model(*p, name.c_str()).progress();
+      EXPECT_LT(at.position, head) << name << " ran on past the failure";
+      auto recorded = Model(*stepwise, name.c_str()).DigestAt(at.position);
+      ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name << " at " << at.position.value();
+      EXPECT_EQ(**recorded, at.digest) << name;
+    }
+    // Mended (the customers view rebuilt), the same catch-up runs to the head.
+    p.reset();
+    std::filesystem::remove_all(proj + "/customers");
+    auto mended = project(head, {});
+    EXPECT_TRUE(mended.second.ok()) << mended.second.ToString();
+    for (const std::string& name : projections::ReadModelNames())
+      EXPECT_EQ(Model(*mended.first, name.c_str()).progress().digest, Model(*stepwise, name.c_str()).progress().digest)
+          << name;
   }
 }
 
