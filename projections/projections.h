@@ -50,6 +50,7 @@ struct ProjectorOptions {
 
 struct ProjectorStats {
   uint64_t commits = 0;
+  uint64_t catch_up_commits = 0;     // of those, spans a catch-up applied (a thread per read model)
   uint64_t events_applied = 0;
   ledger::Position source_position;  // the bound last seen
   ledger::Status stopped;            // why following stopped (OK while it runs)

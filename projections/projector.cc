@@ -39,6 +39,8 @@ constexpr size_t kLongSpanEventsMin = 1024;
 // Spans a catch-up holds at once: the one the slowest read model applies, the ones quicker
 // models apply ahead of it, and the one being read.
 constexpr size_t kSpansInFlight = 3;
+// Batch extents read at a time while finding where a span ends.
+constexpr size_t kBatchInfosPerRead = 256;
 
 // One commit's worth of the source: events (from, to], ending on a batch boundary when it
 // can, and the Kafka offset of the last whole batch in it (-1: keep the one before).
@@ -101,7 +103,7 @@ struct Projector::Impl {
 
   ledger::Result<Span> NextSpan(const ledger::EventStore& source, Position from_after, Position target) const {
     Span span{from_after, -1};
-    auto infos = source.ReadBatchInfos(from_after.next(), 256);
+    auto infos = source.ReadBatchInfos(from_after.next(), kBatchInfosPerRead);
     if (!infos.ok()) return infos.status();
     if (infos->empty() || infos->front().first > from_after.next()) {
       // Resuming inside a batch (after an as-of catch-up): finish that batch first.
@@ -109,17 +111,24 @@ struct Projector::Impl {
       span.to = std::min(target, batch_end);
       return span;
     }
-    for (const ledger::BatchInfo& b : *infos) {
-      if (b.first > target) break;
-      if (b.last > target) {
-        span.to = target;  // an as-of bound inside a batch
-        break;
+    // As many batches as make apply_events_max events: a log of small batches (a command
+    // each, at light load) reads several pages of their extents.
+    for (;;) {
+      for (const ledger::BatchInfo& b : *infos) {
+        if (b.first > target) return span;
+        if (b.last > target) {
+          span.to = target;  // an as-of bound inside a batch
+          return span;
+        }
+        span.to = b.last;
+        span.kafka_offset = b.kafka_offset;
+        if (span.to.value() - from_after.value() >= options.apply_events_max) return span;
       }
-      span.to = b.last;
-      span.kafka_offset = b.kafka_offset;
-      if (span.to.value() - from_after.value() >= options.apply_events_max) break;
+      if (infos->size() < kBatchInfosPerRead) return span;  // the last batch of the log
+      infos = source.ReadBatchInfos(span.to.next(), kBatchInfosPerRead);
+      if (!infos.ok()) return infos.status();
+      if (infos->empty() || infos->front().first != span.to.next()) return span;
     }
-    return span;
   }
 
   // Reads the span's events into *out and verifies every record.
@@ -159,7 +168,12 @@ struct Projector::Impl {
     auto txn = std::make_unique<StateTxn>(m.store.get());
     for (size_t k = 0; k < read.events.size(); ++k) {
       if (read.positions[k] <= at) continue;
-      Status s = m.rule->Apply(*read.events[k], *txn);
+      Status s;
+      try {
+        s = m.rule->Apply(*read.events[k], *txn);
+      } catch (const std::exception& e) {  // nlohmann on a stored value of the wrong type; bad_alloc
+        s = Status::Corruption(e.what());
+      }
       if (!s.ok())
         return Status::Corruption(m.rule->name() + " cannot apply position " + std::to_string(read.positions[k].value()) +
                                   ": " + s.message());
@@ -171,12 +185,13 @@ struct Projector::Impl {
   }
 
   // Every read model holds the span (from_after, to]: the projector's position moves there.
-  void Applied(Position from_after, Position to) {
+  void Applied(Position from_after, Position to, bool catch_up) {
     {
       std::lock_guard<std::mutex> lock(mu);
       LEDGER_INVARIANT(to > position);
       position = to;
       stats.commits++;
+      if (catch_up) stats.catch_up_commits++;
       stats.events_applied += to.value() - from_after.value();
     }
     progressed.notify_all();
@@ -189,7 +204,7 @@ struct Projector::Impl {
       std::unique_ptr<StateTxn> spent;
       LEDGER_RETURN_IF_ERROR(ApplyToModel(m, read, &spent));
     }
-    Applied(read.from_after, read.span.to);
+    Applied(read.from_after, read.span.to, /*catch_up=*/false);
     return Status::Ok();
   }
 
@@ -241,7 +256,7 @@ struct Projector::Impl {
               --sh.models_to_go[index - sh.first_index];
               // Spans every model holds are done, in order: this thread moves the position.
               while (!sh.ready.empty() && sh.models_to_go.front() == 0) {
-                Applied(sh.ready.front()->from_after, sh.ready.front()->span.to);
+                Applied(sh.ready.front()->from_after, sh.ready.front()->span.to, /*catch_up=*/true);
                 sh.free_slots.push_back(sh.ready.front());
                 sh.ready.pop_front();
                 sh.models_to_go.pop_front();
@@ -279,12 +294,17 @@ struct Projector::Impl {
       }
       to_free.clear();  // outside the lock
       if (slot == nullptr) continue;
-      Status s = Status::Ok();
       bool read = false;
       if (!stop && read_to < target) {
-        auto next = NextSpan(source, read_to, target);
-        s = next.ok() ? ReadSpan(source, read_to, *next, slot) : next.status();
-        read = s.ok();
+        // A read that fails ends this catch-up where it is, with what was read applied:
+        // the next Step reads that span again on its own and returns the error if it
+        // stays (a failed read-ahead must not stop a follower for good).
+        try {
+          auto next = NextSpan(source, read_to, target);
+          read = next.ok() && ReadSpan(source, read_to, *next, slot).ok();
+        } catch (const std::exception&) {  // bad_alloc: `sh` must outlive the models' jobs
+          read = false;
+        }
         if (read) {
           LEDGER_INVARIANT(slot->span.to > read_to);
           read_to = slot->span.to;
@@ -297,8 +317,7 @@ struct Projector::Impl {
           sh.models_to_go.push_back(models.size());
         } else {
           sh.free_slots.push_back(slot);
-          sh.reading_done = true;  // the target, a stop, or an error
-          if (!s.ok() && sh.error.ok()) sh.error = s;
+          sh.reading_done = true;  // the target, a stop, or a failed read
         }
       }
       sh.cv.notify_all();

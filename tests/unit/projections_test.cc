@@ -278,7 +278,7 @@ TEST(ProjectionsCatchUp, ALongCatchUpReadingAheadReachesTheStateOfOneCommitPerBa
     TempDir long_dir;
     auto long_spans = Project(*log.store, long_dir.path(), until, 1024);
     ASSERT_EQ(long_spans->position(), until);
-    EXPECT_GE(long_spans->stats().commits, 3u);
+    EXPECT_GE(long_spans->stats().catch_up_commits, 3u) << "the threads of a catch-up ran";
     for (const std::string& name : projections::ReadModelNames()) {
       auto recorded = Model(*stepwise, name.c_str()).DigestAt(until);
       ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name;
@@ -371,11 +371,10 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     const Position customers_at = Model(*p, "customers").progress().position;
     EXPECT_GE(customers_at, placed);
     EXPECT_LT(customers_at, paid);
-    // Only spans every model holds: behind the failing model, the others applied spans up
-    // to the failing one; ahead of it, they already held it.
+    // Only spans every model holds (how far the others got before the error reached them
+    // depends on the threads' timing).
     EXPECT_LE(p->position(), customers_at);
-    if (others_ahead) EXPECT_EQ(p->position(), customers_at);
-    else EXPECT_GT(p->position(), start);
+    EXPECT_GE(p->position(), others_ahead ? placed : start);
     for (const std::string& name : others) {
       const projections::Progress at = Model(*p, name.c_str()).progress();
       EXPECT_LT(at.position, head) << name << " ran on past the failure";
@@ -388,6 +387,7 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     std::filesystem::remove_all(proj + "/customers");
     auto mended = project(head, {});
     EXPECT_TRUE(mended.second.ok()) << mended.second.ToString();
+    EXPECT_GE(mended.first->stats().catch_up_commits, 2u) << "the threads of a catch-up ran";
     for (const std::string& name : projections::ReadModelNames())
       EXPECT_EQ(Model(*mended.first, name.c_str()).progress().digest, Model(*stepwise, name.c_str()).progress().digest)
           << name;
