@@ -27,7 +27,9 @@
 namespace projections {
 
 // Events applied between two commits (a commit ends at the first batch boundary past it).
-inline constexpr size_t kApplyEventsMax = 8192;
+// A catch-up holds three spans and a txn per read model of this size: 8,192 cost a rebuild
+// of all five ~50 MiB more peak memory and was no faster (DECISIONS §76).
+inline constexpr size_t kApplyEventsMax = 2048;
 // How long a following projector with nothing to apply waits for the log to move (it
 // wakes as soon as the source's head or canonical mark does).
 inline constexpr int kFollowWaitMaxMs = 20;
