@@ -65,8 +65,11 @@ class Projector {
   ~Projector();  // stops following
 
   // Applies the source's events after position() up to `until` (inclusive) and the bound,
-  // on the calling thread. Errors: Corruption for an unreadable event (nothing after it is
-  // applied); IOError.
+  // returning when done. A live batch is applied on the calling thread; a catch-up runs
+  // each read model on a worker thread of its own (DECISIONS §76). Errors: Corruption for
+  // an unreadable event or one a read model cannot apply (position() stays before it;
+  // other read models may hold a few spans past it, which a later catch-up skips);
+  // IOError.
   ledger::Status CatchUp(const ledger::EventStore& source, ledger::Position until);
 
   // Follows the source on a thread of its own until destroyed or an error stops it
