@@ -177,21 +177,19 @@ class FeesView final : public Projection {
     for (const PostingView& p : postings) {
       const std::string cur(p.currency);
       const int64_t amount = p.amount_minor;
-      const std::string debit(p.debit), credit(p.credit);
-      key.assign("balance/").append(credit).append("/").append(cur);
-      AddTo(s.Mutable(key), "balance_minor", amount);
-      key.assign("balance/").append(debit).append("/").append(cur);
-      AddTo(s.Mutable(key), "balance_minor", -amount);
-      if (credit.rfind(merchant_prefix, 0) == 0) {
-        Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + credit + "/" + day);
-        AddTo(st, "credits_minor", amount);
+      // One side of the posting: its balance, and the merchant's statement when the
+      // account is the merchant's own.
+      const auto post = [&](std::string_view account, int64_t signed_amount, const char* statement_field) {
+        key.assign("balance/").append(account).append("/").append(cur);
+        AddTo(s.Mutable(key), "balance_minor", signed_amount);
+        if (account.substr(0, merchant_prefix.size()) != merchant_prefix) return;
+        key.assign("statement/").append(m).append("/").append(cur).append("/").append(account).append("/").append(day);
+        Json& st = s.Mutable(key);
+        AddTo(st, statement_field, amount);
         AddTo(st, "postings", 1);
-      }
-      if (debit.rfind(merchant_prefix, 0) == 0) {
-        Json& st = s.Mutable("statement/" + m + "/" + cur + "/" + debit + "/" + day);
-        AddTo(st, "debits_minor", amount);
-        AddTo(st, "postings", 1);
-      }
+      };
+      post(p.credit, amount, "credits_minor");
+      post(p.debit, -amount, "debits_minor");
     }
     return Status::Ok();
   }

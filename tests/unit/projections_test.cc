@@ -42,6 +42,24 @@ std::unique_ptr<Projector> Project(const EventStore& source, const std::string& 
   return std::move(p).value();
 }
 
+// A read model's store opened with RocksDB alone, below ProjectionStore: to damage it, or
+// to recompute its digest from the stored bytes. Families: state, meta, digests.
+struct RawProjectionStore {
+  RawProjectionStore(const std::string& path, bool read_only) {
+    const std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
+    rocksdb::DB* raw = nullptr;
+    status = read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs, &handles, &raw)
+                       : rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &raw);
+    db.reset(raw);
+  }
+  ~RawProjectionStore() {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  }
+  rocksdb::Status status;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // state, meta, digests
+};
+
 const projections::ProjectionStore& Model(const Projector& p, const char* name) {
   const auto* m = p.read_model(name);
   LEDGER_INVARIANT(m != nullptr);
@@ -357,13 +375,9 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     ASSERT_TRUE(project(placed, {"customers"}).second.ok());
     ASSERT_TRUE(project(others_ahead ? others_at : start, others).second.ok());
     {
-      std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
-      std::vector<rocksdb::ColumnFamilyHandle*> handles;
-      rocksdb::DB* raw = nullptr;
-      ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), proj + "/customers", cfs, &handles, &raw).ok());
-      ASSERT_TRUE(raw->Delete(rocksdb::WriteOptions(), handles[0], order_key).ok());
-      for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-      delete raw;
+      RawProjectionStore raw(proj + "/customers", /*read_only=*/false);
+      ASSERT_TRUE(raw.status.ok());
+      ASSERT_TRUE(raw.db->Delete(rocksdb::WriteOptions(), raw.handles[0], order_key).ok());
     }
     auto [p, s] = project(head, {});
     EXPECT_EQ(s.code(), Code::kCorruption);
@@ -411,16 +425,14 @@ TEST_F(ProjectionsTest, DigestChangesWithAnyValueAndNotWithHowTheStateWasReached
 // The set hash of DESIGN §7 as DECISIONS §29 defines it, computed here from the stored
 // bytes alone: sum mod 2^256 of SHA-256(len32 key || key || len32 value || value).
 projections::Progress SetHashOfStoredEntries(const std::string& path, const std::string& name) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  LEDGER_INVARIANT(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs, &handles, &raw).ok());
+  RawProjectionStore raw(path, /*read_only=*/true);
+  LEDGER_INVARIANT(raw.status.ok());
   auto len32 = [](std::string* out, size_t n) {
     for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   };
   Sha256Digest sum{};
   uint64_t entries = 0;
-  std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[0]));
+  std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator(rocksdb::ReadOptions(), raw.handles[0]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string entry;
     len32(&entry, it->key().size());
@@ -437,8 +449,6 @@ projections::Progress SetHashOfStoredEntries(const std::string& path, const std:
     ++entries;
   }
   it.reset();
-  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-  delete raw;
   projections::Progress p;
   p.entries = entries;
   p.digest = projections::ProjectionStore::DigestOf(name, sum, entries);
@@ -696,13 +706,9 @@ TEST_F(ProjectionsTest, BadStoresAndNamesAreRefused) {
   EXPECT_EQ(Projector::Open(o).status().code(), Code::kInvalidArgument);
   // A store whose progress record is damaged is not trusted.
   {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{"default", {}}, {"meta", {}}, {"digests", {}}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.Sub("proj") + "/fees", cfs, &handles, &raw).ok());
-    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), handles[1], "progress", "bad").ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
+    RawProjectionStore raw(dir.Sub("proj") + "/fees", /*read_only=*/false);
+    ASSERT_TRUE(raw.status.ok());
+    ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.handles[1], "progress", "bad").ok());
   }
   EXPECT_EQ(projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees").status().code(), Code::kCorruption);
 }
