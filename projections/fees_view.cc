@@ -55,44 +55,45 @@ class FeesView final : public Projection {
     const fbs::FeeBreakdown* fees = FeesOf(e);
     std::string currency;
 
-    Json* capture = nullptr;
+    // The capture's record, when the event changes it. Values here are records
+    // (record_value.h) except the rare recipes and payouts.
+    Record* capture = nullptr;
     switch (e.body_type()) {
       case EventBody::PaymentCaptured: {
         const auto* b = e.body_as_PaymentCaptured();
         if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
         currency = Str(b->amount()->currency());
-        // Built field by field: nlohmann's initializer lists copy every pair through a
-        // temporary array, which one capture per event made a visible cost.
-        Json::object_t fields;
-        fields.emplace("capture_id", Str(b->capture_id()));
-        fields.emplace("payment_id", Str(b->payment_id()));
-        fields.emplace("order_id", Str(b->order_id()));
-        fields.emplace("currency", currency);
-        fields.emplace("gross_minor", b->amount()->amount_minor());
-        fields.emplace("recorded_at_us", e.recorded_at_us());
-        fields.emplace("day", day);
-        fields.emplace("channel", fbs::EnumNameChannel(b->channel()));
-        fields.emplace("recipe_version", fees ? fees->recipe_version() : 0);
-        fields.emplace("contributors", Json::object());
-        fields.emplace("tax_minor", 0);
-        fields.emplace("refunded_minor", 0);
-        // Sales tax is the only posting to the tax account at capture.
-        fields.emplace("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
+        Record& c = s.PutRecord("capture/" + m + "/" + Str(b->capture_id()));
+        // Set in key order (each is then an append).
+        c.SetText("capture_id", Str(b->capture_id()));
+        c.SetText("channel", fbs::EnumNameChannel(b->channel()));
+        c.Child("contributors");
+        c.SetText("currency", currency);
+        c.SetText("day", day);
+        c.SetInteger("gross_minor", b->amount()->amount_minor());
         const int64_t net = NetFor(postings, merchant_prefix);
-        fields.emplace("merchant_net_at_capture_minor", net);
-        fields.emplace("merchant_net_minor", net);
-        capture = &s.Put("capture/" + m + "/" + Str(b->capture_id()), Json(std::move(fields)));
+        c.SetInteger("merchant_net_at_capture_minor", net);
+        c.SetInteger("merchant_net_minor", net);
+        c.SetText("order_id", Str(b->order_id()));
+        c.SetText("payment_id", Str(b->payment_id()));
+        c.SetInteger("recipe_version", fees ? fees->recipe_version() : 0);
+        c.SetInteger("recorded_at_us", e.recorded_at_us());
+        c.SetInteger("refunded_minor", 0);
+        // Sales tax is the only posting to the tax account at capture.
+        c.SetInteger("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
+        c.SetInteger("tax_minor", 0);
+        capture = &c;
         break;
       }
       case EventBody::PaymentRefunded: {
         const auto* b = e.body_as_PaymentRefunded();
         if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
         currency = Str(b->amount()->currency());
-        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        Record& c = s.MutableRecord("capture/" + m + "/" + Str(b->capture_id()));
         if (!c.is_null()) {
-          AddTo(c, "refunded_minor", b->amount()->amount_minor());
-          AddTo(c, "sales_tax_minor", NetFor(postings, "tax:payable:sales"));
-          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
+          c.Add("refunded_minor", b->amount()->amount_minor());
+          c.Add("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
+          c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
@@ -100,22 +101,24 @@ class FeesView final : public Projection {
       case EventBody::DisputeOpened: {
         const auto* b = e.body_as_DisputeOpened();
         currency = b->amount() ? Str(b->amount()->currency()) : "";
-        s.Put("dispute/" + m + "/" + Str(b->dispute_id()), {{"capture_id", Str(b->capture_id())},
-                                                             {"currency", currency}});
-        Json& c = s.Mutable("capture/" + m + "/" + Str(b->capture_id()));
+        Record& d = s.PutRecord("dispute/" + m + "/" + Str(b->dispute_id()));
+        d.SetText("capture_id", Str(b->capture_id()));
+        d.SetText("currency", currency);
+        Record& c = s.MutableRecord("capture/" + m + "/" + Str(b->capture_id()));
         if (!c.is_null()) {
-          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
+          c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
       }
       case EventBody::DisputeResolved: {
-        const Json& d = s.Get("dispute/" + m + "/" + Str(e.body_as_DisputeResolved()->dispute_id()));
-        if (d.is_null()) return Status::Corruption("resolution of an unknown dispute");
-        currency = d["currency"].get<std::string>();
-        Json& c = s.Mutable("capture/" + m + "/" + d["capture_id"].get<std::string>());
+        const Record& d = s.GetRecord("dispute/" + m + "/" + Str(e.body_as_DisputeResolved()->dispute_id()));
+        const std::optional<std::string_view> capture_id = d.Text("capture_id");
+        if (d.is_null() || !capture_id) return Status::Corruption("resolution of an unknown dispute");
+        currency = std::string(d.Text("currency").value_or(""));
+        Record& c = s.MutableRecord("capture/" + m + "/" + std::string(*capture_id));
         if (!c.is_null()) {
-          AddTo(c, "merchant_net_minor", NetFor(postings, merchant_prefix));
+          c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
         }
         break;
@@ -159,16 +162,20 @@ class FeesView final : public Projection {
         const std::string cur = Str(line->currency()).empty() ? currency : Str(line->currency());
         const int64_t amount = line->amount_minor();
         const bool is_fee = line->kind() == fbs::FeeKind::Fee;
-        Json& daily = s.Mutable("day/" + m + "/" + day + "/" + contributor + "/" + cur);
-        if (daily.is_null()) daily = {{"kind", is_fee ? "fee" : "tax"}};
-        AddTo(daily, amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
-        AddTo(daily, "net_minor", amount);
-        if (is_fee) AddTo(s.Mutable("revenue/" + contributor + "/" + cur), "net_minor", amount);
+        Record& daily = s.MutableRecord("day/" + m + "/" + day + "/" + contributor + "/" + cur);
+        if (daily.is_null()) daily.SetText("kind", is_fee ? "fee" : "tax");
+        daily.Add(amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
+        daily.Add("net_minor", amount);
+        if (is_fee) s.MutableRecord("revenue/" + contributor + "/" + cur).Add("net_minor", amount);
         if (capture != nullptr) {
-          Json& per = (*capture)["contributors"][contributor];
-          if (per.is_null()) per = {{"kind", is_fee ? "fee" : "tax"}, {"charged_minor", 0}, {"reversed_minor", 0}};
-          AddTo(per, amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
-          if (!is_fee) AddTo(*capture, "tax_minor", amount);
+          Record& per = capture->Child("contributors").Child(contributor);
+          if (per.fields().empty()) {  // new (a contributor's record always has its kind)
+            per.SetInteger("charged_minor", 0);
+            per.SetText("kind", is_fee ? "fee" : "tax");
+            per.SetInteger("reversed_minor", 0);
+          }
+          per.Add(amount >= 0 ? "charged_minor" : "reversed_minor", amount >= 0 ? amount : -amount);
+          if (!is_fee) capture->Add("tax_minor", amount);
         }
       }
     }
@@ -181,12 +188,12 @@ class FeesView final : public Projection {
       // account is the merchant's own.
       const auto post = [&](std::string_view account, int64_t signed_amount, const char* statement_field) {
         key.assign("balance/").append(account).append("/").append(cur);
-        AddTo(s.Mutable(key), "balance_minor", signed_amount);
+        s.MutableRecord(key).Add("balance_minor", signed_amount);
         if (account.substr(0, merchant_prefix.size()) != merchant_prefix) return;
         key.assign("statement/").append(m).append("/").append(cur).append("/").append(account).append("/").append(day);
-        Json& st = s.Mutable(key);
-        AddTo(st, statement_field, amount);
-        AddTo(st, "postings", 1);
+        Record& st = s.MutableRecord(key);
+        st.Add(statement_field, amount);
+        st.Add("postings", 1);
       };
       post(p.credit, amount, "credits_minor");
       post(p.debit, -amount, "debits_minor");

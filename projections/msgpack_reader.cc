@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
+
+#include "projections/record_value.h"
 
 namespace projections {
 namespace {
@@ -52,6 +55,57 @@ class Reader {
     }
   }
 
+  // A map of integers, booleans, strings and such maps again into *out (Record); false
+  // for anything else.
+  bool RecordMap(Record* out, int depth) {
+    uint8_t tag = 0;
+    uint64_t n = 0;
+    if (depth > Record::kDepthMax || !Byte(&tag)) return false;
+    if ((tag & 0xF0) == 0x80) n = tag & 0x0F;
+    else if (tag == 0xDE || tag == 0xDF) {
+      if (!BigEndian(tag == 0xDE ? 2 : 4, &n)) return false;
+    } else {
+      return false;
+    }
+    out->MakeObject();
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string_view name, text;
+      uint64_t len = 0;
+      if (!Byte(&tag) || !IsString(tag) || !StringLength(tag, &len) || !TextView(len, &name)) return false;
+      if (p_ == end_) return false;
+      tag = *p_;  // looked at, not taken: a nested map reads its own tag
+      if ((tag & 0xF0) == 0x80 || tag == 0xDE || tag == 0xDF) {
+        if (!RecordMap(&out->Child(name), depth + 1)) return false;
+        continue;
+      }
+      ++p_;
+      if (tag <= 0x7F) {
+        out->SetInteger(name, tag);
+      } else if (tag >= 0xE0) {
+        out->SetInteger(name, static_cast<int8_t>(tag));
+      } else if (IsString(tag)) {
+        if (!StringLength(tag, &len) || !TextView(len, &text)) return false;
+        out->SetText(name, text);
+      } else if (tag == 0xC2 || tag == 0xC3) {
+        out->SetBoolean(name, tag == 0xC3);
+      } else if (tag >= 0xCC && tag <= 0xCF) {
+        uint64_t v = 0;
+        if (!BigEndian(1 << (tag - 0xCC), &v) || v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+          return false;
+        out->SetInteger(name, static_cast<int64_t>(v));
+      } else if (tag >= 0xD0 && tag <= 0xD3) {
+        const int bytes = 1 << (tag - 0xD0);
+        uint64_t v = 0;
+        if (!BigEndian(bytes, &v)) return false;
+        const int shift = 64 - 8 * bytes;
+        out->SetInteger(name, static_cast<int64_t>(v << shift) >> shift);
+      } else {
+        return false;  // arrays, nil, floats, binary: not a record
+      }
+    }
+    return true;
+  }
+
   bool at_end() const { return p_ == end_; }
   bool fallback() const { return fallback_; }
 
@@ -98,6 +152,12 @@ class Reader {
   bool Text(uint64_t n, std::string* s) {
     if (static_cast<uint64_t>(end_ - p_) < n) return false;
     s->assign(reinterpret_cast<const char*>(p_), static_cast<size_t>(n));
+    p_ += n;
+    return true;
+  }
+  bool TextView(uint64_t n, std::string_view* s) {
+    if (static_cast<uint64_t>(end_ - p_) < n) return false;
+    *s = std::string_view(reinterpret_cast<const char*>(p_), static_cast<size_t>(n));
     p_ += n;
     return true;
   }
@@ -150,6 +210,15 @@ Json ReadMsgpack(std::string_view bytes) {
   if (reader.fallback())
     return Json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true, /*allow_exceptions=*/false);
   return Json(Json::value_t::discarded);
+}
+
+bool ReadRecordMsgpack(std::string_view bytes, Record* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  Reader reader(p, p + bytes.size());
+  out->Clear();
+  if (reader.RecordMap(out, 0) && reader.at_end()) return true;
+  out->Clear();
+  return false;
 }
 
 }  // namespace projections

@@ -14,4 +14,10 @@ namespace projections {
 // MessagePack value (as from_msgpack with strict = true, allow_exceptions = false).
 nlohmann::json ReadMsgpack(std::string_view bytes);
 
+class Record;
+// Decodes a record (record_value.h) into *out; false when `bytes` are not exactly one
+// well-formed map whose values are all integers within int64, booleans, strings or such
+// maps again.
+bool ReadRecordMsgpack(std::string_view bytes, Record* out);
+
 }  // namespace projections

@@ -39,7 +39,7 @@ void PutNegative(std::string* out, int64_t v) {
   else PutTagged(out, 0xD3, bits, 8);
 }
 
-void PutString(std::string* out, const std::string& s) {
+void PutString(std::string* out, std::string_view s) {
   const size_t n = s.size();
   LEDGER_INVARIANT(n <= 0xffffffffull);  // MessagePack has no longer form (a value is far smaller)
   if (n <= 31) out->push_back(static_cast<char>(0xA0 | n));
@@ -67,12 +67,9 @@ void AppendMsgpack(const Json& value, std::string* out) {
     case Json::value_t::boolean:
       out->push_back(static_cast<char>(value.get<bool>() ? 0xC3 : 0xC2));
       return;
-    case Json::value_t::number_integer: {
-      const int64_t v = value.get<int64_t>();
-      if (v >= 0) PutUnsigned(out, static_cast<uint64_t>(v));
-      else PutNegative(out, v);
+    case Json::value_t::number_integer:
+      AppendMsgpackInteger(value.get<int64_t>(), out);
       return;
-    }
     case Json::value_t::number_unsigned:
       PutUnsigned(out, value.get<uint64_t>());
       return;
@@ -95,6 +92,15 @@ void AppendMsgpack(const Json& value, std::string* out) {
       Json::to_msgpack(value, nlohmann::detail::output_adapter<char>(*out));
       return;
   }
+}
+
+void AppendMsgpackMapHeader(size_t fields, std::string* out) { PutLength(out, fields, 0x80, 0xDE, 0xDF); }
+
+void AppendMsgpackString(std::string_view s, std::string* out) { PutString(out, s); }
+
+void AppendMsgpackInteger(int64_t v, std::string* out) {
+  if (v >= 0) PutUnsigned(out, static_cast<uint64_t>(v));
+  else PutNegative(out, v);
 }
 
 }  // namespace projections

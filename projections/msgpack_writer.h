@@ -6,10 +6,17 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace projections {
 
 // Appends the encoding of `value` to *out.
 void AppendMsgpack(const nlohmann::json& value, std::string* out);
+
+// The same forms one by one, for values built without nlohmann (Record): a map's
+// header for `fields` fields, a string, an integer.
+void AppendMsgpackMapHeader(size_t fields, std::string* out);
+void AppendMsgpackString(std::string_view s, std::string* out);
+void AppendMsgpackInteger(int64_t v, std::string* out);
 
 }  // namespace projections

@@ -73,11 +73,13 @@ Sha256Digest EntryHash(std::string_view key, std::string_view value, std::string
 
 // Encodes `value` straight into its entry and returns the value's bytes within it: the
 // entry is hashed and the value stored with no other copy.
-std::string_view EncodeEntry(std::string_view key, const Json& value, std::string* entry) {
+// `append_value(std::string*)` appends the value's MessagePack.
+template <typename AppendValue>
+std::string_view EncodeEntry(std::string_view key, const AppendValue& append_value, std::string* entry) {
   BeginEntry(key, entry);
   const size_t length_at = entry->size();
   PutLen32(entry, 0);  // set once the value's length is known
-  AppendMsgpack(value, entry);
+  append_value(entry);
   SetLen32(entry->data() + length_at, entry->size() - length_at - 4);
   return std::string_view(*entry).substr(length_at + 4);
 }
@@ -130,41 +132,81 @@ StateTxn::~StateTxn() {
   for (auto& [key, e] : entries_) Dismantle(e.value, kDismantleDepthMax);
 }
 
-StateTxn::Entry& StateTxn::Load(const std::string& key) {
+StateTxn::Entry& StateTxn::Load(const std::string& key, bool as_record) {
   LEDGER_INVARIANT(!committed_);
   auto [it, added] = entries_.try_emplace(key);  // one hash and probe for a hit or a miss
   Entry& e = it->second;
-  if (!added) return e;
+  if (!added) {
+    if (e.as_record == as_record) return e;
+    // Asked for in the other form: converted in place.
+    if (as_record) {
+      if (!Record::FromJson(e.value, &e.record)) Fail(Status::Corruption("read model value is not a record"));
+      e.value = nullptr;
+    } else {
+      e.value = e.record.ToJson();
+      e.record.Clear();
+    }
+    e.as_record = as_record;
+    return e;
+  }
+  e.as_record = as_record;
   auto raw = store_->GetRaw(key);
   if (!raw.ok()) {
-    if (status_.ok()) status_ = raw.status();
+    Fail(raw.status());
   } else if (raw->has_value()) {
     e.original = std::move(**raw);
-    e.value = DecodeValue(*e.original);
-    if (e.value.is_discarded()) {
-      if (status_.ok()) status_ = Status::Corruption("read model value is damaged");
-      e.value = nullptr;
+    if (as_record) {
+      if (!Record::FromMsgpack(*e.original, &e.record))
+        Fail(Status::Corruption("read model value is damaged or not a record"));
+    } else {
+      e.value = DecodeValue(*e.original);
+      if (e.value.is_discarded()) {
+        Fail(Status::Corruption("read model value is damaged"));
+        e.value = nullptr;
+      }
     }
   }
   return e;
 }
 
-const Json& StateTxn::Get(const std::string& key) { return Load(key).value; }
-
-Json& StateTxn::Put(const std::string& key, Json value) {
+StateTxn::Entry& StateTxn::Set(const std::string& key, bool as_record) {
   LEDGER_INVARIANT(!committed_);
   auto [it, added] = entries_.try_emplace(key);
   Entry& e = it->second;
   if (added) e.original_read = false;
-  e.value = std::move(value);
+  e.as_record = as_record;
+  e.value = nullptr;
+  e.record.Clear();
   e.dirty = true;
+  return e;
+}
+
+const Json& StateTxn::Get(const std::string& key) { return Load(key, /*as_record=*/false).value; }
+
+Json& StateTxn::Put(const std::string& key, Json value) {
+  Entry& e = Set(key, /*as_record=*/false);
+  e.value = std::move(value);
   return e.value;
 }
 
 Json& StateTxn::Mutable(const std::string& key) {
-  Entry& e = Load(key);
+  Entry& e = Load(key, /*as_record=*/false);
   e.dirty = true;
   return e.value;
+}
+
+const Record& StateTxn::GetRecord(const std::string& key) { return Load(key, /*as_record=*/true).record; }
+
+Record& StateTxn::MutableRecord(const std::string& key) {
+  Entry& e = Load(key, /*as_record=*/true);
+  e.dirty = true;
+  return e.record;
+}
+
+Record& StateTxn::PutRecord(const std::string& key) {
+  Entry& e = Set(key, /*as_record=*/true);
+  e.record.MakeObject();
+  return e.record;
 }
 
 // ---- ProjectionStore ----
@@ -283,7 +325,10 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
     const std::string& key = *key_ptr;
     StateTxn::Entry& e = *entry_ptr;
     std::optional<std::string_view> now;
-    if (!e.value.is_null()) now = EncodeEntry(key, e.value, &entry);
+    if (e.as_record && !e.record.is_null())
+      now = EncodeEntry(key, [&](std::string* out) { e.record.AppendMsgpack(out); }, &entry);
+    else if (!e.as_record && !e.value.is_null())
+      now = EncodeEntry(key, [&](std::string* out) { AppendMsgpack(e.value, out); }, &entry);
     if (!now && !e.original) continue;
     if (now && e.original && *now == *e.original) continue;
     if (e.original) {

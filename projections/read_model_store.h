@@ -28,6 +28,7 @@
 
 #include "ledger/status.h"
 #include "ledger/types.h"
+#include "projections/record_value.h"
 
 namespace rocksdb {
 class DB;
@@ -70,6 +71,14 @@ class StateTxn {
   // so their lookups (only the digest needs the old bytes) are left to Commit, which does
   // them together in key order. Gives the value to change in place, as Mutable does.
   Json& Put(const std::string& key, Json value);
+  // The same three for values held as records (record_value.h: objects of integers,
+  // booleans, strings and records), which give the same stored bytes as the JSON objects
+  // without building them. For keys whose values always have that shape: a stored value
+  // that does not fails the txn (Corruption). A key may be asked for in both forms within
+  // a batch, but a reference of one form is invalid once the other is asked for.
+  const Record& GetRecord(const std::string& key);
+  Record& MutableRecord(const std::string& key);
+  Record& PutRecord(const std::string& key);
 
   // The first error met reading the store (OK if none); Commit refuses a failed txn.
   const ledger::Status& status() const { return status_; }
@@ -80,10 +89,19 @@ class StateTxn {
   struct Entry {
     std::optional<std::string> original;  // stored bytes before this txn
     bool original_read = true;            // false: set by Put, `original` read at Commit
-    Json value;
     bool dirty = false;
+    bool as_record = false;               // the value is `record`, not `value`
+    Json value;
+    Record record;
   };
-  Entry& Load(const std::string& key);
+  // The entry of `key`, read from the store on first use, holding its value in the form
+  // asked for (a record or JSON).
+  Entry& Load(const std::string& key, bool as_record);
+  // The entry of `key` for a value set whatever it was (Put): not read now.
+  Entry& Set(const std::string& key, bool as_record);
+  void Fail(ledger::Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
 
   const ProjectionStore* store_;
   // Hashed for the many lookups of a batch; Commit writes the changed keys in key order.

@@ -1,0 +1,132 @@
+#include "projections/record_value.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "projections/msgpack_reader.h"
+#include "projections/msgpack_writer.h"
+
+namespace projections {
+
+using Json = nlohmann::json;
+
+namespace {
+const Record::Field* FindField(const std::vector<Record::Field>& fields, std::string_view name) {
+  for (const Record::Field& f : fields)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+}  // namespace
+
+std::optional<int64_t> Record::Integer(std::string_view name) const {
+  const Field* f = FindField(fields_, name);
+  return f && f->kind == Kind::kInteger ? std::optional<int64_t>(f->integer) : std::nullopt;
+}
+
+std::optional<std::string_view> Record::Text(std::string_view name) const {
+  const Field* f = FindField(fields_, name);
+  return f && f->kind == Kind::kText ? std::optional<std::string_view>(f->text) : std::nullopt;
+}
+
+const Record* Record::Find(std::string_view name) const {
+  const Field* f = FindField(fields_, name);
+  return f && f->kind == Kind::kRecord ? f->record.get() : nullptr;
+}
+
+Record::Field* Record::Set(std::string_view name, Kind kind) {
+  present_ = true;
+  // Fields come in key order from the store and from most rules: try the end first.
+  auto at = fields_.end();
+  if (!fields_.empty() && !(std::string_view(fields_.back().name) < name)) {
+    at = std::lower_bound(fields_.begin(), fields_.end(), name,
+                          [](const Field& f, std::string_view n) { return std::string_view(f.name) < n; });
+  }
+  const bool added = at == fields_.end() || at->name != name;
+  if (added) {
+    at = fields_.insert(at, Field{});
+    at->name.assign(name);
+  }
+  if (added || at->kind != kind) {
+    at->kind = kind;
+    at->integer = 0;
+    at->text.clear();
+    at->record.reset();
+    if (kind == Kind::kRecord) {
+      at->record = std::make_unique<Record>();
+      at->record->MakeObject();
+    }
+  }
+  return &*at;
+}
+
+void Record::Add(std::string_view name, int64_t delta) {
+  Field* total = Set(name, Kind::kInteger);
+  int64_t after = 0;
+  if (__builtin_add_overflow(total->integer, delta, &after)) {
+    // As AddTo: kept at the bound and flagged, never wrapped (see event_reading.h).
+    total->integer = delta > 0 ? INT64_MAX : INT64_MIN;
+    SetBoolean("overflowed", true);  // may move the fields: `total` is not used after
+    return;
+  }
+  total->integer = after;
+}
+
+Json Record::ToJson() const {
+  if (!present_) return Json();
+  Json::object_t fields;
+  for (const Field& f : fields_) {
+    switch (f.kind) {
+      case Kind::kInteger: fields.emplace(f.name, f.integer); break;
+      case Kind::kBoolean: fields.emplace(f.name, f.integer != 0); break;
+      case Kind::kText: fields.emplace(f.name, f.text); break;
+      case Kind::kRecord: fields.emplace(f.name, f.record->ToJson()); break;
+    }
+  }
+  return Json(std::move(fields));
+}
+
+bool Record::FromJson(const Json& j, Record* out) {
+  out->Clear();
+  if (j.is_null()) return true;
+  if (FromJsonAt(j, out, 0)) return true;
+  out->Clear();
+  return false;
+}
+
+bool Record::FromJsonAt(const Json& j, Record* out, int depth) {
+  if (!j.is_object() || depth > kDepthMax) return false;
+  out->MakeObject();
+  for (const auto& [name, v] : j.items()) {
+    if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})) {
+      out->SetInteger(name, v.get<int64_t>());
+    } else if (v.is_boolean()) {
+      out->SetBoolean(name, v.get<bool>());
+    } else if (v.is_string()) {
+      out->SetText(name, v.get_ref<const std::string&>());
+    } else if (!FromJsonAt(v, &out->Child(name), depth + 1)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Record::AppendMsgpack(std::string* out) const {
+  if (!present_) {
+    out->push_back(static_cast<char>(0xC0));
+    return;
+  }
+  AppendMsgpackMapHeader(fields_.size(), out);
+  for (const Field& f : fields_) {
+    AppendMsgpackString(f.name, out);
+    switch (f.kind) {
+      case Kind::kInteger: AppendMsgpackInteger(f.integer, out); break;
+      case Kind::kBoolean: out->push_back(static_cast<char>(f.integer != 0 ? 0xC3 : 0xC2)); break;
+      case Kind::kText: AppendMsgpackString(f.text, out); break;
+      case Kind::kRecord: f.record->AppendMsgpack(out); break;
+    }
+  }
+}
+
+bool Record::FromMsgpack(std::string_view bytes, Record* out) { return ReadRecordMsgpack(bytes, out); }
+
+}  // namespace projections

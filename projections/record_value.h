@@ -1,0 +1,82 @@
+// A read-model value held as a record: a JSON object whose fields are integers, booleans,
+// strings or records again (no arrays, no floats), kept as a short vector of fields sorted
+// by name instead of nlohmann's tree of nodes. The fees view's values are all of this
+// shape (a capture with its contributors, the totals per day, account and statement), and
+// are created or changed tens of times per event: building, decoding, changing and
+// freeing them as nlohmann values (a map node, a key string and a value node per field)
+// was most of a fees rebuild's rule work.
+//
+// The stored bytes are the JSON object's (AppendMsgpack of ToJson(), byte for byte: fields
+// in key order, integers in nlohmann's forms), so the state digests and the golden
+// fixtures do not depend on which form a rule used. Internal to projections/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace projections {
+
+class Record {
+ public:
+  enum class Kind : uint8_t { kInteger, kBoolean, kText, kRecord };
+  struct Field {
+    std::string name;
+    Kind kind = Kind::kInteger;
+    int64_t integer = 0;             // kInteger; kBoolean as 0 or 1
+    std::string text;                // kText
+    std::unique_ptr<Record> record;  // kRecord (never null then)
+  };
+  // Records nested deeper than this are not read (no read model comes near it).
+  static constexpr int kDepthMax = 16;
+
+  // Null (absent) until a field is set or MakeObject() is called.
+  bool is_null() const { return !present_; }
+  void MakeObject() { present_ = true; }
+  void Clear() {
+    fields_.clear();
+    present_ = false;
+  }
+  const std::vector<Field>& fields() const { return fields_; }
+
+  // The integer (text, record) at `name`; nullopt (null) when absent or of another kind.
+  std::optional<int64_t> Integer(std::string_view name) const;
+  std::optional<std::string_view> Text(std::string_view name) const;
+  const Record* Find(std::string_view name) const;
+
+  void SetInteger(std::string_view name, int64_t v) { Set(name, Kind::kInteger)->integer = v; }
+  void SetBoolean(std::string_view name, bool v) { Set(name, Kind::kBoolean)->integer = v ? 1 : 0; }
+  void SetText(std::string_view name, std::string_view v) { Set(name, Kind::kText)->text.assign(v); }
+  // The record at `name` to change in place, created empty (an object) when absent or of
+  // another kind. Valid until a field is added to or removed from this record.
+  Record& Child(std::string_view name) { return *Set(name, Kind::kRecord)->record; }
+
+  // Adds `delta` to the integer at `name` (creating it at 0), as AddTo does for JSON: a sum
+  // past int64 stays at the bound and sets "overflowed". A field of another kind is
+  // replaced (where AddTo would throw; a well-formed read model never has one).
+  void Add(std::string_view name, int64_t delta);
+
+  nlohmann::json ToJson() const;
+  // False (and *out left null) when `j` is neither null nor an object of this shape.
+  static bool FromJson(const nlohmann::json& j, Record* out);
+
+  // Appends the MessagePack encoding, the bytes AppendMsgpack(ToJson()) writes.
+  void AppendMsgpack(std::string* out) const;
+  // Decodes stored bytes; false (and *out left null) when they are not one well-formed
+  // MessagePack map of this shape (arrays, nil, floats, integers past int64 refused).
+  static bool FromMsgpack(std::string_view bytes, Record* out);
+
+ private:
+  static bool FromJsonAt(const nlohmann::json& j, Record* out, int depth);
+  // The field `name`, created (in key order) or changed to `kind` (its value reset).
+  Field* Set(std::string_view name, Kind kind);
+
+  std::vector<Field> fields_;  // sorted by name, names unique
+  bool present_ = false;
+};
+
+}  // namespace projections
