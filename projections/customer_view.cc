@@ -30,60 +30,59 @@ std::string CustomerKey(const std::string& m, const std::string& c) { return "cu
 std::string OrderKey(const std::string& m, const std::string& o) { return "order/" + m + "/" + o; }
 std::string DisputeKey(const std::string& m, const std::string& d) { return "dispute/" + m + "/" + d; }
 
-// Objects here are built field by field: nlohmann's initializer lists copy every pair
-// through a temporary array, which made building them about a tenth of a customers rebuild.
-Json Money(const fbs::Money* m) {
-  Json::object_t fields;
-  fields.emplace("amount_minor", m ? m->amount_minor() : 0);
-  fields.emplace("currency", m ? Str(m->currency()) : std::string());
-  return Json(std::move(fields));
+// Values here are records (record_value.h), built field by field in key order where
+// that is easy (each field is then an append).
+void SetMoney(Record& out, const fbs::Money* m) {
+  out.SetInteger("amount_minor", m ? m->amount_minor() : 0);
+  out.SetText("currency", m ? m->currency() ? m->currency()->string_view() : std::string_view() : std::string_view());
 }
 
 // The fields a capture's and a refund's entry in an order share.
-Json::object_t MoneyMovement(const std::string& payment_id, const fbs::Money* amount, fbs::PaymentSource source,
-                             int64_t at) {
-  Json::object_t fields;
-  fields.emplace("payment_id", payment_id);
-  fields.emplace("amount", Money(amount));
-  fields.emplace("source", fbs::EnumNamePaymentSource(source));
-  fields.emplace("recorded_at_us", at);
-  return fields;
+void SetMoneyMovement(Record& out, const std::string& payment_id, const fbs::Money* amount, fbs::PaymentSource source,
+                      int64_t at) {
+  SetMoney(out.Child("amount"), amount);
+  out.SetText("payment_id", payment_id);
+  out.SetInteger("recorded_at_us", at);
+  out.SetText("source", fbs::EnumNamePaymentSource(source));
 }
 
-// The customer record an order belongs to (null json when the order has no customer).
-Json* CustomerOfOrder(StateTxn& s, const std::string& m, const Json& order) {
-  if (!order.is_object() || order.value("customer_id", "").empty()) return nullptr;
-  Json& c = s.Mutable(CustomerKey(m, order["customer_id"].get<std::string>()));
-  if (c.is_null()) c = {{"customer_id", order["customer_id"]}, {"registered", false}};
+// The customer record an order belongs to (null when the order has no customer).
+Record* CustomerOfOrder(StateTxn& s, const std::string& m, const Record& order) {
+  const std::optional<std::string_view> id = order.Text("customer_id");
+  if (!id || id->empty()) return nullptr;
+  const std::string customer_id(*id);
+  Record& c = s.MutableRecord(CustomerKey(m, customer_id));
+  if (c.is_null()) {
+    c.SetText("customer_id", customer_id);
+    c.SetBoolean("registered", false);
+  }
   return &c;
 }
 
-void AddLifetimeValue(StateTxn& s, const std::string& m, const Json& order, const std::string& currency,
+void AddLifetimeValue(StateTxn& s, const std::string& m, const Record& order, std::string_view currency,
                       int64_t delta) {
-  if (Json* c = CustomerOfOrder(s, m, order)) {
-    Json& ltv = (*c)["lifetime_value_minor"];
-    AddTo(ltv, currency, delta);
-  }
+  if (Record* c = CustomerOfOrder(s, m, order)) c->Child("lifetime_value_minor").Add(currency, delta);
 }
 
 // The order a money event belongs to, or for a provider fact about a payment the ledger
 // never authorized (order id empty), that payment's unmatched record (same shape).
-Json& OrderOf(StateTxn& s, const std::string& m, const std::string& order_id, const std::string& payment_id) {
-  if (!order_id.empty()) return s.Mutable(OrderKey(m, order_id));
-  Json& u = s.Mutable("unmatched/" + m + "/" + payment_id);
-  if (u.is_null()) u = {{"payment_id", payment_id}, {"order_id", ""}, {"payments", Json::object()}};
+Record& OrderOf(StateTxn& s, const std::string& m, const std::string& order_id, const std::string& payment_id) {
+  if (!order_id.empty()) return s.MutableRecord(OrderKey(m, order_id));
+  Record& u = s.MutableRecord("unmatched/" + m + "/" + payment_id);
+  if (u.is_null()) {
+    u.SetText("order_id", "");
+    u.SetText("payment_id", payment_id);
+    u.Child("payments");
+  }
   return u;
 }
 
 // Adds the envelope's anomaly note, if any, to an entry.
-Json Noted(const Event& e, Json entry) {
-  if (e.anomaly() != nullptr && e.anomaly()->size() > 0) entry["anomaly"] = e.anomaly()->str();
-  return entry;
+void Note(const Event& e, Record& entry) {
+  if (e.anomaly() != nullptr && e.anomaly()->size() > 0) entry.SetText("anomaly", e.anomaly()->string_view());
 }
 
-void SetPayment(Json& order, const std::string& payment_id, const char* field, const Json& value) {
-  order["payments"][payment_id][field] = value;
-}
+Record& Payment(Record& order, const std::string& payment_id) { return order.Child("payments").Child(payment_id); }
 
 class CustomerView final : public Projection {
  public:
@@ -95,59 +94,58 @@ class CustomerView final : public Projection {
     switch (e.body_type()) {
       case EventBody::CustomerRegistered: {
         const auto* b = e.body_as_CustomerRegistered();
-        Json& c = s.Mutable(CustomerKey(m, Str(b->customer_id())));
-        if (c.is_null()) c = {{"customer_id", Str(b->customer_id())}};
-        c["registered"] = true;
-        c["store_id"] = Str(b->store_id());
-        c["channel"] = fbs::EnumNameChannel(b->channel());
-        c["registered_at_us"] = at;
-        c["profile"] = PersonalOf(e);
+        Record& c = s.MutableRecord(CustomerKey(m, Str(b->customer_id())));
+        if (c.is_null()) c.SetText("customer_id", Str(b->customer_id()));
+        c.SetText("channel", fbs::EnumNameChannel(b->channel()));
+        PersonalInto(e, &c.SetRecord("profile"));
+        c.SetBoolean("registered", true);
+        c.SetInteger("registered_at_us", at);
+        c.SetText("store_id", Str(b->store_id()));
         break;
       }
       case EventBody::CustomerUpdated: {
-        Json& c = s.Mutable(CustomerKey(m, Str(e.body_as_CustomerUpdated()->customer_id())));
+        Record& c = s.MutableRecord(CustomerKey(m, Str(e.body_as_CustomerUpdated()->customer_id())));
         if (c.is_null()) return Status::Corruption("CustomerUpdated for an unknown customer");
-        if (!c.value("erased", false)) c["profile"] = PersonalOf(e);
+        if (!c.Boolean("erased").value_or(false)) PersonalInto(e, &c.SetRecord("profile"));
         break;
       }
       case EventBody::CustomerErased: {
-        Json& c = s.Mutable(CustomerKey(m, Str(e.body_as_CustomerErased()->customer_id())));
+        Record& c = s.MutableRecord(CustomerKey(m, Str(e.body_as_CustomerErased()->customer_id())));
         if (c.is_null()) return Status::Corruption("CustomerErased for an unknown customer");
-        c["erased"] = true;
-        c["erased_at_us"] = at;
-        c["profile"] = {{"erased", true}};
+        c.SetBoolean("erased", true);
+        c.SetInteger("erased_at_us", at);
+        c.SetRecord("profile").SetBoolean("erased", true);
         break;
       }
       case EventBody::OrderPlaced: {
         const auto* b = e.body_as_OrderPlaced();
-        Json::array_t lines;
+        Record& order = s.PutRecord(OrderKey(m, Str(b->order_id())));
+        order.SetText("channel", fbs::EnumNameChannel(b->channel()));
+        order.SetText("currency", Str(b->currency()));
+        order.SetText("customer_id", Str(b->customer_id()));
+        std::vector<Record>& lines = order.List("lines");
         if (b->lines()) {
           lines.reserve(b->lines()->size());
           for (const auto* l : *b->lines()) {
-            Json::object_t line;
-            line.emplace("sku", Str(l->sku()));
-            line.emplace("quantity", l->quantity());
-            line.emplace("unit_price_minor", l->unit_price_minor());
-            lines.emplace_back(std::move(line));
+            Record& line = lines.emplace_back();
+            line.SetInteger("quantity", l->quantity());
+            line.SetText("sku", Str(l->sku()));
+            line.SetInteger("unit_price_minor", l->unit_price_minor());
           }
         }
-        Json::object_t order;
-        order.emplace("order_id", Str(b->order_id()));
-        order.emplace("customer_id", Str(b->customer_id()));
-        order.emplace("store_id", Str(b->store_id()));
-        order.emplace("channel", fbs::EnumNameChannel(b->channel()));
-        order.emplace("currency", Str(b->currency()));
-        order.emplace("lines", std::move(lines));
-        order.emplace("shipping_minor", b->shipping_minor());
-        order.emplace("tax_minor", b->tax_minor());
-        order.emplace("total_minor", b->total_minor());
-        order.emplace("status", "placed");
-        order.emplace("placed_at_us", at);
-        order.emplace("payments", Json::object());
-        Json& stored = s.Put(OrderKey(m, Str(b->order_id())), Noted(e, Json(std::move(order))));
-        if (Json* c = CustomerOfOrder(s, m, stored)) {
-          AddTo(*c, "order_count", 1);
-          s.Put("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id()), {{"placed_at_us", at}});
+        order.SetText("order_id", Str(b->order_id()));
+        order.Child("payments");
+        order.SetInteger("placed_at_us", at);
+        order.SetInteger("shipping_minor", b->shipping_minor());
+        order.SetText("status", "placed");
+        order.SetText("store_id", Str(b->store_id()));
+        order.SetInteger("tax_minor", b->tax_minor());
+        order.SetInteger("total_minor", b->total_minor());
+        Note(e, order);
+        if (Record* c = CustomerOfOrder(s, m, order)) {
+          c->Add("order_count", 1);
+          s.PutRecord("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id()))
+              .SetInteger("placed_at_us", at);
         }
         break;
       }
@@ -156,136 +154,161 @@ class CustomerView final : public Projection {
         const bool cancelled = e.body_type() == EventBody::OrderCancelled;
         const std::string id = cancelled ? Str(e.body_as_OrderCancelled()->order_id())
                                          : Str(e.body_as_OrderFulfilled()->order_id());
-        Json& o = s.Mutable(OrderKey(m, id));
+        Record& o = s.MutableRecord(OrderKey(m, id));
         if (o.is_null()) return Status::Corruption("order event for an unknown order");
-        o["status"] = cancelled ? "cancelled" : "fulfilled";
-        o["closed_at_us"] = at;
-        if (cancelled) o["cancel_reason"] = Str(e.body_as_OrderCancelled()->reason());
+        o.SetText("status", cancelled ? "cancelled" : "fulfilled");
+        o.SetInteger("closed_at_us", at);
+        if (cancelled) o.SetText("cancel_reason", Str(e.body_as_OrderCancelled()->reason()));
         break;
       }
       case EventBody::PaymentAuthorized: {
         const auto* b = e.body_as_PaymentAuthorized();
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Record& o = s.MutableRecord(OrderKey(m, Str(b->order_id())));
         if (o.is_null()) return Status::Corruption("payment for an unknown order");
-        s.Put("payment/" + m + "/" + Str(b->payment_id()), {{"order_id", Str(b->order_id())}});
-        Json& p = o["payments"][Str(b->payment_id())];
-        p["status"] = "authorized";
-        p["authorized"] = Money(b->amount());
-        p["method"] = Str(b->method());
-        p["provider"] = Str(b->provider());
+        s.PutRecord("payment/" + m + "/" + Str(b->payment_id())).SetText("order_id", Str(b->order_id()));
+        Record& p = Payment(o, Str(b->payment_id()));
+        SetMoney(p.SetRecord("authorized"), b->amount());
+        p.SetText("method", Str(b->method()));
+        p.SetText("provider", Str(b->provider()));
+        p.SetText("status", "authorized");
         break;
       }
       case EventBody::AuthorizationVoided: {
         const auto* b = e.body_as_AuthorizationVoided();
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Record& o = s.MutableRecord(OrderKey(m, Str(b->order_id())));
         if (o.is_null()) return Status::Corruption("void for an unknown order");
-        SetPayment(o, Str(b->payment_id()), "status", "voided");
+        Payment(o, Str(b->payment_id())).SetText("status", "voided");
         break;
       }
       case EventBody::PaymentFailed: {
         const auto* b = e.body_as_PaymentFailed();
-        Json& o = s.Mutable(OrderKey(m, Str(b->order_id())));
+        Record& o = s.MutableRecord(OrderKey(m, Str(b->order_id())));
         if (o.is_null()) return Status::Corruption("failed payment for an unknown order");
-        SetPayment(o, Str(b->payment_id()), "status", "failed");
-        SetPayment(o, Str(b->payment_id()), "failure_reason", Str(b->reason()));
+        Record& p = Payment(o, Str(b->payment_id()));
+        p.SetText("failure_reason", Str(b->reason()));
+        p.SetText("status", "failed");
         break;
       }
       case EventBody::PaymentCaptured: {
         const auto* b = e.body_as_PaymentCaptured();
         if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
-        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
+        Record& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("capture for an unknown order");
-        Json& p = o["payments"][Str(b->payment_id())];
-        p["status"] = "captured";
-        AddTo(p, "captured_minor", b->amount() ? b->amount()->amount_minor() : 0);
-        Json::object_t capture = MoneyMovement(Str(b->payment_id()), b->amount(), b->source(), at);
-        capture.emplace("capture_id", Str(b->capture_id()));
-        PushTo(o, "captures", Noted(e, Json(std::move(capture))));
+        Record& p = Payment(o, Str(b->payment_id()));
+        p.Add("captured_minor", b->amount()->amount_minor());
+        p.SetText("status", "captured");
+        Record& capture = o.List("captures").emplace_back();
+        SetMoneyMovement(capture, Str(b->payment_id()), b->amount(), b->source(), at);
+        capture.SetText("capture_id", Str(b->capture_id()));
+        Note(e, capture);
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), b->amount()->amount_minor());
         break;
       }
       case EventBody::PaymentRefunded: {
         const auto* b = e.body_as_PaymentRefunded();
         if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
-        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
+        Record& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("refund for an unknown order");
-        AddTo(o["payments"][Str(b->payment_id())], "refunded_minor", b->amount()->amount_minor());
-        Json::object_t refund = MoneyMovement(Str(b->payment_id()), b->amount(), b->source(), at);
-        refund.emplace("refund_id", Str(b->refund_id()));
-        refund.emplace("capture_id", Str(b->capture_id()));
-        PushTo(o, "refunds", Noted(e, Json(std::move(refund))));
+        Payment(o, Str(b->payment_id())).Add("refunded_minor", b->amount()->amount_minor());
+        Record& refund = o.List("refunds").emplace_back();
+        SetMoneyMovement(refund, Str(b->payment_id()), b->amount(), b->source(), at);
+        refund.SetText("capture_id", Str(b->capture_id()));
+        refund.SetText("refund_id", Str(b->refund_id()));
+        Note(e, refund);
         AddLifetimeValue(s, m, o, Str(b->amount()->currency()), -b->amount()->amount_minor());
         break;
       }
       case EventBody::DisputeOpened: {
         const auto* b = e.body_as_DisputeOpened();
-        Json& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
+        Record& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("dispute for an unknown order");
         const std::string id = Str(b->dispute_id());
-        o["disputes"][id] = Noted(e, {{"status", "open"}, {"payment_id", Str(b->payment_id())},
-                                      {"capture_id", Str(b->capture_id())}, {"amount", Money(b->amount())},
-                                      {"reason", Str(b->reason())}, {"evidence_due_at_us", b->evidence_due_at_us()},
-                                      {"source", fbs::EnumNamePaymentSource(b->source())}, {"opened_at_us", at}});
-        s.Put(DisputeKey(m, id), {{"order_id", Str(b->order_id())}, {"payment_id", Str(b->payment_id())}});
-        if (Json* c = CustomerOfOrder(s, m, o)) (*c)["open_disputes"][id] = Str(b->order_id());
+        Record& d = o.Child("disputes").SetRecord(id);
+        SetMoney(d.Child("amount"), b->amount());
+        d.SetText("capture_id", Str(b->capture_id()));
+        d.SetInteger("evidence_due_at_us", b->evidence_due_at_us());
+        d.SetInteger("opened_at_us", at);
+        d.SetText("payment_id", Str(b->payment_id()));
+        d.SetText("reason", Str(b->reason()));
+        d.SetText("source", fbs::EnumNamePaymentSource(b->source()));
+        d.SetText("status", "open");
+        Note(e, d);
+        Record& index = s.PutRecord(DisputeKey(m, id));
+        index.SetText("order_id", Str(b->order_id()));
+        index.SetText("payment_id", Str(b->payment_id()));
+        if (Record* c = CustomerOfOrder(s, m, o)) c->Child("open_disputes").SetText(id, Str(b->order_id()));
         break;
       }
       case EventBody::DisputeEvidenceSubmitted: {
         const auto* b = e.body_as_DisputeEvidenceSubmitted();
-        const Json& d = s.Get(DisputeKey(m, Str(b->dispute_id())));
-        if (d.is_null()) return Status::Corruption("evidence for an unknown dispute");
-        Json& o = OrderOf(s, m, d["order_id"].get<std::string>(), d.value("payment_id", ""));
-        o["disputes"][Str(b->dispute_id())]["status"] = "evidence_submitted";
+        const Record& d = s.GetRecord(DisputeKey(m, Str(b->dispute_id())));
+        const std::optional<std::string_view> order_id = d.Text("order_id");
+        if (d.is_null() || !order_id) return Status::Corruption("evidence for an unknown dispute");
+        Record& o = OrderOf(s, m, std::string(*order_id), std::string(d.Text("payment_id").value_or("")));
+        o.Child("disputes").Child(Str(b->dispute_id())).SetText("status", "evidence_submitted");
         break;
       }
       case EventBody::DisputeResolved: {
         const auto* b = e.body_as_DisputeResolved();
         const std::string id = Str(b->dispute_id());
-        const Json& d = s.Get(DisputeKey(m, id));
-        if (d.is_null()) return Status::Corruption("resolution of an unknown dispute");
-        Json& o = OrderOf(s, m, d["order_id"].get<std::string>(), d.value("payment_id", ""));
-        Json& od = o["disputes"][id];
-        od["status"] = "resolved";
-        od["outcome"] = fbs::EnumNameDisputeOutcome(b->outcome());
-        od["resolved_at_us"] = at;
-        Json* c = CustomerOfOrder(s, m, o);
-        if (c != nullptr && c->contains("open_disputes")) {
-          (*c)["open_disputes"].erase(id);
-          if ((*c)["open_disputes"].empty()) c->erase("open_disputes");
+        const Record& d = s.GetRecord(DisputeKey(m, id));
+        const std::optional<std::string_view> order_id = d.Text("order_id");
+        if (d.is_null() || !order_id) return Status::Corruption("resolution of an unknown dispute");
+        Record& o = OrderOf(s, m, std::string(*order_id), std::string(d.Text("payment_id").value_or("")));
+        Record& od = o.Child("disputes").Child(id);
+        od.SetText("outcome", fbs::EnumNameDisputeOutcome(b->outcome()));
+        od.SetInteger("resolved_at_us", at);
+        od.SetText("status", "resolved");
+        Record* c = CustomerOfOrder(s, m, o);
+        if (c != nullptr && c->Has("open_disputes")) {
+          Record& open = c->Child("open_disputes");
+          open.Erase(id);
+          if (open.empty()) c->Erase("open_disputes");
         }
         // Lost and accepted disputes take the money back from the merchant (DECISIONS §30).
-        if (b->outcome() != fbs::DisputeOutcome::Won)
-          AddLifetimeValue(s, m, o, od["amount"]["currency"].get<std::string>(),
-                           -od["amount"]["amount_minor"].get<int64_t>());
+        if (b->outcome() != fbs::DisputeOutcome::Won) {
+          const Record* amount = od.Find("amount");
+          const std::optional<std::string_view> currency = amount ? amount->Text("currency") : std::nullopt;
+          const std::optional<int64_t> minor = amount ? amount->Integer("amount_minor") : std::nullopt;
+          if (!currency || !minor) return Status::Corruption("resolution of a dispute without its amount");
+          AddLifetimeValue(s, m, o, std::string(*currency), -*minor);
+        }
         break;
       }
       case EventBody::MessageSent: {
         const auto* b = e.body_as_MessageSent();
-        Json& c = s.Mutable(CustomerKey(m, Str(b->customer_id())));
-        if (c.is_null()) c = {{"customer_id", Str(b->customer_id())}, {"registered", false}};
-        Json msg = {{"message_id", Str(b->message_id())},
-                    {"medium", fbs::EnumNameMessageMedium(b->medium())},
-                    {"recorded_at_us", at}};
-        const Json personal = PersonalOf(e);
-        if (!c.value("erased", false) && !personal.empty()) msg["body"] = personal;
-        AddTo(c, "message_count", 1);
-        s.Put("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id()), std::move(msg));
+        Record& c = s.MutableRecord(CustomerKey(m, Str(b->customer_id())));
+        if (c.is_null()) {
+          c.SetText("customer_id", Str(b->customer_id()));
+          c.SetBoolean("registered", false);
+        }
+        Record& msg = s.PutRecord("customer_message/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->message_id()));
+        if (!c.Boolean("erased").value_or(false)) {
+          Record& body = msg.SetRecord("body");
+          PersonalInto(e, &body);
+          if (body.empty()) msg.Erase("body");
+        }
+        msg.SetText("medium", fbs::EnumNameMessageMedium(b->medium()));
+        msg.SetText("message_id", Str(b->message_id()));
+        msg.SetInteger("recorded_at_us", at);
+        c.Add("message_count", 1);
         break;
       }
       case EventBody::OutageNoticePublished: {
         const auto* b = e.body_as_OutageNoticePublished();
-        s.Put("notice/" + Str(b->notice_id()), {{"notice_id", Str(b->notice_id())},
-                                                {"component", Str(b->component())},
-                                                {"impact", Str(b->impact())},
-                                                {"opened_at_us", at}});
-        if (b->status() == fbs::OutageStatus::Resolved) s.Mutable("notice/" + Str(b->notice_id()))["resolved_at_us"] = at;
+        Record& n = s.PutRecord("notice/" + Str(b->notice_id()));
+        n.SetText("component", Str(b->component()));
+        n.SetText("impact", Str(b->impact()));
+        n.SetText("notice_id", Str(b->notice_id()));
+        n.SetInteger("opened_at_us", at);
+        if (b->status() == fbs::OutageStatus::Resolved) n.SetInteger("resolved_at_us", at);
         break;
       }
       case EventBody::OutageNoticeUpdated: {
         const auto* b = e.body_as_OutageNoticeUpdated();
-        Json& n = s.Mutable("notice/" + Str(b->notice_id()));
+        Record& n = s.MutableRecord("notice/" + Str(b->notice_id()));
         if (n.is_null()) return Status::Corruption("update of an unknown outage notice");
-        if (b->status() == fbs::OutageStatus::Resolved && !n.contains("resolved_at_us")) n["resolved_at_us"] = at;
+        if (b->status() == fbs::OutageStatus::Resolved && !n.Has("resolved_at_us")) n.SetInteger("resolved_at_us", at);
         break;
       }
       default:

@@ -35,34 +35,36 @@ std::string UtcDay(int64_t at_us) {
   return last_day;
 }
 
-Json PersonalOf(const Event& e) {
-  Json out = Json::object();
+void PersonalInto(const Event& e, Record* out) {
+  out->MakeObject();
   if (e.personal_key_id() != 0) {  // opened at read time with the keyring, never stored open
-    out["sealed"] = true;
-    out["key_id"] = e.personal_key_id();
-    out["position"] = e.position();
-    return out;
+    out->SetBoolean("sealed", true);
+    out->SetInteger("key_id", e.personal_key_id());
+    out->SetInteger("position", static_cast<int64_t>(e.position()));
+    return;
   }
   const auto* bytes = e.personal();
-  if (bytes == nullptr || bytes->size() == 0) return out;
+  if (bytes == nullptr || bytes->size() == 0) return;
   flatbuffers::Verifier v(bytes->data(), bytes->size());
   if (!v.VerifyBuffer<ledger::schema::PersonalData>(nullptr)) {
-    out["unreadable"] = true;
-    return out;
+    out->SetBoolean("unreadable", true);
+    return;
   }
   const auto* p = flatbuffers::GetRoot<ledger::schema::PersonalData>(bytes->data());
-  if (p->name()) out["name"] = p->name()->str();
-  if (p->email()) out["email"] = p->email()->str();
-  if (p->phone()) out["phone"] = p->phone()->str();
-  if (p->message_body()) out["message_body"] = p->message_body()->str();
+  if (p->name()) out->SetText("name", p->name()->string_view());
+  if (p->email()) out->SetText("email", p->email()->string_view());
+  if (p->phone()) out->SetText("phone", p->phone()->string_view());
+  if (p->message_body()) out->SetText("message_body", p->message_body()->string_view());
   if (const auto* a = p->address()) {
-    out["address"] = {{"line1", Str(a->line1())},   {"line2", Str(a->line2())},
-                      {"city", Str(a->city())},     {"region", Str(a->region())},
-                      {"postal_code", Str(a->postal_code())}, {"country", Str(a->country())}};
+    Record& address = out->SetRecord("address");
+    address.SetText("city", Str(a->city()));
+    address.SetText("country", Str(a->country()));
+    address.SetText("line1", Str(a->line1()));
+    address.SetText("line2", Str(a->line2()));
+    address.SetText("postal_code", Str(a->postal_code()));
+    address.SetText("region", Str(a->region()));
   }
-  return out;
 }
-
 
 std::vector<PostingView> PostingsOf(const Event& e) {
   std::vector<PostingView> out;
@@ -100,11 +102,6 @@ void AddTo(Json& j, const std::string& key, int64_t delta) {
     return;
   }
   total = after;
-}
-
-void PushTo(Json& j, const std::string& key, Json v) {
-  if (j.is_null()) j = Json::object();
-  j[key].push_back(std::move(v));
 }
 
 }  // namespace projections

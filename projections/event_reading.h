@@ -17,9 +17,10 @@ inline std::string Str(const flatbuffers::String* s) { return s ? s->str() : std
 // "YYYY-MM-DD" of a UTC instant in microseconds since the Unix epoch.
 std::string UtcDay(int64_t at_us);
 
-// The event's personal fields: the fields themselves when unsealed (key id 0), else
-// {"sealed": true, "key_id": N} (reading sealed fields is the keyring's, at query time).
-Json PersonalOf(const ledger::schema::Event& e);
+// The event's personal fields into *out (an object): the fields themselves when unsealed
+// (key id 0), else {"sealed": true, "key_id": N, "position": P} (reading sealed fields is
+// the keyring's, at query time).
+void PersonalInto(const ledger::schema::Event& e, Record* out);
 
 // One posting of a money event, viewing the event's bytes (valid while the event is).
 struct PostingView {
@@ -36,8 +37,5 @@ const ledger::schema::FeeBreakdown* FeesOf(const ledger::schema::Event& e);
 // Adds `delta` to the integer at j[key] (creating it at 0). A sum past int64 stays at the
 // bound and sets j["overflowed"] (a read model must not crash on what the log holds).
 void AddTo(Json& j, const std::string& key, int64_t delta);
-
-// Appends `v` to the array at j[key] (creating it).
-void PushTo(Json& j, const std::string& key, Json v);
 
 }  // namespace projections

@@ -55,8 +55,8 @@ class Reader {
     }
   }
 
-  // A map of integers, booleans, strings and such maps again into *out (Record); false
-  // for anything else.
+  // A map of integers, booleans, strings, such maps again and arrays of them into *out
+  // (Record); false for anything else.
   bool RecordMap(Record* out, int depth) {
     uint8_t tag = 0;
     uint64_t n = 0;
@@ -76,6 +76,17 @@ class Reader {
       tag = *p_;  // looked at, not taken: a nested map reads its own tag
       if ((tag & 0xF0) == 0x80 || tag == 0xDE || tag == 0xDF) {
         if (!RecordMap(&out->Child(name), depth + 1)) return false;
+        continue;
+      }
+      if ((tag & 0xF0) == 0x90 || tag == 0xDC || tag == 0xDD) {  // a list of records
+        ++p_;
+        uint64_t items = 0;
+        if ((tag & 0xF0) == 0x90) items = tag & 0x0F;
+        else if (!BigEndian(tag == 0xDC ? 2 : 4, &items)) return false;
+        std::vector<Record>& list = out->List(name);
+        list.reserve(static_cast<size_t>(std::min<uint64_t>(items, static_cast<uint64_t>(end_ - p_))));
+        for (uint64_t k = 0; k < items; ++k)
+          if (!RecordMap(&list.emplace_back(), depth + 1)) return false;
         continue;
       }
       ++p_;
@@ -100,7 +111,7 @@ class Reader {
         const int shift = 64 - 8 * bytes;
         out->SetInteger(name, static_cast<int64_t>(v << shift) >> shift);
       } else {
-        return false;  // arrays, nil, floats, binary: not a record
+        return false;  // nil, floats, binary: not a record
       }
     }
     return true;

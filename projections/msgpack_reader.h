@@ -16,8 +16,8 @@ nlohmann::json ReadMsgpack(std::string_view bytes);
 
 class Record;
 // Decodes a record (record_value.h) into *out; false when `bytes` are not exactly one
-// well-formed map whose values are all integers within int64, booleans, strings or such
-// maps again.
+// well-formed map whose values are all integers within int64, booleans, strings, such
+// maps again or arrays of such maps.
 bool ReadRecordMsgpack(std::string_view bytes, Record* out);
 
 }  // namespace projections

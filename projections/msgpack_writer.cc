@@ -77,11 +77,11 @@ void AppendMsgpack(const Json& value, std::string* out) {
       PutString(out, value.get_ref<const std::string&>());
       return;
     case Json::value_t::array:
-      PutLength(out, value.size(), 0x90, 0xDC, 0xDD);
+      AppendMsgpackArrayHeader(value.size(), out);
       for (const Json& element : value.get_ref<const Json::array_t&>()) AppendMsgpack(element, out);
       return;
     case Json::value_t::object:
-      PutLength(out, value.size(), 0x80, 0xDE, 0xDF);
+      AppendMsgpackMapHeader(value.size(), out);
       for (const auto& [key, element] : value.get_ref<const Json::object_t&>()) {
         PutString(out, key);
         AppendMsgpack(element, out);
@@ -95,6 +95,8 @@ void AppendMsgpack(const Json& value, std::string* out) {
 }
 
 void AppendMsgpackMapHeader(size_t fields, std::string* out) { PutLength(out, fields, 0x80, 0xDE, 0xDF); }
+
+void AppendMsgpackArrayHeader(size_t items, std::string* out) { PutLength(out, items, 0x90, 0xDC, 0xDD); }
 
 void AppendMsgpackString(std::string_view s, std::string* out) { PutString(out, s); }
 

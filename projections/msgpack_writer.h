@@ -14,8 +14,9 @@ namespace projections {
 void AppendMsgpack(const nlohmann::json& value, std::string* out);
 
 // The same forms one by one, for values built without nlohmann (Record): a map's
-// header for `fields` fields, a string, an integer.
+// header for `fields` fields, an array's for `items` items, a string, an integer.
 void AppendMsgpackMapHeader(size_t fields, std::string* out);
+void AppendMsgpackArrayHeader(size_t items, std::string* out);
 void AppendMsgpackString(std::string_view s, std::string* out);
 void AppendMsgpackInteger(int64_t v, std::string* out);
 

@@ -28,6 +28,34 @@ std::optional<std::string_view> Record::Text(std::string_view name) const {
   return f && f->kind == Kind::kText ? std::optional<std::string_view>(f->text) : std::nullopt;
 }
 
+std::optional<bool> Record::Boolean(std::string_view name) const {
+  const Field* f = FindField(fields_, name);
+  return f && f->kind == Kind::kBoolean ? std::optional<bool>(f->integer != 0) : std::nullopt;
+}
+
+const std::vector<Record>* Record::FindList(std::string_view name) const {
+  const Field* f = FindField(fields_, name);
+  return f && f->kind == Kind::kList ? &f->items : nullptr;
+}
+
+bool Record::Has(std::string_view name) const { return FindField(fields_, name) != nullptr; }
+
+void Record::Erase(std::string_view name) {
+  for (auto it = fields_.begin(); it != fields_.end(); ++it) {
+    if (it->name == name) {
+      fields_.erase(it);
+      return;
+    }
+  }
+}
+
+Record& Record::SetRecord(std::string_view name) {
+  Field* f = Set(name, Kind::kRecord);
+  f->record->Clear();
+  f->record->MakeObject();
+  return *f->record;
+}
+
 const Record* Record::Find(std::string_view name) const {
   const Field* f = FindField(fields_, name);
   return f && f->kind == Kind::kRecord ? f->record.get() : nullptr;
@@ -51,6 +79,7 @@ Record::Field* Record::Set(std::string_view name, Kind kind) {
     at->integer = 0;
     at->text.clear();
     at->record.reset();
+    at->items.clear();
     if (kind == Kind::kRecord) {
       at->record = std::make_unique<Record>();
       at->record->MakeObject();
@@ -80,6 +109,13 @@ Json Record::ToJson() const {
       case Kind::kBoolean: fields.emplace(f.name, f.integer != 0); break;
       case Kind::kText: fields.emplace(f.name, f.text); break;
       case Kind::kRecord: fields.emplace(f.name, f.record->ToJson()); break;
+      case Kind::kList: {
+        Json::array_t items;
+        items.reserve(f.items.size());
+        for (const Record& r : f.items) items.push_back(r.ToJson());
+        fields.emplace(f.name, std::move(items));
+        break;
+      }
     }
   }
   return Json(std::move(fields));
@@ -103,6 +139,13 @@ bool Record::FromJsonAt(const Json& j, Record* out, int depth) {
       out->SetBoolean(name, v.get<bool>());
     } else if (v.is_string()) {
       out->SetText(name, v.get_ref<const std::string&>());
+    } else if (v.is_array()) {
+      std::vector<Record>& items = out->List(name);
+      for (const Json& item : v) {
+        // Null would read as an absent record, which writes back as nil: refused like
+        // every other value that is not an object.
+        if (item.is_null() || !FromJsonAt(item, &items.emplace_back(), depth + 1)) return false;
+      }
     } else if (!FromJsonAt(v, &out->Child(name), depth + 1)) {
       return false;
     }
@@ -123,6 +166,10 @@ void Record::AppendMsgpack(std::string* out) const {
       case Kind::kBoolean: out->push_back(static_cast<char>(f.integer != 0 ? 0xC3 : 0xC2)); break;
       case Kind::kText: AppendMsgpackString(f.text, out); break;
       case Kind::kRecord: f.record->AppendMsgpack(out); break;
+      case Kind::kList:
+        AppendMsgpackArrayHeader(f.items.size(), out);
+        for (const Record& r : f.items) r.AppendMsgpack(out);
+        break;
     }
   }
 }

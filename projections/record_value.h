@@ -1,10 +1,10 @@
 // A read-model value held as a record: a JSON object whose fields are integers, booleans,
-// strings or records again (no arrays, no floats), kept as a short vector of fields sorted
-// by name instead of nlohmann's tree of nodes. The fees view's values are all of this
-// shape (a capture with its contributors, the totals per day, account and statement), and
-// are created or changed tens of times per event: building, decoding, changing and
-// freeing them as nlohmann values (a map node, a key string and a value node per field)
-// was most of a fees rebuild's rule work.
+// strings, records again or lists of records (no floats, no lists of scalars), kept as a
+// short vector of fields sorted by name instead of nlohmann's tree of nodes. The fees and
+// customer views' values are all of this shape (a capture with its contributors, totals,
+// an order with its lines, payments and captures), and are created or changed several
+// times per event: building, decoding, changing and freeing them as nlohmann values (a
+// map node, a key string and a value node per field) was most of a rebuild's rule work.
 //
 // The stored bytes are the JSON object's (AppendMsgpack of ToJson(), byte for byte: fields
 // in key order, integers in nlohmann's forms), so the state digests and the golden
@@ -23,13 +23,14 @@ namespace projections {
 
 class Record {
  public:
-  enum class Kind : uint8_t { kInteger, kBoolean, kText, kRecord };
+  enum class Kind : uint8_t { kInteger, kBoolean, kText, kRecord, kList };
   struct Field {
     std::string name;
     Kind kind = Kind::kInteger;
     int64_t integer = 0;             // kInteger; kBoolean as 0 or 1
     std::string text;                // kText
     std::unique_ptr<Record> record;  // kRecord (never null then)
+    std::vector<Record> items;       // kList
   };
   // Records nested deeper than this are not read (no read model comes near it).
   static constexpr int kDepthMax = 16;
@@ -42,11 +43,16 @@ class Record {
     present_ = false;
   }
   const std::vector<Field>& fields() const { return fields_; }
+  bool empty() const { return fields_.empty(); }
+  bool Has(std::string_view name) const;
+  void Erase(std::string_view name);
 
   // The integer (text, record) at `name`; nullopt (null) when absent or of another kind.
   std::optional<int64_t> Integer(std::string_view name) const;
   std::optional<std::string_view> Text(std::string_view name) const;
+  std::optional<bool> Boolean(std::string_view name) const;
   const Record* Find(std::string_view name) const;
+  const std::vector<Record>* FindList(std::string_view name) const;
 
   void SetInteger(std::string_view name, int64_t v) { Set(name, Kind::kInteger)->integer = v; }
   void SetBoolean(std::string_view name, bool v) { Set(name, Kind::kBoolean)->integer = v ? 1 : 0; }
@@ -54,6 +60,11 @@ class Record {
   // The record at `name` to change in place, created empty (an object) when absent or of
   // another kind. Valid until a field is added to or removed from this record.
   Record& Child(std::string_view name) { return *Set(name, Kind::kRecord)->record; }
+  // Sets the field `name` to a new empty record, whatever it held, and gives it.
+  Record& SetRecord(std::string_view name);
+  // The list at `name` to append to or change, created empty when absent or of another
+  // kind. Valid as Child's.
+  std::vector<Record>& List(std::string_view name) { return Set(name, Kind::kList)->items; }
 
   // Adds `delta` to the integer at `name` (creating it at 0), as AddTo does for JSON: a sum
   // past int64 stays at the bound and sets "overflowed". A field of another kind is

@@ -35,7 +35,7 @@ std::string Encoded(const Record& r) {
 
 // A random object of a record's shape: names of 0-40 bytes (any byte, so key order is
 // bytewise), integers at every MessagePack boundary, booleans, strings across the length
-// forms, nested objects, 0-20 fields (the map header changes form at 16).
+// forms, nested objects, lists of objects, 0-20 fields (the map header changes form at 16).
 Json RandomRecordObject(std::mt19937_64& rng, int depth = 0) {
   static const int64_t kIntegers[] = {0,     1,      127,        128,        255,      256,     65535,
                                       65536, -1,     -32,        -33,        -128,     -129,    -32768,
@@ -45,11 +45,18 @@ Json RandomRecordObject(std::mt19937_64& rng, int depth = 0) {
   for (int i = 0; i < fields; ++i) {
     std::string name(rng() % 41, '\0');
     for (char& c : name) c = static_cast<char>(rng() % 256);
-    switch (rng() % 5) {
+    switch (rng() % 6) {
       case 0: o[name] = kIntegers[rng() % (sizeof kIntegers / sizeof kIntegers[0])]; break;
       case 1: o[name] = static_cast<int64_t>(rng()); break;
       case 2: o[name] = (rng() % 2) == 0; break;
       case 3: o[name] = depth < 3 ? RandomRecordObject(rng, depth + 1) : Json(1); break;
+      case 4: {  // a list of records (the array header changes form at 16)
+        Json items = Json::array();
+        const size_t n = depth < 2 ? rng() % 18 : 0;
+        for (size_t k = 0; k < n; ++k) items.push_back(RandomRecordObject(rng, depth + 1));
+        o[name] = std::move(items);
+        break;
+      }
       default: o[name] = std::string(rng() % 300, static_cast<char>('a' + rng() % 26)); break;
     }
   }
@@ -116,7 +123,9 @@ TEST(Record, AddsAndOverflowsExactlyAsAddToOnJson) {
 
 TEST(Record, BytesThatAreNotARecordAreRefused) {
   const Json not_records[] = {Json::array({1}),           5,
-                              "text",                     Json{{"a", Json::array()}},
+                              "text",                     Json{{"a", Json::array({1})}},
+                              Json{{"a", Json::array({Json::object(), nullptr})}},
+                              Json{{"a", Json::array({Json::array()})}},
                               Json{{"a", nullptr}},       Json{{"a", 0.5}},
                               Json{{"a", std::numeric_limits<uint64_t>::max()}},
                               Json{{"a", Json{{"b", Json{{"c", Json::array({1})}}}}}}};
