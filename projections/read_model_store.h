@@ -65,7 +65,8 @@ class StateTxn {
   // The value at `key` to change in place (null when absent: assign to create it). The
   // references Get and Mutable give stay valid until Commit (rules hold several at once).
   Json& Mutable(const std::string& key);
-  void Erase(const std::string& key) { Mutable(key) = nullptr; }
+  // Erases `key`, without reading it now (as Put).
+  void Erase(const std::string& key) { Set(key, /*as_record=*/false); }
   // Sets the value at `key` whatever it was, without reading it now: a rule creating a
   // key (an order, a capture) has no use for the old value, and most such keys are new,
   // so their lookups (only the digest needs the old bytes) are left to Commit, which does

@@ -26,30 +26,32 @@ std::string TitleKey(const std::string& title, const std::string& m, const std::
 }
 
 // Writes the listing and its two mall entries; drops the old title entry when it changed.
+// Values here are records (record_value.h), except the merchant's rare configuration.
 void PutListing(StateTxn& s, const std::string& m, const std::string& store, const std::string& sku,
                 const std::string& title, const fbs::Money* price, int64_t stock) {
-  Json& l = s.Mutable("listing/" + m + "/" + store + "/" + sku);
-  if (!l.is_null() && l["title"] != title) s.Erase(TitleKey(l["title"].get<std::string>(), m, store, sku));
-  // Field by field (an initializer list copies every pair through a temporary array):
-  // every order changes its listings' stock.
-  Json::object_t fields;
-  fields.emplace("merchant_id", m);
-  fields.emplace("store_id", store);
-  fields.emplace("sku", sku);
-  fields.emplace("title", title);
-  fields.emplace("price_minor", price ? price->amount_minor() : 0);
-  fields.emplace("currency", price ? Str(price->currency()) : "");
-  fields.emplace("stock", stock);
-  Json listing(std::move(fields));
-  s.Put("mall/sku/" + sku + "/" + m + "/" + store, listing);
-  s.Put(TitleKey(title, m, store, sku), listing);
-  l = std::move(listing);
+  Record& l = s.MutableRecord("listing/" + m + "/" + store + "/" + sku);
+  if (!l.is_null()) {
+    const std::optional<std::string_view> old_title = l.Text("title");
+    if (old_title && *old_title != title) s.Erase(TitleKey(std::string(*old_title), m, store, sku));
+  }
+  const auto fill = [&](Record& r) {  // field by field, in key order
+    r.Clear();
+    r.SetText("currency", price ? Str(price->currency()) : "");
+    r.SetText("merchant_id", m);
+    r.SetInteger("price_minor", price ? price->amount_minor() : 0);
+    r.SetText("sku", sku);
+    r.SetInteger("stock", stock);
+    r.SetText("store_id", store);
+    r.SetText("title", title);
+  };
+  fill(s.PutRecord("mall/sku/" + sku + "/" + m + "/" + store));
+  fill(s.PutRecord(TitleKey(title, m, store, sku)));
+  fill(l);
 }
 
 // The store an order was placed in ("" when unknown).
 std::string StoreOfOrder(StateTxn& s, const std::string& m, const std::string& order_id) {
-  const Json& o = s.Get("order/" + m + "/" + order_id);
-  return o.is_null() ? std::string() : o["store_id"].get<std::string>();
+  return std::string(s.GetRecord("order/" + m + "/" + order_id).Text("store_id").value_or(""));
 }
 
 class StorefrontView final : public Projection {
@@ -73,15 +75,15 @@ class StorefrontView final : public Projection {
       }
       case EventBody::StoreOpened: {
         const auto* b = e.body_as_StoreOpened();
-        Json& st = s.Mutable("store/" + m + "/" + Str(b->store_id()));
-        st = {{"merchant_id", m},
-              {"store_id", Str(b->store_id())},
-              {"name", Str(b->name())},
-              {"channel", fbs::EnumNameChannel(b->channel())},
-              {"opened_at_us", e.recorded_at_us()},
-              {"order_count", 0},
-              {"net_captured_minor", Json::object()},
-              {"sku_quantity", Json::object()}};
+        Record& st = s.PutRecord("store/" + m + "/" + Str(b->store_id()));
+        st.SetText("channel", fbs::EnumNameChannel(b->channel()));
+        st.SetText("merchant_id", m);
+        st.SetText("name", Str(b->name()));
+        st.Child("net_captured_minor");
+        st.SetInteger("opened_at_us", e.recorded_at_us());
+        st.SetInteger("order_count", 0);
+        st.Child("sku_quantity");
+        st.SetText("store_id", Str(b->store_id()));
         break;
       }
       case EventBody::ListingPublished: {
@@ -97,28 +99,43 @@ class StorefrontView final : public Projection {
       case EventBody::OrderPlaced: {
         const auto* b = e.body_as_OrderPlaced();
         const std::string store = Str(b->store_id());
-        Json lines = Json::array();
-        if (b->lines())
-          for (const auto* l : *b->lines()) lines.push_back({{"sku", Str(l->sku())}, {"quantity", l->quantity()}});
-        s.Put("order/" + m + "/" + Str(b->order_id()), {{"store_id", store}, {"lines", std::move(lines)}});
-        Json& st = s.Mutable("store/" + m + "/" + store);
+        Record& order = s.PutRecord("order/" + m + "/" + Str(b->order_id()));
+        std::vector<Record>& lines = order.List("lines");
+        if (b->lines()) {
+          lines.reserve(b->lines()->size());
+          for (const auto* l : *b->lines()) {
+            Record& line = lines.emplace_back();
+            line.SetInteger("quantity", l->quantity());
+            line.SetText("sku", Str(l->sku()));
+          }
+        }
+        order.SetText("store_id", store);
+        Record& st = s.MutableRecord("store/" + m + "/" + store);
         if (st.is_null()) break;  // an order outside any opened store: nothing to count
-        AddTo(st, "order_count", 1);
-        if (b->lines())
-          for (const auto* l : *b->lines()) AddTo(st["sku_quantity"], Str(l->sku()), l->quantity());
+        st.Add("order_count", 1);
+        if (b->lines()) {
+          Record& quantities = st.Child("sku_quantity");
+          for (const auto* l : *b->lines()) quantities.Add(Str(l->sku()), l->quantity());
+        }
         break;
       }
       case EventBody::OrderCancelled: {
         const std::string id = Str(e.body_as_OrderCancelled()->order_id());
-        const Json& o = s.Get("order/" + m + "/" + id);
-        if (o.is_null()) return Status::Corruption("cancellation of an unknown order");
-        Json& st = s.Mutable("store/" + m + "/" + o["store_id"].get<std::string>());
+        const Record& o = s.GetRecord("order/" + m + "/" + id);
+        const std::optional<std::string_view> store = o.Text("store_id");
+        if (o.is_null() || !store) return Status::Corruption("cancellation of an unknown order");
+        Record& st = s.MutableRecord("store/" + m + "/" + std::string(*store));
         if (st.is_null()) break;
         // A cancelled order's quantities were never sold.
-        for (const Json& l : o["lines"]) {
-          const std::string sku = l["sku"].get<std::string>();
-          AddTo(st["sku_quantity"], sku, -l["quantity"].get<int64_t>());
-          if (st["sku_quantity"][sku] == 0) st["sku_quantity"].erase(sku);
+        const std::vector<Record>* lines = o.FindList("lines");
+        if (lines == nullptr) break;
+        Record& quantities = st.Child("sku_quantity");
+        for (const Record& l : *lines) {
+          const std::optional<std::string_view> sku = l.Text("sku");
+          const std::optional<int64_t> quantity = l.Integer("quantity");
+          if (!sku || !quantity) return Status::Corruption("an order line without its sku or quantity");
+          quantities.Add(*sku, -*quantity);
+          if (quantities.Integer(*sku) == 0) quantities.Erase(*sku);
         }
         break;
       }
@@ -131,10 +148,9 @@ class StorefrontView final : public Projection {
         if (amount == nullptr) return Status::Corruption("money event without an amount");
         const std::string store = StoreOfOrder(s, m, order);
         if (store.empty()) break;
-        Json& st = s.Mutable("store/" + m + "/" + store);
+        Record& st = s.MutableRecord("store/" + m + "/" + store);
         if (st.is_null()) break;
-        AddTo(st["net_captured_minor"], Str(amount->currency()),
-              capture ? amount->amount_minor() : -amount->amount_minor());
+        st.Child("net_captured_minor").Add(Str(amount->currency()), capture ? amount->amount_minor() : -amount->amount_minor());
         break;
       }
       default:
