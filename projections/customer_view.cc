@@ -123,16 +123,7 @@ class CustomerView final : public Projection {
         order.SetText("channel", fbs::EnumNameChannel(b->channel()));
         order.SetText("currency", Str(b->currency()));
         order.SetText("customer_id", Str(b->customer_id()));
-        std::vector<Record>& lines = order.List("lines");
-        if (b->lines()) {
-          lines.reserve(b->lines()->size());
-          for (const auto* l : *b->lines()) {
-            Record& line = lines.emplace_back();
-            line.SetInteger("quantity", l->quantity());
-            line.SetText("sku", Str(l->sku()));
-            line.SetInteger("unit_price_minor", l->unit_price_minor());
-          }
-        }
+        OrderLinesInto(*b, /*with_unit_price=*/true, &order.List("lines"));
         order.SetText("order_id", Str(b->order_id()));
         order.Child("payments");
         order.SetInteger("placed_at_us", at);

@@ -66,6 +66,17 @@ void PersonalInto(const Event& e, Record* out) {
   }
 }
 
+void OrderLinesInto(const ledger::schema::OrderPlaced& order, bool with_unit_price, std::vector<Record>* lines) {
+  if (order.lines() == nullptr) return;
+  lines->reserve(lines->size() + order.lines()->size());
+  for (const auto* l : *order.lines()) {
+    Record& line = lines->emplace_back();
+    line.SetInteger("quantity", l->quantity());
+    line.SetText("sku", Str(l->sku()));
+    if (with_unit_price) line.SetInteger("unit_price_minor", l->unit_price_minor());
+  }
+}
+
 std::vector<PostingView> PostingsOf(const Event& e) {
   std::vector<PostingView> out;
   const auto view = [](const flatbuffers::String* s) { return s ? s->string_view() : std::string_view(); };

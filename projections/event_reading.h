@@ -1,6 +1,6 @@
-// Small readers of event fields for the projections: absent strings read as "", money and
-// fee lines and postings as JSON, recorded-at as a UTC day. Pure functions (internal to
-// projections/).
+// Small readers of event fields for the projections: absent strings read as "", personal
+// fields and order lines as records, postings as views, recorded-at as a UTC day. Pure
+// functions (internal to projections/).
 #pragma once
 
 #include <string>
@@ -21,6 +21,9 @@ std::string UtcDay(int64_t at_us);
 // (key id 0), else {"sealed": true, "key_id": N, "position": P} (reading sealed fields is
 // the keyring's, at query time).
 void PersonalInto(const ledger::schema::Event& e, Record* out);
+
+// An order's lines as records {quantity, sku[, unit_price_minor]}, appended to *lines.
+void OrderLinesInto(const ledger::schema::OrderPlaced& order, bool with_unit_price, std::vector<Record>* lines);
 
 // One posting of a money event, viewing the event's bytes (valid while the event is).
 struct PostingView {

@@ -100,15 +100,7 @@ class StorefrontView final : public Projection {
         const auto* b = e.body_as_OrderPlaced();
         const std::string store = Str(b->store_id());
         Record& order = s.PutRecord("order/" + m + "/" + Str(b->order_id()));
-        std::vector<Record>& lines = order.List("lines");
-        if (b->lines()) {
-          lines.reserve(b->lines()->size());
-          for (const auto* l : *b->lines()) {
-            Record& line = lines.emplace_back();
-            line.SetInteger("quantity", l->quantity());
-            line.SetText("sku", Str(l->sku()));
-          }
-        }
+        OrderLinesInto(*b, /*with_unit_price=*/false, &order.List("lines"));
         order.SetText("store_id", store);
         Record& st = s.MutableRecord("store/" + m + "/" + store);
         if (st.is_null()) break;  // an order outside any opened store: nothing to count
