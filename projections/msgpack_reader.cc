@@ -68,6 +68,7 @@ class Reader {
       return false;
     }
     out->MakeObject();
+    out->Reserve(static_cast<size_t>(std::min<uint64_t>(n, static_cast<uint64_t>(end_ - p_) / 2)));  // 2+ bytes each
     for (uint64_t i = 0; i < n; ++i) {
       std::string_view name, text;
       uint64_t len = 0;

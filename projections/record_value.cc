@@ -63,29 +63,34 @@ const Record* Record::Find(std::string_view name) const {
 
 Record::Field* Record::Set(std::string_view name, Kind kind) {
   present_ = true;
-  // Fields come in key order from the store and from most rules: try the end first.
-  auto at = fields_.end();
-  if (!fields_.empty() && !(std::string_view(fields_.back().name) < name)) {
-    at = std::lower_bound(fields_.begin(), fields_.end(), name,
-                          [](const Field& f, std::string_view n) { return std::string_view(f.name) < n; });
-  }
-  const bool added = at == fields_.end() || at->name != name;
-  if (added) {
-    at = fields_.insert(at, Field{});
-    at->name.assign(name);
-  }
-  if (added || at->kind != kind) {
-    at->kind = kind;
-    at->integer = 0;
-    at->text.clear();
-    at->record.reset();
-    at->items.clear();
-    if (kind == Kind::kRecord) {
-      at->record = std::make_unique<Record>();
-      at->record->MakeObject();
+  // Fields come in key order from the store and from most rules: an append, checked first.
+  Field* f = nullptr;
+  bool added = true;
+  if (fields_.empty() || std::string_view(fields_.back().name) < name) {
+    if (fields_.capacity() == fields_.size()) fields_.reserve(std::max<size_t>(8, 2 * fields_.size()));
+    f = &fields_.emplace_back();
+  } else {
+    auto at = std::lower_bound(fields_.begin(), fields_.end(), name,
+                               [](const Field& x, std::string_view n) { return std::string_view(x.name) < n; });
+    if (at->name == name) {  // an existing field (lower_bound found one: the last is >= name)
+      if (at->kind == kind) return &*at;
+      at->integer = 0;
+      at->text.clear();
+      at->record.reset();
+      at->items.clear();
+      f = &*at;
+      added = false;
+    } else {
+      f = &*fields_.insert(at, Field{});
     }
   }
-  return &*at;
+  if (added) f->name.assign(name);
+  f->kind = kind;
+  if (kind == Kind::kRecord) {
+    f->record = std::make_unique<Record>();
+    f->record->MakeObject();
+  }
+  return f;
 }
 
 void Record::Add(std::string_view name, int64_t delta) {

@@ -44,6 +44,7 @@ class Record {
   }
   const std::vector<Field>& fields() const { return fields_; }
   bool empty() const { return fields_.empty(); }
+  void Reserve(size_t fields) { fields_.reserve(fields); }
   bool Has(std::string_view name) const;
   void Erase(std::string_view name);
 
