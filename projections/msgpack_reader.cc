@@ -76,7 +76,8 @@ class Reader {
       if (p_ == end_) return false;
       tag = *p_;  // looked at, not taken: a nested map reads its own tag
       if ((tag & 0xF0) == 0x80 || tag == 0xDE || tag == 0xDF) {
-        if (!RecordMap(&out->Child(name), depth + 1)) return false;
+        // A repeated name: the last value stands whole (SetRecord, a fresh list), as in nlohmann.
+        if (!RecordMap(&out->SetRecord(name), depth + 1)) return false;
         continue;
       }
       if ((tag & 0xF0) == 0x90 || tag == 0xDC || tag == 0xDD) {  // a list of records
@@ -85,6 +86,7 @@ class Reader {
         if ((tag & 0xF0) == 0x90) items = tag & 0x0F;
         else if (!BigEndian(tag == 0xDC ? 2 : 4, &items)) return false;
         std::vector<Record>& list = out->List(name);
+        list.clear();
         list.reserve(static_cast<size_t>(std::min<uint64_t>(items, static_cast<uint64_t>(end_ - p_))));
         for (uint64_t k = 0; k < items; ++k)
           if (!RecordMap(&list.emplace_back(), depth + 1)) return false;

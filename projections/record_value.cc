@@ -146,11 +146,8 @@ bool Record::FromJsonAt(const Json& j, Record* out, int depth) {
       out->SetText(name, v.get_ref<const std::string&>());
     } else if (v.is_array()) {
       std::vector<Record>& items = out->List(name);
-      for (const Json& item : v) {
-        // Null would read as an absent record, which writes back as nil: refused like
-        // every other value that is not an object.
-        if (item.is_null() || !FromJsonAt(item, &items.emplace_back(), depth + 1)) return false;
-      }
+      for (const Json& item : v)
+        if (!FromJsonAt(item, &items.emplace_back(), depth + 1)) return false;  // objects only
     } else if (!FromJsonAt(v, &out->Child(name), depth + 1)) {
       return false;
     }

@@ -48,7 +48,8 @@ class Record {
   bool Has(std::string_view name) const;
   void Erase(std::string_view name);
 
-  // The integer (text, record) at `name`; nullopt (null) when absent or of another kind.
+  // The integer (text, boolean, record, list) at `name`; nullopt (null) when absent or of
+  // another kind.
   std::optional<int64_t> Integer(std::string_view name) const;
   std::optional<std::string_view> Text(std::string_view name) const;
   std::optional<bool> Boolean(std::string_view name) const;
@@ -59,12 +60,14 @@ class Record {
   void SetBoolean(std::string_view name, bool v) { Set(name, Kind::kBoolean)->integer = v ? 1 : 0; }
   void SetText(std::string_view name, std::string_view v) { Set(name, Kind::kText)->text.assign(v); }
   // The record at `name` to change in place, created empty (an object) when absent or of
-  // another kind. Valid until a field is added to or removed from this record.
+  // another kind. It is held by pointer: valid until that field is erased or set to
+  // another kind, whatever else this record gains or loses.
   Record& Child(std::string_view name) { return *Set(name, Kind::kRecord)->record; }
   // Sets the field `name` to a new empty record, whatever it held, and gives it.
   Record& SetRecord(std::string_view name);
   // The list at `name` to append to or change, created empty when absent or of another
-  // kind. Valid as Child's.
+  // kind. The reference is valid until a field is added to or removed from this record;
+  // the records in the list, until the list itself changes.
   std::vector<Record>& List(std::string_view name) { return Set(name, Kind::kList)->items; }
 
   // Adds `delta` to the integer at `name` (creating it at 0), as AddTo does for JSON: a sum
@@ -79,7 +82,8 @@ class Record {
   // Appends the MessagePack encoding, the bytes AppendMsgpack(ToJson()) writes.
   void AppendMsgpack(std::string* out) const;
   // Decodes stored bytes; false (and *out left null) when they are not one well-formed
-  // MessagePack map of this shape (arrays, nil, floats, integers past int64 refused).
+  // MessagePack map of this shape (nil, floats, integers past int64, lists of anything
+  // but maps, nesting past kDepthMax refused).
   static bool FromMsgpack(std::string_view bytes, Record* out);
 
  private:

@@ -101,6 +101,19 @@ TEST(Record, FieldsSetInAnyOrderAndRepeatedKeysEndAsTheJsonObjectWould) {
   EXPECT_EQ(read.Integer("z"), 3);
   EXPECT_EQ(read.Integer("a"), 2);
   EXPECT_EQ(read.Integer("missing"), std::nullopt);
+  // The same for a repeated nested map and list: the last one stands whole, not merged.
+  const Json first = Json{{"m", Json{{"a", 1}}}, {"l", Json::array({Json{{"x", 1}}})}};
+  const Json last = Json{{"m", Json{{"b", 2}}}, {"l", Json::array({Json{{"y", 2}}})}};
+  std::string repeated = std::string("\x84", 1);
+  for (const Json* part : {&first, &last})
+    for (const auto& [name, v] : part->items()) {
+      repeated += Nlohmann(Json(name));
+      repeated += Nlohmann(v);
+    }
+  Record nested;
+  ASSERT_TRUE(Record::FromMsgpack(repeated, &nested));
+  EXPECT_EQ(nested.ToJson(), projections::ReadMsgpack(repeated));
+  EXPECT_EQ(nested.ToJson(), last);
 }
 
 TEST(Record, AddsAndOverflowsExactlyAsAddToOnJson) {
