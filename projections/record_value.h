@@ -56,6 +56,8 @@ class Record {
   const Record* Find(std::string_view name) const;
   const std::vector<Record>* FindList(std::string_view name) const;
 
+  // Names and texts given as views must not view this record's own fields: adding a
+  // field may move them (copy first, as the rules do).
   void SetInteger(std::string_view name, int64_t v) { Set(name, Kind::kInteger)->integer = v; }
   void SetBoolean(std::string_view name, bool v) { Set(name, Kind::kBoolean)->integer = v ? 1 : 0; }
   void SetText(std::string_view name, std::string_view v) { Set(name, Kind::kText)->text.assign(v); }
