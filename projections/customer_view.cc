@@ -34,7 +34,7 @@ std::string DisputeKey(const std::string& m, const std::string& d) { return "dis
 // that is easy (each field is then an append).
 void SetMoney(Record& out, const fbs::Money* m) {
   out.SetInteger("amount_minor", m ? m->amount_minor() : 0);
-  out.SetText("currency", m ? m->currency() ? m->currency()->string_view() : std::string_view() : std::string_view());
+  out.SetText("currency", m ? Str(m->currency()) : std::string());
 }
 
 // The fields a capture's and a refund's entry in an order share.

@@ -102,17 +102,10 @@ void AddTo(Json& j, const std::string& key, int64_t delta) {
   if (j.is_null()) j = Json::object();
   // One lookup: rules add to a few totals per event, over and over.
   Json& total = j.get_ref<Json::object_t&>().try_emplace(key, int64_t{0}).first->second;
-  const int64_t before = total.get<int64_t>();
-  int64_t after = 0;
-  if (__builtin_add_overflow(before, delta, &after)) {
-    // A total past int64 (many orders the rules allowed one by one): kept at the bound and
-    // flagged, never wrapped, and never a crash that every restart would repeat.
-    after = delta > 0 ? INT64_MAX : INT64_MIN;
-    total = after;
-    j["overflowed"] = true;
-    return;
-  }
-  total = after;
+  int64_t sum = total.get<int64_t>();
+  const bool within = AddWithinInt64(&sum, delta);
+  total = sum;
+  if (!within) j["overflowed"] = true;
 }
 
 }  // namespace projections

@@ -108,11 +108,9 @@ class Reader {
           return false;
         out->SetInteger(name, static_cast<int64_t>(v));
       } else if (tag >= 0xD0 && tag <= 0xD3) {
-        const int bytes = 1 << (tag - 0xD0);
-        uint64_t v = 0;
-        if (!BigEndian(bytes, &v)) return false;
-        const int shift = 64 - 8 * bytes;
-        out->SetInteger(name, static_cast<int64_t>(v << shift) >> shift);
+        int64_t v = 0;
+        if (!SignedValue(1 << (tag - 0xD0), &v)) return false;
+        out->SetInteger(name, v);
       } else {
         return false;  // nil, floats, binary: not a record
       }
@@ -157,9 +155,16 @@ class Reader {
     return true;
   }
   bool Signed(int bytes, Json* out) {
+    int64_t v = 0;
+    if (!SignedValue(bytes, &v)) return false;
+    *out = v;
+    return true;
+  }
+  // A signed integer of `bytes` bytes, sign-extended from the encoded width.
+  bool SignedValue(int bytes, int64_t* out) {
     uint64_t v = 0;
     if (!BigEndian(bytes, &v)) return false;
-    const int shift = 64 - 8 * bytes;  // sign-extend from the encoded width
+    const int shift = 64 - 8 * bytes;
     *out = static_cast<int64_t>(v << shift) >> shift;
     return true;
   }

@@ -94,15 +94,7 @@ Record::Field* Record::Set(std::string_view name, Kind kind) {
 }
 
 void Record::Add(std::string_view name, int64_t delta) {
-  Field* total = Set(name, Kind::kInteger);
-  int64_t after = 0;
-  if (__builtin_add_overflow(total->integer, delta, &after)) {
-    // As AddTo: kept at the bound and flagged, never wrapped (see event_reading.h).
-    total->integer = delta > 0 ? INT64_MAX : INT64_MIN;
-    SetBoolean("overflowed", true);  // may move the fields: `total` is not used after
-    return;
-  }
-  total->integer = after;
+  if (!AddWithinInt64(&Set(name, Kind::kInteger)->integer, delta)) SetBoolean("overflowed", true);
 }
 
 Json Record::ToJson() const {

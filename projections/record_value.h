@@ -11,6 +11,7 @@
 // fixtures do not depend on which form a rule used. Internal to projections/.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -20,6 +21,15 @@
 #include <vector>
 
 namespace projections {
+
+// Adds `delta` to *total; a sum past int64 is kept at the bound (never wrapped) and the
+// result is false, for the caller to flag the value "overflowed" (a read model must not
+// crash on what the log holds). The rule of AddTo (JSON) and Record::Add.
+inline bool AddWithinInt64(int64_t* total, int64_t delta) {
+  if (!__builtin_add_overflow(*total, delta, total)) return true;
+  *total = delta > 0 ? INT64_MAX : INT64_MIN;
+  return false;
+}
 
 class Record {
  public:
