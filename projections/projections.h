@@ -48,6 +48,9 @@ struct ProjectorOptions {
   std::vector<std::string> read_models;  // empty: all four
   SourceBound bound = SourceBound::kCanonicalMark;
   size_t apply_events_max = kApplyEventsMax;
+  // kWriteUnlogged for a rebuild into a new directory (read_model_store.h): faster, and a
+  // crash sends the stores back to their last flush. Flush() before relying on them.
+  StoreAccess store_access = StoreAccess::kWrite;
 };
 
 struct ProjectorStats {
@@ -75,6 +78,10 @@ class Projector {
   // Follows the source on a thread of its own until destroyed or an error stops it
   // (stats().stopped). `source` must outlive the projector.
   void Follow(const ledger::EventStore* source);
+
+  // Writes every read model's commits still only in memory to its tables (waits): what a
+  // projector opened with kWriteUnlogged stores needs before its stores are relied on.
+  ledger::Status Flush();
 
   // The lowest position every read model has reached.
   ledger::Position position() const;

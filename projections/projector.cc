@@ -363,7 +363,7 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
   for (const std::string& name : names) {
     auto rule = MakeProjection(name);
     if (!rule) return Status::InvalidArgument("no read model named '" + name + "'");
-    auto store = ProjectionStore::Open((std::filesystem::path(options.dir) / name).string(), name);
+    auto store = ProjectionStore::Open((std::filesystem::path(options.dir) / name).string(), name, options.store_access);
     if (!store.ok()) return store.status();
     const Position at = (*store)->progress().position;
     if (first || at < im.position) im.position = at;
@@ -372,6 +372,11 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
   }
   im.watch->Advance(im.position);
   return p;
+}
+
+Status Projector::Flush() {
+  for (Impl::Model& m : impl_->models) LEDGER_RETURN_IF_ERROR(m.store->Flush());
+  return Status::Ok();
 }
 
 Status Projector::CatchUp(const ledger::EventStore& source, Position until) {

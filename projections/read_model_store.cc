@@ -218,8 +218,13 @@ ProjectionStore::~ProjectionStore() {
 }
 
 Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path, const std::string& name,
-                                                               bool read_only) {
+                                                               StoreAccess access) {
+  const bool read_only = access == StoreAccess::kReadOnly;
   rocksdb::DBOptions db_options;
+  // Without the log, only flushes make commits durable: they must cut every family at the
+  // same commit, or a crash could leave the state of one position with the progress of
+  // another.
+  db_options.atomic_flush = access == StoreAccess::kWriteUnlogged;
   db_options.create_if_missing = !read_only;
   db_options.create_missing_column_families = !read_only;
   db_options.paranoid_checks = true;
@@ -261,6 +266,7 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
   store->db_.reset(raw);
   store->cfs_ = handles;
   store->name_ = name;
+  store->write_ahead_log_ = access != StoreAccess::kWriteUnlogged;
 
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaFormat, &format);
@@ -351,7 +357,9 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
          std::string_view(reinterpret_cast<const char*>(after.digest.data()), after.digest.size()));
   // Not synced: the WAL keeps the WriteBatch whole, and a batch lost with the page cache
   // only sends the projector back to an earlier position it will re-apply from the log.
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &wb);
+  rocksdb::WriteOptions write_options;
+  write_options.disableWAL = !write_ahead_log_;
+  rocksdb::Status s = db_->Write(write_options, &wb);
   if (!s.ok()) return Status::IOError("cannot write projection batch: " + s.ToString());
   sum_ = sum;
   {
@@ -359,6 +367,14 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
     progress_ = after;
   }
   txn.committed_ = true;  // its values are freed with it (by the caller, maybe elsewhere)
+  return Status::Ok();
+}
+
+Status ProjectionStore::Flush() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  rocksdb::Status s = db_->Flush(options, cfs_);
+  if (!s.ok()) return Status::IOError("cannot flush projection store: " + s.ToString());
   return Status::Ok();
 }
 

@@ -63,9 +63,9 @@ ledger::Result<DiffReport> Diff(const std::string& left_dir, const std::string& 
   if (names.empty()) return ledger::Status::InvalidArgument("the two directories hold no read model in common");
   report.compared = names;
   for (const std::string& name : names) {
-    auto left = projections::ProjectionStore::Open((fs::path(left_dir) / name).string(), name, /*read_only=*/true);
+    auto left = projections::ProjectionStore::Open((fs::path(left_dir) / name).string(), name, projections::StoreAccess::kReadOnly);
     if (!left.ok()) return left.status();
-    auto right = projections::ProjectionStore::Open((fs::path(right_dir) / name).string(), name, /*read_only=*/true);
+    auto right = projections::ProjectionStore::Open((fs::path(right_dir) / name).string(), name, projections::StoreAccess::kReadOnly);
     if (!right.ok()) return right.status();
     Cursor l(**left), r(**right);
     LEDGER_RETURN_IF_ERROR(l.Next());

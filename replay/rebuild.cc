@@ -26,6 +26,9 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   // Every stored event: a copy, a checkpoint or a standby holds the canonical log only; a
   // writer's own store may also hold a tail not yet known canonical (DESIGN §6).
   po.bound = projections::SourceBound::kHead;
+  // A new directory, refused when it exists: a rebuild that fails is run again from the
+  // start, so its commits need no write-ahead log, only the flush at the end.
+  po.store_access = projections::StoreAccess::kWriteUnlogged;
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   const auto started = std::chrono::steady_clock::now();
@@ -36,6 +39,7 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
     LEDGER_RETURN_IF_ERROR((*projector)->CatchUp(store, ledger::Position(at)));
     if (options.progress) options.progress(at, until.value());
   }
+  LEDGER_RETURN_IF_ERROR((*projector)->Flush());
   RebuildReport report;
   report.position = (*projector)->position();
   report.events = report.position.value();

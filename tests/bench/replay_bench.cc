@@ -183,10 +183,12 @@ int Phase(const std::string& phase, const std::string& log, const std::string& d
       projections::ProjectorOptions po;
       po.dir = out;
       po.bound = projections::SourceBound::kHead;
+      po.store_access = projections::StoreAccess::kWriteUnlogged;  // as ledger-replay rebuild
       auto p = projections::Projector::Open(po);
       if (!p.ok()) Die(p.status(), "projector");
       const ledger::Position head = store->head().position;
       if (auto s = (*p)->CatchUp(*store, head); !s.ok()) Die(s, "rebuild");
+      if (auto s = (*p)->Flush(); !s.ok()) Die(s, "flush");
       events = head.value();
     } else {
       replay::RebuildOptions o;

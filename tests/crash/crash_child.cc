@@ -22,6 +22,7 @@
 #include "ledger/kafka/publisher.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
+#include "tests/crash/synthetic_batches.h"
 #include "tests/support/test_records.h"
 
 using namespace ledger;
@@ -151,7 +152,26 @@ static int KafkaWriter(int argc, char** argv) {
   return 0;
 }
 
+// crash_child --unlogged-store DIR SEED: commits crash_support's synthetic batches to a
+// projection store opened without its write-ahead log, writing "committed <position>"
+// after each; when all are committed, waits to be killed.
+static int UnloggedStore(const char* dir, uint64_t seed) {
+  auto store = projections::ProjectionStore::Open(dir, "synthetic", projections::StoreAccess::kWriteUnlogged);
+  if (!store.ok()) return 1;
+  for (uint64_t p = 1; p <= crash_support::kSyntheticBatches; ++p) {
+    projections::StateTxn txn(store->get());
+    crash_support::FillSyntheticBatch(txn, seed, p);
+    if (!(*store)->Commit(txn, Position(p), -1).ok()) return 1;
+    char line[64];
+    const int len = std::snprintf(line, sizeof line, "committed %llu\n", static_cast<unsigned long long>(p));
+    if (write(STDOUT_FILENO, line, len) != len) return 1;
+  }
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // until killed
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--unlogged-store") == 0)
+    return UnloggedStore(argv[2], std::strtoull(argv[3], nullptr, 10));
   if (argc >= 6 && std::strcmp(argv[1], "--kafka-writer") == 0) return KafkaWriter(argc, argv);
   if (argc == 4 && std::strcmp(argv[1], "--follow") == 0) return Follow(argv[2], argv[3]);
   if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "--project") == 0)

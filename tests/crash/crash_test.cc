@@ -31,6 +31,7 @@
 #include "ledger/kafka/log_reader.h"
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
+#include "tests/crash/synthetic_batches.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -463,6 +464,64 @@ TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
     EXPECT_EQ((*killed)->read_model(name)->progress().digest, (*fresh)->read_model(name)->progress().digest) << name;
   std::printf("projector crash test: %d kills, %d restarts resumed inside the log, %d runs in spans of 2,048\n", kills,
               resumed_mid_log, long_span_runs);
+}
+
+// A projection store written without its write-ahead log (a rebuild's, StoreAccess::
+// kWriteUnlogged), SIGKILLed while it commits batches big enough that RocksDB flushes the
+// state's memtable by itself every few hundred: reopened, it stands at one whole commit
+// (its position, progress digest and every key and value are those of a store given the
+// same batches up to that position), never at a torn one (a state flushed by itself with
+// the progress of an earlier position, as without atomic flush), and not past the last
+// batch the child reported committed.
+TEST(Crash, AKilledUnloggedStoreReopensAtOneWholeCommit) {
+  const uint64_t seed = EnvOr("LEDGER_CRASH_SEED", static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch().count()));
+  std::printf("unlogged store crash test: seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  const int runs = static_cast<int>(EnvOr("LEDGER_UNLOGGED_KILLS", 3));
+  int reopened_past_start = 0;
+  for (int run = 0; run < runs; ++run) {
+    testing_support::TempDir dir, expected_dir;
+    const uint64_t batch_seed = rng();
+    // The first run is killed late enough for RocksDB's own flushes (a few hundred
+    // batches); the others anywhere.
+    const int run_ms = run == 0 ? 400 + static_cast<int>(rng() % 400) : 20 + static_cast<int>(rng() % 500);
+    int status = 0;
+    bool exited = false;
+    const std::string out = RunChild({"--unlogged-store", dir.Sub("store"), std::to_string(batch_seed)}, run_ms,
+                                     &status, &exited, /*from_first_line=*/true);
+    ASSERT_FALSE(exited) << "the child exited: " << out;
+    uint64_t committed = 0;
+    std::istringstream in(out);
+    for (std::string tag, n; in >> tag >> n;) committed = std::strtoull(n.c_str(), nullptr, 10);
+    auto store = projections::ProjectionStore::Open(dir.Sub("store"), "synthetic");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    const projections::Progress got = (*store)->progress();
+    std::printf("  run %d: killed after %d ms, %llu batches committed, reopened at %llu\n", run, run_ms,
+                static_cast<unsigned long long>(committed), static_cast<unsigned long long>(got.position.value()));
+    ASSERT_LE(got.position.value(), committed);
+    // With two full memtables RocksDB stalls writes until one is flushed: past three
+    // memtables' worth of batches, one flush at least is on disk.
+    if (committed >= 800) {
+      EXPECT_GT(got.position.value(), 0u) << "nothing flushed after " << committed << " batches";
+    }
+    if (got.position.value() > 0) reopened_past_start++;
+
+    auto expected = projections::ProjectionStore::Open(expected_dir.Sub("store"), "synthetic");
+    ASSERT_TRUE(expected.ok());
+    for (uint64_t p = 1; p <= got.position.value(); ++p) {
+      projections::StateTxn txn(expected->get());
+      crash_support::FillSyntheticBatch(txn, batch_seed, p);
+      ASSERT_TRUE((*expected)->Commit(txn, Position(p), -1).ok());
+    }
+    EXPECT_EQ(got.digest, (*expected)->progress().digest);
+    EXPECT_EQ(got.entries, (*expected)->progress().entries);
+    auto got_full = (*store)->FullDigest();
+    auto expected_full = (*expected)->FullDigest();
+    ASSERT_TRUE(got_full.ok() && expected_full.ok());
+    EXPECT_EQ(*got_full, *expected_full) << "the state on disk is not the state at the recorded position";
+  }
+  std::printf("unlogged store crash test: %d of %d runs reopened past position 0\n", reopened_past_start, runs);
 }
 
 // Test (f) of the Kafka issue: SIGKILL the writer between a RocksDB commit and the Kafka
