@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "ledger/chain_hash.h"
@@ -405,6 +406,84 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     for (const std::string& name : projections::ReadModelNames())
       EXPECT_EQ(Model(*mended.first, name.c_str()).progress().digest, Model(*stepwise, name.c_str()).progress().digest)
           << name;
+  }
+}
+
+// A stored value that lacks a field its rule relies on (damaged, or written by a bug)
+// stops that read model with Corruption naming the event's position, instead of a crash or
+// a silently wrong figure, and the read model keeps what it had (no half-applied span).
+// One case per such check: the fees view's dispute without its capture, the customer
+// view's lost dispute without its amount, the storefront's cancelled order with a line
+// without its sku.
+TEST_F(ProjectionsTest, AStoredValueMissingAFieldItsRuleNeedsStopsTheReadModelWithCorruption) {
+  struct Case {
+    const char* model;
+    std::string key;
+    std::function<void(Json&)> damage;
+    schema::EventBody trigger;  // the story's first event of this type reads the damaged value
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"fees", "dispute/m1/d1", [](Json& v) { v.erase("capture_id"); }, schema::EventBody::DisputeResolved,
+       "resolution of an unknown dispute"},
+      {"customers", "", [](Json& v) { v["disputes"]["d1"].erase("amount"); }, schema::EventBody::DisputeResolved,
+       "resolution of a dispute without its amount"},
+      {"storefront", "order/m1/o3", [](Json& v) { v["lines"][0].erase("sku"); }, schema::EventBody::OrderCancelled,
+       "an order line without its sku or quantity"},
+  };
+  const Position head = log.store->head().position;
+  auto events = log.store->ReadRange(Position(1), static_cast<uint32_t>(head.value()));
+  ASSERT_TRUE(events.ok());
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.model);
+    Position trigger;
+    for (const StoredEvent& stored : *events) {
+      const schema::Event* e = VerifyRecord(stored.record);
+      ASSERT_NE(e, nullptr);
+      if (e->body_type() != c.trigger) continue;
+      trigger = stored.position;
+      break;
+    }
+    ASSERT_GT(trigger.value(), 1u);
+    const std::string proj = dir.Sub(std::string("damaged-") + c.model);
+    auto project = [&](Position until) {
+      ProjectorOptions o;
+      o.dir = proj;
+      o.bound = SourceBound::kHead;
+      o.read_models = {c.model};
+      auto p = Projector::Open(o);
+      LEDGER_INVARIANT(p.ok());
+      const Status s = (*p)->CatchUp(*log.store, until);
+      return std::make_pair(std::move(p).value(), s);
+    };
+    const Position before(trigger.value() - 1);
+    ASSERT_TRUE(project(before).second.ok());
+    std::string key = c.key;
+    if (key.empty()) {
+      // The customer view keeps a dispute inside its order: the one its index names.
+      auto p = project(before).first;
+      auto index = Model(*p, "customers").Get("dispute/m1/d1");
+      ASSERT_TRUE(index.ok() && index->has_value());
+      key = "order/m1/" + (**index)["order_id"].get<std::string>();
+    }
+    {
+      RawProjectionStore raw(proj + "/" + c.model, /*read_only=*/false);
+      ASSERT_TRUE(raw.status.ok());
+      std::string bytes;
+      ASSERT_TRUE(raw.db->Get(rocksdb::ReadOptions(), raw.handles[0], key, &bytes).ok()) << key;
+      Json value = Json::from_msgpack(bytes);
+      c.damage(value);
+      const std::vector<uint8_t> damaged = Json::to_msgpack(value);
+      ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.handles[0], key,
+                              rocksdb::Slice(reinterpret_cast<const char*>(damaged.data()), damaged.size()))
+                      .ok());
+    }
+    auto [p, s] = project(head);
+    EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("cannot apply position " + std::to_string(trigger.value())), std::string::npos)
+        << s.ToString();
+    EXPECT_EQ(Model(*p, c.model).progress().position, before);
   }
 }
 
