@@ -1,5 +1,5 @@
-// Tells callers, without a thread of theirs waiting, when a projector has applied a
-// position: an HTTP write's answer callback (on the store's answer thread) asks to be
+// Tells callers when a projector has applied a position: blocking (WaitFor), or without
+// a thread of theirs waiting (When): an HTTP write's answer callback (on the store's answer thread) asks to be
 // called once the write is visible in the read models, so the route waiting for both
 // wakes once instead of twice. Shared, since pending callbacks (held by a sequencer) may
 // outlive the projector: a closed watch answers every request at once (reached only for
@@ -8,6 +8,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -33,8 +34,13 @@ class PositionWatch {
   // it must not block.
   void When(ledger::Position position, Done done);
 
-  // For the projector: the position it has applied (runs the callbacks it reaches), and
-  // its end (runs every pending callback with false; later requests are answered false).
+  // Waits, at most `timeout_ms`, until the applied position is at least `position`: true
+  // then; false on timeout, or at once when the watch is closed short of it.
+  bool WaitFor(ledger::Position position, int timeout_ms) const;
+
+  // For the projector: the position it has applied (runs the callbacks it reaches; an
+  // older position than one already given changes nothing), and its end (runs every
+  // pending callback with false; later requests are answered false).
   void Advance(ledger::Position position);
   void Close();
 
@@ -42,6 +48,7 @@ class PositionWatch {
 
  private:
   mutable std::mutex mu_;
+  mutable std::condition_variable moved_;     // applied_ or closed_ changed
   ledger::Position applied_;                  // GUARDED_BY(mu_)
   bool closed_ = false;                       // GUARDED_BY(mu_)
   std::multimap<uint64_t, Done> waiting_;     // by position; GUARDED_BY(mu_)

@@ -59,7 +59,6 @@ struct Projector::Impl {
   std::vector<Model> models;
 
   mutable std::mutex mu;
-  mutable std::condition_variable progressed;
   ProjectorStats stats;  // GUARDED_BY(mu)
   Position position;     // GUARDED_BY(mu)
 
@@ -185,18 +184,17 @@ struct Projector::Impl {
   }
 
   // Every read model holds the span (from_after, to]: the projector's position moves there.
+  // Waiters are told apart (Announce), outside any lock a catch-up holds.
   void Applied(Position from_after, Position to, bool catch_up) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      LEDGER_INVARIANT(to > position);
-      position = to;
-      stats.commits++;
-      if (catch_up) stats.catch_up_commits++;
-      stats.events_applied += to.value() - from_after.value();
-    }
-    progressed.notify_all();
-    watch->Advance(to);
+    std::lock_guard<std::mutex> lock(mu);
+    LEDGER_INVARIANT(to > position);
+    position = to;
+    stats.commits++;
+    if (catch_up) stats.catch_up_commits++;
+    stats.events_applied += to.value() - from_after.value();
   }
+  // Wakes WaitFor's callers and runs the watch's callbacks (an HTTP write's answer) up to `to`.
+  void Announce(Position to) { watch->Advance(to); }
 
   // A live batch of a few events: every read model on this thread, one after the other.
   Status ApplyShortSpan(const SpanEvents& read) {
@@ -205,6 +203,7 @@ struct Projector::Impl {
       LEDGER_RETURN_IF_ERROR(ApplyToModel(m, read, &spent));
     }
     Applied(read.from_after, read.span.to, /*catch_up=*/false);
+    Announce(read.span.to);
     return Status::Ok();
   }
 
@@ -247,6 +246,7 @@ struct Projector::Impl {
           }
           std::unique_ptr<StateTxn> spent;
           const Status s = ApplyToModel(models[i], *read, &spent);
+          Position applied_to;  // announced once the lock is let go
           {
             std::lock_guard<std::mutex> lock(sh.mu);
             if (spent) sh.spent.push_back(std::move(spent));
@@ -257,6 +257,7 @@ struct Projector::Impl {
               // Spans every model holds are done, in order: this thread moves the position.
               while (!sh.ready.empty() && sh.models_to_go.front() == 0) {
                 Applied(sh.ready.front()->from_after, sh.ready.front()->span.to, /*catch_up=*/true);
+                applied_to = sh.ready.front()->span.to;
                 sh.free_slots.push_back(sh.ready.front());
                 sh.ready.pop_front();
                 sh.models_to_go.pop_front();
@@ -265,6 +266,8 @@ struct Projector::Impl {
             }
           }
           sh.cv.notify_all();
+          // Two models' threads may announce out of order: the watch keeps the highest.
+          if (applied_to.value() > 0) Announce(applied_to);
           if (!s.ok()) break;
         }
         // Notified under the lock: once the count is 0 the reading thread returns, and `sh`
@@ -399,7 +402,6 @@ void Projector::Follow(const ledger::EventStore* source) {
           std::lock_guard<std::mutex> lock(im.mu);
           im.stats.stopped = s;
         }
-        im.progressed.notify_all();
         im.watch->Close();  // nothing past here will be applied
         return;
       }
@@ -421,10 +423,7 @@ Position Projector::position() const {
 }
 
 bool Projector::WaitFor(Position position, int timeout_ms) const {
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  return impl_->progressed.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-    return impl_->position >= position || !impl_->stats.stopped.ok();
-  }) && impl_->position >= position;
+  return impl_->watch->WaitFor(position, timeout_ms);
 }
 
 std::shared_ptr<PositionWatch> Projector::position_watch() const { return impl_->watch; }

@@ -1,8 +1,10 @@
 // PositionWatch: callbacks run once, when their position is applied, at once when it
-// already is, and with reached = false when the watch closes first.
+// already is, and with reached = false when the watch closes first; WaitFor blocks until
+// the same.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -105,6 +107,34 @@ TEST(PositionWatch, WaitersFromManyThreadsAreEachCalledExactlyOnce) {
   EXPECT_EQ(calls.load(), kThreads * kEach);
   EXPECT_EQ(reached.load(), kThreads * kEach);
   EXPECT_EQ(w.pending(), 0u);
+}
+
+TEST(PositionWatch, WaitForReturnsWhenThePositionIsAppliedOrTheWatchClosesShortOfIt) {
+  using Clock = std::chrono::steady_clock;
+  PositionWatch w;
+  w.Advance(Position(5));
+  EXPECT_TRUE(w.WaitFor(Position(5), 0));
+  EXPECT_FALSE(w.WaitFor(Position(6), 10));  // times out
+  // Woken by an Advance on another thread, long before its (long) timeout.
+  const auto started = Clock::now();
+  std::thread advancer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    w.Advance(Position(7));  // past it
+  });
+  EXPECT_TRUE(w.WaitFor(Position(6), 60000));
+  advancer.join();
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(30));
+  // Woken by Close, not reached; once closed, answered at once.
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    w.Close();
+  });
+  const auto waited = Clock::now();
+  EXPECT_FALSE(w.WaitFor(Position(9), 60000));
+  closer.join();
+  EXPECT_LT(Clock::now() - waited, std::chrono::seconds(30));
+  EXPECT_FALSE(w.WaitFor(Position(9), 60000));
+  EXPECT_TRUE(w.WaitFor(Position(7), 60000));  // applied before closing
 }
 
 }  // namespace
