@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,7 @@
 #include "projections/event_reading.h"
 #include "projections/queries.h"
 #include "projections/read_model_store.h"
+#include "tests/support/faulty_read_store.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/temp_dir.h"
 
@@ -406,6 +408,66 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     for (const std::string& name : projections::ReadModelNames())
       EXPECT_EQ(Model(*mended.first, name.c_str()).progress().digest, Model(*stepwise, name.c_str()).progress().digest)
           << name;
+  }
+}
+
+// A read of the log that fails during a long catch-up (the reading thread reads spans
+// ahead while the read models apply earlier ones): once, the catch-up ends where it is and
+// the next step reads that span again, so CatchUp still reaches the head with the state a
+// rebuild has; for good, CatchUp returns the read's error, and every read model stands at
+// a batch boundary before the failing span with the digest a rebuild recorded there.
+TEST(ProjectionsCatchUp, AReadAheadThatFailsIsReadAgainOrEndsTheCatchUpWithItsError) {
+  TempDir dir;
+  StoryLog log(dir.Sub("store"), /*extra_orders=*/1200);
+  const Position head = log.store->head().position;
+  ASSERT_GT(head.value(), 4 * 1024u);
+  auto reference = Project(*log.store, dir.Sub("reference"), head, 1);
+  // A position well inside the log, in a span the reading thread reads ahead.
+  const Position failing(3 * 1024 + 100);
+  auto project = [&](const std::string& into, testing_support::FaultyReadStore& source) {
+    ProjectorOptions o;
+    o.dir = dir.Sub(into);
+    o.bound = SourceBound::kHead;
+    o.apply_events_max = 1024;
+    auto p = Projector::Open(o);
+    LEDGER_INVARIANT(p.ok());
+    const Status s = (*p)->CatchUp(source, head);
+    return std::make_pair(std::move(p).value(), s);
+  };
+  const auto covers = [&](Position from, size_t limit) {
+    return from <= failing && failing.value() < from.value() + limit;
+  };
+
+  {
+    SCOPED_TRACE("fails once");
+    testing_support::FaultyReadStore source(log.store.get());
+    std::atomic<bool> failed{false};
+    source.scan_fault = [&](Position from, size_t limit) { return covers(from, limit) && !failed.exchange(true); };
+    auto [p, s] = project("once", source);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(source.scans_failed(), 1u);
+    EXPECT_GT(p->stats().catch_up_commits, 0u);
+    EXPECT_EQ(p->position(), head);
+    for (const std::string& name : projections::ReadModelNames())
+      EXPECT_EQ(Model(*p, name.c_str()).progress().digest, Model(*reference, name.c_str()).progress().digest) << name;
+  }
+  {
+    SCOPED_TRACE("fails for good");
+    testing_support::FaultyReadStore source(log.store.get());
+    source.scan_fault = covers;
+    auto [p, s] = project("always", source);
+    EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+    EXPECT_NE(s.message().find("injected read failure"), std::string::npos) << s.ToString();
+    EXPECT_GE(source.scans_failed(), 2u);  // read ahead, then again on its own
+    EXPECT_LT(p->position(), failing);
+    EXPECT_GT(p->position().value(), 0u);
+    for (const std::string& name : projections::ReadModelNames()) {
+      const projections::Progress at = Model(*p, name.c_str()).progress();
+      EXPECT_LT(at.position, failing) << name;
+      auto recorded = Model(*reference, name.c_str()).DigestAt(at.position);
+      ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name << " at " << at.position.value();
+      EXPECT_EQ(**recorded, at.digest) << name;
+    }
   }
 }
 

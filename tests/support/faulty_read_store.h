@@ -1,0 +1,106 @@
+// An EventStore that forwards everything to another one, except that its log reads
+// (ScanRangeInto) fail with IOError whenever `scan_fault(from, limit)` says so: to test what
+// readers of the log do when a read fails and when it succeeds again.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/event_store.h"
+#include "ledger/keyring.h"
+
+namespace testing_support {
+
+class FaultyReadStore final : public ledger::EventStore {
+ public:
+  explicit FaultyReadStore(ledger::EventStore* inner) : inner_(inner) {}
+
+  // Called with each scan's first position and length; true fails that scan. Set before
+  // reading.
+  std::function<bool(ledger::Position from, size_t limit)> scan_fault;
+  // Scans failed so far.
+  size_t scans_failed() const { return scans_failed_.load(); }
+
+  ledger::Status ScanRangeInto(ledger::Position from, size_t limit, ledger::EventChunk* out) const override {
+    if (scan_fault && scan_fault(from, limit)) {
+      scans_failed_++;
+      return ledger::Status::IOError("injected read failure at position " + std::to_string(from.value()));
+    }
+    return inner_->ScanRangeInto(from, limit, out);
+  }
+
+  ledger::Result<ledger::AppendResult> Append(ledger::AppendCommand command) override {
+    return inner_->Append(std::move(command));
+  }
+  void AppendAsync(ledger::AppendCommand command, std::function<void(ledger::Result<ledger::AppendResult>)> done) override {
+    inner_->AppendAsync(std::move(command), std::move(done));
+  }
+  ledger::Status SetWriterEpoch(ledger::Epoch epoch) override { return inner_->SetWriterEpoch(epoch); }
+  ledger::Status AttemptPromotion(ledger::Epoch epoch) override { return inner_->AttemptPromotion(epoch); }
+  ledger::Epoch writer_epoch() const override { return inner_->writer_epoch(); }
+  ledger::Head head() const override { return inner_->head(); }
+  ledger::Result<std::vector<ledger::StoredEvent>> ReadRange(ledger::Position from, size_t limit) const override {
+    return inner_->ReadRange(from, limit);
+  }
+  ledger::Result<std::vector<ledger::StoredEvent>> ReadStream(const std::string& stream, ledger::StreamVersion from,
+                                                              ledger::ReadDirection direction,
+                                                              size_t limit) const override {
+    return inner_->ReadStream(stream, from, direction, limit);
+  }
+  ledger::Result<ledger::StreamVersion> StreamHead(const std::string& stream) const override {
+    return inner_->StreamHead(stream);
+  }
+  ledger::Result<std::optional<ledger::IdempotencyEntry>> LookupIdempotency(const std::string& merchant,
+                                                                            const std::string& key) const override {
+    return inner_->LookupIdempotency(merchant, key);
+  }
+  ledger::StoreStats stats() const override { return inner_->stats(); }
+  ledger::Result<std::vector<std::string>> ReadBatches(ledger::Position from, size_t limit) const override {
+    return inner_->ReadBatches(from, limit);
+  }
+  ledger::Result<std::vector<ledger::BatchInfo>> ReadBatchInfos(ledger::Position from, size_t limit) const override {
+    return inner_->ReadBatchInfos(from, limit);
+  }
+  ledger::Status AppendCanonicalBatch(std::string_view batch_bytes, const ledger::CanonicalMark& after) override {
+    return inner_->AppendCanonicalBatch(batch_bytes, after);
+  }
+  ledger::Status fenced() const override { return inner_->fenced(); }
+  void RenewLease(std::chrono::steady_clock::time_point valid_until) override { inner_->RenewLease(valid_until); }
+  size_t answers_awaiting_lease() const override { return inner_->answers_awaiting_lease(); }
+  bool idle() const override { return inner_->idle(); }
+  bool lease_valid() const override { return inner_->lease_valid(); }
+  ledger::Result<ledger::QuarantineReport> RejoinAsFollower() override { return inner_->RejoinAsFollower(); }
+  ledger::Result<std::vector<ledger::StoredEvent>> ReadQuarantine(size_t limit) const override {
+    return inner_->ReadQuarantine(limit);
+  }
+  ledger::CanonicalMark canonical_mark() const override { return inner_->canonical_mark(); }
+  void WaitForLogPast(ledger::Position seen, bool canonical, int timeout_ms) const override {
+    inner_->WaitForLogPast(seen, canonical, timeout_ms);
+  }
+  ledger::Status StartNewKafkaIncarnation(ledger::Epoch epoch, const std::string& owner) override {
+    return inner_->StartNewKafkaIncarnation(epoch, owner);
+  }
+  ledger::Result<std::unique_ptr<ledger::Keyring>> OpenKeyring(const ledger::SecretKey& secrets_key) override {
+    return inner_->OpenKeyring(secrets_key);
+  }
+  std::string kafka_cluster_id() const override { return inner_->kafka_cluster_id(); }
+  ledger::Status SetKafkaClusterId(const std::string& cluster_id) override {
+    return inner_->SetKafkaClusterId(cluster_id);
+  }
+  ledger::Status PutSnapshot(const std::string& key, const std::string& value) override {
+    return inner_->PutSnapshot(key, value);
+  }
+  ledger::Result<std::optional<std::string>> GetSnapshot(const std::string& key) const override {
+    return inner_->GetSnapshot(key);
+  }
+  ledger::Status ClearSnapshots() override { return inner_->ClearSnapshots(); }
+
+ private:
+  ledger::EventStore* inner_;
+  mutable std::atomic<size_t> scans_failed_{0};
+};
+
+}  // namespace testing_support
