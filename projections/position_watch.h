@@ -1,7 +1,7 @@
 // Tells callers when a projector has applied a position: blocking (WaitFor), or without
-// a thread of theirs waiting (When): an HTTP write's answer callback (on the store's answer thread) asks to be
-// called once the write is visible in the read models, so the route waiting for both
-// wakes once instead of twice. Shared, since pending callbacks (held by a sequencer) may
+// a thread of theirs waiting (When): an HTTP write's answer callback (on the store's
+// answer thread) asks to be called once the write is visible in the read models, so the
+// route waiting for both wakes once instead of twice. Shared, since pending callbacks (held by a sequencer) may
 // outlive the projector: a closed watch answers every request at once (reached only for
 // a position it had applied before closing).
 //

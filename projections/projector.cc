@@ -184,7 +184,7 @@ struct Projector::Impl {
   }
 
   // Every read model holds the span (from_after, to]: the projector's position moves there.
-  // Waiters are told apart (Announce), outside any lock a catch-up holds.
+  // Waiters are told afterwards (Announce), outside any lock a catch-up holds.
   void Applied(Position from_after, Position to, bool catch_up) {
     std::lock_guard<std::mutex> lock(mu);
     LEDGER_INVARIANT(to > position);

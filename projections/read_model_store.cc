@@ -355,8 +355,9 @@ Status ProjectionStore::Commit(StateTxn& txn, Position position, int64_t kafka_o
   ledger::keys::PutBigEndian64(&digest_key, position.value());
   wb.Put(cfs_[kDigests], digest_key,
          std::string_view(reinterpret_cast<const char*>(after.digest.data()), after.digest.size()));
-  // Not synced: the WAL keeps the WriteBatch whole, and a batch lost with the page cache
-  // only sends the projector back to an earlier position it will re-apply from the log.
+  // Not synced: the WAL (unlogged: the atomic flushes) keeps the WriteBatch whole, and a
+  // batch lost with the page cache only sends the projector back to an earlier position
+  // it will re-apply from the log.
   rocksdb::WriteOptions write_options;
   write_options.disableWAL = !write_ahead_log_;
   rocksdb::Status s = db_->Write(write_options, &wb);

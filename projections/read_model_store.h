@@ -113,7 +113,9 @@ class StateTxn {
 
 // How a projection store is opened.
 enum class StoreAccess {
-  // Commits go through RocksDB's write-ahead log: a crash loses none of them.
+  // Commits go through RocksDB's write-ahead log: a process that dies loses none of them
+  // (a machine that does may lose the last few, not synced; the projector applies them
+  // again from the log).
   kWrite,
   // Commits skip the write-ahead log (about 5% of a rebuild's time): the memtables of all
   // column families are flushed together (atomic flush), so what is on disk always holds
