@@ -154,7 +154,8 @@ static int KafkaWriter(int argc, char** argv) {
 
 // crash_child --unlogged-store DIR SEED: commits crash_support's synthetic batches to a
 // projection store opened without its write-ahead log, writing "committed <position>"
-// after each; when all are committed, waits to be killed.
+// after each, and "flushed <position>" once Flush after kSyntheticFlushAfter returned;
+// when all are committed, waits to be killed.
 static int UnloggedStore(const char* dir, uint64_t seed) {
   auto store = projections::ProjectionStore::Open(dir, "synthetic", projections::StoreAccess::kWriteUnlogged);
   if (!store.ok()) return 1;
@@ -163,8 +164,13 @@ static int UnloggedStore(const char* dir, uint64_t seed) {
     crash_support::FillSyntheticBatch(txn, seed, p);
     if (!(*store)->Commit(txn, Position(p), -1).ok()) return 1;
     char line[64];
-    const int len = std::snprintf(line, sizeof line, "committed %llu\n", static_cast<unsigned long long>(p));
+    int len = std::snprintf(line, sizeof line, "committed %llu\n", static_cast<unsigned long long>(p));
     if (write(STDOUT_FILENO, line, len) != len) return 1;
+    if (p == crash_support::kSyntheticFlushAfter) {
+      if (!(*store)->Flush().ok()) return 1;
+      len = std::snprintf(line, sizeof line, "flushed %llu\n", static_cast<unsigned long long>(p));
+      if (write(STDOUT_FILENO, line, len) != len) return 1;
+    }
   }
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // until killed
 }

@@ -472,7 +472,7 @@ TEST(Crash, AKilledProjectorResumesAndEndsWithTheRebuildsDigests) {
 // (its position, progress digest and every key and value are those of a store given the
 // same batches up to that position), never at a torn one (a state flushed by itself with
 // the progress of an earlier position, as without atomic flush), and not past the last
-// batch the child reported committed.
+// batch the child reported committed nor before the one it reported flushed.
 TEST(Crash, AKilledUnloggedStoreReopensAtOneWholeCommit) {
   const uint64_t seed = EnvOr("LEDGER_CRASH_SEED", static_cast<uint64_t>(
       std::chrono::system_clock::now().time_since_epoch().count()));
@@ -491,15 +491,18 @@ TEST(Crash, AKilledUnloggedStoreReopensAtOneWholeCommit) {
     const std::string out = RunChild({"--unlogged-store", dir.Sub("store"), std::to_string(batch_seed)}, run_ms,
                                      &status, &exited, /*from_first_line=*/true);
     ASSERT_FALSE(exited) << "the child exited: " << out;
-    uint64_t committed = 0;
+    uint64_t committed = 0, flushed = 0;
     std::istringstream in(out);
-    for (std::string tag, n; in >> tag >> n;) committed = std::strtoull(n.c_str(), nullptr, 10);
+    for (std::string tag, n; in >> tag >> n;)
+      (tag == "flushed" ? flushed : committed) = std::strtoull(n.c_str(), nullptr, 10);
     auto store = projections::ProjectionStore::Open(dir.Sub("store"), "synthetic");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     const projections::Progress got = (*store)->progress();
-    std::printf("  run %d: killed after %d ms, %llu batches committed, reopened at %llu\n", run, run_ms,
-                static_cast<unsigned long long>(committed), static_cast<unsigned long long>(got.position.value()));
+    std::printf("  run %d: killed after %d ms, %llu batches committed (flushed at %llu), reopened at %llu\n", run,
+                run_ms, static_cast<unsigned long long>(committed), static_cast<unsigned long long>(flushed),
+                static_cast<unsigned long long>(got.position.value()));
     ASSERT_LE(got.position.value(), committed);
+    EXPECT_GE(got.position.value(), flushed) << "a commit Flush had written is gone";
     // With two full memtables RocksDB stalls writes until one is flushed: past three
     // memtables' worth of batches, one flush at least is on disk.
     if (committed >= 800) {

@@ -13,6 +13,8 @@
 namespace crash_support {
 
 inline constexpr uint64_t kSyntheticBatches = 1200;  // about 75 MiB of values
+// The child flushes the store (ProjectionStore::Flush) once, after this batch.
+inline constexpr uint64_t kSyntheticFlushAfter = 100;
 
 inline void FillSyntheticBatch(projections::StateTxn& txn, uint64_t seed, uint64_t p) {
   std::mt19937_64 rng(seed * 1000003 + p);
