@@ -61,7 +61,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
       return Json{{"note", "this Idempotency-Key already issued a key; a key is shown only once: revoke it and "
                            "issue another if it was lost"}};
     };
-    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [issued, role_name, merchant] {
+    return AnswerCommand(c, "", cmd, Idempotency::kOptional, 201, [issued, role_name, merchant] {
       return Json{{"key_id", issued.key_id}, {"key", issued.key}, {"role", role_name}, {"merchant_id", merchant}};
     }, options);
   }));
@@ -100,14 +100,14 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
 
   router.Add("DELETE", "/v1/keys/{key_id}", Guard(ctx, {Role::kAdmin}, Body::kNone, [](Call& c) {
     RevokeKey cmd{c.request.params["key_id"]};
-    return RunCommand(c, "", cmd, Idempotency::kOptional, 200,
+    return AnswerCommand(c, "", cmd, Idempotency::kOptional, 200,
                       [cmd] { return Json{{"key_id", cmd.key_id}, {"revoked", true}}; });
   }));
 
   // A new fee recipe version: the body is the recipe document itself (ledger/domain/FEE_RECIPE.md).
   router.Add("POST", "/v1/fee-recipes", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
     PublishFeeRecipe cmd{c.request.body};
-    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [&c] {
+    return AnswerCommand(c, "", cmd, Idempotency::kOptional, 201, [&c] {
       auto rows = ReadModel(c.ctx, "fees")->Scan("recipe/", "", SIZE_MAX);
       return rows.ok() && !rows->empty() ? rows->back().second : Json::object();
     });
@@ -124,7 +124,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     cmd.detected_at_us = f.Int("detected_at_us", false);
     cmd.started_at_us = f.Int("started_at_us", false);
     if (!f.ok()) return f.Error();
-    return RunCommand(c, "", cmd, Idempotency::kOptional, 201, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
+    return AnswerCommand(c, "", cmd, Idempotency::kOptional, 201, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
   }));
 
   router.Add("POST", "/v1/outages/{notice_id}/updates", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
@@ -135,7 +135,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     cmd.message = f.Str("message", false);
     cmd.impact = f.Str("impact", false);
     if (!f.ok()) return f.Error();
-    return RunCommand(c, "", cmd, Idempotency::kOptional, 200, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
+    return AnswerCommand(c, "", cmd, Idempotency::kOptional, 200, [&c, cmd] { return IncidentView(c.ctx, cmd.notice_id); });
   }));
 
   router.Add("POST", "/v1/disputes/{dispute_id}/resolve", Guard(ctx, {Role::kAdmin}, Body::kJson, [](Call& c) {
@@ -147,7 +147,7 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     ResolveDispute cmd{c.request.params["dispute_id"],
                        outcome == "won" ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 200,
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 200,
                       [cmd, outcome] { return Json{{"dispute_id", cmd.dispute_id}, {"outcome", outcome}}; },
                       Conditional(StreamName("dispute", m, cmd.dispute_id)));
   }));

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "api/deadline_timer.h"
 #include "api/metrics.h"
 #include "api/problem.h"
 #include "ledger/position_token.h"
@@ -28,9 +29,12 @@ struct HttpServer::Impl {
   const Router* router;                      // may be null
   std::string node_id;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
-  Metrics metrics;
+  // Shared with the answers of writes that answer after their route returned (from the
+  // store's, the read models' or the timer's thread), which may outlive the server.
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
   std::function<std::string()> extra_metrics;
   std::unique_ptr<ledger::WorkerPool> workers;
+  std::shared_ptr<DeadlineTimer> timer;  // bounds those answers
 };
 
 namespace {
@@ -63,17 +67,23 @@ void ReplyJson(const http::http_request& req, http::status_code status, const we
   });
 }
 
+// Also runs on threads that must not throw (a write answered later: the store's, the read
+// models' or the timer's), so nothing leaves it.
 void Send(const http::http_request& req, const Response& r) {
-  http::http_response resp(static_cast<http::status_code>(r.status));
-  resp.headers().set_content_type(r.content_type);
-  for (const auto& [k, v] : r.headers) resp.headers().add(k, v);
-  resp.set_body(r.body, r.content_type);
-  req.reply(resp).then([](pplx::task<void> t) {
-    try {
-      t.get();
-    } catch (const std::exception&) {  // the client went away: nothing to answer
-    }
-  });
+  try {
+    http::http_response resp(static_cast<http::status_code>(r.status));
+    resp.headers().set_content_type(r.content_type);
+    for (const auto& [k, v] : r.headers) resp.headers().add(k, v);
+    resp.set_body(r.body, r.content_type);
+    req.reply(resp).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception&) {  // the client went away: nothing to answer
+      }
+    });
+  } catch (const std::exception& e) {  // the listener closed under it
+    spdlog::warn("an answer could not be sent: {}", e.what());
+  }
 }
 
 // Converts at the edge, before the body is read: limits first (nothing is read past them).
@@ -113,7 +123,7 @@ Response Dispatch(const Router& router, Request& r, std::string* route) {
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
     : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, {}, {}, nullptr}) {}
+                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -121,6 +131,7 @@ void HttpServer::SetExtraMetrics(std::function<std::string()> render) { impl_->e
 
 ledger::Status HttpServer::Start() {
   impl_->workers = std::make_unique<ledger::WorkerPool>(kHttpWorkers, kHttpQueuedMax);
+  impl_->timer = std::make_shared<DeadlineTimer>();
   try {
     http::experimental::listener::http_listener_config config;
     config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off
@@ -131,7 +142,7 @@ ledger::Status HttpServer::Start() {
       if (path == "/metrics" && req.method() == http::methods::GET) {
         Response m;
         m.content_type = "text/plain; version=0.0.4";
-        m.body = impl->metrics.Render(impl->store, impl->projector);
+        m.body = impl->metrics->Render(impl->store, impl->projector);
         if (impl->extra_metrics) m.body += impl->extra_metrics();
         Send(req, m);
         return;
@@ -166,17 +177,17 @@ ledger::Status HttpServer::Start() {
         const auto started = std::chrono::steady_clock::now();
         auto r = std::make_shared<Request>();
         auto refused = Convert(req, r.get());
-        const auto finish = [impl, req, started](const std::string& route, const Response& resp) {
-          impl->metrics.ObserveRequest(route, resp.status,
-                                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        const auto finish = [metrics = impl->metrics, req, started](const std::string& route, const Response& resp) {
+          metrics->ObserveRequest(route, resp.status,
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
           Send(req, resp);
         };
         if (refused) {
           finish("unmatched", *refused);
           return;
         }
-        // The body arrives on cpprestsdk's threads; the route runs on a worker, since it may
-        // wait (bounded) for the sequencer, Kafka or the read models.
+        // The body arrives on cpprestsdk's threads; a route that may wait (bounded) for the
+        // sequencer, Kafka or the read models runs on a worker.
         req.extract_vector().then([impl, r, finish](pplx::task<std::vector<unsigned char>> body) {
           try {
             const std::vector<unsigned char> bytes = body.get();
@@ -189,12 +200,22 @@ ledger::Status HttpServer::Start() {
             finish("unmatched", Problem(400, "malformed-json", "the request could not be read"));
             return;
           }
-          const bool queued = impl->workers->Post([impl, r, finish] {
-            std::string route = "unmatched";
-            Response resp = Dispatch(*impl->router, *r, &route);
-            finish(route, resp);
-          });
-          if (!queued) {
+          const auto run = [impl, r, finish] {
+            // A write may answer after its route returns (Request::answer_later), holding
+            // no thread while it waits for Kafka and the read models.
+            auto route = std::make_shared<std::string>("unmatched");
+            r->timer = impl->timer;
+            r->answer_later = [r, route, finish](Response resp) { finish(*route, resp); };
+            Response resp = Dispatch(*impl->router, *r, route.get());
+            r->answer_later = nullptr;  // (a deferred answer holds its own copy, and with it `r`)
+            if (!resp.deferred) finish(*route, resp);
+          };
+          // A route that never waits runs here, saving a hand-off to a worker (Router's Runs).
+          if (impl->router->HowRuns(*r) == Runs::kInline) {
+            run();
+            return;
+          }
+          if (!impl->workers->Post(run)) {
             finish("unmatched", Problem(503, "overloaded", "the node has too many requests waiting; retry shortly"));
           }
         });
@@ -239,6 +260,10 @@ ledger::Status HttpServer::Start() {
 
 void HttpServer::Stop() {
   if (!impl_->listener) return;
+  // Writes still waiting answer now, while their connections are open (the answer says
+  // the write was not confirmed in time; a retry with its Idempotency-Key is safe), and
+  // any a route defers from here on answers at once.
+  impl_->timer->Stop();
   try {
     impl_->listener->close().wait();
   } catch (const std::exception& e) {

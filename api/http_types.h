@@ -2,11 +2,16 @@
 // without a socket; the cpprestsdk adapter (http_server.cc) converts at the edge.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace api {
+
+class DeadlineTimer;
+struct Response;
 
 // Named limits of the HTTP front (each tested).
 inline constexpr size_t kBodyBytesMax = 256 * 1024;
@@ -32,6 +37,13 @@ struct Request {
   // Set by POST /v1/batch on its items (never from the wire): the batch itself was counted
   // against the key's rate, so its items are not (else a batch could stop half-way at 429).
   bool inside_batch = false;
+  // Set by the HTTP front only (never from the wire, never on a batch's items): a route
+  // may then return a deferred Response and give its answer later, once, through
+  // `answer_later`, from whichever thread learns it, bounded by deadlines on `timer`
+  // (a write waiting for Kafka and the read models holds no thread). Routes called
+  // without them (tests, a batch's items) answer in their return value.
+  std::function<void(Response)> answer_later;
+  std::shared_ptr<DeadlineTimer> timer;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -48,6 +60,8 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The route answers later through Request::answer_later; nothing else here is used.
+  bool deferred = false;
 };
 
 }  // namespace api

@@ -1,13 +1,16 @@
 #include "api/route_support.h"
 
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
 
+#include "api/deadline_timer.h"
 #include "api/problem.h"
 #include "api/rate_limit.h"
 #include "ledger/chain_hash.h"
@@ -61,8 +64,9 @@ Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vec
     if (parsed.is_discarded() || !parsed.is_object())
       return Problem(400, "malformed-json", "the body must be one JSON object");
   }
-  Call call{ctx, request, who, std::move(parsed)};
-  return handler(call);
+  auto call = std::make_shared<Call>(Call{ctx, request, who, std::move(parsed), {}});
+  call->self = call;
+  return handler(*call);
 }
 }  // namespace
 
@@ -171,23 +175,27 @@ struct WriteWait {
   std::chrono::steady_clock::time_point answered_at;                     // GUARDED_BY(mu)
   bool settled = false;  // answered, and visibility decided or not asked; GUARDED_BY(mu)
   bool visible = false;  // GUARDED_BY(mu)
+  // A deferred answer (AnswerCommand) only: called (outside `mu`) when the answer comes,
+  // with whether the read models were asked to tell its visibility, and when it settles.
+  std::function<void(bool watched)> on_answered;
+  std::function<void()> on_settled;
 };
 
 // The last position a command wrote (its first when it wrote nothing new).
 ledger::Position LastPosition(const ledger::domain::CommandResult& r) {
   return ledger::Position(r.first_position.value() + (r.event_count > 0 ? r.event_count - 1 : 0));
 }
-}  // namespace
 
-Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
-                    Idempotency idempotency, int status, const std::function<Json()>& resource,
-                    const CommandOptions& options) {
-  const WriterSlot::View writer = call.ctx.writer == nullptr ? WriterSlot::View{} : call.ctx.writer->get();
-  if (writer.sequencer == nullptr) {
-    Response r = Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer",
-                         writer.writer_url.empty() ? "" : Json{{"writer", writer.writer_url}}.dump());
-    if (!writer.writer_url.empty()) r.headers.emplace_back("Location", writer.writer_url);  // Retry-After: Problem's
-    return r;
+// The checks before a command is submitted, and its request: a problem when refused.
+std::optional<Response> Prepare(Call& call, const std::string& merchant, ledger::domain::Command command,
+                                Idempotency idempotency, const CommandOptions& options, WriterSlot::View* writer,
+                                ledger::domain::CommandRequest* r) {
+  *writer = call.ctx.writer == nullptr ? WriterSlot::View{} : call.ctx.writer->get();
+  if (writer->sequencer == nullptr) {
+    Response p = Problem(503, "not-writer", "this node does not take writes; send them to the shard's writer",
+                         writer->writer_url.empty() ? "" : Json{{"writer", writer->writer_url}}.dump());
+    if (!writer->writer_url.empty()) p.headers.emplace_back("Location", writer->writer_url);  // Retry-After: Problem's
+    return p;
   }
   const std::string key =
       options.idempotency_key.empty() ? call.request.Header("idempotency-key") : options.idempotency_key;
@@ -196,30 +204,31 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   if (key.size() > kIdempotencyKeyHeaderBytesMax)
     return Problem(400, "invalid-field",
                    "Idempotency-Key is over " + std::to_string(kIdempotencyKeyHeaderBytesMax) + " characters");
-  ledger::domain::CommandRequest r;
-  r.merchant_id = merchant;
-  r.idempotency_key = key;
+  r->merchant_id = merchant;
+  r->idempotency_key = key;
   // The same key with another request (method, path or body) is a different request.
   const std::string& digested = options.digest_body.empty() ? call.request.body : options.digest_body;
-  r.request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + digested);
+  r->request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + digested);
   unsigned char id[16];
   if (RAND_bytes(id, sizeof id) != 1) return Problem(500, "internal", "the random source failed");
-  std::memcpy(&r.command_id.hi, id, 8);
-  std::memcpy(&r.command_id.lo, id + 8, 8);
-  r.command = std::move(command);
+  std::memcpy(&r->command_id.hi, id, 8);
+  std::memcpy(&r->command_id.lo, id + 8, 8);
+  r->command = std::move(command);
   if (const std::string if_match = call.request.Header("if-match"); !if_match.empty()) {
     if (options.stream.empty())
       return Problem(400, "invalid-field", "this route takes no If-Match", R"({"pointer":"/headers/if-match"})");
     const auto version = ParseEntityTag(if_match);
     if (!version) return Problem(400, "invalid-field", "If-Match must be a stream version as the resource's ETag gives it",
                                  R"({"pointer":"/headers/if-match"})");
-    r.condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
+    r->condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
   }
-  // Bounded: the answer may wait for Kafka (replicated) or for the lease, and visibility
-  // for the read models. One wake for this thread: the answer's callback (on the store's
-  // answer thread) asks the read models' watch to wake it once the write is visible,
-  // rather than this thread waking for the answer and then again for the read models.
-  auto wait = std::make_shared<WriteWait>();
+  return std::nullopt;
+}
+
+// Submits: the answer's callback (on the store's answer thread) asks the read models'
+// watch to tell once the write is visible, so whoever waits for both is told once.
+void Submit(const Call& call, const WriterSlot::View& writer, ledger::domain::CommandRequest r,
+            const std::shared_ptr<WriteWait>& wait) {
   std::shared_ptr<projections::PositionWatch> watch =
       call.ctx.projector != nullptr ? call.ctx.projector->position_watch() : nullptr;
   writer.sequencer->Submit(std::move(r), [wait, watch](ledger::Result<ledger::domain::CommandResult> answer) {
@@ -231,8 +240,10 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
       wait->answered_at = std::chrono::steady_clock::now();
       wait->settled = !watched;
     }
+    if (wait->on_answered) wait->on_answered(watched);
     if (!watched) {
       wait->cv.notify_one();
+      if (wait->on_settled) wait->on_settled();
       return;
     }
     watch->When(last, [wait](bool reached) {
@@ -242,19 +253,18 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
         wait->settled = true;
       }
       wait->cv.notify_one();
+      if (wait->on_settled) wait->on_settled();
     });
   });
-  std::unique_lock<std::mutex> lock(wait->mu);
-  const auto settled = [&] { return wait->settled; };
-  if (!wait->cv.wait_for(lock, std::chrono::milliseconds(kWriteWaitMs), settled)) {
-    if (!wait->answer)
-      return Problem(503, "kafka-unavailable",
-                     "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");
-    wait->cv.wait_until(lock, wait->answered_at + std::chrono::milliseconds(kReadYourWritesWaitMs), settled);
-  }
-  const ledger::Result<ledger::domain::CommandResult> done = std::move(*wait->answer);
-  const bool visible = wait->visible;
-  lock.unlock();
+}
+
+// The answer to a write: `answer` absent when it did not come in time.
+Response Compose(const Call& call, const std::optional<ledger::Result<ledger::domain::CommandResult>>& answer,
+                 bool visible, int status, const std::function<Json()>& resource, const CommandOptions& options) {
+  if (!answer)
+    return Problem(503, "kafka-unavailable",
+                   "the write was not confirmed in time; it may still land: retry with the same Idempotency-Key");
+  const ledger::Result<ledger::domain::CommandResult>& done = *answer;
   if (!done.ok()) return CommandProblem(done.status());
   const uint64_t last = LastPosition(*done).value();
   Json body;
@@ -265,6 +275,124 @@ Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Com
   resp.headers.emplace_back("X-Ledger-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), ledger::Position(last)));
   if (done->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
   return resp;
+}
+
+// A write answering later: what it answers with, and the deadline bounding it.
+struct DeferredWrite {
+  std::shared_ptr<WriteWait> wait;
+  std::shared_ptr<Call> call;  // kept: the route's resource() refers to it (and it to the request)
+  int status = 200;
+  std::function<Json()> resource;
+  CommandOptions options;
+  std::function<void(Response)> answer_later;
+  std::shared_ptr<DeadlineTimer> timer;
+  std::mutex mu;
+  DeadlineTimer::Ticket deadline;  // GUARDED_BY(mu)
+  bool finished = false;           // answered (by the outcome or a deadline); GUARDED_BY(mu)
+};
+
+// Answers once, with what is known now: whichever of the outcome and the deadline comes
+// first answers, the other finds it done.
+void Finish(const std::shared_ptr<DeferredWrite>& d) {
+  DeadlineTimer::Ticket deadline;
+  {
+    std::lock_guard<std::mutex> lock(d->mu);
+    if (d->finished) return;
+    d->finished = true;
+    deadline = d->deadline;
+  }
+  d->timer->Cancel(deadline);
+  std::optional<ledger::Result<ledger::domain::CommandResult>> answer;
+  bool visible = false;
+  {
+    std::lock_guard<std::mutex> lock(d->wait->mu);
+    answer = d->wait->answer;
+    visible = d->wait->visible;
+  }
+  // On the store's, the read models' or the timer's thread, where nothing may throw (the
+  // front's Dispatch catches what a route throws; this is the same guard for the rest).
+  Response r;
+  try {
+    r = Compose(*d->call, answer, visible, d->status, d->resource, d->options);
+  } catch (const std::exception&) {
+    spdlog::error("a write's answer threw after its command ran");  // nothing of the request
+    r = Problem(500, "internal", "the write ran but its answer could not be made; read the resource");
+  }
+  d->answer_later(std::move(r));
+  d->answer_later = nullptr;  // lets go of the request now
+}
+
+// Moves the deadline (unless the write is answered already). Not under `mu`: a stopped
+// timer runs the job (Finish) at once.
+void SetDeadline(const std::shared_ptr<DeferredWrite>& d, std::chrono::steady_clock::time_point when) {
+  DeadlineTimer::Ticket old;
+  {
+    std::lock_guard<std::mutex> lock(d->mu);
+    if (d->finished) return;
+    old = d->deadline;
+  }
+  d->timer->Cancel(old);
+  const DeadlineTimer::Ticket ticket = d->timer->At(when, [d] { Finish(d); });
+  std::lock_guard<std::mutex> lock(d->mu);
+  d->deadline = ticket;
+}
+}  // namespace
+
+Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
+                    Idempotency idempotency, int status, const std::function<Json()>& resource,
+                    const CommandOptions& options) {
+  WriterSlot::View writer;
+  ledger::domain::CommandRequest r;
+  if (auto refused = Prepare(call, merchant, std::move(command), idempotency, options, &writer, &r)) return *refused;
+  auto wait = std::make_shared<WriteWait>();
+  Submit(call, writer, std::move(r), wait);
+  // Bounded: the answer may wait for Kafka (replicated) or for the lease, and visibility
+  // for the read models.
+  std::unique_lock<std::mutex> lock(wait->mu);
+  wait->cv.wait_for(lock, std::chrono::milliseconds(kWriteWaitMs), [&] { return wait->answer.has_value(); });
+  if (wait->answer)
+    wait->cv.wait_until(lock, wait->answered_at + std::chrono::milliseconds(kReadYourWritesWaitMs),
+                        [&] { return wait->settled; });
+  const std::optional<ledger::Result<ledger::domain::CommandResult>> answer = std::move(wait->answer);
+  const bool visible = wait->visible;
+  lock.unlock();
+  return Compose(call, answer, visible, status, resource, options);
+}
+
+Response AnswerCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
+                       Idempotency idempotency, int status, std::function<Json()> resource,
+                       const CommandOptions& options) {
+  std::shared_ptr<Call> keep = call.self.lock();
+  if (!call.request.answer_later || !call.request.timer || keep == nullptr)
+    return RunCommand(call, merchant, std::move(command), idempotency, status, resource, options);
+  WriterSlot::View writer;
+  ledger::domain::CommandRequest r;
+  if (auto refused = Prepare(call, merchant, std::move(command), idempotency, options, &writer, &r)) return *refused;
+  auto d = std::make_shared<DeferredWrite>();
+  d->wait = std::make_shared<WriteWait>();
+  d->call = std::move(keep);
+  d->status = status;
+  d->resource = std::move(resource);
+  d->options = options;
+  d->answer_later = call.request.answer_later;
+  d->timer = call.request.timer;
+  // The same bounds as RunCommand's: kWriteWaitMs for the answer, then
+  // kReadYourWritesWaitMs from it for the read models. The pending deadline's job is what
+  // holds the DeferredWrite; the wait's hooks (held by the store's and the watch's
+  // callbacks) only reach it while it is unanswered.
+  std::weak_ptr<DeferredWrite> weak = d;
+  d->wait->on_answered = [weak](bool watched) {
+    if (auto d = weak.lock(); d && watched)
+      SetDeadline(d, std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadYourWritesWaitMs));
+  };
+  d->wait->on_settled = [weak] {
+    if (auto d = weak.lock()) Finish(d);
+  };
+  SetDeadline(d, std::chrono::steady_clock::now() + std::chrono::milliseconds(kWriteWaitMs));
+  Submit(call, writer, std::move(r), d->wait);
+  Response deferred;
+  deferred.deferred = true;
+  return deferred;
 }
 
 std::string StreamName(const std::string& kind, const std::string& merchant, const std::string& id) {

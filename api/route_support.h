@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct Call {
   Request& request;
   Principal who;
   Json body;  // null for requests without a body
+  // The shared Call itself (Guard makes each one shared): a write answering after its
+  // route returned (AnswerCommand) keeps it, since its resource() refers to it.
+  std::weak_ptr<Call> self;
 
   // The merchant a merchant-scoped call is about: the key's own merchant, or for analysts
   // and admins the `merchant_id` query parameter (or body field). "" when none was named.
@@ -93,12 +97,21 @@ std::optional<uint64_t> ParseEntityTag(const std::string& value);
 Response WithEntityTag(const Call& call, const std::string& stream, const std::function<Response()>& read);
 
 // Runs `command` for `merchant` ("" for platform commands), waiting at most kWriteWaitMs
-// (then 503: the write may still land; the Idempotency-Key makes the retry safe). On
-// success waits (bounded) for the read models to reach the command's last position and
-// answers `status` with `resource()` and X-Ledger-Position; errors as problems.
+// for its answer (then 503: the write may still land; the Idempotency-Key makes the retry
+// safe). On success waits, at most kReadYourWritesWaitMs more, for the read models to
+// reach the command's last position and answers `status` with `resource()` and
+// X-Ledger-Position (without the resource when they do not); errors as problems.
 Response RunCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
                     Idempotency idempotency, int status, const std::function<Json()>& resource,
                     const CommandOptions& options = {});
+// The same, for a route whose answer is the command's (its last statement): when the HTTP
+// front can take an answer later (Request::answer_later), returns a deferred Response at
+// once and answers from the thread that learns the outcome (the store's answer thread,
+// the read models', or the deadline's), with the same bounds and the same answers as
+// RunCommand; no thread waits. Otherwise it is RunCommand.
+Response AnswerCommand(Call& call, const std::string& merchant, ledger::domain::Command command,
+                       Idempotency idempotency, int status, std::function<Json()> resource,
+                       const CommandOptions& options = {});
 
 // For reads: honours `min_position` (a shard:position token), waiting up to
 // kReadYourWritesWaitMs; a problem response when it is malformed or not reached.

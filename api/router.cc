@@ -18,8 +18,18 @@ std::vector<std::string> Split(const std::string& path) {
 }
 }  // namespace
 
-void Router::Add(const std::string& method, const std::string& pattern, Handler handler) {
-  routes_.push_back({method, pattern, Split(pattern), std::move(handler)});
+void Router::Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs) {
+  routes_.push_back({method, pattern, Split(pattern), std::move(handler), runs});
+}
+
+Runs Router::HowRuns(const Request& request) const {
+  if (request.path.empty() || request.path.front() != '/') return Runs::kWorker;
+  const std::vector<std::string> path = Split(request.path);
+  for (const Route& r : routes_) {
+    std::map<std::string, std::string> params;
+    if (r.method == request.method && Match(r, path, &params)) return r.runs;
+  }
+  return Runs::kWorker;
 }
 
 bool Router::Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params) {

@@ -12,9 +12,19 @@ namespace api {
 
 using Handler = std::function<Response(Request&)>;
 
+// Where the HTTP front may run a route. kInline: on the thread that received the request
+// (cpprestsdk's, which also does the sockets' I/O), for a route that never waits on
+// another thread: it reads, decides, and either answers or submits a write that answers
+// later (AnswerCommand). kWorker: on a worker of the front's own, for a route that may
+// wait (bounded) for the sequencer, Kafka or the read models.
+enum class Runs { kWorker, kInline };
+
 class Router {
  public:
-  void Add(const std::string& method, const std::string& pattern, Handler handler);
+  void Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs = Runs::kWorker);
+
+  // How the route matching the request runs (kWorker when none matches).
+  Runs HowRuns(const Request& request) const;
 
   // The handler for the request (filling request.params), or a 404 / 405 problem.
   // `*matched` (if given) becomes "METHOD /pattern", or "unmatched".
@@ -29,6 +39,7 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    Runs runs = Runs::kWorker;
   };
   static bool Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params);
   std::vector<Route> routes_;

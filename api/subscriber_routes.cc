@@ -47,7 +47,7 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
     Json digested = c.body;
     digested["secret"] = ledger::ToHex(ledger::HmacSha256(*c.ctx.secrets_key, secret));
     options.digest_body = digested.dump();
-    return RunCommand(c, owner, cmd, Idempotency::kOptional, 201, [cmd, owner] {
+    return AnswerCommand(c, owner, cmd, Idempotency::kOptional, 201, [cmd, owner] {
       return Json{{"subscriber_id", cmd.subscriber_id}, {"url", cmd.url}, {"topics", cmd.topics}, {"owner_merchant_id", owner}};
     }, options);
   }));
@@ -57,7 +57,7 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
              Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kNone, [](Call& c) {
                RemoveSubscriber cmd{c.request.params["subscriber_id"]};
                const std::string owner = c.who.role == Role::kMerchant ? c.who.merchant_id : "";
-               return RunCommand(c, owner, cmd, Idempotency::kOptional, 200,
+               return AnswerCommand(c, owner, cmd, Idempotency::kOptional, 200,
                                  [cmd] { return Json{{"subscriber_id", cmd.subscriber_id}, {"removed", true}}; });
              }));
 }

@@ -82,7 +82,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
     if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: required for an admin", R"({"pointer":"/merchant_id"})");
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m] {
+    return AnswerCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m] {
       auto v = ReadModel(c.ctx, "storefront")->Get("merchant/" + m);
       return v.ok() && v->has_value() ? **v : Json::object();
     });
@@ -93,7 +93,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     OpenStore cmd{f.Str("store_id"), f.Str("name"), ChannelField(f.Str("channel", false), f)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] {
+    return AnswerCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] {
       auto s = projections::QueryStore(*ReadModel(c.ctx, "storefront"), m, cmd.store_id);
       return s.ok() ? *s : Json::object();
     });
@@ -105,7 +105,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
                        f.Int("stock")};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kOptional, 201,
         [&c, m, cmd] {
           auto l = ReadModel(c.ctx, "storefront")->Get("listing/" + m + "/" + cmd.store_id + "/" + cmd.sku);
@@ -135,7 +135,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       digested["personal_hmac"] = fields.digest_part;
       options.digest_body = digested.dump();
     }
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kOptional, 201,
         [&c, m, id = cmd.customer_id] {
           auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, id);
@@ -175,7 +175,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     digested["body_hmac"] = fields.digest_part;
     CommandOptions options;
     options.digest_body = digested.dump();
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kRequired, 201,
         [&c, m, cmd] {
           auto v = projections::QueryCustomer(*ReadModel(c.ctx, "customers"), m, cmd.customer_id);
@@ -238,8 +238,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     }
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] { return OrderView(c.ctx, m, cmd.order_id); });
-  }));
+    return AnswerCommand(c, m, cmd, Idempotency::kOptional, 201, [&c, m, cmd] { return OrderView(c.ctx, m, cmd.order_id); });
+  }), Runs::kInline);
 
   for (const char* action : {"cancel", "fulfil"}) {
     const bool cancel = std::string(action) == "cancel";
@@ -249,9 +249,9 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
       Command cmd = cancel ? Command(CancelOrder{order, f.Str("reason", false)}) : Command(FulfilOrder{order});
       if (!f.ok()) return f.Error();
       const std::string m = c.Merchant();
-      return RunCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, order] { return OrderView(c.ctx, m, order); },
+      return AnswerCommand(c, m, cmd, Idempotency::kOptional, 200, [&c, m, order] { return OrderView(c.ctx, m, order); },
                         Conditional(StreamName("order", m, order)));
-    }));
+    }), Runs::kInline);
   }
 
   router.Add("POST", "/v1/payments", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
@@ -260,9 +260,9 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
                          f.Str("method", false), f.Str("provider", false)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 201,
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201,
                       [&c, m, cmd] { return PaymentView(c.ctx, m, cmd.order_id, cmd.payment_id); });
-  }));
+  }), Runs::kInline);
 
   router.Add("POST", "/v1/payments/{payment_id}/captures", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
@@ -270,33 +270,33 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
                        f.Str("provider_reference", false)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kRequired, 201,
         [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },  // with its fee breakdown
         Conditional(StreamName("payment", m, cmd.payment_id)));
-  }));
+  }), Runs::kInline);
 
   router.Add("POST", "/v1/payments/{payment_id}/void", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
     VoidAuthorization cmd{c.request.params["payment_id"], f.Str("reason", false)};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kOptional, 200,
         [&c, m, cmd] { return PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id); },
         Conditional(StreamName("payment", m, cmd.payment_id)));
-  }));
+  }), Runs::kInline);
 
   router.Add("POST", "/v1/payments/{payment_id}/refunds", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
     RefundPayment cmd{c.request.params["payment_id"], f.Str("refund_id"), f.Str("capture_id"), f.Int("amount")};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(
+    return AnswerCommand(
         c, m, cmd, Idempotency::kRequired, 201,
         [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },
         Conditional(StreamName("payment", m, cmd.payment_id)));
-  }));
+  }), Runs::kInline);
 
   router.Add("POST", "/v1/disputes", Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kJson, [](Call& c) {
     Fields f(c.body);
@@ -305,7 +305,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
     if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: required for an admin", R"({"pointer":"/merchant_id"})");
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 201,
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201,
                       [&c, m, cmd] { return PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id); });
   }));
 
@@ -313,13 +313,13 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     Fields f(c.body);
     SubmitDisputeEvidence cmd{c.request.params["dispute_id"], f.Str("evidence_ref")};
     if (!f.ok()) return f.Error();
-    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
+    return AnswerCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
                       Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
   }));
 
   router.Add("POST", "/v1/disputes/{dispute_id}/accept", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     AcceptDispute cmd{c.request.params["dispute_id"]};
-    return RunCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
+    return AnswerCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
                       Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
   }));
 
@@ -328,7 +328,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     SendPayout cmd{f.Str("payout_id"), f.Int("amount"), f.Str("currency")};
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
-    return RunCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
       auto b = projections::QueryBalances(*ReadModel(c.ctx, "fees"), m);
       return Json{{"payout_id", cmd.payout_id}, {"amount", cmd.amount_minor}, {"currency", cmd.currency},
                   {"balances", b.ok() ? *b : Json::object()}};

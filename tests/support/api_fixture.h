@@ -5,11 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "api/auth.h"
+#include "api/deadline_timer.h"
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "ledger/keyring.h"
@@ -90,7 +94,28 @@ class ApiTest : public ::testing::Test {
     if (!key.empty()) r.headers["authorization"] = "Bearer " + key;
     for (const auto& [k, v] : headers) r.headers[k] = v;
     r.body = body;
-    return router_.Dispatch(r);
+    return Dispatch(r);
+  }
+  // As the HTTP front dispatches: a route may answer later (Request::answer_later), from
+  // another thread, bounded by the fixture's timer; this waits for that answer.
+  Response Dispatch(const Request& request) {
+    auto r = std::make_shared<Request>(request);
+    auto answer = std::make_shared<std::promise<Response>>();
+    auto answered = std::make_shared<std::atomic<int>>(0);
+    r->timer = timer_;
+    r->answer_later = [r, answer, answered](Response resp) {
+      if (answered->fetch_add(1) == 0) answer->set_value(std::move(resp));
+      else ADD_FAILURE() << "a deferred route answered twice";
+    };
+    Response resp = router_.Dispatch(*r);
+    r->answer_later = nullptr;
+    if (!resp.deferred) return resp;
+    std::future<Response> later = answer->get_future();
+    if (later.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      ADD_FAILURE() << "a deferred route never answered";
+      return Response{500, "text/plain", {}, "never answered", false};
+    }
+    return later.get();
   }
   static Json Body(const Response& r) { return Json::parse(r.body); }
   static std::string Code(const Response& r) {
@@ -133,6 +158,8 @@ class ApiTest : public ::testing::Test {
   ApiContext ctx_;
   Router router_;
   std::string admin_, m1_, m2_, analyst_;
+  // Last, so it stops first: answers still waiting are given while the rest stands.
+  std::shared_ptr<api::DeadlineTimer> timer_ = std::make_shared<api::DeadlineTimer>();
 };
 
 }  // namespace testing_support

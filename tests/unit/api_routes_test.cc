@@ -3,11 +3,15 @@
 // read-your-writes. Each bad request is also checked to change nothing.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include <openssl/evp.h>
 
 #include "api/auth.h"
+#include "api/deadline_timer.h"
 #include "api/rate_limit.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -537,6 +541,207 @@ TEST_F(ApiTest, ETagsAreStreamVersionsAndIfMatchRefusesStaleWrites) {
   // Orders too: cancel with a stale tag refused, with the current one done.
   EXPECT_EQ(Call("POST", "/v1/orders/o1/fulfil", m1_, "{}", {{"if-match", "\"0\""}}).status, 409);
   EXPECT_EQ(Call("POST", "/v1/orders/o1/cancel", m1_, "{}", {{"if-match", "5"}}).status, 409);
+}
+
+
+// A sequencer that holds every command's callback until the test answers it: what a
+// writer looks like while Kafka is away.
+class HeldSequencer final : public ledger::domain::Sequencer {
+ public:
+  void Stop() override {}
+  void Submit(ledger::domain::CommandRequest, std::function<void(ledger::Result<ledger::domain::CommandResult>)> done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.push_back(std::move(done));
+  }
+  ledger::Result<ledger::domain::CommandResult> Execute(ledger::domain::CommandRequest) override {
+    return ledger::Status::Unavailable("held");
+  }
+  CacheStats cache_stats() const override { return {}; }
+  size_t held() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.size();
+  }
+  void AnswerAll(const ledger::Result<ledger::domain::CommandResult>& answer) {
+    std::vector<std::function<void(ledger::Result<ledger::domain::CommandResult>)>> due;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      due.swap(held_);
+    }
+    for (auto& done : due) done(answer);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::function<void(ledger::Result<ledger::domain::CommandResult>)>> held_;
+};
+
+// A write route answering later (as the HTTP front runs it): its own timer, every answer
+// kept (they come on other threads).
+struct LaterCall {
+  struct Received {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Response> got;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<DeadlineTimer> timer = std::make_shared<DeadlineTimer>();
+  std::shared_ptr<Received> answers = std::make_shared<Received>();
+  Response Dispatch(const Router& router, Request request) {
+    auto r = std::make_shared<Request>(std::move(request));
+    r->timer = timer;
+    r->answer_later = [r, answers = answers](Response resp) {
+      std::lock_guard<std::mutex> lock(answers->mu);
+      answers->got.push_back(std::move(resp));
+      answers->cv.notify_all();
+    };
+    Response resp = router.Dispatch(*r);
+    r->answer_later = nullptr;
+    return resp;
+  }
+  // The answers so far, after waiting (at most 10 s) for `at_least` of them.
+  std::vector<Response> Answers(size_t at_least = 0) {
+    std::unique_lock<std::mutex> lock(answers->mu);
+    answers->cv.wait_for(lock, std::chrono::seconds(10), [&] { return answers->got.size() >= at_least; });
+    return answers->got;
+  }
+};
+
+Request OrderRequest(const std::string& key, const std::string& order_id) {
+  Request r;
+  r.method = "POST";
+  r.path = "/v1/orders";
+  r.headers["authorization"] = "Bearer " + key;
+  r.body = Json{{"order_id", order_id}, {"store_id", "s1"}, {"customer_id", "c1"}, {"currency", "USD"},
+                {"lines", Json::array({Json{{"sku", "sku-1"}, {"quantity", 1}, {"unit_price", 5000}}})}}
+               .dump();
+  return r;
+}
+
+TEST_F(ApiTest, AWriteNeverAnsweredGets503AtItsDeadlineAndALateAnswerChangesNothing) {
+  HeldSequencer held;
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(&held, [](ledger::domain::Sequencer*) {}), ""});
+  LaterCall later;
+  const Response first = later.Dispatch(router_, OrderRequest(m1_, "o-held"));
+  ASSERT_TRUE(first.deferred) << first.status << " " << first.body;
+  EXPECT_EQ(held.held(), 1u);
+  EXPECT_TRUE(later.Answers().empty()) << "answered before the write was";
+  EXPECT_EQ(later.timer->pending(), 1u) << "no deadline bounds the wait";
+  later.timer->Stop();  // the deadline (kWriteWaitMs) comes
+  std::vector<Response> got = later.Answers();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 503);
+  EXPECT_EQ(Code(got[0]), "kafka-unavailable");
+  // The store's answer after that: nothing more is sent.
+  held.AnswerAll(ledger::domain::CommandResult{Position(store_->head().position.value() + 1), 1, false});
+  EXPECT_EQ(later.Answers().size(), 1u);
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
+}
+
+TEST_F(ApiTest, AWriteTheReadModelsDoNotReachAnswersAtItsDeadlineWithoutTheResource) {
+  HeldSequencer held;
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(&held, [](ledger::domain::Sequencer*) {}), ""});
+  LaterCall later;
+  ASSERT_TRUE(later.Dispatch(router_, OrderRequest(m1_, "o-far")).deferred);
+  // Answered at a position the read models will not reach: the deadline moves to
+  // kReadYourWritesWaitMs from the answer, and still bounds the wait.
+  held.AnswerAll(ledger::domain::CommandResult{Position(1000000), 1, false});
+  EXPECT_TRUE(later.Answers().empty());
+  EXPECT_EQ(later.timer->pending(), 1u);
+  later.timer->Stop();
+  const std::vector<Response> got = later.Answers();
+  ASSERT_EQ(got.size(), 1u);
+  const Response& answer = got[0];
+  EXPECT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(HeaderOf(answer, "X-Ledger-Position"), "0:1000000");
+  EXPECT_TRUE(Body(answer).contains("note")) << answer.body;
+  EXPECT_FALSE(Body(answer).contains("order_id")) << "the resource before the read models have it";
+  // A refusal from the store answers at once, with its problem, and leaves no deadline.
+  LaterCall refused;
+  ASSERT_TRUE(refused.Dispatch(router_, OrderRequest(m1_, "o-refused")).deferred);
+  held.AnswerAll(ledger::Status::Unavailable("the append queue is full"));
+  ASSERT_EQ(refused.Answers().size(), 1u);
+  EXPECT_EQ(refused.Answers()[0].status, 503);
+  EXPECT_EQ(refused.timer->pending(), 0u);
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
+}
+
+TEST_F(ApiTest, AWriteAnsweredLaterGivesTheSameAnswerAsOneWaitedFor) {
+  MerchantSetUp(m1_);
+  LaterCall later;
+  ASSERT_TRUE(later.Dispatch(router_, OrderRequest(m1_, "o-later")).deferred);
+  // Answered from the store's or the read models' thread; the test waits for it.
+  const std::vector<Response> got = later.Answers(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(later.timer->pending(), 0u) << "the deadline outlived the answer";
+  const Response& answer = got[0];
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  EXPECT_EQ(Body(answer)["order_id"], "o-later") << "the resource, as the read models have it";
+  EXPECT_FALSE(HeaderOf(answer, "X-Ledger-Position").empty());
+  // A route answering synchronously (a batch's items, tests) gives the same.
+  Request direct = OrderRequest(m1_, "o-direct");
+  const Response now = router_.Dispatch(direct);
+  ASSERT_FALSE(now.deferred);
+  ASSERT_EQ(now.status, 201) << now.body;
+  EXPECT_EQ(Body(now)["order_id"], "o-direct");
+}
+
+
+TEST_F(ApiTest, OnlyWritesThatNeverWaitRunOnTheReceivingThread) {
+  // Which routes run inline (on cpprestsdk's thread, which also does the sockets' I/O):
+  // exactly these. A route that may wait (reads with min_position, ETags, webhooks, the
+  // batch, erasure) must stay on a worker.
+  std::set<std::string> inline_routes;
+  for (const std::string& route : router_.Routes()) {
+    Request r;
+    r.method = route.substr(0, route.find(' '));
+    // The pattern with "x" for each parameter.
+    const std::string pattern = route.substr(route.find(' ') + 1);
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] != '{') {
+        r.path.push_back(pattern[i]);
+        continue;
+      }
+      r.path.push_back('x');
+      i = pattern.find('}', i);
+    }
+    if (router_.HowRuns(r) == Runs::kInline) inline_routes.insert(route);
+  }
+  const std::set<std::string> expected = {
+      "POST /v1/orders", "POST /v1/orders/{order_id}/cancel", "POST /v1/orders/{order_id}/fulfil",
+      "POST /v1/payments", "POST /v1/payments/{payment_id}/captures", "POST /v1/payments/{payment_id}/void",
+      "POST /v1/payments/{payment_id}/refunds"};
+  EXPECT_EQ(inline_routes, expected);
+  Request unknown;
+  unknown.method = "POST";
+  unknown.path = "/v1/nothing";
+  EXPECT_EQ(router_.HowRuns(unknown), Runs::kWorker);
+
+  // And each of them, with the store holding every command (Kafka away), hands its write
+  // over and returns at once: a deferred answer, no thread waiting.
+  HeldSequencer held;
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(&held, [](ledger::domain::Sequencer*) {}), ""});
+  const std::vector<std::pair<std::string, std::string>> writes = {
+      {"/v1/orders/o1/cancel", "{}"},
+      {"/v1/orders/o1/fulfil", "{}"},
+      {"/v1/payments", R"({"payment_id":"p9","order_id":"o1","amount":1,"currency":"USD"})"},
+      {"/v1/payments/p1/captures", R"({"capture_id":"c9","amount":1})"},
+      {"/v1/payments/p1/void", "{}"},
+      {"/v1/payments/p1/refunds", R"({"refund_id":"r9","capture_id":"c9","amount":1})"}};
+  LaterCall later;
+  EXPECT_TRUE(later.Dispatch(router_, OrderRequest(m1_, "o9")).deferred);
+  for (const auto& [path, body] : writes) {
+    Request r;
+    r.method = "POST";
+    r.path = path;
+    r.headers["authorization"] = "Bearer " + m1_;
+    r.headers["idempotency-key"] = "k" + path;
+    r.body = body;
+    const Response answer = later.Dispatch(router_, r);
+    EXPECT_TRUE(answer.deferred) << path << ": " << answer.status << " " << answer.body;
+  }
+  EXPECT_EQ(held.held(), writes.size() + 1);
+  later.timer->Stop();
+  EXPECT_EQ(later.Answers().size(), writes.size() + 1);
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
 }
 
 }  // namespace
