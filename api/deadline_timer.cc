@@ -1,10 +1,15 @@
 #include "api/deadline_timer.h"
+#include "ledger/thread_name.h"
 
 #include <vector>
 
 namespace api {
 
-DeadlineTimer::DeadlineTimer() : thread_([this] { Run(); }) {}
+DeadlineTimer::DeadlineTimer()
+    : thread_([this] {
+        ledger::NameThisThread("http-deadline");
+        Run();
+      }) {}
 
 DeadlineTimer::~DeadlineTimer() { Stop(); }
 
@@ -15,7 +20,7 @@ DeadlineTimer::Ticket DeadlineTimer::At(Clock::time_point when, std::function<vo
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopped_) {
       ticket = Ticket(when, next_++);
-      earliest = jobs_.empty() || ticket < jobs_.begin()->first;
+      earliest = when < wake_at_;
       jobs_.emplace(ticket, std::move(job));
       queued = true;
     }
@@ -55,14 +60,17 @@ void DeadlineTimer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopped_) {
     if (jobs_.empty()) {
+      wake_at_ = Clock::time_point::max();
       cv_.wait(lock);
       continue;
     }
     const Clock::time_point first = jobs_.begin()->first.first;
     if (Clock::now() < first) {
+      wake_at_ = first;
       cv_.wait_until(lock, first);
       continue;
     }
+    wake_at_ = Clock::time_point::min();  // running jobs: it looks again before it sleeps
     std::vector<std::function<void()>> due;
     const Clock::time_point now = Clock::now();
     while (!jobs_.empty() && jobs_.begin()->first.first <= now) {

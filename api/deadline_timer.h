@@ -1,8 +1,9 @@
 // Runs jobs at deadlines on one thread of its own: the bounds of HTTP writes that answer
 // later (a route returns, and the write's answer comes from the store's or the read
 // models' thread; if neither comes in time, the deadline answers instead). Deadlines are
-// mostly "now + a fixed bound", so a new one rarely becomes the earliest and rarely wakes
-// the thread; a cancelled one is only forgotten.
+// mostly "now + a fixed bound" and most are cancelled long before they come, so the
+// thread is woken only by a deadline earlier than the time it sleeps until (a cancelled
+// one is only forgotten: the thread may wake for it once, and sleeps again).
 //
 // Thread-safety: every method may be called from any thread; jobs run on the timer's
 // thread (or Stop's caller) and must not block.
@@ -46,6 +47,8 @@ class DeadlineTimer {
   std::condition_variable cv_;
   std::map<Ticket, std::function<void()>> jobs_;  // GUARDED_BY(mu_)
   uint64_t next_ = 0;                             // GUARDED_BY(mu_)
+  // When the thread wakes by itself (max: it sleeps until woken; min: it is awake).
+  Clock::time_point wake_at_ = Clock::time_point::min();  // GUARDED_BY(mu_)
   bool stopped_ = false;                          // GUARDED_BY(mu_)
   std::thread thread_;
 };

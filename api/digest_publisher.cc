@@ -1,4 +1,5 @@
 #include "api/digest_publisher.h"
+#include "ledger/thread_name.h"
 
 #include <spdlog/spdlog.h>
 
@@ -89,7 +90,10 @@ struct DigestPublisher::Impl {
 
 DigestPublisher::DigestPublisher(const ApiContext& ctx, DigestPublisherOptions options)
     : impl_(new Impl{ctx, options, {}, {}, false, {}}) {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    ledger::NameThisThread("digest-publish");
+    impl->Run();
+  });
 }
 
 DigestPublisher::~DigestPublisher() {

@@ -130,7 +130,7 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::SetExtraMetrics(std::function<std::string()> render) { impl_->extra_metrics = std::move(render); }
 
 ledger::Status HttpServer::Start() {
-  impl_->workers = std::make_unique<ledger::WorkerPool>(kHttpWorkers, kHttpQueuedMax);
+  impl_->workers = std::make_unique<ledger::WorkerPool>(kHttpWorkers, kHttpQueuedMax, "http-route");
   impl_->timer = std::make_shared<DeadlineTimer>();
   try {
     http::experimental::listener::http_listener_config config;

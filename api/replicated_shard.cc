@@ -1,6 +1,7 @@
 #define _TURN_OFF_PLATFORM_STRING
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange unincluded
 #include "api/replicated_shard.h"
+#include "ledger/thread_name.h"
 
 #include <cpprest/http_client.h>
 #include <openssl/rand.h>
@@ -521,8 +522,15 @@ ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
     LEDGER_RETURN_IF_ERROR(im.StartPublisher());
     im.slot.set({nullptr, im.CurrentWriterUrl()});
   }
-  im.monitor = std::thread([&im] { im.MonitorLoop(); });
-  if (!embedded) im.prober = std::thread([&im] { im.ProbeLoop(); });
+  im.monitor = std::thread([&im] {
+    ledger::NameThisThread("shard-monitor");
+    im.MonitorLoop();
+  });
+  if (!embedded)
+    im.prober = std::thread([&im] {
+      ledger::NameThisThread("shard-probe");
+      im.ProbeLoop();
+    });
   return shard;
 }
 

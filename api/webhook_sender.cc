@@ -1,5 +1,6 @@
 #define _TURN_OFF_PLATFORM_STRING  // cpprestsdk's U() macro breaks fmt headers
 #include "api/webhook_sender.h"
+#include "ledger/thread_name.h"
 
 #include <cpprest/http_client.h>
 #include <spdlog/spdlog.h>
@@ -271,7 +272,10 @@ struct WebhookSender::Impl {
 
 WebhookSender::WebhookSender(const ApiContext& ctx, WebhookSenderOptions options)
     : impl_(std::make_unique<Impl>(ctx, options)) {
-  impl_->thread = std::thread([this] { impl_->Loop(); });
+  impl_->thread = std::thread([this] {
+    ledger::NameThisThread("webhook-send");
+    impl_->Loop();
+  });
 }
 
 WebhookSender::~WebhookSender() {

@@ -1,10 +1,15 @@
 #include "ledger/worker_pool.h"
+#include "ledger/thread_name.h"
 
 namespace ledger {
 
-WorkerPool::WorkerPool(size_t threads, size_t queued_max) : queued_max_(queued_max) {
+WorkerPool::WorkerPool(size_t threads, size_t queued_max, const char* name) : queued_max_(queued_max) {
   threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this, name] {
+      NameThisThread(name);
+      Run();
+    });
 }
 
 WorkerPool::~WorkerPool() { Stop(); }

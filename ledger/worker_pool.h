@@ -16,7 +16,8 @@ namespace ledger {
 
 class WorkerPool {
  public:
-  WorkerPool(size_t threads, size_t queued_max);
+  // `name`: its threads' (at most 15 characters).
+  WorkerPool(size_t threads, size_t queued_max, const char* name = "workers");
   ~WorkerPool();  // runs what was queued, then joins
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

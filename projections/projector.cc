@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ledger/record_codec.h"
+#include "ledger/thread_name.h"
 #include "ledger/worker_pool.h"
 #include "projections/projection.h"
 #include "projections/projections.h"
@@ -91,7 +92,7 @@ struct Projector::Impl {
 
   // Runs `job` on a span worker: at most one job per read model at a time.
   void RunOnSpanWorker(std::function<void()> job) {
-    if (!span_workers) span_workers = std::make_unique<ledger::WorkerPool>(models.size(), models.size());
+    if (!span_workers) span_workers = std::make_unique<ledger::WorkerPool>(models.size(), models.size(), "catch-up");
     const bool posted = span_workers->Post(std::move(job));
     LEDGER_INVARIANT(posted);  // at most models.size() jobs at a time, and never stopping here
   }
@@ -393,6 +394,7 @@ Status Projector::CatchUp(const ledger::EventStore& source, Position until) {
 void Projector::Follow(const ledger::EventStore* source) {
   LEDGER_INVARIANT(!impl_->follower.joinable());
   impl_->follower = std::thread([this, source] {
+    ledger::NameThisThread("projector");
     Impl& im = *impl_;
     while (!im.stop) {
       bool idle = false;

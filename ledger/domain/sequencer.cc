@@ -1,4 +1,5 @@
 #include "ledger/domain/sequencer.h"
+#include "ledger/thread_name.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -61,7 +62,12 @@ class SequencerImpl final : public Sequencer {
     return Status::Ok();
   }
 
-  void StartThread() { thread_ = std::thread([this] { Loop(); }); }
+  void StartThread() {
+    thread_ = std::thread([this] {
+      NameThisThread("sequencer");
+      Loop();
+    });
+  }
 
   void Submit(CommandRequest request, Done done) override {
     {

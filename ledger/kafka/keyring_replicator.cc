@@ -1,4 +1,5 @@
 #include "ledger/kafka/keyring_replicator.h"
+#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -82,7 +83,10 @@ Result<std::unique_ptr<KeyringReplicator>> KeyringReplicator::Start(const Client
   rd_kafka_topic_partition_list_destroy(parts);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     return Status::Unavailable(std::string("cannot assign ") + kKeyringTopic + ": " + rd_kafka_err2str(e));
-  im.thread = std::thread([&im] { im.Follow(); });
+  im.thread = std::thread([&im] {
+    NameThisThread("keyring-follow");
+    im.Follow();
+  });
   KeyringReplicator* self = r.get();
   keyring->SetReplication([self](const KeyringRecord& rec) { return self->Publish(rec); });
   return r;

@@ -1,4 +1,5 @@
 #include "ledger/kafka/log_reader.h"
+#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -239,8 +240,15 @@ Result<std::unique_ptr<LogReader>> LogReader::Start(const LogReaderOptions& opti
   rd_kafka_resp_err_t e = rd_kafka_assign(im.consumer, parts);  // assign(): the partition never moves away
   rd_kafka_topic_partition_list_destroy(parts);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Unavailable(std::string("cannot assign the partition: ") + rd_kafka_err2str(e));
-  im.thread = std::thread([&im, head] { im.Run(head); });
-  if (lease_ms > 0) im.lease_thread = std::thread([&im] { im.KeepLease(); });
+  im.thread = std::thread([&im, head] {
+    NameThisThread("log-reader");
+    im.Run(head);
+  });
+  if (lease_ms > 0)
+    im.lease_thread = std::thread([&im] {
+      NameThisThread("log-lease");
+      im.KeepLease();
+    });
   return r;
 }
 

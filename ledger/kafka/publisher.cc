@@ -1,4 +1,5 @@
 #include "ledger/kafka/publisher.h"
+#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -168,7 +169,10 @@ Result<std::unique_ptr<Publisher>> Publisher::Start(const PublisherOptions& opti
   char err[512];
   im.producer = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof err);
   if (im.producer == nullptr) return Status::Unavailable(std::string("cannot start the publisher: ") + err);
-  im.thread = std::thread([&im] { im.Run(); });
+  im.thread = std::thread([&im] {
+    NameThisThread("publisher");
+    im.Run();
+  });
   return p;
 }
 
