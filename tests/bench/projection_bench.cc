@@ -214,8 +214,9 @@ int main(int argc, char** argv) {
   int clients = 16;
   std::string dir = "bench-data";
   std::string only;  // rebuild | publishing | visible; empty: all
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (i + 1 == argc) flag = "";  // a flag without its value (or --help): the usage
     if (flag == "--only") only = argv[i + 1];
     else if (flag == "--events") events = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);

@@ -135,8 +135,8 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> sizes = {1'000'000};
   std::string dir = "replay-bench-data";
   int clients = 8;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = i + 1 == argc ? "" : argv[i];  // a flag without its value (or --help): the usage
     if (flag == "--events") {
       sizes.clear();
       std::stringstream list(argv[i + 1]);

@@ -261,8 +261,9 @@ int main(int argc, char** argv) {
   std::string dir = "bench-data";
   std::string cases = "single,batched";
   int seal_rounds = 5;  // --cases sealed: rounds of key id 0 and sealed per case
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (i + 1 == argc) flag = "";  // a flag without its value (or --help): the usage
     if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--dir") dir = argv[i + 1];
     else if (flag == "--cases") cases = argv[i + 1];
