@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "api/deadline_timer.h"
@@ -20,6 +22,23 @@
 
 namespace api {
 namespace http = web::http;
+
+// A count to wait on.
+struct InFlight {
+  std::mutex mu;
+  std::condition_variable cv;
+  int count = 0;  // GUARDED_BY(mu)
+  void Add(int n) {
+    std::lock_guard<std::mutex> lock(mu);
+    count += n;
+    if (count == 0) cv.notify_all();
+  }
+  // True when none is left within timeout_ms.
+  bool WaitNone(int timeout_ms) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return count == 0; });
+  }
+};
 
 struct HttpServer::Impl {
   std::string url;
@@ -35,6 +54,9 @@ struct HttpServer::Impl {
   std::function<std::string()> extra_metrics;
   std::unique_ptr<ledger::WorkerPool> workers;
   std::shared_ptr<DeadlineTimer> timer;  // bounds those answers
+  // Routes' answers handed to cpprestsdk and not yet written: Stop lets them go out
+  // before it closes the listener (which drops what is still unwritten).
+  std::shared_ptr<InFlight> replies = std::make_shared<InFlight>();
 };
 
 namespace {
@@ -45,6 +67,7 @@ namespace {
 // request answered).
 constexpr size_t kHttpWorkers = 64;      // routes running at once
 constexpr size_t kHttpQueuedMax = 4096;  // requests waiting for a worker; beyond: 503
+constexpr int kStopAnswersWaitMs = 2000;  // Stop waits this long for answers to be written
 
 void ReplyProblem(const http::http_request& req, http::status_code status, const std::string& code,
                   const std::string& title) {
@@ -68,21 +91,25 @@ void ReplyJson(const http::http_request& req, http::status_code status, const we
 }
 
 // Also runs on threads that must not throw (a write answered later: the store's, the read
-// models' or the timer's), so nothing leaves it.
-void Send(const http::http_request& req, const Response& r) {
+// models' or the timer's), so nothing leaves it. `replies` (may be null) counts the
+// answer until it is written.
+void Send(const http::http_request& req, const Response& r, const std::shared_ptr<InFlight>& replies = nullptr) {
+  if (replies) replies->Add(1);
   try {
     http::http_response resp(static_cast<http::status_code>(r.status));
     resp.headers().set_content_type(r.content_type);
     for (const auto& [k, v] : r.headers) resp.headers().add(k, v);
     resp.set_body(r.body, r.content_type);
-    req.reply(resp).then([](pplx::task<void> t) {
+    req.reply(resp).then([replies](pplx::task<void> t) {
       try {
         t.get();
       } catch (const std::exception&) {  // the client went away: nothing to answer
       }
+      if (replies) replies->Add(-1);
     });
   } catch (const std::exception& e) {  // the listener closed under it
     spdlog::warn("an answer could not be sent: {}", e.what());
+    if (replies) replies->Add(-1);
   }
 }
 
@@ -123,7 +150,7 @@ Response Dispatch(const Router& router, Request& r, std::string* route) {
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
     : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr}) {}
+                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr, std::make_shared<InFlight>()}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -177,10 +204,11 @@ ledger::Status HttpServer::Start() {
         const auto started = std::chrono::steady_clock::now();
         auto r = std::make_shared<Request>();
         auto refused = Convert(req, r.get());
-        const auto finish = [metrics = impl->metrics, req, started](const std::string& route, const Response& resp) {
+        const auto finish = [metrics = impl->metrics, replies = impl->replies, req, started](const std::string& route,
+                                                                                          const Response& resp) {
           metrics->ObserveRequest(route, resp.status,
                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-          Send(req, resp);
+          Send(req, resp, replies);
         };
         if (refused) {
           finish("unmatched", *refused);
@@ -264,6 +292,8 @@ void HttpServer::Stop() {
   // the write was not confirmed in time; a retry with its Idempotency-Key is safe), and
   // any a route defers from here on answers at once.
   impl_->timer->Stop();
+  if (!impl_->replies->WaitNone(kStopAnswersWaitMs))
+    spdlog::warn("stopping with answers not yet written");
   try {
     impl_->listener->close().wait();
   } catch (const std::exception& e) {

@@ -156,15 +156,32 @@ struct LogReader::Impl {
     return Status::Ok();
   }
 
+  // The partition's end offset as Kafka reports it now, waiting at most timeout_ms. Not
+  // rd_kafka_query_watermark_offsets: in librdkafka before 2.3.0 (Debian 12 has 2.0.2) it
+  // waits for ever while the partition's broker is down (librdkafka #2588, fixed by #4460),
+  // which held this thread, and a node stopping during a Kafka outage joins it. A
+  // ListOffsets for "latest" through rd_kafka_offsets_for_times asks the same question
+  // (the same request and isolation level) and gives up at its timeout.
+  rd_kafka_resp_err_t QueryEndOffset(int timeout_ms, int64_t* end) {
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, kEventsTopic, static_cast<int32_t>(options.shard.value()))->offset =
+        RD_KAFKA_OFFSET_END;  // as a timestamp: the latest offset
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(consumer, parts, timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = parts->elems[0].err;
+    *end = parts->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && *end < 0) e = RD_KAFKA_RESP_ERR__BAD_MSG;  // no offset: not an answer
+    return e;
+  }
+
   // The lease (DESIGN §6): renewed only after reading to an end Kafka reported.
   void KeepLease() {
     const auto lease = std::chrono::milliseconds(lease_ms);
     const auto period = std::chrono::milliseconds(std::max(1, lease_ms / 4));
     while (!stop.load()) {
       const auto asked_at = std::chrono::steady_clock::now();
-      int64_t low = 0, high = 0;
-      rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-          consumer, kEventsTopic, static_cast<int32_t>(options.shard.value()), &low, &high, lease_ms);
+      int64_t high = 0;
+      rd_kafka_resp_err_t e = QueryEndOffset(lease_ms, &high);
       std::unique_lock<std::mutex> lock(mu);
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const bool read_to_end = cv.wait_until(lock, asked_at + lease, [&] {

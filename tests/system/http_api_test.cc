@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -248,6 +249,64 @@ TEST(HttpApi, ManyConcurrentConnectionsAreAllAnswered) {
   EXPECT_EQ(created.load() + refused.load(), kClients * kEach);
   EXPECT_GT(created.load(), 0);
   ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
+}
+
+// Writes hold no thread while they wait (DECISIONS §79): with Kafka gone (the dev broker
+// SIGKILLed) every write in flight is still answered, within its bound (503 to retry with
+// its Idempotency-Key), and a node stopped while writes wait answers them and exits.
+TEST(HttpApi, WritesWhileKafkaIsGoneAreAnsweredWithinTheirBoundAndTheNodeStillStops) {
+  TempDir dir;
+  DevBroker broker(LEDGERD_PATH, dir.path());
+  ASSERT_FALSE(broker.bootstrap.empty());
+  const std::string data = dir.Sub("data");
+  const int port = FreeLoopbackPort();
+  ChildProcess node(LEDGERD_PATH,
+                    {"--data", data, "--http", "127.0.0.1:" + std::to_string(port), "--kafka", broker.bootstrap,
+                     "--rate-limit-per-key", "100000"},
+                    dir.Sub("node.log"));
+  ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
+  const std::string admin = ReadAdminKey(data);
+  const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
+  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores", auth, R"({"store_id":"s1","name":"S"})").status, 201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth,
+                     R"({"sku":"x","title":"X","price":100,"currency":"USD","stock":100000})").status,
+            201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", auth, R"({"customer_id":"c1"})").status, 201);
+  const auto order = [](const std::string& id) {
+    return R"({"order_id":")" + id +
+           R"(","store_id":"s1","customer_id":"c1","currency":"USD","lines":[{"sku":"x","quantity":1,"unit_price":100}]})";
+  };
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/orders", auth, order("before")).status, 201);
+
+  ASSERT_NE(broker.process.StopWith(SIGKILL, 5000), -1);
+  // Within kWriteWaitMs (10 s) plus the read models' bound: every write answered.
+  constexpr int kClients = 8;
+  std::atomic<int> created{0}, refused{0}, unanswered{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t)
+    clients.emplace_back([&, t] {
+      HttpReply r = HttpCall(port, "POST", "/v1/orders", auth, order("gone-" + std::to_string(t)), 20000);
+      (r.status == 201 ? created : r.status == 503 ? refused : r.status == 0 ? unanswered : other).fetch_add(1);
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(unanswered.load(), 0) << "a write was never answered";
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(refused.load(), 0) << "with Kafka gone, writes are refused or time out (503), not acknowledged";
+  EXPECT_EQ(created.load() + refused.load(), kClients);
+
+  // Stopped while writes wait: they are answered (503), and the node exits.
+  std::vector<std::thread> waiting;
+  std::atomic<int> answered_at_stop{0};
+  for (int t = 0; t < 4; ++t)
+    waiting.emplace_back([&, t] {
+      HttpReply r = HttpCall(port, "POST", "/v1/orders", auth, order("stop-" + std::to_string(t)), 20000);
+      if (r.status != 0) answered_at_stop.fetch_add(1);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // (the writes reach the node first)
+  EXPECT_NE(node.StopWith(SIGTERM, 20000), -1) << "the node did not stop with writes waiting";
+  for (auto& w : waiting) w.join();
+  EXPECT_EQ(answered_at_stop.load(), 4) << ReadAll(dir.Sub("node.log"));
 }
 
 // Webhooks in over the socket: a PayPal capture signed with the merchant's configured
