@@ -45,6 +45,16 @@ std::string IssueKey(int port, const std::string& admin, const std::string& requ
   return Json::parse(HttpCall(port, "POST", "/v1/keys", Bearer(admin), request).body)["key"].get<std::string>();
 }
 
+// m1 ready to take orders: settlement in USD, store s1 with listing x at 100, customer c1.
+void SetUpForOrders(int port, const Headers& auth) {
+  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores", auth, R"({"store_id":"s1","name":"S"})").status, 201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth,
+                     R"({"sku":"x","title":"X","price":100,"currency":"USD","stock":100000})").status,
+            201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", auth, R"({"customer_id":"c1"})").status, 201);
+}
+
 }  // namespace
 
 TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
@@ -223,12 +233,7 @@ TEST(HttpApi, ManyConcurrentConnectionsAreAllAnswered) {
   const std::string admin = ReadAdminKey(data);
   const auto as_admin = Bearer(admin);
   const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
-  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores", auth, R"({"store_id":"s1","name":"S"})").status, 201);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth,
-                     R"({"sku":"x","title":"X","price":100,"currency":"USD","stock":100000})").status,
-            201);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", auth, R"({"customer_id":"c1"})").status, 201);
+  ASSERT_NO_FATAL_FAILURE(SetUpForOrders(port, auth));
   constexpr int kClients = 80, kEach = 4;
   // What is asserted is that every request is answered: 201, or under a heavily loaded
   // machine a clean 503 to retry; never silence (status 0: no answer within 20 s).
@@ -267,12 +272,7 @@ TEST(HttpApi, WritesWhileKafkaIsGoneAreAnsweredWithinTheirBoundAndTheNodeStillSt
   ASSERT_TRUE(WaitForStatus(port, "/health/ready", 200, 20000)) << ReadAll(dir.Sub("node.log"));
   const std::string admin = ReadAdminKey(data);
   const auto auth = Bearer(IssueKey(port, admin, R"({"role":"merchant","merchant_id":"m1"})"));
-  ASSERT_EQ(HttpCall(port, "PUT", "/v1/merchant", auth, R"({"settlement_currency":"USD"})").status, 200);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores", auth, R"({"store_id":"s1","name":"S"})").status, 201);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/stores/s1/listings", auth,
-                     R"({"sku":"x","title":"X","price":100,"currency":"USD","stock":100000})").status,
-            201);
-  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", auth, R"({"customer_id":"c1"})").status, 201);
+  ASSERT_NO_FATAL_FAILURE(SetUpForOrders(port, auth));
   const auto order = [](const std::string& id) {
     return R"({"order_id":")" + id +
            R"(","store_id":"s1","customer_id":"c1","currency":"USD","lines":[{"sku":"x","quantity":1,"unit_price":100}]})";
