@@ -1,7 +1,8 @@
 #include "api/deadline_timer.h"
-#include "ledger/thread_name.h"
 
 #include <vector>
+
+#include "ledger/thread_name.h"
 
 namespace api {
 

@@ -1,5 +1,4 @@
 #include "api/digest_publisher.h"
-#include "ledger/thread_name.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +11,7 @@
 
 #include "ledger/domain/sequencer.h"
 #include "ledger/record_codec.h"
+#include "ledger/thread_name.h"
 #include "schemas/ledger_generated.h"
 
 namespace api {

@@ -1,7 +1,6 @@
 #define _TURN_OFF_PLATFORM_STRING
 #include <utility>  // before Boost.Asio: 1.74's awaitable.hpp uses std::exchange unincluded
 #include "api/replicated_shard.h"
-#include "ledger/thread_name.h"
 
 #include <cpprest/http_client.h>
 #include <openssl/rand.h>
@@ -22,6 +21,7 @@
 #include "ledger/kafka/publisher.h"
 #include "ledger/kafka/topic_check.h"
 #include "ledger/record_codec.h"
+#include "ledger/thread_name.h"
 #include "projections/projections.h"
 
 namespace api {

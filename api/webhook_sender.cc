@@ -1,6 +1,5 @@
 #define _TURN_OFF_PLATFORM_STRING  // cpprestsdk's U() macro breaks fmt headers
 #include "api/webhook_sender.h"
-#include "ledger/thread_name.h"
 
 #include <cpprest/http_client.h>
 #include <spdlog/spdlog.h>
@@ -15,12 +14,13 @@
 
 #include "api/log_windows.h"
 #include "api/url_check.h"
+#include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/event_store.h"
-#include "ledger/chain_hash.h"
 #include "ledger/position_token.h"
 #include "ledger/record_codec.h"
 #include "ledger/seal.h"
+#include "ledger/thread_name.h"
 #include "projections/projections.h"
 
 namespace api {

@@ -1,4 +1,5 @@
 #include "ledger/worker_pool.h"
+
 #include "ledger/thread_name.h"
 
 namespace ledger {

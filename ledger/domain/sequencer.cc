@@ -1,5 +1,4 @@
 #include "ledger/domain/sequencer.h"
-#include "ledger/thread_name.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +13,7 @@
 #include "ledger/domain/fee_recipe.h"
 #include "ledger/domain/state.h"
 #include "ledger/ids.h"
+#include "ledger/thread_name.h"
 
 namespace ledger::domain {
 namespace {

@@ -1,5 +1,4 @@
 #include "ledger/kafka/keyring_replicator.h"
-#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -8,6 +7,7 @@
 #include <thread>
 
 #include "ledger/kafka/embedded_cluster.h"
+#include "ledger/thread_name.h"
 
 namespace ledger::kafka {
 

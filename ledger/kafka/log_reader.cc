@@ -1,5 +1,4 @@
 #include "ledger/kafka/log_reader.h"
-#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -12,6 +11,7 @@
 
 #include "ledger/kafka/canonical_rule.h"
 #include "ledger/kafka/embedded_cluster.h"
+#include "ledger/thread_name.h"
 
 namespace ledger::kafka {
 

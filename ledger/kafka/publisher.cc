@@ -1,5 +1,4 @@
 #include "ledger/kafka/publisher.h"
-#include "ledger/thread_name.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -10,6 +9,7 @@
 
 #include "ledger/kafka/canonical_rule.h"
 #include "ledger/kafka/embedded_cluster.h"
+#include "ledger/thread_name.h"
 
 namespace ledger::kafka {
 

@@ -5,18 +5,22 @@
 # and the ratio to the echo. Usage (after a build):
 #   tests/bench/http_bench.sh [--seconds N] [--connections N] [--runs N]
 # Needs wrk, curl and python3 (./dev.sh bench http installs them). Ports are chosen free.
+# --switches: instead, one orders run with the node's thread switches per request, by
+# thread name (from /proc; the node names its threads), to see which stage wakes most.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build}
 SECONDS_PER_RUN=10
 CONNECTIONS=32
 RUNS=1
+SWITCHES=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --switches) SWITCHES=1; shift ;;
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--connections N] [--runs N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--seconds N] [--connections N] [--runs N] [--switches]" >&2; exit 2 ;;
   esac
 done
 export WRK_SCRIPTS=$PWD/tests/bench/wrk
@@ -106,6 +110,25 @@ print(f"{sys.argv[1]} {float(rps.group(1)):.0f} {p50:.2f} {p99:.2f} {m.group(1) 
 PY
   if [ -s "$WORK/wrk.err" ]; then head -3 "$WORK/wrk.err" >&2; fi
 }
+
+if [ -n "$SWITCHES" ]; then
+  NODE_PID=${PIDS[1]}
+  # "name switches" per thread name, voluntary + involuntary, summed over its threads.
+  snapshot() {
+    for t in /proc/"$NODE_PID"/task/*; do
+      echo "$(tr ' ' _ <"$t/comm") $(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")"
+    done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+  }
+  snapshot >"$WORK/before"
+  RUN="$$-s" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WRK_SCRIPTS/orders.lua" "$NODE" >"$WORK/wrk.out"
+  snapshot >"$WORK/after"
+  requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+  echo "# POST /v1/orders over $CONNECTIONS connections for ${SECONDS_PER_RUN} s: $requests requests"
+  join -a2 "$WORK/before" "$WORK/after" | awk -v n="$requests" '
+    {d = NF == 3 ? $3 - $2 : $2; total += d; printf "%-16s %10d %8.2f per request\n", $1, d, d / n}
+    END {printf "%-16s %10d %8.2f per request\n", "all threads", total, total / n}' | sort -k2 -n -r
+  exit 0
+fi
 
 ITEMS=${ITEMS:-50}
 export ITEMS
