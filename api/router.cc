@@ -23,13 +23,23 @@ void Router::Add(const std::string& method, const std::string& pattern, Handler 
 }
 
 Runs Router::HowRuns(const Request& request) const {
-  if (request.path.empty() || request.path.front() != '/') return Runs::kWorker;
+  std::map<std::string, std::string> params;
+  bool path_known = false;
+  const Route* r = Find(request, &params, &path_known);
+  return r == nullptr ? Runs::kWorker : r->runs;
+}
+
+const Router::Route* Router::Find(const Request& request, std::map<std::string, std::string>* params,
+                                  bool* path_known) const {
+  *path_known = false;
+  if (request.path.empty() || request.path.front() != '/') return nullptr;
   const std::vector<std::string> path = Split(request.path);
   for (const Route& r : routes_) {
-    std::map<std::string, std::string> params;
-    if (r.method == request.method && Match(r, path, &params)) return r.runs;
+    if (!Match(r, path, params)) continue;
+    *path_known = true;
+    if (r.method == request.method) return &r;
   }
-  return Runs::kWorker;
+  return nullptr;
 }
 
 bool Router::Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params) {
@@ -50,20 +60,16 @@ bool Router::Match(const Route& r, const std::vector<std::string>& path, std::ma
 
 Response Router::Dispatch(Request& request, std::string* matched) const {
   if (matched != nullptr) *matched = "unmatched";
-  if (request.path.empty() || request.path.front() != '/') return Problem(404, "not-found", "no such route");
-  const std::vector<std::string> path = Split(request.path);
+  std::map<std::string, std::string> params;
   bool path_known = false;
-  for (const Route& r : routes_) {
-    std::map<std::string, std::string> params;
-    if (!Match(r, path, &params)) continue;
-    path_known = true;
-    if (r.method != request.method) continue;
-    request.params = std::move(params);
-    if (matched != nullptr) *matched = r.method + " " + r.pattern;
-    return r.handler(request);
+  const Route* r = Find(request, &params, &path_known);
+  if (r == nullptr) {
+    if (path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");
+    return Problem(404, "not-found", "no such route");
   }
-  if (path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");
-  return Problem(404, "not-found", "no such route");
+  request.params = std::move(params);
+  if (matched != nullptr) *matched = r->method + " " + r->pattern;
+  return r->handler(request);
 }
 
 std::vector<std::string> Router::Routes() const {

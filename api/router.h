@@ -42,6 +42,9 @@ class Router {
     Runs runs = Runs::kWorker;
   };
   static bool Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params);
+  // The route for the request's method and path (filling *params), or nullptr; *path_known
+  // tells whether some route (of another method) has the path.
+  const Route* Find(const Request& request, std::map<std::string, std::string>* params, bool* path_known) const;
   std::vector<Route> routes_;
 };
 

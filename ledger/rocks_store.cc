@@ -10,7 +10,6 @@
 
 #include <cstring>
 #include <fcntl.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include "ledger/chain_hash.h"
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
+#include "ledger/thread_name.h"
 
 namespace ledger {
 
@@ -235,13 +235,18 @@ Result<std::unique_ptr<EventStore>> RocksStore::OpenImpl(const StoreOptions& opt
   store->decided_next_ = head.position.next();
   store->decided_hash_ = head.hash;
   store->decided_recorded_at_us_ = head.recorded_at_us;
-  store->sequencer_ = std::thread([p = store.get()] { p->SequencerLoop(); });
-  store->committer_ = std::thread([p = store.get()] { p->CommitterLoop(); });
-  store->notifier_ = std::thread([p = store.get()] { p->NotifierLoop(); });
-  // Named for operators and profilers (top -H, perf): at most 15 characters.
-  pthread_setname_np(store->sequencer_.native_handle(), "store-decide");
-  pthread_setname_np(store->committer_.native_handle(), "store-commit");
-  pthread_setname_np(store->notifier_.native_handle(), "store-answer");
+  store->sequencer_ = std::thread([p = store.get()] {
+    NameThisThread("store-decide");
+    p->SequencerLoop();
+  });
+  store->committer_ = std::thread([p = store.get()] {
+    NameThisThread("store-commit");
+    p->CommitterLoop();
+  });
+  store->notifier_ = std::thread([p = store.get()] {
+    NameThisThread("store-answer");
+    p->NotifierLoop();
+  });
   return std::unique_ptr<EventStore>(std::move(store));
 }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 
 #include <openssl/evp.h>
 
@@ -741,6 +742,35 @@ TEST_F(ApiTest, OnlyWritesThatNeverWaitRunOnTheReceivingThread) {
   EXPECT_EQ(held.held(), writes.size() + 1);
   later.timer->Stop();
   EXPECT_EQ(later.Answers().size(), writes.size() + 1);
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
+}
+
+
+TEST_F(ApiTest, AnAnswerThatThrowsAfterItsCommandRanIsA500NotACrash) {
+  // The answer is made on the store's or the read models' thread, where nothing may throw:
+  // a resource() that throws becomes a 500 problem, answered once.
+  HeldSequencer held;
+  slot_.set({std::shared_ptr<ledger::domain::Sequencer>(&held, [](ledger::domain::Sequencer*) {}), ""});
+  Router router;
+  router.Add("POST", "/throws", Guard(ctx_, {api::Role::kMerchant}, Body::kJson, [](api::Call& c) {
+    return AnswerCommand(c, "m1", ledger::domain::RevokeKey{"k"}, Idempotency::kOptional, 201,
+                         []() -> Json { throw std::runtime_error("a read model said no"); });
+  }));
+  Request r;
+  r.method = "POST";
+  r.path = "/throws";
+  r.headers["authorization"] = "Bearer " + m1_;
+  r.body = "{}";
+  LaterCall later;
+  ASSERT_TRUE(later.Dispatch(router, r).deferred);
+  // Answered at a position the read models already have: visible at once, resource() runs.
+  held.AnswerAll(ledger::domain::CommandResult{store_->head().position, 1, false});
+  const std::vector<Response> got = later.Answers(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].status, 500);
+  EXPECT_EQ(Code(got[0]), "internal");
+  EXPECT_EQ(got[0].body.find("said no"), std::string::npos) << "the exception's text reached the client";
+  EXPECT_EQ(later.timer->pending(), 0u);
   slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
 }
 

@@ -63,8 +63,15 @@ TEST(DeadlineTimer, StopRunsPendingJobsAtOnceAndLaterOnesRunWhenSet) {
 TEST(DeadlineTimer, AJobMaySetAndCancelOtherDeadlines) {
   DeadlineTimer timer;
   std::promise<void> second;
-  timer.At(Clock::now(), [&] { timer.At(Clock::now(), [&] { second.set_value(); }); });
+  std::atomic<bool> cancelled_ran{false};
+  const DeadlineTimer::Ticket doomed =
+      timer.At(Clock::now() + std::chrono::milliseconds(50), [&] { cancelled_ran = true; });
+  timer.At(Clock::now(), [&] {
+    timer.Cancel(doomed);
+    timer.At(Clock::now() + std::chrono::milliseconds(100), [&] { second.set_value(); });
+  });
   EXPECT_EQ(second.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_FALSE(cancelled_ran.load()) << "a job cancelled by another job still ran";
 }
 
 }  // namespace
