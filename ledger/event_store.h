@@ -313,6 +313,15 @@ class EventStore {
   // `timeout_ms`: a follower of the log (a projector) wakes when it moves instead of
   // polling.
   virtual void WaitForLogPast(Position seen, bool canonical, int timeout_ms) const = 0;
+  // Calls `wake(head, canonical)` each time the head or the canonical mark moves (after
+  // the move is visible to head() and canonical_mark()), until RemoveLogWatcher(id)
+  // returns: for a thread that sleeps somewhere else than in WaitForLogPast (the publisher
+  // sleeps in librdkafka's poll, which its delivery reports also end). `wake` runs on the
+  // moving thread: it must be quick and must not write to the store (reading is safe: the
+  // store holds none of its own locks while it calls watchers).
+  using LogWatcher = std::function<void(Position head, Position canonical)>;
+  virtual uint64_t AddLogWatcher(LogWatcher wake) = 0;
+  virtual void RemoveLogWatcher(uint64_t id) = 0;
 
   // A topic that went back (DESIGN §6; the embedded cluster at every start): the log goes
   // on in a new incarnation of the partition from this store's own head. The canonical

@@ -141,7 +141,7 @@ Status RocksStore::ConfirmCanonical(const BatchView& batch, const CanonicalMark&
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = after;
   }
-  log_moved_cv_.notify_all();
+  NotifyLogMoved();
   confirm_lock.unlock();
   ReleaseCanonical(after.position);
   return Status::Ok();
@@ -159,7 +159,7 @@ Status RocksStore::StartNewKafkaIncarnation(Epoch epoch, const std::string& owne
     std::lock_guard<std::mutex> lock(head_mu_);
     canonical_ = m;
   }
-  log_moved_cv_.notify_all();
+  NotifyLogMoved();
   confirm_lock.unlock();
   ReleaseCanonical(m.position);
   return Status::Ok();
@@ -175,6 +175,30 @@ void RocksStore::WaitForLogPast(Position seen, bool canonical, int timeout_ms) c
   log_moved_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
     return (canonical ? canonical_.position : head_.position) > seen;
   });
+}
+
+uint64_t RocksStore::AddLogWatcher(LogWatcher wake) {
+  std::lock_guard<std::mutex> lock(watchers_mu_);
+  const uint64_t id = next_watcher_id_++;
+  watchers_.emplace(id, std::move(wake));
+  return id;
+}
+
+void RocksStore::RemoveLogWatcher(uint64_t id) {
+  std::lock_guard<std::mutex> lock(watchers_mu_);
+  watchers_.erase(id);
+}
+
+void RocksStore::NotifyLogMoved() {
+  log_moved_cv_.notify_all();
+  Position head, canonical;
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    head = head_.position;
+    canonical = canonical_.position;
+  }
+  std::lock_guard<std::mutex> lock(watchers_mu_);
+  for (const auto& [id, wake] : watchers_) wake(head, canonical);
 }
 
 Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const CanonicalMark& after) {
@@ -244,7 +268,7 @@ Status RocksStore::AppendCanonicalBatch(std::string_view batch_bytes, const Cano
     head_ = Head{facts->last, facts->last_hash, recorded_at};
     canonical_ = after;
   }
-  log_moved_cv_.notify_all();
+  NotifyLogMoved();
   SetIndexedThrough(facts->last);
   {
     std::lock_guard<std::mutex> sl(state_mu_);

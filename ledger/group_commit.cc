@@ -387,7 +387,7 @@ void RocksStore::Write(OpenBatch& batch) {
         LEDGER_INVARIANT(head_.position.next() == batch.first);  // batches commit in order
         head_ = Head{Position(last), batch.previous_hash, batch.recorded_at_us};
       }
-      log_moved_cv_.notify_all();
+      NotifyLogMoved();
       batches_committed_.fetch_add(1);
       events_committed_.fetch_add(batch.events);
     }

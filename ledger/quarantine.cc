@@ -104,7 +104,7 @@ Result<QuarantineReport> RocksStore::RejoinAsFollower() {
     std::lock_guard<std::mutex> hl(head_mu_);
     head_ = new_head;
   }
-  log_moved_cv_.notify_all();
+  NotifyLogMoved();
   SetIndexedThrough(indexed);
   {
     std::lock_guard<std::mutex> sl(state_mu_);

@@ -115,6 +115,8 @@ class RocksStore final : public EventStore {
   size_t answers_awaiting_lease() const override;
   CanonicalMark canonical_mark() const override;
   void WaitForLogPast(Position seen, bool canonical, int timeout_ms) const override;
+  uint64_t AddLogWatcher(LogWatcher wake) override;
+  void RemoveLogWatcher(uint64_t id) override;
   Status fenced() const override;
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   bool lease_valid() const override;
@@ -191,6 +193,11 @@ class RocksStore final : public EventStore {
   CanonicalMark canonical_;  // GUARDED_BY(head_mu_)
   // Notified (after head_mu_ is released) whenever head_ or canonical_ moves.
   mutable std::condition_variable log_moved_cv_;
+  // Wakes log_moved_cv_'s waiters and the log watchers; call after head_mu_ is released.
+  void NotifyLogMoved();
+  std::mutex watchers_mu_;  // held while a watcher runs, so RemoveLogWatcher waits it out
+  std::map<uint64_t, LogWatcher> watchers_;  // GUARDED_BY(watchers_mu_)
+  uint64_t next_watcher_id_ = 1;                        // GUARDED_BY(watchers_mu_)
   std::atomic<uint64_t> epoch_{0};            // patched into new batches
   std::atomic<uint64_t> stored_epoch_{0};     // as stored in meta (owned, canonical)
 

@@ -29,6 +29,9 @@ struct LogReader::Impl {
   std::atomic<int64_t> next_offset{0};  // the offset after the last message read
   mutable std::mutex mu;
   mutable std::condition_variable cv;
+  // The lease's sleep between renewals: notified only at stop, not by every message read
+  // as `cv` is (that woke the lease thread twice per message for nothing).
+  std::condition_variable lease_sleep_cv;
   Stats stats;  // GUARDED_BY(mu)
 
   ~Impl() {
@@ -36,6 +39,7 @@ struct LogReader::Impl {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
       cv.notify_all();
+      lease_sleep_cv.notify_all();
     }
     if (catch_up) catch_up->Cancel();  // a catch-up in progress must not hold up the join
     if (thread.joinable()) thread.join();
@@ -194,7 +198,7 @@ struct LogReader::Impl {
           lock.lock();
         }
       }
-      cv.wait_until(lock, asked_at + period, [&] { return stop.load(); });
+      lease_sleep_cv.wait_until(lock, asked_at + period, [&] { return stop.load(); });
     }
   }
 };

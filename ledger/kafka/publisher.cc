@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -17,6 +18,12 @@ struct Publisher::Impl {
   PublisherOptions options;
   EventStore* store = nullptr;
   rd_kafka_t* producer = nullptr;
+  rd_kafka_queue_t* reports = nullptr;  // the producer's main queue, which poll serves
+  uint64_t watcher_id = 0;
+  // What the sleeping publisher waits for (0: not that): the head reaching this position,
+  // the canonical mark passing this one. Set before it looks a last time, then sleeps.
+  std::atomic<uint64_t> wake_at_head{0};
+  std::atomic<uint64_t> wake_past_canonical{0};
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> in_flight{0};
@@ -26,8 +33,11 @@ struct Publisher::Impl {
   Stats stats;  // GUARDED_BY(mu)
 
   ~Impl() {
+    if (watcher_id != 0) store->RemoveLogWatcher(watcher_id);
     stop = true;
+    if (reports != nullptr) rd_kafka_queue_yield(reports);
     if (thread.joinable()) thread.join();
+    if (reports != nullptr) rd_kafka_queue_destroy(reports);
     if (producer) {
       rd_kafka_flush(producer, 1000);
       rd_kafka_destroy(producer);
@@ -104,7 +114,7 @@ struct Publisher::Impl {
         // Republish in order from the first batch not known canonical, once nothing is in
         // flight, so no later batch can land ahead of an earlier one that failed.
         if (in_flight.load() > 0) {
-          rd_kafka_poll(producer, kPublishIdleWaitMs);
+          rd_kafka_poll(producer, kPublishWaitMaxMs);  // each report ends the wait
           continue;
         }
         errors_since_round = 0;
@@ -115,14 +125,20 @@ struct Publisher::Impl {
       }
       const uint64_t canonical = store->canonical_mark().position.value();
       bool progressed = false;
+      bool capped = false;   // stopped by kPublishAheadBatchesMax
+      bool blocked = false;  // stopped by the producer's full queue or a batch it cannot read
       // Nothing new committed: wait, without touching the batch index.
       auto batches = store->head().position.value() >= next.value()
                          ? store->ReadBatches(next, 64)
                          : Result<std::vector<std::string>>(std::vector<std::string>{});
+      blocked = !batches.ok();
       if (batches.ok()) {
         for (const std::string& b : *batches) {
           auto facts = FactsOf(b);
-          if (!facts.ok()) break;  // the store is checked at open and on every read; stop here
+          if (!facts.ok()) {  // the store is checked at open and on every read; stop here
+            blocked = true;
+            break;
+          }
           // Canonical already: a batch a follower appended (a standby's publisher has only
           // these), never one to publish again.
           if (facts->last.value() <= store->canonical_mark().position.value()) {
@@ -131,8 +147,14 @@ struct Publisher::Impl {
             continue;
           }
           // Bound what is published beyond the canonical mark (DESIGN §6, republishing).
-          if (PublishedAhead(canonical) >= kPublishAheadBatchesMax) break;
-          if (!Produce(b)) break;
+          if (PublishedAhead(canonical) >= kPublishAheadBatchesMax) {
+            capped = true;
+            break;
+          }
+          if (!Produce(b)) {
+            blocked = true;
+            break;
+          }
           next = facts->last.next();
           published_lasts_.push_back(facts->last.value());
           std::lock_guard<std::mutex> lock(mu);
@@ -140,8 +162,43 @@ struct Publisher::Impl {
           progressed = true;
         }
       }
-      if (!progressed) rd_kafka_poll(producer, kPublishIdleWaitMs);
+      if (!progressed) Sleep(next, capped, blocked, canonical);
     }
+  }
+
+  // Sleeps until what stopped a round that published nothing may have changed: the head
+  // reaching `next` (nothing new), the canonical mark passing `canonical` (`capped`), a
+  // delivery report (`blocked`: the producer's queue was full) or the bound (a batch that
+  // could not be read, tried again). A delivery report, which the fast path may settle, and
+  // stop end any of these.
+  void Sleep(Position next, bool capped, bool blocked, uint64_t canonical) {
+    if (blocked) {
+      rd_kafka_poll(producer, kPublishWaitMaxMs);
+      return;
+    }
+    wake_at_head = capped ? 0 : next.value();
+    wake_past_canonical = capped ? canonical : 0;
+    // A move between this round's reads and the lines above found no one waiting: look again.
+    const bool moved = capped ? store->canonical_mark().position.value() > canonical
+                              : store->head().position.value() >= next.value();
+    if (!moved && !stop.load()) {
+      const auto start = std::chrono::steady_clock::now();
+      if (rd_kafka_poll(producer, kPublishWaitMaxMs) == 0 &&
+          std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(kPublishWaitMaxMs)) {
+        std::lock_guard<std::mutex> lock(mu);
+        stats.sleeps_to_bound++;
+      }
+    }
+    wake_at_head = 0;
+    wake_past_canonical = 0;
+  }
+
+  // The log watcher (store's moving thread): wakes the publisher if it waits for this move.
+  void OnLogMoved(Position head, Position canonical) {
+    const uint64_t at_head = wake_at_head.load();
+    const uint64_t past_canonical = wake_past_canonical.load();
+    if ((at_head != 0 && head.value() >= at_head) || (past_canonical != 0 && canonical.value() > past_canonical))
+      rd_kafka_queue_yield(reports);
   }
 
   // Batches handed to the producer that are not yet known canonical.
@@ -169,6 +226,8 @@ Result<std::unique_ptr<Publisher>> Publisher::Start(const PublisherOptions& opti
   char err[512];
   im.producer = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof err);
   if (im.producer == nullptr) return Status::Unavailable(std::string("cannot start the publisher: ") + err);
+  im.reports = rd_kafka_queue_get_main(im.producer);
+  im.watcher_id = store->AddLogWatcher([&im](Position head, Position canonical) { im.OnLogMoved(head, canonical); });
   im.thread = std::thread([&im] {
     NameThisThread("publisher");
     im.Run();

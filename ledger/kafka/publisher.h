@@ -32,7 +32,10 @@
 namespace ledger::kafka {
 
 inline constexpr size_t kPublishAheadBatchesMax = 256;
-inline constexpr int kPublishIdleWaitMs = 1;
+// The publisher sleeps in librdkafka's poll, woken by a delivery report, by the store when
+// a batch it waits for is committed or the canonical mark it waits for moves (a log
+// watcher), or at stop; this bound is only a safety net.
+inline constexpr int kPublishWaitMaxMs = 100;
 
 using PublisherOptions = ClientOptions;
 
@@ -49,6 +52,7 @@ class Publisher {
     Position published_through;    // last position handed to the producer
     uint64_t fast_path_confirmed = 0;        // batches settled by their delivery report
     uint64_t fast_path_after_error = 0;      // reports left to the reader: an error came first
+    uint64_t sleeps_to_bound = 0;  // sleeps nothing ended before kPublishWaitMaxMs (idle, or a lost wake)
   };
   Stats stats() const;
 

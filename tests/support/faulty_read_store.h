@@ -80,6 +80,8 @@ class FaultyReadStore final : public ledger::EventStore {
   void WaitForLogPast(ledger::Position seen, bool canonical, int timeout_ms) const override {
     inner_->WaitForLogPast(seen, canonical, timeout_ms);
   }
+  uint64_t AddLogWatcher(LogWatcher wake) override { return inner_->AddLogWatcher(std::move(wake)); }
+  void RemoveLogWatcher(uint64_t id) override { inner_->RemoveLogWatcher(id); }
   ledger::Status StartNewKafkaIncarnation(ledger::Epoch epoch, const std::string& owner) override {
     return inner_->StartNewKafkaIncarnation(epoch, owner);
   }

@@ -114,6 +114,31 @@ namespace {
 
 // A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;
 // returns that batch's bytes.
+// The publisher sleeps until the store tells it a batch was committed (a log watcher),
+// not until its bound: one write at a time, each waiting for its batch to be canonical,
+// must never leave it sleeping to kPublishWaitMaxMs (without the watcher nearly every
+// write did). The threshold leaves room for a stall of the machine.
+TEST(Publisher, EachCommitWakesAnIdlePublisher) {
+  auto cluster = EmbeddedCluster::Start(3, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a;
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(own_reader.ok());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
+  ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 15000));
+  const uint64_t before = (*publisher)->stats().sleeps_to_bound;
+  constexpr int kWrites = 40;
+  for (int i = 0; i < kWrites; ++i) {
+    testing_support::WriteCommands(*writer, 1, 1000 + i);
+    ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 15000)) << "write " << i;
+  }
+  EXPECT_LT((*publisher)->stats().sleeps_to_bound - before, static_cast<uint64_t>(kWrites / 4));
+}
+
 std::string PromotionBy(const std::string& dir, EventStore& writer) {
   auto standby = testing_support::OpenNodeStore(dir, "n1");
   auto batches = writer.ReadBatches(Position(1), 100000);  // named: a temporary would dangle
