@@ -28,8 +28,10 @@
 namespace {
 
 // cpprestsdk's default pool of 40 threads serves half as many requests on 2 cores as a
-// small pool does (../shared/DEPENDENCIES.md).
-constexpr size_t kHttpThreads = 4;
+// small pool does (../shared/DEPENDENCIES.md); since no route waits on it any more (routes
+// that may wait run on the front's workers, DECISIONS §79), one thread per core served
+// more than four did (DECISIONS §82).
+constexpr size_t kHttpThreads = 2;
 // How often the writer finishes erasures a crash interrupted (api::SweepErasures).
 constexpr int kErasureSweepS = 30;
 
