@@ -182,6 +182,7 @@ struct StoreStats {
   // Stream-index rows this open wrote back from the events (a crash between a batch's
   // sync and its index write leaves them out; see RocksStore::RebuildStreamIndexTail).
   uint64_t stream_index_rows_rebuilt = 0;
+  uint64_t log_watchers = 0;  // registered now (AddLogWatcher); one per running publisher
 };
 
 enum class ReadDirection { kForward, kBackward };

@@ -508,6 +508,8 @@ StoreStats RocksStore::stats() const {
   s.commands_rejected = commands_rejected_.load();
   s.wal_syncs = statistics_->getTickerCount(rocksdb::WAL_FILE_SYNCED);
   s.stream_index_rows_rebuilt = stream_index_rows_rebuilt_;
+  std::lock_guard<std::mutex> lock(watchers_mu_);
+  s.log_watchers = watchers_.size();
   return s;
 }
 

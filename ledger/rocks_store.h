@@ -195,7 +195,7 @@ class RocksStore final : public EventStore {
   mutable std::condition_variable log_moved_cv_;
   // Wakes log_moved_cv_'s waiters and the log watchers; call after head_mu_ is released.
   void NotifyLogMoved();
-  std::mutex watchers_mu_;  // held while a watcher runs, so RemoveLogWatcher waits it out
+  mutable std::mutex watchers_mu_;  // held while a watcher runs, so RemoveLogWatcher waits it out
   std::map<uint64_t, LogWatcher> watchers_;  // GUARDED_BY(watchers_mu_)
   uint64_t next_watcher_id_ = 1;                        // GUARDED_BY(watchers_mu_)
   std::atomic<uint64_t> epoch_{0};            // patched into new batches

@@ -447,7 +447,9 @@ TEST(EventStore, LogWatchersSeeEveryMoveOfTheHeadAndTheCanonicalMarkUntilRemoved
     EXPECT_EQ(seen[3], std::make_pair(uint64_t{3}, uint64_t{3}));  // the mark moved to the head
     EXPECT_TRUE(visible);
   }
+  EXPECT_EQ(store->stats().log_watchers, 1u);
   store->RemoveLogWatcher(id);
+  EXPECT_EQ(store->stats().log_watchers, 0u);
   ASSERT_TRUE(store->Append(MakeCommand(Spec("order/m1/w"), 1, false)).ok());
   std::lock_guard<std::mutex> lock(mu);
   EXPECT_EQ(seen.size(), 4u) << "a removed watcher was called";

@@ -139,6 +139,37 @@ TEST(Publisher, EachCommitWakesAnIdlePublisher) {
   EXPECT_LT((*publisher)->stats().sleeps_to_bound - before, static_cast<uint64_t>(kWrites / 4));
 }
 
+// The store calls the publisher's watcher from its committing thread: a publisher
+// destroyed while commits go on must be gone from the store before its queue and thread
+// are (a watcher called after that would touch freed memory).
+TEST(Publisher, APublisherStoppedWhileTheStoreCommitsLeavesNoWatcherBehind) {
+  auto cluster = EmbeddedCluster::Start(3, 1);
+  ASSERT_TRUE(cluster.ok());
+  const std::string bootstrap = (*cluster)->bootstrap();
+  TempDir a;
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  std::atomic<bool> done{false};
+  std::thread appender([&] {
+    for (uint64_t i = 0; !done.load(); ++i) testing_support::WriteCommands(*writer, 1, 5000 + i);
+  });
+  for (int round = 0; round < 10; ++round) {
+    auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+    ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
+    EXPECT_EQ(writer->stats().log_watchers, 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }  // each destroyed while the appender commits
+  EXPECT_EQ(writer->stats().log_watchers, 0u) << "a destroyed publisher's watcher is still called";
+  done = true;
+  appender.join();
+  testing_support::WriteCommands(*writer, 3, 9000);  // commits with no watcher left
+  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(own_reader.ok());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  ASSERT_TRUE(publisher.ok());
+  ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 30000)) << (*own_reader)->stats().stopped.ToString();
+}
+
 std::string PromotionBy(const std::string& dir, EventStore& writer) {
   auto standby = testing_support::OpenNodeStore(dir, "n1");
   auto batches = writer.ReadBatches(Position(1), 100000);  // named: a temporary would dangle
