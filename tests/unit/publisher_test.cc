@@ -112,22 +112,33 @@ TEST(Publisher, ReplicatedAcksWaitForTheCanonicalLog) {
 
 namespace {
 
-// A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;
-// returns that batch's bytes.
+// A writer promoted to epoch 1 on an embedded cluster of its own.
+class PublisherWake : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = EmbeddedCluster::Start(3, 1);
+    ASSERT_TRUE(started.ok());
+    cluster_ = std::move(*started);
+    bootstrap_ = cluster_->bootstrap();
+    writer_ = testing_support::OpenNodeStore(dir_.path(), "n0");
+    testing_support::PromoteToEpochOne(*writer_, "n0");
+  }
+  std::unique_ptr<EmbeddedCluster> cluster_;
+  std::string bootstrap_;
+  TempDir dir_;
+  std::unique_ptr<EventStore> writer_;
+};
+
 // The publisher sleeps until the store tells it a batch was committed (a log watcher),
 // not until its bound: one write at a time, each waiting for its batch to be canonical,
 // must never leave it sleeping to kPublishWaitMaxMs (without the watcher nearly every
 // write did). The threshold leaves room for a stall of the machine.
-TEST(Publisher, EachCommitWakesAnIdlePublisher) {
-  auto cluster = EmbeddedCluster::Start(3, 1);
-  ASSERT_TRUE(cluster.ok());
-  const std::string bootstrap = (*cluster)->bootstrap();
-  TempDir a;
-  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
-  testing_support::PromoteToEpochOne(*writer, "n0");
-  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+TEST_F(PublisherWake, EachCommitWakesAnIdlePublisher) {
+  const std::string& bootstrap = bootstrap_;
+  EventStore* writer = writer_.get();
+  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer);
   ASSERT_TRUE(own_reader.ok());
-  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer);
   ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
   ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 15000));
   const uint64_t before = (*publisher)->stats().sleeps_to_bound;
@@ -142,19 +153,15 @@ TEST(Publisher, EachCommitWakesAnIdlePublisher) {
 // The store calls the publisher's watcher from its committing thread: a publisher
 // destroyed while commits go on must be gone from the store before its queue and thread
 // are (a watcher called after that would touch freed memory).
-TEST(Publisher, APublisherStoppedWhileTheStoreCommitsLeavesNoWatcherBehind) {
-  auto cluster = EmbeddedCluster::Start(3, 1);
-  ASSERT_TRUE(cluster.ok());
-  const std::string bootstrap = (*cluster)->bootstrap();
-  TempDir a;
-  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
-  testing_support::PromoteToEpochOne(*writer, "n0");
+TEST_F(PublisherWake, APublisherStoppedWhileTheStoreCommitsLeavesNoWatcherBehind) {
+  const std::string& bootstrap = bootstrap_;
+  EventStore* writer = writer_.get();
   std::atomic<bool> done{false};
   std::thread appender([&] {
     for (uint64_t i = 0; !done.load(); ++i) testing_support::WriteCommands(*writer, 1, 5000 + i);
   });
   for (int round = 0; round < 10; ++round) {
-    auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+    auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer);
     ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
     EXPECT_EQ(writer->stats().log_watchers, 1u);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -163,13 +170,15 @@ TEST(Publisher, APublisherStoppedWhileTheStoreCommitsLeavesNoWatcherBehind) {
   done = true;
   appender.join();
   testing_support::WriteCommands(*writer, 3, 9000);  // commits with no watcher left
-  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto own_reader = LogReader::Start({bootstrap, ShardId(0), {}}, writer);
   ASSERT_TRUE(own_reader.ok());
-  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer.get());
+  auto publisher = Publisher::Start({bootstrap, ShardId(0), {}}, writer);
   ASSERT_TRUE(publisher.ok());
   ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 30000)) << (*own_reader)->stats().stopped.ToString();
 }
 
+// A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;
+// returns that batch's bytes.
 std::string PromotionBy(const std::string& dir, EventStore& writer) {
   auto standby = testing_support::OpenNodeStore(dir, "n1");
   auto batches = writer.ReadBatches(Position(1), 100000);  // named: a temporary would dangle
