@@ -4,6 +4,7 @@
 #include <pplx/threadpool.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <atomic>
@@ -31,7 +32,7 @@ namespace {
 // small pool does (../shared/DEPENDENCIES.md); since no route waits on it any more (routes
 // that may wait run on the front's workers, DECISIONS §79), one thread per core served
 // more than four did (DECISIONS §82).
-constexpr size_t kHttpThreads = 2;
+size_t HttpThreads() { return std::max<size_t>(2, std::thread::hardware_concurrency()); }
 // How often the writer finishes erasures a crash interrupted (api::SweepErasures).
 constexpr int kErasureSweepS = 30;
 
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     std::cerr << "ledgerd: " << options.status().message() << "\n" << api::NodeUsage();
     return 2;
   }
-  crossplat::threadpool::initialize_with_threads(kHttpThreads);
+  crossplat::threadpool::initialize_with_threads(HttpThreads());
 
   auto node = api::NodeRuntime::Start(*options);
   if (!node.ok()) {

@@ -197,7 +197,7 @@ class RocksStore final : public EventStore {
   void NotifyLogMoved();
   mutable std::mutex watchers_mu_;  // held while a watcher runs, so RemoveLogWatcher waits it out
   std::map<uint64_t, LogWatcher> watchers_;  // GUARDED_BY(watchers_mu_)
-  uint64_t next_watcher_id_ = 1;                        // GUARDED_BY(watchers_mu_)
+  uint64_t next_watcher_id_ = 1;              // GUARDED_BY(watchers_mu_)
   std::atomic<uint64_t> epoch_{0};            // patched into new batches
   std::atomic<uint64_t> stored_epoch_{0};     // as stored in meta (owned, canonical)
 
