@@ -318,8 +318,9 @@ class EventStore {
   // the move is visible to head() and canonical_mark()), until RemoveLogWatcher(id)
   // returns: for a thread that sleeps somewhere else than in WaitForLogPast (the publisher
   // sleeps in librdkafka's poll, which its delivery reports also end). `wake` runs on the
-  // moving thread: it must be quick and must not write to the store (reading is safe: the
-  // store holds none of its own locks while it calls watchers).
+  // moving thread, under the store's locks (the watchers' own, and on some paths those
+  // that order canonical marks and appends): it must be quick and must not call into the
+  // store.
   using LogWatcher = std::function<void(Position head, Position canonical)>;
   virtual uint64_t AddLogWatcher(LogWatcher wake) = 0;
   virtual void RemoveLogWatcher(uint64_t id) = 0;

@@ -20,10 +20,11 @@ struct Publisher::Impl {
   rd_kafka_t* producer = nullptr;
   rd_kafka_queue_t* reports = nullptr;  // the producer's main queue, which poll serves
   uint64_t watcher_id = 0;
-  // What the sleeping publisher waits for (0: not that): the head reaching this position,
-  // the canonical mark passing this one. Set before it looks a last time, then sleeps.
+  // What the sleeping publisher waits for (0: not that; both are positions after one it
+  // has seen, so never 0 when set): the head, or the canonical mark, reaching this
+  // position. Set before it looks a last time, then sleeps.
   std::atomic<uint64_t> wake_at_head{0};
-  std::atomic<uint64_t> wake_past_canonical{0};
+  std::atomic<uint64_t> wake_at_canonical{0};
   std::thread thread;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> in_flight{0};
@@ -114,7 +115,7 @@ struct Publisher::Impl {
         // Republish in order from the first batch not known canonical, once nothing is in
         // flight, so no later batch can land ahead of an earlier one that failed.
         if (in_flight.load() > 0) {
-          rd_kafka_poll(producer, kPublishWaitMaxMs);  // each report ends the wait
+          if (!stop.load()) rd_kafka_poll(producer, kPublishWaitMaxMs);  // each report ends the wait
           continue;
         }
         errors_since_round = 0;
@@ -128,10 +129,12 @@ struct Publisher::Impl {
       bool capped = false;   // stopped by kPublishAheadBatchesMax
       bool blocked = false;  // stopped by the producer's full queue or a batch it cannot read
       // Nothing new committed: wait, without touching the batch index.
-      auto batches = store->head().position.value() >= next.value()
-                         ? store->ReadBatches(next, 64)
-                         : Result<std::vector<std::string>>(std::vector<std::string>{});
-      blocked = !batches.ok();
+      const bool committed_more = store->head().position.value() >= next.value();
+      auto batches = committed_more ? store->ReadBatches(next, 64)
+                                    : Result<std::vector<std::string>>(std::vector<std::string>{});
+      // A head past `next` with no batch starting there is not "nothing new": waiting for
+      // the head to reach `next` would return at once, round after round.
+      blocked = !batches.ok() || (committed_more && batches->empty());
       if (batches.ok()) {
         for (const std::string& b : *batches) {
           auto facts = FactsOf(b);
@@ -168,20 +171,21 @@ struct Publisher::Impl {
 
   // Sleeps until what stopped a round that published nothing may have changed: the head
   // reaching `next` (nothing new), the canonical mark passing `canonical` (`capped`), a
-  // delivery report (`blocked`: the producer's queue was full) or the bound (a batch that
-  // could not be read, tried again). A delivery report, which the fast path may settle, and
-  // stop end any of these.
+  // delivery report (`blocked`: the producer's queue was full) or the bound (`blocked`: a
+  // batch that could not be read, or none starting at `next`; tried again). A delivery
+  // report, which the fast path may settle, and stop end any of these.
   void Sleep(Position next, bool capped, bool blocked, uint64_t canonical) {
+    if (stop.load()) return;  // the stop's yield may have been taken by the round's poll(0)
     if (blocked) {
       rd_kafka_poll(producer, kPublishWaitMaxMs);
       return;
     }
     wake_at_head = capped ? 0 : next.value();
-    wake_past_canonical = capped ? canonical : 0;
+    wake_at_canonical = capped ? canonical + 1 : 0;
     // A move between this round's reads and the lines above found no one waiting: look again.
     const bool moved = capped ? store->canonical_mark().position.value() > canonical
                               : store->head().position.value() >= next.value();
-    if (!moved && !stop.load()) {
+    if (!moved) {
       const auto start = std::chrono::steady_clock::now();
       if (rd_kafka_poll(producer, kPublishWaitMaxMs) == 0 &&
           std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(kPublishWaitMaxMs)) {
@@ -190,14 +194,14 @@ struct Publisher::Impl {
       }
     }
     wake_at_head = 0;
-    wake_past_canonical = 0;
+    wake_at_canonical = 0;
   }
 
   // The log watcher (store's moving thread): wakes the publisher if it waits for this move.
   void OnLogMoved(Position head, Position canonical) {
     const uint64_t at_head = wake_at_head.load();
-    const uint64_t past_canonical = wake_past_canonical.load();
-    if ((at_head != 0 && head.value() >= at_head) || (past_canonical != 0 && canonical.value() > past_canonical))
+    const uint64_t at_canonical = wake_at_canonical.load();
+    if ((at_head != 0 && head.value() >= at_head) || (at_canonical != 0 && canonical.value() >= at_canonical))
       rd_kafka_queue_yield(reports);
   }
 

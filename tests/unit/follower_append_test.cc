@@ -2,6 +2,9 @@
 // indexes included, and can go on appending commands after it (a promotion).
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "ledger/event_store.h"
 #include "ledger/kafka/canonical_rule.h"
 #include "ledger/record_codec.h"
@@ -32,6 +35,42 @@ std::vector<std::string> AllBatches(EventStore& s) {
 }
 
 }  // namespace
+
+// Log watchers (the publisher's wake) see a follower's appends and a writer's
+// confirmations of its own batches (the fast path's and the reader's), each with the
+// positions after the move.
+TEST(FollowerAppend, LogWatchersSeeCanonicalAppendsAndConfirmations) {
+  std::vector<std::pair<uint64_t, uint64_t>> on_writer, on_follower;  // (head, canonical); outlive the stores
+  TempDir a, b;
+  auto writer = testing_support::OpenNodeStore(a.path(), "n0");
+  auto follower = testing_support::OpenNodeStore(b.path(), "n1");
+  ASSERT_TRUE(writer->SetWriterEpoch(Epoch(1)).ok());
+  for (int i = 0; i < 5; ++i) {
+    RecordSpec s;
+    s.stream = "order/m1/w";
+    s.seed = i + 1;
+    ASSERT_TRUE(writer->Append(MakeCommand(s, 1, false)).ok());
+  }
+  writer->AddLogWatcher([&](Position h, Position c) { on_writer.emplace_back(h.value(), c.value()); });
+  follower->AddLogWatcher([&](Position h, Position c) { on_follower.emplace_back(h.value(), c.value()); });
+  const uint64_t head = writer->head().position.value();
+  std::vector<uint64_t> lasts;
+  int64_t offset = 0;
+  for (const auto& bytes : AllBatches(*writer)) {
+    auto facts = kafka::FactsOf(bytes);
+    ASSERT_TRUE(facts.ok());
+    ASSERT_TRUE(follower->AppendCanonicalBatch(bytes, Mark(*facts, offset)).ok());
+    ASSERT_TRUE(writer->AppendCanonicalBatch(bytes, Mark(*facts, offset)).ok());  // a confirmation
+    lasts.push_back(facts->last.value());
+    ++offset;
+  }
+  ASSERT_EQ(on_follower.size(), lasts.size());
+  ASSERT_EQ(on_writer.size(), lasts.size());
+  for (size_t i = 0; i < lasts.size(); ++i) {
+    EXPECT_EQ(on_follower[i], std::make_pair(lasts[i], lasts[i]));  // head and mark move together
+    EXPECT_EQ(on_writer[i], std::make_pair(head, lasts[i]));        // only the mark moves
+  }
+}
 
 TEST(FollowerAppend, AFollowerFedTheWritersBatchesEndsIdentical) {
   TempDir a, b;
