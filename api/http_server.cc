@@ -136,9 +136,9 @@ std::optional<Response> Convert(const http::http_request& req, Request* r) {
   return std::nullopt;
 }
 
-Response Dispatch(const Router& router, Request& r, std::string* route) {
+Response Dispatch(const Router& router, Request& r, Router::Lookup lookup, std::string* route) {
   try {
-    return router.Dispatch(r, route);
+    return router.Dispatch(r, std::move(lookup), route);
   } catch (const std::exception&) {  // a library threw on input a route did not expect
     spdlog::error("a route threw on {} {}", r.method, *route);  // the pattern, never the path or body
     return Problem(500, "internal", "the node could not handle this request");
@@ -150,7 +150,7 @@ Response Dispatch(const Router& router, Request& r, std::string* route) {
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
     : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr, std::make_shared<InFlight>()}) {}
+                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr}) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -228,18 +228,20 @@ ledger::Status HttpServer::Start() {
             finish("unmatched", Problem(400, "malformed-json", "the request could not be read"));
             return;
           }
-          const auto run = [impl, r, finish] {
+          // The route is looked up once: how it runs, then what runs.
+          auto lookup = std::make_shared<Router::Lookup>(impl->router->Find(*r));
+          const auto run = [impl, r, finish, lookup] {
             // A write may answer after its route returns (Request::answer_later), holding
             // no thread while it waits for Kafka and the read models.
             auto route = std::make_shared<std::string>("unmatched");
             r->timer = impl->timer;
             r->answer_later = [r, route, finish](Response resp) { finish(*route, resp); };
-            Response resp = Dispatch(*impl->router, *r, route.get());
+            Response resp = Dispatch(*impl->router, *r, std::move(*lookup), route.get());
             r->answer_later = nullptr;  // (a deferred answer holds its own copy, and with it `r`)
             if (!resp.deferred) finish(*route, resp);
           };
           // A route that never waits runs here, saving a hand-off to a worker (Router's Runs).
-          if (impl->router->HowRuns(*r) == Runs::kInline) {
+          if (Router::HowRuns(*lookup) == Runs::kInline) {
             run();
             return;
           }

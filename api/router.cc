@@ -22,24 +22,22 @@ void Router::Add(const std::string& method, const std::string& pattern, Handler 
   routes_.push_back({method, pattern, Split(pattern), std::move(handler), runs});
 }
 
-Runs Router::HowRuns(const Request& request) const {
-  std::map<std::string, std::string> params;
-  bool path_known = false;
-  const Route* r = Find(request, &params, &path_known);
-  return r == nullptr ? Runs::kWorker : r->runs;
-}
+Runs Router::HowRuns(const Lookup& lookup) { return lookup.route == nullptr ? Runs::kWorker : lookup.route->runs; }
 
-const Router::Route* Router::Find(const Request& request, std::map<std::string, std::string>* params,
-                                  bool* path_known) const {
-  *path_known = false;
-  if (request.path.empty() || request.path.front() != '/') return nullptr;
+Router::Lookup Router::Find(const Request& request) const {
+  Lookup found;
+  if (request.path.empty() || request.path.front() != '/') return found;
   const std::vector<std::string> path = Split(request.path);
   for (const Route& r : routes_) {
-    if (!Match(r, path, params)) continue;
-    *path_known = true;
-    if (r.method == request.method) return &r;
+    if (!Match(r, path, &found.params)) continue;
+    found.path_known = true;
+    if (r.method == request.method) {
+      found.route = &r;
+      return found;
+    }
   }
-  return nullptr;
+  found.params.clear();
+  return found;
 }
 
 bool Router::Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params) {
@@ -58,18 +56,15 @@ bool Router::Match(const Route& r, const std::vector<std::string>& path, std::ma
   return true;
 }
 
-Response Router::Dispatch(Request& request, std::string* matched) const {
+Response Router::Dispatch(Request& request, Lookup lookup, std::string* matched) const {
   if (matched != nullptr) *matched = "unmatched";
-  std::map<std::string, std::string> params;
-  bool path_known = false;
-  const Route* r = Find(request, &params, &path_known);
-  if (r == nullptr) {
-    if (path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");
+  if (lookup.route == nullptr) {
+    if (lookup.path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");
     return Problem(404, "not-found", "no such route");
   }
-  request.params = std::move(params);
-  if (matched != nullptr) *matched = r->method + " " + r->pattern;
-  return r->handler(request);
+  request.params = std::move(lookup.params);
+  if (matched != nullptr) *matched = lookup.route->method + " " + lookup.route->pattern;
+  return lookup.route->handler(request);
 }
 
 std::vector<std::string> Router::Routes() const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,29 +24,40 @@ class Router {
  public:
   void Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs = Runs::kWorker);
 
+  struct Route;
+  // The route matching a request, looked up once for both questions below.
+  struct Lookup {
+    const Route* route = nullptr;  // nullptr: none for this method and path
+    bool path_known = false;       // some route (of another method) has the path
+    std::map<std::string, std::string> params;
+  };
+  Lookup Find(const Request& request) const;
+
   // How the route matching the request runs (kWorker when none matches).
-  Runs HowRuns(const Request& request) const;
+  static Runs HowRuns(const Lookup& lookup);
+  Runs HowRuns(const Request& request) const { return HowRuns(Find(request)); }
 
   // The handler for the request (filling request.params), or a 404 / 405 problem.
   // `*matched` (if given) becomes "METHOD /pattern", or "unmatched".
-  Response Dispatch(Request& request, std::string* matched = nullptr) const;
+  Response Dispatch(Request& request, Lookup lookup, std::string* matched = nullptr) const;
+  Response Dispatch(Request& request, std::string* matched = nullptr) const {
+    return Dispatch(request, Find(request), matched);
+  }
 
   // "GET /v1/stores/{store_id}" for every route, for the OpenAPI check.
   std::vector<std::string> Routes() const;
 
  private:
-  struct Route {
-    std::string method;
-    std::string pattern;
-    std::vector<std::string> segments;
-    Handler handler;
-    Runs runs = Runs::kWorker;
-  };
   static bool Match(const Route& r, const std::vector<std::string>& path, std::map<std::string, std::string>* params);
-  // The route for the request's method and path (filling *params), or nullptr; *path_known
-  // tells whether some route (of another method) has the path.
-  const Route* Find(const Request& request, std::map<std::string, std::string>* params, bool* path_known) const;
   std::vector<Route> routes_;
+};
+
+struct Router::Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;
+  Handler handler;
+  Runs runs = Runs::kWorker;
 };
 
 }  // namespace api

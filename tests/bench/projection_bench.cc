@@ -215,8 +215,7 @@ int main(int argc, char** argv) {
   std::string dir = "bench-data";
   std::string only;  // rebuild | publishing | visible; empty: all
   for (int i = 1; i < argc; i += 2) {
-    std::string flag = argv[i];
-    if (i + 1 == argc) flag = "";  // a flag without its value (or --help): the usage
+    const std::string flag = testing_support::FlagAt(argc, argv, i);
     if (flag == "--only") only = argv[i + 1];
     else if (flag == "--events") events = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);

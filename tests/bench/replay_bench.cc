@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   std::string dir = "replay-bench-data";
   int clients = 8;
   for (int i = 1; i < argc; i += 2) {
-    const std::string flag = i + 1 == argc ? "" : argv[i];  // a flag without its value (or --help): the usage
+    const std::string flag = testing_support::FlagAt(argc, argv, i);
     if (flag == "--events") {
       sizes.clear();
       std::stringstream list(argv[i + 1]);

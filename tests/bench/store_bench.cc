@@ -27,6 +27,7 @@
 
 #include "ledger/event_store.h"
 #include "ledger/store_keys.h"
+#include "tests/support/bench_support.h"
 #include "tests/support/test_records.h"
 
 using namespace ledger;
@@ -262,8 +263,7 @@ int main(int argc, char** argv) {
   std::string cases = "single,batched";
   int seal_rounds = 5;  // --cases sealed: rounds of key id 0 and sealed per case
   for (int i = 1; i < argc; i += 2) {
-    std::string flag = argv[i];
-    if (i + 1 == argc) flag = "";  // a flag without its value (or --help): the usage
+    const std::string flag = testing_support::FlagAt(argc, argv, i);
     if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
     else if (flag == "--dir") dir = argv[i + 1];
     else if (flag == "--cases") cases = argv[i + 1];

@@ -25,4 +25,9 @@ inline long PeakRssKb() {
   std::exit(1);
 }
 
+// The benchmarks' flags come in pairs, "--name value": the flag at argv[i], or "" when no
+// value follows it (a lone --help included), so the caller's "unknown flag" branch prints
+// its usage instead of running the default benchmark (an hour for replay_bench).
+inline std::string FlagAt(int argc, char** argv, int i) { return i + 1 < argc ? argv[i] : ""; }
+
 }  // namespace testing_support
