@@ -178,6 +178,50 @@ TEST_F(PublisherWake, APublisherStoppedWhileTheStoreCommitsLeavesNoWatcherBehind
   ASSERT_TRUE((*own_reader)->WaitFor(writer->head().position, 30000)) << (*own_reader)->stats().stopped.ToString();
 }
 
+// DESIGN §6's cap on republishing: with nothing confirmed, the publisher hands the producer
+// kPublishAheadBatchesMax batches and no more, however many are committed; then each
+// move of the canonical mark wakes it (its log watcher) to publish one more, instead of
+// leaving it asleep to kPublishWaitMaxMs. The test is the reader here: nothing runs the
+// fast path's first step (the promotion's batch changes the epoch, which only a reader
+// confirms), so the mark moves only when the test confirms a batch at the offset it
+// landed at (a fresh partition: batch i at offset i).
+TEST_F(PublisherWake, ACappedPublisherWaitsForTheMarkAndEachMoveWakesIt) {
+  EventStore* writer = writer_.get();
+  constexpr size_t kBatches = kPublishAheadBatchesMax + 40;
+  for (size_t i = 1; i < kBatches; ++i) testing_support::WriteCommands(*writer, 1, 3000 + i);  // + the promotion
+  auto batches = writer->ReadBatches(Position(1), kBatches + 1);
+  ASSERT_TRUE(batches.ok());
+  ASSERT_EQ(batches->size(), kBatches);
+  auto publisher = Publisher::Start({bootstrap_, ShardId(0), {}}, writer);
+  ASSERT_TRUE(publisher.ok()) << publisher.status().ToString();
+  const auto published = [&] { return (*publisher)->stats().published; };
+  for (int i = 0; i < 1500 && published() < kPublishAheadBatchesMax; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(published(), kPublishAheadBatchesMax);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * kPublishWaitMaxMs));  // rounds that run to the bound
+  EXPECT_EQ(published(), kPublishAheadBatchesMax) << "published past the cap with nothing confirmed";
+  EXPECT_EQ(writer->canonical_mark().position, Position(0));
+
+  // Confirm one batch at a time; each must let exactly one more through, at once.
+  constexpr int kConfirms = 10;
+  const uint64_t sleeps_before = (*publisher)->stats().sleeps_to_bound;
+  CanonicalHead head;  // as the reader computes it
+  for (int k = 0; k < kConfirms; ++k) {
+    auto facts = FactsOf((*batches)[k]);
+    ASSERT_TRUE(facts.ok());
+    ASSERT_EQ(Judge(head, *facts), Verdict::kCanonical) << "batch " << k;
+    head = Advance(head, *facts, k);
+    ASSERT_TRUE(
+        writer->AppendCanonicalBatch((*batches)[k], {head.position, head.hash, head.epoch, head.owner, head.offset}).ok());
+    const uint64_t want = kPublishAheadBatchesMax + k + 1;
+    for (int i = 0; i < 1500 && published() < want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(published(), want) << "confirmation " << k;
+  }
+  // A lost wake leaves each confirmation's sleep to run to its bound (kConfirms of them);
+  // one may end at its bound just as the count is read.
+  EXPECT_LE((*publisher)->stats().sleeps_to_bound - sleeps_before, 1u);
+}
+
 // A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;
 // returns that batch's bytes.
 std::string PromotionBy(const std::string& dir, EventStore& writer) {
