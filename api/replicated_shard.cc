@@ -106,7 +106,7 @@ struct ReplicatedShard::Impl {
 
   std::string writer_key;  // --writer-key-file's key (never logged)
   std::mutex role_mu;  // one role change at a time
-  std::mutex reader_mu;  // swaps of `reader` (taken under role_mu), for /metrics
+  std::mutex reader_mu;  // swaps of `reader` and `publisher` (taken under role_mu), for /metrics
   std::atomic<bool> is_writer{false};
   std::atomic<bool> stop{false};
   std::mutex wake_mu;
@@ -155,6 +155,7 @@ struct ReplicatedShard::Impl {
     if (publisher) return ledger::Status::Ok();
     auto p = ledger::kafka::Publisher::Start(Kafka(), store.get());
     if (!p.ok()) return p.status();
+    std::lock_guard<std::mutex> lock(reader_mu);
     publisher = std::move(p).value();
     return ledger::Status::Ok();
   }
@@ -207,9 +208,9 @@ struct ReplicatedShard::Impl {
       retired.push_back(std::move(sequencer));
       sequencer.reset();
     }
-    publisher.reset();
     {
       std::lock_guard<std::mutex> lock(reader_mu);
+      publisher.reset();
       reader.reset();
     }
     notice_to_resolve.clear();
@@ -582,8 +583,24 @@ std::string ReplicatedShard::Metrics() const {
       << "# HELP ledger_quarantined_events_total Local events set aside in quarantine on rejoining.\n"
       << "# TYPE ledger_quarantined_events_total counter\nledger_quarantined_events_total "
       << im.quarantined_events.load() << "\n";
-  // The follow lag of this node's reader (a standby's lag behind its writer).
   std::lock_guard<std::mutex> lock(im.reader_mu);
+  if (im.publisher) {
+    // How batches became canonical: by their delivery report (the fast path) or by the
+    // reader, and what publishing cost in resends after delivery errors.
+    const auto p = im.publisher->stats();
+    out << "# HELP ledger_publish_messages_total Batches handed to the Kafka producer, resends included.\n"
+        << "# TYPE ledger_publish_messages_total counter\nledger_publish_messages_total " << p.published << "\n"
+        << "# HELP ledger_publish_delivery_errors_total Delivery reports with an error.\n"
+        << "# TYPE ledger_publish_delivery_errors_total counter\nledger_publish_delivery_errors_total "
+        << p.delivery_errors << "\n"
+        << "# HELP ledger_publish_republish_rounds_total Republishing rounds after delivery errors.\n"
+        << "# TYPE ledger_publish_republish_rounds_total counter\nledger_publish_republish_rounds_total "
+        << p.republish_rounds << "\n"
+        << "# HELP ledger_publish_fast_path_total Batches known canonical from their own delivery report.\n"
+        << "# TYPE ledger_publish_fast_path_total counter\nledger_publish_fast_path_total " << p.fast_path_confirmed
+        << "\n";
+  }
+  // The follow lag of this node's reader (a standby's lag behind its writer).
   if (!im.reader) return out.str();
   const auto stats = im.reader->stats();
   out << "# HELP ledger_follow_lag_seconds From the writer deciding a batch to this node's reader applying it.\n"

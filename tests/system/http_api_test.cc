@@ -131,6 +131,15 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     EXPECT_NE(metrics.body.find("ledger_publishing_lag_events"), std::string::npos);
     EXPECT_NE(metrics.body.find("ledger_projection_lag_events"), std::string::npos);
     EXPECT_NE(metrics.body.find("ledger_append_batches_total"), std::string::npos);
+    // Publishing: every batch so far went to Kafka, none needed a resend.
+    const auto counter = [&](const std::string& name) -> long long {
+      const size_t at = metrics.body.find("\n" + name + " ");
+      return at == std::string::npos ? -1 : std::stoll(metrics.body.substr(at + name.size() + 2));
+    };
+    EXPECT_GT(counter("ledger_publish_messages_total"), 0) << metrics.body;
+    EXPECT_GE(counter("ledger_publish_fast_path_total"), 0);
+    EXPECT_EQ(counter("ledger_publish_delivery_errors_total"), 0);
+    EXPECT_EQ(counter("ledger_publish_republish_rounds_total"), 0);
     EXPECT_EQ(metrics.body.find("p1"), std::string::npos) << "an id reached a label";
     EXPECT_EQ(metrics.body.find(admin), std::string::npos);
     ASSERT_NE(node.StopWith(SIGTERM, 15000), -1);
