@@ -8,20 +8,34 @@
 
 namespace ledger {
 
-Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard) {
+Status CheckCommandLimits(const AppendCommand& command) {
   const size_t n = command.events.size();
   if (n == 0) return Status::InvalidArgument("a command must contain at least one event");
   if (n > kCommandEventsMax)
     return Status::TooLarge("a command may contain at most " + std::to_string(kCommandEventsMax) +
                             " events");
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t size = command.events[i].record.size();
+    if (size > kRecordBytesMax)
+      return Status::TooLarge("event " + std::to_string(i) + " is " + std::to_string(size) +
+                              " bytes; the limit is " + std::to_string(kRecordBytesMax));
+    bytes += size + 32;  // as a batch stores it: the record and its hash
+  }
+  if (bytes > kBatchBytesMax)
+    return Status::TooLarge("the command is " + std::to_string(bytes) +
+                            " bytes; one command must fit in one batch of " +
+                            std::to_string(kBatchBytesMax));
+  return Status::Ok();
+}
+
+Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard) {
+  LEDGER_RETURN_IF_ERROR(CheckCommandLimits(command));
+  const size_t n = command.events.size();
   PreparedCommand out;
   out.events.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     PendingEvent& pe = command.events[i];
-    if (pe.record.size() > kRecordBytesMax)
-      return Status::TooLarge("event " + std::to_string(i) + " is " +
-                              std::to_string(pe.record.size()) + " bytes; the limit is " +
-                              std::to_string(kRecordBytesMax));
     const schema::Event* ev = VerifyRecord(pe.record);
     if (ev == nullptr)
       return Status::InvalidArgument("event " + std::to_string(i) + " is not a valid record");
@@ -67,10 +81,6 @@ Result<PreparedCommand> PrepareCommand(AppendCommand command, ShardId shard) {
     out.bytes += pe.record.size() + 32;
     out.events.push_back({std::move(pe.record), std::move(stream), pe.expected, std::move(pe.seal), personal_offset});
   }
-  if (out.bytes > kBatchBytesMax)
-    return Status::TooLarge("the command is " + std::to_string(out.bytes) +
-                            " bytes; one command must fit in one batch of " +
-                            std::to_string(kBatchBytesMax));
   return out;
 }
 

@@ -195,6 +195,13 @@ struct BatchInfo {
   int64_t kafka_offset = -1;  // -1 until a log reader has seen it in Kafka
 };
 
+// The limits a command must keep whatever the store holds (kCommandEventsMax,
+// kRecordBytesMax, one batch's kBatchBytesMax): TooLarge, or InvalidArgument for no events.
+// AppendAsync checks them; a caller that folds a command into state of its own before
+// appending (the sequencer) checks them first, since a command refused after that would
+// leave its state ahead of the log.
+Status CheckCommandLimits(const AppendCommand& command);
+
 class EventStore {
  public:
   // Opens (or, with create_if_missing, creates) the store at options.path.
@@ -216,6 +223,15 @@ class EventStore {
   // again.
   virtual void AppendAsync(AppendCommand command,
                            std::function<void(Result<AppendResult>)> done) = 0;
+
+  // OK when AppendAsync would queue a command now as far as the store's own state goes;
+  // else what it would answer (Unavailable: the queue is at kAppendQueueCommandsMax;
+  // NotWriter when fenced; ShuttingDown). Exact for the one thread that appends (a
+  // writer's sequencer), since only appends fill the queue. The bound on commands awaiting
+  // the canonical mark (kAwaitingCanonicalCommandsMax) is not in it: such an appender
+  // keeps its own commands not yet answered below that bound, which keeps the store's
+  // count below it too.
+  virtual Status ReadyToAppend() const = 0;
 
   // Sets the writer epoch patched into records from the next batch on (persisted at once):
   // for the shard's very first batch, WriterPromoted(1), which no other node can contend.

@@ -71,6 +71,14 @@ void RocksStore::AppendAsync(AppendCommand command,
   sequencer_cv_.notify_one();
 }
 
+Status RocksStore::ReadyToAppend() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (stopping_) return Status::ShuttingDown("the event store is closing");
+  if (Status f = fenced(); !f.ok()) return f;
+  if (queue_.size() >= kAppendQueueCommandsMax) return Status::Unavailable("the append queue is full; retry shortly");
+  return Status::Ok();
+}
+
 void RocksStore::ResetOpenBatch(OpenBatch& b) {
   b = OpenBatch();
   b.first = decided_next_;

@@ -94,6 +94,7 @@ class RocksStore final : public EventStore {
   Result<AppendResult> Append(AppendCommand command) override;
   Result<std::unique_ptr<Keyring>> OpenKeyring(const SecretKey& secrets_key) override;
   void AppendAsync(AppendCommand command, std::function<void(Result<AppendResult>)> done) override;
+  Status ReadyToAppend() const override;
   Status SetWriterEpoch(Epoch epoch) override;
   Status AttemptPromotion(Epoch epoch) override;
   Epoch writer_epoch() const override;

@@ -233,6 +233,17 @@ class SequencerImpl final : public Sequencer {
       p.done(std::move(*earlier));
       return;
     }
+    // What the store would refuse is refused here, before the command is folded into the
+    // state: a refusal after that would leave the state ahead of the log, and only a
+    // restart could set it right (one oversized field stopped every tenant's writes).
+    if (outstanding_.load() >= kAwaitingCanonicalCommandsMax) {
+      p.done(Status::Unavailable("the append queue is full; retry shortly"));
+      return;
+    }
+    if (Status ready = store_->ReadyToAppend(); !ready.ok()) {
+      p.done(ready);
+      return;
+    }
     if (!r.merchant_id.empty()) {
       if (Status s = EnsureLoaded(r.merchant_id); !s.ok()) {
         p.done(s);
@@ -254,6 +265,10 @@ class SequencerImpl final : public Sequencer {
     }
     if (decided->events.empty()) {  // a provider fact already recorded: nothing new
       p.done(CommandResult{Position(0), 0, true});
+      return;
+    }
+    if (Status limits = CheckCommandLimits(*decided); !limits.ok()) {
+      p.done(limits);
       return;
     }
     std::vector<std::string> streams;
@@ -282,9 +297,11 @@ class SequencerImpl final : public Sequencer {
       std::lock_guard<std::mutex> lock(idem_mu_);
       in_flight_[scope] = InFlight{r.request_digest, {}};
     }
+    outstanding_.fetch_add(1);
     store_->AppendAsync(std::move(decided).value(),
                         [this, scope, merchant = r.merchant_id, streams = std::move(streams),
                          done = std::move(p.done)](Result<AppendResult> a) mutable {
+                          outstanding_.fetch_sub(1);
                           StreamsSettled(streams);
                           Finish(scope, merchant, std::move(done), std::move(a));
                         });
@@ -377,6 +394,9 @@ class SequencerImpl final : public Sequencer {
 
   EventStore* store_;
   ShardId shard_;
+  // Commands handed to the store and not yet answered (queued, being written, or awaiting
+  // the canonical mark or the lease); kept below kAwaitingCanonicalCommandsMax.
+  std::atomic<size_t> outstanding_{0};
   struct CachedMerchant {
     std::vector<uint64_t> positions;  // every event of the merchant so far
     int in_flight = 0;                // commands decided, not yet answered by the store

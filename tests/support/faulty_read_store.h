@@ -71,6 +71,7 @@ class FaultyReadStore final : public ledger::EventStore {
   void RenewLease(std::chrono::steady_clock::time_point valid_until) override { inner_->RenewLease(valid_until); }
   size_t answers_awaiting_lease() const override { return inner_->answers_awaiting_lease(); }
   bool idle() const override { return inner_->idle(); }
+  ledger::Status ReadyToAppend() const override { return inner_->ReadyToAppend(); }
   bool lease_valid() const override { return inner_->lease_valid(); }
   ledger::Result<ledger::QuarantineReport> RejoinAsFollower() override { return inner_->RejoinAsFollower(); }
   ledger::Result<std::vector<ledger::StoredEvent>> ReadQuarantine(size_t limit) const override {

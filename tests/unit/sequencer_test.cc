@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -136,6 +137,83 @@ TEST_F(SequencerTest, RuleErrorsWriteNothing) {
   auto key = Run(CapturePayment{"p1", "cap-1", 1, ""}, "bad key with spaces");
   EXPECT_EQ(key.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(store_->head().position, before);
+}
+
+// A command whose event is over the store's record limit (a 100 KB certificate) is refused
+// as TooLarge with nothing written, and the sequencer goes on deciding: refused by the store
+// after it was folded into the sequencer's state, it stopped every later write of every
+// merchant until a restart.
+TEST_F(SequencerTest, ACommandTooLargeForTheStoreIsRefusedAndTheNextIsDecided) {
+  Story();
+  const Position head = store_->head().position;
+  auto big = Run(ConfigureMerchant{"USD", "wh-1", std::string(100000, 'c'), "", "", ""});
+  EXPECT_EQ(big.status().code(), Code::kTooLarge) << big.status().ToString();
+  EXPECT_EQ(store_->head().position, head);
+  auto next = Run(OpenStore{"s2", "Second", Channel::kWeb});
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->first_position, head.next());
+  // The state holds only what was written: a restart's fold decides the same.
+  Close();
+  Open();
+  EXPECT_EQ(Run(OpenStore{"s2", "Again", Channel::kWeb}).status().code(), Code::kRuleViolated);
+}
+
+// Kafka gone for long (no lease): answers wait, held by the store, up to
+// kAwaitingCanonicalCommandsMax commands; the next is refused (Unavailable, nothing
+// written) and, once the lease is back, every held command is answered and the sequencer
+// decides again. The store's own refusal, met after the command was folded into the
+// sequencer's state, stopped it until a restart.
+TEST(SequencerBound, CommandsBeyondTheAwaitingBoundAreRefusedAndDecidingResumes) {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.path();
+  {  // the log's first command (the default recipe), answered without a lease
+    auto first = EventStore::Open(o);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    ASSERT_TRUE(Sequencer::Start(first->get(), ShardId(0)).ok());
+  }
+  o.ack_requires_lease = true;  // never renewed until the end: every answer is held
+  auto store = EventStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto seq = Sequencer::Start(store->get(), ShardId(0));
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  uint64_t n = 0;
+  const auto request = [&](Command c) {
+    CommandRequest r;
+    r.merchant_id = "m1";
+    r.request_digest = Sha256Of(std::to_string(++n));
+    r.command_id = {9, n};
+    r.command = std::move(c);
+    return r;
+  };
+  std::atomic<size_t> answered_ok{0}, answered_other{0};
+  const auto count = [&](Result<CommandResult> r) { (r.ok() ? answered_ok : answered_other).fetch_add(1); };
+  (*seq)->Submit(request(ConfigureMerchant{"USD", "", "", "", "", ""}), count);
+  const size_t commands = kAwaitingCanonicalCommandsMax;  // the configuration above is one of them
+  for (size_t i = 1; i < commands; ++i) {
+    (*seq)->Submit(request(OpenStore{Id("s", i), "Store", Channel::kWeb}), count);
+    if (i % 1024 == 0)  // within the sequencer's own queue
+      for (int k = 0; k < 3000 && (*store)->head().position.value() < i; ++k)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const uint64_t held_head = 1 + commands;  // the default recipe and the commands
+  for (int k = 0; k < 30000 && (*store)->head().position.value() < held_head; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ((*store)->head().position.value(), held_head);
+  EXPECT_EQ(answered_ok.load() + answered_other.load(), 0u) << "answered without a lease";
+
+  auto refused = (*seq)->Execute(request(OpenStore{"over", "Store", Channel::kWeb}));
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_EQ((*store)->head().position.value(), held_head);
+
+  (*store)->RenewLease(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  for (int k = 0; k < 10000 && answered_ok.load() + answered_other.load() < commands; ++k)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(answered_ok.load(), commands);
+  EXPECT_EQ(answered_other.load(), 0u);
+  auto after = (*seq)->Execute(request(OpenStore{"over", "Store", Channel::kWeb}));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->first_position.value(), held_head + 1);
 }
 
 TEST_F(SequencerTest, ConcurrentMerchantsAreSequencedWithoutLosingAnything) {
