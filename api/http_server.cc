@@ -164,7 +164,7 @@ ledger::Status HttpServer::Start() {
     config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off
     impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url, config);
     Impl* impl = impl_.get();
-    impl_->listener->support([impl](http::http_request req) {
+    const auto handle = [impl](http::http_request req) {
       const std::string path = req.relative_uri().path();
       if (path == "/metrics" && req.method() == http::methods::GET) {
         Response m;
@@ -280,7 +280,13 @@ ledger::Status HttpServer::Start() {
       } else {
         ReplyProblem(req, http::status_codes::NotFound, "not-found", "no such route");
       }
-    });
+    };
+    impl_->listener->support(handle);
+    // cpprestsdk answers TRACE and OPTIONS itself unless a handler of their own is set:
+    // TRACE by echoing the request, Authorization header and key included. They go
+    // through the routes like any method, which refuse them (405).
+    impl_->listener->support(http::methods::TRCE, handle);
+    impl_->listener->support(http::methods::OPTIONS, handle);
     impl_->listener->open().wait();
   } catch (const std::exception& e) {
     return ledger::Status::IOError(std::string("cannot listen on ") + impl_->url + ": " + e.what());

@@ -119,6 +119,14 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     EXPECT_EQ(big.status, 413);
     EXPECT_NE(big.headers.find("application/problem+json"), std::string::npos);
     EXPECT_EQ(HttpCall(port, "GET", "/v1/balances", {}, "").status, 401);
+    // TRACE and OPTIONS are refused like any method no route has; cpprestsdk's own TRACE
+    // echoed the request, bearer key included.
+    for (const char* method : {"TRACE", "OPTIONS"}) {
+      HttpReply odd = HttpCall(port, method, "/v1/balances", auth(m1), "");
+      EXPECT_EQ(odd.status, 405) << method << ": " << odd.headers;
+      EXPECT_NE(odd.headers.find("application/problem+json"), std::string::npos) << method;
+      EXPECT_EQ((odd.headers + odd.body).find(m1), std::string::npos) << method << " echoed the key";
+    }
     EXPECT_EQ(HttpCall(port, "GET", "/v1/status", {}, "").status, 200);
     // Metrics: requests by route pattern (never the path's ids), latency, lags.
     HttpReply metrics = HttpGet(port, "/metrics");
