@@ -71,16 +71,37 @@ std::string PayPalSignedString(std::string_view transmission_id, std::string_vie
   return out;
 }
 
-Status VerifyPayPalSignature(std::string_view cert_pem, std::string_view signed_string, std::string_view signature_base64) {
+namespace {
+// The RSA key of a PayPal certificate, or why there is none.
+ledger::Result<Key> PayPalKey(std::string_view cert_pem) {
   auto bio = ReadOnlyBio(cert_pem);
   std::unique_ptr<X509, X509Free> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!cert) return Status::InvalidArgument("the configured PayPal certificate is not a PEM X.509 certificate");
   Key key(X509_get_pubkey(cert.get()));
   if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA)
     return Status::InvalidArgument("the configured PayPal certificate holds no RSA key");
+  return key;
+}
+
+// The EC key of an eBay public key, or why there is none.
+ledger::Result<Key> EbayKey(std::string_view public_key_pem) {
+  auto bio = ReadOnlyBio(public_key_pem);
+  Key key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_EC)
+    return Status::InvalidArgument("the configured eBay public key is not a PEM EC public key");
+  return key;
+}
+}  // namespace
+
+Status CheckPayPalCertificate(std::string_view cert_pem) { return PayPalKey(cert_pem).status(); }
+Status CheckEbayPublicKey(std::string_view public_key_pem) { return EbayKey(public_key_pem).status(); }
+
+Status VerifyPayPalSignature(std::string_view cert_pem, std::string_view signed_string, std::string_view signature_base64) {
+  auto key = PayPalKey(cert_pem);
+  if (!key.ok()) return key.status();
   auto signature = Base64Decode(signature_base64);
   if (!signature) return Status::InvalidArgument("PAYPAL-TRANSMISSION-SIG is not base64");
-  return Verify(key.get(), EVP_sha256(), signed_string, *signature);
+  return Verify(key->get(), EVP_sha256(), signed_string, *signature);
 }
 
 Status VerifyEbaySignature(std::string_view public_key_pem, std::string_view header, std::string_view body) {
@@ -98,11 +119,9 @@ Status VerifyEbaySignature(std::string_view public_key_pem, std::string_view hea
   if (md == nullptr) return Status::InvalidArgument("X-EBAY-SIGNATURE: digest must be SHA1 or SHA256");
   auto signature = Base64Decode(h["signature"].get<std::string>());
   if (!signature) return Status::InvalidArgument("X-EBAY-SIGNATURE: the signature is not base64");
-  auto bio = ReadOnlyBio(public_key_pem);
-  Key key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_EC)
-    return Status::InvalidArgument("the configured eBay public key is not a PEM EC public key");
-  return Verify(key.get(), md, body, *signature);
+  auto key = EbayKey(public_key_pem);
+  if (!key.ok()) return key.status();
+  return Verify(key->get(), md, body, *signature);
 }
 
 }  // namespace api

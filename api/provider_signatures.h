@@ -25,6 +25,12 @@ std::string PayPalSignedString(std::string_view transmission_id, std::string_vie
 ledger::Status VerifyPayPalSignature(std::string_view cert_pem, std::string_view signed_string,
                                      std::string_view signature_base64);
 
+// Whether a merchant's configured keys are what the checks below read: a PEM X.509
+// certificate holding an RSA key (PayPal), a PEM EC public key (eBay). Checked when
+// configured, so that a key that could never verify is refused then, not at every webhook.
+ledger::Status CheckPayPalCertificate(std::string_view cert_pem);
+ledger::Status CheckEbayPublicKey(std::string_view public_key_pem);
+
 // Checks an X-EBAY-SIGNATURE header: base64 of a JSON object {alg: "ECDSA", kid,
 // signature: base64 DER, digest: "SHA1" or "SHA256"}, an ECDSA signature over the raw
 // body, against `public_key_pem` (SubjectPublicKeyInfo PEM).

@@ -57,7 +57,10 @@ class Fields {
  public:
   // `prefix` is the pointer of `body` inside the request body ("/lines/2"), "" at the top.
   explicit Fields(const Json& body, std::string prefix = "") : body_(body), prefix_(std::move(prefix)) {}
+  // Text without NUL or control characters (tab, line feed and carriage return allowed).
   std::string Str(const char* name, bool required = true);
+  // The object at `name`; null when absent (or JSON null), and a failure when of another type.
+  const Json* Object(const char* name);
   int64_t Int(const char* name, bool required = true);  // a JSON integer (no floats, no strings)
   std::vector<std::string> Strs(const char* name, bool required = true);
   const Json* Array(const char* name);                   // required array

@@ -4,6 +4,7 @@
 
 #include "api/personal.h"
 #include "api/problem.h"
+#include "api/provider_signatures.h"
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "projections/queries.h"
@@ -66,18 +67,26 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     Fields f(c.body);
     ConfigureMerchant cmd;
     cmd.settlement_currency = f.Str("settlement_currency");
-    if (c.body.contains("paypal") && c.body["paypal"].is_object()) {
-      Fields p(c.body["paypal"], "/paypal");
+    // Absent (or null), a provider's settings are cleared; any other type is refused, not
+    // taken for absent (which cleared them).
+    if (const Json* paypal = f.Object("paypal")) {
+      Fields p(*paypal, "/paypal");
       cmd.paypal_webhook_id = p.Str("webhook_id", false);
       cmd.paypal_cert_pem = p.Str("cert_pem", false);
       if (!p.ok()) return p.Error();
+      if (!cmd.paypal_cert_pem.empty())
+        if (auto s = CheckPayPalCertificate(cmd.paypal_cert_pem); !s.ok())
+          return Problem(400, "invalid-field", "/paypal/cert_pem: " + s.message(), R"({"pointer":"/paypal/cert_pem"})");
     }
-    if (c.body.contains("ebay") && c.body["ebay"].is_object()) {
-      Fields e(c.body["ebay"], "/ebay");
+    if (const Json* ebay = f.Object("ebay")) {
+      Fields e(*ebay, "/ebay");
       cmd.ebay_public_key = e.Str("public_key", false);
       cmd.ebay_store_id = e.Str("store_id", false);
       cmd.ebay_seller_id = e.Str("seller_id", false);
       if (!e.ok()) return e.Error();
+      if (!cmd.ebay_public_key.empty())
+        if (auto s = CheckEbayPublicKey(cmd.ebay_public_key); !s.ok())
+          return Problem(400, "invalid-field", "/ebay/public_key: " + s.message(), R"({"pointer":"/ebay/public_key"})");
     }
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();

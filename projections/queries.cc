@@ -11,15 +11,21 @@ using ledger::Result;
 using ledger::Status;
 
 namespace {
+// A calendar day written YYYY-MM-DD (proleptic Gregorian, as the read models' UTC days).
 bool IsDay(const std::string& d) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-') return false;
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
     if (!std::isdigit(static_cast<unsigned char>(d[i]))) return false;
-  return true;
+  const int year = std::stoi(d.substr(0, 4)), month = std::stoi(d.substr(5, 2)), day = std::stoi(d.substr(8, 2));
+  if (month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDaysInMonth[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return day <= kDaysInMonth[month - 1] + (month == 2 && leap ? 1 : 0);
 }
 
 Status CheckDays(const std::string& from_day, const std::string& to_day) {
-  if (!IsDay(from_day) || !IsDay(to_day)) return Status::InvalidArgument("days are written YYYY-MM-DD");
+  if (!IsDay(from_day) || !IsDay(to_day))
+    return Status::InvalidArgument("days are calendar days written YYYY-MM-DD");
   if (from_day > to_day) return Status::InvalidArgument("the period ends before it starts");
   return Status::Ok();
 }

@@ -16,7 +16,7 @@ Status Open(const DomainState& s, const DecideContext& ctx, const OpenDispute& c
   LEDGER_RETURN_IF_ERROR(CheckId(c.payment_id, "/payment_id"));
   LEDGER_RETURN_IF_ERROR(CheckId(c.capture_id, "/capture_id"));
   LEDGER_RETURN_IF_ERROR(CheckPositive(c.amount_minor, "/amount"));
-  if (c.evidence_due_at_us < 0) return Field("/evidence_due_at", "must not be negative");
+  if (c.evidence_due_at_us < 0) return Field("/evidence_due_at_us", "must not be negative");
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   if (m == nullptr || !m->payments.count(c.payment_id)) return Rule("payment-not-found", "no such payment");
   if (m->disputes.count(c.dispute_id)) return Rule("dispute-exists", "this dispute id was already used");

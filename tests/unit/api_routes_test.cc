@@ -173,6 +173,23 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       {"GET", "/v1/customers/c1?min_position=7:1", "", 400, "invalid-field", ""},
       {"GET", "/v1/nothing", "", 404, "not-found", ""},
       {"DELETE", "/v1/stores", "", 405, "method-not-allowed", ""},
+      // A NUL cut the stored string short ("evil" of "evil\u0000@x.com"), past the checks.
+      {"POST", "/v1/customers", R"({"customer_id":"c9","email":"evil\u0000@x.com"})", 400, "invalid-field", "/email"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","name":"Eve\u0000Hidden"})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/stores", R"({"store_id":"s2","name":"bell\u0007"})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/stores/s1/listings", R"({"sku":"k","title":"t\u001b[2J","price":100,"currency":"USD","stock":1})",
+       400, "invalid-field", "/title"},
+      // A provider's settings of another type than an object were taken for absent: cleared.
+      {"PUT", "/v1/merchant", R"({"settlement_currency":"USD","paypal":"x"})", 400, "invalid-field", "/paypal"},
+      {"PUT", "/v1/merchant", R"({"settlement_currency":"USD","ebay":5})", 400, "invalid-field", "/ebay"},
+      {"PUT", "/v1/merchant", R"({"settlement_currency":"USD","paypal":{"webhook_id":"w","cert_pem":"garbage"}})", 400,
+       "invalid-field", "/paypal/cert_pem"},
+      {"PUT", "/v1/merchant", R"({"settlement_currency":"USD","ebay":{"public_key":"zz"}})", 400, "invalid-field",
+       "/ebay/public_key"},
+      // Calendar days only.
+      {"GET", "/v1/fees?from=2026-02-30&to=2026-03-01", "", 400, "invalid-field", ""},
+      {"GET", "/v1/statements?from=2026-02-29&to=2026-03-01&currency=USD", "", 400, "invalid-field", ""},
+      {"GET", "/v1/statements?from=2026-13-01&to=2026-12-01&currency=USD", "", 400, "invalid-field", ""},
   };
   int n = 0;
   for (const Case& c : cases) {
@@ -198,6 +215,17 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(Code(big), "body-too-large");
   EXPECT_EQ(store_->head().position, head) << "a refused request wrote something";
+  // A field that makes the event too large for the store: 413, nothing written, and the
+  // node goes on writing (it stopped every tenant's writes until a restart).
+  Response long_id = Call("PUT", "/v1/merchant", m1_,
+                          R"({"settlement_currency":"USD","paypal":{"webhook_id":")" + std::string(100000, 'w') + "\"}}");
+  EXPECT_EQ(long_id.status, 413) << long_id.body;
+  EXPECT_EQ(Code(long_id), "body-too-large");
+  EXPECT_EQ(store_->head().position, head);
+  Response after = Call("POST", "/v1/stores", m2_, R"({"store_id":"s9","name":"Next"})");
+  EXPECT_EQ(after.status, 201) << after.body;
+  // A leap day is a day.
+  EXPECT_EQ(Call("GET", "/v1/fees?from=2028-02-29&to=2028-03-01", m1_).status, 200);
   // A position not reached in time: 503 with Retry-After.
   Response lag = Call("GET", "/v1/customers/c1?min_position=0:999999", m1_);
   EXPECT_EQ(lag.status, 503);
