@@ -4,6 +4,7 @@
 #
 #   ./dev.sh run [ledgerd flags]   the ledger node (default: --data ./data --http 127.0.0.1:8080)
 #   ./dev.sh test                  every test (ctest); LEDGER_CRASH_KILLS=200 for the long crash run
+#   ./dev.sh sanitize address|thread [ctest flags]   the tests under ASan+UBSan or TSan
 #   ./dev.sh bench [store_bench flags]   benchmarks (not part of the test run)
 #   ./dev.sh bench http [flags]          the HTTP benchmark (wrk against ledgerd and an echo server)
 #   ./dev.sh cluster [start | node a|b|p | stop]   broker, writer, standby and projector on one
@@ -122,6 +123,25 @@ case "$cmd" in
     cd "$BUILD_DIR"
     exec ctest --output-on-failure -j 2 --timeout 900
     ;;
+  sanitize)
+    # The tests built with a sanitizer, in build-address or build-thread (not part of the
+    # default run: the build and the tests take several times longer). ctest flags pass on,
+    # e.g. ./dev.sh sanitize address -R 'unit_tests'.
+    kind=${1:-address}
+    [ $# -gt 0 ] && shift
+    case "$kind" in address | thread) ;; *) echo "usage: ./dev.sh sanitize address|thread [ctest flags]" >&2; exit 2 ;; esac
+    PACKAGES+=(docker-compose iptables)
+    install_missing
+    dir=build-$kind
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEDGER_SANITIZE="$kind" -DLEDGER_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+    cd "$dir"
+    # Any report fails the test that met it; the programs the tests start inherit these.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$PWD/../tests/sanitizer/ubsan.supp}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    exec ctest --output-on-failure -j 2 --timeout 1800 "$@"
+    ;;
   bench)
     if [ "${1:-}" = http ]; then
       shift
@@ -138,7 +158,7 @@ case "$cmd" in
     cluster "$@"
     ;;
   *)
-    echo "usage: ./dev.sh run [ledgerd flags] | test | bench [flags] | cluster [start | node a|b|p | stop]" >&2
+    echo "usage: ./dev.sh run [ledgerd flags] | test | sanitize address|thread | bench [flags] | cluster [start | node a|b|p | stop]" >&2
     exit 2
     ;;
 esac
