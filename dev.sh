@@ -138,7 +138,7 @@ case "$cmd" in
     cd "$dir"
     # Any report fails the test that met it; the programs the tests start inherit these.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
-    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$PWD/../tests/sanitizer/ubsan.supp}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}:suppressions=$PWD/../tests/sanitizer/ubsan.supp
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
     exec ctest --output-on-failure -j 2 --timeout 1800 "$@"
     ;;

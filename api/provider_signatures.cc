@@ -83,9 +83,20 @@ ledger::Result<Key> PayPalKey(std::string_view cert_pem) {
   return key;
 }
 
-// The EC key of an eBay public key, or why there is none.
+// The EC key of an eBay public key, or why there is none. eBay's getPublicKey gives the
+// PEM on one line ("-----BEGIN PUBLIC KEY-----MFkw...-----END PUBLIC KEY-----"), which
+// OpenSSL does not read: it is cut into PEM's lines first.
 ledger::Result<Key> EbayKey(std::string_view public_key_pem) {
-  auto bio = ReadOnlyBio(public_key_pem);
+  std::string pem(public_key_pem);
+  static constexpr std::string_view kBegin = "-----BEGIN PUBLIC KEY-----", kEnd = "-----END PUBLIC KEY-----";
+  if (pem.find('\n') == std::string::npos && pem.rfind(kBegin, 0) == 0 && pem.size() > kBegin.size() + kEnd.size() &&
+      pem.compare(pem.size() - kEnd.size(), kEnd.size(), kEnd) == 0) {
+    const std::string body = pem.substr(kBegin.size(), pem.size() - kBegin.size() - kEnd.size());
+    pem = std::string(kBegin) + "\n";
+    for (size_t at = 0; at < body.size(); at += 64) pem.append(body, at, 64).append("\n");  // PEM's lines
+    pem.append(kEnd).append("\n");
+  }
+  auto bio = ReadOnlyBio(pem);
   Key key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_EC)
     return Status::InvalidArgument("the configured eBay public key is not a PEM EC public key");

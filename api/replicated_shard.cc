@@ -208,10 +208,15 @@ struct ReplicatedShard::Impl {
       retired.push_back(std::move(sequencer));
       sequencer.reset();
     }
-    {
-      std::lock_guard<std::mutex> lock(reader_mu);
-      publisher.reset();
-      reader.reset();
+    {  // taken out under the lock (/metrics reads them), destroyed after: a publisher's
+       // flush and a reader's stop take seconds, and /metrics runs on the HTTP threads
+      std::unique_ptr<ledger::kafka::LogReader> stopped_reader;        // destroyed last,
+      std::unique_ptr<ledger::kafka::Publisher> stopped_publisher;  // as before: publisher first
+      {
+        std::lock_guard<std::mutex> lock(reader_mu);
+        stopped_publisher = std::move(publisher);
+        stopped_reader = std::move(reader);
+      }
     }
     notice_to_resolve.clear();
     ledger::Result<ledger::QuarantineReport> report = ledger::Status::Unavailable("");

@@ -82,15 +82,15 @@ Handler Public(const ApiContext& ctx, CallHandler handler) {
 // ---- Fields ----
 
 namespace {
-// Why a text field is refused, or null. NUL and the other control characters but tab,
-// line feed and carriage return: the log's strings end at a NUL (FlatBuffers and C APIs
-// would keep "evil" of "evil\u0000@x.com", past every check of the whole), and the
-// others only hide what a merchant or an auditor reads.
+// Why a text field is refused, or null. NUL and the other control characters but the
+// white space ones (tab, line feed, vertical tab, form feed, carriage return): the log's
+// strings end at a NUL (FlatBuffers and C APIs would keep "evil" of "evil\u0000@x.com",
+// past every check of the whole), and the others only hide what a merchant or an auditor
+// reads.
 const char* TextRefusal(const std::string& text) {
   for (unsigned char ch : text) {
     if (ch == 0) return "must not contain NUL characters";
-    if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f)
-      return "must not contain control characters";
+    if ((ch < 0x20 && !(ch >= '\t' && ch <= '\r')) || ch == 0x7f) return "must not contain control characters";
   }
   return nullptr;
 }

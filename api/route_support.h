@@ -57,7 +57,7 @@ class Fields {
  public:
   // `prefix` is the pointer of `body` inside the request body ("/lines/2"), "" at the top.
   explicit Fields(const Json& body, std::string prefix = "") : body_(body), prefix_(std::move(prefix)) {}
-  // Text without NUL or control characters (tab, line feed and carriage return allowed).
+  // Text without NUL or control characters (white space ones allowed: \t \n \v \f \r).
   std::string Str(const char* name, bool required = true);
   // The object at `name`; null when absent (or JSON null), and a failure when of another type.
   const Json* Object(const char* name);

@@ -224,13 +224,14 @@ class EventStore {
   virtual void AppendAsync(AppendCommand command,
                            std::function<void(Result<AppendResult>)> done) = 0;
 
-  // OK when AppendAsync would queue a command now as far as the store's own state goes;
-  // else what it would answer (Unavailable: the queue is at kAppendQueueCommandsMax;
-  // NotWriter when fenced; ShuttingDown). Exact for the one thread that appends (a
-  // writer's sequencer), since only appends fill the queue. The bound on commands awaiting
-  // the canonical mark (kAwaitingCanonicalCommandsMax) is not in it: such an appender
-  // keeps its own commands not yet answered below that bound, which keeps the store's
-  // count below it too.
+  // OK when AppendAsync would queue a command now; else what it would answer (Unavailable:
+  // the queue is at kAppendQueueCommandsMax or the answers awaiting the mark at
+  // kAwaitingCanonicalCommandsMax; NotWriter when fenced; ShuttingDown). For the one thread
+  // that appends (a writer's sequencer) the queue's room holds until it appends (only
+  // appends fill it); the awaiting answers can still grow from commands already queued,
+  // so such an appender also keeps its own unanswered commands below that bound. One
+  // window is left: answers of an earlier appender that are still owed (a planned
+  // demotion that timed out leaves a retired sequencer's) may fill the bound meanwhile.
   virtual Status ReadyToAppend() const = 0;
 
   // Sets the writer epoch patched into records from the next batch on (persisted at once):

@@ -75,7 +75,10 @@ Status RocksStore::ReadyToAppend() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   if (stopping_) return Status::ShuttingDown("the event store is closing");
   if (Status f = fenced(); !f.ok()) return f;
-  if (queue_.size() >= kAppendQueueCommandsMax) return Status::Unavailable("the append queue is full; retry shortly");
+  // Answers awaiting the mark are counted too: after a planned demotion that timed out,
+  // the retired sequencer's answers are still held here while a new one decides.
+  if (queue_.size() >= kAppendQueueCommandsMax || held_count_.load() >= kAwaitingCanonicalCommandsMax)
+    return Status::Unavailable("the append queue is full; retry shortly");
   return Status::Ok();
 }
 

@@ -189,7 +189,7 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       // Calendar days only.
       {"GET", "/v1/fees?from=2026-02-30&to=2026-03-01", "", 400, "invalid-field", ""},
       {"GET", "/v1/statements?from=2026-02-29&to=2026-03-01&currency=USD", "", 400, "invalid-field", ""},
-      {"GET", "/v1/statements?from=2026-13-01&to=2026-12-01&currency=USD", "", 400, "invalid-field", ""},
+      {"GET", "/v1/statements?from=2026-13-01&to=2026-12-31&currency=USD", "", 400, "invalid-field", ""},
   };
   int n = 0;
   for (const Case& c : cases) {

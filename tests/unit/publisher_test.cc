@@ -203,7 +203,7 @@ TEST_F(PublisherWake, ACappedPublisherWaitsForTheMarkAndEachMoveWakesIt) {
   EXPECT_EQ(writer->canonical_mark().position, Position(0));
 
   // Confirm one batch at a time; each must let exactly one more through, at once.
-  constexpr int kConfirms = 10;
+  constexpr int kConfirms = 20;
   const uint64_t sleeps_before = (*publisher)->stats().sleeps_to_bound;
   CanonicalHead head;  // as the reader computes it
   for (int k = 0; k < kConfirms; ++k) {
@@ -217,9 +217,10 @@ TEST_F(PublisherWake, ACappedPublisherWaitsForTheMarkAndEachMoveWakesIt) {
     for (int i = 0; i < 1500 && published() < want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ASSERT_EQ(published(), want) << "confirmation " << k;
   }
-  // A lost wake leaves each confirmation's sleep to run to its bound (kConfirms of them);
-  // one may end at its bound just as the count is read.
-  EXPECT_LE((*publisher)->stats().sleeps_to_bound - sleeps_before, 1u);
+  // A lost wake leaves most confirmations' sleeps to run to their bound (8 of 10 in a run
+  // with the capped wake taken out); a few may reach it anyway when this thread is held
+  // off the CPU for longer than the bound between two confirmations (a loaded machine).
+  EXPECT_LE((*publisher)->stats().sleeps_to_bound - sleeps_before, 5u);
 }
 
 // A standby's promotion: a copy of the writer's canonical log, then WriterPromoted(2) by n1;

@@ -61,6 +61,14 @@ TEST(ProviderSignatures, EbayEcdsaVerifiesTheRawBodyWithTheConfiguredKey) {
   EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), ebay.Header(body), body + " ").ok());
   EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), Base64Encode("{}"), body).ok());
   EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), "%%%", body).ok());
+  // The key as eBay's getPublicKey gives it: the PEM on one line.
+  std::string one_line;
+  for (char ch : ebay.public_pem())
+    if (ch != '\n') one_line.push_back(ch);
+  EXPECT_TRUE(CheckEbayPublicKey(one_line).ok());
+  EXPECT_TRUE(VerifyEbaySignature(one_line, ebay.Header(body), body).ok());
+  EXPECT_FALSE(CheckEbayPublicKey("zz").ok());
+  EXPECT_FALSE(CheckPayPalCertificate("garbage").ok());
   const std::string md5 = Base64Encode(Json{{"alg", "ECDSA"}, {"signature", "AAAA"}, {"digest", "MD5"}}.dump());
   EXPECT_FALSE(VerifyEbaySignature(ebay.public_pem(), md5, body).ok());
   RsaSigner rsa;
