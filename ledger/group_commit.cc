@@ -44,21 +44,10 @@ void RocksStore::AppendAsync(AppendCommand command,
   prepared->done = std::move(done);
   {
     std::unique_lock<std::mutex> lock(queue_mu_);
-    if (stopping_) {
+    if (Status refused = RefusalLocked(); !refused.ok()) {
       lock.unlock();
-      prepared->done(Status::ShuttingDown("the event store is closing"));
-      return;
-    }
-    if (Status f = fenced(); !f.ok()) {
-      lock.unlock();
-      commands_rejected_.fetch_add(1);
-      prepared->done(f);
-      return;
-    }
-    if (queue_.size() >= kAppendQueueCommandsMax || held_count_.load() >= kAwaitingCanonicalCommandsMax) {
-      lock.unlock();
-      commands_rejected_.fetch_add(1);
-      prepared->done(Status::Unavailable("the append queue is full; retry shortly"));
+      if (refused.code() != Code::kShuttingDown) commands_rejected_.fetch_add(1);
+      prepared->done(refused);
       return;
     }
     queue_.push_back(std::move(prepared).value());
@@ -73,6 +62,10 @@ void RocksStore::AppendAsync(AppendCommand command,
 
 Status RocksStore::ReadyToAppend() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
+  return RefusalLocked();
+}
+
+Status RocksStore::RefusalLocked() const {
   if (stopping_) return Status::ShuttingDown("the event store is closing");
   if (Status f = fenced(); !f.ok()) return f;
   // Answers awaiting the mark are counted too: after a planned demotion that timed out,

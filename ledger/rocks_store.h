@@ -158,6 +158,9 @@ class RocksStore final : public EventStore {
   void Write(OpenBatch& batch);
   void Answer(OpenBatch& batch);
   void NotifierLoop();
+  // Why AppendAsync would refuse a command now (closing, fenced, queue or awaiting answers
+  // at their bound), or OK. REQUIRES: queue_mu_ held.
+  Status RefusalLocked() const;
   void ResetOpenBatch(OpenBatch& batch);
   void CloseOpenBatch(std::unique_ptr<OpenBatch>& open);
   Result<AppendResult> Decide(PreparedCommand& cmd, OpenBatch& batch);
