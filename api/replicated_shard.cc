@@ -377,6 +377,11 @@ struct ReplicatedShard::Impl {
           if (auto s = Rejoin("deposed"); !s.ok()) spdlog::error("shard {}: cannot rejoin: {}", o.shard, s.ToString());
           continue;
         }
+        if (!sequencer) {  // a demotion that timed out and could not decide again (writes unwritten): retry
+          if (auto s = BecomeWriter(); !s.ok())
+            spdlog::error("shard {}: writing, but cannot start deciding: {}", o.shard, s.ToString());
+          continue;
+        }
         ResolveNoticeWhenDue();
         continue;
       }

@@ -309,6 +309,11 @@ class EventStore {
 
   // True when no command is queued, being decided or being written.
   virtual bool idle() const = 0;
+  // True while a command taken by Append or AppendAsync is not yet in the log (queued,
+  // being decided into a batch or being written): head() does not cover it yet. A new
+  // sequencer folds the log only once this is false (its state must hold every command an
+  // earlier one handed over). Answers awaiting the canonical mark or the lease do not count.
+  virtual bool appends_unwritten() const = 0;
 
   // True while acknowledgements may go out (always, without StoreOptions::ack_requires_lease).
   virtual bool lease_valid() const = 0;

@@ -20,6 +20,12 @@ bool RocksStore::idle() const {
   return queue_.empty() && closed_.empty() && !committer_busy_ && open_commands_ == 0 && unanswered_batches_.load() == 0;
 }
 
+bool RocksStore::appends_unwritten() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  // The committer moves head_ before it clears committer_busy_ (group_commit.cc).
+  return !queue_.empty() || !closed_.empty() || committer_busy_ || open_commands_ > 0;
+}
+
 Result<QuarantineReport> RocksStore::RejoinAsFollower() {
   // REQUIRES: queue_mu_ held.
   const auto appending = [this] {

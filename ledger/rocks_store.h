@@ -122,6 +122,7 @@ class RocksStore final : public EventStore {
   Status StartNewKafkaIncarnation(Epoch epoch, const std::string& owner) override;
   bool lease_valid() const override;
   bool idle() const override;
+  bool appends_unwritten() const override;
   Result<QuarantineReport> RejoinAsFollower() override;
   Result<std::vector<StoredEvent>> ReadQuarantine(size_t limit) const override;
   Status PutSnapshot(const std::string& key, const std::string& value) override;

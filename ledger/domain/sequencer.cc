@@ -1,6 +1,7 @@
 #include "ledger/domain/sequencer.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -435,6 +436,14 @@ class SequencerImpl final : public Sequencer {
 
 Result<std::unique_ptr<Sequencer>> Sequencer::Start(EventStore* store, ShardId shard, SequencerOptions options) {
   if (options.merchants_cached_max == 0) return Status::InvalidArgument("merchants_cached_max must be positive");
+  // The fold must cover every command the store has taken: wait for an earlier
+  // sequencer's last commands to reach the log.
+  const auto written_by = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.start_wait_ms);
+  while (store->appends_unwritten()) {
+    if (std::chrono::steady_clock::now() >= written_by)
+      return Status::Unavailable("commands of an earlier sequencer are still being written; not deciding on a log without them");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   auto s = std::make_unique<SequencerImpl>(store, shard, options);
   LEDGER_RETURN_IF_ERROR(s->FoldLog());
   // No recipe yet (an empty log, or only the writer's WriterPromoted(1)): the default one.

@@ -11,7 +11,10 @@
 // state is a cache of at most merchants_cached_max merchants. An evicted merchant's event
 // positions are written as a snapshot; a miss reloads the merchant by folding exactly those
 // events. At start the whole log is folded through the same bounded cache (snapshots of an
-// earlier run are dropped first, since they may lag the log).
+// earlier run are dropped first, since they may lag the log). A sequencer that replaces
+// another on the same store (a writer whose demotion timed out goes on writing) folds only
+// once the store has written every command the earlier one handed over: a fold that missed
+// one would decide against a state without it (a second capture of the same payment).
 // If the store ever refuses a command the state already includes, the sequencer stops
 // deciding (Unavailable) until it is restarted, which refolds the state from the log.
 //
@@ -29,6 +32,9 @@ namespace ledger::domain {
 
 inline constexpr size_t kSequencerQueueCommandsMax = 4096;
 inline constexpr size_t kMerchantsCachedMax = 10000;
+// How long Start waits for commands an earlier sequencer handed to the store to be written
+// (a sync takes milliseconds; this bounds a stalled disk).
+inline constexpr int kSequencerStartWaitMs = 10000;
 
 struct SequencerOptions {
   // Merchants whose state is kept in memory; the least recently used beyond this are
@@ -36,6 +42,8 @@ struct SequencerOptions {
   size_t merchants_cached_max = kMerchantsCachedMax;
   // See DecideContext::seal_personal: false only for the sealing benchmark's baseline.
   bool seal_personal = true;
+  // See kSequencerStartWaitMs.
+  int start_wait_ms = kSequencerStartWaitMs;
 };
 
 // A caller's condition on one stream (HTTP If-Match): the command is decided only if the
@@ -65,6 +73,8 @@ class Sequencer {
  public:
   // Folds the store's log into the state and starts the decision thread. `store` must
   // outlive the sequencer. When the log holds no fee recipe, publishes the default one.
+  // Errors: Unavailable when commands handed to the store before (by a stopped sequencer)
+  // are still not written after options.start_wait_ms; what the fold or the recipe meets.
   static Result<std::unique_ptr<Sequencer>> Start(EventStore* store, ShardId shard,
                                                   SequencerOptions options = {});
   virtual ~Sequencer() = default;

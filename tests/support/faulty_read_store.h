@@ -1,11 +1,15 @@
 // An EventStore that forwards everything to another one, except that its log reads
 // (ScanRangeInto) fail with IOError whenever `scan_fault(from, limit)` says so: to test what
-// readers of the log do when a read fails and when it succeeds again.
+// readers of the log do when a read fails and when it succeeds again. It can also hold
+// AppendAsync's commands back (as a stalled disk would: taken, not yet written) until they
+// are released.
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,7 +40,30 @@ class FaultyReadStore final : public ledger::EventStore {
     return inner_->Append(std::move(command));
   }
   void AppendAsync(ledger::AppendCommand command, std::function<void(ledger::Result<ledger::AppendResult>)> done) override {
+    {
+      std::lock_guard<std::mutex> lock(held_mu_);
+      if (holding_) {
+        held_.emplace_back(std::move(command), std::move(done));
+        return;
+      }
+    }
     inner_->AppendAsync(std::move(command), std::move(done));
+  }
+  // From now on AppendAsync keeps its commands (they count as unwritten).
+  void HoldAppends() {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    holding_ = true;
+  }
+  size_t held_appends() const {
+    std::lock_guard<std::mutex> lock(held_mu_);
+    return held_.size();
+  }
+  // Passes the held commands on, in order, and stops holding.
+  void ReleaseHeldAppends() {
+    std::lock_guard<std::mutex> lock(held_mu_);  // kept: nothing overtakes them
+    holding_ = false;
+    for (auto& [command, done] : held_) inner_->AppendAsync(std::move(command), std::move(done));
+    held_.clear();
   }
   ledger::Status SetWriterEpoch(ledger::Epoch epoch) override { return inner_->SetWriterEpoch(epoch); }
   ledger::Status AttemptPromotion(ledger::Epoch epoch) override { return inner_->AttemptPromotion(epoch); }
@@ -70,7 +97,8 @@ class FaultyReadStore final : public ledger::EventStore {
   ledger::Status fenced() const override { return inner_->fenced(); }
   void RenewLease(std::chrono::steady_clock::time_point valid_until) override { inner_->RenewLease(valid_until); }
   size_t answers_awaiting_lease() const override { return inner_->answers_awaiting_lease(); }
-  bool idle() const override { return inner_->idle(); }
+  bool idle() const override { return held_appends() == 0 && inner_->idle(); }
+  bool appends_unwritten() const override { return held_appends() > 0 || inner_->appends_unwritten(); }
   ledger::Status ReadyToAppend() const override { return inner_->ReadyToAppend(); }
   bool lease_valid() const override { return inner_->lease_valid(); }
   ledger::Result<ledger::QuarantineReport> RejoinAsFollower() override { return inner_->RejoinAsFollower(); }
@@ -104,6 +132,10 @@ class FaultyReadStore final : public ledger::EventStore {
  private:
   ledger::EventStore* inner_;
   mutable std::atomic<size_t> scans_failed_{0};
+  mutable std::mutex held_mu_;
+  bool holding_ = false;  // GUARDED_BY(held_mu_)
+  std::deque<std::pair<ledger::AppendCommand, std::function<void(ledger::Result<ledger::AppendResult>)>>>
+      held_;  // GUARDED_BY(held_mu_)
 };
 
 }  // namespace testing_support

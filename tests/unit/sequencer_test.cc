@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <random>
 #include <thread>
 
 #include "ledger/chain_hash.h"
+#include "tests/support/faulty_read_store.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ledger;
@@ -156,6 +158,52 @@ TEST_F(SequencerTest, ACommandTooLargeForTheStoreIsRefusedAndTheNextIsDecided) {
   Close();
   Open();
   EXPECT_EQ(Run(OpenStore{"s2", "Again", Channel::kWeb}).status().code(), Code::kRuleViolated);
+}
+
+// A writer whose demotion timed out goes on writing with a new sequencer while the store
+// may still hold the retired one's last commands, taken and not yet written (a stalled
+// disk). The new sequencer folds only once they are in the log: folding before, it decided
+// a second capture of a fully captured payment (the store had no rule against it).
+TEST_F(SequencerTest, ANewSequencerFoldsOnlyOnceTheRetiredOnesCommandsAreWritten) {
+  Story();  // payment p1 authorized for 10000
+  seq_->Stop();
+  testing_support::FaultyReadStore stalled(store_.get());
+  auto first = Sequencer::Start(&stalled, ShardId(0));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  stalled.HoldAppends();
+  auto capture = (*first)->SubmitForFuture(Req(CapturePayment{"p1", "cap-1", 10000, ""}));
+  const auto held_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stalled.held_appends() == 0 && std::chrono::steady_clock::now() < held_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(stalled.held_appends(), 1u);
+  (*first)->Stop();  // retired, its capture still owed
+
+  SequencerOptions impatient;
+  impatient.start_wait_ms = 20;
+  auto refused = Sequencer::Start(&stalled, ShardId(0), impatient);
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+
+  auto second = std::async(std::launch::async, [&] { return Sequencer::Start(&stalled, ShardId(0)); });
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "the new sequencer folded while the retired one's capture was not written";
+  stalled.ReleaseHeldAppends();
+  ASSERT_EQ(capture.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_TRUE(capture.get().ok());
+  auto started = second.get();
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  auto again = (*started)->Execute(Req(CapturePayment{"p1", "cap-2", 10000, ""}));
+  EXPECT_EQ(again.status().code(), Code::kRuleViolated) << again.status().ToString();
+  EXPECT_NE(again.status().message().find("capture-exceeds-authorized"), std::string::npos) << again.status().message();
+  size_t captures = 0;
+  auto log = store_->ReadRange(Position(1), 1000);
+  ASSERT_TRUE(log.ok());
+  for (const StoredEvent& e : *log)
+    if (VerifyRecord(e.record)->body_type() == schema::EventBody::PaymentCaptured) ++captures;
+  EXPECT_EQ(captures, 1u);
+  // The new sequencer decides on.
+  EXPECT_TRUE((*started)->Execute(Req(RefundPayment{"p1", "r-1", "cap-1", 100})).ok());
+  started->reset();
+  first->reset();
 }
 
 // Kafka gone for long (no lease): answers wait, held by the store, up to
