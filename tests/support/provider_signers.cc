@@ -44,7 +44,7 @@ std::string SignBytes(EVP_PKEY* key, const EVP_MD* md, const std::string& messag
   return sig;
 }
 
-RsaSigner::RsaSigner() : key(EVP_RSA_gen(2048)) {
+std::string SelfSignedCertPem(EVP_PKEY* key) {
   X509* x = X509_new();
   ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
   X509_gmtime_adj(X509_getm_notBefore(x), 0);
@@ -57,9 +57,12 @@ RsaSigner::RsaSigner() : key(EVP_RSA_gen(2048)) {
   X509_sign(x, key, EVP_sha256());
   BIO* bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(bio, x);
-  cert_pem = BioText(bio);
+  std::string pem = BioText(bio);
   X509_free(x);
+  return pem;
 }
+
+RsaSigner::RsaSigner() : key(EVP_RSA_gen(2048)), cert_pem(SelfSignedCertPem(key)) {}
 
 RsaSigner::~RsaSigner() { EVP_PKEY_free(key); }
 

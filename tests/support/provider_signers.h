@@ -12,6 +12,8 @@ namespace testing_support {
 std::string Base64(const std::string& bytes);
 // SubjectPublicKeyInfo PEM of `key`.
 std::string PublicKeyPem(EVP_PKEY* key);
+// A self-signed X.509 certificate (PEM) holding `key`'s public half, valid for an hour.
+std::string SelfSignedCertPem(EVP_PKEY* key);
 // `message` signed with `key` under `md` (DER for ECDSA).
 std::string SignBytes(EVP_PKEY* key, const EVP_MD* md, const std::string& message);
 

@@ -20,6 +20,7 @@ using testing_support::ApiTest;
 using testing_support::EcSigner;
 using testing_support::PublicKeyPem;
 using testing_support::RsaSigner;
+using testing_support::SelfSignedCertPem;
 
 namespace {
 
@@ -50,6 +51,21 @@ TEST(ProviderSignatures, PayPalRsaSha256VerifiesOnlyTheSignedStringWithTheConfig
   EXPECT_FALSE(VerifyPayPalSignature("not a certificate", signed_string, sig).ok());
   EXPECT_FALSE(VerifyPayPalSignature(paypal.cert_pem, signed_string, Base64Encode(paypal.Sign(signed_string, EVP_sha1()))).ok())
       << "RSA-SHA1 is not PayPal's algorithm";
+}
+
+// PUT /v1/merchant keeps only keys that can verify a provider's webhooks: PayPal's an X.509
+// certificate with an RSA key, eBay's an EC public key.
+TEST(ProviderSignatures, ConfiguredKeysMustBeOfTheProvidersType) {
+  RsaSigner rsa;
+  EcSigner ec;
+  EXPECT_TRUE(CheckPayPalCertificate(rsa.cert_pem).ok());
+  const ledger::Status ec_cert = CheckPayPalCertificate(SelfSignedCertPem(ec.key));
+  EXPECT_FALSE(ec_cert.ok()) << "a certificate with an EC key cannot verify PayPal's RSA-SHA256";
+  EXPECT_NE(ec_cert.message().find("RSA"), std::string::npos) << ec_cert.message();
+  EXPECT_FALSE(CheckPayPalCertificate(PublicKeyPem(rsa.key)).ok()) << "a bare public key is not a certificate";
+  EXPECT_TRUE(CheckEbayPublicKey(ec.public_pem()).ok());
+  EXPECT_FALSE(CheckEbayPublicKey(PublicKeyPem(rsa.key)).ok()) << "an RSA key is not eBay's";
+  EXPECT_FALSE(CheckEbayPublicKey(rsa.cert_pem).ok()) << "a certificate is not a public key";
 }
 
 TEST(ProviderSignatures, EbayEcdsaVerifiesTheRawBodyWithTheConfiguredKey) {
