@@ -1,6 +1,8 @@
 // An EventStore that forwards everything to another one, except that its log reads
 // (ScanRangeInto) fail with IOError whenever `scan_fault(from, limit)` says so: to test what
-// readers of the log do when a read fails and when it succeeds again. It can also hold
+// readers of the log do when a read fails and when it succeeds again. ReadyToAppend answers
+// `ready_fault()` instead of the inner store's while that is not OK (a fenced, closing or
+// full store, as the sequencer sees it). It can also hold
 // AppendAsync's commands back (as a stalled disk would: taken, not yet written) until they
 // are released.
 #pragma once
@@ -25,6 +27,8 @@ class FaultyReadStore final : public ledger::EventStore {
   // Called with each scan's first position and length; true fails that scan. Set before
   // reading.
   std::function<bool(ledger::Position from, size_t limit)> scan_fault;
+  // When set and not OK, what ReadyToAppend answers. Set before appending.
+  std::function<ledger::Status()> ready_fault;
   // Scans failed so far.
   size_t scans_failed() const { return scans_failed_.load(); }
 
@@ -99,7 +103,11 @@ class FaultyReadStore final : public ledger::EventStore {
   size_t answers_awaiting_lease() const override { return inner_->answers_awaiting_lease(); }
   bool idle() const override { return held_appends() == 0 && inner_->idle(); }
   bool appends_unwritten() const override { return held_appends() > 0 || inner_->appends_unwritten(); }
-  ledger::Status ReadyToAppend() const override { return inner_->ReadyToAppend(); }
+  ledger::Status ReadyToAppend() const override {
+    if (ready_fault)
+      if (ledger::Status s = ready_fault(); !s.ok()) return s;
+    return inner_->ReadyToAppend();
+  }
   bool lease_valid() const override { return inner_->lease_valid(); }
   ledger::Result<ledger::QuarantineReport> RejoinAsFollower() override { return inner_->RejoinAsFollower(); }
   ledger::Result<std::vector<ledger::StoredEvent>> ReadQuarantine(size_t limit) const override {

@@ -281,6 +281,7 @@ TEST(Publisher, AWriterIsFencedByAnotherNodesPromotion) {
   ASSERT_EQ(answered.load(), 1) << "the waiting caller was never answered";
   EXPECT_EQ(answer.code(), Code::kNotWriter) << answer.ToString();
   EXPECT_EQ(writer->fenced().code(), Code::kNotWriter);
+  EXPECT_EQ(writer->ReadyToAppend().code(), Code::kNotWriter) << "a sequencer asks before deciding";
   EXPECT_EQ((*reader)->stats().stopped.code(), Code::kDiverged);
   EXPECT_EQ(writer->Append(testing_support::MakeCommand(spec, 1, false)).status().code(), Code::kNotWriter);
 }
@@ -300,6 +301,7 @@ TEST(Publisher, AnIdleWriterIsFencedWhenItReadsTheNewPromotion) {
   testing_support::PublishRaw(bootstrap, {promotion});
   for (int i = 0; i < 500 && writer->fenced().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(writer->fenced().code(), Code::kNotWriter);
+  EXPECT_EQ(writer->ReadyToAppend().code(), Code::kNotWriter);
   EXPECT_EQ(writer->canonical_mark().owner, "n1");  // it follows the new writer's log
   EXPECT_EQ(writer->canonical_mark().epoch, Epoch(2));
   testing_support::RecordSpec spec;

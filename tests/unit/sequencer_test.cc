@@ -160,6 +160,29 @@ TEST_F(SequencerTest, ACommandTooLargeForTheStoreIsRefusedAndTheNextIsDecided) {
   EXPECT_EQ(Run(OpenStore{"s2", "Again", Channel::kWeb}).status().code(), Code::kRuleViolated);
 }
 
+// A store that would refuse the append (fenced, closing, its queue full: ReadyToAppend) gets
+// the command refused before it is decided: nothing written, nothing folded, and the same
+// command is decided once the store takes appends again. Folded first, the capture would
+// have stayed in the sequencer's state without being in the log.
+TEST_F(SequencerTest, ACommandTheStoreWouldRefuseIsRefusedBeforeItIsDecided) {
+  Story();
+  seq_->Stop();
+  testing_support::FaultyReadStore refusing(store_.get());
+  std::atomic<bool> fenced{true};
+  refusing.ready_fault = [&] { return fenced.load() ? Status::NotWriter("fenced (injected)") : Status::Ok(); };
+  auto seq = Sequencer::Start(&refusing, ShardId(0));
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  const Position head = store_->head().position;
+  auto refused = (*seq)->Execute(Req(CapturePayment{"p1", "cap-1", 10000, ""}));
+  EXPECT_EQ(refused.status().code(), Code::kNotWriter) << refused.status().ToString();
+  EXPECT_EQ(store_->head().position, head);
+  fenced = false;
+  auto captured = (*seq)->Execute(Req(CapturePayment{"p1", "cap-1", 10000, ""}));
+  ASSERT_TRUE(captured.ok()) << captured.status().ToString();
+  EXPECT_EQ(captured->first_position, head.next());
+  seq->reset();
+}
+
 // A writer whose demotion timed out goes on writing with a new sequencer while the store
 // may still hold the retired one's last commands, taken and not yet written (a stalled
 // disk). The new sequencer folds only once they are in the log: folding before, it decided
