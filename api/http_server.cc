@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "api/deadline_timer.h"
+#include "api/stalled_connections.h"
 #include "api/metrics.h"
 #include "api/problem.h"
 #include "ledger/position_token.h"
@@ -42,10 +43,10 @@ struct InFlight {
 
 struct HttpServer::Impl {
   std::string url;
-  uint32_t shard;
-  const ledger::EventStore* store;
-  const projections::Projector* projector;  // may be null
-  const Router* router;                      // may be null
+  uint32_t shard = 0;
+  const ledger::EventStore* store = nullptr;
+  const projections::Projector* projector = nullptr;  // may be null
+  const Router* router = nullptr;                      // may be null
   std::string node_id;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   // Shared with the answers of writes that answer after their route returned (from the
@@ -57,6 +58,9 @@ struct HttpServer::Impl {
   // Routes' answers handed to cpprestsdk and not yet written: Stop lets them go out
   // before it closes the listener (which drops what is still unwritten).
   std::shared_ptr<InFlight> replies = std::make_shared<InFlight>();
+  int port = 0;
+  int request_timeout_ms = kRequestTimeoutS * 1000;
+  std::unique_ptr<StalledConnectionCutter> stalls;  // what cpprestsdk's own timeout does not do
 };
 
 namespace {
@@ -149,19 +153,29 @@ Response Dispatch(const Router& router, Request& r, Router::Lookup lookup, std::
 
 HttpServer::HttpServer(std::string host, int port, uint32_t shard, const ledger::EventStore* store,
                        const projections::Projector* projector, const Router* router, std::string node_id)
-    : impl_(new Impl{"http://" + host + ":" + std::to_string(port), shard, store, projector, router, std::move(node_id),
-                     nullptr, std::make_shared<Metrics>(), {}, nullptr, nullptr}) {}
+    : impl_(new Impl()) {
+  impl_->url = "http://" + host + ":" + std::to_string(port);
+  impl_->shard = shard;
+  impl_->store = store;
+  impl_->projector = projector;
+  impl_->router = router;
+  impl_->node_id = std::move(node_id);
+  impl_->port = port;
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::SetExtraMetrics(std::function<std::string()> render) { impl_->extra_metrics = std::move(render); }
+
+void HttpServer::SetRequestTimeoutMs(int timeout_ms) { impl_->request_timeout_ms = timeout_ms; }
 
 ledger::Status HttpServer::Start() {
   impl_->workers = std::make_unique<ledger::WorkerPool>(kHttpWorkers, kHttpQueuedMax, "http-route");
   impl_->timer = std::make_shared<DeadlineTimer>();
   try {
     http::experimental::listener::http_listener_config config;
-    config.set_timeout(std::chrono::seconds(kRequestTimeoutS));  // a client that stalls is cut off
+    // Set, though cpprestsdk's listener does not enforce it: StalledConnectionCutter does.
+    config.set_timeout(std::chrono::seconds(std::max(1, impl_->request_timeout_ms / 1000)));
     impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url, config);
     Impl* impl = impl_.get();
     const auto handle = [impl](http::http_request req) {
@@ -171,6 +185,14 @@ ledger::Status HttpServer::Start() {
         m.content_type = "text/plain; version=0.0.4";
         m.body = impl->metrics->Render(impl->store, impl->projector);
         if (impl->extra_metrics) m.body += impl->extra_metrics();
+        if (const StalledConnectionCutter* stalls = impl->stalls.get()) {
+          m.body += "# HELP ledger_http_connections_cut_total Connections the node ended: a request not received "
+                    "whole in time (request-timeout, answered 408) or nothing sent either way for as long (idle).\n"
+                    "# TYPE ledger_http_connections_cut_total counter\n"
+                    "ledger_http_connections_cut_total{reason=\"request-timeout\"} " +
+                    std::to_string(stalls->cut_requests()) + "\nledger_http_connections_cut_total{reason=\"idle\"} " +
+                    std::to_string(stalls->cut_idle()) + "\n";
+        }
         Send(req, m);
         return;
       }
@@ -288,6 +310,7 @@ ledger::Status HttpServer::Start() {
     impl_->listener->support(http::methods::TRCE, handle);
     impl_->listener->support(http::methods::OPTIONS, handle);
     impl_->listener->open().wait();
+    if (impl_->port > 0) impl_->stalls = std::make_unique<StalledConnectionCutter>(impl_->port, impl_->request_timeout_ms);
   } catch (const std::exception& e) {
     return ledger::Status::IOError(std::string("cannot listen on ") + impl_->url + ": " + e.what());
   }
@@ -296,6 +319,7 @@ ledger::Status HttpServer::Start() {
 
 void HttpServer::Stop() {
   if (!impl_->listener) return;
+  impl_->stalls.reset();
   // Writes still waiting answer now, while their connections are open (the answer says
   // the write was not confirmed in time; a retry with its Idempotency-Key is safe), and
   // any a route defers from here on answers at once.

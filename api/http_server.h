@@ -29,6 +29,9 @@ class HttpServer {
 
   // More Prometheus lines for /metrics (call before Start).
   void SetExtraMetrics(std::function<std::string()> render);
+  // How long a request may take to arrive whole, and a connection may stay silent, before
+  // the node ends it (default kRequestTimeoutS; call before Start).
+  void SetRequestTimeoutMs(int timeout_ms);
 
   ledger::Status Start();
   void Stop();

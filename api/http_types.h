@@ -25,7 +25,7 @@ inline constexpr size_t kBatchIdempotencyKeyBytesMax = 100;
 inline constexpr int kReadYourWritesWaitMs = 2000;  // bound on waiting for a read model
 inline constexpr int kEntityTagWaitMs = 50;         // bound on waiting to give a read its ETag
 inline constexpr int kWriteWaitMs = 10000;          // bound on waiting for a write's answer
-inline constexpr int kRequestTimeoutS = 30;         // a request not received whole by then is dropped
+inline constexpr int kRequestTimeoutS = 30;  // a request not received whole, or a silent connection, is cut off then
 
 struct Request {
   std::string method;                         // "GET", "POST", ...

@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A write to a connection its client (or the stalled-connection cutter) has ended is an
+  // error to handle, never a reason for the node to die.
+  signal(SIGPIPE, SIG_IGN);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "dev-broker") return RunDevBroker({args.begin() + 1, args.end()});
@@ -171,6 +174,7 @@ int main(int argc, char** argv) {
     });
   api::HttpServer server(options->http_host, options->http_port, options->shard, (*node)->store(),
                          (*node)->projector(), &router, options->node_id);
+  server.SetRequestTimeoutMs(options->request_timeout_ms);
   if (api::ReplicatedShard* shard = (*node)->replicated())
     server.SetExtraMetrics([shard] { return shard->Metrics(); });
   if (auto s = server.Start(); !s.ok()) {

@@ -32,7 +32,7 @@ std::string NodeUsage() {
   return "usage: ledgerd --data DIR --http HOST:PORT [--node-id NAME] [--kafka BOOTSTRAP]\n"
          "               [--kafka-property K=V]... [--role writer|projector|standby] [--shard N] (writer, standby)\n"
          "               [--writer URL] (standby) [--writer-key-file FILE] [--advertise-url URL] [--peers URL,...]\n"
-         "               [--resolve-after-s N]"
+         "               [--resolve-after-s N] [--request-timeout-ms N]\n"
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
          "               [--rate-limit-per-key N] [--digest-every-s N] [--digest-every-events N]\n"
@@ -134,6 +134,9 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
     } else if (flag == "--resolve-after-s") {
       if (!ParseNumber(value, &o.resolve_after_s) || o.resolve_after_s < 1 || o.resolve_after_s > 7 * 86400)
         return ledger::Status::InvalidArgument("--resolve-after-s takes seconds from 1 to 604800");
+    } else if (flag == "--request-timeout-ms") {
+      if (!ParseNumber(value, &o.request_timeout_ms) || o.request_timeout_ms < 100 || o.request_timeout_ms > 3600000)
+        return ledger::Status::InvalidArgument("--request-timeout-ms takes milliseconds from 100 to 3600000");
     } else if (flag == "--rate-limit-per-key") {
       if (!ParseNumber(value, &o.rate_limit_per_key) || o.rate_limit_per_key < 1 || o.rate_limit_per_key > 1000000)
         return ledger::Status::InvalidArgument("--rate-limit-per-key takes requests per second from 1 to 1000000");

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/http_types.h"
 #include "ledger/status.h"
 
 namespace api {
@@ -41,6 +42,9 @@ struct NodeOptions {
   // up when Kafka's window has moved past its offsets.
   std::string writer_key_file;
   int resolve_after_s = kResolveAfterSDefault;  // a failover's outage notice resolves after this
+  // --request-timeout-ms: a request not received whole, or a connection silent, for this
+  // long is cut off (tests shorten it).
+  int request_timeout_ms = kRequestTimeoutS * 1000;
 };
 
 struct DevBrokerOptions {

@@ -62,6 +62,14 @@ TEST(NodeOptions, FailoverFlags) {
   }
 }
 
+TEST(NodeOptions, RequestTimeout) {
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->request_timeout_ms, 30000);
+  EXPECT_EQ(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--request-timeout-ms", "1500"})->request_timeout_ms, 1500);
+  for (const char* bad : {"99", "3600001", "-1", "1s", ""})
+    EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1", "--request-timeout-ms", bad}).ok()) << bad;
+  EXPECT_NE(NodeUsage().find("[--resolve-after-s N] [--request-timeout-ms N]\n"), std::string::npos) << NodeUsage();
+}
+
 TEST(NodeOptions, AStandbyNeedsKafkaAndItsWriter) {
   auto ok = ParseNodeOptions({"--data", "/d", "--http", "h:1", "--role", "standby", "--kafka", "k:9092", "--writer",
                               "http://10.0.0.1:8080"});

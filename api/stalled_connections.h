@@ -1,0 +1,52 @@
+// Cuts off HTTP connections that stall. cpprestsdk's listener takes a timeout but does not
+// enforce it (measured: a client that sends half a request, or nothing, keeps its socket
+// open for as long as it likes), so a few hundred silent clients could take every file
+// descriptor the node has. This watches the node's accepted HTTP sockets from the outside
+// (the kernel's TCP counters of each socket, once a second) and ends a connection when:
+//   - the client has sent bytes that got no answer for `timeout_ms` (a request not received
+//     whole in time, however slowly it trickles in): a 408 problem+json, then the socket is
+//     shut down;
+//   - nothing moved either way for `timeout_ms` (an idle keep-alive connection, or one that
+//     never sent anything): shut down without a word.
+// Shutting a socket down (never closing it: the descriptor stays cpprestsdk's) makes its
+// pending read end, and cpprestsdk closes the connection itself. Routes answer within the
+// timeout (a write waits at most kWriteWaitMs), so a request being answered is not cut off
+// (DECISIONS 87 has the one exception). Linux only (/proc/self/fd, TCP_INFO).
+//
+// Thread-safety: one thread of its own; the methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+namespace api {
+
+class StalledConnectionCutter {
+ public:
+  // Watches accepted TCP sockets whose local port is `port`.
+  StalledConnectionCutter(int port, int timeout_ms);
+  ~StalledConnectionCutter();  // stops the thread
+  StalledConnectionCutter(const StalledConnectionCutter&) = delete;
+  StalledConnectionCutter& operator=(const StalledConnectionCutter&) = delete;
+
+  // Connections ended so far: with a 408 (an unanswered request), and idle ones.
+  uint64_t cut_requests() const { return cut_requests_.load(); }
+  uint64_t cut_idle() const { return cut_idle_.load(); }
+
+ private:
+  void Loop();
+
+  const int port_;
+  const int timeout_ms_;
+  std::atomic<uint64_t> cut_requests_{0};
+  std::atomic<uint64_t> cut_idle_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace api
