@@ -224,6 +224,14 @@ class EventStore {
   virtual void AppendAsync(AppendCommand command,
                            std::function<void(Result<AppendResult>)> done) = 0;
 
+  // Calls `done` once events through `through` may be acknowledged, as an append's answer
+  // would be: under `replicated` once they are known canonical, and under the lease (when
+  // StoreOptions::ack_requires_lease); NotWriter when the store is (or gets) fenced first.
+  // For answers about events already written, maybe by an earlier sequencer or run: an
+  // idempotent retry's first result, a repeated fact found in the state. `done` runs on
+  // the caller's thread or one of the store's, and must not block.
+  virtual void AnswerWhenAcknowledgeable(Position through, std::function<void(Status)> done) = 0;
+
   // OK when AppendAsync would queue a command now; else what it would answer (Unavailable:
   // the queue is at kAppendQueueCommandsMax or the answers awaiting the mark at
   // kAwaitingCanonicalCommandsMax; NotWriter when fenced; ShuttingDown). For the one thread

@@ -474,6 +474,15 @@ void RocksStore::HoldUntilCanonical(Position needed, std::function<void(Result<A
   Acknowledge(std::move(done), std::move(answer));
 }
 
+void RocksStore::AnswerWhenAcknowledgeable(Position through, std::function<void(Status)> done) {
+  auto answer = [done = std::move(done)](Result<AppendResult> r) { done(r.status()); };
+  if (options_.ack_level == AckLevel::kReplicated) {
+    HoldUntilCanonical(through, std::move(answer), AppendResult{});
+    return;
+  }
+  Acknowledge(std::move(answer), AppendResult{});
+}
+
 Status RocksStore::fenced() const {
   std::lock_guard<std::mutex> lock(fenced_mu_);
   return fenced_;

@@ -95,6 +95,7 @@ class RocksStore final : public EventStore {
   Result<std::unique_ptr<Keyring>> OpenKeyring(const SecretKey& secrets_key) override;
   void AppendAsync(AppendCommand command, std::function<void(Result<AppendResult>)> done) override;
   Status ReadyToAppend() const override;
+  void AnswerWhenAcknowledgeable(Position through, std::function<void(Status)> done) override;
   Status SetWriterEpoch(Epoch epoch) override;
   Status AttemptPromotion(Epoch epoch) override;
   Epoch writer_epoch() const override;

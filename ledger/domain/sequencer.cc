@@ -5,7 +5,9 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -265,7 +267,7 @@ class SequencerImpl final : public Sequencer {
       return;
     }
     if (decided->events.empty()) {  // a provider fact already recorded: nothing new
-      p.done(CommandResult{Position(0), 0, true});
+      AnswerOnceSettled(std::move(p.done));
       return;
     }
     if (Status limits = CheckCommandLimits(*decided); !limits.ok()) {
@@ -299,12 +301,19 @@ class SequencerImpl final : public Sequencer {
       in_flight_[scope] = InFlight{r.request_digest, {}};
     }
     outstanding_.fetch_add(1);
+    uint64_t append_id = 0;
+    {
+      std::lock_guard<std::mutex> lock(settle_mu_);
+      append_id = ++appends_handed_;
+      unanswered_appends_.insert(append_id);
+    }
     store_->AppendAsync(std::move(decided).value(),
-                        [this, scope, merchant = r.merchant_id, streams = std::move(streams),
+                        [this, scope, merchant = r.merchant_id, streams = std::move(streams), append_id,
                          done = std::move(p.done)](Result<AppendResult> a) mutable {
                           outstanding_.fetch_sub(1);
                           StreamsSettled(streams);
                           Finish(scope, merchant, std::move(done), std::move(a));
+                          AppendAnswered(append_id);
                         });
     if (Status s = EvictIfNeeded(); !s.ok()) failed_.store(true);  // a snapshot could not be written
   }
@@ -355,7 +364,59 @@ class SequencerImpl final : public Sequencer {
     if (!durable->has_value()) return std::nullopt;
     if ((*durable)->request_digest != r.request_digest)
       return Result<CommandResult>(Status::IdempotencyKeyReused("this idempotency key was already used with a different request"));
-    return Result<CommandResult>(CommandResult{(*durable)->first_position, (*durable)->event_count, true});
+    // Written, maybe by an earlier sequencer or run, and maybe not yet known canonical
+    // (DESIGN §6: a retry whose first result is not yet canonical waits the same way).
+    const CommandResult first{(*durable)->first_position, (*durable)->event_count, true};
+    AnswerWhenAcknowledgeable(Position(first.first_position.value() + first.event_count - 1), first, std::move(done));
+    done = nullptr;
+    return std::nullopt;
+  }
+
+  // Answers `done` with `result` once events through `through` may be acknowledged.
+  void AnswerWhenAcknowledgeable(Position through, CommandResult result, Done done) {
+    store_->AnswerWhenAcknowledgeable(through, [result, done = std::move(done)](Status s) {
+      if (s.ok()) done(result);
+      else done(s);
+    });
+  }
+
+  // A decision that wrote nothing because the state already holds what it asks for (a
+  // provider fact recorded, a customer erased): answered only once every command the state
+  // holds is acknowledged, since the one that recorded it may still be unwritten or not
+  // canonical, and may yet fail (a 2xx would stop the provider from sending it again).
+  // So: once the appends handed to the store before it are answered, then through the
+  // store's head (what earlier sequencers and runs wrote).
+  void AnswerOnceSettled(Done done) {
+    {
+      std::lock_guard<std::mutex> lock(settle_mu_);
+      if (!unanswered_appends_.empty()) {
+        settle_waiters_.emplace(appends_handed_, std::move(done));
+        return;
+      }
+    }
+    AnswerSettled(std::move(done));
+  }
+  void AnswerSettled(Done done) {
+    if (failed_.load()) {  // an earlier command failed: the state holds what the log may not
+      done(Status::Unavailable("an earlier command could not be written; retry shortly"));
+      return;
+    }
+    AnswerWhenAcknowledgeable(store_->head().position, CommandResult{Position(0), 0, true}, std::move(done));
+  }
+  // On the store's thread, when the append numbered `id` is answered.
+  void AppendAnswered(uint64_t id) {
+    std::vector<Done> ready;
+    {
+      std::lock_guard<std::mutex> lock(settle_mu_);
+      unanswered_appends_.erase(id);
+      const uint64_t oldest = unanswered_appends_.empty() ? UINT64_MAX : *unanswered_appends_.begin();
+      // A waiter keyed n waits for appends 1..n.
+      while (!settle_waiters_.empty() && settle_waiters_.begin()->first < oldest) {
+        ready.push_back(std::move(settle_waiters_.begin()->second));
+        settle_waiters_.erase(settle_waiters_.begin());
+      }
+    }
+    for (Done& d : ready) AnswerSettled(std::move(d));
   }
 
   // On the store's notifier thread: answer the caller and any retries that waited.
@@ -430,6 +491,12 @@ class SequencerImpl final : public Sequencer {
   std::atomic<bool> failed_{false};
   std::mutex streams_mu_;
   std::unordered_map<std::string, uint32_t> streams_in_flight_;  // GUARDED_BY(streams_mu_): decided, not answered
+  // Appends handed to the store, numbered from 1, and those not yet answered; decisions
+  // that wrote nothing wait for the appends before them (AnswerOnceSettled).
+  std::mutex settle_mu_;
+  uint64_t appends_handed_ = 0;                  // GUARDED_BY(settle_mu_)
+  std::set<uint64_t> unanswered_appends_;        // GUARDED_BY(settle_mu_)
+  std::multimap<uint64_t, Done> settle_waiters_;  // GUARDED_BY(settle_mu_), by appends_handed_ when they came
 };
 
 }  // namespace

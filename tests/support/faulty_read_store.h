@@ -103,6 +103,9 @@ class FaultyReadStore final : public ledger::EventStore {
   size_t answers_awaiting_lease() const override { return inner_->answers_awaiting_lease(); }
   bool idle() const override { return held_appends() == 0 && inner_->idle(); }
   bool appends_unwritten() const override { return held_appends() > 0 || inner_->appends_unwritten(); }
+  void AnswerWhenAcknowledgeable(ledger::Position through, std::function<void(ledger::Status)> done) override {
+    inner_->AnswerWhenAcknowledgeable(through, std::move(done));
+  }
   ledger::Status ReadyToAppend() const override {
     if (ready_fault)
       if (ledger::Status s = ready_fault(); !s.ok()) return s;

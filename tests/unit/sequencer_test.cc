@@ -183,6 +183,81 @@ TEST_F(SequencerTest, ACommandTheStoreWouldRefuseIsRefusedBeforeItIsDecided) {
   seq->reset();
 }
 
+// DESIGN §6: an idempotent retry whose first result is not yet acknowledgeable waits the same
+// way. A retry that reaches a new sequencer (after a restart, or a demotion that timed out)
+// found its key in the store and was answered at once, though the first write had not been
+// acknowledged (no lease here; in production, not yet canonical): had it then been set
+// aside by a promotion, the retry's "done" would be a write lost. So would a repeated
+// provider fact answered "already recorded" while the command that recorded it waits.
+TEST(SequencerAcknowledgement, RetriesAndRepeatsAreAnsweredOnlyWhenTheFirstWriteIsAcknowledgeable) {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.path();
+  uint64_t n = 0;
+  const auto request = [&](Command c, std::string key, std::string body) {
+    CommandRequest r;
+    r.merchant_id = "m1";
+    r.idempotency_key = std::move(key);
+    r.request_digest = Sha256Of(body);
+    r.command_id = {11, ++n};
+    r.command = std::move(c);
+    return r;
+  };
+  {  // answered without a lease: the merchant, a store, a payment
+    auto store = EventStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto seq = Sequencer::Start(store->get(), ShardId(0));
+    ASSERT_TRUE(seq.ok());
+    for (Command c : std::vector<Command>{
+             ConfigureMerchant{"USD", "", "", "", "", ""}, OpenStore{"s1", "Main", Channel::kMarketplace},
+             PublishListing{"s1", "sku-1", "Kettle", 5000, "USD", 10}, RegisterCustomer{"c1", "s1"},
+             PlaceOrder{"1001", "s1", "c1", "USD", {{"sku-1", 2, 5000}}, 0, 0},
+             AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"}})
+      ASSERT_TRUE((*seq)->Execute(request(c, "", std::to_string(n))).ok());
+  }
+  o.ack_requires_lease = true;  // not renewed until the end: nothing may be acknowledged
+  auto store = EventStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto first = Sequencer::Start(store->get(), ShardId(0));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const Position before = (*store)->head().position;
+  auto capture = (*first)->SubmitForFuture(request(CapturePayment{"p1", "cap-1", 4000, "PAY-REF-1"}, "k-1", "capture"));
+  // The repeat of the provider's fact, decided while the capture is in flight.
+  auto repeat_in_flight = (*first)->SubmitForFuture(
+      request(RecordProviderCapture{"p1", "cap-1", 4000, "USD", "PAY-REF-1"}, "paypal:evt-1", "fact"));
+  for (int i = 0; i < 5000 && (*store)->head().position == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_GT((*store)->head().position, before) << "the capture was not written";
+  (*first)->Stop();
+  auto second = Sequencer::Start(store->get(), ShardId(0));  // as after a timed-out demotion
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  auto retry = (*second)->SubmitForFuture(request(CapturePayment{"p1", "cap-1", 4000, "PAY-REF-1"}, "k-1", "capture"));
+  auto repeat = (*second)->SubmitForFuture(
+      request(RecordProviderCapture{"p1", "cap-1", 4000, "USD", "PAY-REF-1"}, "paypal:evt-2", "fact again"));
+  EXPECT_EQ(retry.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "a retry was answered before its first write could be acknowledged";
+  EXPECT_EQ(repeat.wait_for(std::chrono::milliseconds(1)), std::future_status::timeout)
+      << "a repeated fact was answered before the write that recorded it could be acknowledged";
+  EXPECT_EQ(repeat_in_flight.wait_for(std::chrono::milliseconds(1)), std::future_status::timeout);
+  EXPECT_EQ(capture.wait_for(std::chrono::milliseconds(1)), std::future_status::timeout);
+
+  (*store)->RenewLease(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  for (auto* f : {&capture, &retry, &repeat, &repeat_in_flight})
+    ASSERT_EQ(f->wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto c = capture.get();
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto r = retry.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->replayed);
+  EXPECT_EQ(r->first_position, c->first_position);
+  auto p = repeat.get();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->event_count, 0u) << "the fact was recorded once, by the capture";
+  EXPECT_TRUE(repeat_in_flight.get().ok());
+  second->reset();
+  first->reset();
+}
+
 // A writer whose demotion timed out goes on writing with a new sequencer while the store
 // may still hold the retired one's last commands, taken and not yet written (a stalled
 // disk). The new sequencer folds only once they are in the log: folding before, it decided
