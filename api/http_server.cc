@@ -187,11 +187,12 @@ ledger::Status HttpServer::Start() {
         if (impl->extra_metrics) m.body += impl->extra_metrics();
         if (const StalledConnectionCutter* stalls = impl->stalls.get()) {
           m.body += "# HELP ledger_http_connections_cut_total Connections the node ended: a request not received "
-                    "whole in time (request-timeout, answered 408) or nothing sent either way for as long (idle).\n"
+                    "whole in time (request-timeout, answered 408), nothing sent either way for as long (idle), or more bytes than a request may have (too-large, answered 413).\n"
                     "# TYPE ledger_http_connections_cut_total counter\n"
                     "ledger_http_connections_cut_total{reason=\"request-timeout\"} " +
                     std::to_string(stalls->cut_requests()) + "\nledger_http_connections_cut_total{reason=\"idle\"} " +
-                    std::to_string(stalls->cut_idle()) + "\n";
+                    std::to_string(stalls->cut_idle()) + "\nledger_http_connections_cut_total{reason=\"too-large\"} " +
+                    std::to_string(stalls->cut_too_large()) + "\n";
         }
         Send(req, m);
         return;
@@ -201,14 +202,18 @@ ledger::Status HttpServer::Start() {
         // is not (or no longer) the writer, or is cut off from Kafka.
         web::json::value v;
         const ledger::Status fenced = impl->store->fenced();
-        const bool writer = impl->store->writer_epoch().value() > 0 && fenced.ok() &&
+        // A store that failed a write refuses every append until it is reopened: a writer
+        // that cannot write, for the standby to replace (not a queue that is full for now).
+        const bool store_failed = impl->store->ReadyToAppend().code() == ledger::Code::kIOError;
+        const bool writer = impl->store->writer_epoch().value() > 0 && fenced.ok() && !store_failed &&
                             impl->store->canonical_mark().owner == impl->node_id && impl->store->lease_valid();
         v["writer"] = web::json::value::boolean(writer);
         v["epoch"] = web::json::value::number(impl->store->writer_epoch().value());
         v["canonical_owner"] = web::json::value::string(impl->store->canonical_mark().owner);
         if (!writer) {
           ReplyProblem(req, http::status_codes::ServiceUnavailable, "not-writer",
-                       !fenced.ok() ? "this node was deposed by a higher epoch"
+                       !fenced.ok()    ? "this node was deposed by a higher epoch"
+                       : store_failed ? "this writer's event store failed a write and takes no more appends"
                        : impl->store->writer_epoch().value() > 0 && impl->store->canonical_mark().owner == impl->node_id
                            ? "this writer's lease has lapsed: it cannot reach Kafka"
                            : "this node is not the shard's writer");

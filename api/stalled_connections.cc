@@ -76,10 +76,9 @@ void Cut(int fd, ino_t inode, const std::string* answer) {
   close(own);
 }
 
-std::string TimeoutAnswer(int timeout_ms) {
-  const Response p = Problem(408, "request-timeout",
-                             "the request was not received whole within " + std::to_string(timeout_ms) + " ms");
-  return "HTTP/1.1 408 Request Timeout\r\nContent-Type: " + p.content_type +
+// A whole HTTP answer with problem `p`, closing the connection.
+std::string RawAnswer(const char* status_line, const Response& p) {
+  return std::string(status_line) + "\r\nContent-Type: " + p.content_type +
          "\r\nConnection: close\r\nContent-Length: " + std::to_string(p.body.size()) + "\r\n\r\n" + p.body;
 }
 
@@ -102,11 +101,18 @@ StalledConnectionCutter::~StalledConnectionCutter() {
 }
 
 void StalledConnectionCutter::Loop() {
-  const std::string answer = TimeoutAnswer(timeout_ms_);
+  const std::string timed_out = RawAnswer(
+      "HTTP/1.1 408 Request Timeout",
+      Problem(408, "request-timeout", "the request was not received whole within " + std::to_string(timeout_ms_) + " ms"));
+  const std::string too_large = RawAnswer(
+      "HTTP/1.1 413 Payload Too Large",
+      Problem(413, "body-too-large",
+              "the request is over " + std::to_string(kRequestWireBytesMax) + " bytes (the body may have " +
+                  std::to_string(kBodyBytesMax) + ", the headers " + std::to_string(kHeaderBytesMax) + ")"));
   const auto timeout = std::chrono::milliseconds(timeout_ms_);
-  // A tenth of the timeout, so a connection is cut between 1.0 and 1.1 timeouts after it
-  // stalled, at most once a second and at least every 50 ms.
-  const auto period = std::chrono::milliseconds(std::clamp(timeout_ms_ / 10, 50, 1000));
+  // A tenth of the timeout, at most 100 ms (an oversized request is cut early) and at
+  // least 50 ms: a stalled connection is cut between 1.0 and 1.1 timeouts after it stalled.
+  const auto period = std::chrono::milliseconds(std::clamp(timeout_ms_ / 10, 50, 100));
   std::unordered_map<ino_t, Tracked> tracked;
   for (;;) {
     {
@@ -134,19 +140,23 @@ void StalledConnectionCutter::Loop() {
         // Nothing sent to it yet: whatever it sent is unanswered.
         t.received_answered = t.acked > 0 ? t.received : 0;
         if (t.received > t.received_answered) t.unanswered_since = now;
-        continue;
+      } else {
+        if (info.tcpi_bytes_received != t.received || info.tcpi_bytes_acked != t.acked) t.moved = now;
+        if (info.tcpi_bytes_acked != t.acked) {  // the node answered: what came before is answered
+          t.received_answered = info.tcpi_bytes_received;
+          t.unanswered_since = {};
+        } else if (info.tcpi_bytes_received > t.received_answered && t.unanswered_since == Clock::time_point{}) {
+          t.unanswered_since = now;
+        }
+        t.received = info.tcpi_bytes_received;
+        t.acked = info.tcpi_bytes_acked;
       }
-      if (info.tcpi_bytes_received != t.received || info.tcpi_bytes_acked != t.acked) t.moved = now;
-      if (info.tcpi_bytes_acked != t.acked) {  // the node answered: what came before is answered
-        t.received_answered = info.tcpi_bytes_received;
-        t.unanswered_since = {};
-      } else if (info.tcpi_bytes_received > t.received_answered && t.unanswered_since == Clock::time_point{}) {
-        t.unanswered_since = now;
-      }
-      t.received = info.tcpi_bytes_received;
-      t.acked = info.tcpi_bytes_acked;
-      if (t.unanswered_since != Clock::time_point{} && now - t.unanswered_since >= timeout) {
-        Cut(static_cast<int>(fd), st.st_ino, &answer);
+      if (t.received - t.received_answered > kRequestWireBytesMax) {
+        Cut(static_cast<int>(fd), st.st_ino, &too_large);
+        cut_too_large_++;
+        tracked.erase(it);
+      } else if (t.unanswered_since != Clock::time_point{} && now - t.unanswered_since >= timeout) {
+        Cut(static_cast<int>(fd), st.st_ino, &timed_out);
         cut_requests_++;
         tracked.erase(it);
       } else if (now - t.moved >= timeout) {

@@ -7,7 +7,12 @@
 //     whole in time, however slowly it trickles in): a 408 problem+json, then the socket is
 //     shut down;
 //   - nothing moved either way for `timeout_ms` (an idle keep-alive connection, or one that
-//     never sent anything): shut down without a word.
+//     never sent anything): shut down without a word;
+//   - the client has sent more unanswered bytes than any request within the node's limits
+//     can take (kRequestWireBytesMax: a 50 MB request line or a chunked body of hundreds of
+//     MB, which cpprestsdk reads whole before any limit of ours is checked, and which
+//     cost the node hundreds of MB): a 413 problem+json, then the socket is shut down.
+//     Checked every 100 ms at most, so little more than that gets in.
 // Shutting a socket down (never closing it: the descriptor stays cpprestsdk's) makes its
 // pending read end, and cpprestsdk closes the connection itself. Routes answer within the
 // timeout (a write waits at most kWriteWaitMs), so a request being answered is not cut off
@@ -22,7 +27,13 @@
 #include <mutex>
 #include <thread>
 
+#include "api/http_types.h"
+
 namespace api {
+
+// The most bytes one request within the limits can take on the wire (request line, headers
+// and body at their limits, chunked framing included), with room to spare.
+inline constexpr uint64_t kRequestWireBytesMax = 2 * (kPathBytesMax + kHeaderBytesMax + kBodyBytesMax) + 64 * 1024;
 
 class StalledConnectionCutter {
  public:
@@ -32,9 +43,11 @@ class StalledConnectionCutter {
   StalledConnectionCutter(const StalledConnectionCutter&) = delete;
   StalledConnectionCutter& operator=(const StalledConnectionCutter&) = delete;
 
-  // Connections ended so far: with a 408 (an unanswered request), and idle ones.
+  // Connections ended so far: with a 408 (an unanswered request), idle ones, and with a
+  // 413 (too many bytes for one request).
   uint64_t cut_requests() const { return cut_requests_.load(); }
   uint64_t cut_idle() const { return cut_idle_.load(); }
+  uint64_t cut_too_large() const { return cut_too_large_.load(); }
 
  private:
   void Loop();
@@ -43,6 +56,7 @@ class StalledConnectionCutter {
   const int timeout_ms_;
   std::atomic<uint64_t> cut_requests_{0};
   std::atomic<uint64_t> cut_idle_{0};
+  std::atomic<uint64_t> cut_too_large_{0};
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // GUARDED_BY(mu_)
