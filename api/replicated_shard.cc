@@ -35,6 +35,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kStartReadToEndMs = 15000;
 // A promotion's own command: bounded, so that a standby cut off from Kafka gives up.
 constexpr int kPromotionAnswerMinMs = 5000;
+constexpr int64_t kSequencerRestartEveryMs = 1000;  // a failed sequencer is replaced at most this often
 // After a planned demotion the node leaves the promotion to the chosen standby.
 constexpr int kDemotedHoldOffFailovers = 3;
 
@@ -126,7 +127,8 @@ struct ReplicatedShard::Impl {
   std::string notice_to_resolve;    // GUARDED_BY(role_mu)
   Clock::time_point resolve_at{};   // GUARDED_BY(role_mu)
 
-  std::atomic<uint64_t> promotions{0}, promotions_lost{0}, rejoins{0}, quarantined_events{0};
+  std::atomic<uint64_t> promotions{0}, promotions_lost{0}, rejoins{0}, quarantined_events{0}, sequencer_restarts{0};
+  int64_t next_sequencer_start_ms = 0;  // monitor thread only
 
   static int64_t NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -377,7 +379,19 @@ struct ReplicatedShard::Impl {
           if (auto s = Rejoin("deposed"); !s.ok()) spdlog::error("shard {}: cannot rejoin: {}", o.shard, s.ToString());
           continue;
         }
-        if (!sequencer) {  // a demotion that timed out and could not decide again (writes unwritten): retry
+        // No sequencer (a demotion that timed out could not start one) or a failed one (the
+        // store refused a command it had folded): a new one folds the log again, as a
+        // restart would, at most once a second.
+        if ((!sequencer || sequencer->failed()) && NowMs() >= next_sequencer_start_ms) {
+          next_sequencer_start_ms = NowMs() + kSequencerRestartEveryMs;
+          if (sequencer) {
+            spdlog::warn("shard {}: the sequencer stopped after a failed append; starting a new one", o.shard);
+            slot.set({nullptr, ""});
+            sequencer->Stop();
+            retired.push_back(std::move(sequencer));
+            sequencer.reset();
+            sequencer_restarts++;
+          }
           if (auto s = BecomeWriter(); !s.ok())
             spdlog::error("shard {}: writing, but cannot start deciding: {}", o.shard, s.ToString());
           continue;
@@ -590,6 +604,9 @@ std::string ReplicatedShard::Metrics() const {
       << "# TYPE ledger_promotions_lost_total counter\nledger_promotions_lost_total " << im.promotions_lost.load() << "\n"
       << "# HELP ledger_rejoins_total Times this node rejoined its shard as a standby.\n"
       << "# TYPE ledger_rejoins_total counter\nledger_rejoins_total " << im.rejoins.load() << "\n"
+      << "# HELP ledger_sequencer_restarts_total Sequencers replaced after a failed append (the log folded again).\n"
+      << "# TYPE ledger_sequencer_restarts_total counter\nledger_sequencer_restarts_total " << im.sequencer_restarts.load()
+      << "\n"
       << "# HELP ledger_quarantined_events_total Local events set aside in quarantine on rejoining.\n"
       << "# TYPE ledger_quarantined_events_total counter\nledger_quarantined_events_total "
       << im.quarantined_events.load() << "\n";

@@ -68,6 +68,10 @@ Status RocksStore::ReadyToAppend() const {
 Status RocksStore::RefusalLocked() const {
   if (stopping_) return Status::ShuttingDown("the event store is closing");
   if (Status f = fenced(); !f.ok()) return f;
+  {
+    std::lock_guard<std::mutex> lock(failed_mu_);  // (taken after queue_mu_, never before it)
+    if (!failed_.ok()) return failed_;
+  }
   // Answers awaiting the mark are counted too: after a planned demotion that timed out,
   // the retired sequencer's answers are still held here while a new one decides.
   if (queue_.size() >= kAppendQueueCommandsMax || held_count_.load() >= kAwaitingCanonicalCommandsMax)

@@ -240,7 +240,7 @@ class RocksStore final : public EventStore {
   std::unordered_map<std::string, uint64_t> stream_cache_;   // GUARDED_BY(state_mu_)
   std::deque<std::shared_ptr<const BatchOverlay>> in_flight_;     // GUARDED_BY(state_mu_)
 
-  std::mutex failed_mu_;
+  mutable std::mutex failed_mu_;
   Status failed_;  // GUARDED_BY(failed_mu_); once set, the store refuses all appends
 
   mutable std::mutex index_mu_;

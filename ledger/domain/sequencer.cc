@@ -91,6 +91,7 @@ class SequencerImpl final : public Sequencer {
   }
 
   CacheStats cache_stats() const override { return {reloads_.load(), evictions_.load()}; }
+  bool failed() const override { return failed_.load(); }
 
   Result<CommandResult> Execute(CommandRequest request) override {
     return AwaitResult<CommandResult>([&](Done done) { Submit(std::move(request), std::move(done)); });
@@ -219,7 +220,7 @@ class SequencerImpl final : public Sequencer {
 
   void Handle(Pending p) {
     if (failed_.load()) {
-      p.done(Status::Unavailable("the sequencer stopped after a failed append; restart the node"));
+      p.done(Status::Unavailable("the sequencer stopped after a failed append; retry shortly"));
       return;
     }
     const CommandRequest& r = p.request;

@@ -16,7 +16,8 @@
 // once the store has written every command the earlier one handed over: a fold that missed
 // one would decide against a state without it (a second capture of the same payment).
 // If the store ever refuses a command the state already includes, the sequencer stops
-// deciding (Unavailable) until it is restarted, which refolds the state from the log.
+// deciding (Unavailable, failed()) until it is replaced by a new one, which refolds the
+// state from the log (the writer's monitor does that, api/replicated_shard.cc).
 //
 // Thread-safety: Submit and Execute may be called from any thread.
 #pragma once
@@ -101,6 +102,10 @@ class Sequencer {
     uint64_t evictions = 0;
   };
   virtual CacheStats cache_stats() const = 0;
+  // False once the sequencer has stopped deciding for good: the store refused or failed a
+  // command the state already held, so the state is ahead of the log. A new sequencer on
+  // the same store folds the log again (what restarting the node did).
+  virtual bool failed() const = 0;
 };
 
 }  // namespace ledger::domain

@@ -282,9 +282,10 @@ LogReader::Stats LogReader::stats() const {
 
 Status LogReader::ReadToEnd(int timeout_ms) const {
   Impl& im = *impl_;
-  int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-      im.consumer, kEventsTopic, static_cast<int32_t>(im.options.shard.value()), &low, &high, timeout_ms);
+  int64_t high = 0;
+  // Not rd_kafka_query_watermark_offsets (see QueryEndOffset): a standby reads to the end
+  // when its writer went silent, often a broker outage, holding the shard's role lock.
+  rd_kafka_resp_err_t e = im.QueryEndOffset(timeout_ms, &high);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     return Status::Unavailable(std::string("cannot ask Kafka for the partition's end: ") + rd_kafka_err2str(e));
   std::unique_lock<std::mutex> lock(im.mu);

@@ -29,6 +29,9 @@ class FaultyReadStore final : public ledger::EventStore {
   std::function<bool(ledger::Position from, size_t limit)> scan_fault;
   // When set and not OK, what ReadyToAppend answers. Set before appending.
   std::function<ledger::Status()> ready_fault;
+  // When set and not OK, what AppendAsync answers (nothing written), as a store whose
+  // write failed after the command was taken.
+  std::function<ledger::Status()> append_fault;
   // Scans failed so far.
   size_t scans_failed() const { return scans_failed_.load(); }
 
@@ -44,6 +47,11 @@ class FaultyReadStore final : public ledger::EventStore {
     return inner_->Append(std::move(command));
   }
   void AppendAsync(ledger::AppendCommand command, std::function<void(ledger::Result<ledger::AppendResult>)> done) override {
+    if (append_fault)
+      if (ledger::Status s = append_fault(); !s.ok()) {
+        done(s);
+        return;
+      }
     {
       std::lock_guard<std::mutex> lock(held_mu_);
       if (holding_) {

@@ -124,6 +124,12 @@ TEST(Lease, BrokersDownUnderLoadStopAcknowledgementsAndLoseNothing) {
   EXPECT_EQ(acks.load(), acks_when_lapsed) << "acknowledged while cut off from Kafka";
   // Each caller's last command is durable here but waits, unacknowledged, for the lease.
   EXPECT_EQ(writer->answers_awaiting_lease(), 4u);
+  {  // A standby's step 1 (read to the end) gives up in time while the brokers are down,
+     // rather than holding its caller (and the shard's role lock) until they are back.
+    const auto asked = Steady::now();
+    EXPECT_EQ((*reader)->ReadToEnd(500).code(), Code::kUnavailable);
+    EXPECT_LT(Steady::now() - asked, std::chrono::seconds(5));
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_GT(writer->head().position.value(), *acknowledged.rbegin());

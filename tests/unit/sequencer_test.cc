@@ -258,6 +258,33 @@ TEST(SequencerAcknowledgement, RetriesAndRepeatsAreAnsweredOnlyWhenTheFirstWrite
   first->reset();
 }
 
+// A store that fails a command after the sequencer folded it leaves the state ahead of the
+// log: that sequencer refuses everything after (failed(), which the writer's monitor
+// watches), and a new one on the same store folds the log again and decides as if the
+// failed command had never been.
+TEST_F(SequencerTest, AFailedSequencerSaysSoAndANewOneDecidesFromTheLog) {
+  Story();
+  seq_->Stop();
+  testing_support::FaultyReadStore failing(store_.get());
+  std::atomic<bool> broken{true};
+  failing.append_fault = [&] { return broken.load() ? Status::IOError("injected write failure") : Status::Ok(); };
+  auto seq = Sequencer::Start(&failing, ShardId(0));
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_FALSE((*seq)->failed());
+  EXPECT_EQ((*seq)->Execute(Req(CapturePayment{"p1", "cap-1", 10000, ""})).status().code(), Code::kIOError);
+  EXPECT_TRUE((*seq)->failed());
+  broken = false;
+  EXPECT_EQ((*seq)->Execute(Req(OpenStore{"s2", "Second", Channel::kWeb})).status().code(), Code::kUnavailable);
+  (*seq)->Stop();
+  auto fresh = Sequencer::Start(&failing, ShardId(0));
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_FALSE((*fresh)->failed());
+  auto captured = (*fresh)->Execute(Req(CapturePayment{"p1", "cap-1", 10000, ""}));
+  EXPECT_TRUE(captured.ok()) << "the failed capture is not in the new sequencer's state: " << captured.status().ToString();
+  fresh->reset();
+  seq->reset();
+}
+
 // A writer whose demotion timed out goes on writing with a new sequencer while the store
 // may still hold the retired one's last commands, taken and not yet written (a stalled
 // disk). The new sequencer folds only once they are in the log: folding before, it decided
