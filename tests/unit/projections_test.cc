@@ -394,7 +394,9 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     EXPECT_GE(p->position(), others_ahead ? placed : start);
     for (const std::string& name : others) {
       const projections::Progress at = Model(*p, name.c_str()).progress();
-      EXPECT_LT(at.position, head) << name << " ran on past the failure";
+      // Quicker models may apply up to two spans past the one the failing model could not
+      // (kSpansInFlight), never more; whether that reaches the head depends on the timing.
+      EXPECT_LE(at.position.value(), customers_at.value() + 3 * (1024 + 64)) << name << " ran on past the failure";
       auto recorded = Model(*stepwise, name.c_str()).DigestAt(at.position);
       ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name << " at " << at.position.value();
       EXPECT_EQ(**recorded, at.digest) << name;
