@@ -1,34 +1,40 @@
 // ledger-replay: the auditors' tool (DESIGN §10).
 //
-//   ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH] [--json]
+//   ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH ...] [--json]
 //   ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--json]
 //   ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR [--json]
 //   ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]
 //   ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]
-//                         [--tenant M] [--from TIME] [--to TIME] [--out FILE]
+//                         [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]
 //
 // --store is a node's data directory (its shard-N inside is used) or a shard's store; it is
 // opened read-only (a RocksDB secondary instance), so it may run beside the live node.
 // Instead of --store, --kafka BOOTSTRAP [--kafka-property K=V ...] reads the shard's
 // partition of ledger.events through the shared log reader into a scratch copy.
-// TIME is UTC, "2026-11-26T10:00:00Z". A progress line on a terminal; --json prints one
-// JSON summary on stdout. Exit status: 0 intact (or done), 1 integrity failure (the first
-// bad position is named) or differences found by diff, 2 usage, 3 anything else (the
-// store cannot be opened or read).
+// POSITION is "35" or the token "0:35" that /v1/audit/digest gives (its shard must be
+// --shard's); positions start at 1. TIME is UTC, "2026-11-26T10:00:00Z", and no later than
+// the log's last event. A progress line on a terminal; --json prints one JSON object on
+// stdout on every exit path (usage errors too). Every flag but --against and
+// --kafka-property is given at most once. Exit status: 0 intact (or done), 1 integrity
+// failure (the first bad position is named) or differences found by diff, 2 usage, 3
+// anything else (the store cannot be opened or read, no Kafka broker answers).
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ledger/clock.h"
+#include "ledger/position_token.h"
 #include "replay/progress_bar.h"
 #include "replay/replay.h"
 
@@ -38,15 +44,21 @@ using Json = nlohmann::json;
 constexpr int kIntact = 0, kIntegrity = 1, kUsage = 2, kFailed = 3;
 
 const char* kUsageText =
-    "usage: ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH] [--json]\n"
-    "       (every command takes --kafka BOOTSTRAP [--kafka-property K=V ...] instead of --store)\n"
+    "usage: ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH ...] [--json]\n"
+    "       (every command takes --kafka BOOTSTRAP [--kafka-property K=V ...] [--kafka-timeout-ms N] instead of --store)\n"
     "       ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--json]\n"
     "       ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR [--json]\n"
     "       ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]\n"
     "       ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]\n"
-    "                             [--tenant M] [--from TIME] [--to TIME] [--out FILE]\n";
+    "                             [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]\n"
+    "       POSITION: 35 or SHARD:35 (as /v1/audit/digest gives it); TIME: 2026-11-26T10:00:00Z\n";
+
+// Whether --json is anywhere on the command line, set by main before anything can fail, so
+// that a usage error found while parsing still answers a machine in JSON.
+bool g_json = false;
 
 int Usage(const std::string& why) {
+  if (g_json) std::cout << Json{{"ok", false}, {"error", why}, {"usage_error", true}}.dump() << "\n";
   std::fprintf(stderr, "ledger-replay: %s\n%s", why.c_str(), kUsageText);
   return kUsage;
 }
@@ -61,15 +73,22 @@ int Failed(const ledger::Status& s, bool json) {
 struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
+  std::vector<std::string> against;                                   // --against, repeatable
   std::vector<std::pair<std::string, std::string>> kafka_properties;  // --kafka-property K=V, repeatable
   bool json = false;
 };
 
-// Flags take one value each, except --json.
+// Flags take one value each, except --json. --against and --kafka-property may be given
+// several times; any other flag given twice is refused: the last value silently winning
+// let `--against GOOD --against BAD` check only one of them.
 bool Parse(int argc, char** argv, Args* a, std::string* error) {
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
+      if (a->json) {
+        *error = "--json given twice";
+        return false;
+      }
       a->json = true;
     } else if (arg.rfind("--", 0) == 0) {
       if (i + 1 >= argc) {
@@ -84,8 +103,11 @@ bool Parse(int argc, char** argv, Args* a, std::string* error) {
           return false;
         }
         a->kafka_properties.emplace_back(value.substr(0, eq), value.substr(eq + 1));
-      } else {
-        a->flags[arg] = value;
+      } else if (arg == "--against") {
+        a->against.push_back(value);
+      } else if (!a->flags.emplace(arg, value).second) {
+        *error = arg + " given twice";
+        return false;
       }
     } else {
       a->positional.push_back(arg);
@@ -105,16 +127,88 @@ bool ParseNumber(const std::string& s, uint64_t* out) {
   return true;
 }
 
-// "123" or a shard:position token "0:123".
-bool ParsePosition(const std::string& s, ledger::Position* out) {
-  const size_t colon = s.find(':');
+// --shard, 0 when not given. InvalidArgument (a usage error) when it is not a shard number.
+ledger::Status ShardArg(const Args& a, uint32_t* shard) {
+  *shard = 0;
+  if (!a.flags.count("--shard")) return ledger::Status::Ok();
   uint64_t v = 0;
-  if (!ParseNumber(colon == std::string::npos ? s : s.substr(colon + 1), &v)) return false;
-  *out = ledger::Position(v);
-  return true;
+  if (!ParseNumber(a.flags.at("--shard"), &v) || v > UINT32_MAX) return ledger::Status::InvalidArgument("--shard takes a number");
+  *shard = static_cast<uint32_t>(v);
+  return ledger::Status::Ok();
 }
 
-// A store opened read-only with a scratch directory of its own, removed at the end.
+// Whether `s` is written as a position ("123" or "0:123") rather than a time (which has
+// '-' and 'T' in it).
+bool LooksLikePosition(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789:") == std::string::npos;
+}
+
+// A shard's token prefix must name the shard being read: "1:10" read as position 10 of
+// shard 0 would name an event of another log.
+ledger::Status CheckShard(const std::string& flag, const std::string& text, uint64_t token_shard, uint32_t shard) {
+  if (token_shard == shard) return ledger::Status::Ok();
+  return ledger::Status::InvalidArgument(flag + " " + text + " names a position of shard " + std::to_string(token_shard) +
+                                         ", and the store read is shard " + std::to_string(shard) + " (see --shard)");
+}
+
+// `flag`'s value as a position: "123", or the shard:position token "0:123" that
+// /v1/audit/digest hands auditors. Position 0 is refused: it used to mean "the head"
+// silently, which is what leaving the flag out says. InvalidArgument (a usage error).
+ledger::Status ParsePosition(const std::string& flag, const std::string& text, uint32_t shard, ledger::Position* out) {
+  uint64_t v = 0;
+  if (text.find(':') == std::string::npos) {
+    if (!ParseNumber(text, &v)) return ledger::Status::InvalidArgument(flag + " takes a position (123 or SHARD:123)");
+  } else {
+    auto token = ledger::ParsePositionToken(text);
+    if (!token.ok()) return ledger::Status::InvalidArgument(flag + " takes a position (123 or SHARD:123)");
+    LEDGER_RETURN_IF_ERROR(CheckShard(flag, text, token->shard.value(), shard));
+    v = token->position.value();
+  }
+  if (v == 0)
+    return ledger::Status::InvalidArgument(flag + " 0 names no event: positions start at 1 (leave " + flag +
+                                           " out for the head)");
+  *out = ledger::Position(v);
+  return ledger::Status::Ok();
+}
+
+// A kept digest: "POSITION:HASH" as digest prints it, or "SHARD:POSITION:HASH" (the token
+// and hash /v1/audit/digest gives), whose shard must be the one read.
+ledger::Status ParseKept(const std::string& text, uint32_t shard, replay::KeptDigest* out) {
+  std::string rest = text;
+  const size_t first = text.find(':');
+  if (first != std::string::npos && text.find(':', first + 1) != std::string::npos) {
+    uint64_t token_shard = 0;
+    if (!ParseNumber(text.substr(0, first), &token_shard))
+      return ledger::Status::InvalidArgument("--against takes [SHARD:]POSITION:HASH (64 hex digits), as digest prints it");
+    LEDGER_RETURN_IF_ERROR(CheckShard("--against", text, token_shard, shard));
+    rest = text.substr(first + 1);
+  }
+  auto kept = replay::ParseKeptDigest(rest);
+  if (!kept)
+    return ledger::Status::InvalidArgument("--against takes [SHARD:]POSITION:HASH (64 hex digits, position from 1), "
+                                           "as digest prints it");
+  *out = *kept;
+  return ledger::Status::Ok();
+}
+
+// "2026-11-26T10:00:00Z" (with microseconds when it has them), as --as-of takes it.
+std::string FormatUtc(int64_t us) {
+  const std::time_t seconds = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = text;
+  if (const long long fraction = static_cast<long long>(us % 1000000); fraction > 0) {
+    std::snprintf(text, sizeof text, ".%06lld", fraction);
+    out += text;
+  }
+  return out + "Z";
+}
+
+// A store opened read-only with a scratch directory of its own (a Kafka copy lives there
+// too), removed at the end: every command returns through main, so the destructor runs on
+// every exit path, errors and timeouts included.
 struct OpenStore {
   std::unique_ptr<ledger::EventStore> store;
   std::string scratch;
@@ -129,14 +223,25 @@ ledger::Status Open(const Args& a, OpenStore* out) {
   auto it = a.flags.find("--store");
   const bool kafka = a.flags.count("--kafka") > 0;
   if ((it == a.flags.end()) == !kafka) return ledger::Status::InvalidArgument("give --store DIR or --kafka BOOTSTRAP");
-  uint64_t shard = 0;
-  if (a.flags.count("--shard") && !ParseNumber(a.flags.at("--shard"), &shard))
-    return ledger::Status::InvalidArgument("--shard takes a number");
-  char scratch[] = "/tmp/ledger-replay-XXXXXX";
-  if (::mkdtemp(scratch) == nullptr) return ledger::Status::IOError("cannot create a scratch directory");
+  uint32_t shard = 0;
+  LEDGER_RETURN_IF_ERROR(ShardArg(a, &shard));
+  // Under $TMPDIR when set (an auditor's machine may keep /tmp small; tests look inside).
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  std::string scratch = parent + "/ledger-replay-XXXXXX";
+  if (::mkdtemp(scratch.data()) == nullptr) return ledger::Status::IOError("cannot create a scratch directory in " + parent);
   out->scratch = scratch;
   if (kafka) {
-    replay::KafkaSource source{a.flags.at("--kafka"), a.kafka_properties, static_cast<uint32_t>(shard), 600};
+    replay::KafkaSource source;
+    source.bootstrap = a.flags.at("--kafka");
+    source.properties = a.kafka_properties;
+    source.shard = shard;
+    if (a.flags.count("--kafka-timeout-ms")) {  // how long a broker may take to answer at all
+      uint64_t ms = 0;
+      if (!ParseNumber(a.flags.at("--kafka-timeout-ms"), &ms) || ms < 100 || ms > 3600000)
+        return ledger::Status::InvalidArgument("--kafka-timeout-ms takes milliseconds from 100 to 3600000");
+      source.answer_timeout_ms = static_cast<int>(ms);
+    }
     replay::ProgressBar bar("reading Kafka");
     auto copy = replay::CopyFromKafka(source, out->scratch, [&bar](uint64_t done, uint64_t) { bar.Update(done, 0); });
     if (!copy.ok()) return copy.status();
@@ -146,7 +251,7 @@ ledger::Status Open(const Args& a, OpenStore* out) {
   std::string dir = it->second;
   const std::string inside = dir + "/shard-" + std::to_string(shard);
   if (std::filesystem::exists(inside)) dir = inside;  // a node's data directory
-  auto store = replay::OpenForReplay(dir, out->scratch, static_cast<uint32_t>(shard));
+  auto store = replay::OpenForReplay(dir, out->scratch, shard);
   if (!store.ok()) return store.status();
   out->store = std::move(store).value();
   return ledger::Status::Ok();
@@ -154,9 +259,12 @@ ledger::Status Open(const Args& a, OpenStore* out) {
 
 int Verify(const Args& a) {
   replay::VerifyOptions o;
-  if (a.flags.count("--against")) {
-    o.against = replay::ParseKeptDigest(a.flags.at("--against"));
-    if (!o.against) return Usage("--against takes POSITION:HASH (64 hex digits), as digest prints it");
+  uint32_t shard = 0;
+  if (auto st = ShardArg(a, &shard); !st.ok()) return Usage(st.message());
+  for (const std::string& text : a.against) {  // every one is checked, in position order
+    replay::KeptDigest kept;
+    if (auto st = ParseKept(text, shard, &kept); !st.ok()) return Usage(st.message());
+    o.against.push_back(kept);
   }
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
@@ -183,8 +291,11 @@ int Verify(const Args& a) {
 }
 
 int Digest(const Args& a) {
-  ledger::Position at(0);
-  if (a.flags.count("--at") && !ParsePosition(a.flags.at("--at"), &at)) return Usage("--at takes a position");
+  ledger::Position at(0);  // the head
+  uint32_t shard = 0;
+  if (auto st = ShardArg(a, &shard); !st.ok()) return Usage(st.message());
+  if (a.flags.count("--at"))
+    if (auto st = ParsePosition("--at", a.flags.at("--at"), shard, &at); !st.ok()) return Usage(st.message());
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
     return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
@@ -202,22 +313,33 @@ int Digest(const Args& a) {
 
 int Rebuild(const Args& a) {
   if (!a.flags.count("--projection") || !a.flags.count("--out")) return Usage("rebuild needs --projection and --out");
-  OpenStore s;
-  if (auto st = Open(a, &s); !st.ok())
-    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
+  uint32_t shard = 0;
+  if (auto st = ShardArg(a, &shard); !st.ok()) return Usage(st.message());
   replay::RebuildOptions o;
   o.projection = a.flags.at("--projection");
   o.out_dir = a.flags.at("--out");
-  if (a.flags.count("--as-of")) {
-    const std::string v = a.flags.at("--as-of");
-    if (!ParsePosition(v, &o.as_of)) {
-      auto t = ledger::ParseUtcTimestampUs(v);
-      if (!t.ok()) return Usage("--as-of takes a position or a UTC time such as 2026-11-26T10:00:00Z");
-      auto p = replay::PositionAtTime(*s.store, *t);
-      if (!p.ok()) return Failed(p.status(), a.json);
-      if (p->value() == 0) return Usage("nothing was recorded at or before " + v);
-      o.as_of = *p;
-    }
+  const std::string as_of = a.flags.count("--as-of") ? a.flags.at("--as-of") : "";
+  std::optional<int64_t> as_of_time;  // before the store is opened: a usage error costs no copy
+  if (!as_of.empty() && LooksLikePosition(as_of)) {
+    if (auto st = ParsePosition("--as-of", as_of, shard, &o.as_of); !st.ok()) return Usage(st.message());
+  } else if (!as_of.empty()) {
+    auto t = ledger::ParseUtcTimestampUs(as_of);
+    if (!t.ok()) return Usage("--as-of takes a position or a UTC time such as 2026-11-26T10:00:00Z");
+    as_of_time = *t;
+  }
+  OpenStore s;
+  if (auto st = Open(a, &s); !st.ok())
+    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
+  if (as_of_time) {
+    auto p = replay::PositionAtTime(*s.store, *as_of_time);
+    if (!p.ok()) return Failed(p.status(), a.json);
+    if (p->value() == 0) return Usage("nothing was recorded at or before " + as_of);
+    // A time after the last event names a state the log may still change (a live node
+    // appends to it): the answer would not be reproducible, so it is not given.
+    const int64_t last_us = s.store->head().recorded_at_us;
+    if (*as_of_time > last_us)
+      return Usage("--as-of " + as_of + " is after the log's last event at " + FormatUtc(last_us) + "; not reproducible");
+    o.as_of = *p;
   }
   replay::ProgressBar bar("rebuild " + o.projection);
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
@@ -270,6 +392,8 @@ int DiffCommand(const Args& a) {
 }
 
 int ExportCommand(const Args& a) {
+  // Without --out, stdout carries the events: a JSON summary there would be mixed in.
+  if (a.json && !a.flags.count("--out")) return Usage("export --json needs --out FILE (without it stdout carries the events)");
   replay::ExportOptions o;
   const std::string format = a.flags.count("--format") ? a.flags.at("--format") : "jsonl";
   if (format == "csv") o.format = replay::ExportFormat::kCsv;
@@ -286,19 +410,27 @@ int ExportCommand(const Args& a) {
   if (auto bad = replay::CheckExportOptions(o); !bad.ok()) return Usage(bad.message());  // before --out is truncated
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
-    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, false);
+    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (a.flags.count("--out")) {
     file.open(a.flags.at("--out"));
-    if (!file) return Failed(ledger::Status::IOError("cannot write " + a.flags.at("--out")), false);
+    if (!file) return Failed(ledger::Status::IOError("cannot write " + a.flags.at("--out")), a.json);
     out = &file;
   }
   replay::ProgressBar bar("export");
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   auto r = replay::Export(*s.store, o, *out);
-  if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), false);
+  if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
   out->flush();
+  if (a.json)  // --out is given (checked above): stdout is free
+    std::cout << Json{{"ok", true},
+                      {"exported", r->exported},
+                      {"scanned", r->scanned},
+                      {"unsealed_personal", r->unsealed_personal},
+                      {"out", a.flags.at("--out")}}
+                     .dump()
+              << "\n";
   std::fprintf(stderr, "exported %llu of %llu events (%llu with personal fields written before sealing)\n",
                static_cast<unsigned long long>(r->exported), static_cast<unsigned long long>(r->scanned),
                static_cast<unsigned long long>(r->unsealed_personal));
@@ -310,11 +442,11 @@ int ExportCommand(const Args& a) {
 // The flags each command takes (a typo such as --asof must not quietly mean "the head").
 bool KnownFlags(const std::string& command, const Args& a, std::string* unknown) {
   static const std::map<std::string, std::set<std::string>> kFlags = {
-      {"verify", {"--store", "--kafka", "--shard", "--against"}},
-      {"digest", {"--store", "--kafka", "--shard", "--at"}},
-      {"rebuild", {"--store", "--kafka", "--shard", "--projection", "--as-of", "--out"}},
+      {"verify", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--against"}},
+      {"digest", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--at"}},
+      {"rebuild", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--projection", "--as-of", "--out"}},
       {"diff", {"--projection", "--limit"}},
-      {"export", {"--store", "--kafka", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out"}}};
+      {"export", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out"}}};
   auto it = kFlags.find(command);
   if (it == kFlags.end()) return true;  // an unknown command is reported as such
   for (const auto& [flag, value] : a.flags)
@@ -322,14 +454,25 @@ bool KnownFlags(const std::string& command, const Args& a, std::string* unknown)
       *unknown = flag;
       return false;
     }
+  if (!a.against.empty() && !it->second.count("--against")) {
+    *unknown = "--against";
+    return false;
+  }
   if (!a.kafka_properties.empty() && !it->second.count("--kafka")) {
     *unknown = "--kafka-property";
+    return false;
+  }
+  // Only diff takes directories as arguments; elsewhere a stray word is a mistake (a flag's
+  // value split by the shell, a forgotten flag name), not something to ignore.
+  if (command != "diff" && !a.positional.empty()) {
+    *unknown = "argument '" + a.positional[0] + "'";
     return false;
   }
   return true;
 }
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) g_json = g_json || std::string(argv[i]) == "--json";
   if (argc < 2) return Usage("name a command");
   const std::string command = argv[1];
   Args a;

@@ -25,6 +25,7 @@ ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSou
   o.node_id = "ledger-replay";
   auto store = ledger::EventStore::Open(o);
   if (!store.ok()) return store.status();
+  ledger::kafka::LogReader::Stats read;
   {
     // With a lease the reader asks Kafka for the partition's end and renews only once it
     // has read up to it: the first renewal says the copy holds the log as of then.
@@ -32,18 +33,37 @@ ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSou
     auto reader = ledger::kafka::LogReader::Start({source.bootstrap, ledger::ShardId(source.shard), source.properties},
                                                   store->get(), kLeaseMs);
     if (!reader.ok()) return reader.status();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(source.timeout_s);
+    const auto started = std::chrono::steady_clock::now();
+    const auto answer_deadline = started + std::chrono::milliseconds(source.answer_timeout_ms);
+    const auto deadline = started + std::chrono::seconds(source.timeout_s);
     for (;;) {
-      const auto stats = (*reader)->stats();
-      if (!stats.stopped.ok()) return stats.stopped;
-      if (stats.lease_renewals > 0) break;
-      if (std::chrono::steady_clock::now() > deadline)
+      read = (*reader)->stats();
+      if (!read.stopped.ok()) return read.stopped;
+      if (read.lease_renewals > 0) break;
+      const auto now = std::chrono::steady_clock::now();
+      // librdkafka retries an unreachable bootstrap for ever: the lease's end-offset
+      // question is the first thing only a broker can answer.
+      if (read.end_offset < 0 && now > answer_deadline)
+        return ledger::Status::Unavailable("no Kafka broker at " + source.bootstrap + " answered within " +
+                                           std::to_string(source.answer_timeout_ms) + " ms");
+      if (now > deadline)
         return ledger::Status::Unavailable("Kafka's partition was not read to its end within " +
                                            std::to_string(source.timeout_s) + " s");
       if (progress) progress((*store)->head().position.value(), 0);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }  // the reader stops here; the copy stays
+  // The reader skips a batch that does not continue its chain (a duplicate, another
+  // writer's), so a partition whose first batch starts after position 1 leaves the copy
+  // empty, and an empty copy verifies as intact. The topic held events: say which.
+  if ((*store)->head().position.value() == 0 && read.last_read.value() > 0) {
+    const std::string held = std::to_string(read.first_read.value()) + ".." + std::to_string(read.last_read.value());
+    if (read.first_read.value() > 1)
+      return ledger::Status::Corruption("the topic does not begin at position 1 (it holds positions " + held +
+                                        "), so the chain cannot be verified from genesis");
+    return ledger::Status::Corruption("none of the topic's batches (positions " + held +
+                                      ") continues the chain from genesis");
+  }
   return store;
 }
 

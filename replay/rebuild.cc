@@ -4,10 +4,33 @@
 #include <chrono>
 #include <filesystem>
 
+#include "ledger/record_codec.h"
 #include "projections/projections.h"
 #include "replay/replay.h"
+#include "schemas/ledger_generated.h"
 
 namespace replay {
+
+namespace {
+
+// A command's events are written together (verify checks "whole commands" by the same
+// fields), so a state as of a position inside one never existed: refused, naming the
+// position that ends it. Position 0 (the empty log) ends nothing and is always a state.
+ledger::Status CheckEndsACommand(const ledger::EventStore& store, ledger::Position at) {
+  if (at.value() == 0) return ledger::Status::Ok();
+  auto one = store.ReadRange(at, 1);
+  if (!one.ok()) return one.status();
+  if (one->empty() || one->front().position != at)  // ReadRange gives the next one there is
+    return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
+  const auto* e = ledger::VerifyRecord(one->front().record);
+  if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
+  const uint64_t last = e->command_first_position() + e->command_event_count() - 1;
+  if (e->command_event_count() == 0 || last <= at.value()) return ledger::Status::Ok();
+  return ledger::Status::InvalidArgument("position " + std::to_string(at.value()) + " is inside a command that ends at " +
+                                         std::to_string(last) + "; rebuild as of " + std::to_string(last));
+}
+
+}  // namespace
 
 ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options) {
   const auto& names = projections::ReadModelNames();
@@ -20,6 +43,7 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   const ledger::Position until = options.as_of.value() == 0 ? head : options.as_of;
   if (until > head)
     return ledger::Status::InvalidArgument("the log ends at position " + std::to_string(head.value()));
+  LEDGER_RETURN_IF_ERROR(CheckEndsACommand(store, until));
   projections::ProjectorOptions po;
   po.dir = options.out_dir;
   po.read_models = {options.projection};

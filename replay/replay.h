@@ -26,15 +26,24 @@ using Progress = std::function<void(uint64_t done, uint64_t total)>;
 ledger::Result<std::unique_ptr<ledger::EventStore>> OpenForReplay(const std::string& store_dir, const std::string& scratch_dir,
                                                                   uint32_t shard = 0);
 
+// How long a copy from Kafka waits for a broker to answer at all (an unreachable bootstrap
+// must not hold an auditor's run: probed, 127.0.0.1:1 waited out the whole timeout_s).
+inline constexpr int kKafkaAnswerTimeoutMs = 30000;
+
 // The canonical log of `shard` read from Kafka through the shared log reader (which checks
 // the chain and skips non-canonical and duplicate batches) into a new store under
 // `scratch_dir`, up to the partition's end as Kafka reports it once reading began. The
-// store is the copy's; every operation below works on it. Unavailable after `timeout_s`.
+// store is the copy's; every operation below works on it. Unavailable when no broker
+// answers within `answer_timeout_ms` or the partition is not read to its end within
+// `timeout_s`. Corruption when the partition holds batches but none of them continues the
+// chain from genesis (a topic that begins after position 1, as a new embedded cluster's
+// does): an empty copy must not stand for the log the topic holds.
 struct KafkaSource {
   std::string bootstrap;
   std::vector<std::pair<std::string, std::string>> properties;  // librdkafka settings
   uint32_t shard = 0;
   int timeout_s = 600;
+  int answer_timeout_ms = kKafkaAnswerTimeoutMs;
 };
 ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSource& source, const std::string& scratch_dir,
                                                                   const Progress& progress = nullptr);
@@ -48,7 +57,8 @@ struct KeptDigest {  // a digest kept outside the system: "POSITION:HASH"
 std::optional<KeptDigest> ParseKeptDigest(const std::string& text);
 
 struct VerifyOptions {
-  std::optional<KeptDigest> against;
+  // Every digest is checked; the first to fail in position order is the one reported.
+  std::vector<KeptDigest> against;
   Progress progress;
 };
 
@@ -64,8 +74,8 @@ struct VerifyReport {
 // The chain (previous hash, position, record), dense positions, every record's FlatBuffers
 // verification, whole commands, writer epochs never going down, every posting well formed
 // (positive amount, a known-looking currency, two different accounts: one debit, one
-// credit, so every event balances), and, with `against`, that the log still holds that
-// digest. Errors only for I/O; damage is in the report.
+// credit, so every event balances), and, with `against`, that the log still holds each of
+// those digests. Errors only for I/O; damage is in the report.
 ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options);
 
 // ---- digest ----
@@ -87,7 +97,8 @@ ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store,
 
 struct RebuildOptions {
   std::string projection;     // one of projections::ReadModelNames()
-  ledger::Position as_of;     // inclusive; 0: the head
+  ledger::Position as_of;     // inclusive; 0: the head. Must end a command (InvalidArgument
+                              // otherwise: a state inside a command never existed)
   std::string out_dir;        // must not exist yet
   Progress progress;
 };

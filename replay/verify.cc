@@ -1,7 +1,10 @@
 // verify: one walk of the chain (ledger::VerifyChainThrough) with the auditor's further
 // checks on every event, the first failure named by its position.
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <optional>
+#include <vector>
 
 #include "ledger/domain/money.h"
 #include "ledger/record_codec.h"
@@ -59,7 +62,12 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
   const uint64_t total = store.head().position.value();
   uint64_t epoch = 0;
   uint64_t command_first = 0, command_count = 0;  // the command the last event belonged to
-  bool matched_kept = false;
+  // The kept digests in position order: the walk meets them in that order, so the first
+  // to fail is the one reported; `next_kept` is the first not yet reached.
+  std::vector<KeptDigest> kept = options.against;
+  std::stable_sort(kept.begin(), kept.end(),
+                   [](const KeptDigest& a, const KeptDigest& b) { return a.position < b.position; });
+  size_t next_kept = 0;
   const auto also = [&](Position at, const ledger::Sha256Digest& hash, const ledger::schema::Event& e) -> Status {
     if (e.writer_epoch() < epoch) return Bad("the writer epoch went down", at);
     epoch = e.writer_epoch();
@@ -74,11 +82,8 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
     command_first = e.command_first_position();
     command_count = e.command_event_count();
     LEDGER_RETURN_IF_ERROR(CheckPostings(e, at));
-    if (options.against && at == options.against->position) {
-      if (hash != options.against->hash)
-        return Bad("the log no longer matches the digest kept for it (rewritten?)", at);
-      matched_kept = true;
-    }
+    for (; next_kept < kept.size() && kept[next_kept].position == at; ++next_kept)
+      if (hash != kept[next_kept].hash) return Bad("the log no longer matches the digest kept for it (rewritten?)", at);
     return Status::Ok();
   };
   const auto progress = [&](Position p) {
@@ -100,10 +105,10 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
     walked = Bad("the last command is cut short", through);
     failed_at = through;
   }
-  if (walked.ok() && options.against && !matched_kept) {
+  if (walked.ok() && next_kept < kept.size()) {
     walked = Status::Corruption("the log ends at position " + std::to_string(through.value()) +
-                                ", before the digest kept for position " + std::to_string(options.against->position.value()));
-    failed_at = options.against->position;
+                                ", before the digest kept for position " + std::to_string(kept[next_kept].position.value()));
+    failed_at = kept[next_kept].position;
   }
   if (!walked.ok() && walked.code() != ledger::Code::kCorruption) return walked;  // I/O, not damage
   if (through.value() > 0) {

@@ -62,6 +62,11 @@ struct LogReader::Impl {
     auto facts = FactsOf(bytes);
     if (!facts.ok())
       return Status::Corruption("batch at offset " + std::to_string(m->offset) + ": " + facts.status().message());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stats.first_read.value() == 0) stats.first_read = facts->first;
+      if (facts->last > stats.last_read) stats.last_read = facts->last;
+    }
     const Verdict v = Judge(head, *facts);
     if (v != Verdict::kCanonical) {
       std::lock_guard<std::mutex> lock(mu);
@@ -187,6 +192,7 @@ struct LogReader::Impl {
       int64_t high = 0;
       rd_kafka_resp_err_t e = QueryEndOffset(lease_ms, &high);
       std::unique_lock<std::mutex> lock(mu);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) stats.end_offset = high;
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const bool read_to_end = cv.wait_until(lock, asked_at + lease, [&] {
           return next_offset.load() >= high || stop.load() || !stats.stopped.ok();

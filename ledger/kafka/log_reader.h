@@ -70,6 +70,14 @@ class LogReader {
     std::map<std::string, uint64_t> skipped;  // by verdict
     Status stopped;                           // OK while running
     uint64_t lease_renewals = 0;
+    // The partition's end offset as Kafka last answered the lease's question (-1: Kafka has
+    // not answered yet), so a caller can tell "no broker answers" from "still reading".
+    int64_t end_offset = -1;
+    // The positions of the batches read from Kafka, canonical or not (0: none yet): the
+    // first batch's first position and the highest last position. A copy that begins empty
+    // learns from them what the partition holds when none of it chains to genesis.
+    Position first_read;
+    Position last_read;
     uint64_t caught_up_from_store = 0;  // canonical batches taken from the catch-up source
     // Follow lag: from the writer deciding a batch's last record (its clock) to this reader
     // applying the batch, per canonical batch from Kafka; counts per bucket of kLagBucketsMs

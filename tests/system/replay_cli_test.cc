@@ -5,13 +5,18 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "ledger/record_codec.h"
+#include "schemas/ledger_generated.h"
 #include "tests/support/http_sink.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/process.h"
@@ -30,14 +35,25 @@ Ran Replay(const std::string& args) {
   return testing_support::RunCommand(std::string(LEDGER_REPLAY_PATH) + " " + args + " 2>/dev/null");
 }
 
+// The last position of the command holding `position` (a rebuild must end a command); 0
+// when it cannot be read.
+uint64_t CommandEnd(const ledger::EventStore& store, uint64_t position) {
+  auto one = store.ReadRange(ledger::Position(position), 1);
+  if (!one.ok() || one->empty()) return 0;
+  const auto* e = ledger::VerifyRecord(one->front().record);
+  return e == nullptr ? 0 : e->command_first_position() + e->command_event_count() - 1;
+}
+
 TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   TempDir dir;
   const std::string store = dir.Sub("store");
-  uint64_t head = 0;
+  uint64_t head = 0, as_of = 0;
   {
     testing_support::StoryLog log(store, 5);
     head = log.store->head().position.value();
+    as_of = CommandEnd(*log.store, 20);
   }
+  ASSERT_GE(as_of, 20u);
   Ran verify = Replay("verify --store " + store + " --json");
   ASSERT_EQ(verify.exit_code, 0) << verify.out;
   const Json v = Json::parse(verify.out);
@@ -50,9 +66,10 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   EXPECT_EQ(kept.rfind("20:", 0), 0u) << kept;
   EXPECT_EQ(Replay("verify --store " + store + " --against " + kept).exit_code, 0);
 
-  Ran rebuilt = Replay("rebuild --store " + store + " --projection fees --as-of 20 --out " + dir.Sub("fees-at-20") + " --json");
+  Ran rebuilt = Replay("rebuild --store " + store + " --projection fees --as-of " + std::to_string(as_of) + " --out " +
+                       dir.Sub("fees-at-20") + " --json");
   ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
-  EXPECT_EQ(Json::parse(rebuilt.out)["position"], 20);
+  EXPECT_EQ(Json::parse(rebuilt.out)["position"], as_of);
   Ran exported = Replay("export --store " + store + " --format csv --type OrderPlaced --out " + dir.Sub("orders.csv"));
   ASSERT_EQ(exported.exit_code, 0);
   std::ifstream csv(dir.Sub("orders.csv"));
@@ -90,6 +107,109 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   const Json d = Json::parse(damaged.out);
   EXPECT_FALSE(d["ok"].get<bool>());
   EXPECT_EQ(d["first_bad_position"], bad);
+}
+
+// Flags given twice, stray arguments, position 0, another shard's token, a time after the
+// log and a position inside a command: each a usage error (2), never a silent default, and
+// under --json each answers one JSON object. Every kept digest is checked.
+TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
+  TempDir dir;
+  const std::string store = dir.Sub("store");
+  uint64_t end = 0, inside = 0, inside_end = 0;
+  {
+    testing_support::StoryLog log(store, 5);
+    end = CommandEnd(*log.store, 20);
+    for (uint64_t p = 1; p <= log.store->head().position.value() && inside == 0; ++p)
+      if (CommandEnd(*log.store, p) > p) {
+        inside = p;
+        inside_end = CommandEnd(*log.store, p);
+      }
+  }
+  ASSERT_GE(end, 20u);
+  ASSERT_GT(inside, 0u) << "the story has no command of several events";
+  const std::string at = std::to_string(end);
+  Ran digest = Replay("digest --store " + store + " --at " + at);
+  ASSERT_EQ(digest.exit_code, 0);
+  const std::string good = digest.out.substr(0, digest.out.find('\n'));
+  const std::string bad = good.substr(0, good.size() - 1) + (good.back() == '0' ? "1" : "0");
+  Ran early = Replay("digest --store " + store + " --at 10");
+  ASSERT_EQ(early.exit_code, 0);
+  const std::string good_early = early.out.substr(0, early.out.find('\n'));
+
+  // Every --against is checked: a bad one after a good one is found (exit 1 at its position).
+  EXPECT_EQ(Replay("verify --store " + store + " --against " + good_early + " --against " + good).exit_code, 0);
+  Ran both = Replay("verify --store " + store + " --against " + good_early + " --against " + bad + " --json");
+  EXPECT_EQ(both.exit_code, 1) << both.out;
+  EXPECT_EQ(Json::parse(both.out)["first_bad_position"], end);
+  Ran reversed = Replay("verify --store " + store + " --against " + bad + " --against " + good_early + " --json");
+  EXPECT_EQ(reversed.exit_code, 1) << reversed.out;
+  EXPECT_EQ(Json::parse(reversed.out)["first_bad_position"], end);
+  // The shard:position tokens /v1/audit/digest hands out, for this shard only.
+  EXPECT_EQ(Replay("verify --store " + store + " --against 0:" + good).exit_code, 0);
+  EXPECT_EQ(Replay("verify --store " + store + " --against 1:" + good).exit_code, 2);
+  Ran token = Replay("digest --store " + store + " --at 0:" + at);
+  EXPECT_EQ(token.exit_code, 0);
+  EXPECT_EQ(token.out, digest.out);
+  EXPECT_EQ(Replay("digest --store " + store + " --at 1:" + at).exit_code, 2) << "another shard's position";
+
+  // Any other flag twice, a stray argument, position 0: usage errors.
+  EXPECT_EQ(Replay("verify --store " + store + " --store " + store).exit_code, 2);
+  EXPECT_EQ(Replay("digest --store " + store + " --at 10 --at 20").exit_code, 2);
+  EXPECT_EQ(Replay("verify --store " + store + " extra").exit_code, 2);
+  EXPECT_EQ(Replay("digest --store " + store + " --at 0").exit_code, 2);
+  EXPECT_EQ(Replay("rebuild --store " + store + " --projection fees --as-of 0 --out " + dir.Sub("zero")).exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("zero")));
+  // A time after the last event is not reproducible: refused, naming the last event's time.
+  Ran future = Replay("rebuild --store " + store + " --projection fees --as-of 2099-01-01T00:00:00Z --out " +
+                      dir.Sub("future") + " --json");
+  EXPECT_EQ(future.exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("future")));
+  const Json f = Json::parse(future.out);
+  EXPECT_FALSE(f["ok"].get<bool>());
+  EXPECT_TRUE(f["usage_error"].get<bool>());
+  EXPECT_NE(f["error"].get<std::string>().find("after the log's last event"), std::string::npos) << future.out;
+  // As of a position inside a command: refused, naming the command's end.
+  Ran cut = Replay("rebuild --store " + store + " --projection fees --as-of " + std::to_string(inside) + " --out " +
+                   dir.Sub("cut") + " --json");
+  EXPECT_EQ(cut.exit_code, 2) << cut.out;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("cut")));
+  EXPECT_NE(Json::parse(cut.out)["error"].get<std::string>().find("ends at " + std::to_string(inside_end)), std::string::npos)
+      << cut.out;
+
+  // Under --json every usage error is one JSON object on stdout.
+  for (const std::string& args :
+       std::vector<std::string>{"verify --json", "verify --store " + store + " --json extra",
+                                "verify --store " + store + " --json --json", "frobnicate --json",
+                                "export --store " + store + " --json"}) {
+    Ran r = Replay(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    const Json j = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << args << ": " << r.out;
+    EXPECT_FALSE(j["ok"].get<bool>()) << args;
+    EXPECT_TRUE(j["usage_error"].get<bool>()) << args;
+  }
+  Ran exported = Replay("export --store " + store + " --out " + dir.Sub("all.jsonl") + " --json");
+  EXPECT_EQ(exported.exit_code, 0);
+  EXPECT_TRUE(Json::parse(exported.out)["ok"].get<bool>()) << exported.out;
+}
+
+// An unreachable bootstrap used to hang: no broker answers within
+// replay::kKafkaAnswerTimeoutMs (30 s), exit 3 with JSON, and the scratch copy is gone.
+TEST(LedgerReplay, AnUnreachableKafkaFailsWithinTheTimeoutAndLeavesNoScratch) {
+  TempDir dir;
+  const std::string tmp = dir.Sub("tmp");
+  std::filesystem::create_directories(tmp);
+  const auto started = std::chrono::steady_clock::now();
+  Ran r = testing_support::RunCommand("TMPDIR=" + tmp + " " + std::string(LEDGER_REPLAY_PATH) +
+                                      " verify --kafka 127.0.0.1:1 --kafka-timeout-ms 1500 --json 2>/dev/null");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  const Json j = Json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_NE(j["error"].get<std::string>().find("no Kafka broker"), std::string::npos) << r.out;
+  EXPECT_LT(seconds, 60) << "the 1.5 s answer timeout, and the reader's close";
+  EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "the scratch directory was left behind";
 }
 
 }  // namespace

@@ -6,16 +6,19 @@
 // reads the store as a secondary instance while the store is open for writing.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ledger/chain_hash.h"
+#include "ledger/kafka/embedded_cluster.h"
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
 #include "projections/projections.h"
 #include "replay/replay.h"
 #include "schemas/ledger_generated.h"
+#include "tests/support/log_fixtures.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
@@ -50,7 +53,7 @@ class ReplayTest : public ::testing::Test {
     fs::copy(dir.Sub("story"), to, fs::copy_options::recursive);
     return to;
   }
-  replay::VerifyReport VerifyAt(const std::string& path, std::optional<replay::KeptDigest> against = std::nullopt) {
+  replay::VerifyReport VerifyAt(const std::string& path, std::vector<replay::KeptDigest> against = {}) {
     TempDir scratch;
     auto store = replay::OpenForReplay(path, scratch.path());
     EXPECT_TRUE(store.ok()) << store.status().ToString();
@@ -60,6 +63,17 @@ class ReplayTest : public ::testing::Test {
     auto r = replay::Verify(**store, o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : replay::VerifyReport{};
+  }
+
+  // The digest an auditor would have kept for position `at` of the story.
+  replay::KeptDigest KeptAt(uint64_t at) {
+    TempDir scratch;
+    auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (!store.ok()) return {};
+    auto d = replay::DigestAt(**store, Position(at));
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? replay::KeptDigest{d->position, d->hash} : replay::KeptDigest{};
   }
 
   TempDir dir;
@@ -173,12 +187,13 @@ TEST_F(ReplayTest, ATailRewrittenConsistentlyIsCaughtOnlyAgainstADigestKeptBefor
   }
   auto alone = VerifyAt(path);
   EXPECT_TRUE(alone.intact) << "a consistent rewrite passes the chain alone: " << alone.reason;
-  auto against = VerifyAt(path, kept);
+  ASSERT_TRUE(kept.has_value());
+  auto against = VerifyAt(path, {*kept});
   EXPECT_FALSE(against.intact);
   EXPECT_EQ(against.first_bad, Position(k)) << against.reason;
   EXPECT_NE(against.reason.find("digest"), std::string::npos) << against.reason;
   // The original still matches its kept digest.
-  auto original = VerifyAt(dir.Sub("story"), kept);
+  auto original = VerifyAt(dir.Sub("story"), {*kept});
   EXPECT_TRUE(original.intact) << original.reason;
 }
 
@@ -323,6 +338,109 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   backwards.from_us = 2;
   backwards.to_us = 1;
   EXPECT_EQ(replay::CheckExportOptions(backwards).code(), ledger::Code::kInvalidArgument);
+}
+
+// Every kept digest is checked (a repeated --against used to keep only the last): the first
+// that fails, in position order whatever order they were given in, is the one reported.
+TEST_F(ReplayTest, EveryKeptDigestIsCheckedAndTheFirstToFailInPositionOrderIsNamed) {
+  const uint64_t early = 10, late = head.value() - 5;
+  const replay::KeptDigest good_early = KeptAt(early), good_late = KeptAt(late);
+  replay::KeptDigest bad_early = good_early, bad_late = good_late;
+  bad_early.hash[0] ^= 1;
+  bad_late.hash[0] ^= 1;
+  log.reset();  // the story's store closed: read as a secondary instance alone
+  const std::string story = dir.Sub("story");
+  EXPECT_TRUE(VerifyAt(story, {good_late, good_early}).intact);
+  auto late_bad = VerifyAt(story, {good_early, bad_late});
+  EXPECT_FALSE(late_bad.intact);
+  EXPECT_EQ(late_bad.first_bad, Position(late)) << late_bad.reason;
+  auto both_bad = VerifyAt(story, {bad_late, bad_early});  // given out of order
+  EXPECT_FALSE(both_bad.intact);
+  EXPECT_EQ(both_bad.first_bad, Position(early)) << both_bad.reason;
+  EXPECT_NE(both_bad.reason.find("digest"), std::string::npos) << both_bad.reason;
+  // A good digest does not hide a bad one at the same position.
+  EXPECT_FALSE(VerifyAt(story, {good_early, bad_early}).intact);
+  // One kept beyond the log's end fails at its position, after the good ones passed.
+  replay::KeptDigest beyond = good_late;
+  beyond.position = Position(head.value() + 3);
+  auto short_log = VerifyAt(story, {beyond, good_early});
+  EXPECT_FALSE(short_log.intact);
+  EXPECT_EQ(short_log.first_bad, beyond.position) << short_log.reason;
+}
+
+// A command's events are written together: a rebuild as of a position inside one would
+// show a state that never existed, so it is refused, naming the position that ends it.
+TEST_F(ReplayTest, ARebuildAsOfAPositionInsideACommandIsRefusedNamingTheCommandsEnd) {
+  uint64_t inside = 0, end = 0;
+  for (uint64_t p = 1; p <= head.value() && inside == 0; ++p) {
+    auto one = log->store->ReadRange(Position(p), 1);
+    ASSERT_TRUE(one.ok() && !one->empty());
+    const auto* e = ledger::VerifyRecord(one->front().record);
+    ASSERT_NE(e, nullptr);
+    if (e->command_event_count() > 1 && e->command_first_position() == p) {
+      inside = p;
+      end = p + e->command_event_count() - 1;
+    }
+  }
+  ASSERT_GT(inside, 0u) << "the story has no command of several events";
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok());
+  replay::RebuildOptions o;
+  o.projection = "fees";
+  o.as_of = Position(inside);
+  o.out_dir = dir.Sub("inside");
+  auto refused = replay::Rebuild(**store, o);
+  ASSERT_EQ(refused.status().code(), ledger::Code::kInvalidArgument) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("inside a command that ends at " + std::to_string(end)), std::string::npos)
+      << refused.status().message();
+  EXPECT_FALSE(fs::exists(dir.Sub("inside")));
+  o.as_of = Position(end);
+  auto whole = replay::Rebuild(**store, o);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->position, Position(end));
+}
+
+// A topic whose first batch is not position 1 (a new embedded cluster's, continuing from
+// the writer's head) has nothing that chains to genesis: the copy fails and says which
+// positions the topic holds, instead of an empty copy that verifies as "intact, 0 events".
+TEST(ReplayFromKafka, ATopicThatDoesNotBeginAtPositionOneIsRefusedNamingWhatItHolds) {
+  auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  TempDir writer_dir, scratch;
+  auto writer = testing_support::OpenNodeStore(writer_dir.path(), "n0");
+  testing_support::PromoteToEpochOne(*writer, "n0");
+  testing_support::WriteCommands(*writer, 12, 1);
+  auto batches = writer->ReadBatches(Position(1), 100000);
+  auto infos = writer->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(batches.ok() && infos.ok());
+  ASSERT_GT(batches->size(), 4u);
+  testing_support::PublishRaw((*cluster)->bootstrap(), std::vector<std::string>(batches->begin() + 3, batches->end()));
+  replay::KafkaSource source;
+  source.bootstrap = (*cluster)->bootstrap();
+  source.timeout_s = 60;
+  auto copy = replay::CopyFromKafka(source, scratch.path());
+  ASSERT_FALSE(copy.ok());
+  EXPECT_EQ(copy.status().code(), ledger::Code::kCorruption) << copy.status().ToString();
+  const std::string held = std::to_string((*infos)[3].first.value()) + ".." + std::to_string(writer->head().position.value());
+  EXPECT_NE(copy.status().message().find("does not begin at position 1"), std::string::npos) << copy.status().message();
+  EXPECT_NE(copy.status().message().find(held), std::string::npos) << copy.status().message();
+}
+
+// An unreachable bootstrap used to wait out the whole read timeout (ten minutes): the copy
+// gives up once no broker has answered within its answer timeout.
+TEST(ReplayFromKafka, NoBrokerAnsweringIsUnavailableWithinTheAnswerTimeout) {
+  TempDir scratch;
+  replay::KafkaSource source;
+  source.bootstrap = "127.0.0.1:1";
+  source.answer_timeout_ms = 1500;
+  const auto started = std::chrono::steady_clock::now();
+  auto copy = replay::CopyFromKafka(source, scratch.path());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_FALSE(copy.ok());
+  EXPECT_EQ(copy.status().code(), ledger::Code::kUnavailable) << copy.status().ToString();
+  EXPECT_NE(copy.status().message().find("no Kafka broker"), std::string::npos) << copy.status().message();
+  EXPECT_LT(seconds, 60) << "closing the reader must not wait for the unreachable broker for long";
 }
 
 }  // namespace
