@@ -4,18 +4,27 @@
 
 namespace replay {
 
+ledger::Result<const ledger::schema::Event*> ReadEventAt(const ledger::EventStore& store, ledger::Position at,
+                                                        ledger::StoredEvent* out) {
+  auto one = store.ReadRange(at, 1);
+  if (!one.ok()) return one.status();
+  if (one->empty() || one->front().position != at)  // ReadRange gives the next one there is
+    return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
+  *out = std::move(one->front());
+  const auto* e = ledger::VerifyRecord(out->record);
+  if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
+  return e;
+}
+
 ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at) {
   const ledger::Head head = store.head();
   if (at.value() == 0 || at == head.position) return Digest{head.position, head.hash, head.recorded_at_us};
   if (at > head.position)
     return ledger::Status::NotFound("the log ends at position " + std::to_string(head.position.value()));
-  auto one = store.ReadRange(at, 1);
-  if (!one.ok()) return one.status();
-  if (one->empty() || one->front().position != at)  // ReadRange gives the next one there is
-    return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
-  const auto* e = ledger::VerifyRecord(one->front().record);
-  if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
-  return Digest{at, one->front().hash, e->recorded_at_us()};
+  ledger::StoredEvent stored;
+  auto e = ReadEventAt(store, at, &stored);
+  if (!e.ok()) return e.status();
+  return Digest{at, stored.hash, (*e)->recorded_at_us()};
 }
 
 std::string FormatDigest(const Digest& d) {
@@ -29,13 +38,10 @@ ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store,
   uint64_t lo = 0, hi = store.head().position.value();  // answer in [lo, hi]
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo + 1) / 2;
-    auto one = store.ReadRange(ledger::Position(mid), 1);
-    if (!one.ok()) return one.status();
-    if (one->empty() || one->front().position.value() != mid)
-      return ledger::Status::Corruption("event missing at position " + std::to_string(mid));
-    const auto* e = ledger::VerifyRecord(one->front().record);
-    if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(mid));
-    if (e->recorded_at_us() <= time_us) lo = mid;
+    ledger::StoredEvent stored;
+    auto e = ReadEventAt(store, ledger::Position(mid), &stored);
+    if (!e.ok()) return e.status();
+    if ((*e)->recorded_at_us() <= time_us) lo = mid;
     else hi = mid - 1;
   }
   return ledger::Position(lo);

@@ -18,12 +18,10 @@ namespace {
 // position that ends it. Position 0 (the empty log) ends nothing and is always a state.
 ledger::Status CheckEndsACommand(const ledger::EventStore& store, ledger::Position at) {
   if (at.value() == 0) return ledger::Status::Ok();
-  auto one = store.ReadRange(at, 1);
-  if (!one.ok()) return one.status();
-  if (one->empty() || one->front().position != at)  // ReadRange gives the next one there is
-    return ledger::Status::Corruption("event missing at position " + std::to_string(at.value()));
-  const auto* e = ledger::VerifyRecord(one->front().record);
-  if (e == nullptr) return ledger::Status::Corruption("record does not verify at position " + std::to_string(at.value()));
+  ledger::StoredEvent stored;
+  auto read = ReadEventAt(store, at, &stored);
+  if (!read.ok()) return read.status();
+  const ledger::schema::Event* e = *read;
   const uint64_t last = e->command_first_position() + e->command_event_count() - 1;
   if (e->command_event_count() == 0 || last <= at.value()) return ledger::Status::Ok();
   return ledger::Status::InvalidArgument("position " + std::to_string(at.value()) + " is inside a command that ends at " +

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ledger/event_store.h"
+#include "schemas/ledger_generated.h"
 
 namespace replay {
 
@@ -77,6 +78,11 @@ struct VerifyReport {
 // credit, so every event balances), and, with `against`, that the log still holds each of
 // those digests. Errors only for I/O; damage is in the report.
 ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options);
+
+// The event at `at` (kept in *out, which the returned event points into), verified.
+// Corruption when it is missing or does not verify.
+ledger::Result<const ledger::schema::Event*> ReadEventAt(const ledger::EventStore& store, ledger::Position at,
+                                                        ledger::StoredEvent* out);
 
 // ---- digest ----
 
