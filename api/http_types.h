@@ -37,6 +37,15 @@ struct Request {
   // Set by POST /v1/batch on its items (never from the wire): the batch itself was counted
   // against the key's rate, so its items are not (else a batch could stop half-way at 429).
   bool inside_batch = false;
+  // Set by POST /v1/batch on an item whose key it derived from the batch's (never from the
+  // wire): the batch's fingerprint, part of the item's request digest, so the batch key
+  // re-sent with other items is another request for every item, also those never run.
+  std::string batch_fingerprint;
+  // Set by POST /v1/batch (never from the wire): the route goes only as far as the
+  // idempotency check and answers 422 idempotency-key-reused when its key is recorded
+  // with another request, else 204 having submitted nothing (or the problem that refused
+  // the request before that check).
+  bool idempotency_probe = false;
   // Set by the HTTP front only (never from the wire, never on a batch's items): a route
   // may then return a deferred Response and give its answer later, once, through
   // `answer_later`, from whichever thread learns it, bounded by deadlines on `timer`

@@ -1,6 +1,7 @@
 #include "api/list_support.h"
 
 #include <set>
+#include <string_view>
 
 #include "api/problem.h"
 #include "projections/read_model_store.h"
@@ -8,10 +9,16 @@
 namespace api {
 
 namespace {
+// The first characters that get a quote in front (DECISIONS §91).
+constexpr char kCsvPrefixed[] = "=+-@\t\r'";
+
 std::string Cell(const Json& v) {
   std::string text = v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump();
-  // A text cell a spreadsheet would run as a formula is written as text.
-  if (v.is_string() && !text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@'))
+  // A text cell a spreadsheet would run as a formula (also after a leading tab or carriage
+  // return, which spreadsheets skip) is written as text behind a quote. A text that really
+  // begins with that quote gets one too, so a leading quote is always the added one and
+  // "'=x" (written "''=x") stays apart from "=x" (written "'=x").
+  if (v.is_string() && !text.empty() && std::string_view(kCsvPrefixed).find(text[0]) != std::string_view::npos)
     text.insert(0, "'");
   if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -23,6 +30,7 @@ std::string Cell(const Json& v) {
 }
 }  // namespace
 
+// Lines end in CRLF, as RFC 4180 (which registers text/csv) has them.
 std::string ToCsv(const Json& rows) {
   std::set<std::string> columns;
   for (const Json& r : rows)
@@ -34,7 +42,7 @@ std::string ToCsv(const Json& rows) {
     out.append(Cell(c));
     first = false;
   }
-  out.push_back('\n');
+  out.append("\r\n");
   for (const Json& r : rows) {
     first = true;
     for (const std::string& c : columns) {
@@ -42,7 +50,7 @@ std::string ToCsv(const Json& rows) {
       if (r.contains(c)) out.append(Cell(r[c]));
       first = false;
     }
-    out.push_back('\n');
+    out.append("\r\n");
   }
   return out;
 }
@@ -68,7 +76,7 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
   const bool more = rows->size() > limit;
   if (call.request.Header("accept").find("text/csv") != std::string::npos) {
     Response r;
-    r.content_type = "text/csv";
+    r.content_type = kCsvContentType;
     r.body = ToCsv(items);
     if (more) r.headers.emplace_back("X-Next-Cursor", ledger::ToHex(last));
     return r;

@@ -12,13 +12,17 @@ namespace api {
 
 inline constexpr size_t kListLimitDefault = 50;
 inline constexpr size_t kListLimitMax = 500;
+// The text is UTF-8 (JSON's), said so that a spreadsheet does not guess another charset.
+inline constexpr const char* kCsvContentType = "text/csv; charset=utf-8";
 
 // Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an
 // analyst), `shape` turning each entry into the listed item (null: skip it).
 Response ListPage(const Call& call, const projections::ProjectionStore& model, const std::string& prefix,
                   const std::function<Json(const std::string& key, const Json& value)>& shape);
 
-// Rows as CSV: one column per top-level field (sorted), nested values as JSON text.
+// Rows as CSV: one column per top-level field (sorted), nested values as JSON text; a text
+// cell beginning with = + - @ tab, carriage return or ' is written behind a ' (formulas);
+// lines end in CRLF (RFC 4180).
 std::string ToCsv(const Json& rows);
 
 }  // namespace api

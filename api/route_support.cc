@@ -219,6 +219,22 @@ ledger::Position LastPosition(const ledger::domain::CommandResult& r) {
   return ledger::Position(r.first_position.value() + (r.event_count > 0 ? r.event_count - 1 : 0));
 }
 
+// A batch's probe (Request::idempotency_probe) of a prepared request: 422 when its key is
+// recorded with another digest (as the sequencer would answer), else 204. Reads the store
+// only: a key still in flight is the sequencer's to judge when the item runs.
+Response ProbeIdempotency(const Call& call, const ledger::domain::CommandRequest& r) {
+  if (!r.idempotency_key.empty() && call.ctx.store != nullptr) {
+    auto found = call.ctx.store->LookupIdempotency(r.merchant_id, r.idempotency_key);
+    if (!found.ok()) return ProblemFromStatus(found.status());
+    if (found->has_value() && (*found)->request_digest != r.request_digest)
+      return ProblemFromStatus(
+          ledger::Status::IdempotencyKeyReused("this idempotency key was already used with a different request"));
+  }
+  Response clear;
+  clear.status = 204;
+  return clear;
+}
+
 // The checks before a command is submitted, and its request: a problem when refused.
 std::optional<Response> Prepare(Call& call, const std::string& merchant, ledger::domain::Command command,
                                 Idempotency idempotency, const CommandOptions& options, WriterSlot::View* writer,
@@ -239,18 +255,24 @@ std::optional<Response> Prepare(Call& call, const std::string& merchant, ledger:
                    "Idempotency-Key is over " + std::to_string(kIdempotencyKeyHeaderBytesMax) + " characters");
   r->merchant_id = merchant;
   r->idempotency_key = key;
-  // The same key with another request (method, path or body) is a different request.
+  // The same key with another request (method, path or body) is a different request; for
+  // a batch's item with a derived key, also with another batch around it.
   const std::string& digested = options.digest_body.empty() ? call.request.body : options.digest_body;
-  r->request_digest = ledger::Sha256Of(call.request.method + " " + call.request.path + "\n" + digested);
+  std::string fingerprinted = call.request.method + " " + call.request.path + "\n" + digested;
+  if (!call.request.batch_fingerprint.empty()) fingerprinted.append("\nbatch ").append(call.request.batch_fingerprint);
+  r->request_digest = ledger::Sha256Of(fingerprinted);
+  if (call.request.idempotency_probe) return ProbeIdempotency(call, *r);
   unsigned char id[16];
   if (RAND_bytes(id, sizeof id) != 1) return Problem(500, "internal", "the random source failed");
   std::memcpy(&r->command_id.hi, id, 8);
   std::memcpy(&r->command_id.lo, id + 8, 8);
   r->command = std::move(command);
-  if (const std::string if_match = call.request.Header("if-match"); !if_match.empty()) {
-    if (options.stream.empty())
-      return Problem(400, "invalid-field", "this route takes no If-Match", R"({"pointer":"/headers/if-match"})");
-    const auto version = ParseEntityTag(if_match);
+  // Present, even empty ("If-Match:", or white space the front may trim to ""): an empty
+  // condition taken for none ran a conditional write unconditionally. ParseEntityTag
+  // refuses "" and white space.
+  if (auto if_match = call.request.headers.find("if-match"); if_match != call.request.headers.end()) {
+    if (options.stream.empty()) return RefuseIfMatch(call.request);
+    const auto version = ParseEntityTag(if_match->second);
     if (!version) return Problem(400, "invalid-field", "If-Match must be a stream version as the resource's ETag gives it",
                                  R"({"pointer":"/headers/if-match"})");
     r->condition = ledger::domain::StreamCondition{options.stream, ledger::StreamVersion(*version)};
@@ -438,6 +460,11 @@ CommandOptions Conditional(const std::string& stream) {
   CommandOptions o;
   o.stream = stream;
   return o;
+}
+
+std::optional<Response> RefuseIfMatch(const Request& request) {
+  if (request.headers.count("if-match") == 0) return std::nullopt;
+  return Problem(400, "invalid-field", "this route takes no If-Match", R"({"pointer":"/headers/if-match"})");
 }
 
 std::optional<uint64_t> ParseEntityTag(const std::string& value) {

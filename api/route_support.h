@@ -92,6 +92,10 @@ std::string StreamName(const std::string& kind, const std::string& merchant, con
 // Options of a write on an existing resource: If-Match names that stream's version.
 CommandOptions Conditional(const std::string& stream);
 
+// For a route that names no single stream: 400 invalid-field when the request carries an
+// If-Match header, even an empty one (a condition must never be dropped silently); else
+// nullopt.
+std::optional<Response> RefuseIfMatch(const Request& request);
 // The stream version an If-Match or ETag value names: "\"3\"" (as ETag gives it) or 3.
 std::optional<uint64_t> ParseEntityTag(const std::string& value);
 // Answers `read()` with ETag: the stream's version, read before the body (so a stale tag

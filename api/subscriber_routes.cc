@@ -1,8 +1,8 @@
 // Subscribers of webhooks out (DESIGN §9): merchants for their disputes and outages,
 // admins for the platform, auditors for digests. The secret is sealed with the node's
 // secrets key before it enters the log and is never answered or listed. URLs that resolve
-// to private, loopback or link-local addresses are refused unless the node runs with
-// --allow-private-webhooks (tests).
+// to private, loopback, link-local or other special-purpose addresses are refused unless
+// the node runs with --allow-private-webhooks (tests); a URL of no valid form always is.
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -23,6 +23,10 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
     const std::string secret = f.Str("secret");
     cmd.topics = f.Strs("topics");
     if (f.ok() && (secret.size() < 16 || secret.size() > 256)) f.Refuse("secret", "from 16 to 256 characters");
+    // Sixteen spaces are sixteen characters but no secret: anyone could sign notifications
+    // that the subscriber would take for the node's.
+    if (f.ok() && secret.find_first_not_of(" \t\n\v\f\r") == std::string::npos)
+      f.Refuse("secret", "must not be only white space");
     for (size_t i = 0; f.ok() && i < cmd.topics.size(); ++i) {
       const std::string& t = cmd.topics[i];
       const bool allowed = c.who.role == Role::kAdmin ||
@@ -30,10 +34,9 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
       if (!allowed) f.Refuse("topics", "this role cannot subscribe to that topic");
     }
     if (!f.ok()) return f.Error();
-    if (!c.ctx.allow_private_webhooks) {
-      ledger::Status url = CheckPublicUrl(cmd.url);
-      if (!url.ok()) return Problem(400, "invalid-field", url.message(), R"({"pointer":"/url"})");
-    }
+    // The form always (a URL is kept for good); the addresses unless private ones are allowed.
+    if (ledger::Status url = c.ctx.allow_private_webhooks ? CheckUrlForm(cmd.url) : CheckPublicUrl(cmd.url); !url.ok())
+      return Problem(400, "invalid-field", url.message(), R"({"pointer":"/url"})");
     if (c.ctx.secrets_key == nullptr)
       return Problem(503, "not-writer", "this node has no secrets key (--secrets-key-file): it cannot take secrets");
     // Bound to the subscriber's id, so a sealed secret cannot be moved to another one.

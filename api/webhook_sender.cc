@@ -207,7 +207,7 @@ struct WebhookSender::Impl {
     auto secret = ledger::Unseal(*ctx.secrets_key, sealed, "subscriber/" + id);
     if (!secret.ok()) {
       reason = "the secret does not open with this node's secrets key";
-    } else if (ledger::Status url_ok = ctx.allow_private_webhooks ? ledger::Status::Ok() : CheckPublicUrl(url); !url_ok.ok()) {
+    } else if (ledger::Status url_ok = ctx.allow_private_webhooks ? CheckUrlForm(url) : CheckPublicUrl(url); !url_ok.ok()) {
       reason = url_ok.message();
     } else {
       const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(

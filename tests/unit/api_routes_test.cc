@@ -13,6 +13,7 @@
 
 #include "api/auth.h"
 #include "api/deadline_timer.h"
+#include "api/list_support.h"
 #include "api/rate_limit.h"
 #include "api/route_support.h"
 #include "api/routes.h"
@@ -190,6 +191,18 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       {"GET", "/v1/fees?from=2026-02-30&to=2026-03-01", "", 400, "invalid-field", ""},
       {"GET", "/v1/statements?from=2026-02-29&to=2026-03-01&currency=USD", "", 400, "invalid-field", ""},
       {"GET", "/v1/statements?from=2026-13-01&to=2026-12-31&currency=USD", "", 400, "invalid-field", ""},
+      // A subscriber's URL and secret are checked before the node's secrets key is asked for.
+      {"POST", "/v1/subscribers", R"({"subscriber_id":"s9","url":"https://93.184.216.34:99999/h","secret":"s3cret-s3cret-s3cret","topics":["outages"]})",
+       400, "invalid-field", "/url"},
+      {"POST", "/v1/subscribers", R"({"subscriber_id":"s9","url":"https://93.184.216.34/h\r\nX-Evil: 1","secret":"s3cret-s3cret-s3cret","topics":["outages"]})",
+       400, "invalid-field", "/url"},
+      {"POST", "/v1/subscribers", R"({"subscriber_id":"s9","url":"https://203.0.113.7/h","secret":"s3cret-s3cret-s3cret","topics":["outages"]})",
+       400, "invalid-field", "/url"},
+      {"POST", "/v1/subscribers", R"({"subscriber_id":"s9","url":"https://93.184.216.34/h","secret":"                ","topics":["outages"]})",
+       400, "invalid-field", "/secret"},
+      // A batch's items are checked whole before any runs: the first item would have run.
+      {"POST", "/v1/batch", R"({"items":[{"method":"POST","path":"/v1/stores","body":{"store_id":"s8","name":"x"}},{"method":"POST","path":"/v1/stores","idempotency_key":""}]})",
+       400, "invalid-field", "/items/1/idempotency_key"},
   };
   int n = 0;
   for (const Case& c : cases) {
@@ -358,8 +371,15 @@ TEST_F(ApiTest, ListsPageByCursorAnswerCsvAndKeepToTheirTenant) {
   EXPECT_EQ(Body(Call("GET", "/v1/stores", analyst_))["items"].size(), 3u);  // analysts see every tenant
   Response csv = Call("GET", "/v1/customers", m1_, "", {{"accept", "text/csv"}});
   ASSERT_EQ(csv.status, 200);
-  EXPECT_EQ(csv.content_type, "text/csv");
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
   EXPECT_EQ(csv.body.rfind("channel,customer_id,", 0), 0u) << csv.body;
+  EXPECT_NE(csv.body.find("\r\n"), std::string::npos) << "RFC 4180 lines";
+  // A cell a spreadsheet would run as a formula, also behind a tab or a carriage return,
+  // is written behind a quote; one that begins with the quote itself gets another, so
+  // "'=x" stays apart from "=x". Numbers are numbers.
+  const Json rows = Json::array({Json{{"a", "=1+1"}, {"b", "\tx"}}, Json{{"a", "\rx"}, {"b", "'=x"}},
+                                 Json{{"a", "-5"}, {"b", -5}}, Json{{"a", "plain"}, {"b", "it's"}}});
+  EXPECT_EQ(ToCsv(rows), "a,b\r\n'=1+1,'\tx\r\n\"'\rx\",''=x\r\n'-5,-5\r\nplain,it's\r\n");
   EXPECT_NE(csv.body.find("c1"), std::string::npos);
 
   ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":11300})",
@@ -397,16 +417,50 @@ TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
   EXPECT_EQ(again[0]["status"], 200);
   EXPECT_EQ(again[0]["position"], results[0]["position"]);
   EXPECT_EQ(store_->head().position, head);
+  // The batch key sent again with other items is refused whole and runs nothing: neither
+  // the items the first batch had (item 0 is the same capture) nor the one it never had
+  // (its derived key "b1:3" unused, it ran with 201).
+  const std::string other = R"({"items":[
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap1","amount":5000}},
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap2","amount":99999999}},
+      {"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap3","amount":6300}},
+      {"method":"POST","path":"/v1/customers","body":{"customer_id":"c-late"}}]})";
+  Response reused = Call("POST", "/v1/batch", m1_, other, {{"idempotency-key", "b1"}});
+  EXPECT_EQ(reused.status, 422) << reused.body;
+  EXPECT_EQ(Code(reused), "idempotency-key-reused");
+  EXPECT_EQ(store_->head().position, head);
   // Malformed batches run nothing.
-  for (const char* bad : {R"({"items":[]})", R"({"items":{}})", R"({"items":[{"method":"GET","path":"/v1/balances"}]})",
-                          R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})",
-                          R"({"items":[{"method":"POST","path":"/v1/stores","idempotency_key":null}]})", R"({"items":[7]})"}) {
+  const std::string long_key(kIdempotencyKeyHeaderBytesMax + 1, 'k');
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"items":[]})", R"({"items":{}})", R"({"items":[{"method":"GET","path":"/v1/balances"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/stores","idempotency_key":null}]})", R"({"items":[7]})",
+           // Item keys: empty (the item would run without one), too long, a control
+           // character, or the same as another item's (its own or derived) key.
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":""}]})",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":")" + long_key + "\"}]}",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":"k\u0001"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":"k\r\nx"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":"same"},)"
+           R"({"method":"POST","path":"/v1/customers","body":{"customer_id":"c8"},"idempotency_key":"same"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"}},)"
+           R"({"method":"POST","path":"/v1/customers","body":{"customer_id":"c8"},"idempotency_key":"b2:0"}]})",
+           R"({"items":[{"method":"POST","path":"/v1/customers","body":{"customer_id":"c7"},"idempotency_key":"b2:1"},)"
+           R"({"method":"POST","path":"/v1/customers","body":{"customer_id":"c8"}}]})"}) {
     Response b = Call("POST", "/v1/batch", m1_, bad, {{"idempotency-key", "b2"}});
     EXPECT_EQ(b.status, 400) << bad << " " << b.body;
   }
   EXPECT_EQ(store_->head().position, head);
   EXPECT_EQ(Call("POST", "/v1/batch", m2_, batch, {{"idempotency-key", "b1"}}).status, 200);  // m2's own key space
   EXPECT_EQ(Body(Call("POST", "/v1/batch", m2_, batch, {{"idempotency-key", "b3"}}))["results"][0]["status"], 404);
+  // An item with its own key is its own request: sent again in another batch, it replays.
+  const std::string own = R"({"method":"POST","path":"/v1/customers","idempotency_key":"own-1","body":{"customer_id":"c-own"}})";
+  EXPECT_EQ(Body(Call("POST", "/v1/batch", m1_, R"({"items":[)" + own + "]}", {{"idempotency-key", "b4"}}))["results"][0]["status"], 201);
+  const Json own_again = Body(Call("POST", "/v1/batch", m1_,
+                                   R"({"items":[)" + own + R"(,{"method":"POST","path":"/v1/customers","body":{"customer_id":"c-own2"}}]})",
+                                   {{"idempotency-key", "b5"}}))["results"];
+  EXPECT_EQ(own_again[0]["status"], 200);
+  EXPECT_EQ(own_again[1]["status"], 201);
 }
 
 TEST_F(ApiTest, MerchantConfigurationPayoutsAndFeeRecipes) {
@@ -448,7 +502,18 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   for (const char* url : {"https://10.1.2.3/h", "http://127.0.0.1:9/h", "https://[::1]/h", "https://169.254.169.254/latest",
                           "https://192.168.1.1/", "https://user@93.184.216.34/", "ftp://93.184.216.34/", "https://0.0.0.0/",
                           "https://[64:ff9b::a00:1]/", "https://[2002:c0a8:101::1]/", "https://[::ffff:10.0.0.1]/",
-                          "https://198.18.0.1/", "https://[fd00::1]/", "https://[fe80::1]/"}) {
+                          "https://198.18.0.1/", "https://[fd00::1]/", "https://[fe80::1]/",
+                          // Ports: only 1 to 65535 in digits (65536 wrapped around to port 0, 99999 to 34463).
+                          "https://93.184.216.34:0/h", "https://93.184.216.34:65536/h", "https://93.184.216.34:99999/h",
+                          "https://93.184.216.34:-1/h", "https://93.184.216.34:80:80/h", "https://93.184.216.34:/h",
+                          "https://[2606:2800:220:1::1]:99999/h", "https://93.184.216.34:+80/h",
+                          // Control characters, spaces and backslashes, kept for good in the log.
+                          "https://93.184.216.34/h\r\nX-Evil: 1", "https://93.184.216.34/h\n", "https://93.184.216.34/a b",
+                          "https://93.184.216.34/h\t", "https://93.184.216.34/h\x7f", "https://93.184.216.34\\@10.0.0.1/",
+                          " https://93.184.216.34/h",
+                          // Special-purpose ranges: IETF assignments, documentation (also inside IPv6).
+                          "https://192.0.0.8/", "https://192.0.2.1/", "https://198.51.100.7/", "https://203.0.113.9/",
+                          "https://[2001:db8::1]/", "https://[::ffff:192.0.2.1]/"}) {
     Response r = Call("POST", "/v1/subscribers", m1_,
                       Json{{"subscriber_id", "subx"}, {"url", url}, {"secret", "s3cret-s3cret-s3cret"}, {"topics", {"outages"}}}.dump());
     EXPECT_EQ(r.status, 400) << url << " " << r.body;
@@ -458,6 +523,13 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
                  R"({"subscriber_id":"s2","url":"https://93.184.216.34/","secret":"s3cret-s3cret-s3cret","topics":["digests"]})")
                 .status,
             400);  // digests are the auditors'
+  // A secret of white space only is no secret, however long.
+  for (const char* blank : {"                ", "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t", " \r\n \r\n \r\n \r\n \r\n \r\n"}) {
+    Response r = Call("POST", "/v1/subscribers", m1_,
+                      Json{{"subscriber_id", "subx"}, {"url", "https://93.184.216.34/h"}, {"secret", blank}, {"topics", {"outages"}}}.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(Body(r)["pointer"], "/secret");
+  }
   const Position before = store_->head().position;
   Response r = Call("POST", "/v1/subscribers", m1_, good);
   ASSERT_EQ(r.status, 201) << r.body;
@@ -476,12 +548,27 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   // Another merchant cannot remove it; its owner can.
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m2_).status, 404);
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m1_).status, 200);
+  // Every port from 1 to 65535 is one.
+  int port_n = 0;
+  for (const char* url : {"https://93.184.216.34:1/h", "https://93.184.216.34:65535/h", "https://[2606:2800:220:1::1]:8443/h"}) {
+    Response ported = Call("POST", "/v1/subscribers", m1_,
+                           Json{{"subscriber_id", "port" + std::to_string(++port_n)}, {"url", url},
+                                {"secret", "s3cret-s3cret-s3cret"}, {"topics", {"outages"}}}.dump());
+    EXPECT_EQ(ported.status, 201) << url << " " << ported.body;
+  }
   // Tests may allow loopback addresses.
   ctx_.allow_private_webhooks = true;
   EXPECT_EQ(Call("POST", "/v1/subscribers", admin_,
                  R"({"subscriber_id":"local","url":"http://127.0.0.1:8080/h","secret":"s3cret-s3cret-s3cret","topics":["outages"]})")
                 .status,
             201);
+  // But not a URL of no form: the form is checked however private the address may be.
+  for (const char* url : {"http://127.0.0.1:99999/h", "http://127.0.0.1:8080/h\r\n", "ftp://127.0.0.1/h"}) {
+    Response r = Call("POST", "/v1/subscribers", admin_,
+                      Json{{"subscriber_id", "local2"}, {"url", url}, {"secret", "s3cret-s3cret-s3cret"}, {"topics", {"outages"}}}.dump());
+    EXPECT_EQ(r.status, 400) << url << " " << r.body;
+    EXPECT_EQ(Body(r)["pointer"], "/url") << url;
+  }
   ctx_.secrets_key = nullptr;
   ctx_.allow_private_webhooks = false;
 }
@@ -550,6 +637,27 @@ TEST_F(ApiTest, ETagsAreStreamVersionsAndIfMatchRefusesStaleWrites) {
   Response unconditional_route = Call("POST", "/v1/payouts", m1_, R"({"payout_id":"po1","amount":1,"currency":"USD"})",
                                       {{"idempotency-key", "po-1"}, {"if-match", "\"1\""}});
   EXPECT_EQ(unconditional_route.status, 400);
+  // An empty If-Match (or white space) is no condition: refused, not taken for none (the
+  // capture ran unconditionally), on conditional and unconditional routes alike.
+  int blank_n = 0;
+  for (const char* blank : {"", "   ", "\"\""}) {
+    const std::string n = std::to_string(++blank_n);
+    Response conditional = Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":100})",
+                                {{"idempotency-key", "cap-blank-" + n}, {"if-match", blank}});
+    EXPECT_EQ(conditional.status, 400) << "[" << blank << "] " << conditional.body;
+    EXPECT_EQ(Body(conditional)["pointer"], "/headers/if-match");
+    Response unconditional = Call("POST", "/v1/payouts", m1_, R"({"payout_id":"po1","amount":1,"currency":"USD"})",
+                                  {{"idempotency-key", "po-blank-" + n}, {"if-match", blank}});
+    EXPECT_EQ(unconditional.status, 400) << "[" << blank << "] " << unconditional.body;
+  }
+  // A batch takes no If-Match either: refused as on other routes, its items not run.
+  const std::string batch = R"({"items":[{"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap9","amount":100}}]})";
+  for (const char* tag : {"\"1\"", ""}) {
+    Response b = Call("POST", "/v1/batch", m1_, batch, {{"idempotency-key", "b-if-match"}, {"if-match", tag}});
+    EXPECT_EQ(b.status, 400) << "[" << tag << "] " << b.body;
+    EXPECT_EQ(Code(b), "invalid-field");
+    EXPECT_EQ(Body(b)["pointer"], "/headers/if-match");
+  }
   EXPECT_EQ(store_->head().position, head);
 
   // The version the ETag gave: written; the next read carries the next version.
