@@ -323,6 +323,14 @@ Status Revoke(const DomainState& s, const RevokeKey& c, EventSink& out) {
   auto it = s.keys.find(c.key_id);
   if (it == s.keys.end()) return Rule("key-not-found", "no such key");
   if (it->second.revoked) return Rule("key-revoked", "the key is already revoked");
+  // Without an active admin key nobody can issue or revoke keys again, and a restart mints
+  // none (only the first start of an empty log does): the platform would be locked out.
+  constexpr int kAdmin = static_cast<int>(schema::KeyRole::Admin);
+  if (it->second.role == kAdmin) {
+    bool another = false;
+    for (const auto& [id, key] : s.keys) another = another || (id != c.key_id && key.role == kAdmin && !key.revoked);
+    if (!another) return Rule("last-admin-key", "the last active admin key cannot be revoked; issue another admin key first");
+  }
   out.Add("key/" + c.key_id, ExpectedVersion::Any(), schema::EventBody::KeyRevoked,
           [c](Fbb& b) { return schema::CreateKeyRevokedDirect(b, c.key_id.c_str()).Union(); });
   return Status::Ok();

@@ -335,6 +335,12 @@ TEST(KeysAndSubscribers, LifeCycles) {
   ASSERT_TRUE(h.Run("", RevokeKey{"k1"}).ok());
   EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"k1"}).status()), "key-revoked");
   EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"k9"}).status()), "key-not-found");
+  // The last active admin key stays: without one nobody could issue a key again.
+  ASSERT_TRUE(h.Run("", IssueKey{"admin-1", hash, KeyRoleInput::kAdmin, ""}).ok());
+  EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"admin-1"}).status()), "last-admin-key");
+  ASSERT_TRUE(h.Run("", IssueKey{"admin-2", hash, KeyRoleInput::kAdmin, ""}).ok());
+  ASSERT_TRUE(h.Run("", RevokeKey{"admin-1"}).ok());
+  EXPECT_EQ(RuleCode(h.Run("", RevokeKey{"admin-2"}).status()), "last-admin-key");
   // The log holds the hash, never a key.
   const auto* issued = VerifyRecord(h.records()[1]);
   EXPECT_EQ(FromSchema(issued->body_as_KeyIssued()->key_hash()), hash);
