@@ -519,6 +519,13 @@ ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
                                            std::to_string(o.shard) + ": " + read.message());
     }
     if (!write && (im.store->writer_epoch().value() > 0 || has_local_tail || !im.store->fenced().ok())) {
+      // DESIGN §8: the partition is read to its end before anything is set aside. The
+      // stored mark may lag what is canonical (it is written without a sync), so a tail
+      // quarantined without step 1 could hold canonical, acknowledged events.
+      if (!read.ok() && read.code() != ledger::Code::kDiverged)
+        return ledger::Status::Unavailable("cannot read shard " + std::to_string(o.shard) +
+                                           "'s partition to its end before setting this node's tail aside: " +
+                                           read.message());
       spdlog::warn("shard {}: the latest canonical WriterPromoted names node {}, not this one: starting as a standby",
                    o.shard, mark.owner);
       LEDGER_RETURN_IF_ERROR(im.Rejoin("deposed while away"));
