@@ -110,19 +110,16 @@ Status VerifyChainThrough(const EventStore& store, Position through, Position* v
   *verified_through = Position(0);
   ChunkReader reader(store, 1, last);
   EventChunk used;
-  while (expected <= last) {
-    auto chunk = reader.Next(std::move(used));
-    if (!chunk.ok()) return chunk.status();
-    if (chunk->size() == 0)
-      return Status::Corruption("event missing at position " + std::to_string(expected));
-    // The message is built only for a failure (this loop runs for every event of the log).
-    const auto bad = [&expected](const char* what) {
-      return Status::Corruption(std::string(what).append(" at position ").append(std::to_string(expected)));
-    };
-    for (size_t i = 0; i < chunk->size(); ++i) {
-      const Position position = chunk->positions[i];
-      const std::string_view record = chunk->record(i);
-      const Sha256Digest& hash = chunk->hashes[i];
+  // The message is built only for a failure (this runs for every event of the log).
+  const auto bad = [&expected](const char* what) {
+    return Status::Corruption(std::string(what).append(" at position ").append(std::to_string(expected)));
+  };
+  // Checks the chunk's events from `expected` on, up to `last`.
+  const auto check = [&](const EventChunk& chunk) -> Status {
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      const Position position = chunk.positions[i];
+      const std::string_view record = chunk.record(i);
+      const Sha256Digest& hash = chunk.hashes[i];
       if (position.value() > last) break;
       if (position.value() != expected) return bad("event missing");
       const schema::Event* ev = VerifyRecord(record);
@@ -137,6 +134,26 @@ Status VerifyChainThrough(const EventStore& store, Position through, Position* v
       *verified_through = position;
       ++expected;
     }
+    return Status::Ok();
+  };
+  while (expected <= last) {
+    auto chunk = reader.Next(std::move(used));
+    if (!chunk.ok() && chunk.status().code() == Code::kCorruption) {
+      // A damaged table block fails the whole read it is in (and a read ahead fails before
+      // the events in front of it are checked): go on one event at a time, so the first
+      // bad position named is the first event that cannot be read.
+      for (EventChunk one; expected <= last;) {
+        if (Status s = store.ScanRangeInto(Position(expected), 1, &one); !s.ok())
+          return Status::Corruption("unreadable at position " + std::to_string(expected) + ": " + s.message());
+        if (one.size() == 0) return bad("event missing");
+        LEDGER_RETURN_IF_ERROR(check(one));
+        if (progress) progress(*verified_through);
+      }
+      break;
+    }
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->size() == 0) return bad("event missing");
+    LEDGER_RETURN_IF_ERROR(check(*chunk));
     if (progress) progress(*verified_through);
     used = std::move(chunk).value();
   }

@@ -24,6 +24,8 @@ RawStore::~RawStore() {
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
 }
 
+void RawStore::Flush() { LEDGER_INVARIANT(db_->Flush(rocksdb::FlushOptions(), handles_).ok()); }
+
 std::string RawStore::Event(uint64_t p) {
   std::string v;
   LEDGER_INVARIANT(db_->Get(rocksdb::ReadOptions(), by_name_["events"], ledger::keys::EventKey(Position(p)), &v).ok());

@@ -28,6 +28,9 @@ class RawStore {
   void ClearStreamIndex();
   // The stream-index watermark (meta "indexed_through").
   void PutIndexedThrough(uint64_t position);
+  // Writes every column family's memtable to table files (as a long-running store would
+  // have them), so that damage to a table file reaches the events.
+  void Flush();
   // The meta head record: position, hash, recorded-at.
   void PutHead(uint64_t position, const ledger::Sha256Digest& hash, int64_t recorded_at_us);
 
