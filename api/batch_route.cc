@@ -109,9 +109,9 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
     const std::string fingerprint = BatchFingerprint(c.body);
     // The batch key re-sent with other items: every derived-key item's digest holds the
     // fingerprint, so each one recorded would be refused, but one never recorded (past the
-    // first batch's end, or refused then) would run. The first derived-key item is probed
-    // (its route taken as far as its idempotency check, nothing submitted): recorded with
-    // another digest, the whole batch is refused and nothing runs.
+    // first batch's end, or refused then) would run. Every derived-key item is probed (its
+    // route taken as far as its idempotency check, nothing submitted): one recorded with
+    // another digest refuses the whole batch, and nothing runs.
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].contains("idempotency_key")) continue;
       Request probe = ItemRequest(c, items[i], i, batch_key, fingerprint);
@@ -122,7 +122,8 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
           problem.value("type", "") == "urn:ledger:problem:idempotency-key-reused")
         return Problem(422, "idempotency-key-reused",
                        "this batch's Idempotency-Key was already used with other items; nothing was run");
-      break;
+      // Every derived-key item, not only the first: the first may have been refused the
+      // first time (so never recorded) while later ones were.
     }
     Json results = Json::array();
     for (size_t i = 0; i < items.size(); ++i) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <iterator>
 #include <string>
@@ -58,6 +59,8 @@ bool HttpConnection(int fd, int port, struct stat* st, tcp_info* info) {
   len = sizeof *info;
   *info = tcp_info{};
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len) != 0) return false;
+  // An older kernel's shorter tcp_info has no byte counts: every connection would look idle.
+  if (len < offsetof(tcp_info, tcpi_bytes_received) + sizeof info->tcpi_bytes_received) return false;
   return info->tcpi_state == kTcpEstablished || info->tcpi_state == kTcpCloseWait;
 }
 

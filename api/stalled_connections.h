@@ -15,8 +15,10 @@
 //     Checked every 100 ms at most, so little more than that gets in.
 // Shutting a socket down (never closing it: the descriptor stays cpprestsdk's) makes its
 // pending read end, and cpprestsdk closes the connection itself. Routes answer within the
-// timeout (a write waits at most kWriteWaitMs), so a request being answered is not cut off
-// (DECISIONS 87 has the one exception). Linux only (/proc/self/fd, TCP_INFO).
+// default timeout (a write waits at most kWriteWaitMs), so a request being answered is not
+// cut off; a timeout set below that (tests) can cut a slow write's answer, and an admin's
+// planned promotion may take longer (DECISIONS 87). Linux only (/proc/self/fd, TCP_INFO;
+// a kernel without tcpi_bytes_received leaves every connection alone).
 //
 // Thread-safety: one thread of its own; the methods may be called from any thread.
 #pragma once

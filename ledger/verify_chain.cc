@@ -143,8 +143,10 @@ Status VerifyChainThrough(const EventStore& store, Position through, Position* v
       // the events in front of it are checked): go on one event at a time, so the first
       // bad position named is the first event that cannot be read.
       for (EventChunk one; expected <= last;) {
-        if (Status s = store.ScanRangeInto(Position(expected), 1, &one); !s.ok())
+        if (Status s = store.ScanRangeInto(Position(expected), 1, &one); !s.ok()) {
+          if (s.code() != Code::kCorruption) return s;  // I/O, not damage
           return Status::Corruption("unreadable at position " + std::to_string(expected) + ": " + s.message());
+        }
         if (one.size() == 0) return bad("event missing");
         LEDGER_RETURN_IF_ERROR(check(one));
         if (progress) progress(*verified_through);

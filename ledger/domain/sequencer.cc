@@ -375,6 +375,12 @@ class SequencerImpl final : public Sequencer {
 
   // Answers `done` with `result` once events through `through` may be acknowledged.
   void AnswerWhenAcknowledgeable(Position through, CommandResult result, Done done) {
+    // Parked answers count against the store's bound like appends' (a flood of a provider's
+    // redeliveries during a Kafka outage must not grow them without limit).
+    if (Status ready = store_->ReadyToAppend(); !ready.ok()) {
+      done(ready);
+      return;
+    }
     store_->AnswerWhenAcknowledgeable(through, [result, done = std::move(done)](Status s) {
       if (s.ok()) done(result);
       else done(s);

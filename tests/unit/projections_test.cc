@@ -395,7 +395,9 @@ TEST(ProjectionsCatchUp, AReadModelThatFailsStopsTheCatchUpAndTheOthersKeepWhatT
     for (const std::string& name : others) {
       const projections::Progress at = Model(*p, name.c_str()).progress();
       // Quicker models may apply up to two spans past the one the failing model could not
-      // (kSpansInFlight), never more; whether that reaches the head depends on the timing.
+      // (kSpansInFlight = 3 spans held), never more; whether that reaches the head depends on
+      // the timing. A span is apply_events_max (1024) events, stretched to the end of the
+      // batch it stops in (this log's batches hold a few events: 64 is ample).
       EXPECT_LE(at.position.value(), customers_at.value() + 3 * (1024 + 64)) << name << " ran on past the failure";
       auto recorded = Model(*stepwise, name.c_str()).DigestAt(at.position);
       ASSERT_TRUE(recorded.ok() && recorded->has_value()) << name << " at " << at.position.value();
