@@ -313,8 +313,7 @@ class SequencerImpl final : public Sequencer {
                          done = std::move(p.done)](Result<AppendResult> a) mutable {
                           outstanding_.fetch_sub(1);
                           StreamsSettled(streams);
-                          Finish(scope, merchant, std::move(done), std::move(a));
-                          AppendAnswered(append_id);
+                          Finish(scope, merchant, append_id, std::move(done), std::move(a));
                         });
     if (Status s = EvictIfNeeded(); !s.ok()) failed_.store(true);  // a snapshot could not be written
   }
@@ -368,20 +367,22 @@ class SequencerImpl final : public Sequencer {
     // Written, maybe by an earlier sequencer or run, and maybe not yet known canonical
     // (DESIGN §6: a retry whose first result is not yet canonical waits the same way).
     const CommandResult first{(*durable)->first_position, (*durable)->event_count, true};
-    AnswerWhenAcknowledgeable(Position(first.first_position.value() + first.event_count - 1), first, std::move(done));
+    AnswerWhenAcknowledgeable(store_, Position(first.first_position.value() + first.event_count - 1), first,
+                              std::move(done));
     done = nullptr;
     return std::nullopt;
   }
 
   // Answers `done` with `result` once events through `through` may be acknowledged.
-  void AnswerWhenAcknowledgeable(Position through, CommandResult result, Done done) {
+  // Static: it touches no sequencer, so the answer may come after the sequencer is gone.
+  static void AnswerWhenAcknowledgeable(EventStore* store, Position through, CommandResult result, Done done) {
     // Parked answers count against the store's bound like appends' (a flood of a provider's
     // redeliveries during a Kafka outage must not grow them without limit).
-    if (Status ready = store_->ReadyToAppend(); !ready.ok()) {
+    if (Status ready = store->ReadyToAppend(); !ready.ok()) {
       done(ready);
       return;
     }
-    store_->AnswerWhenAcknowledgeable(through, [result, done = std::move(done)](Status s) {
+    store->AnswerWhenAcknowledgeable(through, [result, done = std::move(done)](Status s) {
       if (s.ok()) done(result);
       else done(s);
     });
@@ -401,16 +402,17 @@ class SequencerImpl final : public Sequencer {
         return;
       }
     }
-    AnswerSettled(std::move(done));
+    AnswerSettled(store_, failed_.load(), std::move(done));
   }
-  void AnswerSettled(Done done) {
-    if (failed_.load()) {  // an earlier command failed: the state holds what the log may not
+  // Static, given what it needs: an answered caller may destroy the sequencer at once.
+  static void AnswerSettled(EventStore* store, bool earlier_failed, Done done) {
+    if (earlier_failed) {  // an earlier command failed: the state holds what the log may not
       done(Status::Unavailable("an earlier command could not be written; retry shortly"));
       return;
     }
-    AnswerWhenAcknowledgeable(store_->head().position, CommandResult{Position(0), 0, true}, std::move(done));
+    AnswerWhenAcknowledgeable(store, store->head().position, CommandResult{Position(0), 0, true}, std::move(done));
   }
-  // On the store's thread, when the append numbered `id` is answered.
+  // On the store's thread, when the append numbered `id` is answered (before its caller).
   void AppendAnswered(uint64_t id) {
     std::vector<Done> ready;
     {
@@ -423,11 +425,16 @@ class SequencerImpl final : public Sequencer {
         settle_waiters_.erase(settle_waiters_.begin());
       }
     }
-    for (Done& d : ready) AnswerSettled(std::move(d));
+    EventStore* const store = store_;
+    const bool earlier_failed = failed_.load();
+    for (Done& d : ready) AnswerSettled(store, earlier_failed, std::move(d));
   }
 
   // On the store's notifier thread: answer the caller and any retries that waited.
-  void Finish(const std::string& scope, const std::string& merchant, Done done, Result<AppendResult> a) {
+  // Nothing of this object is touched once `done` has run: a caller that was answered may
+  // destroy the sequencer at once (tests do).
+  void Finish(const std::string& scope, const std::string& merchant, uint64_t append_id, Done done,
+              Result<AppendResult> a) {
     if (!merchant.empty()) {
       std::lock_guard<std::mutex> lock(cache_mu_);
       CachedMerchant& c = cached_.at(merchant);  // cannot be evicted while in flight
@@ -449,6 +456,7 @@ class SequencerImpl final : public Sequencer {
       // stop deciding until a restart refolds the state from the log.
       failed_.store(true);
     }
+    AppendAnswered(append_id);  // after failed_ is set: decisions waiting on it read it
     auto answer = [&]() -> Result<CommandResult> {
       if (!a.ok()) return a.status();
       return CommandResult{a->first_position, a->event_count, false};
