@@ -8,6 +8,7 @@
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
+#include "ledger/event_store.h"
 #include "ledger/chain_hash.h"
 
 namespace api {
@@ -109,11 +110,17 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
     const std::string fingerprint = BatchFingerprint(c.body);
     // The batch key re-sent with other items: every derived-key item's digest holds the
     // fingerprint, so each one recorded would be refused, but one never recorded (past the
-    // first batch's end, or refused then) would run. Every derived-key item is probed (its
-    // route taken as far as its idempotency check, nothing submitted): one recorded with
-    // another digest refuses the whole batch, and nothing runs.
+    // first batch's end, or refused then) would run. Every derived-key item that is
+    // recorded is probed (its route taken as far as its idempotency check, nothing
+    // submitted): one recorded with another digest refuses the whole batch, and nothing
+    // runs. A key never recorded needs no probe (one point read), so a first attempt runs
+    // no route twice.
     for (size_t i = 0; i < items.size(); ++i) {
       if (items[i].contains("idempotency_key")) continue;
+      if (c.ctx.store != nullptr) {
+        auto recorded = c.ctx.store->LookupIdempotency(c.Merchant(), batch_key + ":" + std::to_string(i));
+        if (recorded.ok() && !recorded->has_value()) continue;
+      }
       Request probe = ItemRequest(c, items[i], i, batch_key, fingerprint);
       probe.idempotency_probe = true;
       Response probed = routes->Dispatch(probe);

@@ -202,6 +202,11 @@ TEST(LedgerReplay, AnUnreachableKafkaFailsWithinTheTimeoutAndLeavesNoScratch) {
   const auto started = std::chrono::steady_clock::now();
   Ran r = testing_support::RunCommand("TMPDIR=" + tmp + " " + std::string(LEDGER_REPLAY_PATH) +
                                       " verify --kafka 127.0.0.1:1 --kafka-timeout-ms 1500 --json 2>/dev/null");
+  // A timeout out of its range is a usage error, answered in JSON.
+  Ran bad = testing_support::RunCommand(std::string(LEDGER_REPLAY_PATH) +
+                                        " verify --kafka 127.0.0.1:1 --kafka-timeout-ms 5 --json 2>/dev/null");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("\"usage_error\":true"), std::string::npos) << bad.out;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(r.exit_code, 3) << r.out;
   const Json j = Json::parse(r.out, nullptr, false);
