@@ -44,9 +44,10 @@ std::string CustomerOf(const fbs::Event& e) {
 }
 
 template <typename Visit>
-ledger::Status Walk(const ledger::EventStore& store, const Visit& visit) {
+ledger::Status Walk(const ledger::EventStore& store, StopFlag stop, const Visit& visit) {
   const uint64_t head = store.head().position.value();
   for (uint64_t at = 1; at <= head;) {
+    LEDGER_RETURN_IF_ERROR(CheckStop(stop));
     auto chunk = store.ReadRange(ledger::Position(at), ledger::kReadEventsMax);
     if (!chunk.ok()) return chunk.status();
     if (chunk->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(at));
@@ -77,14 +78,14 @@ ledger::Result<ExportReport> Export(const ledger::EventStore& store, const Expor
   LEDGER_RETURN_IF_ERROR(CheckExportOptions(options));
   // Erasures first: a customer erased later in the log has no personal field anywhere.
   std::set<std::string> erased;  // "<tenant>/<customer>"
-  LEDGER_RETURN_IF_ERROR(Walk(store, [&](const ledger::StoredEvent&, const fbs::Event& e) {
+  LEDGER_RETURN_IF_ERROR(Walk(store, options.stop, [&](const ledger::StoredEvent&, const fbs::Event& e) {
     if (e.body_type() == fbs::EventBody::CustomerErased) erased.insert(Str(e.tenant()) + "/" + CustomerOf(e));
   }));
   ExportReport report;
   const uint64_t total = store.head().position.value();
   if (options.format == ExportFormat::kCsv)
     out << "position,stream,stream_version,type,tenant,recorded_at_us,writer_epoch,anomaly,personal,body\n";
-  LEDGER_RETURN_IF_ERROR(Walk(store, [&](const ledger::StoredEvent& s, const fbs::Event& e) {
+  LEDGER_RETURN_IF_ERROR(Walk(store, options.stop, [&](const ledger::StoredEvent& s, const fbs::Event& e) {
     ++report.scanned;
     if (options.progress && report.scanned % 10000 == 0) options.progress(report.scanned, total);
     const std::string stream = Str(e.stream()), type = fbs::EnumNameEventBody(e.body_type()), tenant = Str(e.tenant());

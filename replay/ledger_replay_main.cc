@@ -6,6 +6,7 @@
 //   ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]
 //   ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]
 //                         [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]
+//   ledger-replay help    [--json]
 //
 // --store is a node's data directory (its shard-N inside is used) or a shard's store; it is
 // opened read-only (a RocksDB secondary instance), so it may run beside the live node.
@@ -15,16 +16,24 @@
 // --shard's); positions start at 1. TIME is UTC, "2026-11-26T10:00:00Z", and no later than
 // the log's last event. A progress line on a terminal; --json prints one JSON object on
 // stdout on every exit path (usage errors too). Every flag but --against and
-// --kafka-property is given at most once. Exit status: 0 intact (or done), 1 integrity
-// failure (the first bad position is named) or differences found by diff, 2 usage, 3
-// anything else (the store cannot be opened or read, no Kafka broker answers).
+// --kafka-property is given at most once. --out (rebuild's DIR, export's FILE) must not
+// exist, not even as a symlink: nothing is overwritten and no link followed. Exit status:
+// 0 intact (or done), 1 integrity failure (the first bad position is named) or differences
+// found by diff, 2 usage, 3 anything else (the store cannot be opened or read, no Kafka
+// broker answers, stopped by SIGTERM or SIGINT: the scratch directory removed, an --out
+// begun left incomplete and named).
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -51,11 +60,44 @@ const char* kUsageText =
     "       ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]\n"
     "       ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]\n"
     "                             [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]\n"
-    "       POSITION: 35 or SHARD:35 (as /v1/audit/digest gives it); TIME: 2026-11-26T10:00:00Z\n";
+    "       ledger-replay help    [--json]\n"
+    "       POSITION: 35 or SHARD:35 (as /v1/audit/digest gives it); TIME: 2026-11-26T10:00:00Z\n"
+    "       --out DIR|FILE must not exist yet (nor be a symlink)\n"
+    "       exit: 0 intact or done, 1 integrity failure or differences, 2 usage, 3 could not finish\n";
 
 // Whether --json is anywhere on the command line, set by main before anything can fail, so
 // that a usage error found while parsing still answers a machine in JSON.
 bool g_json = false;
+
+// SIGTERM and SIGINT ask the command to stop: the handler only records which signal and
+// sets the flag every operation's loops check (replay::StopFlag); the operation then returns
+// ShuttingDown and the command returns through main like any failure, so the scratch
+// directory is removed and --json still prints its one object. Nothing else is safe in a
+// handler (no allocation, no locks, no stdio).
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "a signal handler may touch only lock-free atomics");
+
+void OnStopSignal(int signal_number) {
+  g_stop_signal.store(signal_number, std::memory_order_relaxed);
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+// SA_RESETHAND: a second signal ends the process the default way, should the first be
+// slow to take effect (a Kafka client closing). SA_RESTART: system calls the signal
+// interrupts (RocksDB's, librdkafka's) go on. A signal ignored when the program started
+// stays ignored (a shell starts background jobs with SIGINT ignored, so that a Ctrl-C
+// meant for the foreground does not reach them).
+void CatchStopSignal(int signal_number) {
+  struct sigaction current {};
+  if (::sigaction(signal_number, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) return;
+  struct sigaction action {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_RESETHAND;
+  ::sigaction(signal_number, &action, nullptr);
+}
 
 int Usage(const std::string& why) {
   if (g_json) std::cout << Json{{"ok", false}, {"error", why}, {"usage_error", true}}.dump() << "\n";
@@ -63,7 +105,22 @@ int Usage(const std::string& why) {
   return kUsage;
 }
 
+// Whether `s` is an operation's answer to the stop a signal asked for.
+bool Stopped(const ledger::Status& s) { return s.code() == ledger::Code::kShuttingDown && g_stop.load(); }
+
+// A command stopped by SIGTERM or SIGINT: exit 3, as for anything that could not finish.
+// `incomplete` names an --out the command had begun to write ("" when none): it is left as
+// a crash would leave it, for the auditor to delete before running again.
+int Interrupted(bool json, const std::string& incomplete) {
+  std::string why = std::string("interrupted by ") + (g_stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+  if (!incomplete.empty()) why += "; " + incomplete + " is incomplete: delete it before running again";
+  if (json) std::cout << Json{{"ok", false}, {"error", why}, {"interrupted", true}}.dump() << "\n";
+  std::fprintf(stderr, "ledger-replay: %s\n", why.c_str());
+  return kFailed;
+}
+
 int Failed(const ledger::Status& s, bool json) {
+  if (Stopped(s)) return Interrupted(json, "");
   const int code = s.code() == ledger::Code::kCorruption ? kIntegrity : kFailed;
   if (json) std::cout << Json{{"ok", false}, {"error", s.ToString()}}.dump() << "\n";
   std::fprintf(stderr, "ledger-replay: %s\n", s.ToString().c_str());
@@ -206,6 +263,78 @@ std::string FormatUtc(int64_t us) {
   return out + "Z";
 }
 
+// Whether anything is at `path`, a symlink included (dangling or not: lstat, not stat).
+bool Taken(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+ledger::Status OutTaken(const std::string& path) {
+  return ledger::Status::InvalidArgument("--out " + path +
+                                         " already exists (or is a symlink): nothing is overwritten, name a new path");
+}
+
+// --out must name nothing yet: an auditor's tool never overwrites a file or a directory,
+// nor writes where a symlink points. Checked before the store is opened (a refusal costs
+// no Kafka copy); export's exclusive create (CreateOut) covers what appears after.
+ledger::Status CheckOutFree(const std::string& path) { return Taken(path) ? OutTaken(path) : ledger::Status::Ok(); }
+
+// Creates export's --out file, refusing any file or symlink already there (O_EXCL, and
+// O_NOFOLLOW for a link: neither is followed, even one that appeared since CheckOutFree).
+// InvalidArgument (a usage error) when something is there; IOError otherwise.
+ledger::Result<int> CreateOut(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd >= 0) return fd;
+  if (errno == EEXIST || errno == ELOOP) return OutTaken(path);
+  return ledger::Status::IOError("cannot create " + path + ": " + std::strerror(errno));
+}
+
+// An ostream's buffer over the descriptor CreateOut opened: an ofstream would open the path
+// again, by name, following whatever is there by then.
+class FdOut final : public std::streambuf {
+ public:
+  explicit FdOut(int fd) : fd_(fd) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+  ~FdOut() override { Close(); }
+  FdOut(const FdOut&) = delete;
+  FdOut& operator=(const FdOut&) = delete;
+
+  // Writes what is buffered and closes the file; false when the disk refused any of it.
+  bool Close() {
+    if (fd_ < 0) return ok_;
+    ok_ = Drain() && ok_;
+    ok_ = ::close(fd_) == 0 && ok_;
+    fd_ = -1;
+    return ok_;
+  }
+
+ protected:
+  int overflow(int c) override {
+    if (!Drain()) return traits_type::eof();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(c);
+      pbump(1);
+    }
+    return traits_type::not_eof(c);
+  }
+  int sync() override { return Drain() ? 0 : -1; }
+
+ private:
+  bool Drain() {
+    for (const char* p = pbase(); p < pptr();) {
+      const ssize_t n = ::write(fd_, p, static_cast<size_t>(pptr() - p));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return ok_ = false;
+      p += n;
+    }
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+    return true;
+  }
+
+  int fd_;
+  bool ok_ = true;
+  std::array<char, 1 << 16> buffer_{};
+};
+
 // A store opened read-only with a scratch directory of its own (a Kafka copy lives there
 // too), removed at the end: every command returns through main, so the destructor runs on
 // every exit path, errors and timeouts included.
@@ -236,6 +365,7 @@ ledger::Status Open(const Args& a, OpenStore* out) {
     source.bootstrap = a.flags.at("--kafka");
     source.properties = a.kafka_properties;
     source.shard = shard;
+    source.stop = &g_stop;
     if (a.flags.count("--kafka-timeout-ms")) {  // how long a broker may take to answer at all
       uint64_t ms = 0;
       if (!ParseNumber(a.flags.at("--kafka-timeout-ms"), &ms) || ms < 100 || ms > 3600000)
@@ -271,6 +401,7 @@ int Verify(const Args& a) {
     return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
   replay::ProgressBar bar("verify");
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  o.stop = &g_stop;
   auto r = replay::Verify(*s.store, o);
   if (!r.ok()) return Failed(r.status(), a.json);
   if (a.json) {
@@ -318,6 +449,7 @@ int Rebuild(const Args& a) {
   replay::RebuildOptions o;
   o.projection = a.flags.at("--projection");
   o.out_dir = a.flags.at("--out");
+  if (auto st = CheckOutFree(o.out_dir); !st.ok()) return Usage(st.message());
   const std::string as_of = a.flags.count("--as-of") ? a.flags.at("--as-of") : "";
   std::optional<int64_t> as_of_time;  // before the store is opened: a usage error costs no copy
   if (!as_of.empty() && LooksLikePosition(as_of)) {
@@ -343,7 +475,9 @@ int Rebuild(const Args& a) {
   }
   replay::ProgressBar bar("rebuild " + o.projection);
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  o.stop = &g_stop;
   auto r = replay::Rebuild(*s.store, o);
+  if (!r.ok() && Stopped(r.status())) return Interrupted(a.json, Taken(o.out_dir) ? o.out_dir : "");
   if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
   const double rate = r->seconds > 0 ? static_cast<double>(r->events) / r->seconds : 0;
   if (a.json)
@@ -365,19 +499,30 @@ int DiffCommand(const Args& a) {
   if (a.flags.count("--limit") && !ParseNumber(a.flags.at("--limit"), &limit)) return Usage("--limit takes a number");
   std::vector<std::string> models;
   if (a.flags.count("--projection")) models.push_back(a.flags.at("--projection"));
-  auto r = replay::Diff(a.positional[0], a.positional[1], models, static_cast<size_t>(limit));
+  auto r = replay::Diff(a.positional[0], a.positional[1], models, static_cast<size_t>(limit), &g_stop);
   if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
   if (a.json) {
     Json list = Json::array();
     for (const auto& d : r->differences)
       list.push_back({{"read_model", d.read_model}, {"key", d.key}, {"left", d.left}, {"right", d.right}});
-    std::cout << Json{{"ok", r->count == 0},     {"differences", r->count}, {"first", list},
-                      {"compared", r->compared}, {"only_left", r->only_left}, {"only_right", r->only_right}}
-                     .dump()
+    Json positions = Json::object();  // {"fees": {"left": 120, "right": 118}}
+    for (const auto& p : r->positions) positions[p.read_model] = Json{{"left", p.left.value()}, {"right", p.right.value()}};
+    // A key that is not UTF-8 is shown with U+FFFD (the strict default would throw and
+    // print nothing); the text output's \xNN shows its bytes exactly.
+    std::cout << Json{{"ok", r->count == 0},     {"differences", r->count},     {"first", list},
+                      {"compared", r->compared}, {"only_left", r->only_left}, {"only_right", r->only_right},
+                      {"positions", positions}}
+                     .dump(-1, ' ', false, Json::error_handler_t::replace)
               << "\n";
   } else {
+    // Which state each side holds: stores at different positions differ by what one has
+    // not applied yet.
+    for (const auto& p : r->positions)
+      std::printf("compared %s: left at position %llu, right at position %llu\n", p.read_model.c_str(),
+                  static_cast<unsigned long long>(p.left.value()), static_cast<unsigned long long>(p.right.value()));
+    // A key may hold any bytes: escaped, so that one difference is always these three lines.
     for (const auto& d : r->differences)
-      std::printf("%s %s\n  left:  %s\n  right: %s\n", d.read_model.c_str(), d.key.c_str(),
+      std::printf("%s %s\n  left:  %s\n  right: %s\n", d.read_model.c_str(), replay::EscapeForLine(d.key).c_str(),
                   d.left.empty() ? "(absent)" : d.left.c_str(), d.right.empty() ? "(absent)" : d.right.c_str());
     const auto names = [](const std::vector<std::string>& v) {
       std::string out;
@@ -407,28 +552,38 @@ int ExportCommand(const Args& a) {
     if (!t.ok()) return Usage(std::string(bound) + " takes a UTC time such as 2026-11-26T10:00:00Z");
     (std::string(bound) == "--from" ? o.from_us : o.to_us) = *t;
   }
-  if (auto bad = replay::CheckExportOptions(o); !bad.ok()) return Usage(bad.message());  // before --out is truncated
+  if (auto bad = replay::CheckExportOptions(o); !bad.ok()) return Usage(bad.message());  // before --out is created
+  const std::string out_path = a.flags.count("--out") ? a.flags.at("--out") : "";
+  if (!out_path.empty())
+    if (auto st = CheckOutFree(out_path); !st.ok()) return Usage(st.message());
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
     return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
-  std::ofstream file;
+  std::optional<FdOut> file;
+  std::ostream file_stream(nullptr);
   std::ostream* out = &std::cout;
-  if (a.flags.count("--out")) {
-    file.open(a.flags.at("--out"));
-    if (!file) return Failed(ledger::Status::IOError("cannot write " + a.flags.at("--out")), a.json);
-    out = &file;
+  if (!out_path.empty()) {
+    auto fd = CreateOut(out_path);
+    if (!fd.ok()) return fd.status().code() == ledger::Code::kInvalidArgument ? Usage(fd.status().message()) : Failed(fd.status(), a.json);
+    file.emplace(*fd);
+    file_stream.rdbuf(&*file);
+    out = &file_stream;
   }
   replay::ProgressBar bar("export");
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
+  o.stop = &g_stop;
   auto r = replay::Export(*s.store, o, *out);
+  if (!r.ok() && Stopped(r.status())) return Interrupted(a.json, out_path);
   if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
   out->flush();
+  // A full disk shows here (the stream's buffer failed) or at close: not an export.
+  if (file && (!*out || !file->Close())) return Failed(ledger::Status::IOError("cannot write " + out_path), a.json);
   if (a.json)  // --out is given (checked above): stdout is free
     std::cout << Json{{"ok", true},
                       {"exported", r->exported},
                       {"scanned", r->scanned},
                       {"unsealed_personal", r->unsealed_personal},
-                      {"out", a.flags.at("--out")}}
+                      {"out", out_path}}
                      .dump()
               << "\n";
   std::fprintf(stderr, "exported %llu of %llu events (%llu with personal fields written before sealing)\n",
@@ -439,16 +594,24 @@ int ExportCommand(const Args& a) {
 
 }  // namespace
 
-// The flags each command takes (a typo such as --asof must not quietly mean "the head").
-bool KnownFlags(const std::string& command, const Args& a, std::string* unknown) {
+// The flags each command takes with a value (--json, which every command takes, and
+// --kafka-property, which goes with --kafka, are handled apart).
+const std::map<std::string, std::set<std::string>>& CommandFlags() {
   static const std::map<std::string, std::set<std::string>> kFlags = {
       {"verify", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--against"}},
       {"digest", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--at"}},
       {"rebuild", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--projection", "--as-of", "--out"}},
       {"diff", {"--projection", "--limit"}},
       {"export", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out"}}};
-  auto it = kFlags.find(command);
-  if (it == kFlags.end()) return true;  // an unknown command is reported as such
+  return kFlags;
+}
+
+// Whether every flag given is one the command takes (a typo such as --asof must not
+// quietly mean "the head").
+bool KnownFlags(const std::string& command, const Args& a, std::string* unknown) {
+  const auto& flags = CommandFlags();
+  auto it = flags.find(command);
+  if (it == flags.end()) return true;  // an unknown command is reported as such
   for (const auto& [flag, value] : a.flags)
     if (!it->second.count(flag)) {
       *unknown = flag;
@@ -471,7 +634,35 @@ bool KnownFlags(const std::string& command, const Args& a, std::string* unknown)
   return true;
 }
 
+// help: the usage text, or under --json one object a machine can read: that text, each
+// command with the flags it takes (from the table KnownFlags checks, so the two cannot
+// drift apart) and the exit statuses.
+int Help(bool json) {
+  if (!json) {
+    std::fputs(kUsageText, stdout);
+    return kIntact;
+  }
+  Json commands = Json::array();
+  for (const auto& [name, taken] : CommandFlags()) {
+    Json flags = Json::array();
+    for (const std::string& flag : taken) flags.push_back(flag);
+    if (taken.count("--kafka")) flags.push_back("--kafka-property");
+    flags.push_back("--json");
+    commands.push_back(Json{{"name", name}, {"flags", flags}});
+  }
+  commands.push_back(Json{{"name", "help"}, {"flags", Json::array({"--json"})}});
+  const Json exit_codes = {{"0", "intact, or done"},
+                           {"1", "integrity failure (the first bad position is named), or differences found by diff"},
+                           {"2", "usage error"},
+                           {"3", "could not finish: the store cannot be opened or read, no Kafka broker answers, "
+                                 "or stopped by SIGTERM or SIGINT"}};
+  std::cout << Json{{"ok", true}, {"usage", kUsageText}, {"commands", commands}, {"exit_codes", exit_codes}}.dump() << "\n";
+  return kIntact;
+}
+
 int main(int argc, char** argv) {
+  CatchStopSignal(SIGTERM);  // first: a stop asked for at any time later removes the scratch directory
+  CatchStopSignal(SIGINT);
   for (int i = 1; i < argc; ++i) g_json = g_json || std::string(argv[i]) == "--json";
   if (argc < 2) return Usage("name a command");
   const std::string command = argv[1];
@@ -484,9 +675,6 @@ int main(int argc, char** argv) {
   if (command == "rebuild") return Rebuild(a);
   if (command == "diff") return DiffCommand(a);
   if (command == "export") return ExportCommand(a);
-  if (command == "--help" || command == "help") {
-    std::fputs(kUsageText, stdout);
-    return kIntact;
-  }
+  if (command == "--help" || command == "help") return Help(a.json);
   return Usage("unknown command '" + command + "'");
 }

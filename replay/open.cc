@@ -37,6 +37,7 @@ ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSou
     const auto answer_deadline = started + std::chrono::milliseconds(source.answer_timeout_ms);
     const auto deadline = started + std::chrono::seconds(source.timeout_s);
     for (;;) {
+      LEDGER_RETURN_IF_ERROR(CheckStop(source.stop));
       read = (*reader)->stats();
       if (!read.stopped.ok()) return read.stopped;
       if (read.lease_renewals > 0) break;

@@ -34,8 +34,9 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   const auto& names = projections::ReadModelNames();
   if (std::find(names.begin(), names.end(), options.projection) == names.end())
     return ledger::Status::InvalidArgument("no read model named '" + options.projection + "'");
+  // symlink_status: a symlink there, even a dangling one, is taken (writing would follow it).
   std::error_code ec;
-  if (options.out_dir.empty() || std::filesystem::exists(options.out_dir, ec))
+  if (options.out_dir.empty() || std::filesystem::exists(std::filesystem::symlink_status(options.out_dir, ec)))
     return ledger::Status::InvalidArgument("--out must name a directory that does not exist yet");
   const ledger::Position head = store.head().position;
   const ledger::Position until = options.as_of.value() == 0 ? head : options.as_of;
@@ -54,9 +55,11 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   const auto started = std::chrono::steady_clock::now();
-  // In steps, for the progress bar; the state and its digest do not depend on the steps.
+  // In steps, for the progress bar and a stop; the state and its digest do not depend on
+  // the steps.
   constexpr uint64_t kStep = 200000;
   for (uint64_t at = 0; at < until.value();) {
+    LEDGER_RETURN_IF_ERROR(CheckStop(options.stop));
     at = std::min(until.value(), at + kStep);
     LEDGER_RETURN_IF_ERROR((*projector)->CatchUp(store, ledger::Position(at)));
     if (options.progress) options.progress(at, until.value());

@@ -6,12 +6,14 @@
 // report naming the first bad position.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ledger/event_store.h"
@@ -21,6 +23,16 @@ namespace replay {
 
 // Called with (done, total) every few thousand events.
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Set by the caller to stop an operation (ledger-replay sets it on SIGTERM or SIGINT, from
+// a signal handler, which may do no more than that). The long loops check it between steps
+// and return ShuttingDown without a report. nullptr: never stops.
+using StopFlag = const std::atomic<bool>*;
+// ShuttingDown once `stop` is set, else OK. A relaxed load: cheap enough for every event.
+inline ledger::Status CheckStop(StopFlag stop) {
+  if (stop == nullptr || !stop->load(std::memory_order_relaxed)) return ledger::Status::Ok();
+  return ledger::Status::ShuttingDown("stopped on request");
+}
 
 // Opens the store at `store_dir` read-only (a secondary instance whose files go under
 // `scratch_dir`, which must be writable and not shared). Errors as EventStore::Open.
@@ -45,6 +57,7 @@ struct KafkaSource {
   uint32_t shard = 0;
   int timeout_s = 600;
   int answer_timeout_ms = kKafkaAnswerTimeoutMs;
+  StopFlag stop = nullptr;  // checked while waiting for the partition's end
 };
 ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSource& source, const std::string& scratch_dir,
                                                                   const Progress& progress = nullptr);
@@ -61,6 +74,7 @@ struct VerifyOptions {
   // Every digest is checked; the first to fail in position order is the one reported.
   std::vector<KeptDigest> against;
   Progress progress;
+  StopFlag stop = nullptr;  // checked at every event
 };
 
 struct VerifyReport {
@@ -105,8 +119,10 @@ struct RebuildOptions {
   std::string projection;     // one of projections::ReadModelNames()
   ledger::Position as_of;     // inclusive; 0: the head. Must end a command (InvalidArgument
                               // otherwise: a state inside a command never existed)
-  std::string out_dir;        // must not exist yet
+  std::string out_dir;        // must not exist yet, not even as a symlink
   Progress progress;
+  StopFlag stop = nullptr;    // checked between steps of 200,000 events (the directory is
+                              // left as it stands, as after a crash: delete it and run again)
 };
 struct RebuildReport {
   ledger::Position position;
@@ -124,18 +140,32 @@ struct Difference {
   std::string left;   // the value as JSON, "" when absent on that side
   std::string right;
 };
+// The position each side's store of a read model had applied (its progress) when diff
+// opened it: two stores at different positions differ by what one has not applied yet.
+struct ComparedPositions {
+  std::string read_model;
+  ledger::Position left, right;
+};
 struct DiffReport {
   std::vector<Difference> differences;  // at most `limit`
   uint64_t count = 0;                   // all of them
   std::vector<std::string> compared;    // the read models compared
+  std::vector<ComparedPositions> positions;  // one per compared read model, in that order
   // Read models only one side holds (a rebuild of one read model beside a live projector's
   // five): not compared, and said, so that nobody takes "0 keys differ" for all of them.
   std::vector<std::string> only_left, only_right;
 };
 // Compares the read models present in both projection directories (as a projector or
-// Rebuild writes them), key by key. `read_models` empty: every one both have.
+// Rebuild writes them), key by key. `read_models` empty: every one both have. `stop` is
+// checked at every key.
 ledger::Result<DiffReport> Diff(const std::string& left_dir, const std::string& right_dir,
-                                const std::vector<std::string>& read_models, size_t limit);
+                                const std::vector<std::string>& read_models, size_t limit, StopFlag stop = nullptr);
+
+// `text` (a read model's key, which may hold any bytes) as one line of printable ASCII, for
+// diff's text output: backslash, newline, carriage return and tab as JSON writes them
+// (\\ \n \r \t), every other byte outside 0x20..0x7e as \xNN. A key holding a newline or a
+// terminal escape can neither break diff's lines nor forge one, and no two keys print alike.
+std::string EscapeForLine(std::string_view text);
 
 // ---- export ----
 
@@ -148,6 +178,7 @@ struct ExportOptions {
   int64_t from_us = 0;        // recorded_at_us >= from_us
   int64_t to_us = 0;          // < to_us; 0 = no bound
   Progress progress;
+  StopFlag stop = nullptr;    // checked between reads of kReadEventsMax events
 };
 struct ExportReport {
   uint64_t scanned = 0;

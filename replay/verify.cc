@@ -69,6 +69,7 @@ ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const Verif
                    [](const KeptDigest& a, const KeptDigest& b) { return a.position < b.position; });
   size_t next_kept = 0;
   const auto also = [&](Position at, const ledger::Sha256Digest& hash, const ledger::schema::Event& e) -> Status {
+    LEDGER_RETURN_IF_ERROR(CheckStop(options.stop));  // not Corruption: returned as an error, not damage
     if (e.writer_epoch() < epoch) return Bad("the writer epoch went down", at);
     epoch = e.writer_epoch();
     // Whole commands: an event either starts a command right after the previous one ended,

@@ -1,25 +1,31 @@
 // ledger-replay as a program: exit 0 for an intact log, 1 naming the first bad position,
-// 2 for usage; --json for machines; digest, rebuild and export from the command line.
+// 2 for usage, 3 when it could not finish (SIGTERM and SIGINT included); --json for
+// machines, help too; digest, rebuild, diff and export from the command line, --out never
+// overwriting anything.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ledger/record_codec.h"
+#include "projections/read_model_store.h"
 #include "schemas/ledger_generated.h"
 #include "tests/support/http_sink.h"
 #include "tests/support/merchant_story.h"
 #include "tests/support/process.h"
+#include "tests/support/projection_store_writer.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -215,6 +221,160 @@ TEST(LedgerReplay, AnUnreachableKafkaFailsWithinTheTimeoutAndLeavesNoScratch) {
   EXPECT_NE(j["error"].get<std::string>().find("no Kafka broker"), std::string::npos) << r.out;
   EXPECT_LT(seconds, 60) << "the 1.5 s answer timeout, and the reader's close";
   EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "the scratch directory was left behind";
+}
+
+
+// export --out never overwrites a file nor follows a symlink, dangling or not (it truncated
+// an existing file and wrote through a link); rebuild --out refuses a dangling symlink as
+// it refuses an existing directory. Usage errors (2), in JSON under --json, nothing written.
+TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string store = dir.Sub("store");
+  { testing_support::StoryLog log(store); }
+  const std::string kept = dir.Sub("kept.jsonl"), target = dir.Sub("target.jsonl");
+  { std::ofstream(kept) << "kept\n"; }
+  { std::ofstream(target) << "target\n"; }
+  fs::create_symlink(target, dir.Sub("link.jsonl"));
+  fs::create_symlink(dir.Sub("nowhere.jsonl"), dir.Sub("dangling.jsonl"));
+  for (const std::string& out : {kept, dir.Sub("link.jsonl"), dir.Sub("dangling.jsonl")}) {
+    Ran r = Replay("export --store " + store + " --out " + out + " --json");
+    EXPECT_EQ(r.exit_code, 2) << out << ": " << r.out;
+    const Json j = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << out << ": " << r.out;
+    EXPECT_TRUE(j["usage_error"].get<bool>()) << r.out;
+    EXPECT_NE(j["error"].get<std::string>().find("already exists"), std::string::npos) << r.out;
+    EXPECT_EQ(Replay("export --store " + store + " --format csv --out " + out).exit_code, 2) << out;
+  }
+  EXPECT_EQ(testing_support::ReadAll(kept), "kept\n");
+  EXPECT_EQ(testing_support::ReadAll(target), "target\n");
+  EXPECT_FALSE(fs::exists(dir.Sub("nowhere.jsonl"))) << "the dangling link was followed";
+  // rebuild --out: an existing directory (refused before too) and a dangling symlink.
+  fs::create_directories(dir.Sub("existing"));
+  fs::create_symlink(dir.Sub("no-dir"), dir.Sub("dangling-dir"));
+  for (const std::string& out : {dir.Sub("existing"), dir.Sub("dangling-dir")}) {
+    Ran r = Replay("rebuild --store " + store + " --projection fees --out " + out + " --json");
+    EXPECT_EQ(r.exit_code, 2) << out << ": " << r.out;
+    const Json j = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << out << ": " << r.out;
+    EXPECT_TRUE(j["usage_error"].get<bool>()) << r.out;
+  }
+  EXPECT_TRUE(fs::is_empty(dir.Sub("existing")));
+  EXPECT_FALSE(fs::exists(dir.Sub("no-dir")));
+  // A new path is written, and only once.
+  const std::string fresh = dir.Sub("fresh.jsonl");
+  Ran first = Replay("export --store " + store + " --out " + fresh + " --json");
+  EXPECT_EQ(first.exit_code, 0) << first.out;
+  const std::string written = testing_support::ReadAll(fresh);
+  EXPECT_FALSE(written.empty());
+  EXPECT_EQ(Replay("export --store " + store + " --out " + fresh).exit_code, 2) << "a second export to the same path";
+  EXPECT_EQ(testing_support::ReadAll(fresh), written);
+}
+
+// diff's text output: a key holding a newline, a terminal escape or bytes that are not
+// UTF-8 is escaped, so each difference is always three lines; the position each side's
+// store had applied is printed, and given under --json beside the fields it had.
+TEST(LedgerReplay, DiffPrintsEachKeyOnOneLineAndTheStoresPositions) {
+  TempDir dir;
+  const std::vector<std::string> keys = {"two\nlines", "esc\x1b[2J", "bad\xffutf8"};
+  std::vector<std::pair<std::string, Json>> left = {{"same", 1}};
+  for (const std::string& key : keys) left.emplace_back(key, "left only");
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(dir.Sub("left"), "fees", 7, left).ok());
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(dir.Sub("right"), "fees", 5, {{"same", 1}}).ok());
+  const std::string dirs = dir.Sub("left") + " " + dir.Sub("right");
+
+  Ran text = Replay("diff " + dirs);
+  EXPECT_EQ(text.exit_code, 1) << text.out;
+  // The positions line, three lines a difference, the summary line: nothing else.
+  EXPECT_EQ(static_cast<size_t>(std::count(text.out.begin(), text.out.end(), '\n')), 1 + 3 * keys.size() + 1) << text.out;
+  EXPECT_NE(text.out.find("compared fees: left at position 7, right at position 5\n"), std::string::npos) << text.out;
+  for (const char* line : {"fees two\\nlines\n", "fees esc\\x1b[2J\n", "fees bad\\xffutf8\n"})
+    EXPECT_NE(text.out.find(line), std::string::npos) << line << " in\n" << text.out;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << "a terminal escape printed raw";
+
+  Ran json = Replay("diff " + dirs + " --json");
+  EXPECT_EQ(json.exit_code, 1) << json.out;
+  const Json j = Json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << json.out;
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_EQ(j["differences"], keys.size());
+  EXPECT_EQ(j["compared"], Json::array({"fees"}));
+  EXPECT_EQ(j["positions"]["fees"]["left"], 7);
+  EXPECT_EQ(j["positions"]["fees"]["right"], 5);
+  std::set<std::string> in_json;
+  for (const Json& d : j["first"]) in_json.insert(d["key"].get<std::string>());
+  // JSON escapes what it must; bytes that are not UTF-8 show as U+FFFD.
+  EXPECT_EQ(in_json, (std::set<std::string>{"two\nlines", "esc\x1b[2J", "bad\xef\xbf\xbdutf8"})) << json.out;
+}
+
+// SIGTERM (or SIGINT) stops ledger-replay cleanly: the scratch directory is removed (it was
+// left behind), the exit status is 3, --json prints its one object saying it was
+// interrupted, and a rebuild's --out is not created. Deterministic without a hook: with no
+// broker answering and an hour's --kafka-timeout-ms, the command waits inside its scratch
+// directory until it is told to stop.
+TEST(LedgerReplay, SigtermOrSigintStopsCleanlyAndRemovesTheScratchDirectory) {
+  namespace fs = std::filesystem;
+  struct sigaction sigint_now {};
+  ::sigaction(SIGINT, nullptr, &sigint_now);
+  // A SIGINT this test process ignores is ignored by the child too (ledger-replay keeps
+  // an inherited SIG_IGN, as a background job's), so it is tried only when it can arrive.
+  std::vector<std::pair<int, std::string>> runs = {{SIGTERM, "rebuild --projection fees --out OUT"}};
+  if (sigint_now.sa_handler != SIG_IGN) runs.push_back({SIGINT, "verify"});
+  for (const auto& [signal_number, command] : runs) {
+    TempDir dir;
+    const std::string tmp = dir.Sub("tmp"), out = dir.Sub("rebuilt");
+    fs::create_directories(tmp);
+    std::vector<std::string> args = {"TMPDIR=" + tmp, LEDGER_REPLAY_PATH};
+    std::istringstream words(command);
+    for (std::string w; words >> w;) args.push_back(w == "OUT" ? out : w);
+    for (const char* a : {"--kafka", "127.0.0.1:1", "--kafka-timeout-ms", "3600000", "--json"}) args.push_back(a);
+    // env(1) execs ledger-replay in its own place: the signal goes to ledger-replay itself.
+    testing_support::ChildProcess child("/usr/bin/env", args, dir.Sub("replay.log"));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (fs::is_empty(tmp) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for the scratch directory
+    ASSERT_FALSE(fs::is_empty(tmp)) << "no scratch directory: " << testing_support::ReadAll(dir.Sub("replay.log"));
+    const int status = child.StopWith(signal_number, 30000);
+    const std::string log = testing_support::ReadAll(dir.Sub("replay.log"));
+    ASSERT_NE(status, -1) << command << ": still running after the signal\n" << log;
+    ASSERT_TRUE(WIFEXITED(status)) << command << ": ended by the signal, not stopped cleanly\n" << log;
+    EXPECT_EQ(WEXITSTATUS(status), 3) << command << "\n" << log;
+    EXPECT_TRUE(fs::is_empty(tmp)) << command << ": the scratch directory was left behind";
+    EXPECT_FALSE(fs::exists(out)) << command;
+    // The log holds stdout's JSON object and stderr's line; the object is the line with '{'.
+    std::istringstream lines(log);
+    std::string line, object;
+    while (std::getline(lines, line))
+      if (line.rfind("{", 0) == 0) object = line;
+    const Json j = Json::parse(object, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << command << "\n" << log;
+    EXPECT_FALSE(j["ok"].get<bool>());
+    EXPECT_TRUE(j["interrupted"].get<bool>()) << log;
+    EXPECT_NE(j["error"].get<std::string>().find(signal_number == SIGINT ? "SIGINT" : "SIGTERM"), std::string::npos) << log;
+  }
+}
+
+// help --json (and --help --json) answers one JSON object, as every other command does
+// under --json (it printed the text).
+TEST(LedgerReplay, HelpUnderJsonIsOneJsonObject) {
+  for (const std::string& args : std::vector<std::string>{"help --json", "--help --json"}) {
+    Ran r = Replay(args);
+    EXPECT_EQ(r.exit_code, 0) << args;
+    const Json j = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << args << ": " << r.out;
+    EXPECT_TRUE(j["ok"].get<bool>());
+    EXPECT_EQ(j["usage"].get<std::string>().rfind("usage: ledger-replay verify", 0), 0u) << r.out;
+    std::set<std::string> names;
+    for (const Json& c : j["commands"]) {
+      names.insert(c["name"].get<std::string>());
+      EXPECT_TRUE(c["flags"].is_array()) << c.dump();
+    }
+    EXPECT_EQ(names, (std::set<std::string>{"verify", "digest", "rebuild", "diff", "export", "help"})) << r.out;
+    EXPECT_EQ(j["exit_codes"].size(), 4u) << r.out;
+  }
+  Ran text = Replay("help");
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_EQ(text.out.rfind("usage: ledger-replay", 0), 0u) << "without --json, the text: " << text.out;
 }
 
 }  // namespace

@@ -2,15 +2,19 @@
 // tampering (a flipped byte, a deleted record, two swapped, a record rehashed over a wrong
 // previous hash) and a tail rewritten consistently is caught against a digest kept before
 // it; a read model rebuilt as of position N has the digest the live projector recorded at
-// N; diff lists what differs; export filters and never writes personal fields. Replay
+// N; diff lists what differs (keys escaped to one line, each side's position said); export
+// filters and never writes personal fields; every operation stops when asked to. Replay
 // reads the store as a secondary instance while the store is open for writing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "ledger/chain_hash.h"
@@ -22,6 +26,7 @@
 #include "schemas/ledger_generated.h"
 #include "tests/support/log_fixtures.h"
 #include "tests/support/merchant_story.h"
+#include "tests/support/projection_store_writer.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_records.h"
@@ -440,6 +445,97 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionInsideACommandIsRefusedNamingTheCommands
   auto whole = replay::Rebuild(**store, o);
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();
   EXPECT_EQ(whole->position, Position(end));
+}
+
+// A stop asked for (ledger-replay sets the flag on SIGTERM or SIGINT) ends each operation
+// at its next check with ShuttingDown, not a report, so the command can remove its scratch
+// directory and say it was interrupted; without the flag the same calls finish.
+TEST_F(ReplayTest, EachOperationStopsWithShuttingDownOnceAStopIsAskedFor) {
+  const std::atomic<bool> stop{true};
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  replay::VerifyOptions verify;
+  verify.stop = &stop;
+  EXPECT_EQ(replay::Verify(**store, verify).status().code(), ledger::Code::kShuttingDown);
+  replay::RebuildOptions rebuild;
+  rebuild.projection = "fees";
+  rebuild.out_dir = dir.Sub("stopped");
+  rebuild.stop = &stop;
+  EXPECT_EQ(replay::Rebuild(**store, rebuild).status().code(), ledger::Code::kShuttingDown);
+  replay::ExportOptions exported;
+  exported.stop = &stop;
+  std::ostringstream none;
+  EXPECT_EQ(replay::Export(**store, exported, none).status().code(), ledger::Code::kShuttingDown);
+  EXPECT_TRUE(none.str().empty());
+  replay::RebuildOptions whole;
+  whole.projection = "fees";
+  whole.out_dir = dir.Sub("whole");
+  ASSERT_TRUE(replay::Rebuild(**store, whole).ok());
+  EXPECT_EQ(replay::Diff(dir.Sub("whole"), dir.Sub("whole"), {}, 10, &stop).status().code(), ledger::Code::kShuttingDown);
+  const std::atomic<bool> go_on{false};
+  verify.stop = &go_on;
+  auto intact = replay::Verify(**store, verify);
+  ASSERT_TRUE(intact.ok()) << intact.status().ToString();
+  EXPECT_TRUE(intact->intact) << intact->reason;
+  EXPECT_TRUE(replay::Diff(dir.Sub("whole"), dir.Sub("whole"), {}, 10, &go_on).ok());
+}
+
+// A rebuild writes only into a directory it creates: a symlink at --out is refused as an
+// existing directory is, a dangling one too (writing would create its target).
+TEST_F(ReplayTest, ARebuildRefusesAnOutThatIsASymlinkEvenADanglingOne) {
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  fs::create_symlink(dir.Sub("nowhere"), dir.Sub("dangling"));
+  fs::create_directories(dir.Sub("target"));
+  fs::create_directory_symlink(dir.Sub("target"), dir.Sub("link"));
+  for (const std::string& out : {dir.Sub("dangling"), dir.Sub("link")}) {
+    replay::RebuildOptions o;
+    o.projection = "fees";
+    o.out_dir = out;
+    EXPECT_EQ(replay::Rebuild(**store, o).status().code(), ledger::Code::kInvalidArgument) << out;
+  }
+  EXPECT_FALSE(fs::exists(dir.Sub("nowhere")));
+  EXPECT_TRUE(fs::is_empty(dir.Sub("target")));
+}
+
+// diff's text output escapes keys (a read model's key may hold any bytes: a newline in one
+// broke its line, a terminal escape could forge another) so that one key is one line of
+// printable ASCII, and no two keys print alike; the report says which position each
+// side's store had applied.
+TEST(ReplayDiff, KeysPrintOnOneLineAndEachSidesPositionIsReported) {
+  TempDir dir;
+  const std::vector<std::string> keys = {"plain/key",   "two\nlines", "cr\rtab\t",      std::string("nul\0byte", 8),
+                                         "back\\slash", "caf\xc3\xa9",  "esc\x1b[2J\x7f", "bad\xffutf8"};
+  std::vector<std::pair<std::string, nlohmann::json>> left = {{"same", 1}};
+  for (const std::string& key : keys) left.emplace_back(key, "left only");
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(dir.Sub("left"), "fees", 7, left).ok());
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(dir.Sub("right"), "fees", 5, {{"same", 1}}).ok());
+  auto d = replay::Diff(dir.Sub("left"), dir.Sub("right"), {"fees"}, 100);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->positions.size(), 1u);
+  EXPECT_EQ(d->positions[0].read_model, "fees");
+  EXPECT_EQ(d->positions[0].left, Position(7));
+  EXPECT_EQ(d->positions[0].right, Position(5));
+  EXPECT_EQ(d->count, keys.size());
+  std::set<std::string> printed;
+  for (const replay::Difference& difference : d->differences) {
+    EXPECT_NE(std::find(keys.begin(), keys.end(), difference.key), keys.end()) << "the report keeps the key's bytes";
+    const std::string line = replay::EscapeForLine(difference.key);
+    for (const char c : line) EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << line;
+    printed.insert(line);
+    EXPECT_EQ(difference.left, "\"left only\"");
+    EXPECT_TRUE(difference.right.empty());
+  }
+  EXPECT_EQ(printed.size(), keys.size()) << "two keys printed alike";
+  EXPECT_EQ(replay::EscapeForLine("two\nlines"), "two\\nlines");
+  EXPECT_EQ(replay::EscapeForLine("cr\rtab\t"), "cr\\rtab\\t");
+  EXPECT_EQ(replay::EscapeForLine(std::string("nul\0byte", 8)), "nul\\x00byte");
+  EXPECT_EQ(replay::EscapeForLine("back\\slash"), "back\\\\slash");
+  EXPECT_EQ(replay::EscapeForLine("caf\xc3\xa9"), "caf\\xc3\\xa9");
+  EXPECT_EQ(replay::EscapeForLine("esc\x1b[2J\x7f"), "esc\\x1b[2J\\x7f");
+  EXPECT_EQ(replay::EscapeForLine("plain/key"), "plain/key");
 }
 
 // A topic whose first batch is not position 1 (a new embedded cluster's, continuing from
