@@ -2,7 +2,6 @@
 // to the canonical head, exactly the bytes a standby bootstraps from; and the digest to keep
 // outside the system.
 
-#include <cctype>
 #include <cstdlib>
 
 #include "api/base64.h"
@@ -18,24 +17,6 @@ namespace api {
 
 inline constexpr size_t kLogBatchesMax = 1000;
 inline constexpr size_t kLogEventsMax = 1000;
-
-namespace {
-// %XX escapes decoded (the stream name travels as one path segment).
-std::string web_decode(const std::string& in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 void AddAuditRoutes(Router& router, const ApiContext& ctx) {
   // The keyring for a standby's bootstrap (DESIGN §12; replicator keys only): wrapped data
@@ -106,10 +87,11 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
                                   {"canonical_position", ledger::PositionToken(shard, mark.position)}});
   }));
 
-  // One stream's events (`order/m1/o1`, sent URL-encoded as one path segment), forward from
-  // version `from` (default 1) or backward from it (0: the last), at most kLogEventsMax.
+  // One stream's events (`order/m1/o1`, sent URL-encoded as one path segment, which the
+  // router decodes: the one parameter that may hold '/'), forward from version `from`
+  // (default 1) or backward from it (0: the last), at most kLogEventsMax.
   router.Add("GET", "/v1/streams/{stream}", Guard(ctx, {Role::kAuditor}, Body::kNone, [](Call& c) {
-    const std::string stream = web_decode(c.request.params["stream"]);
+    const std::string stream = c.request.params["stream"];
     const std::string dir = c.request.Query("direction");
     if (!dir.empty() && dir != "forward" && dir != "backward")
       return Problem(400, "invalid-field", "direction is forward or backward", R"({"pointer":"/direction"})");
@@ -138,7 +120,7 @@ void AddAuditRoutes(Router& router, const ApiContext& ctx) {
     }
     if (out.empty() && from <= 1 && dir != "backward") return Problem(404, "not-found", "no such stream");
     return JsonResponse(200, Json{{"stream", stream}, {"events", out}});
-  }));
+  }), Runs::kWorker, Slash::kInParameter);
 
   router.Add("GET", "/v1/audit/digest", Guard(ctx, {Role::kAuditor}, Body::kNone, [](Call& c) {
     const ledger::CanonicalMark mark = c.ctx.store->canonical_mark();

@@ -121,7 +121,7 @@ void Send(const http::http_request& req, const Response& r, const std::shared_pt
 // A problem when the request is refused, else nullopt and `r` holds all but the body.
 std::optional<Response> Convert(const http::http_request& req, Request* r) {
   r->method = req.method();
-  r->path = req.relative_uri().path();
+  r->path = req.relative_uri().path();  // encoded, as the query below
   if (r->path.size() > kPathBytesMax) return Problem(400, "invalid-field", "the path is too long");
   size_t header_bytes = 0;
   for (const auto& [k, v] : req.headers()) {
@@ -131,12 +131,9 @@ std::optional<Response> Convert(const http::http_request& req, Request* r) {
   if (header_bytes > kHeaderBytesMax) return Problem(400, "invalid-field", "the headers are too large");
   if (req.headers().content_length() > kBodyBytesMax)
     return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
-  try {
-    for (const auto& [k, v] : web::uri::split_query(req.relative_uri().query()))
-      r->query[web::uri::decode(k)] = web::uri::decode(v);
-  } catch (const std::exception&) {
-    return Problem(400, "invalid-field", "the query string is malformed");
-  }
+  // Still encoded: the router decodes it (cpprestsdk's split_query kept the last of a
+  // repeated name and split at ';' too).
+  r->query_string = req.relative_uri().query();
   return std::nullopt;
 }
 

@@ -29,11 +29,16 @@ inline constexpr int kRequestTimeoutS = 30;  // a request not received whole, or
 
 struct Request {
   std::string method;                         // "GET", "POST", ...
+  // The request target as sent, percent-escapes and all: the router decodes it (DECISIONS
+  // 95), so an id is read the same way whoever built the request (the front, a batch's
+  // item, a test).
   std::string path;                           // "/v1/payments/p1/captures", no query
-  std::map<std::string, std::string> query;   // decoded
+  std::string query_string;                   // after the '?' ("limit=5&cursor=..."), "" when none
   std::map<std::string, std::string> headers; // names lower-case
   std::string body;
-  std::map<std::string, std::string> params;  // filled by the router ("payment_id" -> "p1")
+  // Filled by the router (set before dispatch, they are replaced), decoded.
+  std::map<std::string, std::string> query;   // from query_string ("limit" -> "5")
+  std::map<std::string, std::string> params;  // from the path ("payment_id" -> "p1")
   // Set by POST /v1/batch on its items (never from the wire): the batch itself was counted
   // against the key's rate, so its items are not (else a batch could stop half-way at 429).
   bool inside_batch = false;

@@ -1,9 +1,10 @@
 // Lists (DESIGN §9): pages over a stable key order with an opaque cursor (`cursor`,
-// answered as `next_cursor`), a `limit` up to kListLimitMax, and text/csv when the caller
-// sends Accept: text/csv.
+// answered as `next_cursor`), a `limit` up to kListLimitMax, and text/csv when the caller's
+// Accept prefers it (NegotiateListFormat).
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/route_support.h"
@@ -14,6 +15,18 @@ inline constexpr size_t kListLimitDefault = 50;
 inline constexpr size_t kListLimitMax = 500;
 // The text is UTF-8 (JSON's), said so that a spreadsheet does not guess another charset.
 inline constexpr const char* kCsvContentType = "text/csv; charset=utf-8";
+
+enum class ListFormat { kJson, kCsv };
+
+// What a list answers in for an Accept header ("" when absent), or nullopt when it accepts
+// neither (406 not-acceptable; DECISIONS 95). The header is a list of media ranges, each
+// with an optional weight q (default 1), matched case-insensitively; the most specific
+// range that matches a type gives its weight (text/csv over text/* over */*), and a range
+// that does not parse (`application/not-text/csv`) matches nothing. CSV when its weight
+// is above 0 and above JSON's, or equal to it and the range that gave it comes earlier in
+// the list (`text/csv, application/json`); otherwise JSON when its weight is above 0. So
+// `*/*` is JSON and `text/csvx` is neither. An absent or empty Accept is JSON.
+std::optional<ListFormat> NegotiateListFormat(const std::string& accept);
 
 // Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an
 // analyst), `shape` turning each entry into the listed item (null: skip it).

@@ -37,6 +37,18 @@ Response JsonResponse(int status, const Json& body) {
 }
 
 namespace {
+// Whether a merchant key's request names a merchant other than its own (`merchant_id` in
+// the query or the body), which Call::Merchant() would otherwise pass over in silence,
+// answering the key's own tenant as if it were the one asked for.
+bool NamesAnotherMerchant(const Request& request, const Json& body, const std::string& own) {
+  const std::string query = request.Query("merchant_id");
+  if (!query.empty() && query != own) return true;
+  if (!body.is_object()) return false;
+  const auto named = body.find("merchant_id");
+  return named != body.end() && named->is_string() && !named->get_ref<const std::string&>().empty() &&
+         named->get_ref<const std::string&>() != own;
+}
+
 Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vector<Role>> roles, Body body,
                  const CallHandler& handler) {
   if (request.body.size() > kBodyBytesMax)
@@ -64,6 +76,10 @@ Response Wrapped(const ApiContext& ctx, Request& request, std::optional<std::vec
     if (parsed.is_discarded() || !parsed.is_object())
       return Problem(400, "malformed-json", "the body must be one JSON object");
   }
+  // Another tenant named outright is 403 whether or not that merchant exists (so it tells
+  // nothing), on every route; its ids probed through the key's own tenant stay 404.
+  if (roles && who.role == Role::kMerchant && NamesAnotherMerchant(request, parsed, who.merchant_id))
+    return Problem(403, "forbidden", "a merchant key reads and writes its own merchant only: merchant_id names another");
   auto call = std::make_shared<Call>(Call{ctx, request, who, std::move(parsed), {}});
   call->self = call;
   return handler(*call);

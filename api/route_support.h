@@ -39,6 +39,7 @@ struct Call {
 
   // The merchant a merchant-scoped call is about: the key's own merchant, or for analysts
   // and admins the `merchant_id` query parameter (or body field). "" when none was named.
+  // (A merchant key naming another merchant never gets here: Guard answers 403.)
   std::string Merchant() const;
 };
 
@@ -47,7 +48,8 @@ using CallHandler = std::function<Response(Call&)>;
 enum class Body { kNone, kJson };
 
 // Wraps a route: the body limit (413), Authorization (401), the roles allowed (403),
-// the JSON body (400 malformed-json).
+// the JSON body (400 malformed-json), a merchant key naming another merchant's
+// `merchant_id` in the query or body (403).
 Handler Guard(const ApiContext& ctx, std::initializer_list<Role> roles, Body body, CallHandler handler);
 // Same, without a key (the public routes).
 Handler Public(const ApiContext& ctx, CallHandler handler);

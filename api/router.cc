@@ -1,10 +1,16 @@
 #include "api/router.h"
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+
 #include "api/problem.h"
 
 namespace api {
 
 namespace {
+// Raw segments: split before decoding, so a %2F never splits a segment.
 std::vector<std::string> Split(const std::string& path) {
   std::vector<std::string> out;
   size_t start = 1;  // paths start with '/'
@@ -16,10 +22,104 @@ std::vector<std::string> Split(const std::string& path) {
   }
   return out;
 }
+
+int HexValue(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as JSON
+// needs it: a route echoing such text into its answer would otherwise fail to write it.
+bool IsUtf8(std::string_view s) {
+  static constexpr uint32_t kLeast[] = {0, 0x80, 0x800, 0x10000};  // by continuation bytes
+  for (size_t i = 0; i < s.size();) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t more = (lead & 0xE0) == 0xC0 ? 1 : (lead & 0xF0) == 0xE0 ? 2 : (lead & 0xF8) == 0xF0 ? 3 : 0;
+    if (more == 0) return false;  // a continuation byte first, or no UTF-8 lead byte at all
+    uint32_t cp = lead & (0x3F >> more);
+    if (i + more >= s.size()) return false;
+    for (size_t k = 1; k <= more; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    if (cp < kLeast[more] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += more + 1;
+  }
+  return true;
+}
+
+// Percent-decodes `text` (RFC 3986; '+' stays '+', so a time's offset survives): null, or
+// why it is refused. An escape is '%' and two hex digits; decoded, the text is UTF-8
+// without control characters (C0, DEL), which no id, position, cursor or time has and
+// which would only hide what a log line or an auditor shows.
+const char* Decode(std::string_view text, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out->push_back(text[i]);
+      continue;
+    }
+    const int hi = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
+    const int lo = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return "has a '%' that is not followed by two hex digits";
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  for (unsigned char ch : *out)
+    if (ch < 0x20 || ch == 0x7f) return "holds a control character";
+  if (!IsUtf8(*out)) return "is not UTF-8";
+  return nullptr;
+}
+
+// A JSON pointer's reference token for `name` (RFC 6901).
+std::string PointerTo(const std::string& name) {
+  std::string out = "/";
+  for (char ch : name) {
+    if (ch == '~') out.append("~0");
+    else if (ch == '/') out.append("~1");
+    else out.push_back(ch);
+  }
+  return out;
+}
+
+// The query string as decoded names and values. A name given twice is refused rather than
+// one of its values kept: `limit=5&limit=500` may mean either, and a check that reads the
+// first while the route reads the last is how a filter gets bypassed. A name is compared
+// decoded (`limit` and `%6Cimit` are the same name); a parameter without a name is
+// refused, one without '=' has the empty value.
+std::optional<Response> ParseQuery(std::string_view raw, std::map<std::string, std::string>* query) {
+  query->clear();
+  size_t start = 0;
+  while (start <= raw.size()) {
+    size_t amp = raw.find('&', start);
+    if (amp == std::string_view::npos) amp = raw.size();
+    const std::string_view pair = raw.substr(start, amp - start);
+    start = amp + 1;
+    if (pair.empty()) continue;  // "a=1&&b=2", a trailing '&'
+    const size_t eq = pair.find('=');
+    std::string name, value;
+    const char* why = Decode(pair.substr(0, eq), &name);
+    if (why == nullptr && eq != std::string_view::npos) why = Decode(pair.substr(eq + 1), &value);
+    // The text itself is not echoed: it may not be UTF-8, which a problem's JSON cannot hold.
+    if (why != nullptr) return Problem(400, "invalid-field", std::string("a query parameter ") + why);
+    if (name.empty()) return Problem(400, "invalid-field", "a query parameter has no name");
+    if (!query->emplace(name, std::move(value)).second)
+      return Problem(400, "invalid-field", "the query parameter " + name + " is given more than once",
+                     nlohmann::json{{"pointer", PointerTo(name)}}.dump());
+  }
+  return std::nullopt;
+}
 }  // namespace
 
-void Router::Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs) {
-  routes_.push_back({method, pattern, Split(pattern), std::move(handler), runs});
+void Router::Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs, Slash slash) {
+  routes_.push_back({method, pattern, Split(pattern), std::move(handler), runs, slash});
 }
 
 Runs Router::HowRuns(const Lookup& lookup) { return lookup.route == nullptr ? Runs::kWorker : lookup.route->runs; }
@@ -27,12 +127,23 @@ Runs Router::HowRuns(const Lookup& lookup) { return lookup.route == nullptr ? Ru
 Router::Lookup Router::Find(const Request& request) const {
   Lookup found;
   if (request.path.empty() || request.path.front() != '/') return found;
-  const std::vector<std::string> path = Split(request.path);
+  std::vector<std::string> path = Split(request.path);
+  for (std::string& segment : path) {
+    std::string decoded;
+    if (const char* why = Decode(segment, &decoded)) {
+      found.refused = std::string("a path segment ") + why;
+      return found;
+    }
+    segment = std::move(decoded);
+  }
   for (const Route& r : routes_) {
     if (!Match(r, path, &found.params)) continue;
     found.path_known = true;
     if (r.method == request.method) {
       found.route = &r;
+      if (r.slash == Slash::kRefused)
+        for (const auto& [name, value] : found.params)
+          if (value.find('/') != std::string::npos) found.refused = "the path parameter " + name + " must not hold '/'";
       return found;
     }
   }
@@ -58,12 +169,14 @@ bool Router::Match(const Route& r, const std::vector<std::string>& path, std::ma
 
 Response Router::Dispatch(Request& request, Lookup lookup, std::string* matched) const {
   if (matched != nullptr) *matched = "unmatched";
+  if (!lookup.refused.empty()) return Problem(400, "invalid-field", lookup.refused);
   if (lookup.route == nullptr) {
     if (lookup.path_known) return Problem(405, "method-not-allowed", "method not allowed on this route");
     return Problem(404, "not-found", "no such route");
   }
-  request.params = std::move(lookup.params);
   if (matched != nullptr) *matched = lookup.route->method + " " + lookup.route->pattern;
+  if (auto bad = ParseQuery(request.query_string, &request.query)) return *bad;
+  request.params = std::move(lookup.params);
   return lookup.route->handler(request);
 }
 

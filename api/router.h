@@ -1,4 +1,8 @@
 // Routes: method + path pattern ("/v1/payments/{payment_id}/captures") -> handler.
+// The router reads the request target as sent (DECISIONS 95): it splits the path at '/'
+// and then percent-decodes each segment, and decodes the query's names and values; a
+// malformed escape, decoded text that is not UTF-8 or holds a control character, and a
+// query parameter named twice are 400 invalid-field.
 // Thread-safe for lookups once built.
 #pragma once
 
@@ -20,16 +24,23 @@ using Handler = std::function<Response(Request&)>;
 // wait (bounded) for the sequencer, Kafka or the read models.
 enum class Runs { kWorker, kInline };
 
+// Whether a path parameter may hold a '/', sent as %2F inside its one segment. Ids never
+// do (ledger/ids.h), and a read model's key built from one must not reach past it, so a
+// decoded '/' is refused (400) unless the route names something else (a stream's name).
+enum class Slash { kRefused, kInParameter };
+
 class Router {
  public:
-  void Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs = Runs::kWorker);
+  void Add(const std::string& method, const std::string& pattern, Handler handler, Runs runs = Runs::kWorker,
+           Slash slash = Slash::kRefused);
 
   struct Route;
   // The route matching a request, looked up once for both questions below.
   struct Lookup {
     const Route* route = nullptr;  // nullptr: none for this method and path
     bool path_known = false;       // some route (of another method) has the path
-    std::map<std::string, std::string> params;
+    std::map<std::string, std::string> params;  // decoded
+    std::string refused;           // why the path is malformed (answered 400), "" when it is not
   };
   Lookup Find(const Request& request) const;
 
@@ -37,7 +48,8 @@ class Router {
   static Runs HowRuns(const Lookup& lookup);
   Runs HowRuns(const Request& request) const { return HowRuns(Find(request)); }
 
-  // The handler for the request (filling request.params), or a 404 / 405 problem.
+  // The handler for the request (filling request.params and request.query), or a 400
+  // (a malformed path or query), 404 or 405 problem.
   // `*matched` (if given) becomes "METHOD /pattern", or "unmatched".
   Response Dispatch(Request& request, Lookup lookup, std::string* matched = nullptr) const;
   Response Dispatch(Request& request, std::string* matched = nullptr) const {
@@ -58,6 +70,7 @@ struct Router::Route {
   std::vector<std::string> segments;
   Handler handler;
   Runs runs = Runs::kWorker;
+  Slash slash = Slash::kRefused;
 };
 
 }  // namespace api

@@ -220,6 +220,18 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", auth(admin), R"({"role":"auditor"})").body)["key"];
     HttpReply stream = HttpCall(port, "GET", "/v1/streams/order%2Fm1%2Fo1", auth(auditor), "");
     EXPECT_EQ(stream.status, 200) << stream.body;
+    // The front hands the target over as sent and the router reads it (DECISIONS 95): each
+    // escape decoded once, a query parameter named twice refused; a merchant key naming
+    // another merchant is refused; Accept is a list of media ranges.
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/stores/%73%31", auth(m1), "").status, 200);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/stores?limit=%31", auth(m1), "").status, 200);
+    HttpReply twice = HttpCall(port, "GET", "/v1/stores?limit=1&%6Cimit=2", auth(m1), "");
+    EXPECT_EQ(twice.status, 400) << twice.body;
+    EXPECT_NE(twice.headers.find("application/problem+json"), std::string::npos);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/balances?merchant_id=m2", auth(m1), "").status, 403);
+    auto csvx = auth(m1);
+    csvx.emplace_back("Accept", "text/csvx");
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/stores", csvx, "").status, 406);
     // A foreign key: not found, as if the ids did not exist.
     EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
     // The writer says so; limits at the edge.

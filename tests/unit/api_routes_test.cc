@@ -911,4 +911,227 @@ TEST_F(ApiTest, AnAnswerThatThrowsAfterItsCommandRanIsA500NotACrash) {
   slot_.set({std::shared_ptr<ledger::domain::Sequencer>(seq_.get(), [](ledger::domain::Sequencer*) {}), ""});
 }
 
+
+// "METHOD /pattern" of Router::Routes() as a request line: method, and the pattern with
+// "x" for each parameter.
+std::pair<std::string, std::string> RequestLineOf(const std::string& route) {
+  const std::string pattern = route.substr(route.find(' ') + 1);
+  std::string path;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '{') {
+      path.push_back(pattern[i]);
+      continue;
+    }
+    path.push_back('x');
+    i = pattern.find('}', i);
+  }
+  return {route.substr(0, route.find(' ')), path};
+}
+
+// A merchant key naming another merchant (`merchant_id` in the query) was answered with its
+// own tenant's data, as if it were the other's. Now 403 forbidden on every keyed route,
+// before the route runs (nothing is written); its own id is fine, and analysts still name
+// any merchant.
+TEST_F(ApiTest, AMerchantKeyNamingAnotherMerchantIsForbiddenOnEveryRoute) {
+  MerchantSetUp(m1_);
+  const Position head = store_->head().position;
+  size_t readable = 0;
+  for (const std::string& route : router_.Routes()) {
+    const auto [method, path] = RequestLineOf(route);
+    if (path.rfind("/v1/webhooks/", 0) == 0) continue;  // signed by a provider: no key, no tenant of a key
+    const std::string body = method == "GET" ? "" : "{}";
+    if (Call(method, path, "", body).status != 401) continue;  // public (mall, status, the document)
+    Response other = Call(method, path + "?merchant_id=m2", m1_, body);
+    EXPECT_EQ(other.status, 403) << route << " " << other.body;
+    EXPECT_EQ(Code(other), "forbidden") << route;
+    if (method != "GET") continue;  // its own id on a write would run it
+    Response own = Call(method, path + "?merchant_id=m1", m1_);
+    if (own.status != 403) ++readable;  // (403: a route of another role)
+    EXPECT_EQ(Call(method, path + "?merchant_id=nobody", m1_).status, 403) << route;
+  }
+  EXPECT_GE(readable, 10u) << "the merchant's own reads were not reached";
+  // Its own id answers what no id answers; the other's is refused whether or not it exists.
+  EXPECT_EQ(Call("GET", "/v1/stores?merchant_id=m1", m1_).body, Call("GET", "/v1/stores", m1_).body);
+  EXPECT_EQ(Call("GET", "/v1/balances?merchant_id=m1", m1_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/customers/c1?merchant_id=m1", m1_).status, 200);
+  // Named in a body too (Call::Merchant reads both).
+  Response in_body = Call("POST", "/v1/stores", m1_, R"({"store_id":"s7","name":"x","merchant_id":"m2"})");
+  EXPECT_EQ(in_body.status, 403) << in_body.body;
+  EXPECT_EQ(store_->head().position, head) << "a request naming another merchant wrote something";
+  EXPECT_EQ(Call("POST", "/v1/stores", m1_, R"({"store_id":"s7","name":"x","merchant_id":"m1"})").status, 201);
+  // Analysts name whichever merchant they read.
+  EXPECT_EQ(Call("GET", "/v1/stores?merchant_id=m2", analyst_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/customers/c1?merchant_id=m1", analyst_).status, 200);
+}
+
+// `limit=5&limit=500` kept the last value, so a check reading one and a route the other
+// could disagree. A name given twice (compared decoded) is 400 invalid-field naming it, on
+// every route, before the route runs.
+TEST_F(ApiTest, AQueryParameterGivenTwiceIsRefusedOnEveryRoute) {
+  MerchantSetUp(m1_);
+  Response twice = Call("GET", "/v1/stores?limit=5&limit=500", m1_);
+  EXPECT_EQ(twice.status, 400) << twice.body;
+  EXPECT_EQ(twice.content_type, "application/problem+json");
+  EXPECT_EQ(Code(twice), "invalid-field");
+  EXPECT_EQ(Body(twice)["pointer"], "/limit");
+  EXPECT_NE(Body(twice)["detail"].get<std::string>().find("limit"), std::string::npos) << twice.body;
+  EXPECT_EQ(Body(Call("GET", "/v1/stores?limit=1&%6Cimit=2", m1_))["pointer"], "/limit");
+  EXPECT_EQ(Body(Call("GET", "/v1/stores?a%2Fb=1&a%2Fb=1", m1_))["pointer"], "/a~1b");  // a JSON pointer's escape
+  EXPECT_EQ(Call("GET", "/v1/stores?merchant_id=m1&merchant_id=m2", analyst_).status, 400);
+  const Position head = store_->head().position;
+  for (const std::string& route : router_.Routes()) {
+    const auto [method, path] = RequestLineOf(route);
+    for (const std::string& key : {admin_, m1_, std::string()}) {
+      Response r = Call(method, path + "?x=1&y=2&x=1", key, method == "GET" ? "" : "{}");
+      EXPECT_EQ(r.status, 400) << route << " " << r.body;
+      EXPECT_EQ(Body(r)["pointer"], "/x") << route;
+    }
+  }
+  EXPECT_EQ(store_->head().position, head) << "a refused request wrote something";
+  // Once each, in any order, and empty pieces: fine.
+  EXPECT_EQ(Call("GET", "/v1/stores?cursor=&limit=5&&", m1_).status, 200);
+}
+
+// Query names and values and path segments were not percent-decoded (`/v1/stores/%73%31`
+// was no store). The router decodes each segment after splitting the path, and the
+// query's names and values; a malformed escape, decoded text that is not UTF-8 or holds a
+// control character, and a '/' inside an id's segment are 400 invalid-field.
+TEST_F(ApiTest, PathSegmentsAndQueryTextArePercentDecodedAndBadEscapesRefused) {
+  MerchantSetUp(m1_);
+  ASSERT_EQ(Call("POST", "/v1/stores", m1_, R"({"store_id":"s2","name":"Boots"})").status, 201);
+  const Response plain = Call("GET", "/v1/stores/s1", m1_);
+  ASSERT_EQ(plain.status, 200);
+  for (const char* path : {"/v1/stores/%73%31", "/v1/stores/%731", "/v1/%73tores/s1", "/%76%31/stores/s%31"}) {
+    Response r = Call("GET", path, m1_);
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+    EXPECT_EQ(r.body, plain.body) << path;
+  }
+  // Writes name the same resource: the listing goes to s1.
+  ASSERT_EQ(Call("POST", "/v1/stores/%73%31/listings", m1_,
+                 R"({"sku":"sku-2","title":"Blue Shoe","price":4000,"currency":"USD","stock":3})").status,
+            201);
+  EXPECT_EQ(Body(Call("GET", "/v1/mall?q=%62lue%20sh", ""))["listings"].size(), 1u);
+  // Query names and values.
+  Response one = Call("GET", "/v1/stores?%6Cimit=%31", m1_);
+  ASSERT_EQ(one.status, 200) << one.body;
+  ASSERT_EQ(Body(one)["items"].size(), 1u);
+  // Values that need no escape read as before: cursors (hex), positions, days.
+  const std::string cursor = Body(one)["next_cursor"].get<std::string>();
+  Response next = Call("GET", "/v1/stores?limit=1&cursor=" + cursor, m1_);
+  ASSERT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(Body(next)["items"][0]["store_id"], "s2");
+  const std::string position = "0:" + std::to_string(store_->head().position.value());
+  EXPECT_EQ(Call("GET", "/v1/balances?min_position=" + position, m1_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/balances?min_position=0%3A" + position.substr(2), m1_).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01", m1_).status, 200);
+
+  const Position head = store_->head().position;
+  for (const char* path : {"/v1/stores/%7", "/v1/stores/s%", "/v1/stores/%zz", "/v1/stores/s%001", "/v1/stores/s%0A1",
+                           "/v1/stores/s%7F", "/v1/stores/%FF", "/v1/stores/%C0%AF", "/v1/stores/s1%2Fx",
+                           "/v1/stores/..%2Fs1", "/v1/%FF/stores", "/v1/stores?limit=%", "/v1/stores?limit=%4",
+                           "/v1/stores?limit=%G1", "/v1/stores?cursor=%00", "/v1/stores?cursor=a%0Db",
+                           "/v1/stores?cursor=%FF", "/v1/stores?%FF=1", "/v1/stores?=5", "/v1/mall?q=%00"}) {
+    Response r = Call("GET", path, m1_);
+    EXPECT_EQ(r.status, 400) << path << " " << r.body;
+    EXPECT_EQ(r.content_type, "application/problem+json") << path;
+    EXPECT_EQ(Code(r), "invalid-field") << path;
+  }
+  // A '/' inside an id's segment is refused on writes too (it is no id), not taken apart.
+  for (const char* path : {"/v1/stores/s1%2Fx/listings", "/v1/orders/o1%2F/cancel", "/v1/orders/o1%00/cancel"}) {
+    Response r = Call("POST", path, m1_, R"({"sku":"k","title":"t","price":1,"currency":"USD","stock":1})",
+                      {{"idempotency-key", std::string("enc-") + path}});
+    EXPECT_EQ(r.status, 400) << path << " " << r.body;
+  }
+  EXPECT_EQ(store_->head().position, head) << "a refused request wrote something";
+}
+
+// Accept was matched as a substring (`text/csvx`, `application/not-text/csv` got CSV). It is
+// a list of media ranges with weights: CSV when text/csv is acceptable and preferred over
+// application/json (a tie goes to the one listed first), JSON for */*, and 406
+// not-acceptable when neither is.
+TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
+  MerchantSetUp(m1_);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "json"},
+      {"*/*", "json"},
+      {"application/json", "json"},
+      {"text/csv", "csv"},
+      {"TEXT/CSV", "csv"},
+      {"text/csv; charset=utf-8", "csv"},
+      {"text/*", "csv"},
+      {"application/*", "json"},
+      {"text/csv, application/json", "csv"},
+      {"application/json, text/csv", "json"},
+      {"text/csv, */*", "csv"},
+      {"*/*, text/csv", "json"},
+      {"application/json;q=0.5, text/csv", "csv"},
+      {"text/csv;q=0.9, application/json", "json"},
+      {"text/csv;q=0.9, application/json;q=0.9", "csv"},
+      {"application/json;q=0.9, text/csv;q=0.9", "json"},
+      {"text/csv;q=0, */*", "json"},
+      {"text/csv;q=0.001", "csv"},
+      {"text/html, */*;q=0.1", "json"},
+      {"text/csv;x=\"a,b\";q=1, application/json;q=0.5", "csv"},
+      {"text/csvx", "406"},
+      {"application/not-text/csv", "406"},
+      {"text/html", "406"},
+      {"text/csv;q=0", "406"},
+      {"application/json;q=0, text/csv;q=0", "406"},
+      {"text/csv;q=2", "406"},
+      {"text/csv;q=0.5x", "406"},
+      {"application/problem+json", "406"},
+      {"garbage", "406"},
+  };
+  for (const auto& [accept, want] : cases) {
+    Response r = Call("GET", "/v1/customers", m1_, "", {{"accept", accept}});
+    if (want == "406") {
+      EXPECT_EQ(r.status, 406) << "[" << accept << "] " << r.body;
+      EXPECT_EQ(r.content_type, "application/problem+json") << accept;
+      EXPECT_EQ(Code(r), "not-acceptable") << accept;
+      continue;
+    }
+    EXPECT_EQ(r.status, 200) << "[" << accept << "] " << r.body;
+    EXPECT_EQ(r.content_type, want == "csv" ? std::string(kCsvContentType) : std::string("application/json")) << accept;
+  }
+  // No Accept at all: JSON.
+  EXPECT_EQ(Call("GET", "/v1/customers", m1_).content_type, "application/json");
+  EXPECT_TRUE(NegotiateListFormat(" ") == ListFormat::kJson);
+}
+
+// Subscriber ids are one namespace across owners. Removing another owner's subscriber
+// (a merchant's or the platform's), one already removed, or one that never existed answers
+// the same 404 with the same body, so the answer tells nothing of other owners' ids; the
+// subscriber itself is untouched.
+TEST_F(ApiTest, AnotherOwnersSubscriberCannotBeToldFromNone) {
+  ledger::SecretKey key{};
+  key[5] = 9;
+  ctx_.secrets_key = &key;
+  const auto add = [&](const std::string& id, const std::string& who) {
+    return Call("POST", "/v1/subscribers", who,
+                Json{{"subscriber_id", id}, {"url", "https://93.184.216.34/h"}, {"secret", "s3cret-s3cret-s3cret"},
+                     {"topics", {"outages"}}}.dump())
+        .status;
+  };
+  ASSERT_EQ(add("sub-m1", m1_), 201);
+  ASSERT_EQ(add("sub-platform", admin_), 201);
+  ASSERT_EQ(add("sub-gone", m2_), 201);
+  ASSERT_EQ(Call("DELETE", "/v1/subscribers/sub-gone", m2_).status, 200);
+  for (const std::string& who : {m2_, admin_}) {
+    const Response none = Call("DELETE", "/v1/subscribers/sub-none", who);
+    EXPECT_EQ(none.status, 404) << none.body;
+    EXPECT_EQ(Code(none), "not-found");
+    for (const char* id : {"sub-m1", "sub-platform", "sub-gone"}) {
+      if (who == admin_ && std::string(id) == "sub-platform") continue;  // the admin's own
+      const Response r = Call("DELETE", std::string("/v1/subscribers/") + id, who);
+      EXPECT_EQ(r.status, none.status) << id;
+      EXPECT_EQ(r.content_type, none.content_type) << id;
+      EXPECT_EQ(Body(r), Body(none)) << id << ": " << r.body << " vs " << none.body;
+      EXPECT_EQ(r.headers, none.headers) << id;
+    }
+  }
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-m1", m1_).status, 200) << "the foreign calls removed it";
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-platform", admin_).status, 200);
+  ctx_.secrets_key = nullptr;
+}
+
 }  // namespace
