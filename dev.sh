@@ -139,7 +139,14 @@ case "$cmd" in
     # Any report fails the test that met it; the programs the tests start inherit these.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}:suppressions=$PWD/../tests/sanitizer/ubsan.supp
-    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}:suppressions=$PWD/../tests/sanitizer/tsan.supp
+    if [ "$kind" = thread ] && [ $# -eq 0 ]; then
+      # Debian's librdkafka starts its threads with C11 thrd_create, which ThreadSanitizer
+      # does not intercept: the first allocation on such a thread (the mock cluster's, a
+      # client's) crashes inside TSan's allocator. So every test that runs Kafka, and the
+      # system and crash tests (their nodes start the embedded cluster), are left out.
+      set -- -E '^(LogReader|KafkaClients|Publisher|PublisherWake|Lease|FastPath|ZombieWriter|TopicCheck|KeyringReplication|ReplayFromKafka|ReplicatedShardMonitor|Ledgerd|DevBroker|KafkaTools|HttpApi|LedgerReplay|Standby|Failover|PersonalData|Crash)\.'
+    fi
     exec ctest --output-on-failure -j 2 --timeout 1800 "$@"
     ;;
   bench)

@@ -465,7 +465,8 @@ const WriterSlot* ReplicatedShard::writer() const { return &impl_->slot; }
 bool ReplicatedShard::writing() const { return impl_->is_writer.load(); }
 
 ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
-    const NodeOptions& o, const std::string& bootstrap, bool embedded, const std::function<ledger::Status()>& before_genesis) {
+    const NodeOptions& o, const std::string& bootstrap, bool embedded, const std::function<ledger::Status()>& before_genesis,
+    const StoreWrapper& wrap_store) {
   std::unique_ptr<ReplicatedShard> shard(new ReplicatedShard());
   Impl& im = *shard->impl_;
   im.o = o;
@@ -478,7 +479,7 @@ ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
   }
   auto store = ledger::EventStore::Open(WriterStoreOptions(o));
   if (!store.ok()) return store.status();
-  im.store = std::move(store).value();
+  im.store = wrap_store ? wrap_store(std::move(store).value()) : std::move(store).value();
   if (embedded) {
     // Every start is a new, empty topic: the log goes on from this store's own head.
     if (im.store->head().position.value() > 0)

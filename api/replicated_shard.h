@@ -39,9 +39,14 @@ class ReplicatedShard : public RoleControl {
   // node is the writer by construction and the topic starts empty: a new incarnation).
   // On an empty log the writer first calls `before_genesis` (the first admin key is drawn
   // there), then writes the shard's first batch, WriterPromoted(1) naming this node.
+  //
+  // `wrap_store`, for tests: given the opened event store, returns the one the shard uses
+  // (a wrapper injecting faults, such as a write that fails inside a running node).
+  using StoreWrapper = std::function<std::unique_ptr<ledger::EventStore>(std::unique_ptr<ledger::EventStore>)>;
   static ledger::Result<std::unique_ptr<ReplicatedShard>> Start(const NodeOptions& options, const std::string& bootstrap,
                                                                 bool embedded,
-                                                                const std::function<ledger::Status()>& before_genesis);
+                                                                const std::function<ledger::Status()>& before_genesis,
+                                                                const StoreWrapper& wrap_store = nullptr);
   ~ReplicatedShard() override;
 
   ledger::EventStore* store() const;

@@ -23,6 +23,9 @@ namespace testing_support {
 class FaultyReadStore final : public ledger::EventStore {
  public:
   explicit FaultyReadStore(ledger::EventStore* inner) : inner_(inner) {}
+  // Owning its inner store: to stand in for a store that a node opens (ReplicatedShard's
+  // store wrapper).
+  explicit FaultyReadStore(std::unique_ptr<ledger::EventStore> owned) : inner_(owned.get()), owned_(std::move(owned)) {}
 
   // Called with each scan's first position and length; true fails that scan. Set before
   // reading.
@@ -150,6 +153,7 @@ class FaultyReadStore final : public ledger::EventStore {
 
  private:
   ledger::EventStore* inner_;
+  std::unique_ptr<ledger::EventStore> owned_;  // when it owns inner_ (null otherwise)
   mutable std::atomic<size_t> scans_failed_{0};
   mutable std::mutex held_mu_;
   bool holding_ = false;  // GUARDED_BY(held_mu_)

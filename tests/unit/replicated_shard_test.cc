@@ -1,0 +1,94 @@
+// The writer's monitor inside a running shard (api/replicated_shard.cc), on the embedded
+// cluster, with the event store wrapped to fail writes on demand: a sequencer whose append
+// failed holds state the log does not, so it refuses everything after; the monitor replaces
+// it with one that folds the log again, and writes go on without a restart.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "api/replicated_shard.h"
+#include "ledger/chain_hash.h"
+#include "ledger/domain/sequencer.h"
+#include "ledger/kafka/embedded_cluster.h"
+#include "tests/support/faulty_read_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace {
+
+using ledger::Code;
+using ledger::Status;
+using ledger::Channel;
+using ledger::domain::Command;
+using ledger::domain::CommandRequest;
+using ledger::domain::ConfigureMerchant;
+using ledger::domain::OpenStore;
+using ledger::domain::Sequencer;
+using testing_support::TempDir;
+
+CommandRequest Request(Command c, uint64_t n) {
+  CommandRequest r;
+  r.merchant_id = "m1";
+  r.request_digest = ledger::Sha256Of(std::to_string(n));
+  r.command_id = {9, n << 16};
+  r.command = std::move(c);
+  return r;
+}
+
+// The shard's sequencer once it is another than `old` (and not null), or null after
+// `timeout_ms`.
+std::shared_ptr<Sequencer> NextSequencer(const api::ReplicatedShard& shard, const Sequencer* old, int timeout_ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    std::shared_ptr<Sequencer> now = shard.writer()->get().sequencer;
+    if (now != nullptr && now.get() != old) return now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return nullptr;
+}
+
+TEST(ReplicatedShardMonitor, ReplacesASequencerWhoseAppendFailedWithOneThatDecidesFromTheLog) {
+  auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  TempDir dir;
+  api::NodeOptions o;
+  o.data_dir = dir.path();
+  o.node_id = "n1";
+  o.failover_after_ms = 400;
+  std::atomic<bool> broken{false};
+  auto shard = api::ReplicatedShard::Start(
+      o, (*cluster)->bootstrap(), /*embedded=*/true, [] { return Status::Ok(); },
+      [&broken](std::unique_ptr<ledger::EventStore> opened) -> std::unique_ptr<ledger::EventStore> {
+        auto faulty = std::make_unique<testing_support::FaultyReadStore>(std::move(opened));
+        faulty->append_fault = [&broken] {
+          return broken.load() ? Status::IOError("injected write failure") : Status::Ok();
+        };
+        return faulty;
+      });
+  ASSERT_TRUE(shard.ok()) << shard.status().ToString();
+  ASSERT_TRUE((*shard)->writing());
+  const std::shared_ptr<Sequencer> first = (*shard)->writer()->get().sequencer;
+  ASSERT_NE(first, nullptr);
+  auto configured = first->Execute(Request(ConfigureMerchant{"USD", "", "", "", "", ""}, 1));
+  ASSERT_TRUE(configured.ok()) << configured.status().ToString();
+
+  broken = true;
+  EXPECT_EQ(first->Execute(Request(OpenStore{"s1", "Main", Channel::kWeb}, 2)).status().code(), Code::kIOError);
+  EXPECT_TRUE(first->failed());
+  broken = false;
+  // Without the monitor the shard would keep the failed one (every write 503) until restarted.
+  const std::shared_ptr<Sequencer> second = NextSequencer(**shard, first.get(), 10000);
+  ASSERT_NE(second, nullptr) << "the failed sequencer was not replaced";
+  EXPECT_FALSE(second->failed());
+  EXPECT_TRUE((*shard)->writing());
+  // The store the failed command named was never written: the new sequencer's state, folded
+  // from the log, does not hold it, so opening it again is no conflict.
+  auto opened = second->Execute(Request(OpenStore{"s1", "Main", Channel::kWeb}, 3));
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_NE((*shard)->Metrics().find("ledger_sequencer_restarts_total 1\n"), std::string::npos) << (*shard)->Metrics();
+  // The one replaced is stopped: it takes nothing more.
+  EXPECT_EQ(first->Execute(Request(OpenStore{"s2", "Second", Channel::kWeb}, 4)).status().code(), Code::kShuttingDown);
+}
+
+}  // namespace
