@@ -17,6 +17,7 @@
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/event_store.h"
+#include "ledger/ids.h"
 #include "ledger/position_token.h"
 #include "ledger/record_codec.h"
 #include "ledger/seal.h"
@@ -194,7 +195,10 @@ struct WebhookSender::Impl {
   void Attempt(const std::string& id, const Json& sub, const ledger::schema::Event& e, const std::string& topic,
                const Json& incident, Progress& p) {
     const uint64_t subject = e.position();
-    const std::string notification_id = id + ":" + std::to_string(subject);
+    // The subscriber is told the id its owner chose, not "<merchant>:<id>" (DECISIONS 97);
+    // everything kept here (progress, the seal binding, the recorded attempt) uses `id`.
+    const std::string notification_id =
+        ledger::ChosenSubscriberId(sub.value("owner_merchant_id", ""), id) + ":" + std::to_string(subject);
     Json payload = Payload(e, topic, ctx.shard, incident);
     payload["notification_id"] = notification_id;
     const std::string body = payload.dump();

@@ -78,6 +78,26 @@ Status ValidateIdempotencyKey(std::string_view key) {
   return Status::Ok();
 }
 
+std::string ScopedSubscriberId(std::string_view owner_merchant_id, std::string_view chosen) {
+  if (owner_merchant_id.empty()) return std::string(chosen);
+  std::string scoped(owner_merchant_id);
+  scoped += ':';
+  scoped += chosen;
+  return scoped;
+}
+
+std::string ChosenSubscriberId(std::string_view owner_merchant_id, std::string_view scoped) {
+  if (!owner_merchant_id.empty() && scoped.size() > owner_merchant_id.size() &&
+      scoped.substr(0, owner_merchant_id.size()) == owner_merchant_id && scoped[owner_merchant_id.size()] == ':')
+    return std::string(scoped.substr(owner_merchant_id.size() + 1));
+  return std::string(scoped);
+}
+
+size_t SubscriberIdLengthMax(std::string_view owner_merchant_id) {
+  if (owner_merchant_id.empty()) return kEntityIdLengthMax;
+  return owner_merchant_id.size() + 1 >= kEntityIdLengthMax ? 0 : kEntityIdLengthMax - owner_merchant_id.size() - 1;
+}
+
 std::string AsciiLower(std::string_view text) {
   std::string out(text);
   for (char& c : out)

@@ -7,6 +7,7 @@
 // Functions are pure and thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "ledger/status.h"
@@ -27,5 +28,16 @@ Status ValidateStreamName(std::string_view stream);
 
 // Idempotency keys: 1..kIdempotencyKeyLengthMax printable ASCII characters.
 Status ValidateIdempotencyKey(std::string_view key);
+
+// Subscriber ids (DECISIONS 97). The id an owner chooses holds no ':'; the id in commands,
+// events, stream names, read-model keys and the secret's seal binding is "<merchant>:<id>"
+// for a merchant's subscriber and "<id>" for the platform's (owner ""), so one merchant's
+// ids neither meet nor reveal another owner's.
+std::string ScopedSubscriberId(std::string_view owner_merchant_id, std::string_view chosen);
+// The id its owner chose: "<owner>:" taken off a merchant's subscriber. One a merchant added
+// before ids were scoped has no such prefix and is its chosen id as it is.
+std::string ChosenSubscriberId(std::string_view owner_merchant_id, std::string_view scoped);
+// The longest id `owner_merchant_id` may choose: the scoped id stays within kEntityIdLengthMax.
+size_t SubscriberIdLengthMax(std::string_view owner_merchant_id);
 
 }  // namespace ledger

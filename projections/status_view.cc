@@ -4,7 +4,8 @@
 //
 // Keys: component/<name> (status and open incidents), incident/<notice>,
 //       subscriber/<subscriber> (owner, url, topics, the sealed secret, and how far its
-//       notifications are settled: delivered or given up on).
+//       notifications are settled: delivered or given up on). <subscriber> is the id in
+//       the log: "<merchant>:<id>" for a merchant's subscriber (DECISIONS 97).
 #include <algorithm>
 
 #include "projections/event_reading.h"

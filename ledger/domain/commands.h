@@ -252,7 +252,10 @@ struct RevokeKey {
 };
 
 // Webhook subscribers: a merchant's own (owner = the context's merchant) or the platform's.
-// The secret arrives sealed with the secrets key (the API edge seals it).
+// The secret arrives sealed with the secrets key (the API edge seals it). subscriber_id is
+// the scoped id (ledger::ScopedSubscriberId: "<merchant>:<id>" for a merchant's, DECISIONS
+// 97); RemoveSubscriber by a merchant falls back to "<id>" when that one is the same
+// merchant's (added before ids were scoped).
 struct AddSubscriber {
   std::string subscriber_id;
   std::string url;
@@ -269,7 +272,7 @@ struct RemoveSubscriber {
 // be retried. Recorded for the subscriber's owner (ctx merchant "" for platform ones).
 struct RecordNotification {
   std::string subscriber_id;
-  std::string notification_id;  // "<subscriber>:<subject position>"
+  std::string notification_id;  // "<chosen id>:<subject position>", as the subscriber got it
   uint64_t subject_position = 0;
   uint32_t attempt = 1;
   bool delivered = false;

@@ -392,12 +392,21 @@ Status Notified(const DomainState& s, const DecideContext& ctx, const RecordNoti
 
 Status Unsubscribe(const DomainState& s, const DecideContext& ctx, const RemoveSubscriber& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.subscriber_id, "/subscriber_id"));
-  auto it = s.subscribers.find(c.subscriber_id);
   // Another owner's subscriber is "not found": ids do not leak across tenants.
-  if (it == s.subscribers.end() || it->second.removed || it->second.owner_merchant_id != ctx.merchant_id)
-    return Rule("subscriber-not-found", "no such subscriber");
-  out.Add("subscriber/" + c.subscriber_id, ExpectedVersion::Any(), schema::EventBody::SubscriberRemoved,
-          [c](Fbb& b) { return schema::CreateSubscriberRemovedDirect(b, c.subscriber_id.c_str()).Union(); });
+  const auto owned = [&](const std::string& id) {
+    auto it = s.subscribers.find(id);
+    return it != s.subscribers.end() && !it->second.removed && it->second.owner_merchant_id == ctx.merchant_id;
+  };
+  // A merchant names its subscriber "<merchant>:<id>" (DECISIONS 97); one it added before ids
+  // were scoped is "<id>" in the log, and stays its own to remove (never another owner's).
+  std::string id = c.subscriber_id;
+  const std::string prefix = ctx.merchant_id + ":";
+  if (!owned(id) && !ctx.merchant_id.empty() && id.size() > prefix.size() && id.compare(0, prefix.size(), prefix) == 0 &&
+      owned(id.substr(prefix.size())))
+    id = id.substr(prefix.size());
+  if (!owned(id)) return Rule("subscriber-not-found", "no such subscriber");
+  out.Add("subscriber/" + id, ExpectedVersion::Any(), schema::EventBody::SubscriberRemoved,
+          [id](Fbb& b) { return schema::CreateSubscriberRemovedDirect(b, id.c_str()).Union(); });
   return Status::Ok();
 }
 

@@ -87,6 +87,15 @@ class ApiTest : public ::testing::Test {
     r.body = body;
     return Dispatch(r);
   }
+  // POST /v1/subscribers of `id` (a public URL, topic outages) with `key`.
+  Response AddSubscriber(const std::string& id, const std::string& key) {
+    return Call("POST", "/v1/subscribers", key,
+                nlohmann::json{{"subscriber_id", id},
+                               {"url", "https://93.184.216.34/h"},
+                               {"secret", "s3cret-s3cret-s3cret"},
+                               {"topics", {"outages"}}}
+                    .dump());
+  }
   // As the HTTP front dispatches: a route may answer later (Request::answer_later), from
   // another thread, bounded by the fixture's timer; this waits for that answer.
   Response Dispatch(const Request& request) {

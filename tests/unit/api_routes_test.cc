@@ -538,12 +538,13 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   auto events = store_->ReadRange(before.next(), 10);
   ASSERT_TRUE(events.ok() && !events->empty());
   for (const auto& e : *events) EXPECT_EQ(e.record.find("s3cret-s3cret"), std::string::npos);
-  auto sub = ReadModel(ctx_, "status")->Get("subscriber/sub1");
+  // m1's "sub1" is "m1:sub1" in the log (DECISIONS 97), the secret bound to that id.
+  auto sub = ReadModel(ctx_, "status")->Get("subscriber/m1:sub1");
   ASSERT_TRUE(sub.ok() && sub->has_value());
   std::string sealed;
   const std::string hex = (**sub)["secret_sealed_hex"].get<std::string>();
   ASSERT_TRUE(ledger::FromHex(hex, &sealed));
-  EXPECT_EQ(*ledger::Unseal(key, sealed, "subscriber/sub1"), "s3cret-s3cret-s3cret");
+  EXPECT_EQ(*ledger::Unseal(key, sealed, "subscriber/m1:sub1"), "s3cret-s3cret-s3cret");
   EXPECT_EQ(Call("GET", "/v1/status", "").body.find("sub1"), std::string::npos);
   // Another merchant cannot remove it; its owner can.
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m2_).status, 404);
@@ -1098,7 +1099,7 @@ TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
   EXPECT_TRUE(NegotiateListFormat(" ") == ListFormat::kJson);
 }
 
-// Subscriber ids are one namespace across owners. Removing another owner's subscriber
+// Removing another owner's subscriber
 // (a merchant's or the platform's), one already removed, or one that never existed answers
 // the same 404 with the same body, so the answer tells nothing of other owners' ids; the
 // subscriber itself is untouched.
@@ -1131,6 +1132,116 @@ TEST_F(ApiTest, AnotherOwnersSubscriberCannotBeToldFromNone) {
   }
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-m1", m1_).status, 200) << "the foreign calls removed it";
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-platform", admin_).status, 200);
+  ctx_.secrets_key = nullptr;
+}
+
+// Subscriber ids are each owner's own (DECISIONS 97): two merchants both hold "hooks", and
+// creating an id another merchant or the platform holds answers as a free id does, so a
+// merchant learns nothing of other owners' ids. In the log a merchant's is "<merchant>:<id>";
+// answers show the id the client sent. Each owner removes only its own.
+TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
+  ledger::SecretKey key{};
+  key[5] = 9;
+  ctx_.secrets_key = &key;
+  const auto add = [&](const std::string& id, const std::string& who) { return AddSubscriber(id, who); };
+  const Response m1_hooks = add("hooks", m1_);
+  ASSERT_EQ(m1_hooks.status, 201) << m1_hooks.body;
+  EXPECT_EQ(Body(m1_hooks)["subscriber_id"], "hooks");
+  EXPECT_EQ(Body(m1_hooks)["owner_merchant_id"], "m1");
+  const Response m2_hooks = add("hooks", m2_);
+  ASSERT_EQ(m2_hooks.status, 201) << m2_hooks.body;
+  EXPECT_EQ(Body(m2_hooks)["subscriber_id"], "hooks");
+  ASSERT_EQ(add("ops", admin_).status, 201);
+  // An id the platform holds, and one another merchant holds, answer as a free one does.
+  const auto same_answer = [&](const Response& held, const Response& free, const std::string& held_id) {
+    EXPECT_EQ(held.status, 201) << held.body;
+    EXPECT_EQ(held.status, free.status) << held.body;
+    Json body = Body(held);
+    EXPECT_EQ(body["subscriber_id"], held_id);
+    body["subscriber_id"] = Body(free)["subscriber_id"];
+    EXPECT_EQ(body, Body(free));
+  };
+  const Response m1_free = add("free-id", m1_);
+  same_answer(add("ops", m1_), m1_free, "ops");         // the platform holds "ops"
+  const Response m2_free = add("fresh", m2_);
+  same_answer(add("free-id", m2_), m2_free, "free-id");  // m1 holds "free-id"
+  // Its own id again is its own to be told of.
+  const Response again = add("hooks", m2_);
+  EXPECT_EQ(again.status, 422) << again.body;
+  EXPECT_EQ(Code(again), "rule-violated");
+  EXPECT_EQ(Body(again)["rule"], "subscriber-exists") << again.body;
+  // The platform too: an id a merchant holds is free for it.
+  EXPECT_EQ(add("hooks", admin_).status, 201);
+  // In the log and the status view: "<merchant>:<id>", the secret sealed to that id.
+  const auto* status = ReadModel(ctx_, "status");
+  for (const char* id : {"m1:hooks", "m2:hooks", "m1:ops", "ops", "hooks"}) {
+    auto sub = status->Get(std::string("subscriber/") + id);
+    ASSERT_TRUE(sub.ok() && sub->has_value()) << id;
+    std::string sealed;
+    ASSERT_TRUE(ledger::FromHex((**sub)["secret_sealed_hex"].get<std::string>(), &sealed));
+    EXPECT_TRUE(ledger::Unseal(key, sealed, std::string("subscriber/") + id).ok()) << id;
+  }
+  auto m1_sub = status->Get("subscriber/m1:hooks");
+  ASSERT_TRUE(m1_sub.ok() && m1_sub->has_value());
+  EXPECT_EQ((**m1_sub)["owner_merchant_id"], "m1");
+  EXPECT_EQ((**m1_sub)["subscriber_id"], "m1:hooks");
+  // Each merchant removes its own only; the answer shows the id it sent.
+  const Response removed = Call("DELETE", "/v1/subscribers/hooks", m1_);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(Body(removed)["subscriber_id"], "hooks");
+  EXPECT_FALSE(status->Get("subscriber/m1:hooks")->has_value());
+  EXPECT_TRUE(status->Get("subscriber/m2:hooks")->has_value());
+  EXPECT_TRUE(status->Get("subscriber/hooks")->has_value());
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/hooks", m1_).status, 404);  // m2's and the platform's are not m1's
+  // The scoped form names nothing of another owner's either.
+  for (const std::string& who : {m2_, admin_}) {
+    const Response r = Call("DELETE", "/v1/subscribers/m1:free-id", who);
+    EXPECT_EQ(r.status, 404) << r.body;
+    EXPECT_EQ(Code(r), "not-found");
+  }
+  EXPECT_TRUE(status->Get("subscriber/m1:free-id")->has_value());
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops", m1_).status, 200);  // m1's own "ops"
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops", m1_).status, 404);  // the platform's is not its
+  EXPECT_TRUE(status->Get("subscriber/ops")->has_value());
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/hooks", m2_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/hooks", admin_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops", admin_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/free-id", m1_).status, 200);
+  EXPECT_TRUE(status->Get("subscriber/m2:free-id")->has_value());
+  ctx_.secrets_key = nullptr;
+}
+
+// A chosen subscriber id holds no ':' (whoever sends it) and leaves room for "<merchant>:"
+// within the 64 characters of an id: at most 61 for m1. Refused as 400 at /subscriber_id,
+// nothing written.
+TEST_F(ApiTest, SubscriberIdsHoldNoColonAndFitTheirMerchantsPrefix) {
+  ledger::SecretKey key{};
+  key[5] = 9;
+  ctx_.secrets_key = &key;
+  const auto add = [&](const std::string& id, const std::string& who) { return AddSubscriber(id, who); };
+  const Position head = store_->head().position;
+  for (const std::string& who : {m1_, admin_}) {
+    for (const char* id : {"a:b", "m2:hooks", ":", "hooks:"}) {
+      const Response r = add(id, who);
+      EXPECT_EQ(r.status, 400) << id << " " << r.body;
+      EXPECT_EQ(Code(r), "invalid-field") << id;
+      EXPECT_EQ(Body(r)["pointer"], "/subscriber_id") << id;
+    }
+  }
+  const std::string longest(61, 'x');  // 64 - "m1:"
+  const Response too_long = add(longest + "x", m1_);
+  EXPECT_EQ(too_long.status, 400) << too_long.body;
+  EXPECT_EQ(Body(too_long)["pointer"], "/subscriber_id");
+  EXPECT_NE(Body(too_long)["detail"].get<std::string>().find("at most 61"), std::string::npos) << too_long.body;
+  EXPECT_EQ(add(std::string(65, 'y'), admin_).status, 400);
+  EXPECT_EQ(store_->head().position, head) << "a refused id wrote something";
+  // The longest ones are taken: 61 for m1, the whole 64 for the platform.
+  const Response fits = add(longest, m1_);
+  ASSERT_EQ(fits.status, 201) << fits.body;
+  EXPECT_EQ(Body(fits)["subscriber_id"], longest);
+  EXPECT_EQ(add(std::string(64, 'y'), admin_).status, 201);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/" + longest, m1_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/" + std::string(64, 'y'), admin_).status, 200);
   ctx_.secrets_key = nullptr;
 }
 

@@ -362,6 +362,45 @@ TEST(KeysAndSubscribers, LifeCycles) {
   EXPECT_TRUE(rebuilt->subscribers.at("sub-1").removed);
 }
 
+// A merchant's subscriber is "<merchant>:<id>" in the log (DECISIONS 97); the API removes
+// "<merchant>:<id>". One added before ids were scoped is "<id>": its owner's removal of
+// "<owner>:<id>" falls back to it, another merchant's (or the platform's) never does.
+TEST(KeysAndSubscribers, AMerchantsSubscriberFromBeforeScopedIdsStaysItsOwnToRemove) {
+  DomainHarness h;
+  ASSERT_TRUE(h.Run("m1", AddSubscriber{"hooks", "https://example.test/h", "sealed", {"outages"}}).ok());
+  ASSERT_TRUE(h.Run("", AddSubscriber{"ops", "https://example.test/o", "sealed", {"outages"}}).ok());
+  const size_t before = h.records().size();
+  // m2's removal of "hooks" reaches neither m1's "hooks" nor anything else.
+  EXPECT_EQ(RuleCode(h.Run("m2", RemoveSubscriber{"m2:hooks"}).status()), "subscriber-not-found");
+  // Nor does a merchant reach the platform's "ops" through its own prefix.
+  EXPECT_EQ(RuleCode(h.Run("m1", RemoveSubscriber{"m1:ops"}).status()), "subscriber-not-found");
+  EXPECT_EQ(h.records().size(), before);
+  EXPECT_FALSE(h.state().subscribers.at("hooks").removed);
+  // Its owner's removes it: the event names the id in the log, on its stream.
+  auto removed = h.Run("m1", RemoveSubscriber{"m1:hooks"});
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  ASSERT_EQ(removed->events.size(), 1u);
+  const auto* ev = VerifyRecord(removed->events[0].record);
+  ASSERT_EQ(ev->body_type(), schema::EventBody::SubscriberRemoved);
+  EXPECT_EQ(ev->body_as_SubscriberRemoved()->subscriber_id()->str(), "hooks");
+  EXPECT_EQ(ev->stream()->str(), "subscriber/hooks");
+  EXPECT_TRUE(h.state().subscribers.at("hooks").removed);
+  EXPECT_EQ(RuleCode(h.Run("m1", RemoveSubscriber{"m1:hooks"}).status()), "subscriber-not-found");
+  // With both a scoped and an old one of the same chosen id, the scoped one goes first.
+  ASSERT_TRUE(h.Run("m1", AddSubscriber{"old", "https://example.test/h", "sealed", {"outages"}}).ok());
+  ASSERT_TRUE(h.Run("m1", AddSubscriber{"m1:old", "https://example.test/h", "sealed", {"outages"}}).ok());
+  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"m1:old"}).ok());
+  EXPECT_TRUE(h.state().subscribers.at("m1:old").removed);
+  EXPECT_FALSE(h.state().subscribers.at("old").removed);
+  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"m1:old"}).ok());
+  EXPECT_TRUE(h.state().subscribers.at("old").removed);
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_TRUE(rebuilt->subscribers.at("hooks").removed);
+  EXPECT_TRUE(rebuilt->subscribers.at("old").removed);
+  EXPECT_FALSE(rebuilt->subscribers.at("ops").removed);
+}
+
 TEST(FeeRecipeEvent, CarriesTheDocumentAndItsStructuredContributors) {
   DomainHarness h;
   const auto* ev = VerifyRecord(h.records()[0]);

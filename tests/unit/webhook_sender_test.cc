@@ -106,6 +106,40 @@ TEST_F(WebhookSenderTest, DisputesGoToTheirMerchantsSubscriberOnly) {
   EXPECT_TRUE(m2_sink.received().empty()) << "another merchant's dispute reached m2";
 }
 
+// A merchant's subscriber is "<merchant>:<id>" in the log (DECISIONS 97) but is sent the id
+// its owner chose, in the body's notification id and in X-Ledger-Notification-Id; one a
+// merchant added before ids were scoped, and the platform's, get their ids as they are.
+// Attempts are recorded under the id in the log.
+TEST_F(WebhookSenderTest, ASubscriberIsSentTheIdItsOwnerChose) {
+  testing_support::HttpSink scoped, legacy, platform;
+  Subscribe("m1", "m1:hooks", scoped.port(), "outages");
+  Subscribe("m2", "old", legacy.port(), "outages");
+  Subscribe("", "ops", platform.port(), "outages");
+  Run("", PublishOutageNotice{"n1", "api", "minor", OutageStatusInput::kInvestigating, "x", 0, 0});
+  api::WebhookSender sender(ctx, {3, 20});
+  for (auto [sink, chosen] : {std::pair{&scoped, std::string("hooks")}, std::pair{&legacy, std::string("old")},
+                              std::pair{&platform, std::string("ops")}}) {
+    ASSERT_TRUE(sink->WaitFor(1, 20000)) << chosen;
+    const auto got = sink->received()[0];
+    const std::string id = Json::parse(got.body)["notification_id"].get<std::string>();
+    ASSERT_EQ(id.rfind(chosen + ":", 0), 0u) << id;
+    const std::string position = id.substr(chosen.size() + 1);
+    EXPECT_TRUE(!position.empty() && position.find_first_not_of("0123456789") == std::string::npos) << id;
+    // The sink writes each header as "name:value" on a line of its own.
+    const std::string name = "x-ledger-notification-id:";
+    const size_t at = got.headers.find(name);
+    ASSERT_NE(at, std::string::npos) << got.headers;
+    const size_t from = got.headers.find_first_not_of(' ', at + name.size());
+    const size_t end = got.headers.find_first_of("\r\n", from);
+    EXPECT_EQ(got.headers.substr(from, end == std::string::npos ? std::string::npos : end - from), id);
+    EXPECT_EQ(got.headers.find("m1:"), std::string::npos) << got.headers;
+  }
+  // added + 1 delivery, on the stream of the id in the log
+  for (int i = 0; i < 200 && StreamEvents("subscriber/m1:hooks") < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(StreamEvents("subscriber/m1:hooks"), 2u);
+}
+
 // Two subscribers behind a long stretch of events neither wants (more than one read
 // window) and then forty notices: each gets all forty, in log order, none twice (several
 // per round, the log read once per round for both).
