@@ -89,6 +89,9 @@ std::optional<Response> CheckItem(const Json& item, size_t i, const std::string&
 void AddBatchRoute(Router& router, const ApiContext& ctx) {
   const Router* routes = &router;
   router.Add("POST", "/v1/batch", Guard(ctx, {Role::kMerchant}, Body::kJson, [routes](Call& c) {
+    // Never run as an item of another batch, however its path was spelled (checked above too).
+    if (c.request.inside_batch)
+      return Problem(400, "invalid-field", "/items: a batch cannot hold a batch", R"({"pointer":"/items"})");
     const std::string batch_key = c.request.Header("idempotency-key");
     if (batch_key.empty())
       return Problem(400, "idempotency-key-required", "a batch moves money: send an Idempotency-Key");
@@ -105,8 +108,20 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
                      R"({"pointer":"/items"})");
     // Check every item before running any, so a malformed batch runs nothing.
     std::set<std::string> keys;
-    for (size_t i = 0; i < items.size(); ++i)
+    for (size_t i = 0; i < items.size(); ++i) {
       if (auto bad = CheckItem(items[i], i, batch_key, &keys)) return *bad;
+      // The route the router will run, decoded: "/v1/%62atch" is /v1/batch (a batch inside a
+      // batch would run past the item limit, its items outside the rate limit).
+      Request target;
+      target.method = items[i]["method"].get<std::string>();
+      target.path = items[i]["path"].get<std::string>();
+      const Router::Lookup found = routes->Find(target);
+      if (found.route != nullptr && found.route->pattern == "/v1/batch") {
+        const std::string pointer = "/items/" + std::to_string(i) + "/path";
+        return Problem(400, "invalid-field", pointer + ": a /v1/ write route other than /v1/batch, without a query",
+                       Json{{"pointer", pointer}}.dump());
+      }
+    }
     const std::string fingerprint = BatchFingerprint(c.body);
     // The batch key re-sent with other items: every derived-key item's digest holds the
     // fingerprint, so each one recorded would be refused, but one never recorded (past the

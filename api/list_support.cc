@@ -141,7 +141,12 @@ std::optional<ListFormat> NegotiateListFormat(const std::string& accept) {
   if (csv.weight > 0 && (csv.weight > json.weight || (csv.weight == json.weight && csv.index < json.index)))
     return ListFormat::kCsv;
   if (json.weight > 0) return ListFormat::kJson;
-  return std::nullopt;
+  // JSON refused outright (q=0) and CSV not acceptable: nothing to answer with. Otherwise
+  // JSON, as before Accept was parsed: an Accept that names neither (text/html,
+  // application/problem+json) is disregarded, as RFC 9110 §12.5.1 allows, rather than
+  // breaking clients that send one.
+  if (json.weight == 0) return std::nullopt;
+  return ListFormat::kJson;
 }
 
 // Lines end in CRLF, as RFC 4180 (which registers text/csv) has them.

@@ -24,8 +24,9 @@ enum class ListFormat { kJson, kCsv };
 // range that matches a type gives its weight (text/csv over text/* over */*), and a range
 // that does not parse (`application/not-text/csv`) matches nothing. CSV when its weight
 // is above 0 and above JSON's, or equal to it and the range that gave it comes earlier in
-// the list (`text/csv, application/json`); otherwise JSON when its weight is above 0. So
-// `*/*` is JSON and `text/csvx` is neither. An absent or empty Accept is JSON.
+// the list (`text/csv, application/json`); otherwise JSON, unless a range gave JSON weight
+// 0 (`application/json;q=0`), which is nullopt (406). So `*/*` is JSON, and so is an Accept
+// naming neither (`text/csvx`, `text/html`). An absent or empty Accept is JSON.
 std::optional<ListFormat> NegotiateListFormat(const std::string& accept);
 
 // Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an

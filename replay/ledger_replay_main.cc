@@ -574,7 +574,15 @@ int ExportCommand(const Args& a) {
   o.stop = &g_stop;
   auto r = replay::Export(*s.store, o, *out);
   if (!r.ok() && Stopped(r.status())) return Interrupted(a.json, out_path);
-  if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
+  if (!r.ok() && r.status().code() == ledger::Code::kInvalidArgument) return Usage(r.status().message());
+  if (!r.ok()) {
+    // What was written stays (as after a crash), and a run again to the same path is
+    // refused: say so, naming it.
+    if (out_path.empty()) return Failed(r.status(), a.json);
+    return Failed(ledger::Status(r.status().code(),
+                                 r.status().message() + "; " + out_path + " is incomplete: delete it before running again"),
+                  a.json);
+  }
   out->flush();
   // A full disk shows here (the stream's buffer failed) or at close: not an export.
   if (file && (!*out || !file->Close())) return Failed(ledger::Status::IOError("cannot write " + out_path), a.json);

@@ -1,7 +1,11 @@
 // rebuild: one read model from position 1 to the as-of position, into a new directory, by
 // the projector's own code (so its digest is comparable with the live one's, DESIGN §7).
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "ledger/record_codec.h"
@@ -52,6 +56,14 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   // A new directory, refused when it exists: a rebuild that fails is run again from the
   // start, so its commits need no write-ahead log, only the flush at the end.
   po.store_access = projections::StoreAccess::kWriteUnlogged;
+  // Made here, exclusively: mkdir fails on anything already at the path, a symlink planted
+  // since the check above included (the projector's own create_directories would follow it).
+  const std::filesystem::path parent = std::filesystem::path(options.out_dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (::mkdir(options.out_dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return ledger::Status::InvalidArgument("--out must name a directory that does not exist yet");
+    return ledger::Status::IOError("cannot create " + options.out_dir + ": " + std::strerror(errno));
+  }
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   const auto started = std::chrono::steady_clock::now();

@@ -351,6 +351,14 @@ Status Subscribe(const DomainState& s, const DecideContext& ctx, const AddSubscr
     if (!IsValidTopic(c.topics[i]))
       return Field("/topics/" + std::to_string(i), "must be outages, outages:<component>, disputes or digests");
   if (s.subscribers.count(c.subscriber_id)) return Rule("subscriber-exists", "this subscriber id was already used");
+  // The same merchant's subscriber added before ids were scoped (DECISIONS 97) holds the id
+  // it chose unscoped: a second one of that id would send the same notification ids.
+  const std::string prefix = ctx.merchant_id + ":";
+  if (!ctx.merchant_id.empty() && c.subscriber_id.compare(0, prefix.size(), prefix) == 0) {
+    auto legacy = s.subscribers.find(c.subscriber_id.substr(prefix.size()));
+    if (legacy != s.subscribers.end() && !legacy->second.removed && legacy->second.owner_merchant_id == ctx.merchant_id)
+      return Rule("subscriber-exists", "this subscriber id was already used");
+  }
   out.Add("subscriber/" + c.subscriber_id, ExpectedVersion::NoStream(), schema::EventBody::SubscriberAdded,
           [c, owner = ctx.merchant_id](Fbb& b) {
             std::vector<flatbuffers::Offset<flatbuffers::String>> topics;

@@ -230,8 +230,13 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     EXPECT_NE(twice.headers.find("application/problem+json"), std::string::npos);
     EXPECT_EQ(HttpCall(port, "GET", "/v1/balances?merchant_id=m2", auth(m1), "").status, 403);
     auto csvx = auth(m1);
-    csvx.emplace_back("Accept", "text/csvx");
-    EXPECT_EQ(HttpCall(port, "GET", "/v1/stores", csvx, "").status, 406);
+    csvx.emplace_back("Accept", "text/csvx");  // names neither: JSON (DECISIONS 98)
+    HttpReply neither = HttpCall(port, "GET", "/v1/stores", csvx, "");
+    EXPECT_EQ(neither.status, 200) << neither.body;
+    EXPECT_NE(neither.headers.find("application/json"), std::string::npos) << neither.headers;
+    auto no_json = auth(m1);
+    no_json.emplace_back("Accept", "application/json;q=0");
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/stores", no_json, "").status, 406);
     // A foreign key: not found, as if the ids did not exist.
     EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
     // The writer says so; limits at the edge.

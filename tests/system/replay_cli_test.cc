@@ -271,6 +271,24 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   EXPECT_EQ(testing_support::ReadAll(fresh), written);
 }
 
+// An export that fails after it began writing --out (here: an event missing from the
+// store) leaves what it wrote, as a crash would, and names the file as incomplete, since a
+// run again to the same path is refused.
+TEST(LedgerReplay, AnExportThatFailsNamesItsIncompleteOut) {
+  TempDir dir;
+  const std::string store = dir.Sub("store");
+  { testing_support::StoryLog log(store); }
+  testing_support::RawStore(store).DeleteEvent(5);
+  const std::string out = dir.Sub("partial.jsonl");
+  Ran r = Replay("export --store " + store + " --out " + out + " --json");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const Json j = Json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_NE(j["error"].get<std::string>().find(out + " is incomplete"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(out));
+}
+
 // diff's text output: a key holding a newline, a terminal escape or bytes that are not
 // UTF-8 is escaped, so each difference is always three lines; the position each side's
 // store had applied is printed, and given under --json beside the fields it had.

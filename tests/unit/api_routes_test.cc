@@ -434,6 +434,11 @@ TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
   for (const std::string& bad : std::vector<std::string>{
            R"({"items":[]})", R"({"items":{}})", R"({"items":[{"method":"GET","path":"/v1/balances"}]})",
            R"({"items":[{"method":"POST","path":"/v1/batch"}]})", R"({"items":[{"method":"POST"}]})",
+           // A batch inside the batch however its path is spelled (it would run past the item
+           // limit, outside the rate limit); the store item before it must not run either.
+           R"({"items":[{"method":"POST","path":"/v1/stores","body":{"store_id":"s9","name":"x"}},)"
+           R"({"method":"POST","path":"/v1/%62atch","body":{"items":[{"method":"POST","path":"/v1/stores"}]}}]})",
+           R"({"items":[{"method":"POST","path":"/v1/batc%68"}]})",
            R"({"items":[{"method":"POST","path":"/v1/stores","idempotency_key":null}]})", R"({"items":[7]})",
            // Item keys: empty (the item would run without one), too long, a control
            // character, or the same as another item's (its own or derived) key.
@@ -1048,8 +1053,9 @@ TEST_F(ApiTest, PathSegmentsAndQueryTextArePercentDecodedAndBadEscapesRefused) {
 
 // Accept was matched as a substring (`text/csvx`, `application/not-text/csv` got CSV). It is
 // a list of media ranges with weights: CSV when text/csv is acceptable and preferred over
-// application/json (a tie goes to the one listed first), JSON for */*, and 406
-// not-acceptable when neither is.
+// application/json (a tie goes to the one listed first), JSON for */* and for an Accept
+// that names neither, and 406 not-acceptable only when JSON is refused outright (q=0) and
+// CSV is not acceptable.
 TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
   MerchantSetUp(m1_);
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -1073,15 +1079,20 @@ TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
       {"text/csv;q=0.001", "csv"},
       {"text/html, */*;q=0.1", "json"},
       {"text/csv;x=\"a,b\";q=1, application/json;q=0.5", "csv"},
-      {"text/csvx", "406"},
-      {"application/not-text/csv", "406"},
-      {"text/html", "406"},
-      {"text/csv;q=0", "406"},
+      // Naming neither: disregarded, JSON as before Accept was parsed.
+      {"text/csvx", "json"},
+      {"application/not-text/csv", "json"},
+      {"text/html", "json"},
+      {"text/csv;q=0", "json"},
+      {"text/csv;q=2", "json"},
+      {"text/csv;q=0.5x", "json"},
+      {"application/problem+json", "json"},
+      {"garbage", "json"},
+      {"application/json;q=0, text/*", "csv"},
+      // JSON refused outright and CSV not acceptable: 406.
       {"application/json;q=0, text/csv;q=0", "406"},
-      {"text/csv;q=2", "406"},
-      {"text/csv;q=0.5x", "406"},
-      {"application/problem+json", "406"},
-      {"garbage", "406"},
+      {"application/json;q=0", "406"},
+      {"*/*;q=0", "406"},
   };
   for (const auto& [accept, want] : cases) {
     Response r = Call("GET", "/v1/customers", m1_, "", {{"accept", accept}});

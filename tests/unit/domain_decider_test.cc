@@ -374,6 +374,10 @@ TEST(KeysAndSubscribers, AMerchantsSubscriberFromBeforeScopedIdsStaysItsOwnToRem
   EXPECT_EQ(RuleCode(h.Run("m2", RemoveSubscriber{"m2:hooks"}).status()), "subscriber-not-found");
   // Nor does a merchant reach the platform's "ops" through its own prefix.
   EXPECT_EQ(RuleCode(h.Run("m1", RemoveSubscriber{"m1:ops"}).status()), "subscriber-not-found");
+  // Nor can m1 add a second "hooks" while its old one lives: both would send the
+  // notification ids "hooks:<position>".
+  EXPECT_EQ(RuleCode(h.Run("m1", AddSubscriber{"m1:hooks", "https://example.test/h", "sealed", {"outages"}}).status()),
+            "subscriber-exists");
   EXPECT_EQ(h.records().size(), before);
   EXPECT_FALSE(h.state().subscribers.at("hooks").removed);
   // Its owner's removes it: the event names the id in the log, on its stream.
@@ -386,18 +390,15 @@ TEST(KeysAndSubscribers, AMerchantsSubscriberFromBeforeScopedIdsStaysItsOwnToRem
   EXPECT_EQ(ev->stream()->str(), "subscriber/hooks");
   EXPECT_TRUE(h.state().subscribers.at("hooks").removed);
   EXPECT_EQ(RuleCode(h.Run("m1", RemoveSubscriber{"m1:hooks"}).status()), "subscriber-not-found");
-  // With both a scoped and an old one of the same chosen id, the scoped one goes first.
-  ASSERT_TRUE(h.Run("m1", AddSubscriber{"old", "https://example.test/h", "sealed", {"outages"}}).ok());
-  ASSERT_TRUE(h.Run("m1", AddSubscriber{"m1:old", "https://example.test/h", "sealed", {"outages"}}).ok());
-  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"m1:old"}).ok());
-  EXPECT_TRUE(h.state().subscribers.at("m1:old").removed);
-  EXPECT_FALSE(h.state().subscribers.at("old").removed);
-  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"m1:old"}).ok());
-  EXPECT_TRUE(h.state().subscribers.at("old").removed);
+  // Once the old one is removed, its chosen id is free again, scoped; removing it then
+  // removes the scoped one.
+  ASSERT_TRUE(h.Run("m1", AddSubscriber{"m1:hooks", "https://example.test/h", "sealed", {"outages"}}).ok());
+  ASSERT_TRUE(h.Run("m1", RemoveSubscriber{"m1:hooks"}).ok());
+  EXPECT_TRUE(h.state().subscribers.at("m1:hooks").removed);
   auto rebuilt = h.Rebuild();
   ASSERT_TRUE(rebuilt.ok());
   EXPECT_TRUE(rebuilt->subscribers.at("hooks").removed);
-  EXPECT_TRUE(rebuilt->subscribers.at("old").removed);
+  EXPECT_TRUE(rebuilt->subscribers.at("m1:hooks").removed);
   EXPECT_FALSE(rebuilt->subscribers.at("ops").removed);
 }
 
