@@ -58,9 +58,10 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   po.store_access = projections::StoreAccess::kWriteUnlogged;
   // Made here, exclusively: mkdir fails on anything already at the path, a symlink planted
   // since the check above included (the projector's own create_directories would follow it).
-  const std::filesystem::path parent = std::filesystem::path(options.out_dir).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  if (::mkdir(options.out_dir.c_str(), 0755) != 0) {
+  std::filesystem::path out(options.out_dir);
+  if (!out.has_filename()) out = out.parent_path();  // "dir/" names dir
+  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path(), ec);
+  if (::mkdir(out.c_str(), 0755) != 0) {
     if (errno == EEXIST) return ledger::Status::InvalidArgument("--out must name a directory that does not exist yet");
     return ledger::Status::IOError("cannot create " + options.out_dir + ": " + std::strerror(errno));
   }
