@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "api/problem.h"
+#include "ledger/types.h"
 
 namespace api {
 
@@ -21,13 +22,6 @@ std::vector<std::string> Split(const std::string& path) {
     start = slash + 1;
   }
   return out;
-}
-
-int HexValue(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
 }
 
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as JSON
@@ -66,10 +60,10 @@ const char* Decode(std::string_view text, std::string* out) {
       out->push_back(text[i]);
       continue;
     }
-    const int hi = i + 2 < text.size() ? HexValue(text[i + 1]) : -1;
-    const int lo = i + 2 < text.size() ? HexValue(text[i + 2]) : -1;
-    if (hi < 0 || lo < 0) return "has a '%' that is not followed by two hex digits";
-    out->push_back(static_cast<char>(hi * 16 + lo));
+    std::string byte;
+    if (i + 2 >= text.size() || !ledger::FromHex(text.substr(i + 1, 2), &byte))
+      return "has a '%' that is not followed by two hex digits";
+    out->append(byte);
     i += 2;
   }
   for (unsigned char ch : *out)
