@@ -101,8 +101,11 @@ struct ReplicatedShard::Impl {
   std::unique_ptr<ledger::kafka::Publisher> publisher;
   std::unique_ptr<projections::Projector> projector;
   std::shared_ptr<ledger::domain::Sequencer> sequencer;
-  // Stopped sequencers: the store may still owe them answers until it closes.
+  // Stopped sequencers the store may still owe answers (callbacks into them): kept until
+  // they are settled (DropSettledRetired) or the store closes. GUARDED_BY(role_mu) once the
+  // monitor runs.
   std::vector<std::shared_ptr<ledger::domain::Sequencer>> retired;
+  std::atomic<size_t> retired_held{0};  // retired.size(), for /metrics
   WriterSlot slot;
 
   std::string writer_key;  // --writer-key-file's key (never logged)
@@ -207,8 +210,7 @@ struct ReplicatedShard::Impl {
     slot.set({nullptr, CurrentWriterUrl()});
     if (sequencer) {
       sequencer->Stop();
-      retired.push_back(std::move(sequencer));
-      sequencer.reset();
+      Retire(std::move(sequencer));
     }
     {  // taken out under the lock (/metrics reads them), destroyed after: a publisher's
        // flush and a reader's stop take seconds, and /metrics runs on the HTTP threads
@@ -359,6 +361,22 @@ struct ReplicatedShard::Impl {
     notice_to_resolve.clear();
   }
 
+  // Keeps a stopped sequencer until the store has answered everything it handed over (the
+  // store calls into it until then). Leaves `sequencer` null. REQUIRES: role_mu held.
+  void Retire(std::shared_ptr<ledger::domain::Sequencer> stopped) {
+    retired.push_back(std::move(stopped));
+    sequencer.reset();
+    retired_held = retired.size();
+  }
+  // Lets go of the retired sequencers the store owes nothing more: without this a writer
+  // whose store keeps failing would keep one folded state per replacement (one a second)
+  // until it stopped. One still shared (a route holding it) lives until that route lets go.
+  // REQUIRES: role_mu held.
+  void DropSettledRetired() {
+    std::erase_if(retired, [](const std::shared_ptr<ledger::domain::Sequencer>& s) { return s->settled(); });
+    retired_held = retired.size();
+  }
+
   void MonitorLoop() {
     const int tick_ms = std::clamp(o.failover_after_ms / 20, 5, 50);
     last_batch_ms = NowMs();
@@ -369,6 +387,7 @@ struct ReplicatedShard::Impl {
       }
       if (stop.load()) return;
       std::lock_guard<std::mutex> role(role_mu);
+      DropSettledRetired();
       RestartStoppedReader();
       if (is_writer.load()) {
         const ledger::Status fenced = store->fenced();
@@ -388,8 +407,7 @@ struct ReplicatedShard::Impl {
             spdlog::warn("shard {}: the sequencer stopped after a failed append; starting a new one", o.shard);
             slot.set({nullptr, ""});
             sequencer->Stop();
-            retired.push_back(std::move(sequencer));
-            sequencer.reset();
+            Retire(std::move(sequencer));
             sequencer_restarts++;
           }
           if (auto s = BecomeWriter(); !s.ok())
@@ -454,6 +472,7 @@ struct ReplicatedShard::Impl {
     store.reset();
     sequencer.reset();
     retired.clear();
+    retired_held = 0;
   }
 };
 
@@ -593,7 +612,7 @@ ledger::Status ReplicatedShard::Demote() {
   if (!(im.store->idle() && im.store->canonical_mark().position >= im.store->head().position)) {
     // Not all of it canonical in time: setting it aside could drop writes acknowledged under
     // `local`. Go on writing and say so.
-    im.retired.push_back(std::move(im.sequencer));  // stopped; the store may still answer into it
+    im.Retire(std::move(im.sequencer));  // stopped; the store may still answer into it
     if (auto s = im.BecomeWriter(); !s.ok()) return s;
     return ledger::Status::Unavailable("the writer's last writes did not become canonical in time; it goes on writing");
   }
@@ -615,6 +634,8 @@ std::string ReplicatedShard::Metrics() const {
       << "# HELP ledger_sequencer_restarts_total Sequencers replaced after a failed append (the log folded again).\n"
       << "# TYPE ledger_sequencer_restarts_total counter\nledger_sequencer_restarts_total " << im.sequencer_restarts.load()
       << "\n"
+      << "# HELP ledger_sequencers_retired Stopped sequencers still held: the store owes them answers.\n"
+      << "# TYPE ledger_sequencers_retired gauge\nledger_sequencers_retired " << im.retired_held.load() << "\n"
       << "# HELP ledger_quarantined_events_total Local events set aside in quarantine on rejoining.\n"
       << "# TYPE ledger_quarantined_events_total counter\nledger_quarantined_events_total "
       << im.quarantined_events.load() << "\n";

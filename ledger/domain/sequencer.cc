@@ -36,6 +36,11 @@ class SequencerImpl final : public Sequencer {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    stopped_.store(true);  // after the join: no decision can hand the store anything more
+  }
+
+  bool settled() const override {
+    return stopped_.load() && store_answers_pending_->load(std::memory_order_acquire) == 0;
   }
 
   // Folds the whole log, keeping at most merchants_cached_max merchants in memory: the
@@ -308,12 +313,16 @@ class SequencerImpl final : public Sequencer {
       append_id = ++appends_handed_;
       unanswered_appends_.insert(append_id);
     }
+    store_answers_pending_->fetch_add(1);
     store_->AppendAsync(std::move(decided).value(),
                         [this, scope, merchant = r.merchant_id, streams = std::move(streams), append_id,
-                         done = std::move(p.done)](Result<AppendResult> a) mutable {
+                         done = std::move(p.done), pending = store_answers_pending_](Result<AppendResult> a) mutable {
                           outstanding_.fetch_sub(1);
                           StreamsSettled(streams);
                           Finish(scope, merchant, append_id, std::move(done), std::move(a));
+                          // Last, and through the lambda's own reference: this object may
+                          // be destroyed as soon as the count reaches zero.
+                          pending->fetch_sub(1, std::memory_order_release);
                         });
     if (Status s = EvictIfNeeded(); !s.ok()) failed_.store(true);  // a snapshot could not be written
   }
@@ -500,7 +509,11 @@ class SequencerImpl final : public Sequencer {
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // GUARDED_BY(mu_)
   bool stop_ = false;          // GUARDED_BY(mu_)
+  std::atomic<bool> stopped_{false};  // Stop has joined the decision thread
   std::thread thread_;
+  // Store callbacks into this object not yet returned (see settled()). Shared with each
+  // callback, which decrements it after its last use of `this`.
+  std::shared_ptr<std::atomic<size_t>> store_answers_pending_ = std::make_shared<std::atomic<size_t>>(0);
   std::mutex idem_mu_;
   std::unordered_map<std::string, InFlight> in_flight_;  // GUARDED_BY(idem_mu_)
   std::atomic<bool> failed_{false};

@@ -83,6 +83,11 @@ class Sequencer {
   // (ShuttingDown). Answers the store still owes (callbacks into this object) may arrive
   // until the store is closed, so the object must outlive its store's shutdown.
   virtual void Stop() = 0;
+  // True once Stop has returned and every answer the store owed this object has been
+  // delivered: no callback into it is pending, so whoever holds it may let it go (the
+  // writer's monitor drops the sequencers it retired; they used to be kept until the node
+  // stopped, one folded state per replacement).
+  virtual bool settled() const = 0;
 
   // `done` runs once, on an internal thread; it must not block.
   virtual void Submit(CommandRequest request, std::function<void(Result<CommandResult>)> done) = 0;

@@ -701,6 +701,7 @@ class HeldSequencer final : public ledger::domain::Sequencer {
   }
   CacheStats cache_stats() const override { return {}; }
   bool failed() const override { return false; }
+  bool settled() const override { return false; }
   size_t held() {
     std::lock_guard<std::mutex> lock(mu_);
     return held_.size();

@@ -89,6 +89,14 @@ TEST(ReplicatedShardMonitor, ReplacesASequencerWhoseAppendFailedWithOneThatDecid
   EXPECT_NE((*shard)->Metrics().find("ledger_sequencer_restarts_total 1\n"), std::string::npos) << (*shard)->Metrics();
   // The one replaced is stopped: it takes nothing more.
   EXPECT_EQ(first->Execute(Request(OpenStore{"s2", "Second", Channel::kWeb}, 4)).status().code(), Code::kShuttingDown);
+  // And the shard lets it go once the store owes it nothing (it kept every replaced one, a
+  // folded state each, until the node stopped); this test's own reference keeps it alive.
+  const auto dropped_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*shard)->Metrics().find("ledger_sequencers_retired 0\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < dropped_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE((*shard)->Metrics().find("ledger_sequencers_retired 0\n"), std::string::npos) << (*shard)->Metrics();
+  EXPECT_TRUE(first->settled());
 }
 
 }  // namespace

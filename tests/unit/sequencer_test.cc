@@ -302,6 +302,7 @@ TEST_F(SequencerTest, ANewSequencerFoldsOnlyOnceTheRetiredOnesCommandsAreWritten
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   ASSERT_EQ(stalled.held_appends(), 1u);
   (*first)->Stop();  // retired, its capture still owed
+  EXPECT_FALSE((*first)->settled()) << "the store still owes the retired sequencer its capture's answer";
 
   SequencerOptions impatient;
   impatient.start_wait_ms = 20;
@@ -314,6 +315,11 @@ TEST_F(SequencerTest, ANewSequencerFoldsOnlyOnceTheRetiredOnesCommandsAreWritten
   stalled.ReleaseHeldAppends();
   ASSERT_EQ(capture.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   ASSERT_TRUE(capture.get().ok());
+  // Settled once the store's callback has returned (it counts down after answering).
+  const auto settled_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(*first)->settled() && std::chrono::steady_clock::now() < settled_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE((*first)->settled());
   auto started = second.get();
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   auto again = (*started)->Execute(Req(CapturePayment{"p1", "cap-2", 10000, ""}));
