@@ -1,13 +1,18 @@
 // export: matching events as JSON Lines or CSV. Bodies are written by FlatBuffers'
 // mini-reflection (every field by its schema name); personal fields never leave: sealed
 // ones show their key id, unsealed ones (key id 0, written before sealing) are marked, and
-// an erased customer's are shown as erased.
+// an erased customer's are shown as erased. An export to a file appears under its name
+// only once it is whole (replay/out_file.h).
 #include <flatbuffers/minireflect.h>
 
+#include <cerrno>
+#include <cstring>
+#include <ostream>
 #include <set>
 
 #include "ledger/record_codec.h"
 #include "projections/read_model_store.h"
+#include "replay/out_file.h"
 #include "replay/replay.h"
 #include "schemas/ledger_generated.h"
 
@@ -122,6 +127,34 @@ ledger::Result<ExportReport> Export(const ledger::EventStore& store, const Expor
           << ',' << CsvField(personal) << ',' << CsvField(envelope_body.dump()) << '\n';
     }
   }));
+  if (options.progress) options.progress(report.scanned, total);  // the end, whatever the count
+  return report;
+}
+
+ledger::Result<ExportReport> ExportToFile(const ledger::EventStore& store, const ExportOptions& options,
+                                          const std::string& out_path) {
+  LEDGER_RETURN_IF_ERROR(CheckExportOptions(options));
+  LEDGER_RETURN_IF_ERROR(CheckOutFree(out_path, OutKind::kFile));
+  // Written under a hidden name beside out_path and renamed to it once whole and synced,
+  // never over anything (DECISIONS 99): an export that fails (a missing event, a full
+  // disk), is stopped, or finds out_path taken by then leaves nothing there, and its
+  // partial is removed (`partial`'s destructor, after `file`'s has closed it). 0666 less
+  // the umask: the mode the file had when it was created in place.
+  int fd = -1;
+  auto partial = PartialOut::CreateFile(out_path, 0666, &fd);
+  if (!partial.ok()) return partial.status();
+  FdOut file(fd);
+  std::ostream out(&file);
+  auto report = Export(store, options, out);
+  if (!report.ok()) return report.status();
+  out.flush();
+  // A full disk shows here (the stream's buffer failed) or at close (the last write, the
+  // sync): not an export.
+  if (!out || !file.Close())
+    return ledger::Status::IOError("cannot write the export to " + out_path + ": " +
+                                   std::strerror(file.error() != 0 ? file.error() : EIO));
+  LEDGER_RETURN_IF_ERROR(CheckStop(options.stop));  // a stop asked for since the last read: nothing published
+  LEDGER_RETURN_IF_ERROR(partial->Publish());
   return report;
 }
 

@@ -17,21 +17,18 @@
 // the log's last event. A progress line on a terminal; --json prints one JSON object on
 // stdout on every exit path (usage errors too). Every flag but --against and
 // --kafka-property is given at most once. --out (rebuild's DIR, export's FILE) must not
-// exist, not even as a symlink: nothing is overwritten and no link followed. Exit status:
-// 0 intact (or done), 1 integrity failure (the first bad position is named) or differences
-// found by diff, 2 usage, 3 anything else (the store cannot be opened or read, no Kafka
-// broker answers, stopped by SIGTERM or SIGINT: the scratch directory removed, an --out
-// begun left incomplete and named).
-#include <fcntl.h>
+// exist, not even as a symlink: nothing is overwritten and no link followed. It is written
+// under a hidden name beside it and appears only when whole (replay/out_file.h). Exit
+// status: 0 intact (or done), 1 integrity failure (the first bad position is named) or
+// differences found by diff, 2 usage, 3 anything else (the store cannot be opened or read,
+// no Kafka broker answers, stopped by SIGTERM or SIGINT: the scratch directory removed;
+// --out appeared meanwhile). A command that does not finish leaves nothing at --out.
 #include <signal.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -44,6 +41,7 @@
 
 #include "ledger/clock.h"
 #include "ledger/position_token.h"
+#include "replay/out_file.h"
 #include "replay/progress_bar.h"
 #include "replay/replay.h"
 
@@ -62,7 +60,7 @@ const char* kUsageText =
     "                             [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]\n"
     "       ledger-replay help    [--json]\n"
     "       POSITION: 35 or SHARD:35 (as /v1/audit/digest gives it); TIME: 2026-11-26T10:00:00Z\n"
-    "       --out DIR|FILE must not exist yet (nor be a symlink)\n"
+    "       --out DIR|FILE must not exist yet (nor be a symlink); it appears only when complete\n"
     "       exit: 0 intact or done, 1 integrity failure or differences, 2 usage, 3 could not finish\n";
 
 // Whether --json is anywhere on the command line, set by main before anything can fail, so
@@ -108,12 +106,17 @@ int Usage(const std::string& why) {
 // Whether `s` is an operation's answer to the stop a signal asked for.
 bool Stopped(const ledger::Status& s) { return s.code() == ledger::Code::kShuttingDown && g_stop.load(); }
 
+// What a command that did not finish says about its --out ("" when it has none): it was
+// built under a hidden name beside --out, now removed, so nothing is there to delete.
+std::string NothingWrittenTo(const std::string& out) {
+  return out.empty() ? "" : "; nothing was written to " + out;
+}
+
 // A command stopped by SIGTERM or SIGINT: exit 3, as for anything that could not finish.
-// `incomplete` names an --out the command had begun to write ("" when none): it is left as
-// a crash would leave it, for the auditor to delete before running again.
-int Interrupted(bool json, const std::string& incomplete) {
+// `out` names the command's --out ("" when none).
+int Interrupted(bool json, const std::string& out) {
   std::string why = std::string("interrupted by ") + (g_stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
-  if (!incomplete.empty()) why += "; " + incomplete + " is incomplete: delete it before running again";
+  why += NothingWrittenTo(out);
   if (json) std::cout << Json{{"ok", false}, {"error", why}, {"interrupted", true}}.dump() << "\n";
   std::fprintf(stderr, "ledger-replay: %s\n", why.c_str());
   return kFailed;
@@ -125,6 +128,15 @@ int Failed(const ledger::Status& s, bool json) {
   if (json) std::cout << Json{{"ok", false}, {"error", s.ToString()}}.dump() << "\n";
   std::fprintf(stderr, "ledger-replay: %s\n", s.ToString().c_str());
   return code;
+}
+
+// A rebuild or export that did not finish, `out` its --out ("" when none): a usage error
+// (InvalidArgument, found before anything was written) stays one; any other failure, a
+// stop included, says that nothing was written to --out.
+int FailedOut(const ledger::Status& s, bool json, const std::string& out) {
+  if (Stopped(s)) return Interrupted(json, out);
+  if (s.code() == ledger::Code::kInvalidArgument) return Usage(s.message());
+  return Failed(ledger::Status(s.code(), s.message() + NothingWrittenTo(out)), json);
 }
 
 struct Args {
@@ -263,78 +275,6 @@ std::string FormatUtc(int64_t us) {
   return out + "Z";
 }
 
-// Whether anything is at `path`, a symlink included (dangling or not: lstat, not stat).
-bool Taken(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
-}
-
-ledger::Status OutTaken(const std::string& path) {
-  return ledger::Status::InvalidArgument("--out " + path +
-                                         " already exists (or is a symlink): nothing is overwritten, name a new path");
-}
-
-// --out must name nothing yet: an auditor's tool never overwrites a file or a directory,
-// nor writes where a symlink points. Checked before the store is opened (a refusal costs
-// no Kafka copy); export's exclusive create (CreateOut) covers what appears after.
-ledger::Status CheckOutFree(const std::string& path) { return Taken(path) ? OutTaken(path) : ledger::Status::Ok(); }
-
-// Creates export's --out file, refusing any file or symlink already there (O_EXCL, and
-// O_NOFOLLOW for a link: neither is followed, even one that appeared since CheckOutFree).
-// InvalidArgument (a usage error) when something is there; IOError otherwise.
-ledger::Result<int> CreateOut(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (fd >= 0) return fd;
-  if (errno == EEXIST || errno == ELOOP) return OutTaken(path);
-  return ledger::Status::IOError("cannot create " + path + ": " + std::strerror(errno));
-}
-
-// An ostream's buffer over the descriptor CreateOut opened: an ofstream would open the path
-// again, by name, following whatever is there by then.
-class FdOut final : public std::streambuf {
- public:
-  explicit FdOut(int fd) : fd_(fd) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
-  ~FdOut() override { Close(); }
-  FdOut(const FdOut&) = delete;
-  FdOut& operator=(const FdOut&) = delete;
-
-  // Writes what is buffered and closes the file; false when the disk refused any of it.
-  bool Close() {
-    if (fd_ < 0) return ok_;
-    ok_ = Drain() && ok_;
-    ok_ = ::close(fd_) == 0 && ok_;
-    fd_ = -1;
-    return ok_;
-  }
-
- protected:
-  int overflow(int c) override {
-    if (!Drain()) return traits_type::eof();
-    if (!traits_type::eq_int_type(c, traits_type::eof())) {
-      *pptr() = traits_type::to_char_type(c);
-      pbump(1);
-    }
-    return traits_type::not_eof(c);
-  }
-  int sync() override { return Drain() ? 0 : -1; }
-
- private:
-  bool Drain() {
-    for (const char* p = pbase(); p < pptr();) {
-      const ssize_t n = ::write(fd_, p, static_cast<size_t>(pptr() - p));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return ok_ = false;
-      p += n;
-    }
-    setp(buffer_.data(), buffer_.data() + buffer_.size());
-    return true;
-  }
-
-  int fd_;
-  bool ok_ = true;
-  std::array<char, 1 << 16> buffer_{};
-};
-
 // A store opened read-only with a scratch directory of its own (a Kafka copy lives there
 // too), removed at the end: every command returns through main, so the destructor runs on
 // every exit path, errors and timeouts included.
@@ -449,7 +389,8 @@ int Rebuild(const Args& a) {
   replay::RebuildOptions o;
   o.projection = a.flags.at("--projection");
   o.out_dir = a.flags.at("--out");
-  if (auto st = CheckOutFree(o.out_dir); !st.ok()) return Usage(st.message());
+  // Before the store is opened (a refusal costs no Kafka copy); Rebuild checks again.
+  if (auto st = replay::CheckOutFree(o.out_dir, replay::OutKind::kDirectory); !st.ok()) return Usage(st.message());
   const std::string as_of = a.flags.count("--as-of") ? a.flags.at("--as-of") : "";
   std::optional<int64_t> as_of_time;  // before the store is opened: a usage error costs no copy
   if (!as_of.empty() && LooksLikePosition(as_of)) {
@@ -460,11 +401,10 @@ int Rebuild(const Args& a) {
     as_of_time = *t;
   }
   OpenStore s;
-  if (auto st = Open(a, &s); !st.ok())
-    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
+  if (auto st = Open(a, &s); !st.ok()) return FailedOut(st, a.json, o.out_dir);
   if (as_of_time) {
     auto p = replay::PositionAtTime(*s.store, *as_of_time);
-    if (!p.ok()) return Failed(p.status(), a.json);
+    if (!p.ok()) return FailedOut(p.status(), a.json, o.out_dir);
     if (p->value() == 0) return Usage("nothing was recorded at or before " + as_of);
     // A time after the last event names a state the log may still change (a live node
     // appends to it): the answer would not be reproducible, so it is not given.
@@ -477,8 +417,7 @@ int Rebuild(const Args& a) {
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   o.stop = &g_stop;
   auto r = replay::Rebuild(*s.store, o);
-  if (!r.ok() && Stopped(r.status())) return Interrupted(a.json, Taken(o.out_dir) ? o.out_dir : "");
-  if (!r.ok()) return r.status().code() == ledger::Code::kInvalidArgument ? Usage(r.status().message()) : Failed(r.status(), a.json);
+  if (!r.ok()) return FailedOut(r.status(), a.json, o.out_dir);
   const double rate = r->seconds > 0 ? static_cast<double>(r->events) / r->seconds : 0;
   if (a.json)
     std::cout << Json{{"ok", true},           {"projection", o.projection},         {"position", r->position.value()},
@@ -554,38 +493,17 @@ int ExportCommand(const Args& a) {
   }
   if (auto bad = replay::CheckExportOptions(o); !bad.ok()) return Usage(bad.message());  // before --out is created
   const std::string out_path = a.flags.count("--out") ? a.flags.at("--out") : "";
+  // Before the store is opened (a refusal costs no Kafka copy); ExportToFile checks again.
   if (!out_path.empty())
-    if (auto st = CheckOutFree(out_path); !st.ok()) return Usage(st.message());
+    if (auto st = replay::CheckOutFree(out_path, replay::OutKind::kFile); !st.ok()) return Usage(st.message());
   OpenStore s;
-  if (auto st = Open(a, &s); !st.ok())
-    return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
-  std::optional<FdOut> file;
-  std::ostream file_stream(nullptr);
-  std::ostream* out = &std::cout;
-  if (!out_path.empty()) {
-    auto fd = CreateOut(out_path);
-    if (!fd.ok()) return fd.status().code() == ledger::Code::kInvalidArgument ? Usage(fd.status().message()) : Failed(fd.status(), a.json);
-    file.emplace(*fd);
-    file_stream.rdbuf(&*file);
-    out = &file_stream;
-  }
+  if (auto st = Open(a, &s); !st.ok()) return FailedOut(st, a.json, out_path);
   replay::ProgressBar bar("export");
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   o.stop = &g_stop;
-  auto r = replay::Export(*s.store, o, *out);
-  if (!r.ok() && Stopped(r.status())) return Interrupted(a.json, out_path);
-  if (!r.ok() && r.status().code() == ledger::Code::kInvalidArgument) return Usage(r.status().message());
-  if (!r.ok()) {
-    // What was written stays (as after a crash), and a run again to the same path is
-    // refused: say so, naming it.
-    if (out_path.empty()) return Failed(r.status(), a.json);
-    return Failed(ledger::Status(r.status().code(),
-                                 r.status().message() + "; " + out_path + " is incomplete: delete it before running again"),
-                  a.json);
-  }
-  out->flush();
-  // A full disk shows here (the stream's buffer failed) or at close: not an export.
-  if (file && (!*out || !file->Close())) return Failed(ledger::Status::IOError("cannot write " + out_path), a.json);
+  auto r = out_path.empty() ? replay::Export(*s.store, o, std::cout) : replay::ExportToFile(*s.store, o, out_path);
+  if (!r.ok()) return FailedOut(r.status(), a.json, out_path);
+  if (out_path.empty()) std::cout.flush();
   if (a.json)  // --out is given (checked above): stdout is free
     std::cout << Json{{"ok", true},
                       {"exported", r->exported},
@@ -663,7 +581,7 @@ int Help(bool json) {
                            {"1", "integrity failure (the first bad position is named), or differences found by diff"},
                            {"2", "usage error"},
                            {"3", "could not finish: the store cannot be opened or read, no Kafka broker answers, "
-                                 "or stopped by SIGTERM or SIGINT"}};
+                                 "--out appeared meanwhile, or stopped by SIGTERM or SIGINT (nothing is left at --out)"}};
   std::cout << Json{{"ok", true}, {"usage", kUsageText}, {"commands", commands}, {"exit_codes", exit_codes}}.dump() << "\n";
   return kIntact;
 }

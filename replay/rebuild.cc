@@ -1,15 +1,13 @@
 // rebuild: one read model from position 1 to the as-of position, into a new directory, by
-// the projector's own code (so its digest is comparable with the live one's, DESIGN §7).
-#include <sys/stat.h>
-
+// the projector's own code (so its digest is comparable with the live one's, DESIGN §7),
+// which appears under --out only once it is whole (replay/out_file.h).
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 
 #include "ledger/record_codec.h"
 #include "projections/projections.h"
+#include "replay/out_file.h"
 #include "replay/replay.h"
 #include "schemas/ledger_generated.h"
 
@@ -32,39 +30,19 @@ ledger::Status CheckEndsACommand(const ledger::EventStore& store, ledger::Positi
                                          std::to_string(last) + "; rebuild as of " + std::to_string(last));
 }
 
-}  // namespace
-
-ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options) {
-  const auto& names = projections::ReadModelNames();
-  if (std::find(names.begin(), names.end(), options.projection) == names.end())
-    return ledger::Status::InvalidArgument("no read model named '" + options.projection + "'");
-  // symlink_status: a symlink there, even a dangling one, is taken (writing would follow it).
-  std::error_code ec;
-  if (options.out_dir.empty() || std::filesystem::exists(std::filesystem::symlink_status(options.out_dir, ec)))
-    return ledger::Status::InvalidArgument("--out must name a directory that does not exist yet");
-  const ledger::Position head = store.head().position;
-  const ledger::Position until = options.as_of.value() == 0 ? head : options.as_of;
-  if (until > head)
-    return ledger::Status::InvalidArgument("the log ends at position " + std::to_string(head.value()));
-  LEDGER_RETURN_IF_ERROR(CheckEndsACommand(store, until));
+// The read model as of `until`, rebuilt into the new directory `dir`. The projector is
+// closed on return, so that its stores' files are whole before they are synced and renamed.
+ledger::Result<RebuildReport> RebuildInto(const ledger::EventStore& store, const RebuildOptions& options,
+                                          ledger::Position until, const std::string& dir) {
   projections::ProjectorOptions po;
-  po.dir = options.out_dir;
+  po.dir = dir;
   po.read_models = {options.projection};
   // Every stored event: a copy, a checkpoint or a standby holds the canonical log only; a
   // writer's own store may also hold a tail not yet known canonical (DESIGN §6).
   po.bound = projections::SourceBound::kHead;
-  // A new directory, refused when it exists: a rebuild that fails is run again from the
-  // start, so its commits need no write-ahead log, only the flush at the end.
+  // A new directory that no one else sees until it is whole: a rebuild that fails is run
+  // again from the start, so its commits need no write-ahead log, only the flush at the end.
   po.store_access = projections::StoreAccess::kWriteUnlogged;
-  // Made here, exclusively: mkdir fails on anything already at the path, a symlink planted
-  // since the check above included (the projector's own create_directories would follow it).
-  std::filesystem::path out(options.out_dir);
-  if (!out.has_filename()) out = out.parent_path();  // "dir/" names dir
-  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path(), ec);
-  if (::mkdir(out.c_str(), 0755) != 0) {
-    if (errno == EEXIST) return ledger::Status::InvalidArgument("--out must name a directory that does not exist yet");
-    return ledger::Status::IOError("cannot create " + options.out_dir + ": " + std::strerror(errno));
-  }
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   const auto started = std::chrono::steady_clock::now();
@@ -92,6 +70,35 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   } else {
     report.digest = **digest;
   }
+  return report;
+}
+
+}  // namespace
+
+ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options) {
+  const auto& names = projections::ReadModelNames();
+  if (std::find(names.begin(), names.end(), options.projection) == names.end())
+    return ledger::Status::InvalidArgument("no read model named '" + options.projection + "'");
+  // A symlink there, even a dangling one, is taken (writing would follow it).
+  LEDGER_RETURN_IF_ERROR(CheckOutFree(options.out_dir, OutKind::kDirectory));
+  const ledger::Position head = store.head().position;
+  const ledger::Position until = options.as_of.value() == 0 ? head : options.as_of;
+  if (until > head)
+    return ledger::Status::InvalidArgument("the log ends at position " + std::to_string(head.value()));
+  LEDGER_RETURN_IF_ERROR(CheckEndsACommand(store, until));
+  // Built under a hidden name beside --out and renamed to it once whole and synced, never
+  // over anything (DECISIONS 99): a rebuild that fails, is stopped, or finds --out taken
+  // by then leaves nothing under --out, and its partial is removed (`partial`'s destructor).
+  const std::filesystem::path out = WithoutTrailingSlash(options.out_dir);  // "dir/" names dir
+  std::error_code ec;
+  if (!out.parent_path().empty()) std::filesystem::create_directories(out.parent_path(), ec);
+  auto partial = PartialOut::MakeDirectory(out);
+  if (!partial.ok()) return partial.status();
+  auto report = RebuildInto(store, options, until, partial->path());
+  if (!report.ok()) return report.status();
+  LEDGER_RETURN_IF_ERROR(SyncTree(partial->path()));
+  LEDGER_RETURN_IF_ERROR(CheckStop(options.stop));  // a stop asked for since the last step: nothing published
+  LEDGER_RETURN_IF_ERROR(partial->Publish());
   return report;
 }
 

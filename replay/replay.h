@@ -21,7 +21,7 @@
 
 namespace replay {
 
-// Called with (done, total) every few thousand events.
+// Called with (done, total) every few thousand events, and at the end.
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
 // Set by the caller to stop an operation (ledger-replay sets it on SIGTERM or SIGINT, from
@@ -119,10 +119,10 @@ struct RebuildOptions {
   std::string projection;     // one of projections::ReadModelNames()
   ledger::Position as_of;     // inclusive; 0: the head. Must end a command (InvalidArgument
                               // otherwise: a state inside a command never existed)
-  std::string out_dir;        // must not exist yet, not even as a symlink
+  std::string out_dir;        // must not exist yet, not even as a symlink; "dir/" is dir
   Progress progress;
-  StopFlag stop = nullptr;    // checked between steps of 200,000 events (the directory is
-                              // left as it stands, as after a crash: delete it and run again)
+  StopFlag stop = nullptr;    // checked between steps of 200,000 events and before out_dir
+                              // is given its name
 };
 struct RebuildReport {
   ledger::Position position;
@@ -130,6 +130,11 @@ struct RebuildReport {
   uint64_t events = 0;
   double seconds = 0;
 };
+// The read model is built in a hidden directory beside out_dir (replay/out_file.h),
+// synced, and renamed to out_dir once whole, never over anything: on any error, a stop
+// included, nothing is at out_dir and the hidden directory is removed. InvalidArgument
+// (before anything is written) when out_dir is taken or the options are refused; IOError
+// when something else created out_dir while the rebuild ran.
 ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options);
 
 // ---- diff ----
@@ -178,7 +183,8 @@ struct ExportOptions {
   int64_t from_us = 0;        // recorded_at_us >= from_us
   int64_t to_us = 0;          // < to_us; 0 = no bound
   Progress progress;
-  StopFlag stop = nullptr;    // checked between reads of kReadEventsMax events
+  StopFlag stop = nullptr;    // checked between reads of kReadEventsMax events (and, by
+                              // ExportToFile, before its file is given its name)
 };
 struct ExportReport {
   uint64_t scanned = 0;
@@ -193,5 +199,12 @@ ledger::Status CheckExportOptions(const ExportOptions& options);
 // written: a sealed one shows its key id, an unsealed one (key id 0, written before
 // sealing) shows only that it was unsealed, and an erased customer's show "erased".
 ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out);
+// Export into a new file at `out_path`, written in a hidden file beside it (replay/out_file.h),
+// synced, and renamed to out_path once whole, never over anything: on any error (a missing
+// event, a full disk, a stop) nothing is at out_path and the hidden file is removed.
+// InvalidArgument (before anything is written) when out_path is taken, ends in '/', or the
+// options are refused; IOError when something else created out_path while the export ran.
+ledger::Result<ExportReport> ExportToFile(const ledger::EventStore& store, const ExportOptions& options,
+                                          const std::string& out_path);
 
 }  // namespace replay

@@ -1,7 +1,7 @@
 // ledger-replay as a program: exit 0 for an intact log, 1 naming the first bad position,
 // 2 for usage, 3 when it could not finish (SIGTERM and SIGINT included); --json for
 // machines, help too; digest, rebuild, diff and export from the command line, --out never
-// overwriting anything.
+// overwriting anything and appearing only when complete.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -50,6 +50,16 @@ uint64_t CommandEnd(const ledger::EventStore& store, uint64_t position) {
   return e == nullptr ? 0 : e->command_first_position() + e->command_event_count() - 1;
 }
 
+// The names in `dir` that are an output's partial (".NAME.partial-PID-RANDOM", built
+// beside --out until it is complete): none once a command has ended, however it ended.
+std::vector<std::string> PartialsIn(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().find(".partial-") != std::string::npos)
+      found.push_back(entry.path().filename().string());
+  return found;
+}
+
 TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   TempDir dir;
   const std::string store = dir.Sub("store");
@@ -76,6 +86,7 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
                        dir.Sub("fees-at-20") + " --json");
   ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
   EXPECT_EQ(Json::parse(rebuilt.out)["position"], as_of);
+  EXPECT_EQ(Json::parse(rebuilt.out)["out"].get<std::string>(), dir.Sub("fees-at-20")) << "the summary names --out, not its partial";
   Ran exported = Replay("export --store " + store + " --format csv --type OrderPlaced --out " + dir.Sub("orders.csv"));
   ASSERT_EQ(exported.exit_code, 0);
   std::ifstream csv(dir.Sub("orders.csv"));
@@ -88,6 +99,7 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
     EXPECT_NE(row.find("\"OrderPlaced\""), std::string::npos) << row;
   }
   EXPECT_GT(rows, 0);
+  EXPECT_TRUE(PartialsIn(dir.path()).empty());
   // Options export would refuse are refused before --out is touched.
   { std::ofstream(dir.Sub("keep.csv")) << "kept\n"; }
   EXPECT_EQ(Replay("export --store " + store + " --type Nope --out " + dir.Sub("keep.csv")).exit_code, 2);
@@ -261,6 +273,9 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   }
   EXPECT_TRUE(fs::is_empty(dir.Sub("existing")));
   EXPECT_FALSE(fs::exists(dir.Sub("no-dir")));
+  // export's --out names a file: 'dir/' is refused (rebuild's 'dir/' is dir).
+  EXPECT_EQ(Replay("export --store " + store + " --out " + dir.Sub("as-dir") + "/").exit_code, 2);
+  EXPECT_FALSE(fs::exists(dir.Sub("as-dir")));
   // A new path is written, and only once.
   const std::string fresh = dir.Sub("fresh.jsonl");
   Ran first = Replay("export --store " + store + " --out " + fresh + " --json");
@@ -269,24 +284,26 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   EXPECT_FALSE(written.empty());
   EXPECT_EQ(Replay("export --store " + store + " --out " + fresh).exit_code, 2) << "a second export to the same path";
   EXPECT_EQ(testing_support::ReadAll(fresh), written);
+  EXPECT_TRUE(PartialsIn(dir.path()).empty());
 }
 
-// An export that fails after it began writing --out (here: an event missing from the
-// store) leaves what it wrote, as a crash would, and names the file as incomplete, since a
-// run again to the same path is refused.
-TEST(LedgerReplay, AnExportThatFailsNamesItsIncompleteOut) {
+// An export that fails after it began writing (here: an event missing from the store)
+// leaves nothing at --out, nor the partial it wrote beside it, and says so: it used to leave
+// the part it wrote, for the auditor to delete before running again.
+TEST(LedgerReplay, AnExportThatFailsLeavesNothingAtItsOut) {
   TempDir dir;
   const std::string store = dir.Sub("store");
   { testing_support::StoryLog log(store); }
   testing_support::RawStore(store).DeleteEvent(5);
-  const std::string out = dir.Sub("partial.jsonl");
+  const std::string out = dir.Sub("events.jsonl");
   Ran r = Replay("export --store " + store + " --out " + out + " --json");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   const Json j = Json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
   EXPECT_FALSE(j["ok"].get<bool>());
-  EXPECT_NE(j["error"].get<std::string>().find(out + " is incomplete"), std::string::npos) << r.out;
-  EXPECT_TRUE(std::filesystem::exists(out));
+  EXPECT_NE(j["error"].get<std::string>().find("nothing was written to " + out), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(out)));
+  EXPECT_TRUE(PartialsIn(dir.path()).empty());
 }
 
 // diff's text output: a key holding a newline, a terminal escape or bytes that are not
@@ -327,20 +344,23 @@ TEST(LedgerReplay, DiffPrintsEachKeyOnOneLineAndTheStoresPositions) {
 
 // SIGTERM (or SIGINT) stops ledger-replay cleanly: the scratch directory is removed (it was
 // left behind), the exit status is 3, --json prints its one object saying it was
-// interrupted, and a rebuild's --out is not created. Deterministic without a hook: with no
-// broker answering and an hour's --kafka-timeout-ms, the command waits inside its scratch
-// directory until it is told to stop.
+// interrupted, and a rebuild's or an export's --out is not created, nor left as a partial
+// beside it, and the message says nothing was written there. Deterministic without a hook:
+// with no broker answering and an hour's --kafka-timeout-ms, the command waits inside its
+// scratch directory until it is told to stop. (A stop once the output is begun, which must
+// remove its partial, is ReplayTest's: a stop asked for at the last step.)
 TEST(LedgerReplay, SigtermOrSigintStopsCleanlyAndRemovesTheScratchDirectory) {
   namespace fs = std::filesystem;
   struct sigaction sigint_now {};
   ::sigaction(SIGINT, nullptr, &sigint_now);
   // A SIGINT this test process ignores is ignored by the child too (ledger-replay keeps
   // an inherited SIG_IGN, as a background job's), so it is tried only when it can arrive.
-  std::vector<std::pair<int, std::string>> runs = {{SIGTERM, "rebuild --projection fees --out OUT"}};
+  std::vector<std::pair<int, std::string>> runs = {{SIGTERM, "rebuild --projection fees --out OUT"},
+                                                   {SIGTERM, "export --out OUT"}};
   if (sigint_now.sa_handler != SIG_IGN) runs.push_back({SIGINT, "verify"});
   for (const auto& [signal_number, command] : runs) {
     TempDir dir;
-    const std::string tmp = dir.Sub("tmp"), out = dir.Sub("rebuilt");
+    const std::string tmp = dir.Sub("tmp"), out = dir.Sub("out");
     fs::create_directories(tmp);
     std::vector<std::string> args = {"TMPDIR=" + tmp, LEDGER_REPLAY_PATH};
     std::istringstream words(command);
@@ -358,7 +378,8 @@ TEST(LedgerReplay, SigtermOrSigintStopsCleanlyAndRemovesTheScratchDirectory) {
     ASSERT_TRUE(WIFEXITED(status)) << command << ": ended by the signal, not stopped cleanly\n" << log;
     EXPECT_EQ(WEXITSTATUS(status), 3) << command << "\n" << log;
     EXPECT_TRUE(fs::is_empty(tmp)) << command << ": the scratch directory was left behind";
-    EXPECT_FALSE(fs::exists(out)) << command;
+    EXPECT_FALSE(fs::exists(fs::symlink_status(out))) << command;
+    EXPECT_TRUE(PartialsIn(dir.path()).empty()) << command;
     // The log holds stdout's JSON object and stderr's line; the object is the line with '{'.
     std::istringstream lines(log);
     std::string line, object;
@@ -369,6 +390,9 @@ TEST(LedgerReplay, SigtermOrSigintStopsCleanlyAndRemovesTheScratchDirectory) {
     EXPECT_FALSE(j["ok"].get<bool>());
     EXPECT_TRUE(j["interrupted"].get<bool>()) << log;
     EXPECT_NE(j["error"].get<std::string>().find(signal_number == SIGINT ? "SIGINT" : "SIGTERM"), std::string::npos) << log;
+    if (command.find("OUT") != std::string::npos) {
+      EXPECT_NE(j["error"].get<std::string>().find("nothing was written to " + out), std::string::npos) << log;
+    }
   }
 }
 

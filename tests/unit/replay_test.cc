@@ -3,9 +3,12 @@
 // previous hash) and a tail rewritten consistently is caught against a digest kept before
 // it; a read model rebuilt as of position N has the digest the live projector recorded at
 // N; diff lists what differs (keys escaped to one line, each side's position said); export
-// filters and never writes personal fields; every operation stops when asked to. Replay
-// reads the store as a secondary instance while the store is open for writing.
+// filters and never writes personal fields; every operation stops when asked to; rebuild
+// and export write their --out atomically (nothing there until it is whole, never over
+// anything, no partial left behind). Replay reads the store as a secondary instance while
+// the store is open for writing.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +25,7 @@
 #include "ledger/record_codec.h"
 #include "ledger/store_keys.h"
 #include "projections/projections.h"
+#include "replay/out_file.h"
 #include "replay/replay.h"
 #include "schemas/ledger_generated.h"
 #include "tests/support/log_fixtures.h"
@@ -44,6 +48,18 @@ Sha256Digest HashOf(const std::string& value) {
   Sha256Digest h{};
   std::memcpy(h.data(), value.data(), 32);
   return h;
+}
+
+// The names in `dir` (a partial shows as ".NAME.partial-PID-RANDOM", replay/out_file.h).
+std::set<std::string> Names(const std::string& dir) {
+  std::set<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+std::string Contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 class ReplayTest : public ::testing::Test {
@@ -468,6 +484,11 @@ TEST_F(ReplayTest, EachOperationStopsWithShuttingDownOnceAStopIsAskedFor) {
   std::ostringstream none;
   EXPECT_EQ(replay::Export(**store, exported, none).status().code(), ledger::Code::kShuttingDown);
   EXPECT_TRUE(none.str().empty());
+  EXPECT_EQ(replay::ExportToFile(**store, exported, dir.Sub("stopped.jsonl")).status().code(), ledger::Code::kShuttingDown);
+  // Neither output, nor the partial each was begun in.
+  EXPECT_FALSE(fs::exists(dir.Sub("stopped")));
+  EXPECT_FALSE(fs::exists(dir.Sub("stopped.jsonl")));
+  for (const std::string& name : Names(dir.path())) EXPECT_EQ(name.find(".partial-"), std::string::npos) << name;
   replay::RebuildOptions whole;
   whole.projection = "fees";
   whole.out_dir = dir.Sub("whole");
@@ -490,7 +511,7 @@ TEST_F(ReplayTest, ARebuildRefusesAnOutThatIsASymlinkEvenADanglingOne) {
   fs::create_symlink(dir.Sub("nowhere"), dir.Sub("dangling"));
   fs::create_directories(dir.Sub("target"));
   fs::create_directory_symlink(dir.Sub("target"), dir.Sub("link"));
-  for (const std::string& out : {dir.Sub("dangling"), dir.Sub("link")}) {
+  for (const std::string& out : {dir.Sub("dangling"), dir.Sub("dangling") + "/", dir.Sub("link")}) {
     replay::RebuildOptions o;
     o.projection = "fees";
     o.out_dir = out;
@@ -498,6 +519,210 @@ TEST_F(ReplayTest, ARebuildRefusesAnOutThatIsASymlinkEvenADanglingOne) {
   }
   EXPECT_FALSE(fs::exists(dir.Sub("nowhere")));
   EXPECT_TRUE(fs::is_empty(dir.Sub("target")));
+}
+
+// A rebuild is built under a hidden name beside --out and appears under --out only once it
+// is whole: while it runs --out is absent; a stop, even one asked for after the last step,
+// leaves neither --out nor the partial; a finished one leaves exactly --out ("dir/" naming
+// dir), which diff reads as any projection directory.
+TEST_F(ReplayTest, ARebuildAppearsUnderOutOnlyWhenWholeAndLeavesNoPartial) {
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string parent = dir.Sub("outputs");
+  fs::create_directories(parent);
+  std::atomic<bool> stop{false};
+  std::set<std::string> seen;  // the parent's names at the last step
+  replay::RebuildOptions late;
+  late.projection = "fees";
+  late.out_dir = parent + "/late";
+  late.stop = &stop;
+  late.progress = [&](uint64_t done, uint64_t total) {
+    seen = Names(parent);
+    if (done == total) stop = true;  // after the last step, before --out is given its name
+  };
+  auto stopped = replay::Rebuild(**store, late);
+  EXPECT_EQ(stopped.status().code(), ledger::Code::kShuttingDown) << stopped.status().ToString();
+  ASSERT_EQ(seen.size(), 1u) << "one partial beside --out, and --out not yet there";
+  EXPECT_EQ(seen.begin()->rfind(".late.partial-" + std::to_string(::getpid()) + "-", 0), 0u) << *seen.begin();
+  EXPECT_TRUE(Names(parent).empty()) << "the stopped rebuild left something";
+  replay::RebuildOptions early = late;  // stop still set: stopped before the first step
+  early.out_dir = parent + "/early";
+  early.progress = nullptr;
+  EXPECT_EQ(replay::Rebuild(**store, early).status().code(), ledger::Code::kShuttingDown);
+  EXPECT_TRUE(Names(parent).empty()) << "the stopped rebuild left something";
+
+  replay::RebuildOptions whole;
+  whole.projection = "fees";
+  whole.out_dir = parent + "/whole/";
+  auto r = replay::Rebuild(**store, whole);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->position, head);
+  EXPECT_EQ(Names(parent), std::set<std::string>{"whole"});
+  EXPECT_EQ(Names(parent + "/whole"), std::set<std::string>{"fees"});
+  auto same = replay::Diff(parent + "/whole", parent + "/whole", {}, 10);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(same->compared, std::vector<std::string>{"fees"});
+  ASSERT_EQ(same->positions.size(), 1u);
+  EXPECT_EQ(same->positions[0].left, head);
+}
+
+// An export to a file is written under a hidden name beside it and appears under its name
+// only once whole and synced, with the mode a file created in place had (0666 less the
+// umask); one refused, stopped or failing (an event missing) leaves nothing there, nor its
+// partial.
+TEST_F(ReplayTest, AnExportToAFileAppearsOnlyWhenWholeAndLeavesNoPartial) {
+  const std::string parent = dir.Sub("outputs");
+  fs::create_directories(parent);
+  {
+    TempDir scratch;
+    auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::ostringstream expected;
+    ASSERT_TRUE(replay::Export(**store, {}, expected).ok());
+    replay::ExportOptions o;
+    std::set<std::string> seen;  // the parent's names at the end of the walk
+    o.progress = [&](uint64_t, uint64_t) { seen = Names(parent); };
+    auto r = replay::ExportToFile(**store, o, parent + "/all.jsonl");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->exported, head.value());
+    ASSERT_EQ(seen.size(), 1u) << "one partial beside --out, and --out not yet there";
+    EXPECT_EQ(seen.begin()->rfind(".all.jsonl.partial-" + std::to_string(::getpid()) + "-", 0), 0u) << *seen.begin();
+    EXPECT_EQ(Contents(parent + "/all.jsonl"), expected.str());
+    { std::ofstream(dir.Sub("in-place")) << "x"; }
+    EXPECT_EQ(static_cast<int>(fs::status(parent + "/all.jsonl").permissions()),
+              static_cast<int>(fs::status(dir.Sub("in-place")).permissions()));
+    EXPECT_EQ(Names(parent), std::set<std::string>{"all.jsonl"});
+
+    std::atomic<bool> stop{true};
+    replay::ExportOptions stopped;
+    stopped.stop = &stop;
+    EXPECT_EQ(replay::ExportToFile(**store, stopped, parent + "/early.jsonl").status().code(), ledger::Code::kShuttingDown);
+    stop = false;
+    stopped.progress = [&](uint64_t done, uint64_t total) {
+      if (done == total) stop = true;  // after the last read, before the file is given its name
+    };
+    EXPECT_EQ(replay::ExportToFile(**store, stopped, parent + "/late.jsonl").status().code(), ledger::Code::kShuttingDown);
+    // Refused before anything is written: a taken name, a directory's.
+    EXPECT_EQ(replay::ExportToFile(**store, {}, parent + "/all.jsonl").status().code(), ledger::Code::kInvalidArgument);
+    EXPECT_EQ(replay::ExportToFile(**store, {}, parent + "/new/").status().code(), ledger::Code::kInvalidArgument);
+    EXPECT_EQ(Contents(parent + "/all.jsonl"), expected.str());
+  }
+  const std::string damaged = Copy("damaged");
+  RawStore(damaged).DeleteEvent(5);
+  TempDir scratch;
+  auto store = replay::OpenForReplay(damaged, scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto broken = replay::ExportToFile(**store, {}, parent + "/broken.jsonl");
+  EXPECT_EQ(broken.status().code(), ledger::Code::kCorruption) << broken.status().ToString();
+  EXPECT_EQ(Names(parent), std::set<std::string>{"all.jsonl"});
+}
+
+// --out created by something else while a rebuild or an export ran (at its last step, as a
+// race would) is never replaced: IOError naming it (exit 3 from the command line), what is
+// there left as it was, the partial removed. An empty directory is the case a plain
+// rename(2) would have replaced.
+TEST_F(ReplayTest, AnOutCreatedWhileTheCommandRanIsNeverReplaced) {
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string parent = dir.Sub("outputs");
+  fs::create_directories(parent);
+  for (const bool as_symlink : {false, true}) {
+    const std::string out = parent + (as_symlink ? "/dangling" : "/empty");
+    replay::RebuildOptions o;
+    o.projection = "fees";
+    o.out_dir = out;
+    o.progress = [&](uint64_t done, uint64_t total) {
+      if (done != total) return;
+      if (as_symlink) fs::create_symlink(parent + "/nowhere", out);
+      else fs::create_directory(out);
+    };
+    auto r = replay::Rebuild(**store, o);
+    EXPECT_EQ(r.status().code(), ledger::Code::kIOError) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(out + " appeared"), std::string::npos) << r.status().message();
+  }
+  EXPECT_TRUE(fs::is_empty(parent + "/empty"));
+  EXPECT_TRUE(fs::is_symlink(parent + "/dangling"));
+  const std::string file = parent + "/events.jsonl";
+  replay::ExportOptions e;
+  e.progress = [&](uint64_t done, uint64_t total) {
+    if (done == total) std::ofstream(file) << "theirs\n";
+  };
+  auto exported = replay::ExportToFile(**store, e, file);
+  EXPECT_EQ(exported.status().code(), ledger::Code::kIOError) << exported.status().ToString();
+  EXPECT_NE(exported.status().message().find(file + " appeared"), std::string::npos) << exported.status().message();
+  EXPECT_EQ(Contents(file), "theirs\n");
+  EXPECT_EQ(Names(parent), (std::set<std::string>{"dangling", "empty", "events.jsonl"}));
+}
+
+// The helpers under both: a partial's name is hidden, beside the output, and says which
+// process made it; a rename never replaces a directory (empty or not), a file or a
+// symlink (dangling or not) and then leaves its source as it was; a partial whose Publish
+// fails is removed with its PartialOut, and a published one is the output.
+TEST(ReplayOutFile, ARenameNeverReplacesAnythingAndAPartialIsRemovedUnlessPublished) {
+  TempDir dir;
+  const fs::path name = replay::PartialSiblingName(dir.Sub("out.csv"));
+  EXPECT_EQ(name.parent_path().string(), dir.path());
+  EXPECT_EQ(name.filename().string().rfind(".out.csv.partial-" + std::to_string(::getpid()) + "-", 0), 0u) << name.string();
+  EXPECT_LE(fs::path(replay::PartialSiblingName(dir.Sub(std::string(255, 'n')))).filename().string().size(), 255u);
+  EXPECT_EQ(replay::WithoutTrailingSlash("a/b//").string(), "a/b");
+  EXPECT_EQ(replay::WithoutTrailingSlash("/").string(), "/");
+
+  fs::create_directories(dir.Sub("empty"));
+  fs::create_directories(dir.Sub("full/x"));
+  { std::ofstream(dir.Sub("file")) << "theirs"; }
+  fs::create_symlink(dir.Sub("file"), dir.Sub("link"));
+  fs::create_symlink(dir.Sub("nowhere"), dir.Sub("dangling"));
+  fs::create_directories(dir.Sub("source-dir/inside"));
+  { std::ofstream(dir.Sub("source-file")) << "ours"; }
+  for (const std::string source : {"source-dir", "source-file"}) {
+    for (const std::string target : {"empty", "full", "file", "link", "dangling"}) {
+      const ledger::Status s = replay::RenameWithoutReplacing(dir.Sub(source), dir.Sub(target));
+      EXPECT_EQ(s.code(), ledger::Code::kIOError) << source << " onto " << target << ": " << s.ToString();
+      EXPECT_NE(s.message().find(dir.Sub(target) + " appeared"), std::string::npos) << s.message();
+      EXPECT_TRUE(fs::exists(dir.Sub(source))) << source << " onto " << target;
+    }
+  }
+  EXPECT_TRUE(fs::is_empty(dir.Sub("empty")));
+  EXPECT_EQ(Names(dir.Sub("full")), std::set<std::string>{"x"});
+  EXPECT_EQ(Contents(dir.Sub("file")), "theirs");
+  EXPECT_FALSE(fs::exists(dir.Sub("nowhere")));
+  ASSERT_TRUE(replay::RenameWithoutReplacing(dir.Sub("source-file"), dir.Sub("renamed")).ok());
+  EXPECT_EQ(Contents(dir.Sub("renamed")), "ours");
+  EXPECT_FALSE(fs::exists(dir.Sub("source-file")));
+
+  std::string partial_path;
+  {
+    auto partial = replay::PartialOut::MakeDirectory(dir.Sub("out-dir"));
+    ASSERT_TRUE(partial.ok()) << partial.status().ToString();
+    partial_path = partial->path();
+    { std::ofstream(partial_path + "/a") << "a"; }
+    EXPECT_TRUE(replay::SyncTree(partial_path).ok());
+    fs::create_directory(dir.Sub("out-dir"));  // someone else's, made meanwhile
+    const ledger::Status published = partial->Publish();
+    EXPECT_EQ(published.code(), ledger::Code::kIOError) << published.ToString();
+    EXPECT_TRUE(fs::exists(partial_path)) << "kept until its PartialOut goes";
+  }
+  EXPECT_FALSE(fs::exists(partial_path));
+  EXPECT_TRUE(fs::is_empty(dir.Sub("out-dir")));
+  {
+    int fd = -1;
+    auto partial = replay::PartialOut::CreateFile(dir.Sub("out-file"), 0666, &fd);
+    ASSERT_TRUE(partial.ok()) << partial.status().ToString();
+    ASSERT_GE(fd, 0);
+    partial_path = partial->path();
+    replay::FdOut file(fd);
+    std::ostream out(&file);
+    out << "written";
+    out.flush();
+    ASSERT_TRUE(file.Close()) << file.error();
+    ASSERT_TRUE(partial->Publish().ok());
+    EXPECT_TRUE(partial->path().empty());
+  }
+  EXPECT_EQ(Contents(dir.Sub("out-file")), "written");
+  EXPECT_FALSE(fs::exists(partial_path));
+  for (const std::string& n : Names(dir.path())) EXPECT_EQ(n.find(".partial-"), std::string::npos) << n;
 }
 
 // diff's text output escapes keys (a read model's key may hold any bytes: a newline in one
