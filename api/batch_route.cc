@@ -4,6 +4,8 @@
 // The batch key re-sent with other items is refused whole (DECISIONS §91).
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "api/problem.h"
 #include "api/route_support.h"
@@ -24,12 +26,20 @@ namespace {
 constexpr const char* kUnfingerprinted[] = {"secret", "name", "email", "phone", "address", "body"};
 
 // What makes the batch this batch: its items (method, path, own key, body but the fields
-// above), as canonical JSON (sorted keys), hashed. Hex.
-std::string BatchFingerprint(const Json& batch) {
+// above), as canonical JSON (sorted keys), hashed. Hex. Each item's path as the router read
+// it (`paths`, the items' Request::canonical_path, "" for one it refuses: kept as sent), so
+// the batch retried with its paths spelled with other escapes is the same batch, as each
+// item is the same request (DECISIONS 100). A path sent without escapes is spelled the
+// same either way: the fingerprints of batches recorded before are unchanged.
+std::string BatchFingerprint(const Json& batch, const std::vector<std::string>& paths) {
   Json canonical = batch;
-  for (Json& item : canonical["items"])
+  Json& items = canonical["items"];
+  for (size_t i = 0; i < items.size(); ++i) {
+    Json& item = items[i];
+    if (i < paths.size() && !paths[i].empty()) item["path"] = paths[i];
     if (item.contains("body"))
       for (const char* name : kUnfingerprinted) item["body"].erase(name);
+  }
   return ledger::ToHex(ledger::Sha256Of(canonical.dump()));
 }
 
@@ -108,6 +118,7 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
                      R"({"pointer":"/items"})");
     // Check every item before running any, so a malformed batch runs nothing.
     std::set<std::string> keys;
+    std::vector<std::string> paths;  // each item's, as the router reads it
     for (size_t i = 0; i < items.size(); ++i) {
       if (auto bad = CheckItem(items[i], i, batch_key, &keys)) return *bad;
       // The route the router will run, decoded: "/v1/%62atch" is /v1/batch (a batch inside a
@@ -115,14 +126,15 @@ void AddBatchRoute(Router& router, const ApiContext& ctx) {
       Request target;
       target.method = items[i]["method"].get<std::string>();
       target.path = items[i]["path"].get<std::string>();
-      const Router::Lookup found = routes->Find(target);
+      Router::Lookup found = routes->Find(target);
       if (found.route != nullptr && found.route->pattern == "/v1/batch") {
         const std::string pointer = "/items/" + std::to_string(i) + "/path";
         return Problem(400, "invalid-field", pointer + ": a /v1/ write route other than /v1/batch, without a query",
                        Json{{"pointer", pointer}}.dump());
       }
+      paths.push_back(std::move(found.canonical_path));
     }
-    const std::string fingerprint = BatchFingerprint(c.body);
+    const std::string fingerprint = BatchFingerprint(c.body, paths);
     // The batch key re-sent with other items: every derived-key item's digest holds the
     // fingerprint, so each one recorded would be refused, but one never recorded (past the
     // first batch's end, or refused then) would run. Every derived-key item that is

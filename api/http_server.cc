@@ -6,11 +6,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <system_error>
 
 #include "api/deadline_timer.h"
 #include "api/stalled_connections.h"
@@ -117,12 +121,70 @@ void Send(const http::http_request& req, const Response& r, const std::shared_pt
   }
 }
 
+// ---- framing ----
+// cpprestsdk's listener frames a request's body by its own reading of the headers: chunked
+// when Transfer-Encoding holds "chunked" anywhere ("chunked, gzip" too), else as many
+// bytes as the last Content-Length line says (it keeps only the last of several lines, so
+// two lines cannot be told apart here; "5, 7" on one line it reads as no body), else none.
+// A proxy in front that frames the same bytes another way sees a request where the node
+// sees a body, or the reverse: request smuggling (RFC 9112 §6.1, §6.3, §11.2). Framing
+// that can be read two ways is refused, on every path, before anything else is done.
+
+// Exactly one run of decimal digits that fits 64 bits (from_chars takes no sign, space or
+// list): what cpprestsdk reads as the body's length. One that does not fit it reads as 0.
+bool IsOneLength(const std::string& value) {
+  uint64_t length = 0;
+  const char* end = value.data() + value.size();
+  const auto [at, ec] = std::from_chars(value.data(), end, length);
+  return !value.empty() && ec == std::errc() && at == end;
+}
+
+// "chunked" in any case, white space around it allowed: the one transfer coding the node
+// reads. A list ("chunked, gzip", or "chunked, chunked" from two lines) is not.
+bool IsChunkedOnly(const std::string& value) {
+  const size_t first = value.find_first_not_of(" \t");
+  if (first == std::string::npos) return false;
+  const size_t last = value.find_last_not_of(" \t");
+  return ledger::AsciiLower(std::string_view(value).substr(first, last - first + 1)) == "chunked";
+}
+
+// Why the request's body could be framed two ways, or nullptr. The text names the rule,
+// never the header's value.
+const char* AmbiguousFraming(const http::http_headers& headers) {
+  const auto length = headers.find(http::header_names::content_length);
+  const auto coding = headers.find(http::header_names::transfer_encoding);
+  if (length != headers.end() && coding != headers.end())
+    return "a request may not have both Content-Length and Transfer-Encoding";
+  if (length != headers.end() && !IsOneLength(length->second)) return "Content-Length must be one decimal number";
+  if (coding != headers.end() && !IsChunkedOnly(coding->second))
+    return "Transfer-Encoding must be chunked, the only transfer coding the node reads";
+  return nullptr;
+}
+
+// The answer to a request refused for its framing. What follows it on the connection was
+// framed by a guess and must not be read as the next request, so the connection is closed:
+// cpprestsdk's listener (2.10, http_server_asio.cpp) marks a connection to be closed when
+// the answer it writes carries `Connection: close` (serialize_headers), and once that
+// answer is written (only after the request's body was read as it frames it) it shuts the
+// socket down and closes it (handle_response_written, finish_request_response) instead of
+// reading another request. Checked over a socket by
+// HttpApi.AmbiguousFramingIsRefusedAndTheConnectionClosed.
+Response RefuseFraming(const char* why) {
+  Response refused = Problem(400, "invalid-field", why);
+  refused.headers.emplace_back("Connection", "close");
+  return refused;
+}
+
 // Converts at the edge, before the body is read: limits first (nothing is read past them).
 // A problem when the request is refused, else nullopt and `r` holds all but the body.
 std::optional<Response> Convert(const http::http_request& req, Request* r) {
   r->method = req.method();
   r->path = req.relative_uri().path();  // encoded, as the query below
   if (r->path.size() > kPathBytesMax) return Problem(400, "invalid-field", "the path is too long");
+  // Still encoded: the router decodes it (cpprestsdk's split_query kept the last of a
+  // repeated name and split at ';' too). Its limit is on it as sent, as the path's is.
+  r->query_string = req.relative_uri().query();
+  if (r->query_string.size() > kQueryBytesMax) return Problem(400, "invalid-field", "the query string is too long");
   size_t header_bytes = 0;
   for (const auto& [k, v] : req.headers()) {
     header_bytes += k.size() + v.size();
@@ -131,9 +193,6 @@ std::optional<Response> Convert(const http::http_request& req, Request* r) {
   if (header_bytes > kHeaderBytesMax) return Problem(400, "invalid-field", "the headers are too large");
   if (req.headers().content_length() > kBodyBytesMax)
     return Problem(413, "body-too-large", "the body is over " + std::to_string(kBodyBytesMax) + " bytes");
-  // Still encoded: the router decodes it (cpprestsdk's split_query kept the last of a
-  // repeated name and split at ';' too).
-  r->query_string = req.relative_uri().query();
   return std::nullopt;
 }
 
@@ -176,6 +235,12 @@ ledger::Status HttpServer::Start() {
     impl_->listener = std::make_unique<http::experimental::listener::http_listener>(impl_->url, config);
     Impl* impl = impl_.get();
     const auto handle = [impl](http::http_request req) {
+      if (const char* why = AmbiguousFraming(req.headers())) {  // first: on every path
+        const Response refused = RefuseFraming(why);
+        impl->metrics->ObserveRequest("unmatched", refused.status, 0.0);
+        Send(req, refused, impl->replies);
+        return;
+      }
       const std::string path = req.relative_uri().path();
       if (path == "/metrics" && req.method() == http::methods::GET) {
         Response m;

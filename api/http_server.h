@@ -1,6 +1,8 @@
 // The node's HTTP front (cpprestsdk lives in api/ only): the health routes, and every other
 // path through the router (routes.h), converting cpprestsdk requests to plain Request values
-// at this edge. Limits on path, headers and body are enforced here before a route runs.
+// at this edge. Limits on path, query string, headers and body are enforced here before a
+// route runs, and a request whose body could be framed two ways is refused (and its
+// connection closed) before anything else, on every path (DECISIONS 100).
 // Errors are RFC 7807 problem+json (DESIGN §9).
 #pragma once
 

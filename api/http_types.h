@@ -16,6 +16,9 @@ struct Response;
 // Named limits of the HTTP front (each tested).
 inline constexpr size_t kBodyBytesMax = 256 * 1024;
 inline constexpr size_t kPathBytesMax = 2048;
+// The query string after the '?', still percent-encoded (as sent, so the limit does not
+// depend on how it is spelled): no route's parameters come near it.
+inline constexpr size_t kQueryBytesMax = 2048;
 inline constexpr size_t kHeaderBytesMax = 8192;
 // A client's Idempotency-Key (the store takes up to 255, leaving room for the keys the API
 // derives from a client's: "<batch key>:<i>", "<provider>:<event id>:<n>").
@@ -39,6 +42,11 @@ struct Request {
   // Filled by the router (set before dispatch, they are replaced), decoded.
   std::map<std::string, std::string> query;   // from query_string ("limit" -> "5")
   std::map<std::string, std::string> params;  // from the path ("payment_id" -> "p1")
+  // `path` as the router read it: each segment decoded, then only '%' and '/' escaped again
+  // (%25, %2F), so every spelling of one path is one string (`/v1/payments/p%31/captures`
+  // is `/v1/payments/p1/captures`) and a path sent without escapes is itself. What an
+  // idempotent write's digest covers, so that a retry spelled otherwise is replayed.
+  std::string canonical_path;
   // Set by POST /v1/batch on its items (never from the wire): the batch itself was counted
   // against the key's rate, so its items are not (else a batch could stop half-way at 429).
   bool inside_batch = false;

@@ -272,9 +272,12 @@ std::optional<Response> Prepare(Call& call, const std::string& merchant, ledger:
   r->merchant_id = merchant;
   r->idempotency_key = key;
   // The same key with another request (method, path or body) is a different request; for
-  // a batch's item with a derived key, also with another batch around it.
+  // a batch's item with a derived key, also with another batch around it. The path as the
+  // router read it (Request::canonical_path), not as sent: a retry spelling it with other
+  // escapes is the same request, replayed (DECISIONS 100). A path sent without escapes is
+  // spelled the same either way, so digests recorded before stay valid.
   const std::string& digested = options.digest_body.empty() ? call.request.body : options.digest_body;
-  std::string fingerprinted = call.request.method + " " + call.request.path + "\n" + digested;
+  std::string fingerprinted = call.request.method + " " + call.request.canonical_path + "\n" + digested;
   if (!call.request.batch_fingerprint.empty()) fingerprinted.append("\nbatch ").append(call.request.batch_fingerprint);
   r->request_digest = ledger::Sha256Of(fingerprinted);
   if (call.request.idempotency_probe) return ProbeIdempotency(call, *r);

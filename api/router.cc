@@ -72,6 +72,18 @@ const char* Decode(std::string_view text, std::string* out) {
   return nullptr;
 }
 
+// A decoded segment spelled back for Request::canonical_path: '%' and '/' escaped, nothing
+// else, so the segments joined by '/' read back as these segments only, and a segment that
+// was sent without escapes (it then holds neither) is spelled as it was sent: the digests
+// of requests recorded before there was a canonical path stay what they were.
+void AppendCanonicalSegment(std::string_view decoded, std::string* out) {
+  for (char ch : decoded) {
+    if (ch == '%') out->append("%25");
+    else if (ch == '/') out->append("%2F");
+    else out->push_back(ch);
+  }
+}
+
 // A JSON pointer's reference token for `name` (RFC 6901).
 std::string PointerTo(const std::string& name) {
   std::string out = "/";
@@ -126,9 +138,12 @@ Router::Lookup Router::Find(const Request& request) const {
     std::string decoded;
     if (const char* why = Decode(segment, &decoded)) {
       found.refused = std::string("a path segment ") + why;
+      found.canonical_path.clear();
       return found;
     }
     segment = std::move(decoded);
+    found.canonical_path.push_back('/');
+    AppendCanonicalSegment(segment, &found.canonical_path);
   }
   for (const Route& r : routes_) {
     if (!Match(r, path, &found.params)) continue;
@@ -171,6 +186,7 @@ Response Router::Dispatch(Request& request, Lookup lookup, std::string* matched)
   if (matched != nullptr) *matched = lookup.route->method + " " + lookup.route->pattern;
   if (auto bad = ParseQuery(request.query_string, &request.query)) return *bad;
   request.params = std::move(lookup.params);
+  request.canonical_path = std::move(lookup.canonical_path);
   return lookup.route->handler(request);
 }
 

@@ -2,7 +2,8 @@
 // The router reads the request target as sent (DECISIONS 95): it splits the path at '/'
 // and then percent-decodes each segment, and decodes the query's names and values; a
 // malformed escape, decoded text that is not UTF-8 or holds a control character, and a
-// query parameter named twice are 400 invalid-field.
+// query parameter named twice are 400 invalid-field. The decoded path, spelled one way
+// (Request::canonical_path), is what an idempotent write's digest covers (DECISIONS 100).
 // Thread-safe for lookups once built.
 #pragma once
 
@@ -41,6 +42,7 @@ class Router {
     bool path_known = false;       // some route (of another method) has the path
     std::map<std::string, std::string> params;  // decoded
     std::string refused;           // why the path is malformed (answered 400), "" when it is not
+    std::string canonical_path;    // the path decoded, as Request::canonical_path ("" when a segment is malformed)
   };
   Lookup Find(const Request& request) const;
 
@@ -48,8 +50,8 @@ class Router {
   static Runs HowRuns(const Lookup& lookup);
   Runs HowRuns(const Request& request) const { return HowRuns(Find(request)); }
 
-  // The handler for the request (filling request.params and request.query), or a 400
-  // (a malformed path or query), 404 or 405 problem.
+  // The handler for the request (filling request.params, request.query and
+  // request.canonical_path), or a 400 (a malformed path or query), 404 or 405 problem.
   // `*matched` (if given) becomes "METHOD /pattern", or "unmatched".
   Response Dispatch(Request& request, Lookup lookup, std::string* matched = nullptr) const;
   Response Dispatch(Request& request, std::string* matched = nullptr) const {

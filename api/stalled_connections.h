@@ -33,9 +33,11 @@
 
 namespace api {
 
-// The most bytes one request within the limits can take on the wire (request line, headers
-// and body at their limits, chunked framing included), with room to spare.
-inline constexpr uint64_t kRequestWireBytesMax = 2 * (kPathBytesMax + kHeaderBytesMax + kBodyBytesMax) + 64 * 1024;
+// The most bytes one request within the limits can take on the wire (request line with its
+// path and query string, headers and body at their limits, chunked framing included), with
+// room to spare.
+inline constexpr uint64_t kRequestWireBytesMax =
+    2 * (kPathBytesMax + kQueryBytesMax + kHeaderBytesMax + kBodyBytesMax) + 64 * 1024;
 
 class StalledConnectionCutter {
  public:

@@ -17,6 +17,7 @@
 #include "api/rate_limit.h"
 #include "api/route_support.h"
 #include "api/routes.h"
+#include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/seal.h"
 #include "projections/projections.h"
@@ -1050,6 +1051,78 @@ TEST_F(ApiTest, PathSegmentsAndQueryTextArePercentDecodedAndBadEscapesRefused) {
     EXPECT_EQ(r.status, 400) << path << " " << r.body;
   }
   EXPECT_EQ(store_->head().position, head) << "a refused request wrote something";
+}
+
+// An idempotent write's digest covered the path as sent, so a retry spelling it with other
+// percent-escapes (`p%31` for `p1`) was refused 422 idempotency-key-reused instead of
+// replayed (DECISIONS 95, 98). It covers the path as the router reads it
+// (Request::canonical_path): such a retry replays the first answer, another request under
+// the key is still refused, and a path sent without escapes has the digest it always had,
+// so the records in existing logs still match. A batch's items likewise, and its
+// fingerprint.
+TEST_F(ApiTest, AnIdempotentRetrySpelledWithOtherEscapesIsReplayed) {
+  MerchantSetUp(m1_);
+  const std::string capture = R"({"capture_id":"cap1","amount":5000})";
+  const Response first = Call("POST", "/v1/payments/p1/captures", m1_, capture, {{"idempotency-key", "cap-esc"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  // Without escapes, the digest is what it always was: method, path, body.
+  auto recorded = store_->LookupIdempotency("m1", "cap-esc");
+  ASSERT_TRUE(recorded.ok() && recorded->has_value());
+  EXPECT_EQ((*recorded)->request_digest, ledger::Sha256Of("POST /v1/payments/p1/captures\n" + capture));
+  const Position head = store_->head().position;
+  for (const char* path : {"/v1/payments/p%31/captures", "/v1/%70ayments/p1/captures", "/%76%31/payments/%70%31/%63aptures"}) {
+    const Response again = Call("POST", path, m1_, capture, {{"idempotency-key", "cap-esc"}});
+    EXPECT_EQ(again.status, 200) << path << " " << again.body;  // a replay's status, as for any replay
+    EXPECT_EQ(HeaderOf(again, "Idempotent-Replayed"), "true") << path;
+    EXPECT_EQ(HeaderOf(again, "X-Ledger-Position"), HeaderOf(first, "X-Ledger-Position")) << path;
+    EXPECT_EQ(again.body, first.body) << path;
+  }
+  // Another request under the key, however its path is spelled, is still refused.
+  const Response other = Call("POST", "/v1/payments/p%31/captures", m1_, R"({"capture_id":"cap2","amount":1})",
+                              {{"idempotency-key", "cap-esc"}});
+  EXPECT_EQ(other.status, 422) << other.body;
+  EXPECT_EQ(Code(other), "idempotency-key-reused");
+  EXPECT_EQ(store_->head().position, head) << "a retry wrote something";
+
+  // The path as the router reads it: each spelling of a path is one string, a path sent
+  // without escapes is itself, and a '%' or '/' inside a segment stays apart.
+  const auto canonical = [&](const std::string& path) {
+    Request r;
+    r.method = "GET";
+    r.path = path;
+    return router_.Find(r).canonical_path;
+  };
+  EXPECT_EQ(canonical("/v1/payments/p1/captures"), "/v1/payments/p1/captures");
+  EXPECT_EQ(canonical("/v1/payments/"), "/v1/payments/");
+  EXPECT_EQ(canonical("/v1/payments/p%31/captures"), "/v1/payments/p1/captures");
+  EXPECT_EQ(canonical("/v1/streams/order%2fm1%2Fo1"), "/v1/streams/order%2Fm1%2Fo1");
+  EXPECT_NE(canonical("/v1/streams/order%2Fm1"), canonical("/v1/streams/order/m1"));
+  EXPECT_EQ(canonical("/v1/x/50%25"), "/v1/x/50%25");
+  EXPECT_EQ(canonical("/v1/x/a%2"), "");  // malformed: refused before any route
+
+  // A batch: its items' digests and its fingerprint take the paths as the router reads
+  // them, so the batch retried with its paths spelled otherwise replays its items.
+  const std::string batch =
+      R"({"items":[{"method":"POST","path":"/v1/payments/p1/captures","body":{"capture_id":"cap-b","amount":1000}}]})";
+  const Response b1 = Call("POST", "/v1/batch", m1_, batch, {{"idempotency-key", "batch-esc"}});
+  ASSERT_EQ(b1.status, 200) << b1.body;
+  ASSERT_EQ(Body(b1)["results"][0]["status"], 201) << b1.body;
+  // Without escapes, the derived-key item's digest is what it always was (DECISIONS 91):
+  // method, path, body, and the fingerprint of the batch as sent.
+  const Json sent = Json::parse(batch);
+  const std::string fingerprint = ledger::ToHex(ledger::Sha256Of(sent.dump()));
+  auto item = store_->LookupIdempotency("m1", "batch-esc:0");
+  ASSERT_TRUE(item.ok() && item->has_value());
+  EXPECT_EQ((*item)->request_digest, ledger::Sha256Of("POST /v1/payments/p1/captures\n" + sent["items"][0]["body"].dump() +
+                                                       "\nbatch " + fingerprint));
+  const Position batch_head = store_->head().position;
+  std::string escaped = batch;
+  escaped.replace(escaped.find("/p1/"), 4, "/p%31/");
+  const Response b2 = Call("POST", "/v1/batch", m1_, escaped, {{"idempotency-key", "batch-esc"}});
+  ASSERT_EQ(b2.status, 200) << b2.body;
+  EXPECT_EQ(Body(b2)["results"][0]["status"], 200) << b2.body;
+  EXPECT_EQ(Body(b2)["results"][0]["position"], Body(b1)["results"][0]["position"]);
+  EXPECT_EQ(store_->head().position, batch_head) << "a retried batch wrote something";
 }
 
 // Accept was matched as a substring (`text/csvx`, `application/not-text/csv` got CSV). It is
