@@ -94,9 +94,7 @@ Status Payout_(const DomainState& s, const DecideContext& ctx, const SendPayout&
   LEDGER_RETURN_IF_ERROR(CheckPositive(c.amount_minor, "/amount"));
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   if (m != nullptr && m->payouts.count(c.payout_id)) return Rule("payout-exists", "this payout id was already used");
-  int64_t available = 0;
-  if (m != nullptr)
-    if (auto it = m->available_minor.find(c.currency); it != m->available_minor.end()) available = it->second;
+  const int64_t available = m != nullptr ? AvailableMinor(*m, ctx.merchant_id, c.currency) : 0;
   if (c.amount_minor > available)
     return Rule("payout-exceeds-available", "at most " + std::to_string(std::max<int64_t>(available, 0)) + " " +
                                                 c.currency + " is available");

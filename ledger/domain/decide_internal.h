@@ -43,6 +43,9 @@ inline Status Field(const std::string& pointer, const std::string& message) {
 Status CheckId(const std::string& id, const std::string& pointer);
 Status CheckCurrency(const std::string& currency, const std::string& pointer);
 Status CheckPositive(int64_t amount, const std::string& pointer);
+// Refuses (rule amount-out-of-range) a decided command whose postings would take one of
+// `merchant`'s own account balances past int64.
+Status MerchantBalancesStayInRange(const DomainState& state, const std::string& merchant, const AppendCommand& cmd);
 
 // A customer's personal fields checked and encoded as PersonalData, for the store to seal
 // under the input's data key (key id 0, written plain, only when the context says not to

@@ -35,15 +35,24 @@ FeeBreakdown FeesFrom(const s::FeeBreakdown* f, const std::string& currency) {
   return out;
 }
 
-// Postings move money between accounts; the merchant's available balance is tracked per
-// currency because payouts are decided against it.
+// *balance += amount (or -=), staying at the bound it would pass.
+void AddSaturating(int64_t* balance, int64_t amount, bool add) {
+  const bool overflowed = add ? __builtin_add_overflow(*balance, amount, balance)
+                              : __builtin_sub_overflow(*balance, amount, balance);
+  if (overflowed) *balance = (add == (amount > 0)) ? INT64_MAX : INT64_MIN;
+}
+
+// Postings move money between accounts; the merchant's own accounts are tracked per
+// currency because payouts are decided against the available one and every one is kept
+// within int64 (MerchantBalancesStayInRange).
 void ApplyPostingsToMerchant(MerchantState& m, const std::string& merchant,
                              const flatbuffers::Vector<flatbuffers::Offset<s::Posting>>* postings) {
   if (postings == nullptr) return;
-  const std::string available = "merchant:" + merchant + ":available";
+  const std::string prefix = MerchantAccountPrefix(merchant);
   for (const auto* p : *postings) {
-    if (Str(p->debit()) == available) m.available_minor[Str(p->currency())] -= p->amount_minor();
-    if (Str(p->credit()) == available) m.available_minor[Str(p->currency())] += p->amount_minor();
+    const std::string debit = Str(p->debit()), credit = Str(p->credit()), currency = Str(p->currency());
+    if (debit.starts_with(prefix)) AddSaturating(&m.account_minor[{debit, currency}], p->amount_minor(), /*add=*/false);
+    if (credit.starts_with(prefix)) AddSaturating(&m.account_minor[{credit, currency}], p->amount_minor(), /*add=*/true);
   }
 }
 
@@ -58,6 +67,13 @@ int64_t SalesTaxIn(const flatbuffers::Vector<flatbuffers::Offset<s::Posting>>* p
 Status Broken(const std::string& what) { return Status::Corruption("event contradicts state: " + what); }
 
 }  // namespace
+
+std::string MerchantAccountPrefix(const std::string& merchant_id) { return "merchant:" + merchant_id + ":"; }
+
+int64_t AvailableMinor(const MerchantState& m, const std::string& merchant_id, const std::string& currency) {
+  const auto it = m.account_minor.find({MerchantAccountPrefix(merchant_id) + "available", currency});
+  return it == m.account_minor.end() ? 0 : it->second;
+}
 
 Status Apply(DomainState& state, const schema::Event& e) {
   const std::string merchant = Str(e.tenant());

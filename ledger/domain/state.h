@@ -107,8 +107,18 @@ struct MerchantState {
   // capture id -> the payment holding it (the smallest payment id, if several do): a
   // provider's refund names only the capture.
   std::map<std::string, std::string> capture_payments;
-  std::map<std::string, int64_t> available_minor;          // by currency, from postings
+  // Balances of the merchant's own accounts (merchant:<id>:available, :reserve, any other
+  // a recipe names), credits - debits, by account and currency, from postings. The decider
+  // keeps each within int64 (DECISIONS 104); a log written before that rule may pass the
+  // bounds, and then a balance stays at the bound it passed (never wraps), which errs on
+  // the safe side for the payout check.
+  std::map<std::pair<std::string, std::string>, int64_t> account_minor;
 };
+
+// The merchant's own accounts: "merchant:<id>:".
+std::string MerchantAccountPrefix(const std::string& merchant_id);
+// The balance of merchant:<id>:available in `currency` (0 when none).
+int64_t AvailableMinor(const MerchantState& m, const std::string& merchant_id, const std::string& currency);
 
 struct OutageNotice {
   std::string component;

@@ -319,7 +319,7 @@ TEST_F(Story, ProviderCaptureOfAnUnknownPaymentOrUnpricedCurrency) {
   EXPECT_EQ(Balance("merchant:m1:reserve"), 0);
   auto rebuilt = h.Rebuild();
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
-  EXPECT_EQ(rebuilt->merchants.at("m1").available_minor, M().available_minor);
+  EXPECT_EQ(rebuilt->merchants.at("m1").account_minor, M().account_minor);
 }
 
 TEST(KeysAndSubscribers, LifeCycles) {
@@ -457,4 +457,45 @@ TEST(RecipeOptions, DisputeFeeReturnedOnWinAndLostDisputeReversesFees) {
   EXPECT_EQ(bal("external:customer"), -10000);
   // k2 is fully lost: nothing left to refund on it.
   EXPECT_EQ(RuleCode(h.Run("m1", RefundPayment{"p1", "r1", "k2", 1}).status()), "refund-exceeds-refundable");
+}
+
+// DECISIONS 104 (found by a black-box probe): every balance of the merchant's own accounts
+// stays within int64. Before, sums past it wrapped: after captures near the bound the
+// payout check read a wrapped balance and approved a payout of 10^18 the merchant did not
+// have. A command that would take a balance past the bound is refused, nothing recorded.
+TEST_F(Story, ACommandThatWouldTakeAMerchantBalancePastInt64IsRefused) {
+  constexpr int64_t kMax = INT64_MAX;
+  // The domain's own view of the merchant's balances (the harness's Balances() sums every
+  // account, and external:customer, debited each capture's gross, passes int64 here).
+  const auto own = [&](const std::string& account) {
+    const auto it = M().account_minor.find({"merchant:m1:" + account, "USD"});
+    return it == M().account_minor.end() ? int64_t{0} : it->second;
+  };
+  Ok(PublishListing{"s1", "sku-big", "Yacht", kMax, "USD", 10});
+  for (const std::string n : {"1", "2"}) {
+    Ok(PlaceOrder{"big-" + n, "s1", "c1", "USD", {{"sku-big", 1, kMax}}, 0, 0});
+    Ok(AuthorizePayment{"pb-" + n, "big-" + n, kMax, "USD", "card", "paypal"});
+  }
+  Ok(CapturePayment{"pb-1", "cap-b1", kMax, ""});
+  const int64_t available = own("available");
+  ASSERT_GT(available, kMax / 2);
+  // A second such capture would credit the available balance past int64.
+  Refused(CapturePayment{"pb-2", "cap-b2", kMax, ""}, "amount-out-of-range");
+  EXPECT_EQ(AvailableMinor(M(), "m1", "USD"), available);
+  // The payout check reads the true balance: all of it may go, not a cent more.
+  Refused(SendPayout{"po-1", available + 1, "USD"}, "payout-exceeds-available");
+  Ok(SendPayout{"po-1", available, "USD"});
+  EXPECT_EQ(own("available"), 0);
+  // With the balance paid out, the second capture fits.
+  Ok(CapturePayment{"pb-2", "cap-b2", kMax, ""});
+  Ok(SendPayout{"po-2", own("available"), "USD"});
+  // A dispute of the whole capture moves kMax to the reserve and charges its fee from the
+  // available balance: 0 - kMax - fee is below int64's least value.
+  Refused(OpenDispute{"d-big", "pb-1", "cap-b1", kMax, "fraud", 0}, "amount-out-of-range");
+  Ok(OpenDispute{"d-big", "pb-1", "cap-b1", kMax / 2, "fraud", 0});
+  EXPECT_EQ(own("reserve"), kMax / 2);
+  // Rebuilt from the events, the state holds the same balances.
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(rebuilt->merchants.at("m1").account_minor, M().account_minor);
 }
