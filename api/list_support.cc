@@ -149,11 +149,24 @@ std::optional<ListFormat> NegotiateListFormat(const std::string& accept) {
   return ListFormat::kJson;
 }
 
-// Lines end in CRLF, as RFC 4180 (which registers text/csv) has them.
+std::optional<Response> NegotiateFormat(const Call& call, const char* what, ListFormat* format) {
+  const std::optional<ListFormat> negotiated = NegotiateListFormat(call.request.Header("accept"));
+  if (!negotiated)
+    return Problem(406, "not-acceptable",
+                   std::string(what) + " is answered as application/json or text/csv; Accept allows neither");
+  *format = *negotiated;
+  return std::nullopt;
+}
+
 std::string ToCsv(const Json& rows) {
   std::set<std::string> columns;
   for (const Json& r : rows)
     for (const auto& [k, v] : r.items()) columns.insert(k);
+  return ToCsv(rows, std::vector<std::string>(columns.begin(), columns.end()));
+}
+
+// Lines end in CRLF, as RFC 4180 (which registers text/csv) has them.
+std::string ToCsv(const Json& rows, const std::vector<std::string>& columns) {
   std::string out;
   bool first = true;
   for (const std::string& c : columns) {
@@ -176,9 +189,8 @@ std::string ToCsv(const Json& rows) {
 
 Response ListPage(const Call& call, const projections::ProjectionStore& model, const std::string& prefix,
                   const std::function<Json(const std::string& key, const Json& value)>& shape) {
-  const std::optional<ListFormat> format = NegotiateListFormat(call.request.Header("accept"));
-  if (!format)
-    return Problem(406, "not-acceptable", "a list is answered as application/json or text/csv; Accept allows neither");
+  ListFormat format = ListFormat::kJson;
+  if (auto refused = NegotiateFormat(call, "a list", &format)) return *refused;
   if (auto wait = WaitForMinPosition(call)) return *wait;
   size_t limit = kListLimitDefault;
   if (auto bad = ParseLimit(call, kListLimitMax, &limit)) return *bad;
@@ -196,7 +208,7 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
     if (!item.is_null()) items.push_back(std::move(item));
   }
   const bool more = rows->size() > limit;
-  if (*format == ListFormat::kCsv) {
+  if (format == ListFormat::kCsv) {
     Response r;
     r.content_type = kCsvContentType;
     r.body = ToCsv(items);

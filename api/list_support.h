@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/route_support.h"
 
@@ -28,6 +29,10 @@ enum class ListFormat { kJson, kCsv };
 // 0 (`application/json;q=0`), which is nullopt (406). So `*/*` is JSON, and so is an Accept
 // naming neither (`text/csvx`, `text/html`). An absent or empty Accept is JSON.
 std::optional<ListFormat> NegotiateListFormat(const std::string& accept);
+// The same for a call, with the 406 not-acceptable answer in place of nullopt: what every
+// route that answers JSON or CSV (the lists, GET /v1/statements) refuses alike. `what`
+// names the answer in the problem's detail ("a list").
+std::optional<Response> NegotiateFormat(const Call& call, const char* what, ListFormat* format);
 
 // Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an
 // analyst), `shape` turning each entry into the listed item (null: skip it).
@@ -38,5 +43,8 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
 // cell beginning with = + - @ tab, carriage return or ' is written behind a ' (formulas);
 // lines end in CRLF (RFC 4180).
 std::string ToCsv(const Json& rows);
+// The same with the columns named, in their order (a document's order, not the sorted
+// one): a field not named is left out, a row without a named one has an empty cell.
+std::string ToCsv(const Json& rows, const std::vector<std::string>& columns);
 
 }  // namespace api

@@ -2,12 +2,15 @@
 // own tenant only; analysts name `merchant_id`; another tenant's ids answer 404, so ids do
 // not leak.
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "api/list_support.h"
 #include "api/personal.h"
 #include "api/problem.h"
 #include "api/route_support.h"
 #include "api/routes.h"
+#include "ledger/clock.h"
 #include "projections/queries.h"
 #include "projections/read_model_store.h"
 
@@ -29,6 +32,102 @@ Response MerchantRead(Call& c, const std::function<ledger::Result<Json>(const st
   };
   if (stream_kind == nullptr) return answer();
   return WithEntityTag(c, StreamName(stream_kind, m, c.request.params[id_param]), answer);
+}
+
+// A query parameter's 400 invalid-field, its pointer the parameter's name (as /limit,
+// /cursor and /min_position have it), so a client is told which one to mend.
+Response BadParameter(const std::string& name, const std::string& why) {
+  return Problem(400, "invalid-field", why, Json{{"pointer", "/" + name}}.dump());
+}
+
+// A calendar day written YYYY-MM-DD, as the read models' UTC days: the timestamp parser
+// checks the digits and the day of the month (2026-02-30 would roll over: refused).
+bool IsCalendarDay(const std::string& text) {
+  return text.size() == 10 && ledger::ParseUtcTimestampUs(text + "T00:00:00Z").ok();
+}
+
+// The period of a statement or of fee rows: `from` and `to` calendar days, `to` not
+// before `from`. Checked here although the query checks it too, since the query's error
+// cannot say which parameter was wrong and the problem must point at it.
+std::optional<Response> CheckPeriod(const Call& c) {
+  for (const char* name : {"from", "to"})
+    if (!IsCalendarDay(c.request.Query(name)))
+      return BadParameter(name, std::string(name) + " is a calendar day written YYYY-MM-DD");
+  if (c.request.Query("to") < c.request.Query("from")) return BadParameter("to", "the period ends before it starts");
+  return std::nullopt;
+}
+
+// An ISO 4217 code's form, three capital letters. Whether the code is priced is the
+// domain's question: a statement in a currency with no postings is an empty one.
+bool IsCurrencyCode(const std::string& code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+}
+
+// The statement's currency: `currency` when given, else the merchant's settlement currency
+// as configured (PUT /v1/merchant), read where GET /v1/merchant reads it. A fixed default
+// (USD) gave a merchant settling in another currency an empty statement that looked like
+// its own. A merchant with none configured must name one.
+std::optional<Response> StatementCurrency(const Call& c, const std::string& merchant, std::string* currency) {
+  *currency = c.request.Query("currency");
+  if (!currency->empty()) {
+    if (!IsCurrencyCode(*currency)) return BadParameter("currency", "currency is an ISO-4217 code such as USD");
+    return std::nullopt;
+  }
+  auto config = ReadModel(c.ctx, "storefront")->Get("merchant/" + merchant);
+  if (!config.ok()) return ProblemFromStatus(config.status());
+  if (config->has_value()) *currency = (**config).value("settlement_currency", std::string());
+  if (currency->empty()) return BadParameter("currency", "give a currency: this merchant has no settlement currency");
+  return std::nullopt;
+}
+
+// A statement's CSV columns, in this order: the statement's own fields, then one account's
+// figures. Named rather than sorted, so a spreadsheet reads them as the JSON has them.
+const std::vector<std::string>& StatementColumns() {
+  static const std::vector<std::string> kColumns = {
+      "merchant_id",   "currency",     "from_day", "to_day",        "account",   "opening_minor",
+      "credits_minor", "debits_minor", "postings", "closing_minor", "overflowed"};
+  return kColumns;
+}
+
+// A statement as CSV rows, one per account (in the JSON's account order). `overflowed` is
+// the account's own flag when the query gives one (a figure past the int64 range), else
+// false: every row has every column.
+Json StatementRows(const Json& statement) {
+  Json rows = Json::array();
+  for (const auto& [account, figures] : statement.at("accounts").items()) {
+    Json row = {{"merchant_id", statement.at("merchant_id")}, {"currency", statement.at("currency")},
+                {"from_day", statement.at("from_day")},       {"to_day", statement.at("to_day")},
+                {"account", account}};
+    for (const char* figure : {"opening_minor", "credits_minor", "debits_minor", "postings", "closing_minor"})
+      row[figure] = figures.contains(figure) ? figures.at(figure) : Json();
+    const bool overflowed = figures.contains("overflowed") && figures.at("overflowed").is_boolean() &&
+                            figures.at("overflowed").get<bool>();
+    row["overflowed"] = overflowed;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// GET /v1/statements (DESIGN §7, §9): per account of the merchant, opening + credits -
+// debits = closing over the UTC days [from, to], as JSON or, when Accept prefers it (the
+// lists' negotiation, DECISIONS 95 (3)), as CSV through the lists' writer.
+Response Statement(Call& c) {
+  ListFormat format = ListFormat::kJson;
+  if (auto refused = NegotiateFormat(c, "a statement", &format)) return *refused;
+  if (auto wait = WaitForMinPosition(c)) return *wait;
+  const std::string m = c.Merchant();
+  if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: name the merchant", R"({"pointer":"/merchant_id"})");
+  if (auto bad = CheckPeriod(c)) return *bad;
+  std::string currency;
+  if (auto bad = StatementCurrency(c, m, &currency)) return *bad;
+  auto statement = projections::QueryStatement(*ReadModel(c.ctx, "fees"), m, currency, c.request.Query("from"),
+                                               c.request.Query("to"));
+  if (!statement.ok()) return ProblemFromStatus(statement.status());
+  if (format == ListFormat::kJson) return JsonResponse(200, *statement);
+  Response r;
+  r.content_type = kCsvContentType;
+  r.body = ToCsv(StatementRows(*statement), StatementColumns());
+  return r;
 }
 }  // namespace
 
@@ -66,18 +165,11 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     });
   }));
 
-  router.Add("GET", "/v1/statements", Guard(ctx, readers, Body::kNone, [](Call& c) {
-    return MerchantRead(c, [&c](const std::string& m) {
-      const std::string currency = c.request.Query("currency").empty() ? "USD" : c.request.Query("currency");
-      if (currency.size() != 3 || !std::all_of(currency.begin(), currency.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
-        return ledger::Result<Json>(ledger::Status::InvalidArgument("currency is an ISO-4217 code such as USD"));
-      return projections::QueryStatement(*ReadModel(c.ctx, "fees"), m, currency, c.request.Query("from"),
-                                         c.request.Query("to"));
-    });
-  }));
+  router.Add("GET", "/v1/statements", Guard(ctx, readers, Body::kNone, Statement));
 
   router.Add("GET", "/v1/fees", Guard(ctx, readers, Body::kNone, [](Call& c) {
     if (auto wait = WaitForMinPosition(c)) return *wait;
+    if (auto bad = CheckPeriod(c)) return *bad;
     // Analysts may read every merchant's rows at once; a merchant only its own.
     const std::string m = c.Merchant();
     auto rows = projections::QueryFeesByDay(*ReadModel(c.ctx, "fees"), m, c.request.Query("from"), c.request.Query("to"));

@@ -341,13 +341,25 @@ Response Compose(const Call& call, const std::optional<ledger::Result<ledger::do
   const ledger::Result<ledger::domain::CommandResult>& done = *answer;
   if (!done.ok()) return CommandProblem(done.status());
   const uint64_t last = LastPosition(*done).value();
+  // A replay's body is the resource as the read models show it now, not the first answer's
+  // body (which is not kept: the store keeps a key's positions, and the read models are not
+  // versioned). So it says which state it shows: the read models' position, read before
+  // the resource, which the body reflects at least (DECISIONS 103).
+  std::optional<ledger::Position> read_at;
   Json body;
-  if (done->replayed && options.on_replay) body = options.on_replay();
-  else if (visible || !options.resource_needs_read_models) body = resource();
-  else body = Json{{"note", "the read models have not reached this write yet; read it with min_position"}};
+  if (done->replayed && options.on_replay) {
+    body = options.on_replay();
+  } else if (visible || !options.resource_needs_read_models) {
+    if (done->replayed && call.ctx.projector != nullptr) read_at = call.ctx.projector->position();
+    body = resource();
+  } else {
+    body = Json{{"note", "the read models have not reached this write yet; read it with min_position"}};
+  }
   Response resp = JsonResponse(done->replayed ? 200 : status, body);
   resp.headers.emplace_back("X-Ledger-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), ledger::Position(last)));
   if (done->replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+  if (read_at)
+    resp.headers.emplace_back("X-Ledger-Read-Position", ledger::PositionToken(ledger::ShardId(call.ctx.shard), *read_at));
   return resp;
 }
 

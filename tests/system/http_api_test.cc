@@ -220,6 +220,18 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     HttpReply balances = HttpCall(port, "GET", "/v1/balances?min_position=" + position, auth(m1), "");
     ASSERT_EQ(balances.status, 200);
     EXPECT_EQ(Json::parse(balances.body)["balances"]["merchant:m1:available"]["USD"], 10000 - 320 - 100);
+    // The statement in CSV over the socket, in the merchant's settlement currency (none
+    // named), its closing balance the one above (DECISIONS 103).
+    auto as_csv = auth(m1);
+    as_csv.emplace_back("Accept", "text/csv");
+    HttpReply statement =
+        HttpCall(port, "GET", "/v1/statements?from=2000-01-01&to=2100-01-01&min_position=" + position, as_csv, "");
+    ASSERT_EQ(statement.status, 200) << statement.body;
+    EXPECT_NE(statement.headers.find("text/csv"), std::string::npos) << statement.headers;
+    EXPECT_EQ(statement.body,
+              "merchant_id,currency,from_day,to_day,account,opening_minor,credits_minor,debits_minor,postings,"
+              "closing_minor,overflowed\r\n"
+              "m1,USD,2000-01-01,2100-01-01,merchant:m1:available,0,10000,420,3,9580,false\r\n");
     // An auditor reads a stream by its URL-encoded name over the socket.
     const std::string auditor = Json::parse(HttpCall(port, "POST", "/v1/keys", auth(admin), R"({"role":"auditor"})").body)["key"];
     HttpReply stream = HttpCall(port, "GET", "/v1/streams/order%2Fm1%2Fo1", auth(auditor), "");

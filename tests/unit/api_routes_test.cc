@@ -19,6 +19,7 @@
 #include "api/routes.h"
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
+#include "ledger/position_token.h"
 #include "ledger/seal.h"
 #include "projections/projections.h"
 #include "tests/support/api_fixture.h"
@@ -169,7 +170,7 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       {"POST", "/v1/customers", R"({"customer_id":"c9","address":"Main St 1"})", 400, "invalid-field", "/address"},
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":999999})", 422, "rule-violated", ""},
-      {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", ""},
+      {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", "/from"},
       {"GET", "/v1/statements?from=2026-01-01&to=2026-12-31&currency=%FF", "", 400, "invalid-field", ""},
       {"GET", "/v1/customers/c1?min_position=banana", "", 400, "invalid-field", "/min_position"},
       {"GET", "/v1/customers/c1?min_position=7:1", "", 400, "invalid-field", ""},
@@ -188,10 +189,17 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
        "invalid-field", "/paypal/cert_pem"},
       {"PUT", "/v1/merchant", R"({"settlement_currency":"USD","ebay":{"public_key":"zz"}})", 400, "invalid-field",
        "/ebay/public_key"},
-      // Calendar days only.
-      {"GET", "/v1/fees?from=2026-02-30&to=2026-03-01", "", 400, "invalid-field", ""},
-      {"GET", "/v1/statements?from=2026-02-29&to=2026-03-01&currency=USD", "", 400, "invalid-field", ""},
-      {"GET", "/v1/statements?from=2026-13-01&to=2026-12-31&currency=USD", "", 400, "invalid-field", ""},
+      // Calendar days only, the problem pointing at the parameter (it named none).
+      {"GET", "/v1/fees?from=2026-02-30&to=2026-03-01", "", 400, "invalid-field", "/from"},
+      {"GET", "/v1/fees?from=2026-03-01&to=2026-02-30", "", 400, "invalid-field", "/to"},
+      {"GET", "/v1/statements?from=2026-02-29&to=2026-03-01&currency=USD", "", 400, "invalid-field", "/from"},
+      {"GET", "/v1/statements?from=2026-13-01&to=2026-12-31&currency=USD", "", 400, "invalid-field", "/from"},
+      {"GET", "/v1/statements?from=2026-01-01&to=2026-1-31&currency=USD", "", 400, "invalid-field", "/to"},
+      {"GET", "/v1/statements?to=2026-12-31&currency=USD", "", 400, "invalid-field", "/from"},
+      {"GET", "/v1/statements?from=2026-01-01&currency=USD", "", 400, "invalid-field", "/to"},
+      {"GET", "/v1/statements?from=2026-03-01&to=2026-02-28&currency=USD", "", 400, "invalid-field", "/to"},
+      {"GET", "/v1/statements?from=2026-01-01&to=2026-12-31&currency=usd", "", 400, "invalid-field", "/currency"},
+      {"GET", "/v1/statements?from=2026-01-01&to=2026-12-31&currency=USDX", "", 400, "invalid-field", "/currency"},
       // A subscriber's URL and secret are checked before the node's secrets key is asked for.
       {"POST", "/v1/subscribers", R"({"subscriber_id":"s9","url":"https://93.184.216.34:99999/h","secret":"s3cret-s3cret-s3cret","topics":["outages"]})",
        400, "invalid-field", "/url"},
@@ -1125,14 +1133,10 @@ TEST_F(ApiTest, AnIdempotentRetrySpelledWithOtherEscapesIsReplayed) {
   EXPECT_EQ(store_->head().position, batch_head) << "a retried batch wrote something";
 }
 
-// Accept was matched as a substring (`text/csvx`, `application/not-text/csv` got CSV). It is
-// a list of media ranges with weights: CSV when text/csv is acceptable and preferred over
-// application/json (a tie goes to the one listed first), JSON for */* and for an Accept
-// that names neither, and 406 not-acceptable only when JSON is refused outright (q=0) and
-// CSV is not acceptable.
-TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
-  MerchantSetUp(m1_);
-  const std::vector<std::pair<std::string, std::string>> cases = {
+// Accept headers and what a route answering JSON or CSV answers them with: "json", "csv" or
+// "406" (the lists, GET /v1/statements).
+const std::vector<std::pair<std::string, std::string>>& AcceptCases() {
+  static const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "json"},
       {"*/*", "json"},
       {"application/json", "json"},
@@ -1168,7 +1172,17 @@ TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
       {"application/json;q=0", "406"},
       {"*/*;q=0", "406"},
   };
-  for (const auto& [accept, want] : cases) {
+  return cases;
+}
+
+// Accept was matched as a substring (`text/csvx`, `application/not-text/csv` got CSV). It is
+// a list of media ranges with weights: CSV when text/csv is acceptable and preferred over
+// application/json (a tie goes to the one listed first), JSON for */* and for an Accept
+// that names neither, and 406 not-acceptable only when JSON is refused outright (q=0) and
+// CSV is not acceptable.
+TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
+  MerchantSetUp(m1_);
+  for (const auto& [accept, want] : AcceptCases()) {
     Response r = Call("GET", "/v1/customers", m1_, "", {{"accept", accept}});
     if (want == "406") {
       EXPECT_EQ(r.status, 406) << "[" << accept << "] " << r.body;
@@ -1182,6 +1196,157 @@ TEST_F(ApiTest, ListsNegotiateCsvFromAcceptAsWeightedMediaRanges) {
   // No Accept at all: JSON.
   EXPECT_EQ(Call("GET", "/v1/customers", m1_).content_type, "application/json");
   EXPECT_TRUE(NegotiateListFormat(" ") == ListFormat::kJson);
+}
+
+// A statement in CSV (issue 5 has GET /v1/statements "JSON or CSV"; `Accept: text/csv` got
+// JSON): one row per account, the columns in a fixed order, written by the lists' writer
+// (formula escaping, CRLF), Accept negotiated as for the lists, 406 included.
+TEST_F(ApiTest, StatementsAnswerCsvWhenAcceptPrefersIt) {
+  MerchantSetUp(m1_);
+  ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, R"({"capture_id":"cap1","amount":11300})",
+                 {{"idempotency-key", "c1"}}).status, 201);
+  const std::map<std::string, std::string> csv = {{"accept", "text/csv"}};
+  const std::string header =
+      "merchant_id,currency,from_day,to_day,account,opening_minor,credits_minor,debits_minor,postings,closing_minor,"
+      "overflowed\r\n";
+  // The capture: 11300 in; processing 358 and platform 113 out; three postings.
+  Response period = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01", m1_, "", csv);
+  ASSERT_EQ(period.status, 200) << period.body;
+  EXPECT_EQ(period.content_type, kCsvContentType);
+  EXPECT_EQ(period.body, header + "m1,USD,2000-01-01,2100-01-01,merchant:m1:available,0,11300,471,3,10829,false\r\n");
+  // A later period opens with what the earlier one closed with, and has no postings.
+  Response later = Call("GET", "/v1/statements?from=2100-01-02&to=2100-12-31", m1_, "", csv);
+  ASSERT_EQ(later.status, 200) << later.body;
+  EXPECT_EQ(later.body, header + "m1,USD,2100-01-02,2100-12-31,merchant:m1:available,10829,0,0,0,10829,false\r\n");
+  // A currency the merchant has no postings in: the header alone.
+  EXPECT_EQ(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&currency=EUR", m1_, "", csv).body, header);
+  // The JSON, as before, has the same figures; an analyst names the merchant.
+  const Json json = Body(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01", m1_));
+  EXPECT_EQ(json["currency"], "USD");
+  EXPECT_EQ(json["accounts"]["merchant:m1:available"]["closing_minor"], 10829);
+  Response analyst = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&merchant_id=m1", analyst_, "", csv);
+  EXPECT_EQ(analyst.body, period.body);
+
+  for (const auto& [accept, want] : AcceptCases()) {
+    Response r = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01", m1_, "", {{"accept", accept}});
+    if (want == "406") {
+      EXPECT_EQ(r.status, 406) << "[" << accept << "] " << r.body;
+      EXPECT_EQ(r.content_type, "application/problem+json") << accept;
+      EXPECT_EQ(Code(r), "not-acceptable") << accept;
+      continue;
+    }
+    EXPECT_EQ(r.status, 200) << "[" << accept << "] " << r.body;
+    EXPECT_EQ(r.content_type, want == "csv" ? std::string(kCsvContentType) : std::string("application/json")) << accept;
+    if (want == "csv") {
+      EXPECT_EQ(r.body, period.body) << accept;
+    }
+  }
+  // A refused request is a problem whatever Accept prefers.
+  Response bad = Call("GET", "/v1/statements?from=2000-01-01", m1_, "", csv);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.content_type, "application/problem+json");
+  EXPECT_EQ(Body(bad)["pointer"], "/to");
+}
+
+// Without `currency` a statement was in USD whatever the merchant settles in: a EUR
+// merchant got an empty USD statement. It is in the merchant's settlement currency (as GET
+// /v1/merchant shows it), and its closing balances are GET /v1/balances' (DESIGN §7); a
+// merchant with none configured is asked to name one.
+TEST_F(ApiTest, AStatementIsInTheMerchantsSettlementCurrencyUnlessNamed) {
+  ASSERT_EQ(Call("PUT", "/v1/merchant", m2_, R"({"settlement_currency":"EUR"})").status, 200);
+  ASSERT_EQ(Call("POST", "/v1/stores", m2_, R"({"store_id":"s1","name":"Boots","channel":"web"})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/stores/s1/listings", m2_,
+                 R"({"sku":"sku-1","title":"Boot","price":5000,"currency":"EUR","stock":10})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/customers", m2_, R"({"customer_id":"c1","store_id":"s1"})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/orders", m2_,
+                 R"({"order_id":"o1","store_id":"s1","customer_id":"c1","currency":"EUR",
+                     "lines":[{"sku":"sku-1","quantity":2,"unit_price":5000}]})").status, 201);
+  ASSERT_EQ(Call("POST", "/v1/payments", m2_,
+                 R"({"payment_id":"p1","order_id":"o1","amount":10000,"currency":"EUR","method":"card","provider":"stripe"})",
+                 {{"idempotency-key", "a1"}}).status, 201);
+  Response capture = Call("POST", "/v1/payments/p1/captures", m2_, R"({"capture_id":"cap1","amount":10000})",
+                          {{"idempotency-key", "c1"}});
+  ASSERT_EQ(capture.status, 201) << capture.body;
+
+  Response eur = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01", m2_);
+  ASSERT_EQ(eur.status, 200) << eur.body;
+  EXPECT_EQ(Body(eur)["currency"], "EUR");
+  const Json balances = Body(Call("GET", "/v1/balances", m2_))["balances"];
+  EXPECT_EQ(balances["merchant:m2:available"]["EUR"], 10000 - 315 - 100);  // processing 2.9% + 25, platform 1%
+  EXPECT_EQ(Body(eur)["accounts"]["merchant:m2:available"]["closing_minor"], balances["merchant:m2:available"]["EUR"]);
+  // Named, a currency is still the one named; an analyst gets the named merchant's.
+  EXPECT_EQ(Body(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&currency=USD", m2_))["accounts"],
+            Json::object());
+  EXPECT_EQ(Body(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&merchant_id=m2", analyst_))["currency"],
+            "EUR");
+  // A merchant that configured nothing names the currency (m1 here: not set up).
+  Response none = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01", m1_);
+  EXPECT_EQ(none.status, 400) << none.body;
+  EXPECT_EQ(Code(none), "invalid-field");
+  EXPECT_EQ(Body(none)["pointer"], "/currency");
+  EXPECT_EQ(Body(none)["detail"], "give a currency: this merchant has no settlement currency");
+  EXPECT_EQ(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&merchant_id=m9", analyst_).status, 400);
+  Response named = Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&currency=USD", m1_);
+  EXPECT_EQ(named.status, 200) << named.body;
+  EXPECT_EQ(Body(named)["accounts"], Json::object());
+}
+
+// DESIGN §4's "returns the first result", as far as the store keeps one (DECISIONS 103): a
+// replay writes nothing and answers 200 with Idempotent-Replayed and the first result's
+// X-Ledger-Position; its body is the resource as it stands now, not the first answer's (a
+// capture replayed after a refund shows the refund), and X-Ledger-Read-Position names the
+// read models' position that body reflects at least.
+TEST_F(ApiTest, AReplayAnswersTheFirstPositionAndTheResourceAsItIsNow) {
+  MerchantSetUp(m1_);
+  const std::string capture = R"({"capture_id":"cap1","amount":11300})";
+  const Response first = Call("POST", "/v1/payments/p1/captures", m1_, capture, {{"idempotency-key", "cap-now"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(Body(first)["contributors"]["processing"]["reversed_minor"], 0);
+  EXPECT_EQ(HeaderOf(first, "Idempotent-Replayed"), "");
+  EXPECT_EQ(HeaderOf(first, "X-Ledger-Read-Position"), "") << "only a replay says which state its body shows";
+  const Response refund = Call("POST", "/v1/payments/p1/refunds", m1_,
+                               R"({"refund_id":"r1","capture_id":"cap1","amount":1300})", {{"idempotency-key", "ref-now"}});
+  ASSERT_EQ(refund.status, 201) << refund.body;
+  const Position head = store_->head().position;
+
+  const Response again = Call("POST", "/v1/payments/p1/captures", m1_, capture, {{"idempotency-key", "cap-now"}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(HeaderOf(again, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(HeaderOf(again, "X-Ledger-Position"), HeaderOf(first, "X-Ledger-Position"));
+  EXPECT_EQ(Body(again)["contributors"]["processing"]["reversed_minor"], 38);  // the refund, after the first answer
+  EXPECT_EQ(again.body, refund.body) << "the capture as it stands now";
+  auto read_at = ledger::ParsePositionToken(HeaderOf(again, "X-Ledger-Read-Position"));
+  auto refunded_at = ledger::ParsePositionToken(HeaderOf(refund, "X-Ledger-Position"));
+  ASSERT_TRUE(read_at.ok()) << HeaderOf(again, "X-Ledger-Read-Position");
+  ASSERT_TRUE(refunded_at.ok());
+  EXPECT_GE(read_at->position.value(), refunded_at->position.value());
+  EXPECT_EQ(store_->head().position, head) << "a replay wrote something";
+  // A replay whose answer is not the resource (a key, shown only once) names no read position.
+  ASSERT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"auditor"})", {{"idempotency-key", "key-now"}}).status, 201);
+  const Response key_again = Call("POST", "/v1/keys", admin_, R"({"role":"auditor"})", {{"idempotency-key", "key-now"}});
+  EXPECT_EQ(HeaderOf(key_again, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(HeaderOf(key_again, "X-Ledger-Read-Position"), "");
+}
+
+// POST /v1/keys with a merchant id of the wrong form (upper case, too long) was told "a
+// merchant key names one merchant id; other roles name none", hiding the reason.
+TEST_F(ApiTest, AKeysMerchantIdOfTheWrongFormIsToldSo) {
+  const Position head = store_->head().position;
+  for (const std::string& id : {std::string("mAabc"), std::string(33, 'm'), std::string("m-1")}) {
+    Response r = Call("POST", "/v1/keys", admin_, Json{{"role", "merchant"}, {"merchant_id", id}}.dump());
+    EXPECT_EQ(r.status, 400) << id << " " << r.body;
+    EXPECT_EQ(Code(r), "invalid-field") << id;
+    EXPECT_EQ(Body(r)["pointer"], "/merchant_id") << id;
+    EXPECT_EQ(Body(r)["detail"], "/merchant_id: must match [a-z0-9_]{1,32}") << id;
+  }
+  // The other two reasons keep their words: a merchant key without an id, another role with one.
+  for (const char* body : {R"({"role":"merchant"})", R"({"role":"analyst","merchant_id":"m1"})"}) {
+    Response r = Call("POST", "/v1/keys", admin_, body);
+    EXPECT_EQ(r.status, 400) << body << " " << r.body;
+    EXPECT_EQ(Body(r)["detail"], "/merchant_id: a merchant key names one merchant id; other roles name none") << body;
+  }
+  EXPECT_EQ(store_->head().position, head) << "a refused key was issued";
+  EXPECT_EQ(Call("POST", "/v1/keys", admin_, R"({"role":"merchant","merchant_id":"m_3"})").status, 201);
 }
 
 // Removing another owner's subscriber
