@@ -63,6 +63,9 @@ struct NodeRuntime::Impl {
     auto projector = projections::Projector::Open(po);
     if (!projector.ok()) return projector.status();
     s.projector = std::move(projector).value();
+    for (const std::string& name : s.projector->read_models_rebuilding())
+      spdlog::warn("shard {}: read model {} was written by an older build in another layout: rebuilding it from position 1",
+                   shard, name);
     s.projector->Follow(s.store.get());
     return ledger::Status::Ok();
   }

@@ -151,6 +151,24 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     }, "order", "order_id");
   }));
 
+  // The order's fee breakdown (DESIGN §9): its captures from the fees read model, totals per
+  // currency. The order exists when the customer view holds it, as for the order itself
+  // (another tenant's order is 404 like any unknown one); one without captures answers
+  // empty lists. The ETag is the order's stream version, as GET /v1/orders/{order_id}'s.
+  router.Add("GET", "/v1/orders/{order_id}/fees", Guard(ctx, readers, Body::kNone, [](Call& c) {
+    return MerchantRead(c, [&c](const std::string& m) -> ledger::Result<Json> {
+      const std::string order = c.request.params["order_id"];
+      auto o = ReadModel(c.ctx, "customers")->Get("order/" + m + "/" + order);
+      if (!o.ok()) return o.status();
+      if (!o->has_value()) return ledger::Status::NotFound("no such order");
+      auto fees = projections::QueryOrderFees(*ReadModel(c.ctx, "fees"), m, order);
+      if (!fees.ok()) return fees.status();
+      Json out = std::move(fees).value();
+      out["merchant_id"] = m;
+      return out;
+    }, "order", "order_id");
+  }));
+
   router.Add("GET", "/v1/stores/{store_id}", Guard(ctx, readers, Body::kNone, [](Call& c) {
     return MerchantRead(c, [&c](const std::string& m) {
       return projections::QueryStore(*ReadModel(c.ctx, "storefront"), m, c.request.params["store_id"]);
@@ -161,7 +179,10 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
     return MerchantRead(c, [&c](const std::string& m) -> ledger::Result<Json> {
       auto b = projections::QueryBalances(*ReadModel(c.ctx, "fees"), m);
       if (!b.ok()) return b.status();
-      return Json{{"merchant_id", m}, {"balances", *b}};
+      // {merchant_id, balances: {account: {currency: minor}}, overflowed: [{account, currency}]}
+      Json out = std::move(b).value();
+      out["merchant_id"] = m;
+      return out;
     });
   }));
 

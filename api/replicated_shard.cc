@@ -517,6 +517,9 @@ ledger::Result<std::unique_ptr<ReplicatedShard>> ReplicatedShard::Start(
   auto projector = projections::Projector::Open(po);
   if (!projector.ok()) return projector.status();
   im.projector = std::move(projector).value();
+  for (const std::string& name : im.projector->read_models_rebuilding())
+    spdlog::warn("shard {}: read model {} was written by an older build in another layout: rebuilding it from position 1",
+                 o.shard, name);
   im.projector->Follow(im.store.get());
 
   std::lock_guard<std::mutex> role(im.role_mu);

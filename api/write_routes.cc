@@ -33,18 +33,25 @@ Json PaymentView(const ApiContext& ctx, const std::string& merchant, const std::
   return p;
 }
 
-// A capture's fee breakdown as the fees read model has it (what captures and refunds answer).
-Json CaptureFeesView(const ApiContext& ctx, const std::string& merchant, const std::string& capture) {
-  auto fees = projections::QueryCaptureFees(*ReadModel(ctx, "fees"), merchant, capture);
-  return fees.ok() ? *fees : Json::object();
-}
-
 // The order a payment belongs to, from the customer view ("" when unknown).
 std::string OrderOfPayment(const ApiContext& ctx, const std::string& merchant, const std::string& payment) {
   const auto* customers = ReadModel(ctx, "customers");
   if (customers == nullptr) return "";
   auto p = customers->Get("payment/" + merchant + "/" + payment);
   return p.ok() && p->has_value() ? (**p)["order_id"].get<std::string>() : "";
+}
+
+// A capture's fee breakdown as the fees read model has it (what captures and refunds
+// answer). Capture ids are unique per payment only, so the record is found by order and
+// payment too (DECISIONS 102); the order comes from the payment's link in the customer
+// view, which the read models hold once the command's position is reached (a payment a
+// provider reported without the ledger authorizing it has no link: "", the order id its
+// events carry too).
+Json CaptureFeesView(const ApiContext& ctx, const std::string& merchant, const std::string& payment,
+                     const std::string& capture) {
+  auto fees = projections::QueryCaptureFees(*ReadModel(ctx, "fees"), merchant, OrderOfPayment(ctx, merchant, payment),
+                                            payment, capture);
+  return fees.ok() ? *fees : Json::object();
 }
 
 // The body's channel (web when absent), through the domain's own parser.
@@ -281,7 +288,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     const std::string m = c.Merchant();
     return AnswerCommand(
         c, m, cmd, Idempotency::kRequired, 201,
-        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },  // with its fee breakdown
+        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.payment_id, cmd.capture_id); },  // with its fee breakdown
         Conditional(StreamName("payment", m, cmd.payment_id)));
   }), Runs::kInline);
 
@@ -303,7 +310,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     const std::string m = c.Merchant();
     return AnswerCommand(
         c, m, cmd, Idempotency::kRequired, 201,
-        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.capture_id); },
+        [&c, m, cmd] { return CaptureFeesView(c.ctx, m, cmd.payment_id, cmd.capture_id); },
         Conditional(StreamName("payment", m, cmd.payment_id)));
   }), Runs::kInline);
 
@@ -340,7 +347,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
       auto b = projections::QueryBalances(*ReadModel(c.ctx, "fees"), m);
       return Json{{"payout_id", cmd.payout_id}, {"amount", cmd.amount_minor}, {"currency", cmd.currency},
-                  {"balances", b.ok() ? *b : Json::object()}};
+                  {"balances", b.ok() ? (*b)["balances"] : Json::object()},
+                  {"overflowed", b.ok() ? (*b)["overflowed"] : Json::array()}};
     });
   }));
 }

@@ -2,11 +2,16 @@
 // (the projection never recomputes a fee: the log is the record of what was charged).
 //
 // Keys:
-//   capture/<merchant>/<capture>        gross, each contributor's fee and reversal, tax
-//                                       (taxes on fees + sales tax), merchant net at capture
-//                                       and after everything since (refunds, disputes): the
-//                                       change of the merchant's accounts
-//   dispute/<merchant>/<dispute>        the capture a dispute belongs to
+//   capture/<merchant>/<order>/<payment>/<capture>   gross, each contributor's fee and
+//                                       reversal, tax (taxes on fees + sales tax), merchant
+//                                       net at capture and after everything since (refunds,
+//                                       disputes): the change of the merchant's accounts.
+//                                       Keyed by order and payment too: capture ids are
+//                                       unique per payment only, and an order's captures
+//                                       are one prefix (fees_keys.h; DECISIONS 102)
+//   dispute/<merchant>/<dispute>        the capture a dispute belongs to (order, payment,
+//                                       capture), for its resolution, which names only the
+//                                       dispute
 //   day/<merchant>/<day>/<contributor>/<currency>   charged, reversed, net (by recorded-at;
 //                                       a reversal counts on the refund's day)
 //   balance/<account>/<currency>        credits - debits, from postings
@@ -18,6 +23,7 @@
 #include <cstdio>
 
 #include "projections/event_reading.h"
+#include "projections/fees_keys.h"
 #include "projections/projection.h"
 
 namespace projections {
@@ -46,6 +52,8 @@ int64_t NetFor(const std::vector<PostingView>& postings, const std::string& acco
 class FeesView final : public Projection {
  public:
   FeesView() : Projection("fees") {}
+  // 2: a capture's record keyed by order and payment too (DECISIONS 102).
+  uint32_t layout_version() const override { return 2; }
 
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
@@ -63,7 +71,7 @@ class FeesView final : public Projection {
         const auto* b = e.body_as_PaymentCaptured();
         if (b->amount() == nullptr) return Status::Corruption("capture without an amount");
         currency = Str(b->amount()->currency());
-        Record& c = s.PutRecord("capture/" + m + "/" + Str(b->capture_id()));
+        Record& c = s.PutRecord(FeesCaptureKey(m, Str(b->order_id()), Str(b->payment_id()), Str(b->capture_id())));
         // Set in key order (each is then an append).
         c.SetText("capture_id", Str(b->capture_id()));
         c.SetText("channel", fbs::EnumNameChannel(b->channel()));
@@ -89,8 +97,8 @@ class FeesView final : public Projection {
         const auto* b = e.body_as_PaymentRefunded();
         if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
         currency = Str(b->amount()->currency());
-        Record& c = s.MutableRecord("capture/" + m + "/" + Str(b->capture_id()));
-        if (!c.is_null()) {
+        Record& c = s.MutableRecord(FeesCaptureKey(m, Str(b->order_id()), Str(b->payment_id()), Str(b->capture_id())));
+        if (!c.is_null()) {  // null: a provider's refund of a capture the ledger never recorded
           c.Add("refunded_minor", b->amount()->amount_minor());
           c.Add("sales_tax_minor", NetFor(postings, "tax:payable:sales"));
           c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
@@ -101,10 +109,14 @@ class FeesView final : public Projection {
       case EventBody::DisputeOpened: {
         const auto* b = e.body_as_DisputeOpened();
         currency = b->amount() ? Str(b->amount()->currency()) : "";
+        const std::string capture_key = FeesCaptureKey(m, Str(b->order_id()), Str(b->payment_id()), Str(b->capture_id()));
         Record& d = s.PutRecord("dispute/" + m + "/" + Str(b->dispute_id()));
+        // Set in key order. The resolution names only the dispute: these find its capture.
         d.SetText("capture_id", Str(b->capture_id()));
         d.SetText("currency", currency);
-        Record& c = s.MutableRecord("capture/" + m + "/" + Str(b->capture_id()));
+        d.SetText("order_id", Str(b->order_id()));
+        d.SetText("payment_id", Str(b->payment_id()));
+        Record& c = s.MutableRecord(capture_key);
         if (!c.is_null()) {
           c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;
@@ -115,8 +127,15 @@ class FeesView final : public Projection {
         const Record& d = s.GetRecord("dispute/" + m + "/" + Str(e.body_as_DisputeResolved()->dispute_id()));
         const std::optional<std::string_view> capture_id = d.Text("capture_id");
         if (d.is_null() || !capture_id) return Status::Corruption("resolution of an unknown dispute");
+        const std::optional<std::string_view> order_id = d.Text("order_id"), payment_id = d.Text("payment_id");
+        // A dispute recorded by a version before DECISIONS 102 names only its capture, whose
+        // record is under the old key: figures from such a store would be silently wrong.
+        if (!order_id || !payment_id)
+          return Status::Corruption("resolution of a dispute recorded before fee records were keyed by order and "
+                                    "payment: rebuild the fees read model (DECISIONS 102)");
+        const std::string capture_key = FeesCaptureKey(m, *order_id, *payment_id, *capture_id);
         currency = std::string(d.Text("currency").value_or(""));
-        Record& c = s.MutableRecord("capture/" + m + "/" + std::string(*capture_id));
+        Record& c = s.MutableRecord(capture_key);
         if (!c.is_null()) {
           c.Add("merchant_net_minor", NetFor(postings, merchant_prefix));
           capture = &c;

@@ -21,6 +21,10 @@ class Projection {
   const std::string& name() const { return name_; }
   // Errors: Corruption for an event the rule cannot read (the projector stops there).
   virtual ledger::Status Apply(const ledger::schema::Event& event, StateTxn& state) const = 0;
+  // The layout of the keys and values this rule writes. Raised when a rule starts writing
+  // other keys for the same facts (a store of the old layout would mix both): the
+  // projector rebuilds a store of another layout from position 1 (DECISIONS 105).
+  virtual uint32_t layout_version() const { return 1; }
 
  private:
   const std::string name_;

@@ -94,6 +94,9 @@ class Projector {
 
   // nullptr for a name this projector does not keep.
   const ProjectionStore* read_model(std::string_view name) const;
+  // The read models Open found written in another layout (an older build's) and dropped,
+  // so that they are rebuilt from position 1 (for the node to say so).
+  const std::vector<std::string>& read_models_rebuilding() const;
 
  private:
   Projector() = default;

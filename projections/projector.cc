@@ -58,6 +58,7 @@ struct Projector::Impl {
     std::unique_ptr<ProjectionStore> store;
   };
   std::vector<Model> models;
+  std::vector<std::string> layouts_rebuilt;  // read models found in another layout at Open
 
   mutable std::mutex mu;
   ProjectorStats stats;  // GUARDED_BY(mu)
@@ -367,8 +368,21 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
   for (const std::string& name : names) {
     auto rule = MakeProjection(name);
     if (!rule) return Status::InvalidArgument("no read model named '" + name + "'");
-    auto store = ProjectionStore::Open((std::filesystem::path(options.dir) / name).string(), name, options.store_access);
+    const std::string path = (std::filesystem::path(options.dir) / name).string();
+    auto store = ProjectionStore::Open(path, name, options.store_access, rule->layout_version());
     if (!store.ok()) return store.status();
+    if ((*store)->layout_version() != rule->layout_version() && options.store_access != StoreAccess::kReadOnly) {
+      // Written by a rule of another layout (an older build): its keys would mix with the
+      // new ones (a fact recorded under the old key is not found under the new one). The
+      // store is only ever derived from the log, so it is dropped and rebuilt from
+      // position 1; the other read models resume where they were.
+      store->reset();
+      std::filesystem::remove_all(path, ec);
+      if (ec) return Status::IOError("cannot drop the read model '" + name + "' of an older layout: " + ec.message());
+      store = ProjectionStore::Open(path, name, options.store_access, rule->layout_version());
+      if (!store.ok()) return store.status();
+      im.layouts_rebuilt.push_back(name);
+    }
     const Position at = (*store)->progress().position;
     if (first || at < im.position) im.position = at;
     first = false;
@@ -377,6 +391,8 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
   im.watch->Advance(im.position);
   return p;
 }
+
+const std::vector<std::string>& Projector::read_models_rebuilding() const { return impl_->layouts_rebuilt; }
 
 Status Projector::Flush() {
   for (Impl::Model& m : impl_->models) LEDGER_RETURN_IF_ERROR(m.store->Flush());

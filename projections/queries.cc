@@ -1,9 +1,11 @@
 #include "projections/queries.h"
 
 #include "ledger/ids.h"
+#include "projections/fees_keys.h"
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 namespace projections {
 
@@ -42,6 +44,109 @@ bool Overlaps(const Json& a_from, const Json* a_to, const Json& b_from, const Js
 }
 
 const Json* Field(const Json& j, const char* name) { return j.contains(name) ? &j[name] : nullptr; }
+
+// The integer at j[name]; 0 when absent or of another kind (read, never thrown over).
+int64_t IntegerAt(const Json& j, const char* name) {
+  if (!j.is_object()) return 0;
+  const auto it = j.find(name);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+// The text at j[name]; "" when absent or of another kind.
+std::string TextAt(const Json& j, const char* name) {
+  if (!j.is_object()) return "";
+  const auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// A stored value the rule flagged: one of its sums reached the int64 bound (DECISIONS 49).
+bool SaysOverflowed(const Json& v) {
+  if (!v.is_object()) return false;
+  const auto it = v.find("overflowed");
+  return it != v.end() && it->is_boolean() && it->get<bool>();
+}
+
+// *total -= delta within int64, as AddWithinInt64 adds (record_value.h): a difference
+// past int64 stays at the bound and the result is false.
+bool SubtractWithinInt64(int64_t* total, int64_t delta) {
+  if (!__builtin_sub_overflow(*total, delta, total)) return true;
+  *total = delta < 0 ? INT64_MAX : INT64_MIN;
+  return false;
+}
+
+// Adds `delta` to the integer at total[name] (from 0) within int64; false at the bound.
+bool AddToTotal(Json& total, const char* name, int64_t delta) {
+  int64_t sum = IntegerAt(total, name);
+  const bool exact = AddWithinInt64(&sum, delta);
+  total[name] = sum;
+  return exact;
+}
+
+// A currency's totals before any capture is added: every field there, so the shape
+// never depends on what the captures hold.
+Json EmptyOrderTotal() {
+  return {{"captures", 0},       {"contributors", Json::object()},     {"gross_minor", 0},
+          {"merchant_net_at_capture_minor", 0}, {"merchant_net_minor", 0}, {"refunded_minor", 0},
+          {"sales_tax_minor", 0}, {"tax_minor", 0}};
+}
+
+// Adds one capture record to its currency's totals: false when a sum reached the bound or
+// the record (or one of its contributors) says one of its own did.
+bool AddCaptureToTotal(const Json& capture, Json& total) {
+  bool exact = !SaysOverflowed(capture);
+  exact = AddToTotal(total, "captures", 1) && exact;
+  for (const char* name : {"gross_minor", "merchant_net_at_capture_minor", "merchant_net_minor", "refunded_minor",
+                           "sales_tax_minor", "tax_minor"})
+    exact = AddToTotal(total, name, IntegerAt(capture, name)) && exact;
+  const auto contributors = capture.find("contributors");
+  if (contributors == capture.end() || !contributors->is_object()) return exact;
+  for (const auto& [name, c] : contributors->items()) {
+    Json& sum = total["contributors"][name];
+    if (sum.is_null()) sum = {{"charged_minor", 0}, {"kind", TextAt(c, "kind")}, {"reversed_minor", 0}};
+    exact = AddToTotal(sum, "charged_minor", IntegerAt(c, "charged_minor")) && exact;
+    exact = AddToTotal(sum, "reversed_minor", IntegerAt(c, "reversed_minor")) && exact;
+    exact = exact && !SaysOverflowed(c);
+  }
+  return exact;
+}
+
+// One account's statement while its days are summed.
+struct StatementSums {
+  int64_t opening_minor = 0, credits_minor = 0, debits_minor = 0, postings = 0;
+  bool overflowed = false;
+};
+
+// Adds one day record of an account: a day before the period to the opening balance, a
+// day inside it to the period's credits, debits and postings, a later day to nothing.
+// Each sum stays within int64; reaching the bound, or a record that says it reached it,
+// marks the account.
+void AddStatementDay(const std::string& day, const Json& v, const std::string& from_day, const std::string& to_day,
+                     StatementSums* a) {
+  if (day > to_day) return;
+  const int64_t credits = IntegerAt(v, "credits_minor"), debits = IntegerAt(v, "debits_minor");
+  bool exact = !SaysOverflowed(v);
+  if (day < from_day) {
+    int64_t day_net = credits;  // the day's own net first: credits and debits may each be huge
+    exact = SubtractWithinInt64(&day_net, debits) && exact;
+    exact = AddWithinInt64(&a->opening_minor, day_net) && exact;
+  } else {
+    exact = AddWithinInt64(&a->credits_minor, credits) && exact;
+    exact = AddWithinInt64(&a->debits_minor, debits) && exact;
+    exact = AddWithinInt64(&a->postings, IntegerAt(v, "postings")) && exact;
+  }
+  if (!exact) a->overflowed = true;
+}
+
+// The account's statement: its sums and closing = opening + credits - debits, checked.
+Json StatementAccount(const StatementSums& a) {
+  int64_t period_net = a.credits_minor, closing = a.opening_minor;
+  bool exact = SubtractWithinInt64(&period_net, a.debits_minor);
+  exact = AddWithinInt64(&closing, period_net) && exact;
+  Json out = {{"opening_minor", a.opening_minor}, {"credits_minor", a.credits_minor}, {"debits_minor", a.debits_minor},
+              {"postings", a.postings},           {"closing_minor", closing}};
+  if (a.overflowed || !exact) out["overflowed"] = true;
+  return out;
+}
 }  // namespace
 
 Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& merchant,
@@ -93,20 +198,38 @@ Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& 
 Result<Json> QueryBalances(const ProjectionStore& fees, const std::string& merchant) {
   auto rows = fees.Scan("balance/merchant:" + merchant + ":", "", SIZE_MAX);
   if (!rows.ok()) return rows.status();
-  Json out = Json::object();
+  Json balances = Json::object(), overflowed = Json::array();
   for (const auto& [key, v] : *rows) {
     const std::string rest = key.substr(std::string("balance/").size());
     const size_t slash = rest.rfind('/');
-    out[rest.substr(0, slash)][rest.substr(slash + 1)] = v["balance_minor"];
+    const std::string account = rest.substr(0, slash), currency = rest.substr(slash + 1);
+    balances[account][currency] = IntegerAt(v, "balance_minor");
+    if (SaysOverflowed(v)) overflowed.push_back(Json{{"account", account}, {"currency", currency}});
   }
-  return out;
+  return Json{{"balances", std::move(balances)}, {"overflowed", std::move(overflowed)}};
 }
 
-Result<Json> QueryCaptureFees(const ProjectionStore& fees, const std::string& merchant, const std::string& capture) {
-  auto c = fees.Get("capture/" + merchant + "/" + capture);
+Result<Json> QueryCaptureFees(const ProjectionStore& fees, const std::string& merchant, const std::string& order,
+                              const std::string& payment, const std::string& capture) {
+  auto c = fees.Get(FeesCaptureKey(merchant, order, payment, capture));
   if (!c.ok()) return c.status();
   if (!c->has_value()) return Status::NotFound("no such capture");
   return **c;
+}
+
+Result<Json> QueryOrderFees(const ProjectionStore& fees, const std::string& merchant, const std::string& order) {
+  // An empty id or one holding '/' would make the prefix reach other orders' captures.
+  if (!ledger::IsValidEntityId(order)) return Status::NotFound("no such order");
+  auto rows = fees.Scan(FeesOrderCapturesPrefix(merchant, order), "", SIZE_MAX);
+  if (!rows.ok()) return rows.status();
+  Json captures = Json::array(), totals = Json::object();
+  for (auto& [key, capture] : *rows) {
+    Json& total = totals[TextAt(capture, "currency")];  // currencies are never summed together
+    if (total.is_null()) total = EmptyOrderTotal();
+    if (!AddCaptureToTotal(capture, total)) total["overflowed"] = true;
+    captures.push_back(std::move(capture));
+  }
+  return Json{{"order_id", order}, {"captures", std::move(captures)}, {"totals", std::move(totals)}};
 }
 
 Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merchant, const std::string& currency,
@@ -114,25 +237,14 @@ Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merc
   LEDGER_RETURN_IF_ERROR(CheckDays(from_day, to_day));
   auto rows = fees.Scan("statement/" + merchant + "/" + currency + "/", "", SIZE_MAX);
   if (!rows.ok()) return rows.status();
-  Json accounts = Json::object();
+  std::map<std::string, StatementSums> sums;  // by account; every account shown, even one quiet until to_day
   for (const auto& [key, v] : *rows) {
     const std::string day = LastPart(key);
     const std::string head = key.substr(0, key.size() - day.size() - 1);
-    const std::string account = LastPart(head);
-    Json& a = accounts[account];
-    if (a.is_null()) a = {{"opening_minor", 0}, {"credits_minor", 0}, {"debits_minor", 0}, {"postings", 0}};
-    const int64_t credits = v.value("credits_minor", int64_t{0}), debits = v.value("debits_minor", int64_t{0});
-    if (day < from_day) {
-      a["opening_minor"] = a["opening_minor"].get<int64_t>() + credits - debits;
-    } else if (day <= to_day) {
-      a["credits_minor"] = a["credits_minor"].get<int64_t>() + credits;
-      a["debits_minor"] = a["debits_minor"].get<int64_t>() + debits;
-      a["postings"] = a["postings"].get<int64_t>() + v.value("postings", int64_t{0});
-    }
+    AddStatementDay(day, v, from_day, to_day, &sums[LastPart(head)]);
   }
-  for (auto& [name, a] : accounts.items())
-    a["closing_minor"] = a["opening_minor"].get<int64_t>() + a["credits_minor"].get<int64_t>() -
-                         a["debits_minor"].get<int64_t>();
+  Json accounts = Json::object();
+  for (const auto& [account, a] : sums) accounts[account] = StatementAccount(a);
   return Json{{"merchant_id", merchant}, {"currency", currency}, {"from_day", from_day},
               {"to_day", to_day},        {"accounts", accounts}};
 }

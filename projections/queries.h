@@ -20,13 +20,30 @@ inline constexpr size_t kQueryRowsMax = 1000;
 ledger::Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& merchant,
                                    const std::string& customer);
 
-// fees: every balance of the merchant's accounts, {account: {currency: minor}}.
+// fees: every balance of the merchant's accounts, {"balances": {account: {currency: minor}},
+// "overflowed": [{"account", "currency"}]}. A balance whose sum passed int64 is kept at the
+// bound (DECISIONS 49); "overflowed" lists each such one, in key order (empty when none),
+// so a saturated figure is never taken for exact.
 ledger::Result<Json> QueryBalances(const ProjectionStore& fees, const std::string& merchant);
-// fees: one capture's gross, fees and reversals per contributor, tax, merchant net.
+// fees: one capture's gross, fees and reversals per contributor, tax, merchant net. Capture
+// ids are unique per payment only, so the capture is named with its order and payment.
 ledger::Result<Json> QueryCaptureFees(const ProjectionStore& fees, const std::string& merchant,
+                                      const std::string& order, const std::string& payment,
                                       const std::string& capture);
+// fees: an order's fee breakdown, {"order_id", "captures": [capture records, by payment and
+// capture id], "totals": {currency: {"captures", "gross_minor", "contributors": {name:
+// {"kind", "charged_minor", "reversed_minor"}}, "tax_minor", "sales_tax_minor",
+// "refunded_minor", "merchant_net_at_capture_minor", "merchant_net_minor"[, "overflowed":
+// true]}}}. Totals are summed within int64: a currency whose sum passed the bound, or one of
+// whose records says it did, is marked "overflowed". No captures: empty lists; whether the
+// order exists is the customers read model's to say (the caller's). NotFound for an id that
+// cannot be an order's (ledger/ids.h), which would otherwise widen the prefix.
+ledger::Result<Json> QueryOrderFees(const ProjectionStore& fees, const std::string& merchant,
+                                    const std::string& order);
 // fees: per account of the merchant in `currency`, for UTC days [from_day, to_day]
-// ("YYYY-MM-DD"): opening, credits, debits, closing (opening + credits - debits).
+// ("YYYY-MM-DD"): opening, credits, debits, postings, closing (opening + credits - debits).
+// Sums stay within int64 (at the bound, never wrapped); an account whose sums reached the
+// bound, or one of whose day records (up to to_day) says it did, has "overflowed": true.
 ledger::Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merchant,
                                     const std::string& currency, const std::string& from_day,
                                     const std::string& to_day);

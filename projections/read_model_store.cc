@@ -1,5 +1,6 @@
 #include "projections/read_model_store.h"
 
+#include <charconv>
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -25,6 +26,7 @@ namespace {
 enum Family { kState = 0, kMeta = 1, kDigests = 2 };
 const char* const kFamilyNames[] = {"default", "meta", "digests"};
 constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kMetaLayout = "layout";  // decimal; absent: 1
 constexpr std::string_view kMetaProgress = "progress";  // pos(8) || offset(8) || sum(32) || entries(8)
 constexpr std::string_view kDigestDomain = "ledger projection state v1";
 constexpr size_t kStateMemtableBytes = 16 << 20;
@@ -218,7 +220,7 @@ ProjectionStore::~ProjectionStore() {
 }
 
 Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string& path, const std::string& name,
-                                                               StoreAccess access) {
+                                                               StoreAccess access, uint32_t layout_version) {
   const bool read_only = access == StoreAccess::kReadOnly;
   rocksdb::DBOptions db_options;
   // Without the log, only flushes make commits durable: they must cut every family at the
@@ -274,12 +276,28 @@ Result<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(const std::string
     if (exists) return Status::NotALedgerStore("projection store has no format marker");
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    s = raw->Put(wo, handles[kMeta], kMetaFormat, FormatValue(name));
+    rocksdb::WriteBatch marks;
+    marks.Put(handles[kMeta], kMetaFormat, FormatValue(name));
+    marks.Put(handles[kMeta], kMetaLayout, std::to_string(layout_version));
+    s = raw->Write(wo, &marks);
     if (!s.ok()) return Status::IOError("cannot initialise projection store: " + s.ToString());
+    store->layout_version_ = layout_version;
   } else if (!s.ok()) {
     return Status::IOError("cannot read projection store: " + s.ToString());
   } else if (format != FormatValue(name)) {
     return Status::NotALedgerStore("directory holds another read model, not '" + name + "'");
+  } else {
+    std::string layout;
+    s = raw->Get(rocksdb::ReadOptions(), handles[kMeta], kMetaLayout, &layout);
+    if (s.ok()) {
+      uint32_t v = 0;
+      const auto [end, ec] = std::from_chars(layout.data(), layout.data() + layout.size(), v);
+      if (ec != std::errc() || end != layout.data() + layout.size() || v == 0)
+        return Status::Corruption("projection layout record is damaged");
+      store->layout_version_ = v;
+    } else if (!s.IsNotFound()) {
+      return Status::IOError("cannot read projection layout: " + s.ToString());
+    }
   }
 
   std::string progress;

@@ -134,14 +134,20 @@ class ProjectionStore {
   // Opens or creates the store of projection `name` at `path`. Errors: NotALedgerStore
   // when the directory holds something else (another projection, an event store);
   // Corruption; IOError.
+  // A new store is marked with `layout_version` (Projection::layout_version); an existing
+  // one keeps the layout it was written with (layout_version()).
   static ledger::Result<std::unique_ptr<ProjectionStore>> Open(const std::string& path, const std::string& name,
-                                                               StoreAccess access = StoreAccess::kWrite);
+                                                               StoreAccess access = StoreAccess::kWrite,
+                                                               uint32_t layout_version = 1);
   ~ProjectionStore();
 
   // Writes every commit still only in memory to the store's tables (waits). Errors: IOError.
   ledger::Status Flush();
 
   const std::string& name() const { return name_; }
+  // The layout its keys and values were written in (1 for a store made before layouts
+  // were recorded).
+  uint32_t layout_version() const { return layout_version_; }
   Progress progress() const;
 
   // Writes the txn's changes, the new progress and the digest record for `position` in one
@@ -174,6 +180,7 @@ class ProjectionStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // state, meta, digests
   bool write_ahead_log_ = true;
+  uint32_t layout_version_ = 1;
   mutable std::mutex mu_;
   Progress progress_;              // GUARDED_BY(mu_)
   ledger::Sha256Digest sum_{};     // written only by Commit's thread

@@ -253,8 +253,14 @@ TEST(HttpApi, AdminKeyMerchantStoryAndLimitsOverTheSocket) {
     auto no_json = auth(m1);
     no_json.emplace_back("Accept", "application/json;q=0");
     EXPECT_EQ(HttpCall(port, "GET", "/v1/stores", no_json, "").status, 406);
+    // The order's fee breakdown over the socket (DECISIONS 102).
+    HttpReply order_fees = HttpCall(port, "GET", "/v1/orders/o1/fees?min_position=" + position, auth(m1), "");
+    ASSERT_EQ(order_fees.status, 200) << order_fees.body;
+    EXPECT_EQ(Json::parse(order_fees.body)["totals"]["USD"]["contributors"]["processing"]["charged_minor"], 320);
+    EXPECT_EQ(Json::parse(order_fees.body)["captures"][0]["capture_id"], "k1");
     // A foreign key: not found, as if the ids did not exist.
     EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1", auth(m2), "").status, 404);
+    EXPECT_EQ(HttpCall(port, "GET", "/v1/orders/o1/fees", auth(m2), "").status, 404);
     // The writer says so; limits at the edge.
     EXPECT_EQ(HttpGet(port, "/health/writer").status, 200);
     EXPECT_EQ(HttpCall(port, "GET", "/v1/balances" + std::string(3000, 'x'), auth(m1), "").status, 400);

@@ -64,6 +64,8 @@ TEST_F(ApiTest, TheMerchantStoryOverHttpWithFeesPositionsAndIdempotency) {
   Response b = Call("GET", "/v1/balances", m1_);
   ASSERT_EQ(b.status, 200);
   EXPECT_EQ(Body(b)["balances"]["merchant:m1:available"]["USD"], 10829);
+  EXPECT_EQ(Body(b)["overflowed"], Json::array()) << "no balance reached the int64 bound";
+  EXPECT_EQ(Body(b)["merchant_id"], "m1");
   Response refund = Call("POST", "/v1/payments/p1/refunds", m1_, R"({"refund_id":"r1","capture_id":"cap1","amount":1300})",
                          {{"idempotency-key", "ref-1"}});
   ASSERT_EQ(refund.status, 201) << refund.body;
@@ -119,7 +121,7 @@ TEST_F(ApiTest, AForeignMerchantKeySeesAndChangesNothingOfAnotherTenant) {
                  {{"idempotency-key", "c"}}).status, 201);
   const Position head = store_->head().position;
   // Reads: 404, as if the ids did not exist.
-  for (const char* path : {"/v1/customers/c1", "/v1/orders/o1", "/v1/stores/s1"}) {
+  for (const char* path : {"/v1/customers/c1", "/v1/orders/o1", "/v1/orders/o1/fees", "/v1/stores/s1"}) {
     Response r = Call("GET", path, m2_);
     EXPECT_EQ(r.status, 404) << path << " " << r.body;
     EXPECT_EQ(Code(r), "not-found");
@@ -137,6 +139,90 @@ TEST_F(ApiTest, AForeignMerchantKeySeesAndChangesNothingOfAnotherTenant) {
                 .status,
             404);
   EXPECT_EQ(store_->head().position, head) << "a foreign key wrote something";
+}
+
+// GET /v1/orders/{order_id}/fees (DESIGN §9) answered 404 "no such route". It answers the
+// order's fee breakdown: each capture of its payments, and totals per currency. Two
+// payments of one order each capture "X" (capture ids are unique per payment only): the
+// fees read model kept one record per capture id, so the second capture's answer and a
+// refund of the first showed the other payment's record (DECISIONS 102).
+TEST_F(ApiTest, AnOrdersFeeBreakdownListsEveryCaptureOfItsPayments) {
+  MerchantSetUp(m1_);
+  ASSERT_EQ(Call("POST", "/v1/orders", m1_,
+                 R"({"order_id":"o2","store_id":"s1","customer_id":"c1","currency":"USD",
+                     "lines":[{"sku":"sku-1","quantity":1,"unit_price":5000}],"shipping":0,"tax":0})")
+                .status,
+            201);
+  const std::vector<std::pair<std::string, int64_t>> payments = {{"pa", 2000}, {"pb", 3000}};  // o2's 5000
+  for (const auto& [payment, amount] : payments) {
+    const Json authorize = {{"payment_id", payment}, {"order_id", "o2"}, {"amount", amount}, {"currency", "USD"},
+                            {"method", "card"},      {"provider", "stripe"}};
+    ASSERT_EQ(Call("POST", "/v1/payments", m1_, authorize.dump(), {{"idempotency-key", "auth-" + payment}}).status, 201);
+  }
+  Response a = Call("POST", "/v1/payments/pa/captures", m1_, R"({"capture_id":"X","amount":2000})",
+                    {{"idempotency-key", "cap-pa"}});
+  ASSERT_EQ(a.status, 201) << a.body;
+  EXPECT_EQ(Body(a)["payment_id"], "pa");
+  Response b = Call("POST", "/v1/payments/pb/captures", m1_, R"({"capture_id":"X","amount":3000})",
+                    {{"idempotency-key", "cap-pb"}});
+  ASSERT_EQ(b.status, 201) << b.body;
+  EXPECT_EQ(Body(b)["payment_id"], "pb") << "the answer is this payment's capture";
+  EXPECT_EQ(Body(b)["gross_minor"], 3000);
+  Response refund = Call("POST", "/v1/payments/pa/refunds", m1_, R"({"refund_id":"r1","capture_id":"X","amount":500})",
+                         {{"idempotency-key", "ref-pa"}});
+  ASSERT_EQ(refund.status, 201) << refund.body;
+  EXPECT_EQ(Body(refund)["payment_id"], "pa") << "the refund lands on its own payment's capture";
+  EXPECT_EQ(Body(refund)["gross_minor"], 2000);
+  EXPECT_EQ(Body(refund)["refunded_minor"], 500);
+
+  const std::string position = HeaderOf(refund, "X-Ledger-Position");
+  Response fees = Call("GET", "/v1/orders/o2/fees?min_position=" + position, m1_);
+  ASSERT_EQ(fees.status, 200) << fees.body;
+  const Json f = Body(fees);
+  EXPECT_EQ(f["merchant_id"], "m1");
+  EXPECT_EQ(f["order_id"], "o2");
+  ASSERT_EQ(f["captures"].size(), 2u);
+  EXPECT_EQ(f["captures"][0], Body(refund)) << "pa's X, as the refund answered it";
+  EXPECT_EQ(f["captures"][1]["payment_id"], "pb");
+  EXPECT_EQ(f["captures"][1]["refunded_minor"], 0);
+  const Json& usd = f["totals"]["USD"];
+  EXPECT_EQ(usd["captures"], 2);
+  EXPECT_EQ(usd["gross_minor"], 5000);
+  EXPECT_EQ(usd["refunded_minor"], 500);
+  EXPECT_EQ(usd["contributors"]["processing"]["charged_minor"].get<int64_t>(),
+            f["captures"][0]["contributors"]["processing"]["charged_minor"].get<int64_t>() +
+                f["captures"][1]["contributors"]["processing"]["charged_minor"].get<int64_t>());
+  EXPECT_EQ(usd["merchant_net_minor"].get<int64_t>(),
+            f["captures"][0]["merchant_net_minor"].get<int64_t>() + f["captures"][1]["merchant_net_minor"].get<int64_t>());
+  EXPECT_FALSE(usd.contains("overflowed"));
+  EXPECT_EQ(HeaderOf(fees, "ETag"), HeaderOf(Call("GET", "/v1/orders/o2", m1_), "ETag")) << "the order's version";
+  EXPECT_FALSE(HeaderOf(fees, "ETag").empty());
+
+  // An order without captures: empty lists. An unknown order: 404.
+  Response none = Call("GET", "/v1/orders/o1/fees", m1_);
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(Body(none)["captures"], Json::array());
+  EXPECT_EQ(Body(none)["totals"], Json::object());
+  Response unknown = Call("GET", "/v1/orders/nope/fees", m1_);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(Code(unknown), "not-found");
+  EXPECT_EQ(HeaderOf(unknown, "ETag"), "");
+  // Another merchant's key: 404 as if the order did not exist; naming m1: 403.
+  Response foreign = Call("GET", "/v1/orders/o2/fees", m2_);
+  EXPECT_EQ(foreign.status, 404) << foreign.body;
+  EXPECT_EQ(Code(foreign), "not-found");
+  EXPECT_EQ(Call("GET", "/v1/orders/o2/fees?merchant_id=m1", m2_).status, 403);
+  // Analysts name the merchant, as on the other reads of one resource.
+  Response unnamed = Call("GET", "/v1/orders/o2/fees", analyst_);
+  EXPECT_EQ(unnamed.status, 400) << unnamed.body;
+  EXPECT_EQ(Code(unnamed), "invalid-field");
+  EXPECT_EQ(Body(unnamed)["pointer"], "/merchant_id");
+  Response named = Call("GET", "/v1/orders/o2/fees?merchant_id=m1", analyst_);
+  ASSERT_EQ(named.status, 200) << named.body;
+  EXPECT_EQ(Body(named), f);
+  EXPECT_EQ(Call("GET", "/v1/orders/o2/fees?merchant_id=m2", analyst_).status, 404);
+  // Merchants and analysts only: an admin key is refused.
+  EXPECT_EQ(Call("GET", "/v1/orders/o2/fees?merchant_id=m1", admin_).status, 403);
 }
 
 TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
@@ -488,6 +574,9 @@ TEST_F(ApiTest, MerchantConfigurationPayoutsAndFeeRecipes) {
   Response payout = Call("POST", "/v1/payouts", m1_, R"({"payout_id":"po1","amount":5000,"currency":"USD"})",
                          {{"idempotency-key", "po1"}});
   ASSERT_EQ(payout.status, 201) << payout.body;
+  // With the balances after it, as GET /v1/balances gives them (DECISIONS 102).
+  EXPECT_EQ(Body(payout)["balances"], Body(Call("GET", "/v1/balances", m1_))["balances"]);
+  EXPECT_EQ(Body(payout)["overflowed"], Json::array());
   const Json payouts = Body(Call("GET", "/v1/payouts", m1_));
   ASSERT_EQ(payouts["items"].size(), 1u);
   EXPECT_EQ(payouts["items"][0]["status"], "sent");

@@ -19,6 +19,7 @@
 #include "projections/read_model_store.h"
 #include "tests/support/faulty_read_store.h"
 #include "tests/support/merchant_story.h"
+#include "tests/support/projection_store_writer.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ledger;
@@ -123,7 +124,7 @@ TEST_F(ProjectionsTest, CustomerViewHoldsOrdersPaymentsDisputesMessagesAndLifeti
 TEST_F(ProjectionsTest, FeesPerCaptureMatchTheHandWorkedFigures) {
   auto p = Project(*log.store, dir.Sub("proj"));
   const auto& fees = Model(*p, "fees");
-  auto cap1 = projections::QueryCaptureFees(fees, "m1", "cap1");
+  auto cap1 = projections::QueryCaptureFees(fees, "m1", "o1", "p1", "cap1");
   ASSERT_TRUE(cap1.ok());
   EXPECT_EQ((*cap1)["gross_minor"], 11300);
   EXPECT_EQ((*cap1)["contributors"]["processing"]["charged_minor"], 358);
@@ -134,14 +135,17 @@ TEST_F(ProjectionsTest, FeesPerCaptureMatchTheHandWorkedFigures) {
   // The refund takes 1300 back less the 51 of fees that come back.
   EXPECT_EQ((*cap1)["merchant_net_minor"], 10829 - 1300 + 51);
   EXPECT_EQ((*cap1)["tax_minor"], 0);
-  auto cap2 = projections::QueryCaptureFees(fees, "m1", "cap2");
+  auto cap2 = projections::QueryCaptureFees(fees, "m1", "o2", "p2", "cap2");
   ASSERT_TRUE(cap2.ok());
   EXPECT_EQ((*cap2)["contributors"]["marketplace"]["charged_minor"], 600);
   EXPECT_EQ((*cap2)["contributors"]["dispute"]["charged_minor"], 1500);
   EXPECT_EQ((*cap2)["merchant_net_at_capture_minor"], 5136);
   // Lost: the disputed 6000 went back to the customer and the 1500 fee stays charged.
   EXPECT_EQ((*cap2)["merchant_net_minor"], 5136 - 6000 - 1500);
-  EXPECT_EQ(projections::QueryCaptureFees(fees, "m2", "cap1").status().code(), Code::kNotFound);
+  EXPECT_EQ(projections::QueryCaptureFees(fees, "m2", "o1", "p1", "cap1").status().code(), Code::kNotFound);
+  // A capture is named with its order and payment (capture ids are unique per payment only).
+  EXPECT_EQ(projections::QueryCaptureFees(fees, "m1", "o2", "p2", "cap1").status().code(), Code::kNotFound);
+  EXPECT_EQ(projections::QueryCaptureFees(fees, "m1", "o1", "p2", "cap2").status().code(), Code::kNotFound);
 
   auto revenue = projections::QueryPlatformRevenue(fees);
   ASSERT_TRUE(revenue.ok());
@@ -165,12 +169,14 @@ TEST_F(ProjectionsTest, FeesPerCaptureMatchTheHandWorkedFigures) {
 TEST_F(ProjectionsTest, BalancesAndStatementsAgreeWithEveryPosting) {
   auto p = Project(*log.store, dir.Sub("proj"));
   const auto& fees = Model(*p, "fees");
-  auto balances = projections::QueryBalances(fees, "m1");
-  ASSERT_TRUE(balances.ok());
+  auto answer = projections::QueryBalances(fees, "m1");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ((*answer)["overflowed"], Json::array());
+  Json balances = (*answer)["balances"];  // a copy: indexing it may add what is absent
   int checked = 0;
   for (const auto& [key, amount] : log.balances) {
     if (key.first.rfind("merchant:m1:", 0) != 0) continue;
-    EXPECT_EQ((*balances)[key.first][key.second], amount) << key.first;
+    EXPECT_EQ(balances[key.first][key.second], amount) << key.first;
     ++checked;
   }
   EXPECT_GE(checked, 2);  // available and reserve
@@ -178,15 +184,55 @@ TEST_F(ProjectionsTest, BalancesAndStatementsAgreeWithEveryPosting) {
   ASSERT_TRUE(statement.ok());
   for (auto& [account, a] : (*statement)["accounts"].items()) {
     EXPECT_EQ(a["opening_minor"], 0);
-    EXPECT_EQ(a["closing_minor"], (*balances)[account]["USD"]) << account;
+    EXPECT_EQ(a["closing_minor"], balances[account]["USD"]) << account;
+    EXPECT_FALSE(a.contains("overflowed")) << account;
   }
   // A period after the story: opening = closing = the balance, no postings.
   auto later = projections::QueryStatement(fees, "m1", "USD", "2026-12-01", "2026-12-31");
   ASSERT_TRUE(later.ok());
   for (auto& [account, a] : (*later)["accounts"].items()) {
-    EXPECT_EQ(a["opening_minor"], (*balances)[account]["USD"]);
+    EXPECT_EQ(a["opening_minor"], balances[account]["USD"]);
     EXPECT_EQ(a["postings"], 0);
   }
+}
+
+TEST_F(ProjectionsTest, AnOrdersFeeBreakdownListsItsCapturesWithTotalsPerCurrency) {
+  auto p = Project(*log.store, dir.Sub("proj"));
+  const auto& fees = Model(*p, "fees");
+  auto o1 = projections::QueryOrderFees(fees, "m1", "o1");
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ((*o1)["order_id"], "o1");
+  ASSERT_EQ((*o1)["captures"].size(), 1u);
+  EXPECT_EQ((*o1)["captures"][0], *projections::QueryCaptureFees(fees, "m1", "o1", "p1", "cap1"));
+  ASSERT_EQ((*o1)["totals"].size(), 1u);
+  const Json& usd = (*o1)["totals"]["USD"];
+  EXPECT_EQ(usd["captures"], 1);
+  EXPECT_EQ(usd["gross_minor"], 11300);
+  EXPECT_EQ(usd["refunded_minor"], 1300);
+  EXPECT_EQ(usd["contributors"]["processing"], Json({{"charged_minor", 358}, {"kind", "fee"}, {"reversed_minor", 38}}));
+  EXPECT_EQ(usd["contributors"]["platform"], Json({{"charged_minor", 113}, {"kind", "fee"}, {"reversed_minor", 13}}));
+  EXPECT_EQ(usd["tax_minor"], 0);
+  EXPECT_EQ(usd["sales_tax_minor"], 0);
+  EXPECT_EQ(usd["merchant_net_at_capture_minor"], 10829);
+  EXPECT_EQ(usd["merchant_net_minor"], 10829 - 1300 + 51);
+  EXPECT_FALSE(usd.contains("overflowed"));
+  // o2's lost dispute: its fee and the money that went back show in the totals.
+  auto o2 = projections::QueryOrderFees(fees, "m1", "o2");
+  ASSERT_TRUE(o2.ok());
+  EXPECT_EQ((*o2)["totals"]["USD"]["contributors"]["dispute"]["charged_minor"], 1500);
+  EXPECT_EQ((*o2)["totals"]["USD"]["merchant_net_minor"], 5136 - 6000 - 1500);
+  // An order without captures answers empty lists (whether it exists is the customer
+  // view's to say); another merchant's order of the same id is not reached.
+  auto o3 = projections::QueryOrderFees(fees, "m1", "o3");
+  ASSERT_TRUE(o3.ok());
+  EXPECT_EQ((*o3)["captures"], Json::array());
+  EXPECT_EQ((*o3)["totals"], Json::object());
+  auto other = projections::QueryOrderFees(fees, "m2", "o1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)["captures"], Json::array());
+  // No id holds '/' or is empty: such a name would widen the prefix to other orders.
+  for (const char* bad : {"", "o1/p1", "o1/"})
+    EXPECT_EQ(projections::QueryOrderFees(fees, "m1", bad).status().code(), Code::kNotFound) << bad;
 }
 
 TEST_F(ProjectionsTest, StorefrontAndMall) {
@@ -478,9 +524,10 @@ TEST(ProjectionsCatchUp, AReadAheadThatFailsIsReadAgainOrEndsTheCatchUpWithItsEr
 // A stored value that lacks a field its rule relies on (damaged, or written by a bug)
 // stops that read model with Corruption naming the event's position, instead of a crash or
 // a silently wrong figure, and the read model keeps what it had (no half-applied span).
-// One case per such check: the fees view's dispute without its capture, the customer
-// view's lost dispute without its amount, the storefront's cancelled order with a line
-// without its sku.
+// One case per such check: the fees view's dispute without its capture, or without its
+// order (as a version before DECISIONS 102 recorded it: the message says to rebuild), the
+// customer view's lost dispute without its amount, the storefront's cancelled order with a
+// line without its sku.
 TEST_F(ProjectionsTest, AStoredValueMissingAFieldItsRuleNeedsStopsTheReadModelWithCorruption) {
   struct Case {
     const char* model;
@@ -492,6 +539,8 @@ TEST_F(ProjectionsTest, AStoredValueMissingAFieldItsRuleNeedsStopsTheReadModelWi
   const std::vector<Case> cases = {
       {"fees", "dispute/m1/d1", [](Json& v) { v.erase("capture_id"); }, schema::EventBody::DisputeResolved,
        "resolution of an unknown dispute"},
+      {"fees", "dispute/m1/d1", [](Json& v) { v.erase("order_id"); }, schema::EventBody::DisputeResolved,
+       "rebuild the fees read model"},
       {"customers", "", [](Json& v) { v["disputes"]["d1"].erase("amount"); }, schema::EventBody::DisputeResolved,
        "resolution of a dispute without its amount"},
       {"storefront", "order/m1/o3", [](Json& v) { v["lines"][0].erase("sku"); }, schema::EventBody::OrderCancelled,
@@ -500,8 +549,9 @@ TEST_F(ProjectionsTest, AStoredValueMissingAFieldItsRuleNeedsStopsTheReadModelWi
   const Position head = log.store->head().position;
   auto events = log.store->ReadRange(Position(1), static_cast<uint32_t>(head.value()));
   ASSERT_TRUE(events.ok());
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.model);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(c.message);
     Position trigger;
     for (const StoredEvent& stored : *events) {
       const schema::Event* e = VerifyRecord(stored.record);
@@ -511,7 +561,7 @@ TEST_F(ProjectionsTest, AStoredValueMissingAFieldItsRuleNeedsStopsTheReadModelWi
       break;
     }
     ASSERT_GT(trigger.value(), 1u);
-    const std::string proj = dir.Sub(std::string("damaged-") + c.model);
+    const std::string proj = dir.Sub("damaged-" + std::to_string(i));  // a store per case
     auto project = [&](Position until) {
       ProjectorOptions o;
       o.dir = proj;
@@ -807,6 +857,49 @@ TEST_F(ProjectionsTest, ARestartedProjectorResumesAndDoesNotRebuild) {
     EXPECT_EQ(Model(**again, name.c_str()).progress().digest, Model(*fresh, name.c_str()).progress().digest) << name;
 }
 
+// DECISIONS 105: a read model whose rule now writes another layout (fees, 102: captures
+// keyed by order and payment) is dropped and rebuilt from position 1 when a store of the
+// older layout is opened, instead of mixing the two key layouts (a refund of a capture
+// recorded under the old key would find nothing under the new one); the other read models
+// resume where they were.
+TEST_F(ProjectionsTest, AReadModelOfAnOlderLayoutIsRebuiltFromPositionOneAndTheOthersResume) {
+  const Position head = log.store->head().position;
+  const Position half(head.value() / 2);
+  { auto first = Project(*log.store, dir.Sub("proj"), half); }
+  {
+    // As an older build left it: layout 1 (no layout record), and a key of the old layout.
+    std::filesystem::remove_all(dir.Sub("proj") + "/fees");
+    auto old = projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees", projections::StoreAccess::kWrite,
+                                                  /*layout_version=*/1);
+    ASSERT_TRUE(old.ok()) << old.status().ToString();
+    projections::StateTxn txn(old->get());
+    txn.Put("capture/m1/cap1", Json{{"gross_minor", 1}});
+    ASSERT_TRUE((*old)->Commit(txn, half, -1).ok());
+  }
+  ProjectorOptions o;
+  o.dir = dir.Sub("proj");
+  o.bound = SourceBound::kHead;
+  auto again = Projector::Open(o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->read_models_rebuilding(), std::vector<std::string>{"fees"});
+  EXPECT_EQ(Model(**again, "fees").layout_version(), 2u);
+  EXPECT_EQ(Model(**again, "fees").progress().position, Position(0)) << "the old store was not dropped";
+  EXPECT_GT(Model(**again, "customers").progress().position.value(), 0u) << "the others start over too";
+  ASSERT_TRUE((*again)->CatchUp(*log.store, Position(UINT64_MAX)).ok());
+  auto old_key = Model(**again, "fees").Get("capture/m1/cap1");
+  ASSERT_TRUE(old_key.ok());
+  EXPECT_FALSE(old_key->has_value()) << "a key of the old layout is left";
+  auto fresh = Project(*log.store, dir.Sub("fresh"));
+  for (const std::string& name : projections::ReadModelNames())
+    EXPECT_EQ(Model(**again, name.c_str()).progress().digest, Model(*fresh, name.c_str()).progress().digest) << name;
+  // Opened again, the rebuilt store is of the current layout: nothing is dropped twice.
+  again->reset();
+  auto third = Projector::Open(o);
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE((*third)->read_models_rebuilding().empty());
+  EXPECT_EQ(Model(**third, "fees").progress().position, head);
+}
+
 TEST_F(ProjectionsTest, AModelAheadOfAnotherAfterACrashSkipsWhatItHolds) {
   const Position head = log.store->head().position;
   {
@@ -900,6 +993,203 @@ TEST(ProjectionTotals, ASumPastInt64IsFlaggedNotWrappedNorACrash) {
   EXPECT_EQ(stored["USD"], -3);
   projections::AddTo(stored, "EUR", 4);
   EXPECT_EQ(stored, Json({{"USD", -3}, {"EUR", 4}}));
+}
+
+// Capture ids are unique per payment only (ledger/domain/state.h, capture_payments): here
+// two payments of one order and a payment of another order each hold a capture "X". The
+// fees view kept one record per merchant and capture id, so the second capture replaced
+// the first and a refund of p1's X changed p2's record (found by a black-box probe). Each
+// keeps its own record through a refund and a lost dispute, the dispute's record names its
+// order and payment, and each order's breakdown lists its own captures.
+TEST(FeesView, CapturesSharingAnIdOnOtherPaymentsKeepTheirOwnRecords) {
+  TempDir dir;
+  testing_support::TickingClock clock;
+  StoreOptions options;
+  options.path = dir.Sub("store");
+  options.clock = &clock;
+  auto store = EventStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    testing_support::DomainHarness h(store->get());
+    const std::vector<domain::Command> commands = {
+        domain::ConfigureMerchant{"USD", "", "", "", "", ""},
+        domain::OpenStore{"s1", "Shoes", Channel::kWeb},
+        domain::PublishListing{"s1", "sku-1", "Red Shoe", 5000, "USD", 100},
+        domain::RegisterCustomer{"c1", "s1"},
+        domain::PlaceOrder{"o1", "s1", "c1", "USD", {{"sku-1", 2, 5000}}, 0, 0},
+        domain::AuthorizePayment{"p1", "o1", 4000, "USD", "card", "stripe"},
+        domain::AuthorizePayment{"p2", "o1", 6000, "USD", "card", "stripe"},
+        domain::CapturePayment{"p1", "X", 1000, ""},
+        domain::CapturePayment{"p2", "X", 5000, ""},
+        domain::PlaceOrder{"o2", "s1", "c1", "USD", {{"sku-1", 1, 5000}}, 0, 0},
+        domain::AuthorizePayment{"p3", "o2", 5000, "USD", "card", "stripe"},
+        domain::CapturePayment{"p3", "X", 5000, ""},
+        domain::RefundPayment{"p1", "r1", "X", 100},
+        domain::OpenDispute{"d1", "p2", "X", 2000, "fraudulent", 0},
+        domain::ResolveDispute{"d1", domain::DisputeOutcomeInput::kLost},
+    };
+    for (const domain::Command& c : commands) {
+      auto r = h.Run("m1", c);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+  }
+  auto p = Project(**store, dir.Sub("proj"));
+  const auto& fees = Model(*p, "fees");
+  auto p1 = projections::QueryCaptureFees(fees, "m1", "o1", "p1", "X");
+  auto p2 = projections::QueryCaptureFees(fees, "m1", "o1", "p2", "X");
+  auto p3 = projections::QueryCaptureFees(fees, "m1", "o2", "p3", "X");
+  ASSERT_TRUE(p1.ok() && p2.ok() && p3.ok());
+  // p1's X: 1000 captured, 100 refunded with its fees' share reversed.
+  EXPECT_EQ((*p1)["payment_id"], "p1");
+  EXPECT_EQ((*p1)["gross_minor"], 1000);
+  EXPECT_EQ((*p1)["refunded_minor"], 100);
+  const int64_t p1_reversed = (*p1)["contributors"]["processing"]["reversed_minor"].get<int64_t>() +
+                              (*p1)["contributors"]["platform"]["reversed_minor"].get<int64_t>();
+  EXPECT_GT(p1_reversed, 0);
+  EXPECT_EQ((*p1)["merchant_net_minor"].get<int64_t>(),
+            (*p1)["merchant_net_at_capture_minor"].get<int64_t>() - 100 + p1_reversed);
+  EXPECT_FALSE((*p1)["contributors"].contains("dispute"));
+  // p2's X: 5000 captured, nothing refunded, 2000 lost to the dispute and its 1500 fee.
+  EXPECT_EQ((*p2)["payment_id"], "p2");
+  EXPECT_EQ((*p2)["gross_minor"], 5000);
+  EXPECT_EQ((*p2)["refunded_minor"], 0);
+  EXPECT_EQ((*p2)["contributors"]["processing"]["reversed_minor"], 0);
+  EXPECT_EQ((*p2)["contributors"]["dispute"]["charged_minor"], 1500);
+  EXPECT_EQ((*p2)["merchant_net_minor"].get<int64_t>(),
+            (*p2)["merchant_net_at_capture_minor"].get<int64_t>() - 2000 - 1500);
+  // p3's X, on the other order: untouched by either.
+  EXPECT_EQ((*p3)["order_id"], "o2");
+  EXPECT_EQ((*p3)["refunded_minor"], 0);
+  EXPECT_EQ((*p3)["merchant_net_minor"], (*p3)["merchant_net_at_capture_minor"]);
+  auto dispute = fees.Get("dispute/m1/d1");
+  ASSERT_TRUE(dispute.ok() && dispute->has_value());
+  EXPECT_EQ(**dispute, Json({{"capture_id", "X"}, {"currency", "USD"}, {"order_id", "o1"}, {"payment_id", "p2"}}));
+  auto old_key = fees.Get("capture/m1/X");
+  ASSERT_TRUE(old_key.ok());
+  EXPECT_FALSE(old_key->has_value()) << "a capture under the key of before DECISIONS 102";
+
+  auto o1 = projections::QueryOrderFees(fees, "m1", "o1");
+  ASSERT_TRUE(o1.ok());
+  ASSERT_EQ((*o1)["captures"].size(), 2u);
+  EXPECT_EQ((*o1)["captures"][0], *p1);  // by payment, then capture id
+  EXPECT_EQ((*o1)["captures"][1], *p2);
+  const Json& usd = (*o1)["totals"]["USD"];
+  EXPECT_EQ(usd["captures"], 2);
+  EXPECT_EQ(usd["gross_minor"], 6000);
+  EXPECT_EQ(usd["refunded_minor"], 100);
+  EXPECT_EQ(usd["contributors"]["processing"]["charged_minor"].get<int64_t>(),
+            (*p1)["contributors"]["processing"]["charged_minor"].get<int64_t>() +
+                (*p2)["contributors"]["processing"]["charged_minor"].get<int64_t>());
+  EXPECT_EQ(usd["contributors"]["dispute"]["charged_minor"], 1500);
+  EXPECT_EQ(usd["merchant_net_minor"].get<int64_t>(),
+            (*p1)["merchant_net_minor"].get<int64_t>() + (*p2)["merchant_net_minor"].get<int64_t>());
+  auto o2 = projections::QueryOrderFees(fees, "m1", "o2");
+  ASSERT_TRUE(o2.ok());
+  ASSERT_EQ((*o2)["captures"].size(), 1u);
+  EXPECT_EQ((*o2)["captures"][0], *p3);
+}
+
+// Balances and statements read sums the fees view keeps at the int64 bound with
+// "overflowed" set (DECISIONS 49). QueryBalances dropped the flag, so a saturated balance
+// read as exact, and QueryStatement summed days with unchecked int64 arithmetic (undefined
+// behaviour; observed wrapping to wrong closings). Both now stay within int64 and say so.
+// The store is written directly: no short story reaches the bound.
+TEST(FeesQueries, BalancesAndStatementsSayWhenTheyOverflowedAndNeverWrap) {
+  TempDir dir;
+  const int64_t max = INT64_MAX, min = INT64_MIN;
+  const std::string st = "statement/m1/USD/merchant:m1:";
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(
+                  dir.Sub("proj"), "fees", 1,
+                  {{"balance/merchant:m1:available/EUR", {{"balance_minor", -7}}},
+                   {"balance/merchant:m1:available/USD", {{"balance_minor", max}, {"overflowed", true}}},
+                   {"balance/merchant:m1:reserve/USD", {{"balance_minor", 5}}},
+                   {"balance/merchant:m2:available/USD", {{"balance_minor", min}, {"overflowed", true}}},
+                   {st + "available/2026-11-25", {{"credits_minor", max}, {"postings", 1}}},
+                   {st + "available/2026-11-26", {{"credits_minor", max}, {"postings", 1}}},
+                   {st + "fees/2026-11-26", {{"credits_minor", 1}, {"overflowed", true}, {"postings", 1}}},
+                   {st + "held/2026-11-26", {{"debits_minor", max}, {"postings", 1}}},
+                   {st + "held/2026-11-27", {{"debits_minor", max}, {"postings", 1}}},
+                   {st + "later/2026-12-01", {{"credits_minor", 1}, {"overflowed", true}, {"postings", 1}}},
+                   {st + "reserve/2026-11-26", {{"credits_minor", 10}, {"debits_minor", 5}, {"postings", 2}}}})
+                  .ok());
+  auto fees = projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees", projections::StoreAccess::kReadOnly);
+  ASSERT_TRUE(fees.ok()) << fees.status().ToString();
+
+  auto balances = projections::QueryBalances(**fees, "m1");
+  ASSERT_TRUE(balances.ok());
+  EXPECT_EQ((*balances)["balances"],
+            Json({{"merchant:m1:available", {{"EUR", -7}, {"USD", max}}}, {"merchant:m1:reserve", {{"USD", 5}}}}));
+  EXPECT_EQ((*balances)["overflowed"], Json::array({{{"account", "merchant:m1:available"}, {"currency", "USD"}}}));
+  auto none = projections::QueryBalances(**fees, "m3");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, Json({{"balances", Json::object()}, {"overflowed", Json::array()}}));
+
+  // The period 11-26..11-27: available opens at the bound (exact) and closes past it;
+  // held's debits pass it; fees says its own sum did; reserve is exact; later has only a
+  // day after the period, whose flag does not count.
+  auto period = projections::QueryStatement(**fees, "m1", "USD", "2026-11-26", "2026-11-27");
+  ASSERT_TRUE(period.ok()) << period.status().ToString();
+  const Json& a = (*period)["accounts"];
+  EXPECT_EQ(a["merchant:m1:available"]["opening_minor"], max);
+  EXPECT_EQ(a["merchant:m1:available"]["credits_minor"], max);
+  EXPECT_EQ(a["merchant:m1:available"]["closing_minor"], max) << "a closing past int64 stays at the bound";
+  EXPECT_EQ(a["merchant:m1:available"]["overflowed"], true);
+  EXPECT_EQ(a["merchant:m1:held"]["debits_minor"], max);
+  EXPECT_EQ(a["merchant:m1:held"]["closing_minor"], -max);
+  EXPECT_EQ(a["merchant:m1:held"]["postings"], 2);
+  EXPECT_EQ(a["merchant:m1:held"]["overflowed"], true);
+  EXPECT_EQ(a["merchant:m1:fees"]["closing_minor"], 1);
+  EXPECT_EQ(a["merchant:m1:fees"]["overflowed"], true);
+  EXPECT_EQ(a["merchant:m1:reserve"], Json({{"opening_minor", 0}, {"credits_minor", 10}, {"debits_minor", 5}, {"postings", 2},
+                                {"closing_minor", 5}}));
+  EXPECT_EQ(a["merchant:m1:later"], Json({{"opening_minor", 0}, {"credits_minor", 0}, {"debits_minor", 0}, {"postings", 0},
+                              {"closing_minor", 0}}));
+  // After them all: the openings themselves pass the bound, each way, and stay there.
+  auto after = projections::QueryStatement(**fees, "m1", "USD", "2026-11-28", "2026-11-30");
+  ASSERT_TRUE(after.ok());
+  const Json& b = (*after)["accounts"];
+  EXPECT_EQ(b["merchant:m1:available"]["opening_minor"], max);
+  EXPECT_EQ(b["merchant:m1:available"]["closing_minor"], max);
+  EXPECT_EQ(b["merchant:m1:available"]["overflowed"], true);
+  EXPECT_EQ(b["merchant:m1:held"]["opening_minor"], min);
+  EXPECT_EQ(b["merchant:m1:held"]["closing_minor"], min);
+  EXPECT_EQ(b["merchant:m1:held"]["overflowed"], true);
+  EXPECT_EQ(b["merchant:m1:reserve"]["closing_minor"], 5);
+  EXPECT_FALSE(b["merchant:m1:reserve"].contains("overflowed"));
+  EXPECT_FALSE(b["merchant:m1:later"].contains("overflowed"));
+}
+
+// An order's fee totals are summed within int64 too: a currency whose sum passed the bound,
+// or one of whose capture records (or their contributors) says it did, is marked.
+TEST(FeesQueries, AnOrdersFeeTotalsSayWhenTheyOverflowedAndNeverWrap) {
+  TempDir dir;
+  const int64_t max = INT64_MAX;
+  const Json processing_max = {{"processing", {{"charged_minor", max}, {"kind", "fee"}, {"reversed_minor", 0}}}};
+  const Json processing_one = {{"processing", {{"charged_minor", 1}, {"kind", "fee"}, {"reversed_minor", 0}}}};
+  const Json platform_flagged = {
+      {"platform", {{"charged_minor", 1}, {"kind", "fee"}, {"overflowed", true}, {"reversed_minor", 0}}}};
+  ASSERT_TRUE(testing_support::WriteProjectionCommit(
+                  dir.Sub("proj"), "fees", 1,
+                  {{"capture/m1/o1/p1/c1", {{"contributors", processing_max}, {"currency", "USD"}, {"gross_minor", max}}},
+                   {"capture/m1/o1/p2/c1", {{"contributors", processing_one}, {"currency", "USD"}, {"gross_minor", 1}}},
+                   {"capture/m1/o1/p3/c9", {{"contributors", Json::object()}, {"currency", "EUR"}, {"gross_minor", 3}}},
+                   {"capture/m1/o1/p4/c1", {{"contributors", platform_flagged}, {"currency", "GBP"}, {"gross_minor", 2}}},
+                   {"capture/m1/o10/p1/c1", {{"contributors", Json::object()}, {"currency", "USD"}, {"gross_minor", 100}}}})
+                  .ok());
+  auto fees = projections::ProjectionStore::Open(dir.Sub("proj") + "/fees", "fees", projections::StoreAccess::kReadOnly);
+  ASSERT_TRUE(fees.ok()) << fees.status().ToString();
+  auto o1 = projections::QueryOrderFees(**fees, "m1", "o1");
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ((*o1)["captures"].size(), 4u) << "o10's capture is another order's";
+  const Json& t = (*o1)["totals"];
+  EXPECT_EQ(t["USD"]["captures"], 2);
+  EXPECT_EQ(t["USD"]["gross_minor"], max);
+  EXPECT_EQ(t["USD"]["contributors"]["processing"]["charged_minor"], max);
+  EXPECT_EQ(t["USD"]["overflowed"], true);
+  EXPECT_EQ(t["EUR"]["gross_minor"], 3);
+  EXPECT_FALSE(t["EUR"].contains("overflowed"));
+  EXPECT_EQ(t["GBP"]["contributors"]["platform"]["charged_minor"], 1);
+  EXPECT_EQ(t["GBP"]["overflowed"], true) << "a contributor's own flag";
 }
 
 TEST(UtcDay, NamesTheCalendarDayAlsoWhenDaysAlternate) {
