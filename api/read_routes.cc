@@ -108,6 +108,54 @@ Json StatementRows(const Json& statement) {
   return rows;
 }
 
+// `group_by`: a comma-separated set of day, contributor and merchant (DESIGN §7: per merchant,
+// UTC day and contributor, combinable; analysts also by merchant); absent, all three (one row
+// per merchant, day, contributor and currency). Each named once.
+std::optional<Response> ParseFeeGrouping(const Call& c, projections::FeeGrouping* by) {
+  const std::string text = c.request.Query("group_by");
+  if (text.empty()) return std::nullopt;
+  *by = projections::FeeGrouping{false, false, false};
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool* dimension = name == "day" ? &by->day : name == "contributor" ? &by->contributor
+                                                 : name == "merchant"  ? &by->merchant
+                                                                       : nullptr;
+    if (dimension == nullptr || *dimension)
+      return BadParameter("group_by", "group_by is a list of day, contributor and merchant, each at most once");
+    *dimension = true;
+    if (comma == std::string::npos) return std::nullopt;
+    start = comma + 1;
+  }
+}
+
+// GET /v1/fees (DESIGN §7, §9): fee aggregates over the UTC days [from, to], grouped as
+// `group_by` says, as JSON ({rows}) or, when Accept prefers it, CSV (one row per group).
+Response FeeAggregates(Call& c) {
+  ListFormat format = ListFormat::kJson;
+  if (auto refused = NegotiateFormat(c, "fee aggregates", &format)) return *refused;
+  if (auto wait = WaitForMinPosition(c)) return *wait;
+  if (auto bad = CheckPeriod(c)) return *bad;
+  projections::FeeGrouping by;
+  if (auto bad = ParseFeeGrouping(c, &by)) return *bad;
+  // Analysts may read every merchant's rows at once; a merchant only its own.
+  const std::string m = c.Merchant();
+  auto rows =
+      projections::QueryFeesByDay(*ReadModel(c.ctx, "fees"), m, c.request.Query("from"), c.request.Query("to"), by);
+  if (!rows.ok()) return ProblemFromStatus(rows.status());
+  if (format == ListFormat::kJson) return JsonResponse(200, Json{{"rows", *rows}});
+  std::vector<std::string> columns;
+  if (by.merchant) columns.push_back("merchant_id");
+  if (by.day) columns.push_back("day");
+  if (by.contributor) columns.insert(columns.end(), {"contributor", "kind"});
+  columns.insert(columns.end(), {"currency", "charged_minor", "reversed_minor", "net_minor", "overflowed"});
+  Response r;
+  r.content_type = kCsvContentType;
+  r.body = ToCsv(*rows, columns);
+  return r;
+}
+
 // GET /v1/statements (DESIGN §7, §9): per account of the merchant, opening + credits -
 // debits = closing over the UTC days [from, to], as JSON or, when Accept prefers it (the
 // lists' negotiation, DECISIONS 95 (3)), as CSV through the lists' writer.
@@ -188,15 +236,7 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
 
   router.Add("GET", "/v1/statements", Guard(ctx, readers, Body::kNone, Statement));
 
-  router.Add("GET", "/v1/fees", Guard(ctx, readers, Body::kNone, [](Call& c) {
-    if (auto wait = WaitForMinPosition(c)) return *wait;
-    if (auto bad = CheckPeriod(c)) return *bad;
-    // Analysts may read every merchant's rows at once; a merchant only its own.
-    const std::string m = c.Merchant();
-    auto rows = projections::QueryFeesByDay(*ReadModel(c.ctx, "fees"), m, c.request.Query("from"), c.request.Query("to"));
-    if (!rows.ok()) return ProblemFromStatus(rows.status());
-    return JsonResponse(200, Json{{"rows", *rows}});
-  }));
+  router.Add("GET", "/v1/fees", Guard(ctx, readers, Body::kNone, FeeAggregates));
 
   // Lists: a merchant its own; an analyst every merchant's, or one with merchant_id.
   router.Add("GET", "/v1/stores", Guard(ctx, readers, Body::kNone, [](Call& c) {

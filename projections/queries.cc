@@ -250,11 +250,18 @@ Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merc
 }
 
 Result<Json> QueryFeesByDay(const ProjectionStore& fees, const std::string& merchant, const std::string& from_day,
-                            const std::string& to_day) {
+                            const std::string& to_day, FeeGrouping by) {
   LEDGER_RETURN_IF_ERROR(CheckDays(from_day, to_day));
   auto rows = fees.Scan(merchant.empty() ? "day/" : "day/" + merchant + "/", "", SIZE_MAX);
   if (!rows.ok()) return rows.status();
-  Json out = Json::array();
+  // One group per (merchant?, day?, contributor?, currency), in that order: the keys' own
+  // order when nothing is left out.
+  struct Group {
+    Json row;
+    int64_t charged = 0, reversed = 0, net = 0;
+    bool overflowed = false;
+  };
+  std::map<std::vector<std::string>, Group> groups;
   for (const auto& [key, v] : *rows) {
     // day/<merchant>/<day>/<contributor>/<currency>
     std::vector<std::string> parts;
@@ -264,9 +271,33 @@ Result<Json> QueryFeesByDay(const ProjectionStore& fees, const std::string& merc
     parts.push_back(key.substr(start));
     if (parts.size() != 5) return Status::Corruption("malformed fees-by-day key");
     if (parts[2] < from_day || parts[2] > to_day) continue;
-    out.push_back({{"merchant_id", parts[1]}, {"day", parts[2]}, {"contributor", parts[3]}, {"currency", parts[4]},
-                   {"kind", v["kind"]}, {"charged_minor", v.value("charged_minor", int64_t{0})},
-                   {"reversed_minor", v.value("reversed_minor", int64_t{0})}, {"net_minor", v["net_minor"]}});
+    std::vector<std::string> id;
+    Json row = Json::object();
+    const auto keep = [&](const char* field, const std::string& value) {
+      id.push_back(value);
+      row[field] = value;
+    };
+    if (by.merchant) keep("merchant_id", parts[1]);
+    if (by.day) keep("day", parts[2]);
+    if (by.contributor) {
+      keep("contributor", parts[3]);
+      row["kind"] = v.value("kind", std::string());
+    }
+    keep("currency", parts[4]);
+    Group& g = groups[id];
+    if (g.row.is_null()) g.row = std::move(row);
+    g.overflowed |= !AddWithinInt64(&g.charged, v.value("charged_minor", int64_t{0}));
+    g.overflowed |= !AddWithinInt64(&g.reversed, v.value("reversed_minor", int64_t{0}));
+    g.overflowed |= !AddWithinInt64(&g.net, v.value("net_minor", int64_t{0}));
+    g.overflowed |= v.value("overflowed", false);
+  }
+  Json out = Json::array();
+  for (auto& [id, g] : groups) {
+    g.row["charged_minor"] = g.charged;
+    g.row["reversed_minor"] = g.reversed;
+    g.row["net_minor"] = g.net;
+    g.row["overflowed"] = g.overflowed;
+    out.push_back(std::move(g.row));
   }
   return out;
 }

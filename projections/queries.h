@@ -47,10 +47,21 @@ ledger::Result<Json> QueryOrderFees(const ProjectionStore& fees, const std::stri
 ledger::Result<Json> QueryStatement(const ProjectionStore& fees, const std::string& merchant,
                                     const std::string& currency, const std::string& from_day,
                                     const std::string& to_day);
-// fees: rows {merchant_id, day, contributor, currency, kind, charged, reversed, net} for days
-// [from_day, to_day]; one merchant, or every merchant when `merchant` is empty (analysts).
+// What GET /v1/fees groups by (DESIGN §7: per merchant, UTC day and contributor,
+// combinable): a dimension left out is summed over. Currencies are never summed together.
+struct FeeGrouping {
+  bool merchant = true;
+  bool day = true;
+  bool contributor = true;
+};
+// fees: rows {merchant_id?, day?, contributor?, kind?, currency, charged_minor,
+// reversed_minor, net_minor, overflowed} for days [from_day, to_day], one per group in key
+// order; one merchant, or every merchant when `merchant` is empty (analysts). `kind` (fee or
+// tax) comes with the contributor. Sums stay within int64: a group whose sum reached the
+// bound, or one of whose day records says it did, has overflowed true.
 ledger::Result<Json> QueryFeesByDay(const ProjectionStore& fees, const std::string& merchant,
-                                    const std::string& from_day, const std::string& to_day);
+                                    const std::string& from_day, const std::string& to_day,
+                                    FeeGrouping by = FeeGrouping{});
 // fees: platform revenue by contributor and currency (kind fee only).
 ledger::Result<Json> QueryPlatformRevenue(const ProjectionStore& fees);
 

@@ -76,6 +76,36 @@ TEST_F(ApiTest, TheMerchantStoryOverHttpWithFeesPositionsAndIdempotency) {
   ASSERT_EQ(fees.status, 200);
   EXPECT_FALSE(Body(fees)["rows"].empty());
   EXPECT_EQ(Call("GET", "/v1/statements?from=2000-01-01&to=2100-01-01&currency=USD", m1_).status, 200);
+
+  // Fee aggregates grouped as DESIGN §7 asks (combinable; the dimensions left out summed):
+  // the capture of 11300 charged processing 358 and platform 113; the refund of 1300
+  // reversed 38 and 13.
+  Response by_contributor = Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01&group_by=contributor", m1_);
+  ASSERT_EQ(by_contributor.status, 200) << by_contributor.body;
+  EXPECT_EQ(Body(by_contributor)["rows"],
+            Json::parse(R"([{"contributor":"platform","kind":"fee","currency":"USD","charged_minor":113,"reversed_minor":13,"net_minor":100,"overflowed":false},
+                            {"contributor":"processing","kind":"fee","currency":"USD","charged_minor":358,"reversed_minor":38,"net_minor":320,"overflowed":false}])"));
+  Response by_day = Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01&group_by=day", m1_);
+  ASSERT_EQ(by_day.status, 200);
+  ASSERT_EQ(Body(by_day)["rows"].size(), 1u) << by_day.body;
+  EXPECT_EQ(Body(by_day)["rows"][0]["net_minor"], 420);
+  EXPECT_EQ(Body(by_day)["rows"][0]["charged_minor"], 471);
+  EXPECT_FALSE(Body(by_day)["rows"][0].contains("contributor"));
+  EXPECT_FALSE(Body(by_day)["rows"][0].contains("merchant_id"));
+  Response all_in_one = Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01&group_by=merchant,day,contributor", m1_);
+  ASSERT_EQ(all_in_one.status, 200);
+  EXPECT_EQ(Body(all_in_one), Body(fees)) << "all three named is the default";
+  Response csv = Call("GET", "/v1/fees?from=2000-01-01&to=2100-01-01&group_by=contributor", m1_, "", {{"accept", "text/csv"}});
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.body,
+            "contributor,kind,currency,charged_minor,reversed_minor,net_minor,overflowed\r\n"
+            "platform,fee,USD,113,13,100,false\r\nprocessing,fee,USD,358,38,320,false\r\n");
+  for (const char* bad : {"week", "day,day", "day,", ",day", "Day"}) {
+    Response refused = Call("GET", std::string("/v1/fees?from=2000-01-01&to=2100-01-01&group_by=") + bad, m1_);
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(Body(refused)["pointer"], "/group_by") << bad;
+  }
 }
 
 TEST_F(ApiTest, KeysAreNeededShownOnceAndRevocable) {
