@@ -364,7 +364,7 @@ struct ReplicatedShard::Impl {
   // Keeps a stopped sequencer until the store has answered everything it handed over (the
   // store calls into it until then). Leaves `sequencer` null. REQUIRES: role_mu held.
   void Retire(std::shared_ptr<ledger::domain::Sequencer> stopped) {
-    retired.push_back(std::move(stopped));
+    if (stopped) retired.push_back(std::move(stopped));
     sequencer.reset();
     retired_held = retired.size();
   }
@@ -607,7 +607,8 @@ ledger::Status ReplicatedShard::Demote() {
   if (im.embedded) return ledger::Status::InvalidArgument("a node on its own embedded cluster cannot hand over");
   // Stop taking writes, then let everything written become canonical before following.
   im.slot.set({nullptr, ""});
-  im.sequencer->Stop();
+  // None when an earlier demotion timed out and no new sequencer could start.
+  if (im.sequencer) im.sequencer->Stop();
   const auto deadline = Clock::now() + std::chrono::milliseconds(std::max(kPromotionAnswerMinMs, 4 * im.o.failover_after_ms));
   while (!(im.store->idle() && im.store->canonical_mark().position >= im.store->head().position) &&
          Clock::now() < deadline)

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "ledger/file_sync.h"
 #include "ledger/record_codec.h"
 #include "ledger/thread_name.h"
 #include "ledger/worker_pool.h"
@@ -355,6 +356,39 @@ struct Projector::Impl {
 
 Projector::~Projector() = default;
 
+namespace {
+
+// The names a dropped store of read model `name` goes by until it is removed.
+std::string DroppedPrefix(const std::string& name) { return name + ".dropped-layout-"; }
+
+// Sets the store at `path` aside in one step (a rename, atomic on its filesystem, made
+// durable by syncing the directory), so that a crash while it is being removed leaves
+// either the old store whole or a new one beside a leftover that the next Open removes,
+// never a half-deleted store that would not open. A store reached through a symlink is
+// left to the operator: renaming the link would orphan its target.
+Status DropStore(const std::string& path, const std::string& name, uint32_t layout) {
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec))
+    return Status::IOError("the read model '" + name + "' is of an older layout and is reached through a "
+                                      "symlink: remove it (or rebuild it with ledger-replay) by hand");
+  const std::filesystem::path aside = std::filesystem::path(path).parent_path() / (DroppedPrefix(name) + std::to_string(layout));
+  std::filesystem::remove_all(aside, ec);  // an earlier drop's leftover of the same layout
+  std::filesystem::rename(path, aside, ec);
+  if (ec) return Status::IOError("cannot set aside the read model '" + name + "' of an older layout: " + ec.message());
+  ledger::SyncParentDirectory(path);
+  return Status::Ok();
+}
+
+// Removes what DropStore set aside (best effort: a leftover is harmless, and removed at
+// the next Open).
+void RemoveDroppedStores(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename().string().rfind(DroppedPrefix(name), 0) == 0) std::filesystem::remove_all(entry.path(), ec);
+}
+
+}  // namespace
+
 ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOptions& options) {
   std::unique_ptr<Projector> p(new Projector());
   p->impl_ = std::make_unique<Impl>();
@@ -369,6 +403,7 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
     auto rule = MakeProjection(name);
     if (!rule) return Status::InvalidArgument("no read model named '" + name + "'");
     const std::string path = (std::filesystem::path(options.dir) / name).string();
+    if (options.store_access != StoreAccess::kReadOnly) RemoveDroppedStores(options.dir, name);
     auto store = ProjectionStore::Open(path, name, options.store_access, rule->layout_version());
     if (!store.ok()) return store.status();
     if ((*store)->layout_version() != rule->layout_version() && options.store_access != StoreAccess::kReadOnly) {
@@ -376,11 +411,11 @@ ledger::Result<std::unique_ptr<Projector>> Projector::Open(const ProjectorOption
       // new ones (a fact recorded under the old key is not found under the new one). The
       // store is only ever derived from the log, so it is dropped and rebuilt from
       // position 1; the other read models resume where they were.
-      store->reset();
-      std::filesystem::remove_all(path, ec);
-      if (ec) return Status::IOError("cannot drop the read model '" + name + "' of an older layout: " + ec.message());
+      LEDGER_RETURN_IF_ERROR(DropStore(path, name, (*store)->layout_version()));
+      store->reset();  // after the rename: its lock kept other openers out until then
       store = ProjectionStore::Open(path, name, options.store_access, rule->layout_version());
       if (!store.ok()) return store.status();
+      RemoveDroppedStores(options.dir, name);
       im.layouts_rebuilt.push_back(name);
     }
     const Position at = (*store)->progress().position;

@@ -59,17 +59,23 @@ ledger::Status SyncPath(const std::string& path, int flags) {
 // A file: link(2) never replaces, then the partial's name goes. A directory cannot be
 // linked, and rename(2) of one fails on anything at `to` except an empty directory: the
 // check just before it leaves only an empty directory made in between to be replaced.
+// A check, then rename(2): what is left when neither flags nor links are (a directory; a
+// file on a filesystem without hard links).
+ledger::Status CheckThenRename(const std::string& from, const std::string& to) {
+  if (Taken(to)) return Appeared(to);
+  if (::rename(from.c_str(), to.c_str()) == 0) return ledger::Status::Ok();
+  if (errno == EEXIST || errno == ENOTEMPTY || errno == ENOTDIR) return Appeared(to);
+  return Errno("cannot rename " + from + " to " + to);
+}
+
 ledger::Status RenameWithoutFlags(const std::string& from, const std::string& to) {
   struct stat st {};
   if (::lstat(from.c_str(), &st) != 0) return Errno("cannot rename " + from);
-  if (S_ISDIR(st.st_mode)) {
-    if (Taken(to)) return Appeared(to);
-    if (::rename(from.c_str(), to.c_str()) == 0) return ledger::Status::Ok();
-    if (errno == EEXIST || errno == ENOTEMPTY || errno == ENOTDIR) return Appeared(to);
-    return Errno("cannot rename " + from + " to " + to);
-  }
+  if (S_ISDIR(st.st_mode)) return CheckThenRename(from, to);
   if (::link(from.c_str(), to.c_str()) != 0) {
     if (errno == EEXIST) return Appeared(to);
+    // No hard links here (CIFS without unix extensions, some FUSE filesystems).
+    if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) return CheckThenRename(from, to);
     return Errno("cannot link " + from + " to " + to);
   }
   ::unlink(from.c_str());  // the output is whole at `to`; this name was only a second link

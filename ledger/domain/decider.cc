@@ -143,8 +143,10 @@ Status MerchantBalancesStayInRange(const DomainState& state, const std::string& 
       const std::string_view currency = p->currency() ? p->currency()->string_view() : std::string_view();
       const std::string_view debit = p->debit() ? p->debit()->string_view() : std::string_view();
       const std::string_view credit = p->credit() ? p->credit()->string_view() : std::string_view();
-      LEDGER_RETURN_IF_ERROR(move(debit, currency, p->amount_minor(), /*credit=*/false));
+      // Credit, then debit: the order the read models apply a posting's sides in
+      // (fees_view.cc), which matters when both are the same account near a bound.
       LEDGER_RETURN_IF_ERROR(move(credit, currency, p->amount_minor(), /*credit=*/true));
+      LEDGER_RETURN_IF_ERROR(move(debit, currency, p->amount_minor(), /*credit=*/false));
     }
   }
   return Status::Ok();

@@ -51,8 +51,9 @@ void ApplyPostingsToMerchant(MerchantState& m, const std::string& merchant,
   const std::string prefix = MerchantAccountPrefix(merchant);
   for (const auto* p : *postings) {
     const std::string debit = Str(p->debit()), credit = Str(p->credit()), currency = Str(p->currency());
-    if (debit.starts_with(prefix)) AddSaturating(&m.account_minor[{debit, currency}], p->amount_minor(), /*add=*/false);
+    // Credit, then debit, as the decider's check and the read models.
     if (credit.starts_with(prefix)) AddSaturating(&m.account_minor[{credit, currency}], p->amount_minor(), /*add=*/true);
+    if (debit.starts_with(prefix)) AddSaturating(&m.account_minor[{debit, currency}], p->amount_minor(), /*add=*/false);
   }
 }
 
