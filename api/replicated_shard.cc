@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -38,6 +39,11 @@ constexpr int kPromotionAnswerMinMs = 5000;
 constexpr int64_t kSequencerRestartEveryMs = 1000;  // a failed sequencer is replaced at most this often
 // After a planned demotion the node leaves the promotion to the chosen standby.
 constexpr int kDemotedHoldOffFailovers = 3;
+// Open failover notices of a shard looked at per check (there is one per failover).
+constexpr size_t kOpenFailoverNoticesScannedMax = 256;
+// A resolution submitted and not yet seen in the status read model is submitted again
+// after this (its submit failed, or the read model lags).
+constexpr int kNoticeResubmitAfterS = 10;
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -127,8 +133,11 @@ struct ReplicatedShard::Impl {
 
   // The failover notice this node published, resolved after --resolve-after-s.
   Clock::time_point reader_retry_at{};  // GUARDED_BY(role_mu)
-  std::string notice_to_resolve;    // GUARDED_BY(role_mu)
-  Clock::time_point resolve_at{};   // GUARDED_BY(role_mu)
+  // Failover notices are resolved from the log's own record (ResolveNoticesWhenDue), so a
+  // restart, a demotion or a failed submit does not leave one open for good.
+  Clock::time_point writing_since{};      // GUARDED_BY(role_mu): when this node last became the writer
+  Clock::time_point next_notice_check{};  // GUARDED_BY(role_mu)
+  std::map<std::string, Clock::time_point> resolutions_sent;  // GUARDED_BY(role_mu): notice id -> last submit
 
   std::atomic<uint64_t> promotions{0}, promotions_lost{0}, rejoins{0}, quarantined_events{0}, sequencer_restarts{0};
   int64_t next_sequencer_start_ms = 0;  // monitor thread only
@@ -199,6 +208,7 @@ struct ReplicatedShard::Impl {
     if (!s.ok()) return s.status();
     sequencer = std::move(s).value();
     slot.set({sequencer, o.advertise_url});
+    if (!is_writer.load()) writing_since = Clock::now();  // not a sequencer replaced while writing
     is_writer = true;
     return ledger::Status::Ok();
   }
@@ -222,7 +232,7 @@ struct ReplicatedShard::Impl {
         stopped_reader = std::move(reader);
       }
     }
-    notice_to_resolve.clear();
+    resolutions_sent.clear();
     ledger::Result<ledger::QuarantineReport> report = ledger::Status::Unavailable("");
     // Commands the stopped sequencer handed over are being written: wait for them.
     for (int i = 0; i < 2000; ++i) {
@@ -316,8 +326,6 @@ struct ReplicatedShard::Impl {
     }
     LEDGER_RETURN_IF_ERROR(BecomeWriter());
     promotions++;
-    notice_to_resolve = notice.notice_id;
-    resolve_at = Clock::now() + std::chrono::seconds(o.resolve_after_s);
     spdlog::warn("shard {}: node {} is the writer now, epoch {} at position {} ({} ms after detection; promotion "
                  "batch canonical {} ms after the partition was read to its end)",
                  o.shard, o.node_id, epoch, done->first_position.value(), (NowUs() - detected_at_us) / 1000,
@@ -343,22 +351,45 @@ struct ReplicatedShard::Impl {
     if (auto s = StartReader(); !s.ok()) spdlog::error("shard {}: cannot start the log reader: {}", o.shard, s.ToString());
   }
 
-  // REQUIRES: role_mu held, writing.
-  void ResolveNoticeWhenDue() {
-    if (notice_to_resolve.empty() || Clock::now() < resolve_at || !sequencer) return;
-    ledger::domain::CommandRequest r;
-    r.command_id = {static_cast<uint64_t>(NowUs()), 7};
-    r.command = ledger::domain::UpdateOutageNotice{
-        notice_to_resolve, ledger::domain::OutageStatusInput::kResolved,
-        "Resolved: node " + o.node_id + " has written shard " + std::to_string(o.shard) + " without interruption for " +
-            std::to_string(o.resolve_after_s) + " s since the failover.",
-        ""};
-    const std::string id = notice_to_resolve;
-    sequencer->Submit(std::move(r), [id](ledger::Result<ledger::domain::CommandResult> res) {
-      if (res.ok()) spdlog::info("outage notice {} resolved", id);
-      else spdlog::warn("outage notice {} could not be resolved: {}", id, res.status().ToString());
-    });
-    notice_to_resolve.clear();
+  // DESIGN §8: a failover's outage notice resolves by itself once the shard has been
+  // written without interruption for --resolve-after-s. Found in the status read model (the
+  // log's record), not remembered in memory: a writer that restarted, took over from a
+  // demoted one, or whose earlier submit failed still resolves every open failover notice
+  // of its shard (ids failover-shard-<N>-...), re-submitting one still open after
+  // kNoticeResubmitAfterS. REQUIRES: role_mu held, writing.
+  void ResolveNoticesWhenDue() {
+    const Clock::time_point now = Clock::now();
+    if (!sequencer || !projector || now < next_notice_check ||
+        now - writing_since < std::chrono::seconds(o.resolve_after_s))
+      return;
+    next_notice_check = now + std::chrono::seconds(1);
+    const projections::ProjectionStore* status = projector->read_model("status");
+    if (status == nullptr) return;
+    const std::string prefix = "incident/failover-shard-" + std::to_string(o.shard) + "-";
+    auto open = status->Scan(prefix, "", kOpenFailoverNoticesScannedMax);
+    if (!open.ok()) {
+      spdlog::warn("shard {}: cannot read the outage notices to resolve: {}", o.shard, open.status().ToString());
+      return;
+    }
+    uint64_t submitted = 0;
+    for (const auto& [key, incident] : *open) {
+      if (incident.value("status", std::string()) == "Resolved") continue;
+      const std::string id = key.substr(std::string("incident/").size());
+      const auto sent = resolutions_sent.find(id);
+      if (sent != resolutions_sent.end() && now - sent->second < std::chrono::seconds(kNoticeResubmitAfterS)) continue;
+      resolutions_sent[id] = now;
+      ledger::domain::CommandRequest r;
+      r.command_id = {static_cast<uint64_t>(NowUs()), (uint64_t{7} << 32) | submitted++};
+      r.command = ledger::domain::UpdateOutageNotice{
+          id, ledger::domain::OutageStatusInput::kResolved,
+          "Resolved: node " + o.node_id + " has written shard " + std::to_string(o.shard) +
+              " without interruption for " + std::to_string(o.resolve_after_s) + " s since the failover.",
+          ""};
+      sequencer->Submit(std::move(r), [id](ledger::Result<ledger::domain::CommandResult> res) {
+        if (res.ok()) spdlog::info("outage notice {} resolved", id);
+        else spdlog::warn("outage notice {} could not be resolved (tried again later): {}", id, res.status().ToString());
+      });
+    }
   }
 
   // Keeps a stopped sequencer until the store has answered everything it handed over (the
@@ -414,7 +445,7 @@ struct ReplicatedShard::Impl {
             spdlog::error("shard {}: writing, but cannot start deciding: {}", o.shard, s.ToString());
           continue;
         }
-        ResolveNoticeWhenDue();
+        ResolveNoticesWhenDue();
         continue;
       }
       const ledger::CanonicalMark mark = store->canonical_mark();

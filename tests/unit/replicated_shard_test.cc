@@ -12,6 +12,8 @@
 #include "ledger/chain_hash.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/kafka/embedded_cluster.h"
+#include "projections/projections.h"
+#include "projections/read_model_store.h"
 #include "tests/support/faulty_read_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -97,6 +99,53 @@ TEST(ReplicatedShardMonitor, ReplacesASequencerWhoseAppendFailedWithOneThatDecid
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_NE((*shard)->Metrics().find("ledger_sequencers_retired 0\n"), std::string::npos) << (*shard)->Metrics();
   EXPECT_TRUE(first->settled());
+}
+
+}  // namespace
+
+namespace {
+
+// DESIGN §8: a failover's outage notice resolves by itself after --resolve-after-s of
+// uninterrupted writing. The writer used to remember the notice in memory only, so one left
+// open by a writer that restarted (or was demoted, or whose submit failed) stayed open for
+// good. Now the writer finds every open failover notice of its shard in the status read
+// model: here one already in the log when the shard starts, as a restart would find it;
+// another shard's notice and other components' are left alone.
+TEST(ReplicatedShardMonitor, AnOpenFailoverNoticeInTheLogIsResolvedAfterTheStablePeriod) {
+  auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  TempDir dir;
+  api::NodeOptions o;
+  o.data_dir = dir.path();
+  o.node_id = "n1";
+  o.failover_after_ms = 400;
+  o.resolve_after_s = 1;
+  auto shard = api::ReplicatedShard::Start(o, (*cluster)->bootstrap(), /*embedded=*/true, [] { return Status::Ok(); });
+  ASSERT_TRUE(shard.ok()) << shard.status().ToString();
+  const std::shared_ptr<Sequencer> sequencer = (*shard)->writer()->get().sequencer;
+  ASSERT_NE(sequencer, nullptr);
+  uint64_t n = 100;
+  const auto publish = [&](const std::string& id, const std::string& component) {
+    CommandRequest r;
+    r.command_id = {11, n++};
+    r.command = ledger::domain::PublishOutageNotice{id, component, "minor",
+                                                    ledger::domain::OutageStatusInput::kMonitoring, "taken over", 1, 1};
+    auto done = sequencer->Execute(std::move(r));
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+  };
+  publish("failover-shard-0-epoch-7", "ledger-shard-0");  // as a writer that restarted before resolving it left it
+  publish("failover-shard-01-epoch-2", "ledger-shard-01");  // not this shard's
+  publish("paypal-slow", "payments-paypal");              // not a failover's
+  const auto status_of = [&](const std::string& id) {
+    auto v = (*shard)->projector()->read_model("status")->Get("incident/" + id);
+    return v.ok() && v->has_value() ? (**v).value("status", std::string()) : std::string();
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (status_of("failover-shard-0-epoch-7") != "Resolved" && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status_of("failover-shard-0-epoch-7"), "Resolved");
+  EXPECT_EQ(status_of("failover-shard-01-epoch-2"), "Monitoring");
+  EXPECT_EQ(status_of("paypal-slow"), "Monitoring");
 }
 
 }  // namespace
