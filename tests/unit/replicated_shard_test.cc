@@ -50,14 +50,20 @@ std::shared_ptr<Sequencer> NextSequencer(const api::ReplicatedShard& shard, cons
   return nullptr;
 }
 
-TEST(ReplicatedShardMonitor, ReplacesASequencerWhoseAppendFailedWithOneThatDecidesFromTheLog) {
-  auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
-  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
-  TempDir dir;
+// A node of its own on the embedded cluster, with a short failover period.
+api::NodeOptions OneNodeOptions(const TempDir& dir) {
   api::NodeOptions o;
   o.data_dir = dir.path();
   o.node_id = "n1";
   o.failover_after_ms = 400;
+  return o;
+}
+
+TEST(ReplicatedShardMonitor, ReplacesASequencerWhoseAppendFailedWithOneThatDecidesFromTheLog) {
+  auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  TempDir dir;
+  const api::NodeOptions o = OneNodeOptions(dir);
   std::atomic<bool> broken{false};
   auto shard = api::ReplicatedShard::Start(
       o, (*cluster)->bootstrap(), /*embedded=*/true, [] { return Status::Ok(); },
@@ -115,10 +121,7 @@ TEST(ReplicatedShardMonitor, AnOpenFailoverNoticeInTheLogIsResolvedAfterTheStabl
   auto cluster = ledger::kafka::EmbeddedCluster::Start(1, 1);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
   TempDir dir;
-  api::NodeOptions o;
-  o.data_dir = dir.path();
-  o.node_id = "n1";
-  o.failover_after_ms = 400;
+  api::NodeOptions o = OneNodeOptions(dir);
   o.resolve_after_s = 1;
   auto shard = api::ReplicatedShard::Start(o, (*cluster)->bootstrap(), /*embedded=*/true, [] { return Status::Ok(); });
   ASSERT_TRUE(shard.ok()) << shard.status().ToString();
