@@ -13,6 +13,11 @@
 //       unmatched/<merchant>/<payment>: captures, refunds and disputes a provider reported
 //       for a payment the ledger never authorized (no order to hang them on).
 // Provider facts that broke a rule carry their anomaly note into the entries here.
+// An order's status: placed, paid (its payments' captures in its currency reach its total,
+// DESIGN §5; gross, so a refund does not undo it), then fulfilled, or cancelled. A
+// payment's figures (captured_minor, refunded_minor) are in its own currency (`currency`);
+// a provider's fact in another currency is listed with its own amount and currency and
+// summed apart under other_currencies.<code>, never into them (DECISIONS 107).
 // Personal fields are kept as the events carry them; an erased customer's are dropped from
 // the profile here and never shown by the query (messages included).
 #include "projections/event_reading.h"
@@ -84,9 +89,42 @@ void Note(const Event& e, Record& entry) {
 
 Record& Payment(Record& order, const std::string& payment_id) { return order.Child("payments").Child(payment_id); }
 
+// Where a money fact in `currency` counts on `payment`: the payment itself in its own
+// currency, else other_currencies.<currency>, so that a provider's capture or refund in
+// another currency is never summed into the payment's figures. A payment a provider
+// reported without an authorization takes its first fact's currency, as the domain does.
+Record& FiguresIn(Record& payment, const std::string& currency) {
+  const std::optional<std::string_view> own = payment.Text("currency");
+  if (!own) payment.SetText("currency", currency);
+  else if (*own != currency) return payment.Child("other_currencies").Child(currency);
+  return payment;
+}
+
+// placed -> paid once the captures of the order's payments in its currency reach its
+// total (DESIGN §5; the domain's Order::Paid, which the fulfil rule reads too). Every
+// payment of an order is in the order's currency (the decider refuses another), and a
+// payment's captured_minor counts only that currency.
+void MarkPaidWhenCaptured(Record& order, int64_t at) {
+  if (order.Text("status") != std::string_view("placed")) return;  // also an unmatched record: no status
+  const std::optional<int64_t> total = order.Integer("total_minor");
+  if (!total) return;
+  const std::string currency(order.Text("currency").value_or(""));
+  int64_t captured = 0;
+  if (const Record* payments = order.Find("payments"))
+    for (const Record::Field& f : payments->fields())
+      if (f.kind == Record::Kind::kRecord && f.record->Text("currency") == currency)
+        AddWithinInt64(&captured, f.record->Integer("captured_minor").value_or(0));
+  if (captured < *total) return;
+  order.SetInteger("paid_at_us", at);
+  order.SetText("status", "paid");
+}
+
 class CustomerView final : public Projection {
  public:
   CustomerView() : Projection("customers") {}
+  // 2: orders read paid; payments carry their currency and keep other currencies' facts
+  // apart (DECISIONS 107).
+  uint32_t layout_version() const override { return 2; }
 
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
@@ -133,6 +171,7 @@ class CustomerView final : public Projection {
         order.SetInteger("tax_minor", b->tax_minor());
         order.SetInteger("total_minor", b->total_minor());
         Note(e, order);
+        MarkPaidWhenCaptured(order, at);  // a total of 0 is paid from its placement
         if (Record* c = CustomerOfOrder(s, m, order)) {
           c->Add("order_count", 1);
           s.PutRecord("customer_order/" + m + "/" + Str(b->customer_id()) + "/" + Str(b->order_id()))
@@ -159,6 +198,7 @@ class CustomerView final : public Projection {
         s.PutRecord("payment/" + m + "/" + Str(b->payment_id())).SetText("order_id", Str(b->order_id()));
         Record& p = Payment(o, Str(b->payment_id()));
         SetMoney(p.SetRecord("authorized"), b->amount());
+        p.SetText("currency", b->amount() ? Str(b->amount()->currency()) : std::string());
         p.SetText("method", Str(b->method()));
         p.SetText("provider", Str(b->provider()));
         p.SetText("status", "authorized");
@@ -186,8 +226,10 @@ class CustomerView final : public Projection {
         Record& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("capture for an unknown order");
         Record& p = Payment(o, Str(b->payment_id()));
-        p.Add("captured_minor", b->amount()->amount_minor());
-        p.SetText("status", "captured");
+        Record& figures = FiguresIn(p, Str(b->amount()->currency()));
+        figures.Add("captured_minor", b->amount()->amount_minor());
+        if (&figures == &p) p.SetText("status", "captured");  // in another currency: as it was
+        MarkPaidWhenCaptured(o, at);
         Record& capture = o.List("captures").emplace_back();
         SetMoneyMovement(capture, Str(b->payment_id()), b->amount(), b->source(), at);
         capture.SetText("capture_id", Str(b->capture_id()));
@@ -200,7 +242,8 @@ class CustomerView final : public Projection {
         if (b->amount() == nullptr) return Status::Corruption("refund without an amount");
         Record& o = OrderOf(s, m, Str(b->order_id()), Str(b->payment_id()));
         if (o.is_null()) return Status::Corruption("refund for an unknown order");
-        Payment(o, Str(b->payment_id())).Add("refunded_minor", b->amount()->amount_minor());
+        Record& p = Payment(o, Str(b->payment_id()));
+        FiguresIn(p, Str(b->amount()->currency())).Add("refunded_minor", b->amount()->amount_minor());
         Record& refund = o.List("refunds").emplace_back();
         SetMoneyMovement(refund, Str(b->payment_id()), b->amount(), b->source(), at);
         refund.SetText("capture_id", Str(b->capture_id()));

@@ -23,6 +23,11 @@ Status Open(const DomainState& s, const DecideContext& ctx, const OpenDispute& c
   const Payment& p = m->payments.at(c.payment_id);
   auto cap = p.captures.find(c.capture_id);
   if (cap == p.captures.end()) return Rule("capture-not-found", "no such capture on this payment");
+  // A dispute is in the payment's currency; a capture a provider reported in another has
+  // nothing disputable in it (DECISIONS 107).
+  if (cap->second.currency != p.currency)
+    return Rule("currency-mismatch",
+                "this capture is in " + cap->second.currency + ", not the payment's " + p.currency);
   if (cap->second.open_disputes > 0) return Rule("dispute-already-open", "this capture already has an open dispute");
   if (c.amount_minor > cap->second.Refundable())
     return Rule("dispute-exceeds-disputable", "at most " + std::to_string(cap->second.Refundable()) +

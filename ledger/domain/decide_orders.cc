@@ -1,5 +1,5 @@
-// Orders: place (with stock reservation), cancel (stock back, live authorizations voided),
-// fulfil (only once paid).
+// Orders: place (with stock reservation), cancel (what placement took back in stock, live
+// authorizations voided), fulfil (only once paid).
 #include <map>
 
 #include "ledger/domain/decide_internal.h"
@@ -15,13 +15,14 @@ const Store* FindStore(const MerchantState* m, const std::string& id) {
   return it == m->stores.end() ? nullptr : &it->second;
 }
 
+// `stock_after` = the listing's stock + `delta`, computed (and checked) by the caller.
 void AddStockChange(EventSink& out, const std::string& merchant, const std::string& store_id,
-                    const std::string& sku, const Listing& l, int64_t delta, const char* reason) {
+                    const std::string& sku, const Listing& l, int64_t delta, int64_t stock_after, const char* reason) {
   out.Add(StreamOf("store", merchant, store_id), ExpectedVersion::Any(), schema::EventBody::ListingChanged,
-          [store_id, sku, l, delta, reason = std::string(reason)](Fbb& b) {
+          [store_id, sku, l, delta, stock_after, reason = std::string(reason)](Fbb& b) {
             return schema::CreateListingChangedDirect(b, store_id.c_str(), sku.c_str(), l.title.c_str(),
-                                                      MoneyOf(b, l.price_minor, l.currency), l.stock + delta,
-                                                      delta, reason.c_str())
+                                                      MoneyOf(b, l.price_minor, l.currency), stock_after, delta,
+                                                      reason.c_str())
                 .Union();
           });
 }
@@ -116,8 +117,32 @@ Status Place(const DomainState& s, const DecideContext& ctx, const PlaceOrder& c
                 .Union();
           },
           facts != nullptr ? JoinNotes(*facts) : "");
-  for (const auto& [sku, qty] : wanted)
-    if (qty > 0) AddStockChange(out, ctx.merchant_id, c.store_id, sku, store->listings.at(sku), -qty, "order placed");
+  // These stock changes are what the order took (Order::stock_taken, folded from them):
+  // `qty` never exceeds the stock, so the stock after is >= 0.
+  for (const auto& [sku, qty] : wanted) {
+    const Listing& listing = store->listings.at(sku);  // `wanted` holds listed skus only
+    if (qty > 0)
+      AddStockChange(out, ctx.merchant_id, c.store_id, sku, listing, -qty, listing.stock - qty,
+                     kStockReasonOrderPlaced);
+  }
+  return Status::Ok();
+}
+
+// Puts back exactly what the order's placement took (Order::stock_taken): never a sku that
+// was not listed (a marketplace may report one), never more than was in stock then.
+Status ReturnStock(const MerchantState& m, const std::string& merchant, const Order& o, EventSink& out) {
+  const auto store = m.stores.find(o.store_id);
+  LEDGER_INVARIANT(store != m.stores.end());  // placed only in an opened store; stores stay
+  for (const auto& [sku, qty] : o.stock_taken) {
+    const auto listing = store->second.listings.find(sku);
+    LEDGER_INVARIANT(listing != store->second.listings.end());  // stock was taken from it; listings stay
+    if (qty <= 0) continue;
+    auto after = CheckedAdd(listing->second.stock, qty);  // the merchant may have raised it since
+    if (!after.ok())
+      return Rule("amount-out-of-range", "returning " + std::to_string(qty) + " of " + sku +
+                                             " would take its stock past the most the ledger can hold");
+    AddStockChange(out, merchant, o.store_id, sku, listing->second, qty, *after, kStockReasonOrderCancelled);
+  }
   return Status::Ok();
 }
 
@@ -126,8 +151,10 @@ Status Cancel(const DomainState& s, const DecideContext& ctx, const CancelOrder&
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   if (m == nullptr || !m->orders.count(c.order_id)) return Rule("order-not-found", "no such order");
   const Order& o = m->orders.at(c.order_id);
-  if (o.status != OrderStatus::kPlaced) return Rule("order-closed", "the order is already cancelled or fulfilled");
-  if (o.captured_minor > 0) return Rule("order-has-captures", "an order can be cancelled only before capture; refund instead");
+  if (!o.Open()) return Rule("order-closed", "the order is already cancelled or fulfilled");
+  // Any capture, in any currency: money moved, so it is refunded, not cancelled.
+  if (o.captures > 0)
+    return Rule("order-has-captures", "an order can be cancelled only before capture; refund instead");
   std::vector<std::string> voided;
   for (const std::string& pid : o.payment_ids)
     if (m->payments.at(pid).Live()) voided.push_back(pid);
@@ -146,10 +173,7 @@ Status Cancel(const DomainState& s, const DecideContext& ctx, const CancelOrder&
                   .Union();
             });
   }
-  const Store& store = m->stores.at(o.store_id);
-  for (const auto& [sku, qty] : o.sku_quantities)
-    AddStockChange(out, ctx.merchant_id, o.store_id, sku, store.listings.at(sku), qty, "order cancelled");
-  return Status::Ok();
+  return ReturnStock(*m, ctx.merchant_id, o, out);
 }
 
 Status Fulfil(const DomainState& s, const DecideContext& ctx, const FulfilOrder& c, EventSink& out) {
@@ -157,8 +181,9 @@ Status Fulfil(const DomainState& s, const DecideContext& ctx, const FulfilOrder&
   const MerchantState* m = FindMerchant(s, ctx.merchant_id);
   if (m == nullptr || !m->orders.count(c.order_id)) return Rule("order-not-found", "no such order");
   const Order& o = m->orders.at(c.order_id);
-  if (o.status != OrderStatus::kPlaced) return Rule("order-closed", "the order is already cancelled or fulfilled");
-  if (o.captured_minor < o.total_minor) return Rule("order-not-paid", "capture the order's total before fulfilling it");
+  if (!o.Open()) return Rule("order-closed", "the order is already cancelled or fulfilled");
+  // The predicate of the paid status: captures in the order's currency reach its total.
+  if (!o.Paid()) return Rule("order-not-paid", "capture the order's total in " + o.currency + " before fulfilling it");
   out.Add(StreamOf("order", ctx.merchant_id, c.order_id), ExpectedVersion::Any(), schema::EventBody::OrderFulfilled,
           [c](Fbb& b) { return schema::CreateOrderFulfilledDirect(b, c.order_id.c_str()).Union(); });
   return Status::Ok();

@@ -20,7 +20,7 @@ Status Authorize(const DomainState& s, const DecideContext& ctx, const Authorize
   if (m == nullptr || !m->orders.count(c.order_id)) return Rule("order-not-found", "no such order");
   if (m->payments.count(c.payment_id)) return Rule("payment-exists", "this payment id was already used");
   const Order& o = m->orders.at(c.order_id);
-  if (o.status != OrderStatus::kPlaced) return Rule("order-closed", "the order is cancelled or fulfilled");
+  if (!o.Open()) return Rule("order-closed", "the order is cancelled or fulfilled");
   if (c.currency != o.currency) return Rule("currency-mismatch", "a payment is in its order's currency, " + o.currency);
   int64_t live = 0;
   for (const std::string& pid : o.payment_ids) {
@@ -52,7 +52,7 @@ Status Void(const DomainState& s, const DecideContext& ctx, const VoidAuthorizat
   const Payment* p = FindPayment(FindMerchant(s, ctx.merchant_id), c.payment_id);
   if (p == nullptr) return Rule("payment-not-found", "no such payment");
   if (!p->Live()) return Rule("payment-not-authorized", "the authorization is no longer live");
-  if (p->captured_minor > 0) return Rule("payment-has-captures", "an authorization can be voided only before capture");
+  if (p->HasCaptures()) return Rule("payment-has-captures", "an authorization can be voided only before capture");
   out.Add(StreamOf("payment", ctx.merchant_id, c.payment_id), ExpectedVersion::Any(),
           schema::EventBody::AuthorizationVoided, [c, p = *p](Fbb& b) {
             return schema::CreateAuthorizationVoidedDirect(b, c.payment_id.c_str(), p.order_id.c_str(),
@@ -115,6 +115,11 @@ Status Refund(const DomainState& s, const DecideContext& ctx, const RefundPaymen
   if (p->refunds.count(c.refund_id)) return Rule("refund-exists", "this refund id was already used");
   auto cap = p->captures.find(c.capture_id);
   if (cap == p->captures.end()) return Rule("capture-not-found", "no such capture on this payment");
+  // A merchant's refund is in the payment's currency; a capture a provider reported in
+  // another has nothing refundable in it (DECISIONS 107).
+  if (cap->second.currency != p->currency)
+    return Rule("currency-mismatch", "this capture is in " + cap->second.currency + ", not the payment's " +
+                                         p->currency + ": refund it with the provider that took it");
   if (c.amount_minor > cap->second.Refundable())
     return Rule("refund-exceeds-refundable", "at most " + std::to_string(cap->second.Refundable()) +
                                                  " of this capture can be refunded");
@@ -141,7 +146,7 @@ Status Fail(const DomainState& s, const DecideContext& ctx, const FailPayment& c
   const Payment* p = FindPayment(FindMerchant(s, ctx.merchant_id), c.payment_id);
   if (p == nullptr) return Rule("payment-not-found", "no such payment");
   if (!p->Live()) return Rule("payment-not-authorized", "the authorization is no longer live");
-  if (p->captured_minor > 0) return Rule("payment-has-captures", "a payment with captures cannot fail");
+  if (p->HasCaptures()) return Rule("payment-has-captures", "a payment with captures cannot fail");
   out.Add(StreamOf("payment", ctx.merchant_id, c.payment_id), ExpectedVersion::Any(), schema::EventBody::PaymentFailed,
           [c, p = *p](Fbb& b) {
             return schema::CreatePaymentFailedDirect(b, c.payment_id.c_str(), p.order_id.c_str(),

@@ -40,15 +40,23 @@ Status Capture_(const DomainState& s, const DecideContext& ctx, const RecordProv
   } else {
     if (p->captures.count(c.capture_id)) return Rule("capture-exists", "this capture id is already recorded");
     order_id = p->order_id;
+    const bool foreign = c.currency != p->currency;
     if (auto o = m->orders.find(p->order_id); o != m->orders.end()) {
       in.channel = o->second.channel;
-      in.order_total_minor = o->second.total_minor;
-      in.order_tax_minor = o->second.tax_minor;
-      in.order_shipping_minor = o->second.shipping_minor;
+      // The order's tax and shipping shares are in its currency: a capture in another one
+      // is charged as one without an order (its whole amount the base).
+      if (!foreign) {
+        in.order_total_minor = o->second.total_minor;
+        in.order_tax_minor = o->second.tax_minor;
+        in.order_shipping_minor = o->second.shipping_minor;
+      }
     }
     if (!p->Live()) anomalies.push_back("payment-not-authorized: the authorization was voided or failed");
-    if (c.currency != p->currency) anomalies.push_back("currency-mismatch: the payment is in " + p->currency);
-    if (p->captured_minor + c.amount_minor > p->authorized_minor)
+    // Recorded all the same, counted only in its own currency: never toward what was
+    // captured of the payment's authorization (DECISIONS 107).
+    if (foreign) anomalies.push_back("currency-mismatch: the payment is in " + p->currency);
+    const auto captured = CheckedAdd(p->captured_minor, c.amount_minor);
+    if (!foreign && (!captured.ok() || *captured > p->authorized_minor))
       anomalies.push_back("capture-exceeds-authorized: captures exceed the authorized " + std::to_string(p->authorized_minor));
   }
   const FeeRecipe* recipe = s.CurrentRecipe();
@@ -103,13 +111,17 @@ Status Refund(const DomainState& s, const DecideContext& ctx, RecordProviderRefu
   if (cap == nullptr) {
     anomalies.push_back("capture-unknown: no fees are reversed");
   } else {
+    // A refund in another currency than its capture's moved money but refunds nothing of
+    // the capture and reverses none of its fees (DECISIONS 107).
+    const bool foreign = c.currency != cap->currency;
     if (c.currency != p->currency) anomalies.push_back("currency-mismatch: the payment is in " + p->currency);
-    if (c.amount_minor > cap->Refundable())
+    else if (foreign) anomalies.push_back("currency-mismatch: the capture is in " + cap->currency);
+    if (!foreign && c.amount_minor > cap->Refundable())
       anomalies.push_back("refund-exceeds-refundable: only " + std::to_string(std::max<int64_t>(cap->Refundable(), 0)) +
                           " was refundable");
     // Fees are reversed as for a refund of what was left of the capture, never more.
     const int64_t reversible = std::min(c.amount_minor, cap->amount_minor - cap->fee_reversal_basis_minor);
-    if (reversible > 0 && c.currency == p->currency) {
+    if (reversible > 0 && !foreign) {
       auto recipe = s.recipes.find(cap->charged.fees.recipe_version);
       if (recipe == s.recipes.end()) return Status::Corruption("the capture's fee recipe version is unknown");
       RefundInput in{ctx.merchant_id, &recipe->second, &cap->charged, cap->amount_minor, cap->fee_reversal_basis_minor, reversible};
@@ -158,6 +170,8 @@ Status Dispute_(const DomainState& s, const DecideContext& ctx, RecordProviderDi
   if (cap == nullptr) return Rule("capture-not-found", "the disputed capture is not recorded; record the capture first");
   std::vector<std::string> anomalies;
   if (c.currency != p->currency) return Rule("currency-mismatch", "the payment is in " + p->currency);
+  // Nothing of a capture in another currency can be held in reserve in this one.
+  if (c.currency != cap->currency) return Rule("currency-mismatch", "the capture is in " + cap->currency);
   if (cap->open_disputes > 0) anomalies.push_back("dispute-already-open: the capture already has an open dispute");
   if (c.amount_minor > cap->Refundable())
     anomalies.push_back("dispute-exceeds-disputable: only " + std::to_string(std::max<int64_t>(cap->Refundable(), 0)) +

@@ -67,6 +67,32 @@ int64_t SalesTaxIn(const flatbuffers::Vector<flatbuffers::Offset<s::Posting>>* p
 
 Status Broken(const std::string& what) { return Status::Corruption("event contradicts state: " + what); }
 
+bool SameCommand(const Placement& p, const s::Event& e) {
+  const s::Uuid* id = e.correlation_id();
+  return id != nullptr && id->hi() == p.command_hi && id->lo() == p.command_lo;
+}
+
+// A placement's stock change is what its order took from stock (Order::stock_taken); the
+// decider writes them right after the OrderPlaced, in the same command and store.
+Status FoldStockTaken(MerchantState& m, const s::Event& e, const s::ListingChanged& b) {
+  if (Str(b.reason()) != kStockReasonOrderPlaced) return Status::Ok();
+  auto order = m.orders.find(m.placing.order_id);
+  if (order == m.orders.end() || !SameCommand(m.placing, e) || order->second.store_id != Str(b.store_id()) ||
+      b.stock_delta() > 0)
+    return Broken("a placement's stock change without its order");
+  AddSaturating(&order->second.stock_taken[Str(b.sku())], b.stock_delta(), /*add=*/false);  // the delta is negative
+  return Status::Ok();
+}
+
+// A capture counts toward its payment's and order's figures only in their currency
+// (DECISIONS 107); the order is paid once those reach its total (DESIGN §5).
+void FoldCaptureIntoOrder(Order& o, const std::string& currency, int64_t amount) {
+  o.captures += 1;
+  if (currency != o.currency) return;
+  AddSaturating(&o.captured_minor, amount, /*add=*/true);
+  if (o.status == OrderStatus::kPlaced && o.Paid()) o.status = OrderStatus::kPaid;
+}
+
 }  // namespace
 
 std::string MerchantAccountPrefix(const std::string& merchant_id) { return "merchant:" + merchant_id + ":"; }
@@ -139,6 +165,7 @@ Status Apply(DomainState& state, const schema::Event& e) {
       const auto* b = e.body_as_ListingChanged();
       auto store = m.stores.find(Str(b->store_id()));
       if (store == m.stores.end()) return Broken("listing in an unknown store");
+      LEDGER_RETURN_IF_ERROR(FoldStockTaken(m, e, *b));
       store->second.listings[Str(b->sku())] = {Str(b->title()), b->price()->amount_minor(), Str(b->price()->currency()), b->stock()};
       break;
     }
@@ -158,7 +185,10 @@ Status Apply(DomainState& state, const schema::Event& e) {
       o.shipping_minor = b->shipping_minor();
       o.tax_minor = b->tax_minor();
       o.total_minor = b->total_minor();
+      if (o.Paid()) o.status = OrderStatus::kPaid;  // a total of 0: nothing to capture
       m.orders[Str(b->order_id())] = std::move(o);
+      const s::Uuid* command = e.correlation_id();
+      m.placing = {Str(b->order_id()), command ? command->hi() : 0, command ? command->lo() : 0};
       break;
     }
     case s::EventBody::OrderCancelled: m.orders[Str(e.body_as_OrderCancelled()->order_id())].status = OrderStatus::kCancelled; break;
@@ -192,15 +222,17 @@ Status Apply(DomainState& state, const schema::Event& e) {
       }
       Capture c;
       c.amount_minor = b->amount()->amount_minor();
-      c.charged.fees = FeesFrom(b->fees(), pay->second.currency);
+      c.currency = Str(b->amount()->currency());
+      // The fees were charged in the capture's own currency (its postings say so).
+      c.charged.fees = FeesFrom(b->fees(), c.currency);
       c.charged.sales_tax_minor = SalesTaxIn(b->postings());
       c.charged.merchant_net_minor = c.amount_minor - c.charged.fees.Total() - c.charged.sales_tax_minor;
-      pay->second.captured_minor += c.amount_minor;
+      if (c.currency == pay->second.currency) AddSaturating(&pay->second.captured_minor, c.amount_minor, /*add=*/true);
+      if (auto order = m.orders.find(pay->second.order_id); order != m.orders.end())
+        FoldCaptureIntoOrder(order->second, c.currency, c.amount_minor);
       pay->second.captures[Str(b->capture_id())] = std::move(c);
       if (auto [it, fresh] = m.capture_payments.emplace(Str(b->capture_id()), pay->first); !fresh && pay->first < it->second)
         it->second = pay->first;
-      if (auto order = m.orders.find(pay->second.order_id); order != m.orders.end())
-        order->second.captured_minor += b->amount()->amount_minor();
       if (!Str(b->provider_reference()).empty()) m.provider_references[Str(b->provider_reference())] = Str(b->capture_id());
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;
@@ -219,10 +251,14 @@ Status Apply(DomainState& state, const schema::Event& e) {
         break;
       }
       const int64_t amount = b->amount()->amount_minor();
-      cap->refunded_minor += amount;
-      // Fees are reversed at most up to the whole capture, even for an over-refund.
-      cap->fee_reversal_basis_minor = std::min(cap->amount_minor, cap->fee_reversal_basis_minor + amount);
       pay->second.refunds[Str(b->refund_id())] = amount;
+      // A provider's refund in another currency than the capture's moved money (its
+      // postings) but takes nothing off what is refundable in the capture's (DECISIONS 107).
+      if (Str(b->amount()->currency()) == cap->currency) {
+        AddSaturating(&cap->refunded_minor, amount, /*add=*/true);
+        // Fees are reversed at most up to the whole capture, even for an over-refund.
+        cap->fee_reversal_basis_minor = std::min(cap->amount_minor, cap->fee_reversal_basis_minor + amount);
+      }
       ApplyPostingsToMerchant(m, merchant, b->postings());
       break;
     }
@@ -239,7 +275,9 @@ Status Apply(DomainState& state, const schema::Event& e) {
       d.amount_minor = b->amount()->amount_minor();
       d.currency = Str(b->amount()->currency());
       d.open_fees = FeesFrom(b->fees(), d.currency);
-      cap->second.open_disputes_minor += d.amount_minor;
+      // Held against the capture only in its currency (the decider refuses another since
+      // DECISIONS 107; an older log may hold one).
+      if (d.currency == cap->second.currency) cap->second.open_disputes_minor += d.amount_minor;
       cap->second.open_disputes += 1;
       m.disputes[Str(b->dispute_id())] = std::move(d);
       ApplyPostingsToMerchant(m, merchant, b->postings());
@@ -253,15 +291,16 @@ Status Apply(DomainState& state, const schema::Event& e) {
       auto d = m.disputes.find(Str(b->dispute_id()));
       if (d == m.disputes.end()) return Broken("resolution of an unknown dispute");
       Capture& cap = m.payments.at(d->second.payment_id).captures.at(d->second.capture_id);
-      cap.open_disputes_minor -= d->second.amount_minor;
+      const bool counts = d->second.currency == cap.currency;  // as when it was opened
+      if (counts) cap.open_disputes_minor -= d->second.amount_minor;
       cap.open_disputes -= 1;
       if (b->outcome() == s::DisputeOutcome::Won) {
         d->second.status = DisputeStatus::kWon;
       } else {
         d->second.status = b->outcome() == s::DisputeOutcome::Lost ? DisputeStatus::kLost : DisputeStatus::kAccepted;
-        cap.lost_disputes_minor += d->second.amount_minor;
         const auto recipe = state.recipes.find(d->second.open_fees.recipe_version);
-        if (recipe != state.recipes.end() && recipe->second.lost_dispute_reverses_fees)
+        if (counts) cap.lost_disputes_minor += d->second.amount_minor;
+        if (counts && recipe != state.recipes.end() && recipe->second.lost_dispute_reverses_fees)
           cap.fee_reversal_basis_minor = std::min(cap.amount_minor, cap.fee_reversal_basis_minor + d->second.amount_minor);
       }
       ApplyPostingsToMerchant(m, merchant, b->postings());

@@ -30,30 +30,54 @@ struct Store {
   std::map<std::string, Listing> listings;  // by sku
 };
 
-enum class OrderStatus { kPlaced, kCancelled, kFulfilled };
+// DESIGN §5: placed -> paid (captured >= total) -> fulfilled; cancelled only while open
+// and before any capture.
+enum class OrderStatus { kPlaced, kPaid, kCancelled, kFulfilled };
+
+// Stock changes of an order's placement and cancellation carry these reasons.
+inline constexpr char kStockReasonOrderPlaced[] = "order placed";
+inline constexpr char kStockReasonOrderCancelled[] = "order cancelled";
 
 struct Order {
   std::string store_id;
   std::string customer_id;
   Channel channel = Channel::kWeb;
   std::string currency;
-  std::vector<std::pair<std::string, int64_t>> sku_quantities;
+  std::vector<std::pair<std::string, int64_t>> sku_quantities;  // ordered, by sku
+  // What placement took from stock, by sku: less than ordered when a marketplace's order
+  // was reported with stock short, nothing for a sku it reported that is not listed.
+  // Folded from the placement's own stock changes (not recomputed), so that a rebuild from
+  // the log gives the same; a cancellation returns exactly this.
+  std::map<std::string, int64_t> stock_taken;
   int64_t shipping_minor = 0;
   int64_t tax_minor = 0;
   int64_t total_minor = 0;
+  // Captured in the order's currency only: a provider's capture in another currency is
+  // recorded (with a note) but never counts toward this order's total (DECISIONS 107).
   int64_t captured_minor = 0;
+  int64_t captures = 0;  // captures of its payments in any currency: cancel needs none
   OrderStatus status = OrderStatus::kPlaced;
   std::vector<std::string> payment_ids;
+  // Open: payments, captures and cancellation still apply.
+  bool Open() const { return status == OrderStatus::kPlaced || status == OrderStatus::kPaid; }
+  // DESIGN §5's "captured >= total": gross captures, so a later refund does not make an
+  // order unpaid; an order whose total is 0 is paid from its placement. The one predicate
+  // behind the paid status and the fulfil rule.
+  bool Paid() const { return captured_minor >= total_minor; }
 };
 
 struct Capture {
   int64_t amount_minor = 0;
+  // Its own currency: the payment's, except for a provider's capture in another one, whose
+  // refunds, disputes and fee reversals then count only in this currency (DECISIONS 107).
+  std::string currency;
   CaptureOutcome charged;           // fees, sales tax share, as recorded
-  int64_t refunded_minor = 0;
-  int64_t open_disputes_minor = 0;
+  int64_t refunded_minor = 0;       // refunds in the capture's currency
+  int64_t open_disputes_minor = 0;  // disputes in the capture's currency
   int64_t lost_disputes_minor = 0;
   int64_t fee_reversal_basis_minor = 0;  // refunds (+ fee-reversing lost disputes)
   int open_disputes = 0;  // more than one only through provider-reported facts
+  // In the capture's currency.
   int64_t Refundable() const { return amount_minor - refunded_minor - open_disputes_minor - lost_disputes_minor; }
 };
 
@@ -63,13 +87,15 @@ struct Payment {
   std::string order_id;
   std::string currency;
   int64_t authorized_minor = 0;
-  int64_t captured_minor = 0;
+  int64_t captured_minor = 0;  // captures in the payment's currency only (DECISIONS 107)
   std::string provider;  // as the merchant named it at authorization ("paypal", ...)
   PaymentStatus status = PaymentStatus::kAuthorized;
   std::map<std::string, Capture> captures;  // by capture id
   std::map<std::string, int64_t> refunds;   // by refund id
   // Live: authorized, not voided or failed; counts against the order total.
   bool Live() const { return status == PaymentStatus::kAuthorized; }
+  // In any currency: an authorization with a capture is no longer voided or failed.
+  bool HasCaptures() const { return !captures.empty(); }
 };
 
 enum class DisputeStatus { kOpen, kEvidenceSubmitted, kWon, kLost, kAccepted };
@@ -92,6 +118,14 @@ struct Payout {
   bool returned = false;
 };
 
+// The order whose placement is being folded, and the command that placed it: that
+// command's stock changes (reason "order placed") follow its OrderPlaced and are the
+// order's Order::stock_taken.
+struct Placement {
+  std::string order_id;
+  uint64_t command_hi = 0, command_lo = 0;  // the envelope's correlation id
+};
+
 struct MerchantState {
   bool configured = false;
   std::string settlement_currency;
@@ -99,6 +133,7 @@ struct MerchantState {
   std::map<std::string, Store> stores;
   std::map<std::string, bool> customers;  // id -> erased
   std::map<std::string, Order> orders;
+  Placement placing;
   std::map<std::string, Payment> payments;
   std::map<std::string, Dispute> disputes;
   std::map<std::string, Payout> payouts;

@@ -137,6 +137,150 @@ TEST_F(Story, CancelReturnsStockAndVoidsLiveAuthorizations) {
   Refused(CancelOrder{"1001", ""}, "order-closed");
 }
 
+// DECISIONS 107 (found by a black-box probe and an audit): a marketplace's order may name a
+// sku the store does not list and more than is in stock, both recorded with a note.
+// Cancelling it looked the unlisted sku up (std::out_of_range on the decision thread: the
+// node aborted) and put the whole ordered quantity back in stock (stock 1, order 3,
+// cancel: stock 3). The order now holds what placement took, folded from the placement's
+// own stock changes, and a cancellation returns exactly that.
+TEST_F(Story, CancellingAMarketplaceOrderReturnsExactlyWhatItTookFromStock) {
+  EXPECT_EQ(M().orders.at("1001").stock_taken, (std::map<std::string, int64_t>{{"sku-1", 2}, {"sku-2", 1}}));
+  Ok(PublishListing{"s1", "sku-3", "Teapot", 2500, "USD", 1});
+  auto placed = Ok(RecordProviderOrder{
+      PlaceOrder{"eb-1", "s1", "c1", "USD", {{"sku-3", 3, 2500}, {"sku-x", 1, 500}}, 0, 0}, "EB-ORDER-1", 0});
+  ASSERT_EQ(placed.events.size(), 2u);  // the order and one stock change: only the Teapot is listed
+  const std::string notes = VerifyRecord(placed.events[0].record)->anomaly()->str();
+  EXPECT_NE(notes.find("sku-not-listed"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("insufficient-stock"), std::string::npos) << notes;
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-3").stock, 0);
+  EXPECT_EQ(M().orders.at("eb-1").stock_taken, (std::map<std::string, int64_t>{{"sku-3", 1}}));
+  // With the Teapot out of stock, a second order takes nothing at all.
+  Ok(RecordProviderOrder{PlaceOrder{"eb-2", "s1", "c1", "USD", {{"sku-3", 2, 2500}, {"sku-x", 1, 500}}, 0, 0},
+                         "EB-ORDER-2", 0});
+  EXPECT_TRUE(M().orders.at("eb-2").stock_taken.empty());
+
+  // Rebuilt from the log, the orders hold the same, and cancelling decides the same.
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  for (const std::string id : {"1001", "eb-1", "eb-2"})
+    EXPECT_EQ(rebuilt->merchants.at("m1").orders.at(id).stock_taken, M().orders.at(id).stock_taken) << id;
+  DecideContext ctx{"m1", "", {}, {99, 0}, ShardId(0)};
+  for (const std::string id : {"eb-1", "eb-2"}) {
+    auto live = Decide(h.state(), ctx, CancelOrder{id, "buyer cancelled"});
+    auto again = Decide(*rebuilt, ctx, CancelOrder{id, "buyer cancelled"});
+    ASSERT_TRUE(live.ok() && again.ok()) << live.status().ToString() << " / " << again.status().ToString();
+    ASSERT_EQ(live->events.size(), again->events.size());
+    for (size_t i = 0; i < live->events.size(); ++i) EXPECT_EQ(live->events[i].record, again->events[i].record);
+  }
+
+  // Cancelled: nothing back for the order that took nothing, and no crash on its unlisted sku.
+  auto nothing = Ok(CancelOrder{"eb-2", "buyer cancelled"});
+  ASSERT_EQ(nothing.events.size(), 1u);
+  EXPECT_EQ(VerifyRecord(nothing.events[0].record)->body_type(), schema::EventBody::OrderCancelled);
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-3").stock, 0);
+  // The one Teapot eb-1 took goes back, not the three it ordered.
+  auto back = Ok(CancelOrder{"eb-1", "buyer cancelled"});
+  ASSERT_EQ(back.events.size(), 2u);  // OrderCancelled, one stock return
+  const auto* returned = VerifyRecord(back.events[1].record)->body_as_ListingChanged();
+  ASSERT_NE(returned, nullptr);
+  EXPECT_EQ(returned->sku()->str(), "sku-3");
+  EXPECT_EQ(returned->stock_delta(), 1);
+  EXPECT_EQ(returned->reason()->str(), "order cancelled");
+  EXPECT_EQ(M().stores.at("s1").listings.at("sku-3").stock, 1);
+  EXPECT_FALSE(M().stores.at("s1").listings.count("sku-x"));
+  EXPECT_EQ(M().orders.at("eb-1").status, OrderStatus::kCancelled);
+  auto after = h.Rebuild();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->merchants.at("m1").stores.at("s1").listings.at("sku-3").stock, 1);
+}
+
+// DESIGN §5: placed -> paid (captured >= total) -> fulfilled. The domain had no paid
+// (DECISIONS 107): the order is paid once its captures in its currency reach its total,
+// gross (a refund does not undo it), the same predicate the fulfil rule reads.
+TEST_F(Story, AnOrderIsPaidOnceItsCapturesReachItsTotal) {
+  const auto status = [&](const std::string& id) { return M().orders.at(id).status; };
+  EXPECT_EQ(status("1001"), OrderStatus::kPlaced);
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "c1", 9999, ""});
+  EXPECT_EQ(status("1001"), OrderStatus::kPlaced);
+  Refused(FulfilOrder{"1001"}, "order-not-paid");
+  Ok(CapturePayment{"p1", "c2", 1, ""});
+  EXPECT_EQ(status("1001"), OrderStatus::kPaid);
+  Refused(CancelOrder{"1001", ""}, "order-has-captures");
+  Ok(RefundPayment{"p1", "r1", "c1", 9999});
+  EXPECT_EQ(status("1001"), OrderStatus::kPaid);
+  Ok(FulfilOrder{"1001"});
+  EXPECT_EQ(status("1001"), OrderStatus::kFulfilled);
+  Refused(FulfilOrder{"1001"}, "order-closed");
+  // A total of 0 has nothing to capture: paid from its placement, and fulfilled as before.
+  Ok(PublishListing{"s1", "sku-free", "Sticker", 0, "USD", 5});
+  Ok(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-free", 1, 0}}, 0, 0});
+  EXPECT_EQ(status("1002"), OrderStatus::kPaid);
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(rebuilt->merchants.at("m1").orders.at("1001").status, OrderStatus::kFulfilled);
+  EXPECT_EQ(rebuilt->merchants.at("m1").orders.at("1002").status, OrderStatus::kPaid);
+  Ok(FulfilOrder{"1002"});
+}
+
+// DECISIONS 107 (found by a black-box probe): a PayPal capture in JPY on a USD payment was
+// recorded with its currency-mismatch note but summed into the payment's USD figures, so
+// the merchant's own capture of the USD still authorized was refused
+// (capture-exceeds-authorized); a PayPal refund in EUR counted into the USD refunded. A fact
+// in another currency now counts only in its own.
+TEST_F(Story, AProviderFactInAnotherCurrencyCountsOnlyInItsOwn) {
+  Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
+  Ok(CapturePayment{"p1", "cap-1", 5000, ""});
+  auto yen = Ok(RecordProviderCapture{"p1", "PP-JPY", 5000, "JPY", "PP-JPY"});
+  const std::string yen_notes = VerifyRecord(yen.events[0].record)->anomaly()->str();
+  EXPECT_NE(yen_notes.find("currency-mismatch"), std::string::npos) << yen_notes;
+  EXPECT_EQ(yen_notes.find("capture-exceeds-authorized"), std::string::npos) << yen_notes;
+  EXPECT_EQ(M().payments.at("p1").captured_minor, 5000);
+  EXPECT_EQ(M().payments.at("p1").captures.at("PP-JPY").currency, "JPY");
+  EXPECT_EQ(M().orders.at("1001").captured_minor, 5000);
+  EXPECT_EQ(M().orders.at("1001").status, OrderStatus::kPlaced);  // yen do not pay a dollar order
+  EXPECT_EQ(Balance("external:customer", "JPY"), -5000);            // the money moved, in yen
+  EXPECT_EQ(Balance("merchant:m1:available", "JPY"), 5000 - (145 + 40) - 500 - 50);
+  Refused(FulfilOrder{"1001"}, "order-not-paid");
+  Refused(CancelOrder{"1001", ""}, "order-has-captures");  // money moved: refund, not cancel
+  // The merchant's own capture of the rest of the dollar authorization is accepted.
+  Ok(CapturePayment{"p1", "cap-2", 5000, ""});
+  EXPECT_EQ(M().payments.at("p1").captured_minor, 10000);
+  EXPECT_EQ(M().orders.at("1001").status, OrderStatus::kPaid);
+  Refused(CapturePayment{"p1", "cap-3", 1, ""}, "capture-exceeds-authorized");
+
+  // A refund in EUR against the dollar capture: recorded with its note; it refunds nothing
+  // of the capture and reverses none of its fees.
+  auto euro = Ok(RecordProviderRefund{"p1", "PP-R-EUR", "cap-1", 3000, "EUR", "PP-R-EUR"});
+  const std::string euro_notes = VerifyRecord(euro.events[0].record)->anomaly()->str();
+  EXPECT_NE(euro_notes.find("currency-mismatch"), std::string::npos) << euro_notes;
+  EXPECT_EQ(M().payments.at("p1").captures.at("cap-1").Refundable(), 5000);
+  EXPECT_EQ(Balance("merchant:m1:available", "EUR"), -3000);
+  EXPECT_EQ(Balance("platform:fees:platform", "USD"), 100);  // 50 + 50, nothing reversed
+  Ok(RefundPayment{"p1", "r1", "cap-1", 5000});
+  Refused(RefundPayment{"p1", "r2", "cap-1", 1}, "refund-exceeds-refundable");
+
+  // The yen capture has nothing refundable or disputable in dollars...
+  Refused(RefundPayment{"p1", "r3", "PP-JPY", 1}, "currency-mismatch");
+  Refused(OpenDispute{"d1", "p1", "PP-JPY", 1, "fraud"}, "currency-mismatch");
+  Refused(RecordProviderDispute{"PP-D-1", "p1", "PP-JPY", 1, "USD", "fraud", "PP-D-1"}, "currency-mismatch");
+  // ...and a refund in yen of it counts in yen: its yen fees are reversed.
+  Ok(RecordProviderRefund{"p1", "PP-R-JPY", "PP-JPY", 5000, "JPY", "PP-R-JPY"});
+  EXPECT_EQ(M().payments.at("p1").captures.at("PP-JPY").Refundable(), 0);
+  EXPECT_EQ(Balance("platform:fees:platform", "JPY"), 0);
+  EXPECT_EQ(Balance("platform:fees:processing", "JPY"), 40);  // the fixed part stays
+  EXPECT_EQ(Balance("external:customer", "JPY"), 0);
+
+  auto rebuilt = h.Rebuild();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  const MerchantState& again = rebuilt->merchants.at("m1");
+  EXPECT_EQ(again.payments.at("p1").captured_minor, 10000);
+  EXPECT_EQ(again.payments.at("p1").captures.at("cap-1").Refundable(), 0);
+  EXPECT_EQ(again.payments.at("p1").captures.at("PP-JPY").Refundable(), 0);
+  EXPECT_EQ(again.orders.at("1001").status, OrderStatus::kPaid);
+  EXPECT_EQ(again.account_minor, M().account_minor);
+}
+
 TEST_F(Story, StockAndCatalogRules) {
   Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 9, 4000}}, 0, 0}, "insufficient-stock");
   Refused(PlaceOrder{"1002", "s1", "c1", "USD", {{"sku-1", 5, 4000}, {"sku-1", 4, 4000}}, 0, 0}, "insufficient-stock");

@@ -94,7 +94,9 @@ TEST_F(ProjectionsTest, CustomerViewHoldsOrdersPaymentsDisputesMessagesAndLifeti
   const Json& o1 = (*c1)["orders"][0];
   EXPECT_EQ(o1["order_id"], "o1");
   EXPECT_EQ(o1["status"], "fulfilled");
+  EXPECT_TRUE(o1.contains("paid_at_us"));  // paid by cap1, before it was fulfilled
   EXPECT_EQ(o1["total_minor"], 11300);
+  EXPECT_EQ(o1["payments"]["p1"]["currency"], "USD");
   EXPECT_EQ(o1["payments"]["p1"]["captured_minor"], 11300);
   EXPECT_EQ(o1["payments"]["p1"]["refunded_minor"], 1300);
   EXPECT_EQ(o1["refunds"][0]["refund_id"], "r1");
@@ -109,6 +111,7 @@ TEST_F(ProjectionsTest, CustomerViewHoldsOrdersPaymentsDisputesMessagesAndLifeti
   ASSERT_TRUE(c2.ok());
   EXPECT_EQ((*c2)["lifetime_value_minor"], Json({{"USD", 0}}));  // 6000 captured, 6000 lost
   EXPECT_EQ((*c2)["orders"][0]["disputes"]["d1"]["outcome"], "Lost");
+  EXPECT_EQ((*c2)["orders"][0]["status"], "paid");  // captured in full; a lost dispute does not undo it
   EXPECT_FALSE(c2->contains("open_disputes"));
   // o2 was placed after n1 resolved, and is still open (never fulfilled) when n2 opens.
   ASSERT_EQ((*c2)["outage_notices"].size(), 1u);
@@ -1205,4 +1208,86 @@ TEST(UtcDay, NamesTheCalendarDayAlsoWhenDaysAlternate) {
     EXPECT_EQ(projections::UtcDay(951'782'400'000'000LL), "2000-02-29");
   }
 }
+
+// DECISIONS 107 (found by black-box probes): a PayPal capture in JPY on a USD payment was
+// summed into the payment's captured figure (GET /v1/payments/p1: 5000 USD + 5000 JPY shown
+// as 10000), a PayPal refund in EUR into its refunded one, and an order never read paid.
+// A payment's figures are in its currency, facts in another listed with their own and
+// summed apart under other_currencies; the order reads paid once its captures in its
+// currency reach its total, and stays paid through a refund.
+TEST(CustomerView, FactsInAnotherCurrencyStayInItAndOrdersReadPaid) {
+  TempDir dir;
+  testing_support::TickingClock clock;
+  StoreOptions options;
+  options.path = dir.Sub("store");
+  options.clock = &clock;
+  auto store = EventStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Position yen_recorded;
+  {
+    testing_support::DomainHarness h(store->get());
+    const std::vector<domain::Command> commands = {
+        domain::ConfigureMerchant{"USD", "", "", "", "", ""},
+        domain::OpenStore{"s1", "Shoes", Channel::kWeb},
+        domain::PublishListing{"s1", "sku-1", "Red Shoe", 5000, "USD", 100},
+        domain::RegisterCustomer{"c1", "s1"},
+        domain::PlaceOrder{"o1", "s1", "c1", "USD", {{"sku-1", 2, 5000}}, 0, 0},  // total 10000
+        domain::AuthorizePayment{"p1", "o1", 10000, "USD", "card", "paypal"},
+        domain::CapturePayment{"p1", "cap1", 5000, ""},
+        domain::RecordProviderCapture{"p1", "PP-JPY", 5000, "JPY", "PP-JPY"},
+        domain::CapturePayment{"p1", "cap2", 5000, ""},
+        domain::RecordProviderRefund{"p1", "PP-R-EUR", "cap1", 3000, "EUR", "PP-R-EUR"},
+        domain::RefundPayment{"p1", "r1", "cap1", 1000},
+    };
+    for (size_t i = 0; i < commands.size(); ++i) {
+      auto r = h.Run("m1", commands[i]);
+      ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+      if (i == 7) yen_recorded = Position(VerifyRecord(r->events.back().record)->position());
+    }
+  }
+  const auto order = [](const Projector& p) {
+    auto o = Model(p, "customers").Get("order/m1/o1");
+    EXPECT_TRUE(o.ok() && o->has_value());
+    return o.ok() && o->has_value() ? **o : Json();
+  };
+
+  // After the yen capture: 5000 USD captured of 10000, the yen apart; not paid.
+  auto mid = Project(**store, dir.Sub("mid"), yen_recorded);
+  const Json before = order(*mid);
+  EXPECT_EQ(before["status"], "placed");
+  EXPECT_FALSE(before.contains("paid_at_us"));
+  const Json& p_before = before["payments"]["p1"];
+  EXPECT_EQ(p_before["currency"], "USD");
+  EXPECT_EQ(p_before["captured_minor"], 5000);
+  EXPECT_EQ(p_before["other_currencies"], Json({{"JPY", {{"captured_minor", 5000}}}}));
+
+  // At the end: paid by the second dollar capture, and still paid after the refunds.
+  auto p = Project(**store, dir.Sub("proj"));
+  const Json o1 = order(*p);
+  EXPECT_EQ(o1["status"], "paid");
+  EXPECT_TRUE(o1.contains("paid_at_us"));
+  const Json& p1 = o1["payments"]["p1"];
+  EXPECT_EQ(p1["currency"], "USD");
+  EXPECT_EQ(p1["status"], "captured");
+  EXPECT_EQ(p1["captured_minor"], 10000);
+  EXPECT_EQ(p1["refunded_minor"], 1000);
+  EXPECT_EQ(p1["other_currencies"], Json({{"EUR", {{"refunded_minor", 3000}}}, {"JPY", {{"captured_minor", 5000}}}}));
+  // Every fact is listed with its own amount and currency, the provider's with its note.
+  ASSERT_EQ(o1["captures"].size(), 3u);
+  const Json& yen = o1["captures"][1];
+  EXPECT_EQ(yen["capture_id"], "PP-JPY");
+  EXPECT_EQ(yen["amount"], Json({{"amount_minor", 5000}, {"currency", "JPY"}}));
+  EXPECT_NE(yen["anomaly"].get<std::string>().find("currency-mismatch"), std::string::npos);
+  ASSERT_EQ(o1["refunds"].size(), 2u);
+  EXPECT_EQ(o1["refunds"][0]["amount"], Json({{"amount_minor", 3000}, {"currency", "EUR"}}));
+  // Lifetime value is per currency, as it was: nothing summed across currencies.
+  auto c1 = projections::QueryCustomer(Model(*p, "customers"), "m1", "c1");
+  ASSERT_TRUE(c1.ok()) << c1.status().ToString();
+  EXPECT_EQ((*c1)["lifetime_value_minor"], Json({{"EUR", -3000}, {"JPY", 5000}, {"USD", 9000}}));
+  // So is the store's revenue.
+  auto s1 = projections::QueryStore(Model(*p, "storefront"), "m1", "s1");
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_EQ((*s1)["net_captured_minor"], Json({{"EUR", -3000}, {"JPY", 5000}, {"USD", 9000}}));
+}
+
 }  // namespace
