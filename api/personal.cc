@@ -2,6 +2,12 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <string_view>
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "api/api_context.h"
@@ -18,8 +24,63 @@
 namespace api {
 
 namespace {
-constexpr const char* kPersonal[] = {"name", "email", "phone", "address"};
+using ledger::schema::PersonalField;
+constexpr std::pair<const char*, PersonalField> kPersonal[] = {
+    {"name", PersonalField::Name}, {"email", PersonalField::Email},
+    {"phone", PersonalField::Phone}, {"address", PersonalField::Address}};
 constexpr const char* kAddress[] = {"line1", "line2", "city", "region", "postal_code", "country"};
+
+bool NullOrEmptyText(const Json& v) { return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty()); }
+
+// A personal field the request names without a value: null or "", an address null or with
+// every part null or "" (what PersonalBytes would seal as no field at all). The update
+// removes it (DECISIONS 109), where before it sealed nothing in its place and so lost it.
+bool NamedWithoutValue(const Json& body, const char* name) {
+  const Json& v = body[name];
+  if (NullOrEmptyText(v)) return true;
+  if (std::string_view(name) != "address" || !v.is_object()) return false;
+  return std::all_of(std::begin(kAddress), std::end(kAddress),
+                     [&](const char* part) { return !v.contains(part) || NullOrEmptyText(v[part]); });
+}
+
+// The PersonalField bits of the fields `body` names without a value; name and email cannot
+// go (DESIGN §9 lists them unmarked, phone and address as optional): 400 naming the field.
+std::variant<uint8_t, Response> RemovedFields(const Json& body) {
+  uint8_t removed = 0;
+  for (const auto& [name, field] : kPersonal) {
+    if (!body.contains(name) || !NamedWithoutValue(body, name)) continue;
+    if (field == PersonalField::Name || field == PersonalField::Email)
+      return Problem(400, "invalid-field", std::string("/") + name + ": cannot be removed; leave it out to keep it",
+                     Json{{"pointer", std::string("/") + name}}.dump());
+    removed |= static_cast<uint8_t>(field);
+  }
+  return removed;
+}
+
+// A profile as the customers read model keeps it (DECISIONS 109): per field, its value when
+// written plain, or {sealed, key_id, position} of the event that last set it. Each sealed
+// event is opened once; one that does not open for this caller (another role, no key,
+// erased) answers for the whole profile, as one sealed profile did: whole or not at all.
+Json OpenProfile(const Call& c, const Json& profile) {
+  if (!profile.is_object() || profile.contains("sealed") || profile.contains("erased")) return OpenSealed(c, profile);
+  Json open = Json::object();
+  std::map<uint64_t, Json> opened;  // by position
+  for (const auto& [name, field] : kPersonal) {
+    if (!profile.contains(name)) continue;
+    const Json& v = profile[name];
+    if (!v.is_object() || !v.contains("sealed")) {
+      open[name] = v;
+      continue;
+    }
+    const uint64_t position = v.value("position", uint64_t{0});
+    auto at = opened.find(position);
+    if (at == opened.end()) at = opened.emplace(position, OpenSealed(c, v)).first;
+    const Json& fields = at->second;
+    if (fields.contains("sealed") || fields.contains("erased")) return fields;
+    if (fields.contains(name)) open[name] = fields[name];  // an older event may not carry it
+  }
+  return open;
+}
 }  // namespace
 
 Response KeyringUnreadable(const ledger::Status& why) {
@@ -32,15 +93,22 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
                                                           const std::string* message_body) {
   PersonalFields out;
   bool any = message_body != nullptr;
-  for (const char* name : kPersonal) any = any || (c.body.is_object() && c.body.contains(name));
-  if (!any) return out;
+  if (message_body == nullptr && c.body.is_object()) {
+    auto removed = RemovedFields(c.body);
+    if (auto* refused = std::get_if<Response>(&removed)) return *refused;
+    out.removed = std::get<uint8_t>(removed);
+    for (const auto& [name, field] : kPersonal)
+      any = any || (c.body.contains(name) && (out.removed & static_cast<uint8_t>(field)) == 0);
+  }
+  if (!any) return out;  // nothing to seal: no key is drawn
   Fields f(c.body);
   ledger::domain::PersonalInput p;
   if (message_body != nullptr) p.message_body = *message_body;
   p.name = message_body ? "" : f.Str("name", false);
   p.email = message_body ? "" : f.Str("email", false);
   p.phone = message_body ? "" : f.Str("phone", false);
-  if (message_body == nullptr && c.body.contains("address")) {
+  if (message_body == nullptr && c.body.contains("address") &&
+      (out.removed & static_cast<uint8_t>(PersonalField::Address)) == 0) {
     if (!c.body["address"].is_object())
       return Problem(400, "invalid-field", "/address: must be an object", R"({"pointer":"/address"})");
     Fields a(c.body["address"], "/address");
@@ -67,7 +135,7 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
   p.key_id = key->key_id;
   p.data_key = key->key;
   Json fields = Json::object();
-  for (const char* name : kPersonal)
+  for (const auto& [name, field] : kPersonal)
     if (c.body.contains(name)) fields[name] = c.body[name];
   if (message_body != nullptr) fields["body"] = *message_body;
   const auto mac = ledger::HmacSha256(key->key, fields.dump());
@@ -114,7 +182,7 @@ Json OpenSealed(const Call& c, const Json& sealed) {
 
 Json OpenCustomer(const Call& c, Json customer) {
   if (!customer.is_object()) return customer;
-  if (customer.contains("profile")) customer["profile"] = OpenSealed(c, customer["profile"]);
+  if (customer.contains("profile")) customer["profile"] = OpenProfile(c, customer["profile"]);
   if (customer.contains("messages") && customer["messages"].is_array())
     for (Json& m : customer["messages"])
       if (m.contains("body")) m["body"] = OpenSealed(c, m["body"]);

@@ -34,6 +34,45 @@ Response MerchantRead(Call& c, const std::function<ledger::Result<Json>(const st
   return WithEntityTag(c, StreamName(stream_kind, m, c.request.params[id_param]), answer);
 }
 
+// A payment's entry in `holder` (its order, or the unmatched record of a payment the
+// ledger never authorized, which has the order's shape) with its captures, refunds and
+// disputes, which the holder keeps for all its payments together.
+Json PaymentIn(const Json& holder, const std::string& pay) {
+  const Json payments = holder.value("payments", Json::object());
+  Json p = payments.contains(pay) ? payments[pay] : Json::object();
+  p["payment_id"] = pay;
+  p["captures"] = Json::array();
+  p["refunds"] = Json::array();
+  p["disputes"] = Json::array();
+  for (const char* list : {"captures", "refunds"}) {
+    const Json entries = holder.value(list, Json::array());  // named: iterating a temporary dangles
+    for (const Json& x : entries)
+      if (x.value("payment_id", "") == pay) p[list].push_back(x);
+  }
+  const Json disputes = holder.value("disputes", Json::object());
+  for (const auto& [id, d] : disputes.items())
+    if (d.value("payment_id", "") == pay) {
+      Json item = d;
+      item["dispute_id"] = id;
+      p["disputes"].push_back(std::move(item));
+    }
+  return p;
+}
+
+// A payment a provider reported that the ledger never authorized: its captures, refunds
+// and disputes are recorded (money moved) under unmatched/<merchant>/<payment>, with no
+// order, and are read from there, marked so (DECISIONS 109). 404 when there is none.
+ledger::Result<Json> UnmatchedPayment(const projections::ProjectionStore& customers, const std::string& m,
+                                      const std::string& pay) {
+  auto unmatched = customers.Get("unmatched/" + m + "/" + pay);
+  if (!unmatched.ok()) return unmatched.status();
+  if (!unmatched->has_value()) return ledger::Status::NotFound("no such payment");
+  Json p = PaymentIn(**unmatched, pay);
+  p["order_id"] = nullptr;
+  p["unmatched"] = true;
+  return p;
+}
+
 // A query parameter's 400 invalid-field, its pointer the parameter's name (as /limit,
 // /cursor and /min_position have it), so a client is told which one to mend.
 Response BadParameter(const std::string& name, const std::string& why) {
@@ -286,33 +325,16 @@ void AddReadRoutes(Router& router, const ApiContext& ctx) {
       const projections::ProjectionStore& customers = *ReadModel(c.ctx, "customers");
       auto link = customers.Get("payment/" + m + "/" + pay);
       if (!link.ok()) return link.status();
-      if (!link->has_value()) return ledger::Status::NotFound("no such payment");
+      if (!link->has_value()) return UnmatchedPayment(customers, m, pay);
       auto order = customers.Get("order/" + m + "/" + (**link)["order_id"].get<std::string>());
       if (!order.ok()) return order.status();
-      if (order->has_value()) {
-        const Json& o = **order;
-        if (!o.contains("payments") || !o["payments"].contains(pay)) return ledger::Status::NotFound("no such payment");
-        Json p = o["payments"][pay];
-        p["payment_id"] = pay;
-        p["order_id"] = o["order_id"];
-        p["captures"] = Json::array();
-        p["refunds"] = Json::array();
-        p["disputes"] = Json::array();
-        for (const char* list : {"captures", "refunds"}) {
-          const Json entries = o.value(list, Json::array());  // named: iterating a temporary dangles
-          for (const Json& x : entries)
-            if (x["payment_id"] == pay) p[list].push_back(x);
-        }
-        const Json disputes = o.value("disputes", Json::object());
-        for (const auto& [id, d] : disputes.items())
-          if (d["payment_id"] == pay) {
-            Json item = d;
-            item["dispute_id"] = id;
-            p["disputes"].push_back(std::move(item));
-          }
-        return p;
-      }
-      return ledger::Status::NotFound("no such payment");
+      if (!order->has_value()) return ledger::Status::NotFound("no such payment");
+      const Json& o = **order;
+      if (!o.contains("payments") || !o["payments"].contains(pay)) return ledger::Status::NotFound("no such payment");
+      Json p = PaymentIn(o, pay);
+      p["order_id"] = o["order_id"];
+      p["unmatched"] = false;
+      return p;
     }, "payment", "payment_id");
   }));
 

@@ -132,7 +132,8 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
 
   // Personal fields (name, email, phone, address) are sealed into the event under the
   // customer's data key (DESIGN §12); the request digest holds an HMAC of them under that
-  // key, never their plain hash.
+  // key, never their plain hash. An update keeps the fields it leaves out; phone and
+  // address given as null are removed (DECISIONS 109).
   router.Add("POST", "/v1/customers", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
     RegisterCustomer cmd{f.Str("customer_id"), f.Str("store_id", false), std::nullopt};
@@ -143,6 +144,7 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     auto personal = ReadPersonalFields(c, m, cmd.customer_id);
     if (auto* refused = std::get_if<Response>(&personal)) return *refused;
     PersonalFields& fields = std::get<PersonalFields>(personal);
+    cmd.removed = fields.removed;
     CommandOptions options = Conditional(StreamName("customer", m, cmd.customer_id));
     if (fields.input) {
       cmd.personal = std::move(fields.input);

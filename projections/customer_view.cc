@@ -18,8 +18,10 @@
 // payment's figures (captured_minor, refunded_minor) are in its own currency (`currency`);
 // a provider's fact in another currency is listed with its own amount and currency and
 // summed apart under other_currencies.<code>, never into them (DECISIONS 107).
-// Personal fields are kept as the events carry them; an erased customer's are dropped from
-// the profile here and never shown by the query (messages included).
+// Personal fields are kept as the events carry them, one profile entry per field (sealed:
+// {sealed, key_id, position} of the event that last set it, opened at read time), so that
+// an update changes only the fields it names (DECISIONS 109); an erased customer's are
+// dropped from the profile here and never shown by the query (messages included).
 #include "projections/event_reading.h"
 #include "projections/projection.h"
 
@@ -119,12 +121,59 @@ void MarkPaidWhenCaptured(Record& order, int64_t at) {
   order.SetText("status", "paid");
 }
 
+// The profile's entries, in key order (each set is then an append).
+constexpr std::pair<fbs::PersonalField, const char*> kProfileFields[] = {
+    {fbs::PersonalField::Address, "address"}, {fbs::PersonalField::Email, "email"},
+    {fbs::PersonalField::Name, "name"}, {fbs::PersonalField::Phone, "phone"}};
+
+constexpr uint8_t kEveryProfileField =
+    static_cast<uint8_t>(fbs::PersonalField::Address) | static_cast<uint8_t>(fbs::PersonalField::Email) |
+    static_cast<uint8_t>(fbs::PersonalField::Name) | static_cast<uint8_t>(fbs::PersonalField::Phone);
+
+// What an update keeps. One from before updates said so (nothing kept, nothing removed)
+// that brought no personal bytes named no field: it keeps them all, where the rule of then
+// emptied the profile (the data loss DECISIONS 109 mends). No later update has that form:
+// name and email, neither given nor removable, are kept.
+uint8_t KeptBy(const Event& e, const fbs::CustomerUpdated& update) {
+  const bool brings_personal = e.personal_key_id() != 0 || (e.personal() != nullptr && e.personal()->size() > 0);
+  if (update.personal_kept() == 0 && update.personal_removed() == 0 && !brings_personal) return kEveryProfileField;
+  return update.personal_kept();
+}
+
+// The event's personal fields into the profile, but those in `kept` (PersonalField bits);
+// a field in `removed`, or that the event does not carry, goes. Sealed bytes cannot be
+// looked into here, so each field the event sets points at them ({sealed, key_id,
+// position}; a field they turn out not to hold is shown as absent). A registration keeps
+// nothing, as does an update from before CustomerUpdated said what it keeps that brought
+// personal bytes (which fields it was given cannot be told).
+void ProfileFrom(const Event& e, uint8_t kept, uint8_t removed, Record& profile) {
+  Record from;
+  PersonalInto(e, &from);
+  const bool opaque = from.Boolean("sealed").value_or(false) || from.Boolean("unreadable").value_or(false);
+  for (const auto& [field, name] : kProfileFields) {
+    const auto bit = static_cast<uint8_t>(field);
+    if ((kept & bit) != 0) continue;
+    if ((removed & bit) != 0) {
+      profile.Erase(name);
+    } else if (opaque) {
+      Record::FromJson(from.ToJson(), &profile.SetRecord(name));
+    } else if (const std::optional<std::string_view> text = from.Text(name)) {
+      profile.SetText(name, *text);
+    } else if (const Record* address = from.Find(name)) {
+      Record::FromJson(address->ToJson(), &profile.SetRecord(name));
+    } else {
+      profile.Erase(name);
+    }
+  }
+}
+
 class CustomerView final : public Projection {
  public:
   CustomerView() : Projection("customers") {}
   // 2: orders read paid; payments carry their currency and keep other currencies' facts
-  // apart (DECISIONS 107).
-  uint32_t layout_version() const override { return 2; }
+  // apart (DECISIONS 107). 3: the profile is kept field by field (DECISIONS 109), where
+  // layouts 1 and 2 kept one {sealed, key_id, position} for the whole profile.
+  uint32_t layout_version() const override { return 3; }
 
   Status Apply(const Event& e, StateTxn& s) const override {
     const std::string m = Str(e.tenant());
@@ -135,16 +184,18 @@ class CustomerView final : public Projection {
         Record& c = s.MutableRecord(CustomerKey(m, Str(b->customer_id())));
         if (c.is_null()) c.SetText("customer_id", Str(b->customer_id()));
         c.SetText("channel", fbs::EnumNameChannel(b->channel()));
-        PersonalInto(e, &c.SetRecord("profile"));
+        ProfileFrom(e, /*kept=*/0, /*removed=*/0, c.SetRecord("profile"));
         c.SetBoolean("registered", true);
         c.SetInteger("registered_at_us", at);
         c.SetText("store_id", Str(b->store_id()));
         break;
       }
       case EventBody::CustomerUpdated: {
-        Record& c = s.MutableRecord(CustomerKey(m, Str(e.body_as_CustomerUpdated()->customer_id())));
+        const auto* b = e.body_as_CustomerUpdated();
+        Record& c = s.MutableRecord(CustomerKey(m, Str(b->customer_id())));
         if (c.is_null()) return Status::Corruption("CustomerUpdated for an unknown customer");
-        if (!c.Boolean("erased").value_or(false)) PersonalInto(e, &c.SetRecord("profile"));
+        if (!c.Boolean("erased").value_or(false))
+          ProfileFrom(e, KeptBy(e, *b), b->personal_removed(), c.Child("profile"));
         break;
       }
       case EventBody::CustomerErased: {

@@ -49,10 +49,14 @@ struct PersonalInput {
   std::string message_body;  // a message's text (SendMessage)
 };
 
+// Registers a customer, or updates one registered before. An update keeps the personal
+// fields it does not mention (DECISIONS 109): a field with a value in `personal` replaces
+// the one before, a field named in `removed` goes, any other stays as it was.
 struct RegisterCustomer {
   std::string customer_id;
   std::string store_id;  // where they came through; may be empty
   std::optional<PersonalInput> personal = std::nullopt;
+  uint8_t removed = 0;  // schema::PersonalField bits (phone, address; name and email cannot go)
 };
 
 // Erasure (DESIGN §12): CustomerErased naming the data key that the nodes destroy. A

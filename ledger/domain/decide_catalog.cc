@@ -1,5 +1,6 @@
 // Merchant configuration, stores and listings, customers, messages.
 #include <cctype>
+#include <utility>
 
 #include "ledger/domain/decide_internal.h"
 
@@ -123,8 +124,52 @@ Result<PersonalSeal> SealedPersonal(const DecideContext& ctx, const PersonalInpu
 
 namespace {
 
+constexpr uint8_t Bit(schema::PersonalField f) { return static_cast<uint8_t>(f); }
+constexpr std::pair<schema::PersonalField, const char*> kPersonalFields[] = {
+    {schema::PersonalField::Name, "/name"},
+    {schema::PersonalField::Email, "/email"},
+    {schema::PersonalField::Phone, "/phone"},
+    {schema::PersonalField::Address, "/address"}};
+constexpr uint8_t kEveryPersonalField = Bit(schema::PersonalField::Name) | Bit(schema::PersonalField::Email) |
+                                        Bit(schema::PersonalField::Phone) | Bit(schema::PersonalField::Address);
+
+// The personal fields `p` gives a value for: an empty one gives none (PersonalBytes leaves
+// it out of the sealed bytes).
+uint8_t FieldsGiven(const PersonalInput& p) {
+  uint8_t given = 0;
+  if (!p.name.empty()) given |= Bit(schema::PersonalField::Name);
+  if (!p.email.empty()) given |= Bit(schema::PersonalField::Email);
+  if (!p.phone.empty()) given |= Bit(schema::PersonalField::Phone);
+  if (!(p.address_line1.empty() && p.address_line2.empty() && p.city.empty() && p.region.empty() &&
+        p.postal_code.empty() && p.country.empty()))
+    given |= Bit(schema::PersonalField::Address);
+  return given;
+}
+
+// Name and email are in every registration DESIGN §9 describes (phone and address are the
+// optional ones): an update may leave them out, never remove them. A field both given and
+// removed is refused rather than guessed at.
+Status CheckRemoved(const RegisterCustomer& c) {
+  if ((c.removed & ~kEveryPersonalField) != 0) return Field("/removed", "not a personal field");
+  const uint8_t given = c.personal ? FieldsGiven(*c.personal) : 0;
+  for (const auto& [field, pointer] : kPersonalFields) {
+    if ((c.removed & Bit(field)) == 0) continue;
+    if (field == schema::PersonalField::Name || field == schema::PersonalField::Email)
+      return Field(pointer, "cannot be removed; leave it out to keep it");
+    if ((given & Bit(field)) != 0) return Field(pointer, "given and removed at once");
+  }
+  return Status::Ok();
+}
+
+// What an update leaves as it was: every field it neither gives nor removes.
+uint8_t KeptFields(const RegisterCustomer& c) {
+  const uint8_t named = c.removed | (c.personal ? FieldsGiven(*c.personal) : 0);
+  return kEveryPersonalField & static_cast<uint8_t>(~named);
+}
+
 Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCustomer& c, EventSink& out) {
   LEDGER_RETURN_IF_ERROR(CheckId(c.customer_id, "/customer_id"));
+  LEDGER_RETURN_IF_ERROR(CheckRemoved(c));
   std::optional<PersonalSeal> personal;
   if (c.personal) {
     auto sealed = SealedPersonal(ctx, *c.personal);
@@ -145,8 +190,10 @@ Status Register(const DomainState& s, const DecideContext& ctx, const RegisterCu
   if (m != nullptr && m->customers.count(c.customer_id)) {
     if (personal && m->customers.at(c.customer_id))
       return Rule("customer-erased", "this customer's personal data was erased; no new personal data is taken");
-    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::CustomerUpdated, [c](Fbb& b) {
-      return schema::CreateCustomerUpdatedDirect(b, c.customer_id.c_str()).Union();
+    // The update names what it keeps and removes, in the clear (which fields, never their
+    // values): the read models cannot open the sealed bytes to merge them (DECISIONS 109).
+    out.Add(stream, ExpectedVersion::Any(), schema::EventBody::CustomerUpdated, [c, kept = KeptFields(c)](Fbb& b) {
+      return schema::CreateCustomerUpdatedDirect(b, c.customer_id.c_str(), kept, c.removed).Union();
     }, "", std::move(personal));
   } else {
     out.Add(stream, ExpectedVersion::NoStream(), schema::EventBody::CustomerRegistered, [c, channel](Fbb& b) {

@@ -59,6 +59,15 @@ TEST(PersonalData, AnErasedCustomerLeavesNoByteOfTheirNameOrEmailAnywhere) {
   HttpReply reg = HttpCall(port, "POST", "/v1/customers", Bearer(key), customer.dump());
   ASSERT_EQ(reg.status, 201) << reg.body;
   EXPECT_EQ(Json::parse(reg.body)["profile"]["email"], kEmail);
+  // An update keeps what it does not mention (DECISIONS 109): a new phone, then the README
+  // tour's form naming no personal field; the standby below opens the fields of both events.
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", Bearer(key), R"({"customer_id":"c1","phone":"+49 30 777"})").status,
+            201);
+  ASSERT_EQ(HttpCall(port, "POST", "/v1/customers", Bearer(key), R"({"customer_id":"c1","store_id":"s1"})").status, 201);
+  const Json merged = Json::parse(HttpCall(port, "GET", "/v1/customers/c1", Bearer(key), "").body)["profile"];
+  EXPECT_EQ(merged.value("name", ""), kName) << merged.dump();
+  EXPECT_EQ(merged.value("email", ""), kEmail);
+  EXPECT_EQ(merged.value("phone", ""), "+49 30 777");
   ASSERT_EQ(HttpCall(port, "POST", "/v1/orders", Bearer(key),
                      R"({"order_id":"o1","store_id":"s1","customer_id":"c1","currency":"USD",
                          "lines":[{"sku":"sku-1","quantity":1,"unit_price":5000}],"shipping":0,"tax":0})")
@@ -84,7 +93,7 @@ TEST(PersonalData, AnErasedCustomerLeavesNoByteOfTheirNameOrEmailAnywhere) {
   for (int i = 0; i < 100 && !standby_opens; ++i) {
     const Json v = Json::parse(HttpCall(standby_port, "GET", "/v1/customers/c1", Bearer(key), "").body, nullptr, false);
     standby_opens = v.is_object() && v.contains("messages") && v["messages"].size() == 1 &&
-                    v["profile"].value("email", "") == kEmail;
+                    v["profile"].value("email", "") == kEmail && v["profile"].value("phone", "") == "+49 30 777";
     if (!standby_opens) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(standby_opens) << ReadAll(dir.Sub("standby.log"));

@@ -284,6 +284,9 @@ TEST_F(ApiTest, BadInputGetsAClearProblemAndChangesNothing) {
       {"POST", "/v1/customers", R"({"customer_id":"c9","name":7})", 400, "invalid-field", "/name"},
       {"POST", "/v1/customers", R"({"customer_id":"c9","address":{"country":"Germany"}})", 400, "invalid-field", "/address/country"},
       {"POST", "/v1/customers", R"({"customer_id":"c9","address":"Main St 1"})", 400, "invalid-field", "/address"},
+      // Name and email cannot be removed (DECISIONS 109): null or "" is refused, naming the field.
+      {"POST", "/v1/customers", R"({"customer_id":"c9","name":null})", 400, "invalid-field", "/name"},
+      {"POST", "/v1/customers", R"({"customer_id":"c9","email":""})", 400, "invalid-field", "/email"},
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":-5})", 0, "", ""},  // see below
       {"POST", "/v1/payments/p1/captures", R"({"capture_id":"cap1","amount":999999})", 422, "rule-violated", ""},
       {"GET", "/v1/statements?from=2026-13-99&to=x", "", 400, "invalid-field", "/from"},

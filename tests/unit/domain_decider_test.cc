@@ -343,6 +343,60 @@ TEST_F(Story, MessagesCostTheCommunicationsFeeInTheSettlementCurrency) {
   Refused(SendMessage{"msg-1", "c1", 0}, "merchant-not-configured", "m2");
 }
 
+// DECISIONS 109: an update says in the clear which personal fields it keeps and which it
+// removes (never their values), since the read models cannot open the sealed bytes to merge
+// them. Name and email cannot be removed; a field both given and removed is refused.
+TEST_F(Story, ACustomerUpdateSaysWhichPersonalFieldsItKeepsAndRemoves) {
+  const auto bit = [](schema::PersonalField f) { return static_cast<uint8_t>(f); };
+  const uint8_t every = bit(schema::PersonalField::Name) | bit(schema::PersonalField::Email) |
+                        bit(schema::PersonalField::Phone) | bit(schema::PersonalField::Address);
+  const auto update = [](const AppendCommand& cmd) {
+    const schema::Event* e = VerifyRecord(cmd.events.at(0).record);
+    EXPECT_EQ(e->body_type(), schema::EventBody::CustomerUpdated);
+    return e->body_as_CustomerUpdated();
+  };
+  // Named nothing: keeps everything.
+  AppendCommand none = Ok(RegisterCustomer{"c1", "s1"});
+  EXPECT_EQ(update(none)->personal_kept(), every);
+  EXPECT_EQ(update(none)->personal_removed(), 0);
+  // A new email: keeps the rest.
+  PersonalInput email;
+  email.key_id = 5;
+  email.email = "new@example.com";
+  AppendCommand changed = Ok(RegisterCustomer{"c1", "s1", email});
+  EXPECT_EQ(update(changed)->personal_kept(), every & ~bit(schema::PersonalField::Email));
+  EXPECT_EQ(update(changed)->personal_removed(), 0);
+  ASSERT_TRUE(changed.events.at(0).seal.has_value()) << "the new email is sealed as before";
+  // Phone removed, address given: keeps name and email.
+  PersonalInput address;
+  address.key_id = 5;
+  address.city = "Berlin";
+  address.country = "DE";
+  AppendCommand moved = Ok(RegisterCustomer{"c1", "s1", address, bit(schema::PersonalField::Phone)});
+  EXPECT_EQ(update(moved)->personal_kept(), bit(schema::PersonalField::Name) | bit(schema::PersonalField::Email));
+  EXPECT_EQ(update(moved)->personal_removed(), bit(schema::PersonalField::Phone));
+  // Refused, with nothing recorded: name or email removed, a field given and removed, an
+  // unknown bit.
+  const size_t before = h.records().size();
+  PersonalInput phone;
+  phone.key_id = 5;
+  phone.phone = "+49 30 1";
+  for (const auto& [cmd, pointer] : std::vector<std::pair<RegisterCustomer, std::string>>{
+           {RegisterCustomer{"c1", "s1", std::nullopt, bit(schema::PersonalField::Name)}, "/name"},
+           {RegisterCustomer{"c1", "s1", std::nullopt, bit(schema::PersonalField::Email)}, "/email"},
+           {RegisterCustomer{"c1", "s1", phone, bit(schema::PersonalField::Phone)}, "/phone"},
+           {RegisterCustomer{"c1", "s1", std::nullopt, 0x10}, "/removed"}}) {
+    auto r = h.Run("m1", cmd);
+    ASSERT_FALSE(r.ok()) << pointer;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().ToString();
+    EXPECT_EQ(r.status().message().rfind(pointer + ":", 0), 0u) << r.status().ToString();
+  }
+  EXPECT_EQ(h.records().size(), before);
+  // A registration has nothing to keep: CustomerRegistered, as before.
+  const schema::Event* fresh = VerifyRecord(Ok(RegisterCustomer{"c2", "s1", email}).events.at(0).record);
+  EXPECT_EQ(fresh->body_type(), schema::EventBody::CustomerRegistered);
+}
+
 TEST_F(Story, NewerFeeRecipeAppliesToNewCapturesAndRefundsKeepTheCapturesVersion) {
   Ok(AuthorizePayment{"p1", "1001", 10000, "USD", "card", "paypal"});
   Ok(CapturePayment{"p1", "cap-1", 5000, ""});

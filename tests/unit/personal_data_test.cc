@@ -448,6 +448,69 @@ TEST_F(PersonalApi, ACustomersPersonalFieldsAreSealedShownToTheirMerchantAndEras
   EXPECT_TRUE(VerifyChain(*store_, &through).ok());
 }
 
+// DECISIONS 109, found by a black-box probe: an update sealed only the fields it was given
+// and the customer view replaced the whole profile with them, so a new email dropped name,
+// phone and address, and the README tour's {"customer_id","store_id"} emptied the profile,
+// each answered 201. An update now keeps what it does not mention; null removes phone and
+// address; name and email cannot be removed; the erasure still takes everything.
+TEST_F(PersonalApi, ACustomerUpdateKeepsWhatItDoesNotMentionAndNullRemoves) {
+  MerchantSetUp(m1_);
+  const std::string full = R"({"customer_id":"c3","store_id":"s1","name":"Ada Lovelace","email":"ada@example.com",
+                               "phone":"+44 20 7946 0000","address":{"line1":"12 Square","city":"London","country":"GB"}})";
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, full).status, 201);
+  auto profile = [&]() {
+    Response r = Call("GET", "/v1/customers/c3", m1_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Body(r)["profile"];
+  };
+  // A new email: the rest stays, in the write's answer and on GET.
+  Response changed = Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","store_id":"s1","email":"new@example.com"})");
+  ASSERT_EQ(changed.status, 201) << changed.body;
+  EXPECT_EQ(Body(changed)["profile"]["name"], "Ada Lovelace") << changed.body;
+  Json p = profile();
+  EXPECT_EQ(p["email"], "new@example.com");
+  EXPECT_EQ(p["name"], "Ada Lovelace");
+  EXPECT_EQ(p["phone"], "+44 20 7946 0000");
+  EXPECT_EQ(p["address"]["line1"], "12 Square");
+  EXPECT_EQ(p["address"]["city"], "London");
+  // The README tour's form names no personal field: everything stays.
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","store_id":"s1"})").status, 201);
+  EXPECT_EQ(profile(), p);
+  // Null removes the phone; name and email cannot be removed (400, nothing written).
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","phone":null})").status, 201);
+  p.erase("phone");
+  EXPECT_EQ(profile(), p);
+  const uint64_t head = store_->head().position.value();
+  for (const char* bad : {R"({"customer_id":"c3","name":null})", R"({"customer_id":"c3","email":""})",
+                          R"({"customer_id":"c3","name":"Ada","email":null})"}) {
+    Response r = Call("POST", "/v1/customers", m1_, bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Body(r).value("type", ""), "urn:ledger:problem:invalid-field") << r.body;
+  }
+  EXPECT_EQ(store_->head().position.value(), head);
+  // An address replaces the address as a whole; null removes it.
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","address":{"city":"Paris","country":"FR"}})").status,
+            201);
+  EXPECT_EQ(profile()["address"], Json({{"line1", ""}, {"line2", ""}, {"city", "Paris"}, {"region", ""},
+                                        {"postal_code", ""}, {"country", "FR"}}));
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","address":null})").status, 201);
+  EXPECT_EQ(profile(), Json({{"name", "Ada Lovelace"}, {"email", "new@example.com"}}));
+  // The analyst still sees only that there is a profile.
+  Response analyst = Call("GET", "/v1/customers/c3?merchant_id=m1", analyst_);
+  ASSERT_EQ(analyst.status, 200) << analyst.body;
+  EXPECT_TRUE(Body(analyst)["profile"]["sealed"].get<bool>()) << analyst.body;
+  EXPECT_EQ(analyst.body.find("Lovelace"), std::string::npos);
+  // The erasure takes every field, whichever event last set it; a later update brings
+  // nothing back.
+  ASSERT_EQ(Call("POST", "/v1/customers/c3/erase", m1_).status, 200);
+  EXPECT_EQ(profile(), Json({{"erased", true}}));
+  ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"c3","phone":null})").status, 201);
+  Response after = Call("GET", "/v1/customers/c3", m1_);
+  EXPECT_EQ(Body(after)["profile"], Json({{"erased", true}}));
+  EXPECT_EQ(after.body.find("Lovelace"), std::string::npos);
+  EXPECT_EQ(after.body.find("example.com"), std::string::npos);
+}
+
 TEST_F(PersonalApi, TheKeyringPageIsForReplicatorsWithWrappedKeysAndTombstones) {
   ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"k1","name":"One"})").status, 201);
   ASSERT_EQ(Call("POST", "/v1/customers", m1_, R"({"customer_id":"k2","name":"Two"})").status, 201);

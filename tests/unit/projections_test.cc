@@ -13,8 +13,10 @@
 
 #include "ledger/chain_hash.h"
 #include "ledger/position_token.h"
+#include "ledger/record_codec.h"
 #include "projections/projections.h"
 #include "projections/event_reading.h"
+#include "projections/projection.h"
 #include "projections/queries.h"
 #include "projections/read_model_store.h"
 #include "tests/support/faulty_read_store.h"
@@ -1090,6 +1092,137 @@ TEST(FeesView, CapturesSharingAnIdOnOtherPaymentsKeepTheirOwnRecords) {
   ASSERT_TRUE(o2.ok());
   ASSERT_EQ((*o2)["captures"].size(), 1u);
   EXPECT_EQ((*o2)["captures"][0], *p3);
+}
+
+// DECISIONS 109: an update sealed only the fields it was given and the view replaced the
+// whole profile with them, so a partial update lost every other field and an update that
+// named none emptied the profile. The view now keeps each field's own sealed reference (the
+// event that last set it); an update changes only what it names, null removes, an erasure
+// still takes everything, and a rebuild reaches the same state.
+TEST(CustomerView, AnUpdateChangesOnlyThePersonalFieldsItNamesAndAnErasureTakesThemAll) {
+  TempDir dir;
+  testing_support::TickingClock clock;
+  StoreOptions options;
+  options.path = dir.Sub("store");
+  options.clock = &clock;
+  auto store = EventStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  SecretKey key{};
+  key[0] = 7;
+  domain::PersonalInput all;
+  all.key_id = 77;
+  all.data_key = key;
+  all.name = "Ada Lovelace";
+  all.email = "ada@example.com";
+  all.phone = "+44 20 7946 0000";
+  all.city = "London";
+  all.country = "GB";
+  domain::PersonalInput email = all;
+  email.name = email.phone = email.city = email.country = "";
+  email.email = "new@example.com";
+  testing_support::DomainHarness h(store->get());
+  // The position of the command's first event (0 when refused or when it wrote nothing).
+  auto run = [&](const domain::Command& c) -> uint64_t {
+    auto r = h.Run("m1", c);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && !r->events.empty() ? VerifyRecord(r->events.front().record)->position() : 0;
+  };
+  run(domain::ConfigureMerchant{"USD", "", "", "", "", ""});
+  run(domain::OpenStore{"s1", "Shoes", Channel::kWeb});
+  const uint64_t registered = run(domain::RegisterCustomer{"c1", "s1", all});
+  const uint64_t changed = run(domain::RegisterCustomer{"c1", "s1", email});
+  run(domain::RegisterCustomer{"c1", "s1"});  // the README's form: names no personal field
+  ASSERT_GT(registered, 0u);
+  ASSERT_GT(changed, registered);
+  auto live = Project(**store, dir.Sub("live"));
+  auto profile = [&]() {
+    auto c = Model(*live, "customers").Get("customer/m1/c1");
+    EXPECT_TRUE(c.ok() && c->has_value());
+    return c.ok() && c->has_value() ? (**c)["profile"] : Json();
+  };
+  auto sealed_at = [](uint64_t position) { return Json{{"key_id", 77}, {"position", position}, {"sealed", true}}; };
+  EXPECT_EQ(profile(), Json({{"address", sealed_at(registered)},
+                             {"email", sealed_at(changed)},
+                             {"name", sealed_at(registered)},
+                             {"phone", sealed_at(registered)}}))
+      << profile().dump();
+  // Phone and address removed (null over HTTP); name and email cannot be.
+  run(domain::RegisterCustomer{"c1", "s1", std::nullopt,
+                               static_cast<uint8_t>(static_cast<uint8_t>(schema::PersonalField::Phone) |
+                                                    static_cast<uint8_t>(schema::PersonalField::Address))});
+  auto refused = h.Run("m1", domain::RegisterCustomer{"c1", "s1", std::nullopt,
+                                                      static_cast<uint8_t>(schema::PersonalField::Name)});
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(live->CatchUp(**store, Position(UINT64_MAX)).ok());
+  EXPECT_EQ(profile(), Json({{"email", sealed_at(changed)}, {"name", sealed_at(registered)}})) << profile().dump();
+  // The erasure takes every field, and later updates bring nothing back.
+  run(domain::EraseCustomer{"c1", 77});
+  run(domain::RegisterCustomer{"c1", "s1"});
+  ASSERT_TRUE(live->CatchUp(**store, Position(UINT64_MAX)).ok());
+  EXPECT_EQ(profile(), Json({{"erased", true}}));
+  // Rebuilt from position 1: the same state.
+  auto fresh = Project(**store, dir.Sub("fresh"));
+  EXPECT_EQ(Dump(Model(*fresh, "customers")), Dump(Model(*live, "customers")));
+  EXPECT_EQ(Model(*fresh, "customers").progress().digest, Model(*live, "customers").progress().digest);
+  EXPECT_EQ(Model(*live, "customers").layout_version(), 3u) << "the profile's layout changed (DECISIONS 105, 109)";
+}
+
+// The rule itself, on records written as other builds wrote them: plain fields (key id 0)
+// merge as sealed ones do; an update from before CustomerUpdated named its fields keeps its
+// recorded meaning when it brought personal bytes (the whole profile replaced), and one
+// that brought none (the README tour's re-registration, which emptied the profile) keeps
+// everything (DECISIONS 109).
+TEST(CustomerView, UpdatesFromBeforeTheyNamedTheirFieldsAndPlainFieldsMergeAsRecorded) {
+  TempDir dir;
+  auto store = projections::ProjectionStore::Open(dir.Sub("customers"), "customers", projections::StoreAccess::kWrite, 2);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::unique_ptr<projections::Projection> view = projections::MakeCustomerView();
+  const auto plain = [](const char* name, const char* email, const char* phone) {
+    flatbuffers::FlatBufferBuilder b;
+    b.Finish(schema::CreatePersonalDataDirect(b, name, email, phone));
+    return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  };
+  const auto record = [](uint64_t position, schema::EventBody type, std::string personal, auto body) {
+    EnvelopeFields f;
+    f.stream = "customer/m1/c1";
+    f.tenant = "m1";
+    f.event_id = {9, position};
+    f.personal = std::move(personal);
+    std::string r = EncodeRecord(f, type, body);
+    PatchAssigned(&r, {Position(position), StreamVersion(position), 1'764'000'000'000'000 + int64_t(position),
+                       Position(position), Epoch(1)});
+    return r;
+  };
+  const auto updated = [](uint8_t kept, uint8_t removed) {
+    return [kept, removed](flatbuffers::FlatBufferBuilder& b) {
+      return schema::CreateCustomerUpdatedDirect(b, "c1", kept, removed).Union();
+    };
+  };
+  projections::StateTxn txn(store->get());
+  const auto apply = [&](const std::string& r) {
+    const schema::Event* e = VerifyRecord(r);
+    ASSERT_NE(e, nullptr);
+    ASSERT_TRUE(view->Apply(*e, txn).ok());
+  };
+  const auto profile = [&]() {
+    const projections::Record* p = txn.GetRecord("customer/m1/c1").Find("profile");
+    return p != nullptr ? p->ToJson() : Json();
+  };
+  apply(record(1, schema::EventBody::CustomerRegistered, plain("Ada", "ada@example.com", "+44 1"),
+               [](flatbuffers::FlatBufferBuilder& b) {
+                 return schema::CreateCustomerRegisteredDirect(b, "c1", "", schema::Channel::Web).Union();
+               }));
+  const Json registered = {{"email", "ada@example.com"}, {"name", "Ada"}, {"phone", "+44 1"}};
+  EXPECT_EQ(profile(), registered);
+  apply(record(2, schema::EventBody::CustomerUpdated, "", updated(0, 0)));  // before v2, naming nothing
+  EXPECT_EQ(profile(), registered) << "an update that named no field keeps them all";
+  const uint8_t name_address =
+      static_cast<uint8_t>(schema::PersonalField::Name) | static_cast<uint8_t>(schema::PersonalField::Address);
+  apply(record(3, schema::EventBody::CustomerUpdated, plain(nullptr, "new@example.com", nullptr),
+               updated(name_address, static_cast<uint8_t>(schema::PersonalField::Phone))));
+  EXPECT_EQ(profile(), Json({{"email", "new@example.com"}, {"name", "Ada"}}));
+  apply(record(4, schema::EventBody::CustomerUpdated, plain("Bob", nullptr, nullptr), updated(0, 0)));
+  EXPECT_EQ(profile(), Json({{"name", "Bob"}})) << "before v2, personal bytes replaced the whole profile";
 }
 
 // Balances and statements read sums the fees view keeps at the int64 bound with

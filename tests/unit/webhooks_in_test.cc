@@ -410,6 +410,47 @@ TEST_F(WebhooksInTest, ACaptureOfAPaymentTheLedgerNeverAuthorizedIsKeptAsAnUnmat
   EXPECT_EQ(fact["disputes"]["PP-D-X"]["status"], "open");
 }
 
+// DECISIONS 109: a payment the ledger never authorized had its provider's facts recorded
+// (money moved, the customers read model keeps them under unmatched/) but GET
+// /v1/payments/{id} answered 404, since it read only the link an authorization writes.
+TEST_F(WebhooksInTest, APaymentTheLedgerNeverAuthorizedIsReadFromItsUnmatchedFacts) {
+  ASSERT_EQ(PayPal(Event("WH-1", "PAYMENT.CAPTURE.COMPLETED", CaptureResource("CAP-X", "PAY-X", "50.00"))).status, 200);
+  Json refund = {{"id", "R-X"},
+                 {"amount", {{"currency_code", "USD"}, {"value", "10.00"}}},
+                 {"links", {{{"rel", "up"}, {"href", "https://api.paypal.com/v2/payments/captures/CAP-X"}}}}};
+  ASSERT_EQ(PayPal(Event("WH-2", "PAYMENT.CAPTURE.REFUNDED", refund)).status, 200);
+  ASSERT_EQ(PayPal(Event("WH-3", "CUSTOMER.DISPUTE.CREATED", DisputeResource("PP-D-X", "CAP-X", "40.00"))).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  Response r = Call("GET", "/v1/payments/PAY-X", m1_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json p = Body(r);
+  EXPECT_TRUE(p["unmatched"].get<bool>()) << r.body;
+  EXPECT_TRUE(p["order_id"].is_null()) << r.body;
+  EXPECT_EQ(p["payment_id"], "PAY-X");
+  EXPECT_EQ(p["captured_minor"], 5000);
+  EXPECT_EQ(p["refunded_minor"], 1000);
+  ASSERT_EQ(p["captures"].size(), 1u) << r.body;
+  EXPECT_EQ(p["captures"][0]["capture_id"], "CAP-X");
+  EXPECT_NE(p["captures"][0].value("anomaly", "").find("payment-unknown"), std::string::npos) << r.body;
+  ASSERT_EQ(p["refunds"].size(), 1u) << r.body;
+  EXPECT_EQ(p["refunds"][0]["refund_id"], "R-X");
+  ASSERT_EQ(p["disputes"].size(), 1u) << r.body;
+  EXPECT_EQ(p["disputes"][0]["dispute_id"], "PP-D-X");
+  EXPECT_EQ(p["disputes"][0]["status"], "open");
+  EXPECT_FALSE(HeaderOf(r, "ETag").empty()) << "the payment's stream holds its capture and refund";
+  // Merchant-scoped as every read: another merchant gets 404; an analyst names the merchant.
+  EXPECT_EQ(Call("GET", "/v1/payments/PAY-X", m2_).status, 404);
+  Response analyst = Call("GET", "/v1/payments/PAY-X?merchant_id=m1", analyst_);
+  ASSERT_EQ(analyst.status, 200) << analyst.body;
+  EXPECT_TRUE(Body(analyst)["unmatched"].get<bool>());
+  // An authorized payment says it is matched and names its order; an unknown one is 404.
+  Response authorized = Call("GET", "/v1/payments/p1", m1_);
+  ASSERT_EQ(authorized.status, 200) << authorized.body;
+  EXPECT_FALSE(Body(authorized)["unmatched"].get<bool>());
+  EXPECT_EQ(Body(authorized)["order_id"], "o1");
+  EXPECT_EQ(Call("GET", "/v1/payments/PAY-NONE", m1_).status, 404);
+}
+
 Json EbayOrder(const std::string& notification, const std::string& order, Json lines, const std::string& total,
                const std::string& seller = "seller-m1", const std::string& buyer = "happy_buyer") {
   return Json{{"metadata", {{"topic", "ORDER.CREATED"}, {"schemaVersion", "1.0"}}},
