@@ -153,9 +153,16 @@ void AddAdminRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     ResolveDispute cmd{c.request.params["dispute_id"],
                        outcome == "won" ? DisputeOutcomeInput::kWon : DisputeOutcomeInput::kLost};
-    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 200,
-                      [cmd, outcome] { return Json{{"dispute_id", cmd.dispute_id}, {"outcome", outcome}}; },
-                      Conditional(StreamName("dispute", m, cmd.dispute_id)));
+    // The dispute as GET /v1/disputes lists it, except that `outcome` stays the word this
+    // route always answered ("won", "lost"), where the read model says "Won", "Lost".
+    return AnswerCommand(
+        c, m, cmd, Idempotency::kRequired, 200,
+        [&c, m, cmd, outcome] {
+          Json d = DisputeView(c.ctx, m, cmd.dispute_id);
+          d["outcome"] = outcome;
+          return d;
+        },
+        Conditional(StreamName("dispute", m, cmd.dispute_id)));
   }));
 }
 

@@ -54,6 +54,10 @@ int RunDevBroker(const std::vector<std::string>& args) {
     std::cerr << "ledgerd dev-broker: " << options.status().message() << "\n" << api::NodeUsage();
     return 2;
   }
+  if (options->help) {  // asked for: on stdout, and no error
+    std::cout << api::NodeUsage();
+    return 0;
+  }
   auto cluster = ledger::kafka::EmbeddedCluster::Start(ledger::kafka::kEmbeddedBrokers, options->partitions);
   if (!cluster.ok()) {
     spdlog::error("{}", cluster.status().ToString());
@@ -90,6 +94,10 @@ int main(int argc, char** argv) {
   if (!options.ok()) {
     std::cerr << "ledgerd: " << options.status().message() << "\n" << api::NodeUsage();
     return 2;
+  }
+  if (options->help) {  // asked for: on stdout, and no error
+    std::cout << api::NodeUsage();
+    return 0;
   }
   crossplat::threadpool::initialize_with_threads(HttpThreads());
 

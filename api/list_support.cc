@@ -187,6 +187,50 @@ std::string ToCsv(const Json& rows, const std::vector<std::string>& columns) {
   return out;
 }
 
+namespace {
+// One page's items: those `shape` keeps of the rows under `prefix` after `after`, up to
+// `limit`, counted after shaping, so a list that leaves rows out (a status filter) still
+// fills every page but the last. `last_key` is where the next page starts; `more` says
+// whether one does.
+struct PageItems {
+  Json items = Json::array();
+  std::string last_key;
+  bool more = false;
+};
+
+ledger::Result<PageItems> CollectPage(const projections::ProjectionStore& model, const std::string& prefix,
+                                      const std::string& after, size_t limit,
+                                      const std::function<Json(const std::string& key, const Json& value)>& shape) {
+  PageItems page;
+  page.last_key = after;
+  size_t rows_read = 0;
+  for (;;) {
+    const size_t chunk = limit + 1;
+    auto rows = model.Scan(prefix, page.last_key, chunk);
+    if (!rows.ok()) return rows.status();
+    for (const auto& [key, value] : *rows) {
+      Json item = shape(key, value);
+      if (!item.is_null()) {
+        // A kept item past a full page: there is a next page, and it starts with this row.
+        if (page.items.size() == limit) {
+          page.more = true;
+          return page;
+        }
+        page.items.push_back(std::move(item));
+      }
+      page.last_key = key;
+      // Bounded work per request: past the budget the page ends short, with a cursor where
+      // the reading stopped, rather than read a whole tenant's rows to fill it.
+      if (++rows_read >= kListScanRowsMax) {
+        page.more = true;
+        return page;
+      }
+    }
+    if (rows->size() < chunk) return page;  // the end of the list
+  }
+}
+}  // namespace
+
 Response ListPage(const Call& call, const projections::ProjectionStore& model, const std::string& prefix,
                   const std::function<Json(const std::string& key, const Json& value)>& shape) {
   ListFormat format = ListFormat::kJson;
@@ -198,25 +242,17 @@ Response ListPage(const Call& call, const projections::ProjectionStore& model, c
   if (!call.request.Query("cursor").empty() &&
       (!ledger::FromHex(call.request.Query("cursor"), &after) || after.compare(0, prefix.size(), prefix) != 0))
     return Problem(400, "invalid-field", "not a cursor of this list", R"({"pointer":"/cursor"})");
-  auto rows = model.Scan(prefix, after, limit + 1);
-  if (!rows.ok()) return ProblemFromStatus(rows.status());
-  Json items = Json::array();
-  std::string last;
-  for (size_t i = 0; i < rows->size() && i < limit; ++i) {
-    last = (*rows)[i].first;
-    Json item = shape((*rows)[i].first, (*rows)[i].second);
-    if (!item.is_null()) items.push_back(std::move(item));
-  }
-  const bool more = rows->size() > limit;
+  auto page = CollectPage(model, prefix, after, limit, shape);
+  if (!page.ok()) return ProblemFromStatus(page.status());
   if (format == ListFormat::kCsv) {
     Response r;
     r.content_type = kCsvContentType;
-    r.body = ToCsv(items);
-    if (more) r.headers.emplace_back("X-Next-Cursor", ledger::ToHex(last));
+    r.body = ToCsv(page->items);
+    if (page->more) r.headers.emplace_back("X-Next-Cursor", ledger::ToHex(page->last_key));
     return r;
   }
-  Json body = {{"items", items}};
-  body["next_cursor"] = more ? Json(ledger::ToHex(last)) : Json(nullptr);
+  Json body = {{"items", page->items}};
+  body["next_cursor"] = page->more ? Json(ledger::ToHex(page->last_key)) : Json(nullptr);
   return JsonResponse(200, body);
 }
 

@@ -14,6 +14,9 @@ namespace api {
 
 inline constexpr size_t kListLimitDefault = 50;
 inline constexpr size_t kListLimitMax = 500;
+// The most rows one page reads when its list leaves some out (a filter): a page is full
+// unless the list ends or this many rows were read for it (then it is short, with a cursor).
+inline constexpr size_t kListScanRowsMax = 10000;
 // The text is UTF-8 (JSON's), said so that a spreadsheet does not guess another charset.
 inline constexpr const char* kCsvContentType = "text/csv; charset=utf-8";
 
@@ -35,7 +38,9 @@ std::optional<ListFormat> NegotiateListFormat(const std::string& accept);
 std::optional<Response> NegotiateFormat(const Call& call, const char* what, ListFormat* format);
 
 // Lists the read model's entries under `prefix` (one merchant's, or every merchant's for an
-// analyst), `shape` turning each entry into the listed item (null: skip it).
+// analyst), `shape` turning each entry into the listed item (null: leave it out). Items are
+// counted after shaping: every page but the last holds `limit` items (unless
+// kListScanRowsMax rows were read for it), and next_cursor is null only on the last.
 Response ListPage(const Call& call, const projections::ProjectionStore& model, const std::string& prefix,
                   const std::function<Json(const std::string& key, const Json& value)>& shape);
 

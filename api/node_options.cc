@@ -26,6 +26,22 @@ bool ParseHostPort(const std::string& s, NodeOptions* o) {
   return true;
 }
 
+bool IsHelp(const std::string& flag) { return flag == "--help" || flag == "-h"; }
+
+// The flags ledgerd takes with a value. A flag is looked up here before its value is read,
+// so a misspelt one is named as unknown rather than as missing its value.
+bool TakesValue(const std::string& flag) {
+  static const char* const kValueFlags[] = {
+      "--data",           "--http",           "--kafka",              "--kafka-property",
+      "--ack",            "--secrets-key-file", "--node-id",          "--shard",
+      "--shards",         "--role",           "--writer",             "--writer-key-file",
+      "--advertise-url",  "--peers",          "--resolve-after-s",    "--request-timeout-ms",
+      "--rate-limit-per-key", "--digest-every-s", "--digest-every-events", "--failover-after-ms"};
+  for (const char* known : kValueFlags)
+    if (flag == known) return true;
+  return false;
+}
+
 }  // namespace
 
 std::string NodeUsage() {
@@ -36,13 +52,19 @@ std::string NodeUsage() {
          "               [--shards N,M] (projector) [--ack replicated|local] [--failover-after-ms N]\n"
          "               [--accept-new-topic] [--secrets-key-file FILE] [--allow-private-webhooks]\n"
          "               [--rate-limit-per-key N] [--digest-every-s N] [--digest-every-events N]\n"
-         "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n";
+         "       ledgerd dev-broker --bootstrap-file FILE [--partitions N]\n"
+         "       ledgerd --help\n";
 }
 
 ledger::Result<DevBrokerOptions> ParseDevBrokerOptions(const std::vector<std::string>& args) {
   DevBrokerOptions o;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& flag = args[i];
+    if (IsHelp(flag)) {
+      o.help = true;
+      return o;
+    }
+    if (flag != "--bootstrap-file" && flag != "--partitions") return ledger::Status::InvalidArgument("unknown flag " + flag);
     if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
     const std::string& value = args[++i];
     if (flag == "--bootstrap-file") {
@@ -64,10 +86,15 @@ ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& arg
   bool have_http = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& flag = args[i];
+    if (IsHelp(flag)) {  // the usage, whatever else the line holds
+      o.help = true;
+      return o;
+    }
     if (flag == "--accept-new-topic" || flag == "--allow-private-webhooks") {  // flags without a value
       (flag == "--accept-new-topic" ? o.accept_new_topic : o.allow_private_webhooks) = true;
       continue;
     }
+    if (!TakesValue(flag)) return ledger::Status::InvalidArgument("unknown flag " + flag);
     if (i + 1 >= args.size()) return ledger::Status::InvalidArgument(flag + " needs a value");
     const std::string& value = args[++i];
     if (flag == "--data") {

@@ -16,6 +16,8 @@ inline constexpr int kResolveAfterSDefault = 300;
 enum class NodeRole { kWriter, kProjector, kStandby };
 
 struct NodeOptions {
+  // --help or -h: print NodeUsage() and exit 0; nothing else is read or checked.
+  bool help = false;
   NodeRole role = NodeRole::kWriter;
   std::vector<uint32_t> projector_shards;  // --shards N,M (projector)
   int failover_after_ms = kFailoverAfterMsDefault;
@@ -48,6 +50,7 @@ struct NodeOptions {
 };
 
 struct DevBrokerOptions {
+  bool help = false;  // --help or -h, as NodeOptions::help
   std::string bootstrap_file;
   int partitions = 1;
 };
@@ -55,7 +58,9 @@ struct DevBrokerOptions {
 // `ledgerd dev-broker --bootstrap-file FILE [--partitions N]`: args after "dev-broker".
 ledger::Result<DevBrokerOptions> ParseDevBrokerOptions(const std::vector<std::string>& args);
 
-// Parses argv[1..]. InvalidArgument with a usage message on any error.
+// Parses argv[1..]. InvalidArgument with a usage message on any error: a flag it does not
+// know is "unknown flag X" wherever it stands, a known one without its value "X needs a
+// value". --help (or -h) anywhere a flag may stand asks for the usage.
 ledger::Result<NodeOptions> ParseNodeOptions(const std::vector<std::string>& args);
 
 std::string NodeUsage();

@@ -108,8 +108,9 @@ Result<d::RecordProviderDispute> PayPalDispute(const Json& e) {
   if (c.reason.size() > 200) c.reason.resize(200);
   const std::string due = OptionalText(e, "/resource/seller_response_due_date");
   if (!due.empty()) {
-    auto at = ledger::ParseUtcTimestampUs(due);
-    if (!at.ok()) return Bad("/resource/seller_response_due_date", "not a UTC timestamp");
+    // PayPal's dates are RFC 3339 date-times: an offset is as good as Z.
+    auto at = ledger::ParseRfc3339TimestampUs(due);
+    if (!at.ok()) return Bad("/resource/seller_response_due_date", "not an RFC 3339 timestamp");
     c.evidence_due_at_us = *at;
   }
   return c;

@@ -18,6 +18,7 @@
 #include "ledger/domain/sequencer.h"
 #include "ledger/position_token.h"
 #include "projections/projections.h"
+#include "projections/queries.h"
 
 namespace api {
 
@@ -556,6 +557,13 @@ std::optional<Response> ParseLimit(const Call& call, size_t max, size_t* limit) 
 
 const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name) {
   return ctx.projector ? ctx.projector->read_model(name) : nullptr;
+}
+
+Json DisputeView(const ApiContext& ctx, const std::string& merchant, const std::string& dispute) {
+  const projections::ProjectionStore* customers = ReadModel(ctx, "customers");
+  if (customers == nullptr) return Json{{"dispute_id", dispute}};
+  auto d = projections::QueryDispute(*customers, merchant, dispute);
+  return d.ok() ? std::move(d).value() : Json{{"dispute_id", dispute}};
 }
 
 }  // namespace api

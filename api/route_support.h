@@ -133,6 +133,11 @@ std::optional<Response> ParseLimit(const Call& call, size_t max, size_t* limit);
 // A read model of the node, or nullptr.
 const projections::ProjectionStore* ReadModel(const ApiContext& ctx, const char* name);
 
+// A dispute as GET /v1/disputes lists it (projections::QueryDispute), what the dispute
+// writes answer (DESIGN §9: the resource as it stands after the command); {dispute_id}
+// alone when the read models do not show it.
+Json DisputeView(const ApiContext& ctx, const std::string& merchant, const std::string& dispute);
+
 Response JsonResponse(int status, const Json& body);
 
 }  // namespace api

@@ -1,5 +1,6 @@
 // Subscribers of webhooks out (DESIGN §9): merchants for their disputes and outages,
-// admins for the platform, auditors for digests. The secret is sealed with the node's
+// admins for the platform, auditors for digests; each removes its own (an admin any of the
+// platform's, auditors' included). The secret is sealed with the node's
 // secrets key before it enters the log and is never answered or listed. URLs that resolve
 // to private, loopback, link-local or other special-purpose addresses are refused unless
 // the node runs with --allow-private-webhooks (tests); a URL of no valid form always is.
@@ -20,10 +21,19 @@ using namespace ledger::domain;
 
 namespace {
 
+// Where the caller's subscriber ids live (DECISIONS 97, 108): its merchant's "<merchant>:",
+// the auditors' "Auditors:" (so an auditor removes only what auditors added), or none for
+// an admin (the platform's own).
+std::string SubscriberScope(const Principal& who) {
+  if (who.role == Role::kMerchant) return who.merchant_id;
+  if (who.role == Role::kAuditor) return std::string(ledger::kAuditorSubscriberScope);
+  return "";
+}
+
 // The id a client chooses (DECISIONS 97): the entity id characters without ':', short
-// enough that "<merchant>:<id>" is an id. A merchant learns its own maximum, nothing else.
-std::optional<Response> CheckChosenId(const std::string& chosen, const std::string& owner) {
-  const size_t max = ledger::SubscriberIdLengthMax(owner);
+// enough that "<scope>:<id>" is an id. A merchant learns its own maximum, nothing else.
+std::optional<Response> CheckChosenId(const std::string& chosen, const std::string& scope) {
+  const size_t max = ledger::SubscriberIdLengthMax(scope);
   const auto refuse = [](const std::string& why) {
     return Problem(400, "invalid-field", "/subscriber_id: " + why, R"({"pointer":"/subscriber_id"})");
   };
@@ -34,9 +44,17 @@ std::optional<Response> CheckChosenId(const std::string& chosen, const std::stri
            ch == '-';
   });
   if (!chars_ok) return refuse("must match [A-Za-z0-9._-]{1," + std::to_string(max) + "}");
-  if (chosen.size() > max)
-    return refuse("at most " + std::to_string(max) + " characters" + (owner.empty() ? "" : " for this merchant"));
+  if (chosen.size() > max) {
+    const bool auditors = scope == ledger::kAuditorSubscriberScope;
+    const std::string whose = scope.empty() ? "" : auditors ? " for an auditor" : " for this merchant";
+    return refuse("at most " + std::to_string(max) + " characters" + whose);
+  }
   return std::nullopt;
+}
+
+// The same answer as the domain's for a subscriber that is not the caller's to remove.
+Response NoSuchSubscriber() {
+  return ProblemFromStatus(ledger::Status::RuleViolated("subscriber-not-found: no such subscriber"));
 }
 
 }  // namespace
@@ -63,8 +81,9 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
     }
     if (!f.ok()) return f.Error();
     const std::string owner = c.who.role == Role::kMerchant ? c.who.merchant_id : "";
-    if (auto bad = CheckChosenId(chosen, owner)) return *bad;
-    cmd.subscriber_id = ledger::ScopedSubscriberId(owner, chosen);
+    const std::string scope = SubscriberScope(c.who);
+    if (auto bad = CheckChosenId(chosen, scope)) return *bad;
+    cmd.subscriber_id = ledger::ScopedSubscriberId(scope, chosen);
     // The form always (a URL is kept for good); the addresses unless private ones are allowed.
     if (ledger::Status url = c.ctx.allow_private_webhooks ? CheckUrlForm(cmd.url) : CheckPublicUrl(cmd.url); !url.ok())
       return Problem(400, "invalid-field", url.message(), R"({"pointer":"/url"})");
@@ -86,15 +105,21 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
   }));
 
   router.Add("DELETE", "/v1/subscribers/{subscriber_id}",
-             // Merchants remove their own; platform and auditors' subscribers are the admin's to remove.
-             Guard(ctx, {Role::kMerchant, Role::kAdmin}, Body::kNone, [](Call& c) {
+             // Merchants remove their own, auditors the auditors' (DECISIONS 108); an admin
+             // any of the platform's, an auditor's by its whole id "Auditors:<id>".
+             Guard(ctx, {Role::kMerchant, Role::kAdmin, Role::kAuditor}, Body::kNone, [](Call& c) {
                const std::string chosen = c.request.params["subscriber_id"];
                const std::string owner = c.who.role == Role::kMerchant ? c.who.merchant_id : "";
+               const std::string scope = SubscriberScope(c.who);
                // A merchant removes "<merchant>:<id>"; the domain falls back to "<id>" for one
                // of its own added before ids were scoped. A scoped id too long to be one cannot
                // exist: the id goes as it is, and only the same merchant's "<id>" can match it.
                // No ':' check here: ids chosen before the rule may hold one.
-               const std::string scoped = ledger::ScopedSubscriberId(owner, chosen);
+               const std::string scoped = ledger::ScopedSubscriberId(scope, chosen);
+               // An auditor's command runs as the platform's, where an unscoped id would reach
+               // an admin's subscriber: an auditor names only "Auditors:<id>", and one that cannot
+               // be an id is none.
+               if (c.who.role == Role::kAuditor && !ledger::IsValidEntityId(scoped)) return NoSuchSubscriber();
                RemoveSubscriber cmd{ledger::IsValidEntityId(scoped) ? scoped : chosen};
                return AnswerCommand(c, owner, cmd, Idempotency::kOptional, 200,
                                  [chosen] { return Json{{"subscriber_id", chosen}, {"removed", true}}; });

@@ -119,7 +119,9 @@ void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
       return Unverified("PAYPAL-TRANSMISSION-ID, -TIME and -SIG are required");
     // CRC-32 is no cryptographic hash: a captured delivery's headers could carry another body
     // of the same CRC. Old deliveries are refused; DECISIONS §51 says what remains.
-    auto sent_at = ledger::ParseUtcTimestampUs(time);
+    // RFC 3339 with any offset (PayPal's form), compared in UTC; the signed string keeps
+    // the header's text as sent.
+    auto sent_at = ledger::ParseRfc3339TimestampUs(time);
     const int64_t now_us = ledger::SystemClock()->NowMicros();
     if (!sent_at.ok() || *sent_at < now_us - kPayPalTransmissionSkewS * 1000000LL ||
         *sent_at > now_us + kPayPalTransmissionSkewS * 1000000LL)

@@ -8,6 +8,7 @@
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "projections/queries.h"
+#include "ledger/clock.h"
 #include "ledger/ids.h"
 #include "ledger/keyring.h"
 #include "projections/read_model_store.h"
@@ -52,6 +53,21 @@ Json CaptureFeesView(const ApiContext& ctx, const std::string& merchant, const s
   auto fees = projections::QueryCaptureFees(*ReadModel(ctx, "fees"), merchant, OrderOfPayment(ctx, merchant, payment),
                                             payment, capture);
   return fees.ok() ? *fees : Json::object();
+}
+
+// How long a merchant has to answer a dispute opened without a due date (DECISIONS 20,
+// 108): seven days, the short end of providers' response windows, so the date shown is
+// never later than a provider's would be.
+constexpr int64_t kDisputeEvidenceWindowUs = int64_t{7} * 24 * 3600 * 1000000;
+
+// The evidence due date of a dispute opened here: the body's, or when it gives none (absent,
+// or 0, which the domain takes for "none") the API's clock plus the window. The decider
+// reads no clock (DECISIONS 20), so the API sets it; a due date of 0 left the dispute
+// without one in GET /v1/disputes?status=open. A retry with the same Idempotency-Key
+// replays the first command, whatever the clock says then.
+int64_t EvidenceDueAt(int64_t given_us) {
+  if (given_us != 0) return given_us;
+  return ledger::SystemClock()->NowMicros() + kDisputeEvidenceWindowUs;
 }
 
 // The body's channel (web when absent), through the domain's own parser.
@@ -323,22 +339,30 @@ void AddMerchantWriteRoutes(Router& router, const ApiContext& ctx) {
     if (!f.ok()) return f.Error();
     const std::string m = c.Merchant();
     if (m.empty()) return Problem(400, "invalid-field", "/merchant_id: required for an admin", R"({"pointer":"/merchant_id"})");
-    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201,
-                      [&c, m, cmd] { return PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id); });
+    cmd.evidence_due_at_us = EvidenceDueAt(cmd.evidence_due_at_us);
+    // The dispute as GET /v1/disputes lists it; the payment, which this route answered
+    // before (it does not hold the dispute), is kept under `payment`.
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 201, [&c, m, cmd] {
+      Json d = DisputeView(c.ctx, m, cmd.dispute_id);
+      d["payment"] = PaymentView(c.ctx, m, OrderOfPayment(c.ctx, m, cmd.payment_id), cmd.payment_id);
+      return d;
+    });
   }));
 
   router.Add("POST", "/v1/disputes/{dispute_id}/evidence", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     Fields f(c.body);
     SubmitDisputeEvidence cmd{c.request.params["dispute_id"], f.Str("evidence_ref")};
     if (!f.ok()) return f.Error();
-    return AnswerCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
-                      Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
+    const std::string m = c.Merchant();
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 200, [&c, m, cmd] { return DisputeView(c.ctx, m, cmd.dispute_id); },
+                         Conditional(StreamName("dispute", m, cmd.dispute_id)));
   }));
 
   router.Add("POST", "/v1/disputes/{dispute_id}/accept", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {
     AcceptDispute cmd{c.request.params["dispute_id"]};
-    return AnswerCommand(c, c.Merchant(), cmd, Idempotency::kRequired, 200, [cmd] { return Json{{"dispute_id", cmd.dispute_id}}; },
-                      Conditional(StreamName("dispute", c.Merchant(), cmd.dispute_id)));
+    const std::string m = c.Merchant();
+    return AnswerCommand(c, m, cmd, Idempotency::kRequired, 200, [&c, m, cmd] { return DisputeView(c.ctx, m, cmd.dispute_id); },
+                         Conditional(StreamName("dispute", m, cmd.dispute_id)));
   }));
 
   router.Add("POST", "/v1/payouts", Guard(ctx, merchant_only, Body::kJson, [](Call& c) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 namespace ledger {
 namespace {
@@ -58,6 +59,54 @@ Result<int64_t> ParseUtcTimestampUs(const std::string& text) {
   const time_t seconds = timegm(&tm);
   if (tm.tm_mday != day) return Status::InvalidArgument("not a UTC timestamp");  // 2024-02-31 rolls over
   return static_cast<int64_t>(seconds) * 1000000 + micros;
+}
+
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The offset at the end of an RFC 3339 date-time, in seconds east of UTC, with the length
+// of its text: "Z" or "z" is 0 (1 character), "+HH:MM" / "-HH:MM" (6). nullopt when the
+// text ends in neither.
+struct Offset {
+  int64_t seconds = 0;
+  size_t length = 0;
+};
+std::optional<Offset> TrailingOffset(const std::string& text) {
+  const size_t n = text.size();
+  if (n > 0 && (text[n - 1] == 'Z' || text[n - 1] == 'z')) return Offset{0, 1};
+  if (n < 6) return std::nullopt;
+  const char sign = text[n - 6];
+  if ((sign != '+' && sign != '-') || !IsDigit(text[n - 5]) || !IsDigit(text[n - 4]) || text[n - 3] != ':' ||
+      !IsDigit(text[n - 2]) || !IsDigit(text[n - 1]))
+    return std::nullopt;
+  const int hours = (text[n - 5] - '0') * 10 + (text[n - 4] - '0');
+  const int minutes = (text[n - 2] - '0') * 10 + (text[n - 1] - '0');
+  if (hours > 23 || minutes > 59) return std::nullopt;
+  const int64_t seconds = hours * 3600 + minutes * 60;
+  return Offset{sign == '+' ? seconds : -seconds, 6};
+}
+
+}  // namespace
+
+Result<int64_t> ParseRfc3339TimestampUs(const std::string& text) {
+  const Status bad = Status::InvalidArgument("not an RFC 3339 timestamp");
+  const std::optional<Offset> offset = TrailingOffset(text);
+  if (!offset) return bad;
+  // The local date and time, written as the UTC form ParseUtcTimestampUs reads.
+  std::string utc = text.substr(0, text.size() - offset->length);
+  if (utc.size() > 10 && utc[10] == 't') utc[10] = 'T';
+  // Fractional seconds finer than a microsecond (RFC 3339 allows any number of digits):
+  // checked to be digits, then cut to six.
+  if (utc.size() > 26 && utc[19] == '.') {
+    for (size_t i = 26; i < utc.size(); ++i)
+      if (!IsDigit(utc[i])) return bad;
+    utc.resize(26);
+  }
+  auto local = ParseUtcTimestampUs(utc + "Z");
+  if (!local.ok()) return bad;
+  // Local time = UTC + offset, so UTC = local - offset.
+  return *local - offset->seconds * 1000000;
 }
 
 }  // namespace ledger

@@ -22,4 +22,11 @@ Clock* SystemClock();
 // microseconds since the Unix epoch; InvalidArgument otherwise.
 Result<int64_t> ParseUtcTimestampUs(const std::string& text);
 
+// An RFC 3339 date-time as providers send it: the UTC forms above, or with a numeric offset
+// ("2026-11-28T12:00:00+02:00", "-05:30", "-00:00"), converted to UTC; 'T' and 'Z' may be
+// lower case (RFC 3339 §5.6) and fractional seconds past microseconds are truncated. As
+// microseconds since the Unix epoch; InvalidArgument otherwise. For what providers send
+// (PayPal's headers and dates); the ledger's own flags and queries keep to the UTC form.
+Result<int64_t> ParseRfc3339TimestampUs(const std::string& text);
+
 }  // namespace ledger

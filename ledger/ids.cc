@@ -87,9 +87,10 @@ std::string ScopedSubscriberId(std::string_view owner_merchant_id, std::string_v
 }
 
 std::string ChosenSubscriberId(std::string_view owner_merchant_id, std::string_view scoped) {
-  if (!owner_merchant_id.empty() && scoped.size() > owner_merchant_id.size() &&
-      scoped.substr(0, owner_merchant_id.size()) == owner_merchant_id && scoped[owner_merchant_id.size()] == ':')
-    return std::string(scoped.substr(owner_merchant_id.size() + 1));
+  // A platform subscriber is an admin's (unscoped) or an auditor's (scoped by the role).
+  const std::string_view scope = owner_merchant_id.empty() ? kAuditorSubscriberScope : owner_merchant_id;
+  if (scoped.size() > scope.size() && scoped.substr(0, scope.size()) == scope && scoped[scope.size()] == ':')
+    return std::string(scoped.substr(scope.size() + 1));
   return std::string(scoped);
 }
 

@@ -34,8 +34,16 @@ Status ValidateIdempotencyKey(std::string_view key);
 // for a merchant's subscriber and "<id>" for the platform's (owner ""), so one merchant's
 // ids neither meet nor reveal another owner's.
 std::string ScopedSubscriberId(std::string_view owner_merchant_id, std::string_view chosen);
-// The id its owner chose: "<owner>:" taken off a merchant's subscriber. One a merchant added
-// before ids were scoped has no such prefix and is its chosen id as it is.
+// An auditor's subscriber (DECISIONS 108) is the platform's (owner "") with the id
+// "<kAuditorSubscriberScope>:<id>", so that an auditor can remove the ones auditors added
+// and no other platform subscriber: an admin's chosen id holds no ':' (DECISIONS 97), and
+// the scope is no merchant id (merchant ids have no capitals), so it never meets a
+// merchant's "<merchant>:<id>" either. ScopedSubscriberId and SubscriberIdLengthMax take it
+// where they take a merchant id.
+inline constexpr std::string_view kAuditorSubscriberScope = "Auditors";
+// The id its owner chose: "<owner>:" taken off a merchant's subscriber, and
+// "<kAuditorSubscriberScope>:" off an auditor's (owner ""). One a merchant added before ids
+// were scoped has no such prefix and is its chosen id as it is.
 std::string ChosenSubscriberId(std::string_view owner_merchant_id, std::string_view scoped);
 // The longest id `owner_merchant_id` may choose: the scoped id stays within kEntityIdLengthMax.
 size_t SubscriberIdLengthMax(std::string_view owner_merchant_id);

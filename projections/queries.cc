@@ -195,6 +195,29 @@ Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& 
   return out;
 }
 
+Result<Json> QueryDispute(const ProjectionStore& customers, const std::string& merchant, const std::string& dispute) {
+  // The index names the record that holds the dispute: its order, or for a provider's
+  // dispute on a payment never authorized here (order id ""), that payment's unmatched record.
+  auto index = customers.Get("dispute/" + merchant + "/" + dispute);
+  if (!index.ok()) return index.status();
+  if (!index->has_value()) return Status::NotFound("no such dispute");
+  const std::string order_id = (**index).value("order_id", "");
+  const std::string holder = order_id.empty() ? "unmatched/" + merchant + "/" + (**index).value("payment_id", "")
+                                              : "order/" + merchant + "/" + order_id;
+  auto record = customers.Get(holder);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return Status::NotFound("no such dispute");
+  const Json& held = **record;
+  const auto disputes = held.find("disputes");
+  if (disputes == held.end() || !disputes->is_object() || !disputes->contains(dispute))
+    return Status::NotFound("no such dispute");
+  Json out = disputes->at(dispute);
+  out["dispute_id"] = dispute;
+  out["order_id"] = order_id;
+  out["merchant_id"] = merchant;
+  return out;
+}
+
 Result<Json> QueryBalances(const ProjectionStore& fees, const std::string& merchant) {
   auto rows = fees.Scan("balance/merchant:" + merchant + ":", "", SIZE_MAX);
   if (!rows.ok()) return rows.status();

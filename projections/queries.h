@@ -20,6 +20,15 @@ inline constexpr size_t kQueryRowsMax = 1000;
 ledger::Result<Json> QueryCustomer(const ProjectionStore& customers, const std::string& merchant,
                                    const std::string& customer);
 
+// customers: one dispute as the order holding it shows it (amount, capture_id, payment_id,
+// reason, source, status open, evidence_submitted or resolved, evidence_due_at_us,
+// opened_at_us; outcome and resolved_at_us once resolved; anomaly when noted), with
+// dispute_id, order_id and merchant_id: what GET /v1/disputes lists and the dispute writes
+// answer. One a provider reported on a payment the ledger never authorized has order_id ""
+// and is read from that payment's unmatched record. NotFound for an unknown dispute.
+ledger::Result<Json> QueryDispute(const ProjectionStore& customers, const std::string& merchant,
+                                  const std::string& dispute);
+
 // fees: every balance of the merchant's accounts, {"balances": {account: {currency: minor}},
 // "overflowed": [{"account", "currency"}]}. A balance whose sum passed int64 is kept at the
 // bound (DECISIONS 49); "overflowed" lists each such one, in key order (empty when none),

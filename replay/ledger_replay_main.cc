@@ -45,6 +45,9 @@
 #include "replay/progress_bar.h"
 #include "replay/replay.h"
 
+// The flags each command takes with a value (defined below, beside KnownFlags).
+const std::map<std::string, std::set<std::string>>& CommandFlags();
+
 namespace {
 
 using Json = nlohmann::json;
@@ -147,10 +150,21 @@ struct Args {
   bool json = false;
 };
 
+// Whether `command` takes `flag` with a value (--kafka-property goes with --kafka). A
+// command not in CommandFlags (help, or an unknown one, reported as such) takes any.
+bool TakesFlag(const std::string& command, const std::string& flag) {
+  const auto it = CommandFlags().find(command);
+  if (it == CommandFlags().end()) return true;
+  return it->second.count(flag) > 0 || (flag == "--kafka-property" && it->second.count("--kafka") > 0);
+}
+
 // Flags take one value each, except --json. --against and --kafka-property may be given
 // several times; any other flag given twice is refused: the last value silently winning
-// let `--against GOOD --against BAD` check only one of them.
+// let `--against GOOD --against BAD` check only one of them. A flag the command does not
+// take is named as unknown before its value is looked for: `--bogus` last on the line was
+// said to need a value.
 bool Parse(int argc, char** argv, Args* a, std::string* error) {
+  const std::string command = argv[1];
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--json") {
@@ -160,6 +174,10 @@ bool Parse(int argc, char** argv, Args* a, std::string* error) {
       }
       a->json = true;
     } else if (arg.rfind("--", 0) == 0) {
+      if (!TakesFlag(command, arg)) {
+        *error = "unknown flag " + arg + " (" + command + " takes no such flag; see ledger-replay help)";
+        return false;
+      }
       if (i + 1 >= argc) {
         *error = arg + " needs a value";
         return false;
@@ -288,6 +306,20 @@ struct OpenStore {
   }
 };
 
+// The store --store names for `shard`: a node's data directory's shard-N, or --store itself
+// when it is a shard's store (RocksDB's CURRENT file in it). A data directory without that
+// shard is named as such: RocksDB's own "DIR/CURRENT: No such file" named a path nobody gave.
+ledger::Result<std::string> ShardStoreDir(const std::string& given, uint32_t shard) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string inside = (fs::path(given) / ("shard-" + std::to_string(shard))).string();
+  if (fs::exists(inside, ec)) return inside;  // a node's data directory
+  if (fs::exists(fs::path(given) / "CURRENT", ec)) return given;  // a shard's store
+  if (!fs::is_directory(given, ec)) return ledger::Status::NotFound("--store " + given + ": no such directory");
+  return ledger::Status::NotFound("--store " + given + " holds no store of shard " + std::to_string(shard) + ": " +
+                                  inside + " does not exist, and " + given + " is not a shard's store itself");
+}
+
 ledger::Status Open(const Args& a, OpenStore* out) {
   auto it = a.flags.find("--store");
   const bool kafka = a.flags.count("--kafka") > 0;
@@ -318,10 +350,9 @@ ledger::Status Open(const Args& a, OpenStore* out) {
     out->store = std::move(copy).value();
     return ledger::Status::Ok();
   }
-  std::string dir = it->second;
-  const std::string inside = dir + "/shard-" + std::to_string(shard);
-  if (std::filesystem::exists(inside)) dir = inside;  // a node's data directory
-  auto store = replay::OpenForReplay(dir, out->scratch, shard);
+  auto dir = ShardStoreDir(it->second, shard);
+  if (!dir.ok()) return dir.status();
+  auto store = replay::OpenForReplay(*dir, out->scratch, shard);
   if (!store.ok()) return store.status();
   out->store = std::move(store).value();
   return ledger::Status::Ok();

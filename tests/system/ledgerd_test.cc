@@ -63,6 +63,19 @@ TEST(Ledgerd, BadFlagsExitWithUsage) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
 
+// --help prints the usage on stdout and exits 0 (it said "--help needs a value", exit 2); a
+// flag it does not know, last on the line, is named as unknown (exit 2) (DECISIONS 108).
+TEST(Ledgerd, HelpPrintsTheUsageAndUnknownFlagsAreNamed) {
+  for (const char* ask : {" --help", " -h", " dev-broker --help"}) {
+    const CommandRun help = RunCommand(std::string(LEDGERD_PATH) + ask + " 2>/dev/null");
+    EXPECT_EQ(help.exit_code, 0) << ask;
+    EXPECT_EQ(help.out.rfind("usage: ledgerd", 0), 0u) << ask << ": " << help.out;
+  }
+  const CommandRun bogus = RunCommand(std::string(LEDGERD_PATH) + " --data /nonexistent --http 127.0.0.1:1 --bogus 2>&1");
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(bogus.out.rfind("ledgerd: unknown flag --bogus\n", 0), 0u) << bogus.out;
+}
+
 // With no --kafka the node runs the embedded cluster: a new shard's first batches
 // (WriterPromoted(1), the default fee recipe, the first admin key: positions 1 to 3) are
 // published, read back and known canonical; a restart (a new, empty topic) goes on from the

@@ -396,6 +396,36 @@ TEST(LedgerReplay, SigtermOrSigintStopsCleanlyAndRemovesTheScratchDirectory) {
   }
 }
 
+// A flag the command does not take is named as unknown, also last on the line (it was said
+// to need a value); a data directory without the shard asked for is named as such (the error
+// named "DIR/CURRENT", a path nobody gave) (DECISIONS 108).
+TEST(LedgerReplay, UnknownFlagsAndMissingShardsAreNamed) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  { testing_support::StoryLog log(data + "/shard-0"); }
+  for (const std::string& args :
+       std::vector<std::string>{"verify --store " + data + " --json --bogus", "verify --store " + data + " --bogus x --json"}) {
+    Ran r = Replay(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    const Json j = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << args << ": " << r.out;
+    EXPECT_EQ(j["error"].get<std::string>().rfind("unknown flag --bogus", 0), 0u) << r.out;
+  }
+  // A flag the command takes, without its value, still says so.
+  Ran missing = Replay("verify --json --store");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(Json::parse(missing.out)["error"], "--store needs a value") << missing.out;
+  // Shard 1 of a data directory that holds shard 0 only: could not finish (3), naming both.
+  Ran other_shard = Replay("verify --store " + data + " --shard 1 --json");
+  EXPECT_EQ(other_shard.exit_code, 3) << other_shard.out;
+  const std::string error = Json::parse(other_shard.out)["error"].get<std::string>();
+  EXPECT_NE(error.find("shard 1"), std::string::npos) << error;
+  EXPECT_NE(error.find(data + "/shard-1"), std::string::npos) << error;
+  EXPECT_EQ(error.find("CURRENT"), std::string::npos) << error;
+  EXPECT_EQ(Replay("verify --store " + data).exit_code, 0) << "shard 0 of it is there";
+  EXPECT_EQ(Replay("verify --store " + data + "/shard-0").exit_code, 0) << "and is a shard's store itself";
+}
+
 // help --json (and --help --json) answers one JSON object, as every other command does
 // under --json (it printed the text).
 TEST(LedgerReplay, HelpUnderJsonIsOneJsonObject) {
@@ -453,6 +483,8 @@ TEST(LedgerReplay, TheWritersDigestReachesASubscriberAndVerifiesTheLiveLog) {
   ASSERT_TRUE(sink.WaitFor(1, 20000)) << "no digest was delivered";
   const Json delivered = Json::parse(sink.received()[0].body);
   ASSERT_EQ(delivered["topic"], "digests") << delivered.dump();
+  // Told the id the auditor chose, not its "Auditors:" scope in the log (DECISIONS 108).
+  EXPECT_EQ(delivered["notification_id"].get<std::string>().rfind("audit:", 0), 0u) << delivered.dump();
   const uint64_t position = delivered["event"]["digest_position"].get<uint64_t>();
   const std::string hash = delivered["event"]["hash"].get<std::string>();
   ASSERT_GT(position, 0u);

@@ -18,6 +18,7 @@
 #include "api/route_support.h"
 #include "api/routes.h"
 #include "ledger/chain_hash.h"
+#include "ledger/clock.h"
 #include "ledger/domain/sequencer.h"
 #include "ledger/position_token.h"
 #include "ledger/seal.h"
@@ -522,6 +523,124 @@ TEST_F(ApiTest, ListsPageByCursorAnswerCsvAndKeepToTheirTenant) {
   EXPECT_EQ(Body(Call("GET", "/v1/disputes?status=open", m1_))["items"].size(), 1u);
   EXPECT_TRUE(Body(Call("GET", "/v1/disputes?status=resolved", m1_))["items"].empty());
   EXPECT_EQ(Call("GET", "/v1/disputes?status=maybe", m1_).status, 400);
+}
+
+// The dispute writes answer the dispute as GET /v1/disputes lists it (DESIGN §9: the
+// resource after the command; they answered the payment, {dispute_id} and {dispute_id,
+// outcome}). A dispute opened without an evidence due date gets the API's clock plus seven
+// days (it got 0). GET /v1/disputes filters by status before it counts the page (a page came
+// short, or empty, with a cursor), and an analyst reads every merchant's without
+// merchant_id (it was 400) (DECISIONS 108).
+TEST_F(ApiTest, DisputeWritesAnswerTheDisputeAndItsListPagesOverTheFilteredSet) {
+  MerchantSetUp(m1_);
+  const std::vector<std::string> ids = {"d1", "d2", "d3", "d4", "d5", "d6"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const Json capture = {{"capture_id", "cap-" + ids[i]}, {"amount", 1000}};
+    ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m1_, capture.dump(), {{"idempotency-key", "cap-" + ids[i]}}).status,
+              201);
+  }
+  const auto open_dispute = [&](const std::string& id, const Json& extra) {
+    Json body = {{"dispute_id", id}, {"payment_id", "p1"}, {"capture_id", "cap-" + id}, {"amount", 100}, {"reason", "fraud"}};
+    body.update(extra);
+    return Call("POST", "/v1/disputes", m1_, body.dump(), {{"idempotency-key", "open-" + id}});
+  };
+  constexpr int64_t kWeekUs = int64_t{7} * 24 * 3600 * 1000000;
+  const int64_t before_us = ledger::SystemClock()->NowMicros();
+  const Response d1 = open_dispute("d1", Json::object());
+  const int64_t after_us = ledger::SystemClock()->NowMicros();
+  ASSERT_EQ(d1.status, 201) << d1.body;
+  const Json opened = Body(d1);
+  EXPECT_EQ(opened["dispute_id"], "d1");
+  EXPECT_EQ(opened["payment_id"], "p1");
+  EXPECT_EQ(opened["order_id"], "o1");
+  EXPECT_EQ(opened["capture_id"], "cap-d1");
+  EXPECT_EQ(opened["merchant_id"], "m1");
+  EXPECT_EQ(opened["status"], "open");
+  EXPECT_EQ(opened["amount"]["amount_minor"], 100);
+  EXPECT_EQ(opened["payment"]["payment_id"], "p1") << "the payment it answered before, kept under payment";
+  const int64_t due = opened["evidence_due_at_us"].get<int64_t>();
+  EXPECT_GE(due, before_us + kWeekUs) << opened.dump();
+  EXPECT_LE(due, after_us + kWeekUs) << opened.dump();
+  // 0 is "none" too; a date given is kept.
+  const Response d2 = open_dispute("d2", {{"evidence_due_at_us", 0}});
+  ASSERT_EQ(d2.status, 201) << d2.body;
+  EXPECT_GE(Body(d2)["evidence_due_at_us"].get<int64_t>(), before_us + kWeekUs);
+  for (const char* id : {"d3", "d4", "d5"}) ASSERT_EQ(open_dispute(id, Json::object()).status, 201) << id;
+  const Response d6 = open_dispute("d6", {{"evidence_due_at_us", 1900000000000000}});
+  ASSERT_EQ(d6.status, 201) << d6.body;
+  EXPECT_EQ(Body(d6)["evidence_due_at_us"], 1900000000000000);
+
+  // Evidence, accept and resolve answer the dispute after the command.
+  const Response evidence = Call("POST", "/v1/disputes/d4/evidence", m1_, R"({"evidence_ref":"tracking-1"})",
+                                 {{"idempotency-key", "ev-d4"}});
+  ASSERT_EQ(evidence.status, 200) << evidence.body;
+  EXPECT_EQ(Body(evidence)["dispute_id"], "d4");
+  EXPECT_EQ(Body(evidence)["status"], "evidence_submitted");
+  EXPECT_EQ(Body(evidence)["capture_id"], "cap-d4");
+  const Response accepted = Call("POST", "/v1/disputes/d2/accept", m1_, "{}", {{"idempotency-key", "acc-d2"}});
+  ASSERT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_EQ(Body(accepted)["dispute_id"], "d2");
+  EXPECT_EQ(Body(accepted)["status"], "resolved");
+  EXPECT_EQ(Body(accepted)["outcome"], "Accepted");
+  for (const auto& [id, outcome] : std::vector<std::pair<std::string, std::string>>{{"d3", "won"}, {"d5", "lost"}}) {
+    const Response r = Call("POST", "/v1/disputes/" + id + "/resolve", admin_,
+                            Json{{"outcome", outcome}, {"merchant_id", "m1"}}.dump(), {{"idempotency-key", "res-" + id}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Body(r)["dispute_id"], id);
+    EXPECT_EQ(Body(r)["outcome"], outcome) << "the word this route always answered";
+    EXPECT_EQ(Body(r)["status"], "resolved");
+    EXPECT_EQ(Body(r)["payment_id"], "p1");
+    EXPECT_TRUE(Body(r).contains("resolved_at_us")) << r.body;
+  }
+
+  // Open: d1, d4 (evidence submitted), d6; resolved: d2, d3, d5. Every page but the last is full.
+  const auto page = [&](const std::string& query, const std::string& key) {
+    return Body(Call("GET", "/v1/disputes?" + query, key));
+  };
+  const auto ids_of = [](const Json& p) {
+    std::vector<std::string> out;
+    for (const Json& item : p["items"]) out.push_back(item["dispute_id"].get<std::string>());
+    return out;
+  };
+  const Json open1 = page("status=open&limit=2", m1_);
+  EXPECT_EQ(ids_of(open1), (std::vector<std::string>{"d1", "d4"})) << open1.dump();
+  ASSERT_TRUE(open1["next_cursor"].is_string()) << open1.dump();
+  const Json open2 = page("status=open&limit=2&cursor=" + open1["next_cursor"].get<std::string>(), m1_);
+  EXPECT_EQ(ids_of(open2), (std::vector<std::string>{"d6"})) << open2.dump();
+  EXPECT_TRUE(open2["next_cursor"].is_null()) << open2.dump();
+  const Json resolved1 = page("status=resolved&limit=2", m1_);
+  EXPECT_EQ(ids_of(resolved1), (std::vector<std::string>{"d2", "d3"})) << resolved1.dump();
+  ASSERT_TRUE(resolved1["next_cursor"].is_string());
+  const Json resolved2 = page("status=resolved&limit=2&cursor=" + resolved1["next_cursor"].get<std::string>(), m1_);
+  EXPECT_EQ(ids_of(resolved2), (std::vector<std::string>{"d5"}));
+  EXPECT_TRUE(resolved2["next_cursor"].is_null());
+  const Json open_all = page("status=open&limit=3", m1_);
+  EXPECT_EQ(ids_of(open_all), (std::vector<std::string>{"d1", "d4", "d6"}));
+  EXPECT_TRUE(open_all["next_cursor"].is_null()) << "a full last page has no cursor: " << open_all.dump();
+  // A row is what the write answered (d1 has not changed since; the payment aside).
+  Json d1_row = open1["items"][0];
+  Json d1_answer = opened;
+  d1_answer.erase("payment");
+  EXPECT_EQ(d1_row, d1_answer);
+  EXPECT_EQ(open1["items"][1]["status"], "evidence_submitted");
+
+  // Analysts: every merchant's by default, one merchant's with merchant_id.
+  MerchantSetUp(m2_);
+  ASSERT_EQ(Call("POST", "/v1/payments/p1/captures", m2_, R"({"capture_id":"cap-x","amount":1000})", {{"idempotency-key", "cx"}})
+                .status,
+            201);
+  ASSERT_EQ(Call("POST", "/v1/disputes", m2_, R"({"dispute_id":"dx","payment_id":"p1","capture_id":"cap-x","amount":100})",
+                 {{"idempotency-key", "dx"}})
+                .status,
+            201);
+  const Json every = page("status=open", analyst_);
+  ASSERT_EQ(every["items"].size(), 4u) << every.dump();
+  std::set<std::string> merchants;
+  for (const Json& item : every["items"]) merchants.insert(item["merchant_id"].get<std::string>());
+  EXPECT_EQ(merchants, (std::set<std::string>{"m1", "m2"}));
+  EXPECT_EQ(ids_of(page("merchant_id=m2", analyst_)), (std::vector<std::string>{"dx"}));
+  EXPECT_EQ(page("", m1_)["items"].size(), 6u) << "a merchant its own only";
+  EXPECT_EQ(ids_of(page("", m2_)), (std::vector<std::string>{"dx"}));
 }
 
 TEST_F(ApiTest, ABatchRunsItsItemsInOrderEachAnsweredAndARetryReplaysThem) {
@@ -1580,6 +1699,72 @@ TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops", admin_).status, 200);
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/free-id", m1_).status, 200);
   EXPECT_TRUE(status->Get("subscriber/m2:free-id")->has_value());
+  ctx_.secrets_key = nullptr;
+}
+
+// DELETE /v1/subscribers/{id} is for auditors too (DESIGN §9: digests; it answered 403). An
+// auditor's subscriber is "Auditors:<id>" in the log (DECISIONS 108), so an auditor removes
+// the ones auditors added (any auditor key's) and no other: an admin's of the same chosen
+// id, a merchant's, and one that never was answer the same 404, nothing written. An admin
+// removes an auditor's by its whole id.
+TEST_F(ApiTest, AnAuditorRemovesTheSubscribersAuditorsAddedAndNoOthers) {
+  ledger::SecretKey key{};
+  key[5] = 9;
+  ctx_.secrets_key = &key;
+  const std::string auditor = IssueKey("auditor", "");
+  const std::string other_auditor = IssueKey("auditor", "");
+  const auto add = [&](const std::string& id, const std::string& who, const char* topic) {
+    return Call("POST", "/v1/subscribers", who,
+                Json{{"subscriber_id", id}, {"url", "https://93.184.216.34/h"}, {"secret", "s3cret-s3cret-s3cret"},
+                     {"topics", {topic}}}.dump());
+  };
+  const Response feed = add("feed", auditor, "digests");
+  ASSERT_EQ(feed.status, 201) << feed.body;
+  EXPECT_EQ(Body(feed)["subscriber_id"], "feed") << "the answer shows the id the auditor chose";
+  EXPECT_EQ(Body(feed)["owner_merchant_id"], "");
+  ASSERT_EQ(add("ops-digests", admin_, "digests").status, 201);
+  ASSERT_EQ(add("ops-digests", auditor, "digests").status, 201) << "the auditors' own, beside the admin's";
+  ASSERT_EQ(add("hooks", m1_, "outages").status, 201);
+  ASSERT_EQ(add("shared", other_auditor, "digests").status, 201);
+  const auto* status = ReadModel(ctx_, "status");
+  for (const char* id : {"Auditors:feed", "Auditors:ops-digests", "ops-digests", "m1:hooks", "Auditors:shared"})
+    EXPECT_TRUE(status->Get(std::string("subscriber/") + id)->has_value()) << id;
+  // Room for the scope: 64 - "Auditors:" = 55 characters.
+  const Response too_long = add(std::string(56, 'a'), auditor, "digests");
+  EXPECT_EQ(too_long.status, 400) << too_long.body;
+  EXPECT_NE(Body(too_long)["detail"].get<std::string>().find("at most 55"), std::string::npos) << too_long.body;
+
+  // Not the auditors': the same 404 as none, nothing written.
+  const Position head = store_->head().position;
+  const Response none = Call("DELETE", "/v1/subscribers/never-was", auditor);
+  EXPECT_EQ(none.status, 404) << none.body;
+  EXPECT_EQ(Code(none), "not-found");
+  for (const std::string& id : {std::string("m1:hooks"), std::string("hooks"), std::string("Auditors:feed"),
+                                std::string(60, 'x')}) {
+    const Response r = Call("DELETE", "/v1/subscribers/" + id, auditor);
+    EXPECT_EQ(r.status, 404) << id << " " << r.body;
+    EXPECT_EQ(Body(r), Body(none)) << id;
+  }
+  EXPECT_EQ(store_->head().position, head) << "a refused removal wrote something";
+  EXPECT_TRUE(status->Get("subscriber/m1:hooks")->has_value());
+
+  // Its own: removed, the answer the id it sent. "ops-digests" is the auditors', not the admin's.
+  const Response removed = Call("DELETE", "/v1/subscribers/feed", auditor);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(Body(removed)["subscriber_id"], "feed");
+  EXPECT_FALSE(status->Get("subscriber/Auditors:feed")->has_value());
+  ASSERT_EQ(Call("DELETE", "/v1/subscribers/ops-digests", auditor).status, 200);
+  EXPECT_FALSE(status->Get("subscriber/Auditors:ops-digests")->has_value());
+  EXPECT_TRUE(status->Get("subscriber/ops-digests")->has_value()) << "the admin's is not the auditors'";
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops-digests", auditor).status, 404);
+  // Another auditor key's: the auditors' too.
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/shared", auditor).status, 200);
+  // A merchant reaches none of them; an admin removes one by its whole id.
+  ASSERT_EQ(add("kept", auditor, "digests").status, 201);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/kept", m1_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/kept", admin_).status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/Auditors:kept", admin_).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops-digests", admin_).status, 200);
   ctx_.secrets_key = nullptr;
 }
 

@@ -49,3 +49,19 @@ TEST(Ids, IdempotencyKeys) {
   EXPECT_FALSE(ValidateIdempotencyKey("has space").ok());
   EXPECT_FALSE(ValidateIdempotencyKey(std::string("nul\0", 4)).ok());
 }
+
+// Subscriber ids (DECISIONS 97, 108): a merchant's "<merchant>:<id>", an auditor's
+// "Auditors:<id>" (owner ""), an admin's "<id>"; the chosen id comes back from each, and the
+// auditors' scope can be no merchant's.
+TEST(Ids, SubscriberIdsAreScopedByTheirOwner) {
+  EXPECT_EQ(ScopedSubscriberId("m1", "hooks"), "m1:hooks");
+  EXPECT_EQ(ScopedSubscriberId(kAuditorSubscriberScope, "digests"), "Auditors:digests");
+  EXPECT_EQ(ScopedSubscriberId("", "ops"), "ops");
+  EXPECT_EQ(ChosenSubscriberId("m1", "m1:hooks"), "hooks");
+  EXPECT_EQ(ChosenSubscriberId("", "Auditors:digests"), "digests");
+  EXPECT_EQ(ChosenSubscriberId("", "ops"), "ops");
+  EXPECT_EQ(ChosenSubscriberId("m1", "hooks"), "hooks") << "added before ids were scoped";
+  EXPECT_EQ(ChosenSubscriberId("m1", "Auditors:x"), "Auditors:x") << "a merchant's is never taken for an auditor's";
+  EXPECT_FALSE(IsValidMerchantId(kAuditorSubscriberScope));
+  EXPECT_EQ(SubscriberIdLengthMax(kAuditorSubscriberScope), kEntityIdLengthMax - kAuditorSubscriberScope.size() - 1);
+}

@@ -142,3 +142,30 @@ TEST(NodeOptions, AcceptNewTopicTakesNoValue) {
   EXPECT_TRUE(o->accept_new_topic);
   EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->accept_new_topic);
 }
+
+// --help (or -h) asks for the usage, exit 0 ("ledgerd: --help needs a value" was an error);
+// a flag ledgerd does not know is named as unknown wherever it stands, also last, where it
+// was said to need a value (DECISIONS 108).
+TEST(NodeOptions, HelpAndUnknownFlagsAreToldApart) {
+  for (const std::vector<std::string>& asks : std::vector<std::vector<std::string>>{
+           {"--help"}, {"-h"}, {"--data", "/d", "--help"}, {"--http", "h:1", "-h", "--data"}}) {
+    auto o = ParseNodeOptions(asks);
+    ASSERT_TRUE(o.ok()) << asks[0] << ": " << o.status().ToString();
+    EXPECT_TRUE(o->help) << asks[0];
+  }
+  EXPECT_FALSE(ParseNodeOptions({"--data", "/d", "--http", "h:1"})->help);
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--data", "/d", "--http", "h:1", "--bogus"}, {"--data", "/d", "--http", "h:1", "--bogus", "1"}, {"--bogus"}}) {
+    auto o = ParseNodeOptions(bad);
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.status().message(), "unknown flag --bogus") << bad.size();
+  }
+  auto missing = ParseNodeOptions({"--http", "h:1", "--data"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "--data needs a value");
+  EXPECT_NE(NodeUsage().find("ledgerd --help"), std::string::npos);
+  // dev-broker alike.
+  EXPECT_TRUE(ParseDevBrokerOptions({"--help"})->help);
+  EXPECT_EQ(ParseDevBrokerOptions({"--bootstrap-file", "/b", "--bogus"}).status().message(), "unknown flag --bogus");
+  EXPECT_EQ(ParseDevBrokerOptions({"--bootstrap-file"}).status().message(), "--bootstrap-file needs a value");
+}

@@ -108,17 +108,19 @@ TEST_F(WebhookSenderTest, DisputesGoToTheirMerchantsSubscriberOnly) {
 
 // A merchant's subscriber is "<merchant>:<id>" in the log (DECISIONS 97) but is sent the id
 // its owner chose, in the body's notification id and in X-Ledger-Notification-Id; one a
-// merchant added before ids were scoped, and the platform's, get their ids as they are.
+// merchant added before ids were scoped, and the platform's, get their ids as they are; an
+// auditor's, "Auditors:<id>" in the log (DECISIONS 108), gets its chosen id too.
 // Attempts are recorded under the id in the log.
 TEST_F(WebhookSenderTest, ASubscriberIsSentTheIdItsOwnerChose) {
-  testing_support::HttpSink scoped, legacy, platform;
+  testing_support::HttpSink scoped, legacy, platform, auditors;
   Subscribe("m1", "m1:hooks", scoped.port(), "outages");
   Subscribe("m2", "old", legacy.port(), "outages");
   Subscribe("", "ops", platform.port(), "outages");
+  Subscribe("", "Auditors:feed", auditors.port(), "outages");
   Run("", PublishOutageNotice{"n1", "api", "minor", OutageStatusInput::kInvestigating, "x", 0, 0});
   api::WebhookSender sender(ctx, {3, 20});
   for (auto [sink, chosen] : {std::pair{&scoped, std::string("hooks")}, std::pair{&legacy, std::string("old")},
-                              std::pair{&platform, std::string("ops")}}) {
+                              std::pair{&platform, std::string("ops")}, std::pair{&auditors, std::string("feed")}}) {
     ASSERT_TRUE(sink->WaitFor(1, 20000)) << chosen;
     const auto got = sink->received()[0];
     const std::string id = Json::parse(got.body)["notification_id"].get<std::string>();
@@ -133,6 +135,7 @@ TEST_F(WebhookSenderTest, ASubscriberIsSentTheIdItsOwnerChose) {
     const size_t end = got.headers.find_first_of("\r\n", from);
     EXPECT_EQ(got.headers.substr(from, end == std::string::npos ? std::string::npos : end - from), id);
     EXPECT_EQ(got.headers.find("m1:"), std::string::npos) << got.headers;
+    EXPECT_EQ(got.headers.find("Auditors:"), std::string::npos) << got.headers;
   }
   // added + 1 delivery, on the stream of the id in the log
   for (int i = 0; i < 200 && StreamEvents("subscriber/m1:hooks") < 2; ++i)

@@ -4,6 +4,7 @@
 // 401 with nothing written, redeliveries 200 with nothing written.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include <openssl/evp.h>
@@ -133,6 +134,29 @@ TEST(ProviderEvents, TimestampsAreUtcOnly) {
     EXPECT_FALSE(ledger::ParseUtcTimestampUs(bad).ok()) << bad;
 }
 
+// Providers send RFC 3339 date-times: a numeric offset names the same instant as its UTC
+// form (PayPal's PAYPAL-TRANSMISSION-TIME with "+00:00" was refused as not now; DECISIONS
+// 108). The ledger's own UTC parser stays as it was (above).
+TEST(ProviderEvents, Rfc3339TimestampsWithOffsetsAreReadInUtc) {
+  const int64_t utc = *ledger::ParseUtcTimestampUs("2026-11-28T10:00:00Z");
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T10:00:00Z"), utc);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T10:00:00+00:00"), utc);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T10:00:00-00:00"), utc);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T12:00:00+02:00"), utc);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T04:30:00-05:30"), utc);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28t10:00:00z"), utc) << "RFC 3339 §5.6 allows lower case";
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T12:00:00.5+02:00"), utc + 500000);
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-11-28T10:00:00.123456789Z"), utc + 123456) << "cut to microseconds";
+  // Across a day and a year.
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2026-12-31T23:30:00-01:00"), *ledger::ParseUtcTimestampUs("2027-01-01T00:30:00Z"));
+  EXPECT_EQ(*ledger::ParseRfc3339TimestampUs("2027-01-01T01:00:00+14:00"), *ledger::ParseUtcTimestampUs("2026-12-31T11:00:00Z"));
+  for (const char* bad : {"", "+02:00", "Z", "2026-11-28T10:00:00", "2026-11-28T10:00:00+0200", "2026-11-28T10:00:00+2:00",
+                          "2026-11-28T10:00:00+24:00", "2026-11-28T10:00:00+02:60", "2026-11-28 10:00:00+02:00",
+                          "2026-11-28T10:00:00.+02:00", "2026-11-28T10:00:00.1234567xZ", "2026-02-30T10:00:00+02:00",
+                          "2026-11-28T10:00:00+02:00Z", "2026-11-28T25:00:00+02:00", "2026-11-28T10:00:00 +02:00"})
+    EXPECT_FALSE(ledger::ParseRfc3339TimestampUs(bad).ok()) << bad;
+}
+
 TEST(ProviderEvents, UnknownEventTypesAreAcknowledgedAndRecordNothing) {
   auto e = ReadPayPalEvent(Json{{"id", "WH-9"}, {"event_type", "BILLING.PLAN.CREATED"}, {"resource", Json::object()}});
   ASSERT_TRUE(e.ok());
@@ -150,6 +174,20 @@ std::string UtcNow(int offset_s = 0) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// Now (shifted by `shift_s`) as the wall time at `offset_minutes` east of UTC, written with
+// that numeric offset: "2026-11-28T12:00:00+02:00" for 10:00 UTC at +120.
+std::string OffsetNow(int offset_minutes, int shift_s = 0) {
+  const time_t t = std::time(nullptr) + shift_s + offset_minutes * 60;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char local[32];
+  std::strftime(local, sizeof local, "%Y-%m-%dT%H:%M:%S", &tm);
+  const int magnitude = offset_minutes < 0 ? -offset_minutes : offset_minutes;
+  char offset[16];  // "+HH:MM"; room for what the compiler cannot rule out
+  std::snprintf(offset, sizeof offset, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+', magnitude / 60, magnitude % 60);
+  return std::string(local) + offset;
 }
 
 class WebhooksInTest : public ApiTest {
@@ -320,6 +358,39 @@ TEST_F(WebhooksInTest, BadSignaturesAndUnconfiguredMerchantsAre401AndWriteNothin
     EXPECT_EQ(code(Call("POST", "/v1/webhooks/ebay/m1", "", body)), "unauthenticated");
   }
   EXPECT_EQ(Head(), before) << "a request that does not verify writes nothing";
+}
+
+// PAYPAL-TRANSMISSION-TIME is an RFC 3339 date-time: with a numeric offset it was refused
+// 401 "not within 300 s of now" even when it was now. It is read in UTC; the 300 s window
+// holds whatever the offset, and the signed string keeps the header as sent.
+TEST_F(WebhooksInTest, ATransmissionTimeWithANumericOffsetIsCheckedInUtc) {
+  int n = 0;
+  const auto send = [&](const std::string& time) {
+    const std::string id = "WH-OFF-" + std::to_string(++n);
+    const std::string capture = "CAP-OFF-" + std::to_string(n);
+    const std::string body = Event(id, "PAYMENT.CAPTURE.COMPLETED", CaptureResource(capture, "p1", "1.00")).dump();
+    const std::string sig = Base64Encode(paypal.Sign(PayPalSignedString("tx-" + id, time, "WH-ID-1", body)));
+    return Call("POST", "/v1/webhooks/paypal/m1", "", body,
+                {{"paypal-transmission-id", "tx-" + id}, {"paypal-transmission-time", time}, {"paypal-transmission-sig", sig}});
+  };
+  for (int offset_minutes : {0, 120, -330, 840}) {
+    const std::string now = OffsetNow(offset_minutes);
+    const Response r = send(now);
+    EXPECT_EQ(r.status, 200) << now << " " << r.body;
+    EXPECT_TRUE(Body(r).value("recorded", false)) << now << " " << r.body;
+  }
+  const uint64_t before = Head();
+  // Ten minutes away, in any offset: refused, nothing written.
+  for (const std::string& old : {OffsetNow(0, -600), OffsetNow(120, -600), OffsetNow(-330, 600)}) {
+    const Response r = send(old);
+    EXPECT_EQ(r.status, 401) << old << " " << r.body;
+    EXPECT_EQ(Code(r), "unauthenticated") << old;
+  }
+  // The UTC clock reading labelled with another offset is another instant (two hours off).
+  std::string mislabelled = UtcNow();
+  mislabelled.replace(mislabelled.size() - 1, 1, "+02:00");
+  EXPECT_EQ(send(mislabelled).status, 401) << mislabelled;
+  EXPECT_EQ(Head(), before);
 }
 
 TEST_F(WebhooksInTest, VerifiedButMalformedEventsAre400AndWriteNothing) {
