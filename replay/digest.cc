@@ -16,11 +16,13 @@ ledger::Result<const ledger::schema::Event*> ReadEventAt(const ledger::EventStor
   return e;
 }
 
-ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at) {
+ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at, Through through) {
+  auto bound = BoundOf(store, through);
+  if (!bound.ok()) return bound.status();
+  if (at.value() == 0) at = bound->last;
+  if (at > bound->last) return ledger::Status::NotFound(DescribeEnd(*bound));
   const ledger::Head head = store.head();
-  if (at.value() == 0 || at == head.position) return Digest{head.position, head.hash, head.recorded_at_us};
-  if (at > head.position)
-    return ledger::Status::NotFound("the log ends at position " + std::to_string(head.position.value()));
+  if (at == head.position) return Digest{head.position, head.hash, head.recorded_at_us};  // the empty log's too
   ledger::StoredEvent stored;
   auto e = ReadEventAt(store, at, &stored);
   if (!e.ok()) return e.status();
@@ -33,9 +35,11 @@ std::string FormatDigest(const Digest& d) {
   return out;
 }
 
-ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us) {
+ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us, Through through) {
+  auto bound = BoundOf(store, through);
+  if (!bound.ok()) return bound.status();
   // recorded_at_us never goes down along the log (each batch takes max(clock, previous)).
-  uint64_t lo = 0, hi = store.head().position.value();  // answer in [lo, hi]
+  uint64_t lo = 0, hi = bound->last.value();  // answer in [lo, hi]
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo + 1) / 2;
     ledger::StoredEvent stored;

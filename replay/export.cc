@@ -2,9 +2,11 @@
 // mini-reflection (every field by its schema name); personal fields never leave: sealed
 // ones show their key id, unsealed ones (key id 0, written before sealing) are marked, and
 // an erased customer's are shown as erased. An export to a file appears under its name
-// only once it is whole (replay/out_file.h).
+// only once it is whole (replay/out_file.h). Events are read through the store's canonical
+// mark unless every stored event is asked for (BoundOf).
 #include <flatbuffers/minireflect.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ostream>
@@ -48,12 +50,14 @@ std::string CustomerOf(const fbs::Event& e) {
   }
 }
 
+// Positions 1..last, each verified, in order.
 template <typename Visit>
-ledger::Status Walk(const ledger::EventStore& store, StopFlag stop, const Visit& visit) {
-  const uint64_t head = store.head().position.value();
-  for (uint64_t at = 1; at <= head;) {
+ledger::Status Walk(const ledger::EventStore& store, ledger::Position last, StopFlag stop, const Visit& visit) {
+  for (uint64_t at = 1; at <= last.value();) {
     LEDGER_RETURN_IF_ERROR(CheckStop(stop));
-    auto chunk = store.ReadRange(ledger::Position(at), ledger::kReadEventsMax);
+    // No further than `last`: the store may hold events beyond it that are not to be read.
+    const size_t wanted = static_cast<size_t>(std::min<uint64_t>(ledger::kReadEventsMax, last.value() - at + 1));
+    auto chunk = store.ReadRange(ledger::Position(at), wanted);
     if (!chunk.ok()) return chunk.status();
     if (chunk->empty()) return ledger::Status::Corruption("event missing at position " + std::to_string(at));
     for (const ledger::StoredEvent& s : *chunk) {
@@ -84,16 +88,20 @@ ledger::Status CheckExportOptions(const ExportOptions& options) {
 
 ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out) {
   LEDGER_RETURN_IF_ERROR(CheckExportOptions(options));
+  auto bound = BoundOf(store, options.through);
+  if (!bound.ok()) return bound.status();
   // Erasures first: a customer erased later in the log has no personal field anywhere.
+  // (Only in what is read: an erasure beyond the canonical mark is not part of the log.)
   std::set<std::string> erased;  // "<tenant>/<customer>"
-  LEDGER_RETURN_IF_ERROR(Walk(store, options.stop, [&](const ledger::StoredEvent&, const fbs::Event& e) {
+  LEDGER_RETURN_IF_ERROR(Walk(store, bound->last, options.stop, [&](const ledger::StoredEvent&, const fbs::Event& e) {
     if (e.body_type() == fbs::EventBody::CustomerErased) erased.insert(Str(e.tenant()) + "/" + CustomerOf(e));
   }));
   ExportReport report;
-  const uint64_t total = store.head().position.value();
+  report.bound = *bound;
+  const uint64_t total = bound->last.value();
   if (options.format == ExportFormat::kCsv)
     out << "position,stream,stream_version,type,tenant,recorded_at_us,writer_epoch,anomaly,personal,body\n";
-  LEDGER_RETURN_IF_ERROR(Walk(store, options.stop, [&](const ledger::StoredEvent& s, const fbs::Event& e) {
+  LEDGER_RETURN_IF_ERROR(Walk(store, bound->last, options.stop, [&](const ledger::StoredEvent& s, const fbs::Event& e) {
     ++report.scanned;
     if (options.progress && report.scanned % 10000 == 0) options.progress(report.scanned, total);
     const std::string stream = Str(e.stream()), type = fbs::EnumNameEventBody(e.body_type()), tenant = Str(e.tenant());
@@ -135,6 +143,8 @@ ledger::Result<ExportReport> ExportToFile(const ledger::EventStore& store, const
                                           const std::string& out_path) {
   LEDGER_RETURN_IF_ERROR(CheckExportOptions(options));
   LEDGER_RETURN_IF_ERROR(CheckOutFree(out_path, OutKind::kFile));
+  // A store that cannot be read so (no canonical mark) is refused before a partial is made.
+  if (auto bound = BoundOf(store, options.through); !bound.ok()) return bound.status();
   // Written under a hidden name beside out_path and renamed to it once whole and synced,
   // never over anything (DECISIONS 99): an export that fails (a missing event, a full
   // disk), is stopped, or finds out_path taken by then leaves nothing there, and its

@@ -1,17 +1,23 @@
 // ledger-replay: the auditors' tool (DESIGN §10).
 //
 //   ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH ...] [--json]
-//   ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--json]
-//   ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR [--json]
+//   ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--through canonical|head] [--json]
+//   ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR
+//                         [--through canonical|head] [--json]
 //   ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]
 //   ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]
-//                         [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]
+//                         [--tenant M] [--from TIME] [--to TIME] [--through canonical|head] [--out FILE [--json]]
 //   ledger-replay help    [--json]
 //
 // --store is a node's data directory (its shard-N inside is used) or a shard's store; it is
 // opened read-only (a RocksDB secondary instance), so it may run beside the live node.
 // Instead of --store, --kafka BOOTSTRAP [--kafka-property K=V ...] reads the shard's
 // partition of ledger.events through the shared log reader into a scratch copy.
+// digest, rebuild and export read a store through its canonical mark (DESIGN §6): what a
+// writer stored beyond it is not known to be part of the log (a rejoin sets it aside), and
+// is counted, not read. --through head reads every stored event (a store never published
+// to Kafka; a stopped node whose mark lags). A store holding events and no mark is a usage
+// error naming --through head. verify checks every stored event and names the mark.
 // POSITION is "35" or the token "0:35" that /v1/audit/digest gives (its shard must be
 // --shard's); positions start at 1. TIME is UTC, "2026-11-26T10:00:00Z", and no later than
 // the log's last event. A progress line on a terminal; --json prints one JSON object on
@@ -56,14 +62,17 @@ constexpr int kIntact = 0, kIntegrity = 1, kUsage = 2, kFailed = 3;
 const char* kUsageText =
     "usage: ledger-replay verify  --store DIR [--shard N] [--against POSITION:HASH ...] [--json]\n"
     "       (every command takes --kafka BOOTSTRAP [--kafka-property K=V ...] [--kafka-timeout-ms N] instead of --store)\n"
-    "       ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--json]\n"
-    "       ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR [--json]\n"
+    "       ledger-replay digest  --store DIR [--shard N] [--at POSITION] [--through canonical|head] [--json]\n"
+    "       ledger-replay rebuild --store DIR [--shard N] --projection NAME [--as-of POSITION|TIME] --out DIR\n"
+    "                             [--through canonical|head] [--json]\n"
     "       ledger-replay diff    LEFT_DIR RIGHT_DIR [--projection NAME] [--limit N] [--json]\n"
     "       ledger-replay export  --store DIR [--shard N] [--format jsonl|csv] [--stream-prefix P] [--type T]\n"
-    "                             [--tenant M] [--from TIME] [--to TIME] [--out FILE [--json]]\n"
+    "                             [--tenant M] [--from TIME] [--to TIME] [--through canonical|head] [--out FILE [--json]]\n"
     "       ledger-replay help    [--json]\n"
     "       POSITION: 35 or SHARD:35 (as /v1/audit/digest gives it); TIME: 2026-11-26T10:00:00Z\n"
     "       --out DIR|FILE must not exist yet (nor be a symlink); it appears only when complete\n"
+    "       --through canonical (default): a store is read through its canonical mark, never past it;\n"
+    "       head: every stored event (a store never published to Kafka, or one whose mark lags)\n"
     "       exit: 0 intact or done, 1 integrity failure or differences, 2 usage, 3 could not finish\n";
 
 // Whether --json is anywhere on the command line, set by main before anything can fail, so
@@ -224,6 +233,40 @@ ledger::Status ShardArg(const Args& a, uint32_t* shard) {
   return ledger::Status::Ok();
 }
 
+// --through, canonical when not given: a store is read through its canonical mark (DESIGN
+// §6) unless every stored event is asked for. InvalidArgument (a usage error) otherwise.
+ledger::Status ThroughArg(const Args& a, replay::Through* through) {
+  *through = replay::Through::kCanonical;
+  if (!a.flags.count("--through")) return ledger::Status::Ok();
+  const std::string& value = a.flags.at("--through");
+  if (value == "head") *through = replay::Through::kHead;
+  else if (value != "canonical") return ledger::Status::InvalidArgument("--through takes canonical or head");
+  return ledger::Status::Ok();
+}
+
+// What a read bounded by --through covered, for --json: how far it read ("read_through":
+// verify's "through" is already a position), the store's mark, and how many stored events
+// beyond the mark it left unread.
+void AddBound(const replay::ReadBound& bound, Json* j) {
+  (*j)["read_through"] = bound.through == replay::Through::kHead ? "head" : "canonical";
+  (*j)["canonical_position"] = bound.canonical.value();
+  (*j)["beyond_canonical"] = bound.beyond_canonical();
+}
+
+// The same for a person, when the read ran to its end (no --at or --as-of: a position
+// asked for reads the same whatever lies beyond the mark): on stderr, so that digest's line
+// and export's events on stdout stay as they are. Silent when nothing was left unread.
+void SayBeyondCanonical(const replay::ReadBound& bound) {
+  if (bound.beyond_canonical() == 0) return;
+  std::fflush(stdout);  // after what stdout carries, when both go to one place
+  const uint64_t beyond = bound.beyond_canonical();
+  std::fprintf(stderr,
+               "read through the canonical mark at position %llu; %llu stored event%s beyond it not read "
+               "(not known to be part of the log; --through head reads %s)\n",
+               static_cast<unsigned long long>(bound.canonical.value()), static_cast<unsigned long long>(beyond),
+               beyond == 1 ? "" : "s", beyond == 1 ? "it" : "them");
+}
+
 // Whether `s` is written as a position ("123" or "0:123") rather than a time (which has
 // '-' and 'T' in it).
 bool LooksLikePosition(const std::string& s) {
@@ -377,7 +420,7 @@ int Verify(const Args& a) {
   if (!r.ok()) return Failed(r.status(), a.json);
   if (a.json) {
     Json j = {{"ok", r->intact}, {"events", r->events}, {"through", r->through.value()},
-              {"through_hash", ledger::ToHex(r->through_hash)}};
+              {"through_hash", ledger::ToHex(r->through_hash)}, {"canonical_position", r->canonical_position.value()}};
     if (!r->intact) j["first_bad_position"] = r->first_bad.value(), j["reason"] = r->reason;
     std::cout << j.dump() << "\n";
   }
@@ -386,30 +429,42 @@ int Verify(const Args& a) {
                  r->reason.c_str());
     return kIntegrity;
   }
-  if (!a.json)
-    std::printf("intact: %llu events, through %s\n", static_cast<unsigned long long>(r->events),
-                replay::FormatDigest({r->through, r->through_hash, 0}).c_str());
+  if (!a.json) {
+    // Every stored event was checked; the mark says how much of it is known to be the log.
+    const uint64_t mark = r->canonical_position.value();
+    const std::string canonical = mark == 0 ? "no canonical mark" : "canonical mark at position " + std::to_string(mark);
+    std::printf("intact: %llu events, through %s; %s\n", static_cast<unsigned long long>(r->events),
+                replay::FormatDigest({r->through, r->through_hash, 0}).c_str(), canonical.c_str());
+  }
   return kIntact;
 }
 
 int Digest(const Args& a) {
-  ledger::Position at(0);  // the head
+  ledger::Position at(0);  // the last position read: the canonical mark (or the head, --through head)
   uint32_t shard = 0;
   if (auto st = ShardArg(a, &shard); !st.ok()) return Usage(st.message());
+  replay::Through through = replay::Through::kCanonical;
+  if (auto st = ThroughArg(a, &through); !st.ok()) return Usage(st.message());
   if (a.flags.count("--at"))
     if (auto st = ParsePosition("--at", a.flags.at("--at"), shard, &at); !st.ok()) return Usage(st.message());
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok())
     return st.code() == ledger::Code::kInvalidArgument ? Usage(st.message()) : Failed(st, a.json);
-  auto d = replay::DigestAt(*s.store, at);
+  // For the report (DigestAt bounds itself the same way). No mark: a usage error naming
+  // --through head.
+  auto bound = replay::BoundOf(*s.store, through);
+  if (!bound.ok()) return FailedOut(bound.status(), a.json, "");
+  auto d = replay::DigestAt(*s.store, at, through);
   if (!d.ok()) return Failed(d.status(), a.json);
-  if (a.json)
-    std::cout << Json{{"ok", true}, {"position", d->position.value()}, {"hash", ledger::ToHex(d->hash)},
-                      {"recorded_at_us", d->recorded_at_us}, {"digest", replay::FormatDigest(*d)}}
-                     .dump()
-              << "\n";
-  else
+  if (a.json) {
+    Json j = {{"ok", true}, {"position", d->position.value()}, {"hash", ledger::ToHex(d->hash)},
+              {"recorded_at_us", d->recorded_at_us}, {"digest", replay::FormatDigest(*d)}};
+    AddBound(*bound, &j);
+    std::cout << j.dump() << "\n";
+  } else {
     std::printf("%s\n", replay::FormatDigest(*d).c_str());
+  }
+  if (at.value() == 0) SayBeyondCanonical(*bound);
   return kIntact;
 }
 
@@ -420,6 +475,7 @@ int Rebuild(const Args& a) {
   replay::RebuildOptions o;
   o.projection = a.flags.at("--projection");
   o.out_dir = a.flags.at("--out");
+  if (auto st = ThroughArg(a, &o.through); !st.ok()) return Usage(st.message());
   // Before the store is opened (a refusal costs no Kafka copy); Rebuild checks again.
   if (auto st = replay::CheckOutFree(o.out_dir, replay::OutKind::kDirectory); !st.ok()) return Usage(st.message());
   const std::string as_of = a.flags.count("--as-of") ? a.flags.at("--as-of") : "";
@@ -434,12 +490,15 @@ int Rebuild(const Args& a) {
   OpenStore s;
   if (auto st = Open(a, &s); !st.ok()) return FailedOut(st, a.json, o.out_dir);
   if (as_of_time) {
-    auto p = replay::PositionAtTime(*s.store, *as_of_time);
+    auto p = replay::PositionAtTime(*s.store, *as_of_time, o.through);
     if (!p.ok()) return FailedOut(p.status(), a.json, o.out_dir);
     if (p->value() == 0) return Usage("nothing was recorded at or before " + as_of);
-    // A time after the last event names a state the log may still change (a live node
-    // appends to it): the answer would not be reproducible, so it is not given.
-    const int64_t last_us = s.store->head().recorded_at_us;
+    // A time after the last event read names a state the log may still change (a live
+    // node appends to it; what lies beyond the canonical mark may yet be confirmed or set
+    // aside): the answer would not be reproducible, so it is not given.
+    auto last = replay::DigestAt(*s.store, ledger::Position(0), o.through);
+    if (!last.ok()) return FailedOut(last.status(), a.json, o.out_dir);
+    const int64_t last_us = last->recorded_at_us;
     if (*as_of_time > last_us)
       return Usage("--as-of " + as_of + " is after the log's last event at " + FormatUtc(last_us) + "; not reproducible");
     o.as_of = *p;
@@ -447,19 +506,22 @@ int Rebuild(const Args& a) {
   replay::ProgressBar bar("rebuild " + o.projection);
   o.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   o.stop = &g_stop;
+  const bool to_the_end = o.as_of.value() == 0;  // neither --as-of POSITION nor TIME
   auto r = replay::Rebuild(*s.store, o);
   if (!r.ok()) return FailedOut(r.status(), a.json, o.out_dir);
   const double rate = r->seconds > 0 ? static_cast<double>(r->events) / r->seconds : 0;
-  if (a.json)
-    std::cout << Json{{"ok", true},           {"projection", o.projection},         {"position", r->position.value()},
-                      {"digest", ledger::ToHex(r->digest)}, {"events", r->events}, {"seconds", r->seconds},
-                      {"events_per_second", rate},          {"out", o.out_dir}}
-                     .dump()
-              << "\n";
-  else
+  if (a.json) {
+    Json j = {{"ok", true},           {"projection", o.projection},         {"position", r->position.value()},
+              {"digest", ledger::ToHex(r->digest)}, {"events", r->events}, {"seconds", r->seconds},
+              {"events_per_second", rate},          {"out", o.out_dir}};
+    AddBound(r->bound, &j);
+    std::cout << j.dump() << "\n";
+  } else {
     std::printf("%s as of position %llu: digest %s (%llu events, %.0f events/s) in %s\n", o.projection.c_str(),
                 static_cast<unsigned long long>(r->position.value()), ledger::ToHex(r->digest).c_str(),
                 static_cast<unsigned long long>(r->events), rate, o.out_dir.c_str());
+  }
+  if (to_the_end) SayBeyondCanonical(r->bound);
   return kIntact;
 }
 
@@ -516,6 +578,7 @@ int ExportCommand(const Args& a) {
   if (a.flags.count("--stream-prefix")) o.stream_prefix = a.flags.at("--stream-prefix");
   if (a.flags.count("--type")) o.event_type = a.flags.at("--type");
   if (a.flags.count("--tenant")) o.tenant = a.flags.at("--tenant");
+  if (auto st = ThroughArg(a, &o.through); !st.ok()) return Usage(st.message());
   for (const char* bound : {"--from", "--to"}) {
     if (!a.flags.count(bound)) continue;
     auto t = ledger::ParseUtcTimestampUs(a.flags.at(bound));
@@ -535,17 +598,19 @@ int ExportCommand(const Args& a) {
   auto r = out_path.empty() ? replay::Export(*s.store, o, std::cout) : replay::ExportToFile(*s.store, o, out_path);
   if (!r.ok()) return FailedOut(r.status(), a.json, out_path);
   if (out_path.empty()) std::cout.flush();
-  if (a.json)  // --out is given (checked above): stdout is free
-    std::cout << Json{{"ok", true},
-                      {"exported", r->exported},
-                      {"scanned", r->scanned},
-                      {"unsealed_personal", r->unsealed_personal},
-                      {"out", out_path}}
-                     .dump()
-              << "\n";
+  if (a.json) {  // --out is given (checked above): stdout is free
+    Json j = {{"ok", true},
+              {"exported", r->exported},
+              {"scanned", r->scanned},
+              {"unsealed_personal", r->unsealed_personal},
+              {"out", out_path}};
+    AddBound(r->bound, &j);
+    std::cout << j.dump() << "\n";
+  }
   std::fprintf(stderr, "exported %llu of %llu events (%llu with personal fields written before sealing)\n",
                static_cast<unsigned long long>(r->exported), static_cast<unsigned long long>(r->scanned),
                static_cast<unsigned long long>(r->unsealed_personal));
+  SayBeyondCanonical(r->bound);
   return kIntact;
 }
 
@@ -556,10 +621,10 @@ int ExportCommand(const Args& a) {
 const std::map<std::string, std::set<std::string>>& CommandFlags() {
   static const std::map<std::string, std::set<std::string>> kFlags = {
       {"verify", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--against"}},
-      {"digest", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--at"}},
-      {"rebuild", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--projection", "--as-of", "--out"}},
+      {"digest", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--at", "--through"}},
+      {"rebuild", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--projection", "--as-of", "--out", "--through"}},
       {"diff", {"--projection", "--limit"}},
-      {"export", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out"}}};
+      {"export", {"--store", "--kafka", "--kafka-timeout-ms", "--shard", "--format", "--stream-prefix", "--type", "--tenant", "--from", "--to", "--out", "--through"}}};
   return kFlags;
 }
 
@@ -610,7 +675,8 @@ int Help(bool json) {
   commands.push_back(Json{{"name", "help"}, {"flags", Json::array({"--json"})}});
   const Json exit_codes = {{"0", "intact, or done"},
                            {"1", "integrity failure (the first bad position is named), or differences found by diff"},
-                           {"2", "usage error"},
+                           {"2", "usage error (a store holding events and no canonical mark, read without "
+                                 "--through head, included)"},
                            {"3", "could not finish: the store cannot be opened or read, no Kafka broker answers, "
                                  "--out appeared meanwhile, or stopped by SIGTERM or SIGINT (nothing is left at --out)"}};
   std::cout << Json{{"ok", true}, {"usage", kUsageText}, {"commands", commands}, {"exit_codes", exit_codes}}.dump() << "\n";

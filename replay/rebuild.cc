@@ -1,6 +1,7 @@
 // rebuild: one read model from position 1 to the as-of position, into a new directory, by
 // the projector's own code (so its digest is comparable with the live one's, DESIGN §7),
-// which appears under --out only once it is whole (replay/out_file.h).
+// which appears under --out only once it is whole (replay/out_file.h). The as-of position
+// is at most the store's canonical mark unless every stored event is asked for (BoundOf).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -37,9 +38,10 @@ ledger::Result<RebuildReport> RebuildInto(const ledger::EventStore& store, const
   projections::ProjectorOptions po;
   po.dir = dir;
   po.read_models = {options.projection};
-  // Every stored event: a copy, a checkpoint or a standby holds the canonical log only; a
-  // writer's own store may also hold a tail not yet known canonical (DESIGN §6).
-  po.bound = projections::SourceBound::kHead;
+  // The projector's own bound agrees with `until` (Rebuild caps it by BoundOf): never past
+  // the canonical mark unless every stored event was asked for (DESIGN §6).
+  po.bound = options.through == Through::kHead ? projections::SourceBound::kHead
+                                               : projections::SourceBound::kCanonicalMark;
   // A new directory that no one else sees until it is whole: a rebuild that fails is run
   // again from the start, so its commits need no write-ahead log, only the flush at the end.
   po.store_access = projections::StoreAccess::kWriteUnlogged;
@@ -81,10 +83,10 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
     return ledger::Status::InvalidArgument("no read model named '" + options.projection + "'");
   // A symlink there, even a dangling one, is taken (writing would follow it).
   LEDGER_RETURN_IF_ERROR(CheckOutFree(options.out_dir, OutKind::kDirectory));
-  const ledger::Position head = store.head().position;
-  const ledger::Position until = options.as_of.value() == 0 ? head : options.as_of;
-  if (until > head)
-    return ledger::Status::InvalidArgument("the log ends at position " + std::to_string(head.value()));
+  auto bound = BoundOf(store, options.through);
+  if (!bound.ok()) return bound.status();
+  const ledger::Position until = options.as_of.value() == 0 ? bound->last : options.as_of;
+  if (until > bound->last) return ledger::Status::InvalidArgument(DescribeEnd(*bound));
   LEDGER_RETURN_IF_ERROR(CheckEndsACommand(store, until));
   // Built under a hidden name beside --out and renamed to it once whole and synced, never
   // over anything (DECISIONS 99): a rebuild that fails, is stopped, or finds --out taken
@@ -96,6 +98,7 @@ ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const Reb
   if (!partial.ok()) return partial.status();
   auto report = RebuildInto(store, options, until, partial->path());
   if (!report.ok()) return report.status();
+  report->bound = *bound;
   LEDGER_RETURN_IF_ERROR(SyncTree(partial->path()));
   LEDGER_RETURN_IF_ERROR(CheckStop(options.stop));  // a stop asked for since the last step: nothing published
   LEDGER_RETURN_IF_ERROR(partial->Publish());

@@ -62,6 +62,40 @@ struct KafkaSource {
 ledger::Result<std::unique_ptr<ledger::EventStore>> CopyFromKafka(const KafkaSource& source, const std::string& scratch_dir,
                                                                   const Progress& progress = nullptr);
 
+// ---- how far a store is read ----
+
+// DESIGN §6: replay reads Kafka, or a store up to its canonical mark, never past it. A
+// writer's own store (live, stopped or deposed) may hold events beyond its mark that no log
+// reader has confirmed: a rejoin sets them aside (quarantine), so they never became part of
+// the log and an auditor's rebuild, export or digest must not show them.
+enum class Through {
+  kCanonical,  // through the store's canonical mark (the default)
+  // Every stored event: for a store never published to Kafka (a test's or a benchmark's,
+  // written through a sequencer alone), or a stopped node whose mark lags its head (marks
+  // are written without sync, DECISIONS 33). What lies beyond the mark is not known canonical.
+  kHead,
+};
+
+// The positions an operation reads, 1..last, and what the store holds beyond them.
+struct ReadBound {
+  Through through = Through::kCanonical;
+  ledger::Position last;       // the canonical mark, or the head under kHead
+  ledger::Position canonical;  // the store's canonical mark (0: none)
+  ledger::Position head;       // the store's head
+  // Stored events beyond the canonical mark left unread (0 under kHead, which reads them).
+  uint64_t beyond_canonical() const { return head.value() - last.value(); }
+};
+
+// Where `store` is read to under `through`. InvalidArgument, naming --through head, when
+// `through` is kCanonical and the store holds events but no canonical mark: nothing in it
+// is known to be part of the log, and an empty rebuild or export must not stand for it. A
+// copy from Kafka (CopyFromKafka) is canonical throughout: its mark is its head.
+ledger::Result<ReadBound> BoundOf(const ledger::EventStore& store, Through through);
+// Where `bound` ends, for refusing a position beyond it: "the log ends at position N", and
+// under kCanonical with events beyond the mark, that they are not known to be part of the
+// log and --through head reads them.
+std::string DescribeEnd(const ReadBound& bound);
+
 // ---- verify ----
 
 struct KeptDigest {  // a digest kept outside the system: "POSITION:HASH"
@@ -84,13 +118,16 @@ struct VerifyReport {
   ledger::Sha256Digest through_hash{};
   ledger::Position first_bad;      // 0 when intact
   std::string reason;              // why first_bad is bad (or what the kept digest showed)
+  ledger::Position canonical_position;  // the store's canonical mark (0: none), for the summary
 };
 
 // The chain (previous hash, position, record), dense positions, every record's FlatBuffers
 // verification, whole commands, writer epochs never going down, every posting well formed
 // (positive amount, a known-looking currency, two different accounts: one debit, one
 // credit, so every event balances), and, with `against`, that the log still holds each of
-// those digests. Errors only for I/O; damage is in the report.
+// those digests. Every stored event is checked, beyond the canonical mark too (the chain
+// is the store's, whatever a rejoin later sets aside); the report names the mark. Errors
+// only for I/O; damage is in the report.
 ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options);
 
 // The event at `at` (kept in *out, which the returned event points into), verified.
@@ -105,19 +142,24 @@ struct Digest {
   ledger::Sha256Digest hash{};
   int64_t recorded_at_us = 0;
 };
-// The chain hash at `at` (0: the head). NotFound beyond the head.
-ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at);
+// The chain hash at `at` (0: the last position `through` reads, BoundOf). NotFound beyond
+// it (beyond the canonical mark, under kCanonical: naming --through head); BoundOf's
+// InvalidArgument.
+ledger::Result<Digest> DigestAt(const ledger::EventStore& store, ledger::Position at, Through through);
 // "<position>:<hex hash>", the form verify --against takes.
 std::string FormatDigest(const Digest& d);
 
-// The last position recorded at or before `time_us` (0 when none).
-ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us);
+// The last position recorded at or before `time_us` (0 when none) among those `through`
+// reads. BoundOf's errors.
+ledger::Result<ledger::Position> PositionAtTime(const ledger::EventStore& store, int64_t time_us, Through through);
 
 // ---- rebuild ----
 
 struct RebuildOptions {
   std::string projection;     // one of projections::ReadModelNames()
-  ledger::Position as_of;     // inclusive; 0: the head. Must end a command (InvalidArgument
+  Through through = Through::kCanonical;  // how far the store is read (BoundOf)
+  ledger::Position as_of;     // inclusive; 0: the last position read (the canonical mark, or
+                              // the head under kHead). Must end a command (InvalidArgument
                               // otherwise: a state inside a command never existed)
   std::string out_dir;        // must not exist yet, not even as a symlink; "dir/" is dir
   Progress progress;
@@ -129,12 +171,14 @@ struct RebuildReport {
   ledger::Sha256Digest digest{};  // the read model's state digest at `position` (DESIGN §7)
   uint64_t events = 0;
   double seconds = 0;
+  ReadBound bound;  // what was read, and what the store holds beyond the canonical mark
 };
 // The read model is built in a hidden directory beside out_dir (replay/out_file.h),
 // synced, and renamed to out_dir once whole, never over anything: on any error, a stop
 // included, nothing is at out_dir and the hidden directory is removed. InvalidArgument
-// (before anything is written) when out_dir is taken or the options are refused; IOError
-// when something else created out_dir while the rebuild ran.
+// (before anything is written) when out_dir is taken or the options are refused (as_of
+// beyond what `through` reads, BoundOf's refusal); IOError when something else created
+// out_dir while the rebuild ran.
 ledger::Result<RebuildReport> Rebuild(const ledger::EventStore& store, const RebuildOptions& options);
 
 // ---- diff ----
@@ -177,6 +221,7 @@ std::string EscapeForLine(std::string_view text);
 enum class ExportFormat { kCsv, kJsonLines };
 struct ExportOptions {
   ExportFormat format = ExportFormat::kJsonLines;
+  Through through = Through::kCanonical;  // how far the store is read (BoundOf)
   std::string stream_prefix;  // "" = all
   std::string event_type;     // e.g. "PaymentCaptured"; "" = all
   std::string tenant;         // merchant id; "" = all
@@ -190,12 +235,14 @@ struct ExportReport {
   uint64_t scanned = 0;
   uint64_t exported = 0;
   uint64_t unsealed_personal = 0;  // exported events with personal fields written before sealing (key id 0)
+  ReadBound bound;  // what was read, and what the store holds beyond the canonical mark
 };
 // InvalidArgument for options Export would refuse (so a caller can check before it opens
 // an output file).
 ledger::Status CheckExportOptions(const ExportOptions& options);
-// Writes one line (or CSV row) per matching event: position, stream, version, type, tenant,
-// recorded at, writer epoch, anomaly, and the body as JSON. Personal fields are never
+// Writes one line (or CSV row) per matching event of those `through` reads (BoundOf's
+// refusal is InvalidArgument, before anything is written): position, stream, version,
+// type, tenant, recorded at, writer epoch, anomaly, and the body as JSON. Personal fields are never
 // written: a sealed one shows its key id, an unsealed one (key id 0, written before
 // sealing) shows only that it was unsealed, and an erased customer's show "erased".
 ledger::Result<ExportReport> Export(const ledger::EventStore& store, const ExportOptions& options, std::ostream& out);
@@ -203,7 +250,8 @@ ledger::Result<ExportReport> Export(const ledger::EventStore& store, const Expor
 // synced, and renamed to out_path once whole, never over anything: on any error (a missing
 // event, a full disk, a stop) nothing is at out_path and the hidden file is removed.
 // InvalidArgument (before anything is written) when out_path is taken, ends in '/', or the
-// options are refused; IOError when something else created out_path while the export ran.
+// options are refused (BoundOf's refusal included); IOError when something else created
+// out_path while the export ran.
 ledger::Result<ExportReport> ExportToFile(const ledger::EventStore& store, const ExportOptions& options,
                                           const std::string& out_path);
 

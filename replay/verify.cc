@@ -59,6 +59,9 @@ std::optional<KeptDigest> ParseKeptDigest(const std::string& text) {
 
 ledger::Result<VerifyReport> Verify(const ledger::EventStore& store, const VerifyOptions& options) {
   VerifyReport report;
+  // Every stored event is walked, beyond the mark too: the chain is the store's. The mark
+  // is named so that an auditor sees how much of it is known to be part of the log.
+  report.canonical_position = store.canonical_mark().position;
   const uint64_t total = store.head().position.value();
   uint64_t epoch = 0;
   uint64_t command_first = 0, command_count = 0;  // the command the last event belonged to

@@ -33,6 +33,8 @@ using testing_support::PeakRssKb;
 namespace {
 
 
+// Through the sequencer alone, never published to Kafka: the store's canonical mark stays 0,
+// so its rebuilds read through its head.
 void BuildStore(const std::string& dir, uint64_t events, int clients) {
   if (std::filesystem::exists(dir)) return;
   const std::string building = dir + ".building";
@@ -182,7 +184,7 @@ int Phase(const std::string& phase, const std::string& log, const std::string& d
     } else if (phase == "all") {
       projections::ProjectorOptions po;
       po.dir = out;
-      po.bound = projections::SourceBound::kHead;
+      po.bound = projections::SourceBound::kHead;  // the store has no canonical mark (see BuildStore)
       po.store_access = projections::StoreAccess::kWriteUnlogged;  // as ledger-replay rebuild
       auto p = projections::Projector::Open(po);
       if (!p.ok()) Die(p.status(), "projector");
@@ -194,6 +196,9 @@ int Phase(const std::string& phase, const std::string& log, const std::string& d
       replay::RebuildOptions o;
       o.projection = phase;
       o.out_dir = out;
+      // Written through the sequencer without Kafka, the store has no canonical mark: read
+      // through its head (ledger-replay's --through head), or the rebuild is refused.
+      o.through = replay::Through::kHead;
       auto r = replay::Rebuild(*store, o);
       if (!r.ok()) Die(r.status(), "rebuild");
       events = r->events;

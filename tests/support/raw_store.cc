@@ -63,4 +63,15 @@ void RawStore::PutHead(uint64_t p, const ledger::Sha256Digest& hash, int64_t rec
   LEDGER_INVARIANT(db_->Put(rocksdb::WriteOptions(), by_name_["meta"], ledger::keys::kMetaHead, v).ok());
 }
 
+void RawStore::PutCanonicalMark(uint64_t p, uint64_t epoch, const std::string& owner) {
+  // The layout RocksStore writes (follower_append.cc, CanonicalMarkValue): position, epoch
+  // and Kafka offset as 8 bytes big-endian each (-1: none), then the owner.
+  std::string v;
+  ledger::keys::PutBigEndian64(&v, p);
+  ledger::keys::PutBigEndian64(&v, epoch);
+  ledger::keys::PutBigEndian64(&v, static_cast<uint64_t>(int64_t{-1}));
+  v.append(owner);
+  LEDGER_INVARIANT(db_->Put(rocksdb::WriteOptions(), by_name_["meta"], ledger::keys::kMetaCanonicalHead, v).ok());
+}
+
 }  // namespace testing_support

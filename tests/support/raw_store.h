@@ -33,6 +33,12 @@ class RawStore {
   void Flush();
   // The meta head record: position, hash, recorded-at.
   void PutHead(uint64_t position, const ledger::Sha256Digest& hash, int64_t recorded_at_us);
+  // The meta canonical mark (what EventStore::canonical_mark() loads at open), owned by
+  // `owner` in `epoch`, with no Kafka offset: as a writer's store stands once a log reader
+  // has confirmed its batches through `position` and no further (its later batches not yet
+  // published, or published by a writer since deposed). REQUIRES: `position` ends a stored
+  // batch, at or below the head (the store refuses to open otherwise).
+  void PutCanonicalMark(uint64_t position, uint64_t epoch = 1, const std::string& owner = "node-1");
 
  private:
   std::unique_ptr<rocksdb::DB> db_;

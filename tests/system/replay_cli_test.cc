@@ -36,6 +36,13 @@ namespace {
 
 using Ran = testing_support::CommandRun;
 
+// The stores these tests write (testing_support::StoryLog) go through the domain alone and
+// are never published to Kafka: their canonical mark is 0, and digest, rebuild and export
+// refuse such a store unless asked to read every stored event. Each of those commands
+// below reads a StoryLog store with --through head; the mark's own tests
+// (LedgerReplay.ReadsAStoreThroughItsCanonicalMark...) give a store one.
+const std::string kThroughHead = " --through head";
+
 // Runs ledger-replay with `args`; stdout captured, stderr left to the test's log.
 Ran Replay(const std::string& args) {
   return testing_support::RunCommand(std::string(LEDGER_REPLAY_PATH) + " " + args + " 2>/dev/null");
@@ -76,18 +83,18 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   EXPECT_TRUE(v["ok"].get<bool>());
   EXPECT_EQ(v["events"], head);
 
-  Ran digest = Replay("digest --store " + store + " --at 20");
+  Ran digest = Replay("digest --store " + store + kThroughHead + " --at 20");
   ASSERT_EQ(digest.exit_code, 0);
   const std::string kept = digest.out.substr(0, digest.out.find('\n'));
   EXPECT_EQ(kept.rfind("20:", 0), 0u) << kept;
   EXPECT_EQ(Replay("verify --store " + store + " --against " + kept).exit_code, 0);
 
-  Ran rebuilt = Replay("rebuild --store " + store + " --projection fees --as-of " + std::to_string(as_of) + " --out " +
+  Ran rebuilt = Replay("rebuild --store " + store + kThroughHead + " --projection fees --as-of " + std::to_string(as_of) + " --out " +
                        dir.Sub("fees-at-20") + " --json");
   ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
   EXPECT_EQ(Json::parse(rebuilt.out)["position"], as_of);
   EXPECT_EQ(Json::parse(rebuilt.out)["out"].get<std::string>(), dir.Sub("fees-at-20")) << "the summary names --out, not its partial";
-  Ran exported = Replay("export --store " + store + " --format csv --type OrderPlaced --out " + dir.Sub("orders.csv"));
+  Ran exported = Replay("export --store " + store + kThroughHead + " --format csv --type OrderPlaced --out " + dir.Sub("orders.csv"));
   ASSERT_EQ(exported.exit_code, 0);
   std::ifstream csv(dir.Sub("orders.csv"));
   std::string header, row;
@@ -102,10 +109,10 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   EXPECT_TRUE(PartialsIn(dir.path()).empty());
   // Options export would refuse are refused before --out is touched.
   { std::ofstream(dir.Sub("keep.csv")) << "kept\n"; }
-  EXPECT_EQ(Replay("export --store " + store + " --type Nope --out " + dir.Sub("keep.csv")).exit_code, 2);
+  EXPECT_EQ(Replay("export --store " + store + kThroughHead + " --type Nope --out " + dir.Sub("keep.csv")).exit_code, 2);
   EXPECT_EQ(testing_support::ReadAll(dir.Sub("keep.csv")), "kept\n");
   // A flag the command does not take (a typo) is a usage error, not a default.
-  EXPECT_EQ(Replay("rebuild --store " + store + " --projection fees --asof 20 --out " + dir.Sub("typo")).exit_code, 2);
+  EXPECT_EQ(Replay("rebuild --store " + store + kThroughHead + " --projection fees --asof 20 --out " + dir.Sub("typo")).exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("typo")));
 
   // Usage: 2, and nothing written.
@@ -113,7 +120,7 @@ TEST(LedgerReplay, ExitCodesJsonAndTheCommandsFromTheCommandLine) {
   EXPECT_EQ(Replay("frobnicate --store " + store).exit_code, 2);
   EXPECT_EQ(Replay("verify").exit_code, 2);
   EXPECT_EQ(Replay("verify --store " + store + " --against 12:xyz").exit_code, 2);
-  EXPECT_EQ(Replay("rebuild --store " + store + " --projection nope --out " + dir.Sub("x")).exit_code, 2);
+  EXPECT_EQ(Replay("rebuild --store " + store + kThroughHead + " --projection nope --out " + dir.Sub("x")).exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("x")));
   EXPECT_EQ(Replay("verify --store " + dir.Sub("no-such-store")).exit_code, 3);
 
@@ -146,11 +153,11 @@ TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
   ASSERT_GE(end, 20u);
   ASSERT_GT(inside, 0u) << "the story has no command of several events";
   const std::string at = std::to_string(end);
-  Ran digest = Replay("digest --store " + store + " --at " + at);
+  Ran digest = Replay("digest --store " + store + kThroughHead + " --at " + at);
   ASSERT_EQ(digest.exit_code, 0);
   const std::string good = digest.out.substr(0, digest.out.find('\n'));
   const std::string bad = good.substr(0, good.size() - 1) + (good.back() == '0' ? "1" : "0");
-  Ran early = Replay("digest --store " + store + " --at 10");
+  Ran early = Replay("digest --store " + store + kThroughHead + " --at 10");
   ASSERT_EQ(early.exit_code, 0);
   const std::string good_early = early.out.substr(0, early.out.find('\n'));
 
@@ -165,20 +172,20 @@ TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
   // The shard:position tokens /v1/audit/digest hands out, for this shard only.
   EXPECT_EQ(Replay("verify --store " + store + " --against 0:" + good).exit_code, 0);
   EXPECT_EQ(Replay("verify --store " + store + " --against 1:" + good).exit_code, 2);
-  Ran token = Replay("digest --store " + store + " --at 0:" + at);
+  Ran token = Replay("digest --store " + store + kThroughHead + " --at 0:" + at);
   EXPECT_EQ(token.exit_code, 0);
   EXPECT_EQ(token.out, digest.out);
-  EXPECT_EQ(Replay("digest --store " + store + " --at 1:" + at).exit_code, 2) << "another shard's position";
+  EXPECT_EQ(Replay("digest --store " + store + kThroughHead + " --at 1:" + at).exit_code, 2) << "another shard's position";
 
   // Any other flag twice, a stray argument, position 0: usage errors.
   EXPECT_EQ(Replay("verify --store " + store + " --store " + store).exit_code, 2);
-  EXPECT_EQ(Replay("digest --store " + store + " --at 10 --at 20").exit_code, 2);
+  EXPECT_EQ(Replay("digest --store " + store + kThroughHead + " --at 10 --at 20").exit_code, 2);
   EXPECT_EQ(Replay("verify --store " + store + " extra").exit_code, 2);
-  EXPECT_EQ(Replay("digest --store " + store + " --at 0").exit_code, 2);
-  EXPECT_EQ(Replay("rebuild --store " + store + " --projection fees --as-of 0 --out " + dir.Sub("zero")).exit_code, 2);
+  EXPECT_EQ(Replay("digest --store " + store + kThroughHead + " --at 0").exit_code, 2);
+  EXPECT_EQ(Replay("rebuild --store " + store + kThroughHead + " --projection fees --as-of 0 --out " + dir.Sub("zero")).exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("zero")));
   // A time after the last event is not reproducible: refused, naming the last event's time.
-  Ran future = Replay("rebuild --store " + store + " --projection fees --as-of 2099-01-01T00:00:00Z --out " +
+  Ran future = Replay("rebuild --store " + store + kThroughHead + " --projection fees --as-of 2099-01-01T00:00:00Z --out " +
                       dir.Sub("future") + " --json");
   EXPECT_EQ(future.exit_code, 2);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("future")));
@@ -187,7 +194,7 @@ TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
   EXPECT_TRUE(f["usage_error"].get<bool>());
   EXPECT_NE(f["error"].get<std::string>().find("after the log's last event"), std::string::npos) << future.out;
   // As of a position inside a command: refused, naming the command's end.
-  Ran cut = Replay("rebuild --store " + store + " --projection fees --as-of " + std::to_string(inside) + " --out " +
+  Ran cut = Replay("rebuild --store " + store + kThroughHead + " --projection fees --as-of " + std::to_string(inside) + " --out " +
                    dir.Sub("cut") + " --json");
   EXPECT_EQ(cut.exit_code, 2) << cut.out;
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("cut")));
@@ -198,7 +205,7 @@ TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
   for (const std::string& args :
        std::vector<std::string>{"verify --json", "verify --store " + store + " --json extra",
                                 "verify --store " + store + " --json --json", "frobnicate --json",
-                                "export --store " + store + " --json"}) {
+                                "export --store " + store + kThroughHead + " --json"}) {
     Ran r = Replay(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     const Json j = Json::parse(r.out, nullptr, false);
@@ -206,7 +213,7 @@ TEST(LedgerReplay, RepeatedFlagsPositionTokensAndUsageErrorsInJson) {
     EXPECT_FALSE(j["ok"].get<bool>()) << args;
     EXPECT_TRUE(j["usage_error"].get<bool>()) << args;
   }
-  Ran exported = Replay("export --store " + store + " --out " + dir.Sub("all.jsonl") + " --json");
+  Ran exported = Replay("export --store " + store + kThroughHead + " --out " + dir.Sub("all.jsonl") + " --json");
   EXPECT_EQ(exported.exit_code, 0);
   EXPECT_TRUE(Json::parse(exported.out)["ok"].get<bool>()) << exported.out;
 }
@@ -250,13 +257,13 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   fs::create_symlink(target, dir.Sub("link.jsonl"));
   fs::create_symlink(dir.Sub("nowhere.jsonl"), dir.Sub("dangling.jsonl"));
   for (const std::string& out : {kept, dir.Sub("link.jsonl"), dir.Sub("dangling.jsonl")}) {
-    Ran r = Replay("export --store " + store + " --out " + out + " --json");
+    Ran r = Replay("export --store " + store + kThroughHead + " --out " + out + " --json");
     EXPECT_EQ(r.exit_code, 2) << out << ": " << r.out;
     const Json j = Json::parse(r.out, nullptr, false);
     ASSERT_TRUE(j.is_object()) << out << ": " << r.out;
     EXPECT_TRUE(j["usage_error"].get<bool>()) << r.out;
     EXPECT_NE(j["error"].get<std::string>().find("already exists"), std::string::npos) << r.out;
-    EXPECT_EQ(Replay("export --store " + store + " --format csv --out " + out).exit_code, 2) << out;
+    EXPECT_EQ(Replay("export --store " + store + kThroughHead + " --format csv --out " + out).exit_code, 2) << out;
   }
   EXPECT_EQ(testing_support::ReadAll(kept), "kept\n");
   EXPECT_EQ(testing_support::ReadAll(target), "target\n");
@@ -265,7 +272,7 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   fs::create_directories(dir.Sub("existing"));
   fs::create_symlink(dir.Sub("no-dir"), dir.Sub("dangling-dir"));
   for (const std::string& out : {dir.Sub("existing"), dir.Sub("dangling-dir")}) {
-    Ran r = Replay("rebuild --store " + store + " --projection fees --out " + out + " --json");
+    Ran r = Replay("rebuild --store " + store + kThroughHead + " --projection fees --out " + out + " --json");
     EXPECT_EQ(r.exit_code, 2) << out << ": " << r.out;
     const Json j = Json::parse(r.out, nullptr, false);
     ASSERT_TRUE(j.is_object()) << out << ": " << r.out;
@@ -274,15 +281,15 @@ TEST(LedgerReplay, OutNeverOverwritesAnythingNorFollowsASymlink) {
   EXPECT_TRUE(fs::is_empty(dir.Sub("existing")));
   EXPECT_FALSE(fs::exists(dir.Sub("no-dir")));
   // export's --out names a file: 'dir/' is refused (rebuild's 'dir/' is dir).
-  EXPECT_EQ(Replay("export --store " + store + " --out " + dir.Sub("as-dir") + "/").exit_code, 2);
+  EXPECT_EQ(Replay("export --store " + store + kThroughHead + " --out " + dir.Sub("as-dir") + "/").exit_code, 2);
   EXPECT_FALSE(fs::exists(dir.Sub("as-dir")));
   // A new path is written, and only once.
   const std::string fresh = dir.Sub("fresh.jsonl");
-  Ran first = Replay("export --store " + store + " --out " + fresh + " --json");
+  Ran first = Replay("export --store " + store + kThroughHead + " --out " + fresh + " --json");
   EXPECT_EQ(first.exit_code, 0) << first.out;
   const std::string written = testing_support::ReadAll(fresh);
   EXPECT_FALSE(written.empty());
-  EXPECT_EQ(Replay("export --store " + store + " --out " + fresh).exit_code, 2) << "a second export to the same path";
+  EXPECT_EQ(Replay("export --store " + store + kThroughHead + " --out " + fresh).exit_code, 2) << "a second export to the same path";
   EXPECT_EQ(testing_support::ReadAll(fresh), written);
   EXPECT_TRUE(PartialsIn(dir.path()).empty());
 }
@@ -296,13 +303,131 @@ TEST(LedgerReplay, AnExportThatFailsLeavesNothingAtItsOut) {
   { testing_support::StoryLog log(store); }
   testing_support::RawStore(store).DeleteEvent(5);
   const std::string out = dir.Sub("events.jsonl");
-  Ran r = Replay("export --store " + store + " --out " + out + " --json");
+  Ran r = Replay("export --store " + store + kThroughHead + " --out " + out + " --json");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   const Json j = Json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
   EXPECT_FALSE(j["ok"].get<bool>());
   EXPECT_NE(j["error"].get<std::string>().find("nothing was written to " + out), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(out)));
+  EXPECT_TRUE(PartialsIn(dir.path()).empty());
+}
+
+// A store whose head is beyond its canonical mark, as a deposed writer's is (its tail was
+// never known to be part of the log, and a rejoin sets it aside): digest, rebuild and
+// export read through the mark and say what they left unread, under --json and to a
+// person (stderr, so that digest's line stays as it was); --through head reads every stored
+// event; verify checks them all and names the mark. Before the store has a mark, each of
+// the three is a usage error naming --through head, never an empty result.
+TEST(LedgerReplay, ReadsAStoreThroughItsCanonicalMarkAndSaysWhatLiesBeyondIt) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string store = dir.Sub("store");
+  uint64_t head = 0, mark = 0;
+  {
+    testing_support::StoryLog log(store, 5);
+    head = log.store->head().position.value();
+    auto batches = log.store->ReadBatchInfos(ledger::Position(1), 100000);
+    ASSERT_TRUE(batches.ok());
+    ASSERT_GT(batches->size(), 4u);
+    mark = (*batches)[batches->size() / 2].last.value();  // a batch's end, so a command's
+  }
+  ASSERT_LT(mark, head);
+  const uint64_t beyond = head - mark;
+  const auto error_of = [](const Ran& r) {
+    const Json j = Json::parse(r.out, nullptr, false);
+    return j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "(no error in " + r.out + ")";
+  };
+
+  // No mark yet (the store was never published): refused, naming --through head.
+  for (const std::string& args : {"digest --store " + store + " --json",
+                                  "rebuild --store " + store + " --projection fees --out " + dir.Sub("none") + " --json",
+                                  "export --store " + store + " --out " + dir.Sub("none.jsonl") + " --json"}) {
+    Ran r = Replay(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.out;
+    EXPECT_NE(r.out.find("\"usage_error\":true"), std::string::npos) << args << ": " << r.out;
+    EXPECT_NE(error_of(r).find("no canonical mark"), std::string::npos) << args << ": " << r.out;
+    EXPECT_NE(error_of(r).find("--through head"), std::string::npos) << args << ": " << r.out;
+  }
+  Ran to_stdout = Replay("export --store " + store);
+  EXPECT_EQ(to_stdout.exit_code, 2);
+  EXPECT_TRUE(to_stdout.out.empty()) << "an empty export stood for the store: " << to_stdout.out;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir.Sub("none"))));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir.Sub("none.jsonl"))));
+  EXPECT_TRUE(PartialsIn(dir.path()).empty());
+
+  testing_support::RawStore(store).PutCanonicalMark(mark);  // confirmed through `mark`, no further
+
+  // digest: the mark's; the head's only through the head; a position beyond the mark is
+  // refused as one beyond the head is (3), naming --through head.
+  Ran digest = Replay("digest --store " + store + " --json");
+  ASSERT_EQ(digest.exit_code, 0) << digest.out;
+  const Json d = Json::parse(digest.out);
+  EXPECT_EQ(d["position"], mark);
+  EXPECT_EQ(d["read_through"], "canonical");
+  EXPECT_EQ(d["canonical_position"], mark);
+  EXPECT_EQ(d["beyond_canonical"], beyond);
+  Ran at_mark = Replay("digest --store " + store + " --through head --at " + std::to_string(mark) + " --json");
+  ASSERT_EQ(at_mark.exit_code, 0) << at_mark.out;
+  EXPECT_EQ(Json::parse(at_mark.out)["digest"], d["digest"]);
+  Ran whole = Replay("digest --store " + store + " --through head --json");
+  ASSERT_EQ(whole.exit_code, 0) << whole.out;
+  EXPECT_EQ(Json::parse(whole.out)["position"], head);
+  EXPECT_EQ(Json::parse(whole.out)["read_through"], "head");
+  EXPECT_EQ(Json::parse(whole.out)["beyond_canonical"], 0);
+  Ran past = Replay("digest --store " + store + " --at " + std::to_string(head) + " --json");
+  EXPECT_EQ(past.exit_code, 3) << past.out;
+  EXPECT_NE(error_of(past).find("--through head"), std::string::npos) << past.out;
+  Ran told = testing_support::RunCommand(std::string(LEDGER_REPLAY_PATH) + " digest --store " + store + " 2>&1");
+  EXPECT_EQ(told.exit_code, 0) << told.out;
+  EXPECT_EQ(told.out.rfind(std::to_string(mark) + ":", 0), 0u) << "digest's line first, as before: " << told.out;
+  EXPECT_NE(told.out.find(std::to_string(beyond) + " stored event"), std::string::npos) << told.out;
+  EXPECT_NE(told.out.find("--through head"), std::string::npos) << told.out;
+
+  // rebuild: as of the mark, the state a rebuild through the head has as of the mark.
+  Ran canonical = Replay("rebuild --store " + store + " --projection fees --out " + dir.Sub("fees") + " --json");
+  ASSERT_EQ(canonical.exit_code, 0) << canonical.out;
+  const Json c = Json::parse(canonical.out);
+  EXPECT_EQ(c["position"], mark);
+  EXPECT_EQ(c["beyond_canonical"], beyond);
+  Ran head_at_mark = Replay("rebuild --store " + store + " --through head --projection fees --as-of " +
+                            std::to_string(mark) + " --out " + dir.Sub("fees-at-mark") + " --json");
+  ASSERT_EQ(head_at_mark.exit_code, 0) << head_at_mark.out;
+  EXPECT_EQ(Json::parse(head_at_mark.out)["digest"], c["digest"]);
+  Ran all = Replay("rebuild --store " + store + " --through head --projection fees --out " + dir.Sub("fees-all") + " --json");
+  ASSERT_EQ(all.exit_code, 0) << all.out;
+  EXPECT_EQ(Json::parse(all.out)["position"], head);
+  EXPECT_EQ(Json::parse(all.out)["beyond_canonical"], 0);
+  Ran refused = Replay("rebuild --store " + store + " --projection fees --as-of " + std::to_string(head) + " --out " +
+                       dir.Sub("fees-past") + " --json");
+  EXPECT_EQ(refused.exit_code, 2) << refused.out;
+  EXPECT_NE(error_of(refused).find("--through head"), std::string::npos) << refused.out;
+  EXPECT_FALSE(fs::exists(dir.Sub("fees-past")));
+
+  // export: events 1..mark, one line each.
+  Ran exported = Replay("export --store " + store + " --out " + dir.Sub("canonical.jsonl") + " --json");
+  ASSERT_EQ(exported.exit_code, 0) << exported.out;
+  const Json e = Json::parse(exported.out);
+  EXPECT_EQ(e["scanned"], mark);
+  EXPECT_EQ(e["exported"], mark);
+  EXPECT_EQ(e["beyond_canonical"], beyond);
+  const std::string lines = testing_support::ReadAll(dir.Sub("canonical.jsonl"));
+  EXPECT_EQ(static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n')), mark);
+  Ran everything = Replay("export --store " + store + " --through head --out " + dir.Sub("all.jsonl") + " --json");
+  ASSERT_EQ(everything.exit_code, 0) << everything.out;
+  EXPECT_EQ(Json::parse(everything.out)["exported"], head);
+  EXPECT_EQ(testing_support::ReadAll(dir.Sub("all.jsonl")).rfind(lines, 0), 0u) << "the same events up to the mark";
+
+  // verify: every stored event, and the mark named.
+  Ran verify = Replay("verify --store " + store + " --json");
+  ASSERT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_EQ(Json::parse(verify.out)["events"], head);
+  EXPECT_EQ(Json::parse(verify.out)["canonical_position"], mark);
+  Ran verify_text = Replay("verify --store " + store);
+  EXPECT_NE(verify_text.out.find("canonical mark at position " + std::to_string(mark)), std::string::npos)
+      << verify_text.out;
+  EXPECT_EQ(Replay("digest --store " + store + " --through tip").exit_code, 2);
+  EXPECT_EQ(Replay("verify --store " + store + " --through head").exit_code, 2) << "verify reads every stored event";
   EXPECT_TRUE(PartialsIn(dir.path()).empty());
 }
 
@@ -442,6 +567,11 @@ TEST(LedgerReplay, HelpUnderJsonIsOneJsonObject) {
       EXPECT_TRUE(c["flags"].is_array()) << c.dump();
     }
     EXPECT_EQ(names, (std::set<std::string>{"verify", "digest", "rebuild", "diff", "export", "help"})) << r.out;
+    for (const Json& c : j["commands"]) {  // the commands that read a store up to a bound
+      const std::string name = c["name"].get<std::string>();
+      const bool through = std::find(c["flags"].begin(), c["flags"].end(), "--through") != c["flags"].end();
+      EXPECT_EQ(through, name == "digest" || name == "rebuild" || name == "export") << c.dump();
+    }
     EXPECT_EQ(j["exit_codes"].size(), 4u) << r.out;
   }
   Ran text = Replay("help");
@@ -543,6 +673,8 @@ TEST(LedgerReplay, TheKafkaTopicReplaysToTheSameLogAsTheWritersStore) {
   ASSERT_EQ(from_store.exit_code, 0);
   ASSERT_EQ(from_kafka.exit_code, 0) << from_kafka.out;
   EXPECT_EQ(Json::parse(from_kafka.out)["digest"], Json::parse(from_store.out)["digest"]);
+  // A copy from the topic is canonical throughout: nothing in it lies beyond its mark.
+  EXPECT_EQ(Json::parse(from_kafka.out)["beyond_canonical"], 0) << from_kafka.out;
   Ran verify = Replay("verify --kafka " + bootstrap + " --json");
   EXPECT_EQ(verify.exit_code, 0) << verify.out;
   EXPECT_EQ(Replay("verify --kafka " + bootstrap + " --store " + data).exit_code, 2) << "one source at a time";

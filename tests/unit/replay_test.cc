@@ -5,8 +5,10 @@
 // N; diff lists what differs (keys escaped to one line, each side's position said); export
 // filters and never writes personal fields; every operation stops when asked to; rebuild
 // and export write their --out atomically (nothing there until it is whole, never over
-// anything, no partial left behind). Replay reads the store as a secondary instance while
-// the store is open for writing.
+// anything, no partial left behind); rebuild, export and digest read a store through its
+// canonical mark and count what lies beyond it, and refuse a store with events and no mark
+// unless asked to read through its head. Replay reads the store as a secondary instance
+// while the store is open for writing.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -48,6 +50,22 @@ Sha256Digest HashOf(const std::string& value) {
   Sha256Digest h{};
   std::memcpy(h.data(), value.data(), 32);
   return h;
+}
+
+// The story's store is written through the domain alone and never published to Kafka, so
+// its canonical mark is 0 and a read through the mark (the default) is refused: every
+// rebuild, export, digest and time lookup of it in these tests reads through its head
+// (ledger-replay's --through head), by these helpers or replay::Through::kHead.
+// AStoreIsReadThroughItsCanonicalMarkAndWhatLiesBeyondIsCounted gives a copy a mark.
+replay::RebuildOptions RebuildThroughHead() {
+  replay::RebuildOptions o;
+  o.through = replay::Through::kHead;
+  return o;
+}
+replay::ExportOptions ExportThroughHead() {
+  replay::ExportOptions o;
+  o.through = replay::Through::kHead;
+  return o;
 }
 
 // The names in `dir` (a partial shows as ".NAME.partial-PID-RANDOM", replay/out_file.h).
@@ -94,7 +112,7 @@ class ReplayTest : public ::testing::Test {
     auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     if (!store.ok()) return {};
-    auto d = replay::DigestAt(**store, Position(at));
+    auto d = replay::DigestAt(**store, Position(at), replay::Through::kHead);
     EXPECT_TRUE(d.ok()) << d.status().ToString();
     return d.ok() ? replay::KeptDigest{d->position, d->hash} : replay::KeptDigest{};
   }
@@ -113,7 +131,7 @@ TEST_F(ReplayTest, AnIntactLogVerifiesWhileItsStoreIsOpenForWriting) {
   EXPECT_TRUE(r->intact) << r->reason;
   EXPECT_EQ(r->events, head.value());
   EXPECT_EQ(r->through_hash, log->store->head().hash);
-  auto d = replay::DigestAt(**store, Position(0));
+  auto d = replay::DigestAt(**store, Position(0), replay::Through::kHead);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(replay::FormatDigest(*d), std::to_string(head.value()) + ":" + ledger::ToHex(log->store->head().hash));
   auto parsed = replay::ParseKeptDigest(replay::FormatDigest(*d));
@@ -226,7 +244,7 @@ TEST_F(ReplayTest, ATailRewrittenConsistentlyIsCaughtOnlyAgainstADigestKeptBefor
     TempDir scratch;
     auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
     ASSERT_TRUE(store.ok());
-    auto d = replay::DigestAt(**store, Position(k));
+    auto d = replay::DigestAt(**store, Position(k), replay::Through::kHead);
     ASSERT_TRUE(d.ok());
     kept = replay::ParseKeptDigest(replay::FormatDigest(*d));  // what an auditor kept outside
   }
@@ -274,7 +292,7 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionHasTheDigestTheLiveProjectorRecordedTher
   auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
   ASSERT_TRUE(store.ok());
   for (const std::string& name : projections::ReadModelNames()) {
-    replay::RebuildOptions o;
+    replay::RebuildOptions o = RebuildThroughHead();
     o.projection = name;
     o.as_of = n;
     o.out_dir = dir.Sub("rebuilt-" + name);
@@ -286,16 +304,16 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionHasTheDigestTheLiveProjectorRecordedTher
     EXPECT_EQ(r->digest, **recorded) << name;
   }
   // As of a time: the ticking clock records batch i at 2026-11-26T00:00:00Z + i s.
-  auto at_time = replay::PositionAtTime(**store, 1'795'651'200'000'000 + 5'000'000);
+  auto at_time = replay::PositionAtTime(**store, 1'795'651'200'000'000 + 5'000'000, replay::Through::kHead);
   ASSERT_TRUE(at_time.ok());
-  ASSERT_TRUE(replay::PositionAtTime(**store, 0).ok());
-  ASSERT_TRUE(replay::PositionAtTime(**store, INT64_MAX).ok());
+  ASSERT_TRUE(replay::PositionAtTime(**store, 0, replay::Through::kHead).ok());
+  ASSERT_TRUE(replay::PositionAtTime(**store, INT64_MAX, replay::Through::kHead).ok());
   EXPECT_GT(at_time->value(), 0u);
   EXPECT_LT(at_time->value(), head.value());
-  EXPECT_EQ(*replay::PositionAtTime(**store, 0), Position(0));
-  EXPECT_EQ(*replay::PositionAtTime(**store, INT64_MAX), head);
+  EXPECT_EQ(*replay::PositionAtTime(**store, 0, replay::Through::kHead), Position(0));
+  EXPECT_EQ(*replay::PositionAtTime(**store, INT64_MAX, replay::Through::kHead), head);
   // Bad requests change nothing on disk.
-  replay::RebuildOptions bad;
+  replay::RebuildOptions bad = RebuildThroughHead();
   bad.projection = "nope";
   bad.out_dir = dir.Sub("nope");
   EXPECT_EQ(replay::Rebuild(**store, bad).status().code(), ledger::Code::kInvalidArgument);
@@ -309,7 +327,7 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionHasTheDigestTheLiveProjectorRecordedTher
 
   // diff: the live read models (open, read without a lock) against a rebuild at the head
   // agree; against the rebuild as of n they differ, key by key.
-  replay::RebuildOptions whole;
+  replay::RebuildOptions whole = RebuildThroughHead();
   whole.projection = "fees";
   whole.out_dir = dir.Sub("whole");
   ASSERT_TRUE(replay::Rebuild(**store, whole).ok());
@@ -337,7 +355,7 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
   ASSERT_TRUE(store.ok());
   std::ostringstream all;
-  auto everything = replay::Export(**store, {}, all);
+  auto everything = replay::Export(**store, ExportThroughHead(), all);
   ASSERT_TRUE(everything.ok());
   EXPECT_EQ(everything->exported, head.value());
   std::istringstream lines(all.str());
@@ -352,7 +370,7 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   }
   EXPECT_EQ(expected, head.value() + 1);
 
-  replay::ExportOptions o;
+  replay::ExportOptions o = ExportThroughHead();
   o.event_type = "CustomerRegistered";  // both merchants have some: the tenant filter decides
   o.tenant = "m1";
   o.format = replay::ExportFormat::kCsv;
@@ -372,7 +390,7 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
   EXPECT_NE(all_tenants.str().find("\"m2\""), std::string::npos) << "m2 has customers: the filter removed them";
 
   // Stream prefix and time: all of m1's order events, then those after the first one's time.
-  replay::ExportOptions prefix;
+  replay::ExportOptions prefix = ExportThroughHead();
   prefix.stream_prefix = "order/m1/";
   std::ostringstream every_order;
   auto unbounded = replay::Export(**store, prefix, every_order);
@@ -391,7 +409,7 @@ TEST_F(ReplayTest, ExportFiltersAndWritesEveryEventOnceAsJsonOrCsv) {
     EXPECT_EQ(j["stream"].get<std::string>().rfind("order/m1/", 0), 0u);
     EXPECT_GE(j["recorded_at_us"].get<int64_t>(), prefix.from_us);
   }
-  replay::ExportOptions unknown;
+  replay::ExportOptions unknown = ExportThroughHead();
   unknown.event_type = "NoSuchEvent";
   std::ostringstream none;
   EXPECT_EQ(replay::Export(**store, unknown, none).status().code(), ledger::Code::kInvalidArgument);
@@ -448,7 +466,7 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionInsideACommandIsRefusedNamingTheCommands
   TempDir scratch;
   auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
   ASSERT_TRUE(store.ok());
-  replay::RebuildOptions o;
+  replay::RebuildOptions o = RebuildThroughHead();
   o.projection = "fees";
   o.as_of = Position(inside);
   o.out_dir = dir.Sub("inside");
@@ -463,6 +481,156 @@ TEST_F(ReplayTest, ARebuildAsOfAPositionInsideACommandIsRefusedNamingTheCommands
   EXPECT_EQ(whole->position, Position(end));
 }
 
+// A writer's store whose head is beyond its canonical mark (a deposed writer's tail, never
+// known to be part of the log, which a rejoin sets aside; DESIGN §6): rebuild, export,
+// digest and the time lookup read through the mark and count what lies beyond it; read
+// through the head they take every stored event, and agree with the canonical reads up to
+// the mark; verify checks every stored event and names the mark.
+TEST_F(ReplayTest, AStoreIsReadThroughItsCanonicalMarkAndWhatLiesBeyondIsCounted) {
+  auto batches = log->store->ReadBatchInfos(Position(1), 100000);
+  ASSERT_TRUE(batches.ok());
+  ASSERT_GT(batches->size(), 4u);
+  const Position mark = (*batches)[batches->size() / 2].last;  // a batch's end, so a command's
+  ASSERT_LT(mark, head);
+  const uint64_t beyond = head.value() - mark.value();
+  const std::string path = Copy("deposed");
+  RawStore(path).PutCanonicalMark(mark.value());  // confirmed through `mark`, no further
+  TempDir scratch;
+  auto store = replay::OpenForReplay(path, scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_EQ((*store)->canonical_mark().position, mark);
+
+  auto bound = replay::BoundOf(**store, replay::Through::kCanonical);
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(bound->last, mark);
+  EXPECT_EQ(bound->canonical, mark);
+  EXPECT_EQ(bound->head, head);
+  EXPECT_EQ(bound->beyond_canonical(), beyond);
+  auto everything = replay::BoundOf(**store, replay::Through::kHead);
+  ASSERT_TRUE(everything.ok());
+  EXPECT_EQ(everything->last, head);
+  EXPECT_EQ(everything->beyond_canonical(), 0u);
+
+  // digest: the mark's by default; beyond it only through the head.
+  auto at_mark = replay::DigestAt(**store, Position(0), replay::Through::kCanonical);
+  ASSERT_TRUE(at_mark.ok()) << at_mark.status().ToString();
+  EXPECT_EQ(at_mark->position, mark);
+  auto same = replay::DigestAt(**store, mark, replay::Through::kHead);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(at_mark->hash, same->hash);
+  auto past = replay::DigestAt(**store, Position(mark.value() + 1), replay::Through::kCanonical);
+  EXPECT_EQ(past.status().code(), ledger::Code::kNotFound) << past.status().ToString();
+  EXPECT_NE(past.status().message().find("--through head"), std::string::npos) << past.status().message();
+  auto at_head = replay::DigestAt(**store, Position(0), replay::Through::kHead);
+  ASSERT_TRUE(at_head.ok());
+  EXPECT_EQ(at_head->position, head);
+  EXPECT_EQ(*replay::PositionAtTime(**store, INT64_MAX, replay::Through::kCanonical), mark);
+  EXPECT_EQ(*replay::PositionAtTime(**store, INT64_MAX, replay::Through::kHead), head);
+
+  // rebuild: as of the mark by default, with the state a rebuild through the head has there.
+  replay::RebuildOptions canonical;  // the default: through the mark
+  canonical.projection = "fees";
+  canonical.out_dir = dir.Sub("canonical");
+  auto rebuilt = replay::Rebuild(**store, canonical);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_EQ(rebuilt->position, mark);
+  EXPECT_EQ(rebuilt->bound.beyond_canonical(), beyond);
+  replay::RebuildOptions head_at_mark = RebuildThroughHead();
+  head_at_mark.projection = "fees";
+  head_at_mark.as_of = mark;
+  head_at_mark.out_dir = dir.Sub("head-at-mark");
+  auto agreed = replay::Rebuild(**store, head_at_mark);
+  ASSERT_TRUE(agreed.ok()) << agreed.status().ToString();
+  EXPECT_EQ(agreed->digest, rebuilt->digest);
+  EXPECT_EQ(agreed->bound.beyond_canonical(), 0u);
+  replay::RebuildOptions whole = RebuildThroughHead();
+  whole.projection = "fees";
+  whole.out_dir = dir.Sub("whole");
+  auto all = replay::Rebuild(**store, whole);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->position, head);
+  replay::RebuildOptions too_far = canonical;
+  too_far.as_of = head;
+  too_far.out_dir = dir.Sub("too-far");
+  auto refused = replay::Rebuild(**store, too_far);
+  EXPECT_EQ(refused.status().code(), ledger::Code::kInvalidArgument) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("--through head"), std::string::npos) << refused.status().message();
+  EXPECT_FALSE(fs::exists(dir.Sub("too-far")));
+
+  // export: events 1..mark, the same bytes a read through the head gives for them.
+  std::ostringstream through_mark, through_head;
+  auto exported = replay::Export(**store, {}, through_mark);
+  ASSERT_TRUE(exported.ok()) << exported.status().ToString();
+  EXPECT_EQ(exported->scanned, mark.value());
+  EXPECT_EQ(exported->exported, mark.value());
+  EXPECT_EQ(exported->bound.beyond_canonical(), beyond);
+  const std::string text = through_mark.str();
+  EXPECT_EQ(static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')), mark.value());
+  auto exported_all = replay::Export(**store, ExportThroughHead(), through_head);
+  ASSERT_TRUE(exported_all.ok());
+  EXPECT_EQ(exported_all->exported, head.value());
+  EXPECT_EQ(through_head.str().rfind(text, 0), 0u) << "the events up to the mark differ";
+
+  // verify: every stored event, the mark named.
+  auto verified = replay::Verify(**store, {});
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact) << verified->reason;
+  EXPECT_EQ(verified->events, head.value());
+  EXPECT_EQ(verified->canonical_position, mark);
+}
+
+// A store holding events and no canonical mark (never published to Kafka: this story's)
+// has nothing known to be part of the log: each read through the mark is refused
+// (InvalidArgument, ledger-replay's exit 2) naming --through head, and writes nothing,
+// rather than an empty rebuild or export standing for the store. verify still checks every
+// event and says there is no mark; an empty store is read through its mark as the empty log.
+TEST_F(ReplayTest, AStoreWithEventsAndNoCanonicalMarkIsReadOnlyThroughItsHead) {
+  TempDir scratch;
+  auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  ASSERT_EQ((*store)->canonical_mark().position, Position(0));
+  const auto names_through_head = [](const ledger::Status& s) {
+    return s.code() == ledger::Code::kInvalidArgument && s.message().find("no canonical mark") != std::string::npos &&
+           s.message().find("--through head") != std::string::npos;
+  };
+  EXPECT_TRUE(names_through_head(replay::BoundOf(**store, replay::Through::kCanonical).status()));
+  EXPECT_TRUE(names_through_head(replay::DigestAt(**store, Position(0), replay::Through::kCanonical).status()));
+  EXPECT_TRUE(names_through_head(replay::PositionAtTime(**store, INT64_MAX, replay::Through::kCanonical).status()));
+  replay::RebuildOptions rebuild;  // the default: through the mark
+  rebuild.projection = "fees";
+  rebuild.out_dir = dir.Sub("never");
+  EXPECT_TRUE(names_through_head(replay::Rebuild(**store, rebuild).status()));
+  std::ostringstream none;
+  EXPECT_TRUE(names_through_head(replay::Export(**store, {}, none).status()));
+  EXPECT_TRUE(none.str().empty());
+  EXPECT_TRUE(names_through_head(replay::ExportToFile(**store, {}, dir.Sub("never.jsonl")).status()));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir.Sub("never"))));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(dir.Sub("never.jsonl"))));
+  for (const std::string& name : Names(dir.path())) EXPECT_EQ(name.find(".partial-"), std::string::npos) << name;
+  auto verified = replay::Verify(**store, {});
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->intact) << verified->reason;
+  EXPECT_EQ(verified->events, head.value());
+  EXPECT_EQ(verified->canonical_position, Position(0));
+
+  {
+    ledger::StoreOptions o;
+    o.path = dir.Sub("empty");
+    auto created = ledger::EventStore::Open(o);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+  }
+  TempDir empty_scratch;
+  auto empty = replay::OpenForReplay(dir.Sub("empty"), empty_scratch.path());
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  auto digest = replay::DigestAt(**empty, Position(0), replay::Through::kCanonical);
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  EXPECT_EQ(digest->position, Position(0));
+  std::ostringstream nothing;
+  auto exported = replay::Export(**empty, {}, nothing);
+  ASSERT_TRUE(exported.ok()) << exported.status().ToString();
+  EXPECT_EQ(exported->scanned, 0u);
+}
+
 // A stop asked for (ledger-replay sets the flag on SIGTERM or SIGINT) ends each operation
 // at its next check with ShuttingDown, not a report, so the command can remove its scratch
 // directory and say it was interrupted; without the flag the same calls finish.
@@ -474,12 +642,12 @@ TEST_F(ReplayTest, EachOperationStopsWithShuttingDownOnceAStopIsAskedFor) {
   replay::VerifyOptions verify;
   verify.stop = &stop;
   EXPECT_EQ(replay::Verify(**store, verify).status().code(), ledger::Code::kShuttingDown);
-  replay::RebuildOptions rebuild;
+  replay::RebuildOptions rebuild = RebuildThroughHead();
   rebuild.projection = "fees";
   rebuild.out_dir = dir.Sub("stopped");
   rebuild.stop = &stop;
   EXPECT_EQ(replay::Rebuild(**store, rebuild).status().code(), ledger::Code::kShuttingDown);
-  replay::ExportOptions exported;
+  replay::ExportOptions exported = ExportThroughHead();
   exported.stop = &stop;
   std::ostringstream none;
   EXPECT_EQ(replay::Export(**store, exported, none).status().code(), ledger::Code::kShuttingDown);
@@ -489,7 +657,7 @@ TEST_F(ReplayTest, EachOperationStopsWithShuttingDownOnceAStopIsAskedFor) {
   EXPECT_FALSE(fs::exists(dir.Sub("stopped")));
   EXPECT_FALSE(fs::exists(dir.Sub("stopped.jsonl")));
   for (const std::string& name : Names(dir.path())) EXPECT_EQ(name.find(".partial-"), std::string::npos) << name;
-  replay::RebuildOptions whole;
+  replay::RebuildOptions whole = RebuildThroughHead();
   whole.projection = "fees";
   whole.out_dir = dir.Sub("whole");
   ASSERT_TRUE(replay::Rebuild(**store, whole).ok());
@@ -512,7 +680,7 @@ TEST_F(ReplayTest, ARebuildRefusesAnOutThatIsASymlinkEvenADanglingOne) {
   fs::create_directories(dir.Sub("target"));
   fs::create_directory_symlink(dir.Sub("target"), dir.Sub("link"));
   for (const std::string& out : {dir.Sub("dangling"), dir.Sub("dangling") + "/", dir.Sub("link")}) {
-    replay::RebuildOptions o;
+    replay::RebuildOptions o = RebuildThroughHead();
     o.projection = "fees";
     o.out_dir = out;
     EXPECT_EQ(replay::Rebuild(**store, o).status().code(), ledger::Code::kInvalidArgument) << out;
@@ -533,7 +701,7 @@ TEST_F(ReplayTest, ARebuildAppearsUnderOutOnlyWhenWholeAndLeavesNoPartial) {
   fs::create_directories(parent);
   std::atomic<bool> stop{false};
   std::set<std::string> seen;  // the parent's names at the last step
-  replay::RebuildOptions late;
+  replay::RebuildOptions late = RebuildThroughHead();
   late.projection = "fees";
   late.out_dir = parent + "/late";
   late.stop = &stop;
@@ -552,7 +720,7 @@ TEST_F(ReplayTest, ARebuildAppearsUnderOutOnlyWhenWholeAndLeavesNoPartial) {
   EXPECT_EQ(replay::Rebuild(**store, early).status().code(), ledger::Code::kShuttingDown);
   EXPECT_TRUE(Names(parent).empty()) << "the stopped rebuild left something";
 
-  replay::RebuildOptions whole;
+  replay::RebuildOptions whole = RebuildThroughHead();
   whole.projection = "fees";
   whole.out_dir = parent + "/whole/";
   auto r = replay::Rebuild(**store, whole);
@@ -579,8 +747,8 @@ TEST_F(ReplayTest, AnExportToAFileAppearsOnlyWhenWholeAndLeavesNoPartial) {
     auto store = replay::OpenForReplay(dir.Sub("story"), scratch.path());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     std::ostringstream expected;
-    ASSERT_TRUE(replay::Export(**store, {}, expected).ok());
-    replay::ExportOptions o;
+    ASSERT_TRUE(replay::Export(**store, ExportThroughHead(), expected).ok());
+    replay::ExportOptions o = ExportThroughHead();
     std::set<std::string> seen;  // the parent's names at the end of the walk
     o.progress = [&](uint64_t, uint64_t) { seen = Names(parent); };
     auto r = replay::ExportToFile(**store, o, parent + "/all.jsonl");
@@ -595,7 +763,7 @@ TEST_F(ReplayTest, AnExportToAFileAppearsOnlyWhenWholeAndLeavesNoPartial) {
     EXPECT_EQ(Names(parent), std::set<std::string>{"all.jsonl"});
 
     std::atomic<bool> stop{true};
-    replay::ExportOptions stopped;
+    replay::ExportOptions stopped = ExportThroughHead();
     stopped.stop = &stop;
     EXPECT_EQ(replay::ExportToFile(**store, stopped, parent + "/early.jsonl").status().code(), ledger::Code::kShuttingDown);
     stop = false;
@@ -604,8 +772,8 @@ TEST_F(ReplayTest, AnExportToAFileAppearsOnlyWhenWholeAndLeavesNoPartial) {
     };
     EXPECT_EQ(replay::ExportToFile(**store, stopped, parent + "/late.jsonl").status().code(), ledger::Code::kShuttingDown);
     // Refused before anything is written: a taken name, a directory's.
-    EXPECT_EQ(replay::ExportToFile(**store, {}, parent + "/all.jsonl").status().code(), ledger::Code::kInvalidArgument);
-    EXPECT_EQ(replay::ExportToFile(**store, {}, parent + "/new/").status().code(), ledger::Code::kInvalidArgument);
+    EXPECT_EQ(replay::ExportToFile(**store, ExportThroughHead(), parent + "/all.jsonl").status().code(), ledger::Code::kInvalidArgument);
+    EXPECT_EQ(replay::ExportToFile(**store, ExportThroughHead(), parent + "/new/").status().code(), ledger::Code::kInvalidArgument);
     EXPECT_EQ(Contents(parent + "/all.jsonl"), expected.str());
   }
   const std::string damaged = Copy("damaged");
@@ -613,7 +781,7 @@ TEST_F(ReplayTest, AnExportToAFileAppearsOnlyWhenWholeAndLeavesNoPartial) {
   TempDir scratch;
   auto store = replay::OpenForReplay(damaged, scratch.path());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto broken = replay::ExportToFile(**store, {}, parent + "/broken.jsonl");
+  auto broken = replay::ExportToFile(**store, ExportThroughHead(), parent + "/broken.jsonl");
   EXPECT_EQ(broken.status().code(), ledger::Code::kCorruption) << broken.status().ToString();
   EXPECT_EQ(Names(parent), std::set<std::string>{"all.jsonl"});
 }
@@ -630,7 +798,7 @@ TEST_F(ReplayTest, AnOutCreatedWhileTheCommandRanIsNeverReplaced) {
   fs::create_directories(parent);
   for (const bool as_symlink : {false, true}) {
     const std::string out = parent + (as_symlink ? "/dangling" : "/empty");
-    replay::RebuildOptions o;
+    replay::RebuildOptions o = RebuildThroughHead();
     o.projection = "fees";
     o.out_dir = out;
     o.progress = [&](uint64_t done, uint64_t total) {
@@ -645,7 +813,7 @@ TEST_F(ReplayTest, AnOutCreatedWhileTheCommandRanIsNeverReplaced) {
   EXPECT_TRUE(fs::is_empty(parent + "/empty"));
   EXPECT_TRUE(fs::is_symlink(parent + "/dangling"));
   const std::string file = parent + "/events.jsonl";
-  replay::ExportOptions e;
+  replay::ExportOptions e = ExportThroughHead();
   e.progress = [&](uint64_t done, uint64_t total) {
     if (done == total) std::ofstream(file) << "theirs\n";
   };
