@@ -1,6 +1,7 @@
 #include "api/provider_events.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "ledger/domain/money.h"
 #include "ledger/clock.h"
@@ -116,6 +117,39 @@ Result<d::RecordProviderDispute> PayPalDispute(const Json& e) {
   return c;
 }
 
+// A marketplace buyer's handle as the ledger takes one (the orders' rule, so a deletion
+// names exactly the handles an order could have sealed).
+bool IsMarketplaceHandle(const std::string& handle) {
+  const bool printable = std::all_of(handle.begin(), handle.end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+  return !handle.empty() && handle.size() <= kMarketplaceHandleBytesMax && printable;
+}
+
+// eBay's own ids of account-deletion notifications are two UUIDs joined by '_' (73
+// characters), which the entity-id rule refuses; the id only roots idempotency keys
+// ("ebay:<id>[:<n>]"), whose rule is printable ASCII without spaces.
+Result<std::string> NotificationId(const Json& n, const std::string& pointer) {
+  auto t = Text(n, pointer);
+  if (!t.ok()) return t;
+  const bool printable = std::all_of(t->begin(), t->end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
+  if (t->size() > kNotificationIdBytesMax || !printable)
+    return Bad(pointer, "must be 1 to " + std::to_string(kNotificationIdBytesMax) + " printable characters without spaces");
+  return t;
+}
+
+// MARKETPLACE_ACCOUNT_DELETION: the username is what the buyer's pseudonym is made of
+// (userId and eiasToken never reach the ledger). A handle no order could have taken names
+// no customer here: nothing to erase.
+Result<ProviderEvent> ReadEbayAccountDeletion(const Json& n, ProviderEvent out) {
+  auto id = NotificationId(n, "/notification/notificationId");
+  if (!id.ok()) return id.status();
+  out.event_id = *id;
+  auto username = Text(n, "/notification/data/username");
+  if (!username.ok()) return username.status();
+  if (IsMarketplaceHandle(*username)) out.erased_buyer = *username;
+  else out.ignored = "no customer of this buyer at this merchant";
+  return out;
+}
+
 }  // namespace
 
 Result<ProviderEvent> ReadPayPalEvent(const Json& e) {
@@ -190,12 +224,13 @@ Result<ProviderEvent> ReadPayPalEvent(const Json& e) {
 
 Result<ProviderEvent> ReadEbayNotification(const Json& n, const std::string& store_id) {
   ProviderEvent out;
+  out.event_type = OptionalText(n, "/metadata/topic");
+  if (out.event_type == kEbayAccountDeletion) return ReadEbayAccountDeletion(n, std::move(out));
   auto id = Id(n, "/notification/notificationId");
   if (!id.ok()) return id.status();
   out.event_id = *id;
-  out.event_type = OptionalText(n, "/metadata/topic");
-  // Only order notifications move anything here; eBay requires every endpoint to accept
-  // others too (MARKETPLACE_ACCOUNT_DELETION): acknowledged, nothing recorded.
+  // Only orders and account deletions mean anything here; eBay may send other topics:
+  // acknowledged, nothing recorded.
   if (out.event_type.rfind("ORDER", 0) != 0) {
     out.ignored = "topic not recorded by the ledger";
     return out;
@@ -212,8 +247,7 @@ Result<ProviderEvent> ReadEbayNotification(const Json& n, const std::string& sto
   if (!buyer.ok()) return buyer.status();
   // The username is personal data: the route turns it into a pseudonymous customer id and
   // seals it (AssignMarketplaceBuyer); here it is only checked.
-  const bool printable = std::all_of(buyer->begin(), buyer->end(), [](char ch) { return ch > ' ' && ch < 0x7f; });
-  if (buyer->empty() || buyer->size() > kMarketplaceHandleBytesMax || !printable)
+  if (!IsMarketplaceHandle(*buyer))
     return Bad(base + "/buyer/username", "must be 1 to 64 printable characters without spaces");
   c.buyer = d::PersonalInput{};
   c.buyer->name = *buyer;

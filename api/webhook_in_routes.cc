@@ -3,7 +3,10 @@
 // an event), and only then read: a bad signature is 401 and writes nothing. A verified
 // event is a fact, recorded under the idempotency key "<provider>:<event id>[:<step>]"
 // whose request digest is the event id alone, so a redelivery (same id) answers 200 and
-// changes nothing. Mapping in api/provider_events.h, decisions in DECISIONS.md §51.
+// changes nothing. Mapping in api/provider_events.h, decisions in DECISIONS.md §51 (and
+// §112: eBay account deletions erase the buyer).
+#include <spdlog/spdlog.h>
+
 #include <optional>
 #include <variant>
 
@@ -42,6 +45,26 @@ Response Unverified(const std::string& why) {
   return Problem(401, "unauthenticated", why);
 }
 
+// Without a keyring no buyer's pseudonym can be derived: 503, nothing recorded, and the
+// provider retries (another node, or this one once started with its secrets key).
+Response NoKeyring() {
+  return Problem(503, "not-configured",
+                 "marketplace buyers are personal data, stored sealed, and this node has no keyring: start it with "
+                 "--secrets-key-file");
+}
+
+Response NotRecorded(const ProviderEvent& event, const std::string& why) {
+  return JsonResponse(200, Json{{"event_id", event.event_id}, {"event_type", event.event_type}, {"recorded", false},
+                                {"reason", why}});
+}
+
+// Whether `r` is the problem a rule violation named `rule` answers.
+bool IsRuleProblem(const Response& r, const std::string& rule) {
+  if (r.status < 400) return false;
+  const Json body = Json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  return body.is_object() && body.value("rule", "") == rule;
+}
+
 // A marketplace buyer's handle is personal data (DESIGN §12): the customer id becomes a
 // keyed pseudonym of it ("<provider>:" + 32 hex digits, the same on every node of the
 // shard), and the handle is sealed as the customer's name under their data key, so an
@@ -53,10 +76,7 @@ std::optional<Response> AssignMarketplaceBuyer(Call& c, const std::string& merch
   for (ledger::domain::Command& command : event.commands) {
     auto* order = std::get_if<ledger::domain::RecordProviderOrder>(&command);
     if (order == nullptr || !order->buyer) continue;
-    if (c.ctx.keyring == nullptr)
-      return Problem(503, "not-configured",
-                     "marketplace buyers are personal data, stored sealed, and this node has no keyring: start it with "
-                     "--secrets-key-file");
+    if (c.ctx.keyring == nullptr) return NoKeyring();
     order->order.customer_id = provider + ":" + c.ctx.keyring->Pseudonym(merchant, order->buyer->name);
     auto key = c.ctx.keyring->KeyFor(merchant, order->order.customer_id);
     if (!key.ok() && key.status().code() == ledger::Code::kInvalidArgument) {
@@ -72,9 +92,7 @@ std::optional<Response> AssignMarketplaceBuyer(Call& c, const std::string& merch
 
 // Runs the event's commands in order; the answer is the last one's (or the first error).
 Response Record(Call& c, const std::string& merchant, const std::string& provider, const ProviderEvent& event) {
-  if (event.commands.empty())
-    return JsonResponse(200, Json{{"event_id", event.event_id}, {"event_type", event.event_type}, {"recorded", false},
-                                  {"reason", event.ignored}});
+  if (event.commands.empty()) return NotRecorded(event, event.ignored);
   Response last;
   for (size_t i = 0; i < event.commands.size(); ++i) {
     CommandOptions options;
@@ -93,6 +111,34 @@ Response Record(Call& c, const std::string& merchant, const std::string& provide
     if (last.status >= 300) return last;
   }
   return last;
+}
+
+// A marketplace's account deletion (DECISIONS §112): the buyer's account is gone and their
+// data must go. Their customer is the one their orders named (the same pseudonym), erased
+// as POST /v1/customers/{id}/erase does: EraseCustomer as a fact under the notification's
+// idempotency key, then the data key destroyed. The provider sends deletions to every
+// seller, so a buyer this merchant never had is 200, nothing recorded (a 404 would be
+// retried for days). Nothing here names the handle.
+Response EraseMarketplaceBuyer(Call& c, const std::string& merchant, const std::string& provider, ProviderEvent event) {
+  if (c.ctx.keyring == nullptr) return NoKeyring();
+  const std::string customer = provider + ":" + c.ctx.keyring->Pseudonym(merchant, event.erased_buyer);
+  event.erased_buyer.clear();  // from here on only the pseudonym travels
+  auto key_id = c.ctx.keyring->KeyIdOf(merchant, customer);
+  if (!key_id.ok()) return KeyringUnreadable(key_id.status());
+  // A destroyed key means CustomerErased is durable (keys go only after it): nothing new,
+  // and "recorded" stays true to what was written.
+  if (key_id->has_value() && c.ctx.keyring->Destroyed(**key_id))
+    return NotRecorded(event, "the buyer's personal data is erased already");
+  event.commands.push_back(ledger::domain::EraseCustomer{customer, key_id->value_or(0)});
+  Response r = Record(c, merchant, provider, event);
+  if (IsRuleProblem(r, "customer-not-found")) return NotRecorded(event, "no customer of this buyer at this merchant");
+  if (r.status != 200) return r;
+  // Also on a redelivery: a key left by an earlier attempt that failed below goes now.
+  if (auto s = c.ctx.keyring->DestroyCustomer(merchant, customer); !s.ok()) {
+    spdlog::error("erasure (marketplace account deletion): {}", s.ToString());
+    return Problem(500, "internal", "the erasure is recorded but the key could not be destroyed yet; send it again");
+  }
+  return r;
 }
 
 Response BadBody(const ledger::Status& s) {
@@ -158,6 +204,7 @@ void AddWebhookInRoutes(Router& router, const ApiContext& ctx) {
       return Unverified("the notification is for another eBay seller");
     auto event = ReadEbayNotification(body, store);
     if (!event.ok()) return BadBody(event.status());
+    if (!event->erased_buyer.empty()) return EraseMarketplaceBuyer(c, merchant, "ebay", *event);
     if (auto refused = AssignMarketplaceBuyer(c, merchant, "ebay", *event)) return *refused;
     return Record(c, merchant, "ebay", *event);
   }));

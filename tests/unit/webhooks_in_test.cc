@@ -603,14 +603,99 @@ TEST_F(WebhooksInTest, AnEbayNotificationCountsOnlyForItsOwnSellersMerchant) {
   Response foreign = Ebay(EbayOrder("n-9", "77-1", lines, "50.00", "seller-m1"), "m2");
   EXPECT_EQ(foreign.status, 401) << foreign.body;
   EXPECT_EQ(Head(), before);
-  // Topics other than orders (eBay requires endpoints to take account deletions): 200,
-  // nothing recorded.
+  // An account deletion of a buyer this merchant never had (eBay sends them to every
+  // seller): 200, nothing recorded.
   const Json deletion = {{"metadata", {{"topic", "MARKETPLACE_ACCOUNT_DELETION"}}},
                          {"notification", {{"notificationId", "n-del"}, {"data", {{"username", "someone"}}}}}};
   Response ack = Ebay(deletion);
   EXPECT_EQ(ack.status, 200) << ack.body;
   EXPECT_FALSE(Body(ack)["recorded"].get<bool>());
   EXPECT_EQ(Head(), before);
+}
+
+// eBay's MARKETPLACE_ACCOUNT_DELETION as eBay sends it; its ids are two UUIDs joined by '_'.
+Json EbayAccountDeletion(const std::string& notification, const std::string& username) {
+  return Json{{"metadata", {{"topic", "MARKETPLACE_ACCOUNT_DELETION"}, {"schemaVersion", "1.0"}, {"deprecated", false}}},
+              {"notification",
+               {{"notificationId", notification},
+                {"eventDate", "2026-11-27T10:00:00.000Z"},
+                {"publishDate", "2026-11-27T10:00:00.100Z"},
+                {"publishAttemptCount", 1},
+                {"data",
+                 {{"username", username},
+                  {"userId", "ma8vp1jySJC"},
+                  {"eiasToken", "nY+sHZ2PrBmdj6wVnY+sEZ2PrA2dj6wJnY+gAZGEpwmdj6x9nY+seQ=="}}}}}};
+}
+
+const char kEbayDeletionId[] = "49feeaeb-4982-42d9-a377-9645b8479411_33f7e043-fed8-442b-9d44-791923bd9a6d";
+
+TEST_F(WebhooksInTest, AnEbayAccountDeletionErasesTheBuyersCustomerOnce) {
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 1}, {"lineItemCost", {{"value", "50.00"}, {"currency", "USD"}}}}};
+  ASSERT_EQ(Ebay(EbayOrder("n-1", "55-1", lines, "55.00", "seller-m1", "leaving_buyer")).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  const std::string customer_id = Order("55-1")["customer_id"].get<std::string>();
+  ASSERT_EQ(customer_id.rfind("ebay:", 0), 0u) << customer_id;
+  Response before_erasure = Call("GET", "/v1/customers/" + customer_id, m1_);
+  ASSERT_EQ(before_erasure.status, 200) << before_erasure.body;
+  ASSERT_EQ(Body(before_erasure)["profile"]["name"], "leaving_buyer");
+
+  const uint64_t before = Head();
+  Response erased = Ebay(EbayAccountDeletion(kEbayDeletionId, "leaving_buyer"));
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_TRUE(Body(erased)["recorded"].get<bool>()) << erased.body;
+  EXPECT_EQ(erased.body.find("leaving_buyer"), std::string::npos) << "the handle is never echoed";
+  const uint64_t after = Head();
+  EXPECT_GT(after, before);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(after), 5000));
+  Response customer = Call("GET", "/v1/customers/" + customer_id, m1_);
+  ASSERT_EQ(customer.status, 200) << customer.body;
+  const Json profile = Body(customer)["profile"];
+  EXPECT_TRUE(profile.value("erased", false)) << customer.body;
+  EXPECT_FALSE(profile.contains("name")) << customer.body;
+  EXPECT_EQ(customer.body.find("leaving_buyer"), std::string::npos) << customer.body;
+  EXPECT_EQ(Order("55-1")["customer_id"], customer_id) << "the money stays: the order keeps its customer";
+
+  // eBay redelivers the same notification: 200, nothing written.
+  Response again = Ebay(EbayAccountDeletion(kEbayDeletionId, "leaving_buyer"));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_FALSE(Body(again)["recorded"].get<bool>()) << again.body;
+  // Another notification of the same deletion: the buyer is erased already.
+  Response another = Ebay(EbayAccountDeletion("del-again", "leaving_buyer"));
+  EXPECT_EQ(another.status, 200) << another.body;
+  EXPECT_FALSE(Body(another)["recorded"].get<bool>()) << another.body;
+  EXPECT_EQ(Head(), after);
+}
+
+TEST_F(WebhooksInTest, AnEbayAccountDeletionOfAStrangerOrBadlySignedErasesNothing) {
+  const Json lines = {{{"sku", "sku-1"}, {"quantity", 1}, {"lineItemCost", {{"value", "50.00"}, {"currency", "USD"}}}}};
+  ASSERT_EQ(Ebay(EbayOrder("n-1", "55-2", lines, "55.00", "seller-m1", "staying_buyer")).status, 200);
+  ASSERT_TRUE(projector_->WaitFor(ledger::Position(Head()), 5000));
+  const std::string customer_id = Order("55-2")["customer_id"].get<std::string>();
+  const uint64_t before = Head();
+  // eBay sends every deletion to every seller: a buyer this merchant never had is no error.
+  Response stranger = Ebay(EbayAccountDeletion(kEbayDeletionId, "never_bought_here"));
+  EXPECT_EQ(stranger.status, 200) << stranger.body;
+  EXPECT_FALSE(Body(stranger)["recorded"].get<bool>()) << stranger.body;
+  EXPECT_EQ(stranger.body.find("never_bought_here"), std::string::npos);
+  // Signed by another key, or a signature of another body: 401, nothing erased.
+  const std::string body = EbayAccountDeletion("del-forged", "staying_buyer").dump();
+  EcSigner forger;
+  EXPECT_EQ(Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", forger.Header(body)}}).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/webhooks/ebay/m1", "", body, {{"x-ebay-signature", ebay.Header(body + " ")}}).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/webhooks/ebay/m1", "", body).status, 401);
+  EXPECT_EQ(Head(), before);
+  Response customer = Call("GET", "/v1/customers/" + customer_id, m1_);
+  ASSERT_EQ(customer.status, 200) << customer.body;
+  EXPECT_EQ(Body(customer)["profile"]["name"], "staying_buyer") << "still there";
+}
+
+TEST_F(WebhooksInTest, AnEbayAccountDeletionWaitsForAKeyringOnANodeWithoutOne) {
+  ctx_.keyring = nullptr;
+  const uint64_t before = Head();
+  Response r = Ebay(EbayAccountDeletion(kEbayDeletionId, "someone"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.body.find("someone"), std::string::npos);
+  EXPECT_EQ(Head(), before) << "nothing recorded: eBay retries";
 }
 
 TEST_F(WebhooksInTest, AnEbayOrderBreakingStoreRulesIsRecordedWithAnomaliesAndStockNeverBelowZero) {
