@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -43,18 +44,34 @@ bool NamedWithoutValue(const Json& body, const char* name) {
                      [&](const char* part) { return !v.contains(part) || NullOrEmptyText(v[part]); });
 }
 
-// The PersonalField bits of the fields `body` names without a value; name and email cannot
-// go (DESIGN §9 lists them unmarked, phone and address as optional): 400 naming the field.
-std::variant<uint8_t, Response> RemovedFields(const Json& body) {
+// A personal field `body` gives a value.
+bool Given(const Json& body, const char* name) { return body.contains(name) && !NamedWithoutValue(body, name); }
+
+// The PersonalField bits of the optional fields (phone, address) `body` names without a
+// value: the update removes them. Name and email cannot go (DESIGN §9 lists them unmarked):
+// null or "" for them reads as left out, kept (as before 109, so a client that writes
+// absent fields as null is not refused).
+uint8_t RemovedFields(const Json& body) {
   uint8_t removed = 0;
   for (const auto& [name, field] : kPersonal) {
-    if (!body.contains(name) || !NamedWithoutValue(body, name)) continue;
-    if (field == PersonalField::Name || field == PersonalField::Email)
-      return Problem(400, "invalid-field", std::string("/") + name + ": cannot be removed; leave it out to keep it",
-                     Json{{"pointer", std::string("/") + name}}.dump());
-    removed |= static_cast<uint8_t>(field);
+    if (field == PersonalField::Name || field == PersonalField::Email) continue;
+    if (body.contains(name) && NamedWithoutValue(body, name)) removed |= static_cast<uint8_t>(field);
   }
   return removed;
+}
+
+// 400 for an address member that is not one of its parts: read as "no part given" it would
+// remove the stored address, and its text, sealed nowhere, would be hashed in the clear
+// into the request's digest (DESIGN §12).
+std::optional<Response> UnknownAddressPart(const Json& body) {
+  if (!body.contains("address") || !body["address"].is_object()) return std::nullopt;
+  for (const auto& [member, value] : body["address"].items())
+    if (std::find_if(std::begin(kAddress), std::end(kAddress), [&](const char* part) { return member == part; }) ==
+        std::end(kAddress))
+      return Problem(400, "invalid-field",
+                     "/address: unknown part; the parts are line1, line2, city, region, postal_code and country",
+                     R"({"pointer":"/address"})");
+  return std::nullopt;
 }
 
 // A profile as the customers read model keeps it (DECISIONS 109): per field, its value when
@@ -94,11 +111,9 @@ std::variant<PersonalFields, Response> ReadPersonalFields(Call& c, const std::st
   PersonalFields out;
   bool any = message_body != nullptr;
   if (message_body == nullptr && c.body.is_object()) {
-    auto removed = RemovedFields(c.body);
-    if (auto* refused = std::get_if<Response>(&removed)) return *refused;
-    out.removed = std::get<uint8_t>(removed);
-    for (const auto& [name, field] : kPersonal)
-      any = any || (c.body.contains(name) && (out.removed & static_cast<uint8_t>(field)) == 0);
+    if (auto refused = UnknownAddressPart(c.body)) return *refused;
+    out.removed = RemovedFields(c.body);
+    for (const auto& [name, field] : kPersonal) any = any || Given(c.body, name);
   }
   if (!any) return out;  // nothing to seal: no key is drawn
   Fields f(c.body);

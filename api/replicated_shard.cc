@@ -39,8 +39,6 @@ constexpr int kPromotionAnswerMinMs = 5000;
 constexpr int64_t kSequencerRestartEveryMs = 1000;  // a failed sequencer is replaced at most this often
 // After a planned demotion the node leaves the promotion to the chosen standby.
 constexpr int kDemotedHoldOffFailovers = 3;
-// Open failover notices of a shard looked at per check (there is one per failover).
-constexpr size_t kOpenFailoverNoticesScannedMax = 256;
 // A resolution submitted and not yet seen in the status read model is submitted again
 // after this (its submit failed, or the read model lags).
 constexpr int kNoticeResubmitAfterS = 10;
@@ -365,16 +363,20 @@ struct ReplicatedShard::Impl {
     next_notice_check = now + std::chrono::seconds(1);
     const projections::ProjectionStore* status = projector->read_model("status");
     if (status == nullptr) return;
-    const std::string prefix = "incident/failover-shard-" + std::to_string(o.shard) + "-";
-    auto open = status->Scan(prefix, "", kOpenFailoverNoticesScannedMax);
-    if (!open.ok()) {
-      spdlog::warn("shard {}: cannot read the outage notices to resolve: {}", o.shard, open.status().ToString());
+    // The shard's component record lists its open incidents (whatever their number, none
+    // resolved); of those, the failovers' own (ids failover-shard-<N>-...).
+    const std::string component = "ledger-shard-" + std::to_string(o.shard);
+    const std::string prefix = "failover-shard-" + std::to_string(o.shard) + "-";
+    auto record = status->Get("component/" + component);
+    if (!record.ok()) {
+      spdlog::warn("shard {}: cannot read the outage notices to resolve: {}", o.shard, record.status().ToString());
       return;
     }
+    if (!record->has_value()) return;
+    const projections::Json open = (**record).value("open_incidents", projections::Json::object());
     uint64_t submitted = 0;
-    for (const auto& [key, incident] : *open) {
-      if (incident.value("status", std::string()) == "Resolved") continue;
-      const std::string id = key.substr(std::string("incident/").size());
+    for (const auto& [id, incident] : open.items()) {
+      if (id.rfind(prefix, 0) != 0) continue;
       const auto sent = resolutions_sent.find(id);
       if (sent != resolutions_sent.end() && now - sent->second < std::chrono::seconds(kNoticeResubmitAfterS)) continue;
       resolutions_sent[id] = now;
@@ -648,6 +650,7 @@ ledger::Status ReplicatedShard::Demote() {
     // Not all of it canonical in time: setting it aside could drop writes acknowledged under
     // `local`. Go on writing and say so.
     im.Retire(std::move(im.sequencer));  // stopped; the store may still answer into it
+    im.writing_since = Clock::now();  // writes were refused meanwhile: the stable period starts again
     if (auto s = im.BecomeWriter(); !s.ok()) return s;
     return ledger::Status::Unavailable("the writer's last writes did not become canonical in time; it goes on writing");
   }

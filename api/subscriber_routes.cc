@@ -98,6 +98,9 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
     CommandOptions options;
     Json digested = c.body;
     digested["secret"] = ledger::ToHex(ledger::HmacSha256(*c.ctx.secrets_key, secret));
+    // The id as scoped: an admin's and an auditor's requests share one idempotency namespace
+    // (both are the platform's) but name different subscribers with the same body.
+    if (owner.empty()) digested["scoped_subscriber_id"] = cmd.subscriber_id;
     options.digest_body = digested.dump();
     return AnswerCommand(c, owner, cmd, Idempotency::kOptional, 201, [cmd, chosen, owner] {
       return Json{{"subscriber_id", chosen}, {"url", cmd.url}, {"topics", cmd.topics}, {"owner_merchant_id", owner}};
@@ -121,8 +124,12 @@ void AddSubscriberRoutes(Router& router, const ApiContext& ctx) {
                // be an id is none.
                if (c.who.role == Role::kAuditor && !ledger::IsValidEntityId(scoped)) return NoSuchSubscriber();
                RemoveSubscriber cmd{ledger::IsValidEntityId(scoped) ? scoped : chosen};
+               // The id as scoped in the digest: an admin's and an auditor's DELETE of the same
+               // path share the platform's idempotency namespace but remove different ones.
+               CommandOptions options;
+               if (owner.empty()) options.digest_body = Json{{"scoped_subscriber_id", cmd.subscriber_id}}.dump();
                return AnswerCommand(c, owner, cmd, Idempotency::kOptional, 200,
-                                 [chosen] { return Json{{"subscriber_id", chosen}, {"removed", true}}; });
+                                 [chosen] { return Json{{"subscriber_id", chosen}, {"removed", true}}; }, options);
              }));
 }
 
