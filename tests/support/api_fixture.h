@@ -88,13 +88,19 @@ class ApiTest : public ::testing::Test {
     return Dispatch(r);
   }
   // POST /v1/subscribers of `id` (a public URL, topic outages) with `key`.
-  Response AddSubscriber(const std::string& id, const std::string& key) {
+  Response AddSubscriber(const std::string& id, const std::string& key, const std::string& topic = "outages") {
     return Call("POST", "/v1/subscribers", key,
                 nlohmann::json{{"subscriber_id", id},
                                {"url", "https://93.184.216.34/h"},
                                {"secret", "s3cret-s3cret-s3cret"},
-                               {"topics", {"outages"}}}
+                               {"topics", {topic}}}
                     .dump());
+  }
+  // Gives the routes a secrets key (--secrets-key-file), which subscribers need to seal
+  // their secrets; the fixture's own, valid for the whole test.
+  void UseSecretsKey() {
+    subscriber_secrets_key_[5] = 9;
+    ctx_.secrets_key = &subscriber_secrets_key_;
   }
   // As the HTTP front dispatches: a route may answer later (Request::answer_later), from
   // another thread, bounded by the fixture's timer; this waits for that answer.
@@ -158,6 +164,7 @@ class ApiTest : public ::testing::Test {
   ApiContext ctx_;
   Router router_;
   std::string admin_, m1_, m2_, analyst_;
+  ledger::SecretKey subscriber_secrets_key_{};
   // Last, so it stops first: answers still waiting are given while the rest stands.
   std::shared_ptr<api::DeadlineTimer> timer_ = std::make_shared<api::DeadlineTimer>();
 };

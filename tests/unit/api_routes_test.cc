@@ -752,9 +752,7 @@ TEST_F(ApiTest, MerchantConfigurationPayoutsAndFeeRecipes) {
 TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   const std::string good = R"({"subscriber_id":"sub1","url":"https://93.184.216.34/hooks","secret":"s3cret-s3cret-s3cret","topics":["outages"]})";
   EXPECT_EQ(Call("POST", "/v1/subscribers", m1_, good).status, 503);  // no secrets key on this node
-  ledger::SecretKey key{};
-  key[5] = 9;
-  ctx_.secrets_key = &key;
+  UseSecretsKey();
   for (const char* url : {"https://10.1.2.3/h", "http://127.0.0.1:9/h", "https://[::1]/h", "https://169.254.169.254/latest",
                           "https://192.168.1.1/", "https://user@93.184.216.34/", "ftp://93.184.216.34/", "https://0.0.0.0/",
                           "https://[64:ff9b::a00:1]/", "https://[2002:c0a8:101::1]/", "https://[::ffff:10.0.0.1]/",
@@ -800,7 +798,7 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
   std::string sealed;
   const std::string hex = (**sub)["secret_sealed_hex"].get<std::string>();
   ASSERT_TRUE(ledger::FromHex(hex, &sealed));
-  EXPECT_EQ(*ledger::Unseal(key, sealed, "subscriber/m1:sub1"), "s3cret-s3cret-s3cret");
+  EXPECT_EQ(*ledger::Unseal(subscriber_secrets_key_, sealed, "subscriber/m1:sub1"), "s3cret-s3cret-s3cret");
   EXPECT_EQ(Call("GET", "/v1/status", "").body.find("sub1"), std::string::npos);
   // Another merchant cannot remove it; its owner can.
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub1", m2_).status, 404);
@@ -826,7 +824,6 @@ TEST_F(ApiTest, SubscribersSealTheirSecretAndRefusePrivateAddresses) {
     EXPECT_EQ(r.status, 400) << url << " " << r.body;
     EXPECT_EQ(Body(r)["pointer"], "/url") << url;
   }
-  ctx_.secrets_key = nullptr;
   ctx_.allow_private_webhooks = false;
 }
 
@@ -1596,9 +1593,7 @@ TEST_F(ApiTest, AKeysMerchantIdOfTheWrongFormIsToldSo) {
 // the same 404 with the same body, so the answer tells nothing of other owners' ids; the
 // subscriber itself is untouched.
 TEST_F(ApiTest, AnotherOwnersSubscriberCannotBeToldFromNone) {
-  ledger::SecretKey key{};
-  key[5] = 9;
-  ctx_.secrets_key = &key;
+  UseSecretsKey();
   const auto add = [&](const std::string& id, const std::string& who) {
     return Call("POST", "/v1/subscribers", who,
                 Json{{"subscriber_id", id}, {"url", "https://93.184.216.34/h"}, {"secret", "s3cret-s3cret-s3cret"},
@@ -1624,7 +1619,6 @@ TEST_F(ApiTest, AnotherOwnersSubscriberCannotBeToldFromNone) {
   }
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-m1", m1_).status, 200) << "the foreign calls removed it";
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/sub-platform", admin_).status, 200);
-  ctx_.secrets_key = nullptr;
 }
 
 // Subscriber ids are each owner's own (DECISIONS 97): two merchants both hold "hooks", and
@@ -1632,9 +1626,7 @@ TEST_F(ApiTest, AnotherOwnersSubscriberCannotBeToldFromNone) {
 // merchant learns nothing of other owners' ids. In the log a merchant's is "<merchant>:<id>";
 // answers show the id the client sent. Each owner removes only its own.
 TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
-  ledger::SecretKey key{};
-  key[5] = 9;
-  ctx_.secrets_key = &key;
+  UseSecretsKey();
   const auto add = [&](const std::string& id, const std::string& who) { return AddSubscriber(id, who); };
   const Response m1_hooks = add("hooks", m1_);
   ASSERT_EQ(m1_hooks.status, 201) << m1_hooks.body;
@@ -1671,7 +1663,7 @@ TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
     ASSERT_TRUE(sub.ok() && sub->has_value()) << id;
     std::string sealed;
     ASSERT_TRUE(ledger::FromHex((**sub)["secret_sealed_hex"].get<std::string>(), &sealed));
-    EXPECT_TRUE(ledger::Unseal(key, sealed, std::string("subscriber/") + id).ok()) << id;
+    EXPECT_TRUE(ledger::Unseal(subscriber_secrets_key_, sealed, std::string("subscriber/") + id).ok()) << id;
   }
   auto m1_sub = status->Get("subscriber/m1:hooks");
   ASSERT_TRUE(m1_sub.ok() && m1_sub->has_value());
@@ -1700,7 +1692,6 @@ TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops", admin_).status, 200);
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/free-id", m1_).status, 200);
   EXPECT_TRUE(status->Get("subscriber/m2:free-id")->has_value());
-  ctx_.secrets_key = nullptr;
 }
 
 // DELETE /v1/subscribers/{id} is for auditors too (DESIGN §9: digests; it answered 403). An
@@ -1709,15 +1700,11 @@ TEST_F(ApiTest, MerchantsSubscriberIdsAreTheirOwnAndTellNothingOfOthers) {
 // id, a merchant's, and one that never was answer the same 404, nothing written. An admin
 // removes an auditor's by its whole id.
 TEST_F(ApiTest, AnAuditorRemovesTheSubscribersAuditorsAddedAndNoOthers) {
-  ledger::SecretKey key{};
-  key[5] = 9;
-  ctx_.secrets_key = &key;
+  UseSecretsKey();
   const std::string auditor = IssueKey("auditor", "");
   const std::string other_auditor = IssueKey("auditor", "");
   const auto add = [&](const std::string& id, const std::string& who, const char* topic) {
-    return Call("POST", "/v1/subscribers", who,
-                Json{{"subscriber_id", id}, {"url", "https://93.184.216.34/h"}, {"secret", "s3cret-s3cret-s3cret"},
-                     {"topics", {topic}}}.dump());
+    return AddSubscriber(id, who, topic);
   };
   const Response feed = add("feed", auditor, "digests");
   ASSERT_EQ(feed.status, 201) << feed.body;
@@ -1776,16 +1763,13 @@ TEST_F(ApiTest, AnAuditorRemovesTheSubscribersAuditorsAddedAndNoOthers) {
   EXPECT_EQ(Code(reused), "idempotency-key-reused");
   EXPECT_TRUE(status->Get("subscriber/Auditors:twin")->has_value());
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/ops-digests", admin_).status, 200);
-  ctx_.secrets_key = nullptr;
 }
 
 // A chosen subscriber id holds no ':' (whoever sends it) and leaves room for "<merchant>:"
 // within the 64 characters of an id: at most 61 for m1. Refused as 400 at /subscriber_id,
 // nothing written.
 TEST_F(ApiTest, SubscriberIdsHoldNoColonAndFitTheirMerchantsPrefix) {
-  ledger::SecretKey key{};
-  key[5] = 9;
-  ctx_.secrets_key = &key;
+  UseSecretsKey();
   const auto add = [&](const std::string& id, const std::string& who) { return AddSubscriber(id, who); };
   const Position head = store_->head().position;
   for (const std::string& who : {m1_, admin_}) {
@@ -1810,7 +1794,6 @@ TEST_F(ApiTest, SubscriberIdsHoldNoColonAndFitTheirMerchantsPrefix) {
   EXPECT_EQ(add(std::string(64, 'y'), admin_).status, 201);
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/" + longest, m1_).status, 200);
   EXPECT_EQ(Call("DELETE", "/v1/subscribers/" + std::string(64, 'y'), admin_).status, 200);
-  ctx_.secrets_key = nullptr;
 }
 
 }  // namespace

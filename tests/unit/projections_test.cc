@@ -66,6 +66,15 @@ struct RawProjectionStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // state, meta, digests
 };
 
+// A new event store at `path` whose events are recorded by `clock` (which must outlive it),
+// for tests that write their own commands.
+ledger::Result<std::unique_ptr<EventStore>> OpenClockedStore(const std::string& path, testing_support::TickingClock* clock) {
+  StoreOptions options;
+  options.path = path;
+  options.clock = clock;
+  return EventStore::Open(options);
+}
+
 const projections::ProjectionStore& Model(const Projector& p, const char* name) {
   const auto* m = p.read_model(name);
   LEDGER_INVARIANT(m != nullptr);
@@ -1009,10 +1018,7 @@ TEST(ProjectionTotals, ASumPastInt64IsFlaggedNotWrappedNorACrash) {
 TEST(FeesView, CapturesSharingAnIdOnOtherPaymentsKeepTheirOwnRecords) {
   TempDir dir;
   testing_support::TickingClock clock;
-  StoreOptions options;
-  options.path = dir.Sub("store");
-  options.clock = &clock;
-  auto store = EventStore::Open(options);
+  auto store = OpenClockedStore(dir.Sub("store"), &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   {
     testing_support::DomainHarness h(store->get());
@@ -1102,10 +1108,7 @@ TEST(FeesView, CapturesSharingAnIdOnOtherPaymentsKeepTheirOwnRecords) {
 TEST(CustomerView, AnUpdateChangesOnlyThePersonalFieldsItNamesAndAnErasureTakesThemAll) {
   TempDir dir;
   testing_support::TickingClock clock;
-  StoreOptions options;
-  options.path = dir.Sub("store");
-  options.clock = &clock;
-  auto store = EventStore::Open(options);
+  auto store = OpenClockedStore(dir.Sub("store"), &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   SecretKey key{};
   key[0] = 7;
@@ -1351,10 +1354,7 @@ TEST(UtcDay, NamesTheCalendarDayAlsoWhenDaysAlternate) {
 TEST(CustomerView, FactsInAnotherCurrencyStayInItAndOrdersReadPaid) {
   TempDir dir;
   testing_support::TickingClock clock;
-  StoreOptions options;
-  options.path = dir.Sub("store");
-  options.clock = &clock;
-  auto store = EventStore::Open(options);
+  auto store = OpenClockedStore(dir.Sub("store"), &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   Position yen_recorded;
   {
